@@ -1,0 +1,134 @@
+/* natgrad core: status codes, the replaceable allocator, the random-number stream and the
+ * batch reducer that every other module shares.
+ *
+ * Conventions for the whole library:
+ *   - every fallible function returns int: NG_OK (0) or a negative NG_E* code; ng_strerror()
+ *     names it. The library never prints, exits or aborts.
+ *   - matrices are row-major doubles; a batch of B rows of width w is a B*w array.
+ *   - memory is allocated only in *_create / *_init functions, through ng_malloc & co.;
+ *     every hot path (forward, backward, Fisher product, CG iteration, env step) is
+ *     allocation-free.
+ *   - randomness is always an explicit ng_rng_t; there is no global random state.
+ */
+#ifndef NATGRAD_CORE_H
+#define NATGRAD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ------------------------------------------------------------------ */
+
+#define NG_STATUS_MAP(X)                                                    \
+  X(NG_OK, 0, "success")                                                    \
+  X(NG_EINVAL, -1, "invalid argument")                                      \
+  X(NG_ENOMEM, -2, "out of memory")                                         \
+  X(NG_ENONFINITE, -3, "non-finite value (NaN or Inf)")                     \
+  X(NG_ENOTPD, -4, "matrix is not positive definite")                       \
+  X(NG_ECURVATURE, -5, "non-positive curvature along a search direction")   \
+  X(NG_ENOCONVERGE, -6, "iteration limit reached before convergence")       \
+  X(NG_ELINESEARCH, -7, "line search rejected every trial step")            \
+  X(NG_EIO, -8, "input/output error")                                       \
+  X(NG_EFORMAT, -9, "malformed or unsupported file")                        \
+  X(NG_ERANGE, -10, "value out of range")                                   \
+  X(NG_ENOTFOUND, -11, "not found")                                         \
+  X(NG_EUNSUPPORTED, -12, "not supported in this build")                    \
+  X(NG_EINTERRUPTED, -13, "interrupted")
+
+enum {
+#define NG__STATUS_ENUM(name, code, text) name = code,
+  NG_STATUS_MAP(NG__STATUS_ENUM)
+#undef NG__STATUS_ENUM
+};
+
+/* Human-readable text for a status code; never NULL (unknown codes get a generic text). */
+const char *ng_strerror(int status);
+/* The symbolic name, e.g. "NG_ENOTPD"; never NULL. */
+const char *ng_status_name(int status);
+
+/* A status with a message for the caller to show, for functions whose failures need
+ * context (which file and line, which environment and step). Fixed size: no allocation.
+ * Functions that take an ng_error_t * accept NULL when the caller wants only the code. */
+typedef struct {
+  int status;
+  char message[512];
+} ng_error_t;
+
+/* Records status and a printf-style message in err (if err is non-NULL); returns status,
+ * so a failing path can say `return ng_error_set(err, NG_EINVAL, "...", ...);`. */
+int ng_error_set(ng_error_t *err, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Clears err to NG_OK with an empty message. */
+void ng_error_clear(ng_error_t *err);
+
+/* ---- allocator ----------------------------------------------------------------------- */
+
+/* Every allocation the library makes goes through these four functions. Replace them (for
+ * an arena, accounting, or failure injection in tests) before creating any object; passing
+ * all NULL restores the C library's. Objects must be freed with the allocator that made
+ * them. Returns NG_EINVAL if only some of the four are NULL. */
+typedef void *(*ng_malloc_fn)(size_t size);
+typedef void *(*ng_calloc_fn)(size_t count, size_t size);
+typedef void *(*ng_realloc_fn)(void *ptr, size_t size);
+typedef void (*ng_free_fn)(void *ptr);
+int ng_set_allocator(ng_malloc_fn m, ng_calloc_fn c, ng_realloc_fn r, ng_free_fn f);
+
+void *ng_malloc(size_t size);
+void *ng_calloc(size_t count, size_t size);
+void *ng_realloc(void *ptr, size_t size);
+void ng_free(void *ptr);
+
+/* ---- random numbers ---------------------------------------------------------------- */
+
+/* xoshiro256** seeded through splitmix64 from (seed, stream): distinct streams of one seed
+ * are independent, so environment i of a run uses stream i and results do not depend on
+ * how environments are spread over threads or processes. Plain struct: copy it to fork a
+ * stream, save its bytes to checkpoint it. */
+typedef struct {
+  uint64_t s[4];
+  /* cached second normal deviate of the Box-Muller pair */
+  double spare_normal;
+  int has_spare;
+} ng_rng_t;
+
+void ng_rng_seed(ng_rng_t *rng, uint64_t seed, uint64_t stream);
+uint64_t ng_rng_u64(ng_rng_t *rng);
+/* Uniform on [0, 1), 53 random bits. */
+double ng_rng_uniform(ng_rng_t *rng);
+/* Uniform on [lo, hi). */
+double ng_rng_uniform_range(ng_rng_t *rng, double lo, double hi);
+/* Standard normal N(0, 1) (Box-Muller). */
+double ng_rng_normal(ng_rng_t *rng);
+/* Uniform integer on [0, n), n > 0, without modulo bias. */
+uint64_t ng_rng_below(ng_rng_t *rng, uint64_t n);
+
+/* ---- batch reduction ----------------------------------------------------------------- */
+
+/* Every sum over a batch (a gradient, a Fisher product, a KL, a statistic) passes through
+ * one reducer call, so that several processes holding shards of one batch can add their
+ * partial sums there and nowhere else. `sum` replaces buf[0..n) in place by the sum of
+ * every participant's buf (an allreduce); a reducer whose sum is NULL is the identity
+ * (single process). */
+typedef struct {
+  int (*sum)(void *ctx, double *buf, size_t n);
+  void *ctx;
+} ng_reducer_t;
+
+/* Applies r to buf (no-op for a NULL r or r->sum). */
+int ng_reduce_sum(const ng_reducer_t *r, double *buf, size_t n);
+
+/* ---- small numeric helpers ------------------------------------------------------------- */
+
+/* 1 if all n values are finite, else 0. */
+int ng_all_finite(size_t n, const double *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,109 @@
+/* natgrad mlp: a multilayer perceptron over one flat parameter vector, with a batched
+ * forward pass, backprop (vector-Jacobian product) and forward mode (Jacobian-vector
+ * product), all on CBLAS.
+ *
+ * Shapes. Layer l (0-based, L layers) maps width sizes[l] to sizes[l+1]:
+ *     z_l = a_{l-1} W_l^T + b_l        a_l = act_l(z_l)        a_{-1} = x
+ * for a batch, with W_l of shape (sizes[l+1], sizes[l]) row-major (PyTorch's nn.Linear
+ * layout) and b_l of length sizes[l+1]. The flat parameter vector theta is
+ *     [W_0 | b_0 | W_1 | b_1 | ... | W_{L-1} | b_{L-1}]
+ * and ng_mlp_layer_offset() gives where each block starts. Inputs X are B x sizes[0] and
+ * outputs Y are B x sizes[L], row-major.
+ *
+ * Memory. The ng_mlp_t describes the architecture only (immutable after create, shareable
+ * between threads). Parameters are the caller's (n_params doubles). Everything a pass
+ * needs is in an ng_mlp_ws_t sized for a maximum batch at create time: forward stores the
+ * activations there, and vjp/jvp reuse them, so many products at the same theta cost no
+ * further forward pass. No pass allocates.
+ */
+#ifndef NATGRAD_MLP_H
+#define NATGRAD_MLP_H
+
+#include "natgrad/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  NG_ACT_IDENTITY = 0,
+  NG_ACT_TANH = 1,
+  NG_ACT_RELU = 2  /* derivative taken as 0 at z = 0 */
+} ng_act_t;
+
+/* Parses "tanh", "relu", "identity" (also "linear"); NG_EINVAL otherwise. */
+int ng_act_parse(const char *name, ng_act_t *act);
+const char *ng_act_name(ng_act_t act);
+
+typedef struct ng_mlp ng_mlp_t;
+
+/* n_layers >= 1 layers; sizes has n_layers + 1 entries, all >= 1; acts has n_layers
+ * entries (the last is usually NG_ACT_IDENTITY). Both arrays are copied. */
+int ng_mlp_create(ng_mlp_t **out, size_t n_layers, const size_t *sizes, const ng_act_t *acts);
+void ng_mlp_destroy(ng_mlp_t *mlp);
+
+size_t ng_mlp_n_params(const ng_mlp_t *mlp);
+size_t ng_mlp_n_layers(const ng_mlp_t *mlp);
+size_t ng_mlp_n_in(const ng_mlp_t *mlp);
+size_t ng_mlp_n_out(const ng_mlp_t *mlp);
+size_t ng_mlp_size(const ng_mlp_t *mlp, size_t i);      /* sizes[i], i <= n_layers */
+ng_act_t ng_mlp_act(const ng_mlp_t *mlp, size_t layer);
+/* Offset of W_l in theta; b_l follows at offset + sizes[l+1]*sizes[l]. */
+size_t ng_mlp_layer_offset(const ng_mlp_t *mlp, size_t layer);
+
+/* ---- initialisation (biases are set to zero) ---------------------------------------------- */
+
+/* Orthogonal weights scaled by gains[l] (e.g. sqrt(2) hidden, 0.01 policy head, 1 value
+ * head, as TRPO/PPO implementations use): each W_l has orthonormal rows or columns,
+ * whichever is fewer, times the gain. */
+int ng_mlp_init_orthogonal(const ng_mlp_t *mlp, double *theta, const double *gains,
+                           ng_rng_t *rng);
+/* W_l entries i.i.d. N(0, gains[l]^2 / sizes[l]) (LeCun-style fan-in scaling). */
+int ng_mlp_init_normal(const ng_mlp_t *mlp, double *theta, const double *gains, ng_rng_t *rng);
+
+/* ---- workspace ------------------------------------------------------------------------- */
+
+typedef struct ng_mlp_ws ng_mlp_ws_t;
+
+/* A workspace for batches of up to max_batch rows. One per thread. */
+int ng_mlp_ws_create(ng_mlp_ws_t **out, const ng_mlp_t *mlp, size_t max_batch);
+void ng_mlp_ws_destroy(ng_mlp_ws_t *ws);
+size_t ng_mlp_ws_max_batch(const ng_mlp_ws_t *ws);
+/* Bytes a workspace for max_batch rows holds (for planning memory). */
+size_t ng_mlp_ws_bytes(const ng_mlp_t *mlp, size_t max_batch);
+
+/* ---- passes ------------------------------------------------------------------------------- */
+
+/* Y = f(X; theta) for B <= max_batch rows. Keeps the activations in ws for vjp/jvp at the
+ * same theta and X (they stay valid until the next forward on ws). Y may be NULL when only
+ * the stored activations are wanted (the output is then read with ng_mlp_ws_output). */
+int ng_mlp_forward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+                   const double *x, double *y);
+
+/* The last forward's output (B x n_out, borrowed, valid until the next forward). */
+const double *ng_mlp_ws_output(const ng_mlp_ws_t *ws);
+
+/* Backprop of the output cotangent dY (B x n_out) through the last forward on ws:
+ *     dtheta += sum_b J_b^T dY_b        (ACCUMULATES: zero dtheta first for a plain gradient)
+ *     dx      = dY J_x                   (OVERWRITES, B x n_in; pass NULL to skip)
+ * where J_b = d y_b / d theta and J_x = d y / d x per row. theta must be the forward's. */
+int ng_mlp_vjp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+               const double *dy, double *dtheta, double *dx);
+
+/* Forward mode through the last forward on ws: dY_b = J_b v for a parameter direction v
+ * (n_params), written to dy (B x n_out, OVERWRITES). */
+int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+               const double *v, double *dy);
+
+/* Sum over rows of the squared per-row parameter gradient:
+ *     out_i += sum_b ( (J_b^T dY_b)_i )^2     (ACCUMULATES)
+ * computed layer by layer as (G.G)^T (A.A) without forming per-row gradients, exact
+ * for an MLP since row b's gradient of W_l is the outer product g_{l,b} a_{l-1,b}^T.
+ * The building block of the diagonal Fisher. */
+int ng_mlp_vjp_sq(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+                  const double *dy, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
