@@ -1,0 +1,24 @@
+/* The natgrad command-line tool: one file per command, each an entry point
+ * `int ng_cmd_NAME(int argc, char **argv)` (argv[0] is the command name) returning the
+ * process exit code. Only the CLI prints or exits; it turns library statuses into messages. */
+#ifndef NG_CLI_H
+#define NG_CLI_H
+
+/* Exit codes shared by every command. */
+enum {
+  NG_EXIT_OK = 0,
+  NG_EXIT_FAILURE = 1, /* the command ran and failed (numerics, I/O) */
+  NG_EXIT_USAGE = 2    /* bad flags, bad config, unknown names */
+};
+
+/* Prints "natgrad CMD: message" to stderr (printf-style). */
+void ng_cli_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Commands (keep in the order of the table in main.c). */
+int ng_cmd_demo(int argc, char **argv);
+
+#endif
