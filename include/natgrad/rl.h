@@ -1,0 +1,140 @@
+/* natgrad rl: TRPO and natural policy gradient on natgrad environments.
+ *
+ * One iteration: roll out n_envs environments for n_steps each with the current stochastic
+ * policy into one buffer; advantages by GAE(gamma, lambda) with a value-function baseline
+ * (bootstrapping on truncation, not on termination); the surrogate gradient; the natural
+ * direction by CG on the policy's Fisher (fisher.h); a step scaled to the KL bound and
+ * checked by a backtracking line search (TRPO) or taken as is (NPG); then the value MLP is
+ * fitted with Adam over minibatches. Every sum over the batch goes through one reduction
+ * point per quantity (core.h's ng_reducer_t) so shards on several processes can be reduced
+ * there.
+ *
+ * Everything a run needs to continue bit for bit (parameters, optimiser and normaliser
+ * state, RNG streams, environment states, counters, the config) is in the trainer and in
+ * its checkpoint.
+ */
+#ifndef NATGRAD_RL_H
+#define NATGRAD_RL_H
+
+#include <stdio.h>
+
+#include "natgrad/core.h"
+#include "natgrad/mlp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NG_RL_MAX_HIDDEN 4
+
+typedef enum { NG_ALGO_TRPO = 0, NG_ALGO_NPG = 1 } ng_algo_t;
+
+/* Hyperparameters. Every field has a config key of the same name (see ng_rl_config_set)
+ * and a default from ng_rl_config_default. */
+typedef struct {
+  char env_id[64];         /* env */
+  ng_algo_t algo;          /* algo: trpo | npg */
+  uint64_t seed;           /* seed */
+  long total_steps;        /* steps: environment steps to train for */
+  int n_envs;              /* n_envs: environments stepped together */
+  int n_steps;             /* n_steps: steps per environment per iteration */
+  double gamma;            /* gamma: discount */
+  double gae_lambda;       /* gae_lambda */
+  double max_kl;           /* max_kl: KL bound (TRPO) or fixed KL step (NPG) */
+  double cg_damping;       /* cg_damping: (F + damping I) */
+  int cg_iters;            /* cg_iters */
+  double cg_residual_tol;  /* cg_residual_tol: on ||r||^2 */
+  double fisher_subsample; /* fisher_subsample: fraction of the batch for F products, (0,1] */
+  int ls_max_backtracks;   /* ls_max_backtracks */
+  double ls_shrink;        /* ls_shrink: step shrink per backtrack */
+  double ls_accept_ratio;  /* ls_accept_ratio: min actual/expected improvement (0: any) */
+  double entropy_coef;     /* entropy_coef: bonus weight in the surrogate */
+  int normalize_advantages;/* normalize_advantages: 0|1 */
+  int normalize_obs;       /* normalize_obs: 0|1, running mean/std (saved with the policy) */
+  int normalize_reward;    /* normalize_reward: 0|1, scale by running std of the return */
+  double obs_clip;         /* obs_clip: clip normalised observations to +-obs_clip */
+  size_t policy_hidden[NG_RL_MAX_HIDDEN]; /* policy_hidden: e.g. "64,64" */
+  size_t n_policy_hidden;
+  ng_act_t policy_act;     /* policy_act: tanh | relu */
+  double init_log_std;     /* init_log_std: Gaussian policies */
+  size_t value_hidden[NG_RL_MAX_HIDDEN];  /* value_hidden */
+  size_t n_value_hidden;
+  ng_act_t value_act;      /* value_act */
+  double vf_lr;            /* vf_lr: Adam step size */
+  int vf_epochs;           /* vf_epochs: passes over the batch per iteration */
+  int vf_minibatch;        /* vf_minibatch: rows per Adam step */
+} ng_rl_config_t;
+
+/* Library defaults (Stable-Baselines3-contrib's TRPO) overridden by the tuned values of
+ * rl-baselines3-zoo for env_id where it has them. NG_ENOTFOUND for an unknown env id. */
+int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *err);
+
+/* Sets one hyperparameter from text, e.g. ("max_kl", "0.02"); validates type and range.
+ * NG_ENOTFOUND for an unknown key, NG_EINVAL / NG_ERANGE for a bad value, each with a
+ * message naming the key and the accepted values. */
+int ng_rl_config_set(ng_rl_config_t *cfg, const char *key, const char *value, ng_error_t *err);
+
+/* Checks the whole config for consistency (e.g. vf_minibatch <= batch). */
+int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err);
+
+/* Writes the config as "key = value" lines (the config-file format) into buf; returns the
+ * length it needs (like snprintf). */
+size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size);
+
+/* Names and one-line descriptions of every key, for --help: iterate i = 0.. until NULL. */
+const char *ng_rl_config_key(size_t i, const char **doc);
+
+/* ---- trainer ----------------------------------------------------------------------------- */
+
+typedef struct ng_rl ng_rl_t;
+
+typedef struct {
+  long iteration;          /* iterations completed (1 after the first) */
+  long env_steps;          /* total environment steps so far */
+  int episodes;            /* episodes that ended during this iteration's rollout */
+  double mean_return;      /* their mean undiscounted return (NAN if none ended) */
+  double mean_length;      /* their mean length */
+  double kl;               /* true mean KL(pi_old || pi_new) of the update */
+  double entropy;          /* mean policy entropy before the update */
+  double surrogate_gain;   /* improvement of the surrogate by the accepted step */
+  int ls_trials;           /* line-search trials (0 for NPG) */
+  int step_accepted;       /* 1 if the policy moved */
+  int cg_iterations;
+  double cg_residual;      /* final ||r||^2 */
+  double vf_loss;          /* value loss (mean squared error) after fitting */
+  double explained_variance;
+  double rollout_seconds, update_seconds;
+} ng_rl_stats_t;
+
+/* Builds the environments, policy, value function and buffers for cfg (validated). */
+int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err);
+void ng_rl_destroy(ng_rl_t *t);
+const ng_rl_config_t *ng_rl_config(const ng_rl_t *t);
+
+/* One iteration (rollout + policy update + value fit). A NaN/Inf from an environment or in
+ * the update is reported with where it happened; the policy is then left at its last good
+ * parameters. */
+int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
+/* 1 once total_steps have been taken. */
+int ng_rl_done(const ng_rl_t *t);
+long ng_rl_env_steps(const ng_rl_t *t);
+long ng_rl_iteration(const ng_rl_t *t);
+
+/* The policy's parameters (borrowed; n values). */
+const double *ng_rl_policy_params(const ng_rl_t *t, size_t *n);
+
+/* Runs n_episodes fresh episodes of the current policy on its own env seeded from seed
+ * (deterministic: the distribution's mode; else sampled), writing each undiscounted return
+ * to returns (n_episodes doubles). Does not change the training state. */
+int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
+                   double *returns, ng_error_t *err);
+
+/* Checkpoint: everything needed to continue bit for bit. save writes path atomically
+ * (temporary file, flush, rename). load creates a trainer from a checkpoint. */
+int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err);
+int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
