@@ -39,13 +39,16 @@ int ng_fisher_set_reducer(ng_fisher_t *f, const ng_reducer_t *r);
 int ng_fisher_set_point(ng_fisher_t *f, const double *theta, size_t batch, const double *x);
 
 /* As set_point on a random subset of n_sub of the batch rows (without replacement, rows
- * copied into f), the sub-sampled products TRPO uses (e.g. 10% of the batch). */
+ * copied into f), the sub-sampled products TRPO uses (e.g. 10% of the batch). The full
+ * batch must also fit: 1 <= n_sub <= batch <= max_batch. */
 int ng_fisher_set_point_subsample(ng_fisher_t *f, const double *theta, size_t batch,
                                   const double *x, size_t n_sub, ng_rng_t *rng);
 
 size_t ng_fisher_n(const ng_fisher_t *f);           /* number of parameters */
 size_t ng_fisher_batch(const ng_fisher_t *f);       /* rows at the current point (local) */
-unsigned long ng_fisher_products(const ng_fisher_t *f); /* products computed since create */
+/* Products F v computed since create (apply, linop calls, distance: 1 each; dense: n;
+ * diag uses no products). */
+unsigned long ng_fisher_products(const ng_fisher_t *f);
 
 /* out = (F + damping I) v. v and out are n doubles and must not alias. */
 int ng_fisher_apply(ng_fisher_t *f, const double *v, double damping, double *out);

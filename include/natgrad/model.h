@@ -72,11 +72,14 @@ int ng_model_vjp_sq(const ng_model_t *m, const double *theta, ng_model_ws_t *ws,
                     const double *dp, double *out);
 
 /* ---- batch helpers on the last forward (SUMS over the B rows) ----------------------------- */
+/* vjp, jvp, vjp_sq and these helpers work on the first B rows of the last successful
+ * forward on ws (NG_EINVAL if there was none or B exceeds its rows). */
 
 /* logp[b] = log p_b(a_b) for actions A (B x action_size). */
 int ng_model_logp(const ng_model_t *m, ng_model_ws_t *ws, size_t batch, const double *a,
                   double *logp);
-/* dtheta += sum_b w_b grad_theta log p_b(a_b)   (the policy-gradient building block). */
+/* dtheta += sum_b w_b grad_theta log p_b(a_b)   (the policy-gradient building block).
+ * w may be NULL: all weights 1. */
 int ng_model_logp_vjp(const ng_model_t *m, const double *theta, ng_model_ws_t *ws, size_t batch,
                       const double *a, const double *w, double *dtheta);
 /* *kl_sum = sum_b KL(P_old_b || P_b) with P_old a stored B x n_dist_params array (the old
