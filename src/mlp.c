@@ -1,0 +1,506 @@
+/* The MLP: architecture, initialisation, and forward / backward / forward-mode passes over
+ * a workspace of cached activations. Every dense product goes through CBLAS (row-major). */
+#include "natgrad/mlp.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* LAPACK's Householder QR from OpenBLAS (Fortran ABI, column-major, integers are blasint). */
+extern void dgeqrf_(const blasint *m, const blasint *n, double *a, const blasint *lda,
+                    double *tau, double *work, const blasint *lwork, blasint *info);
+extern void dorgqr_(const blasint *m, const blasint *n, const blasint *k, double *a,
+                    const blasint *lda, const double *tau, double *work, const blasint *lwork,
+                    blasint *info);
+
+struct ng_mlp {
+  size_t n_layers;
+  size_t *sizes;   /* n_layers + 1 widths */
+  ng_act_t *acts;  /* n_layers activations */
+  size_t *offsets; /* n_layers offsets of W_l in theta */
+  size_t n_params;
+  size_t max_width; /* max over sizes[1..n_layers]: widest layer output */
+  size_t max_size;    /* max over sizes[0..n_layers]: widest of anything */
+};
+
+/* One slab of doubles with named views. The input X is copied at forward time so vjp can
+ * form dW_0 = G^T X even if the caller has since overwritten its X buffer; the copy costs
+ * B*n_in, small next to the products. Only a_l is kept, not z_l: each activation's
+ * derivative is a function of its output (identity 1, tanh 1 - a^2, relu [a > 0]). */
+struct ng_mlp_ws {
+  const ng_mlp_t *mlp; /* the architecture this ws was built for */
+  size_t n_layers, n_params, n_in, n_out; /* fingerprint, checked along with the pointer */
+  size_t max_batch;
+  size_t batch; /* rows of the last successful forward, 0 if none */
+  double *x;    /* max_batch x n_in: copy of the forward's input */
+  double **a;   /* a[l]: max_batch x sizes[l+1] */
+  double *buf[2]; /* max_batch x max_width each: ping-pong deltas / tangents */
+  double *sq[2];  /* max_batch x max_size each: squared G and squared A_prev for vjp_sq */
+  double *ones;   /* max_batch ones: column sums as G^T 1 */
+  double *slab;
+};
+
+/* ---- activations --------------------------------------------------------------------- */
+
+int ng_act_parse(const char *name, ng_act_t *act) {
+  if (!name || !act) return NG_EINVAL;
+  if (strcmp(name, "tanh") == 0) {
+    *act = NG_ACT_TANH;
+  } else if (strcmp(name, "relu") == 0) {
+    *act = NG_ACT_RELU;
+  } else if (strcmp(name, "identity") == 0 || strcmp(name, "linear") == 0) {
+    *act = NG_ACT_IDENTITY;
+  } else {
+    return NG_EINVAL;
+  }
+  return NG_OK;
+}
+
+const char *ng_act_name(ng_act_t act) {
+  switch (act) {
+  case NG_ACT_IDENTITY:
+    return "identity";
+  case NG_ACT_TANH:
+    return "tanh";
+  case NG_ACT_RELU:
+    return "relu";
+  }
+  return "unknown";
+}
+
+static int ng__act_valid(ng_act_t act) {
+  return act == NG_ACT_IDENTITY || act == NG_ACT_TANH || act == NG_ACT_RELU;
+}
+
+/* a = act(z) in place, n values. */
+static void ng__act_apply(ng_act_t act, size_t n, double *z) {
+  switch (act) {
+  case NG_ACT_IDENTITY:
+    break;
+  case NG_ACT_TANH:
+    for (size_t i = 0; i < n; i++) z[i] = tanh(z[i]);
+    break;
+  case NG_ACT_RELU:
+    for (size_t i = 0; i < n; i++) z[i] = z[i] > 0.0 ? z[i] : 0.0;
+    break;
+  }
+}
+
+/* g .*= act'(z), n values, with act' read off the stored output a = act(z). */
+static void ng__act_mul_deriv(ng_act_t act, size_t n, const double *a, double *g) {
+  switch (act) {
+  case NG_ACT_IDENTITY:
+    break;
+  case NG_ACT_TANH:
+    for (size_t i = 0; i < n; i++) g[i] *= 1.0 - a[i] * a[i];
+    break;
+  case NG_ACT_RELU:
+    for (size_t i = 0; i < n; i++)
+      if (!(a[i] > 0.0)) g[i] = 0.0;
+    break;
+  }
+}
+
+/* ---- architecture -------------------------------------------------------------------- */
+
+/* *r = a * b, 0 on overflow. */
+static int ng__mul_ok(size_t a, size_t b, size_t *r) {
+  if (a != 0 && b > SIZE_MAX / a) return 0;
+  *r = a * b;
+  return 1;
+}
+
+static int ng__add_ok(size_t a, size_t b, size_t *r) {
+  if (b > SIZE_MAX - a) return 0;
+  *r = a + b;
+  return 1;
+}
+
+int ng_mlp_create(ng_mlp_t **out, size_t n_layers, const size_t *sizes, const ng_act_t *acts) {
+  if (!out) return NG_EINVAL;
+  *out = NULL;
+  if (n_layers == 0 || !sizes || !acts) return NG_EINVAL;
+  /* BLAS and LAPACK take int dimensions. */
+  for (size_t i = 0; i <= n_layers; i++)
+    if (sizes[i] == 0 || sizes[i] > (size_t)INT_MAX) return NG_EINVAL;
+  for (size_t l = 0; l < n_layers; l++)
+    if (!ng__act_valid(acts[l])) return NG_EINVAL;
+  if (n_layers > SIZE_MAX / sizeof(size_t) - 2) return NG_EINVAL;
+
+  size_t n_params = 0;
+  for (size_t l = 0; l < n_layers; l++) {
+    size_t w;
+    if (!ng__mul_ok(sizes[l + 1], sizes[l], &w) || !ng__add_ok(n_params, w, &n_params) ||
+        !ng__add_ok(n_params, sizes[l + 1], &n_params))
+      return NG_EINVAL;
+  }
+
+  ng_mlp_t *m = ng_calloc(1, sizeof *m);
+  if (!m) return NG_ENOMEM;
+  m->sizes = ng_malloc((n_layers + 1) * sizeof *m->sizes);
+  m->acts = ng_malloc(n_layers * sizeof *m->acts);
+  m->offsets = ng_malloc(n_layers * sizeof *m->offsets);
+  if (!m->sizes || !m->acts || !m->offsets) {
+    ng_mlp_destroy(m);
+    return NG_ENOMEM;
+  }
+  m->n_layers = n_layers;
+  memcpy(m->sizes, sizes, (n_layers + 1) * sizeof *sizes);
+  memcpy(m->acts, acts, n_layers * sizeof *acts);
+  size_t off = 0;
+  m->max_size = sizes[0];
+  for (size_t l = 0; l < n_layers; l++) {
+    m->offsets[l] = off;
+    off += sizes[l + 1] * sizes[l] + sizes[l + 1];
+    if (sizes[l + 1] > m->max_width) m->max_width = sizes[l + 1];
+    if (sizes[l + 1] > m->max_size) m->max_size = sizes[l + 1];
+  }
+  m->n_params = n_params;
+  *out = m;
+  return NG_OK;
+}
+
+void ng_mlp_destroy(ng_mlp_t *mlp) {
+  if (!mlp) return;
+  ng_free(mlp->sizes);
+  ng_free(mlp->acts);
+  ng_free(mlp->offsets);
+  ng_free(mlp);
+}
+
+size_t ng_mlp_n_params(const ng_mlp_t *mlp) { return mlp ? mlp->n_params : 0; }
+size_t ng_mlp_n_layers(const ng_mlp_t *mlp) { return mlp ? mlp->n_layers : 0; }
+size_t ng_mlp_n_in(const ng_mlp_t *mlp) { return mlp ? mlp->sizes[0] : 0; }
+size_t ng_mlp_n_out(const ng_mlp_t *mlp) { return mlp ? mlp->sizes[mlp->n_layers] : 0; }
+
+size_t ng_mlp_size(const ng_mlp_t *mlp, size_t i) {
+  return (mlp && i <= mlp->n_layers) ? mlp->sizes[i] : 0;
+}
+
+ng_act_t ng_mlp_act(const ng_mlp_t *mlp, size_t layer) {
+  return (mlp && layer < mlp->n_layers) ? mlp->acts[layer] : NG_ACT_IDENTITY;
+}
+
+size_t ng_mlp_layer_offset(const ng_mlp_t *mlp, size_t layer) {
+  return (mlp && layer < mlp->n_layers) ? mlp->offsets[layer] : 0;
+}
+
+/* ---- initialisation ------------------------------------------------------------------ */
+
+static int ng__init_args_ok(const ng_mlp_t *mlp, const double *theta, const double *gains,
+                            const ng_rng_t *rng) {
+  if (!mlp || !theta || !gains || !rng) return 0;
+  return ng_all_finite(mlp->n_layers, gains);
+}
+
+static void ng__zero_biases(const ng_mlp_t *mlp, double *theta) {
+  for (size_t l = 0; l < mlp->n_layers; l++) {
+    size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    memset(theta + mlp->offsets[l] + r * c, 0, r * sizeof *theta);
+  }
+}
+
+/* Orthogonal W (r x c) = gain * Q, as torch.nn.init.orthogonal_: QR of an m x n Gaussian
+ * (m = max(r, c), n = min(r, c)), Q's columns signed by diag(R) so Q is Haar-distributed,
+ * then laid out as W = Q (r >= c, orthonormal columns) or W = Q^T (r < c, orthonormal rows). */
+int ng_mlp_init_orthogonal(const ng_mlp_t *mlp, double *theta, const double *gains,
+                           ng_rng_t *rng) {
+  if (!ng__init_args_ok(mlp, theta, gains, rng)) return NG_EINVAL;
+
+  /* Workspace sizes: the largest m*n, largest n, and LAPACK's preferred lwork. */
+  size_t max_mn = 0, max_n = 0;
+  for (size_t l = 0; l < mlp->n_layers; l++) {
+    size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    if (r * c > max_mn) max_mn = r * c;
+    size_t n = r < c ? r : c;
+    if (n > max_n) max_n = n;
+  }
+  blasint lwork = 1;
+  for (size_t l = 0; l < mlp->n_layers; l++) {
+    size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    blasint m = (blasint)(r > c ? r : c), n = (blasint)(r < c ? r : c), q = -1, info = 0;
+    double wq = 0.0, dummy = 0.0;
+    dgeqrf_(&m, &n, &dummy, &m, &dummy, &wq, &q, &info);
+    if (info == 0 && wq > (double)lwork) lwork = (blasint)wq;
+    dorgqr_(&m, &n, &n, &dummy, &m, &dummy, &wq, &q, &info);
+    if (info == 0 && wq > (double)lwork) lwork = (blasint)wq;
+  }
+
+  double *a = ng_malloc(max_mn * sizeof *a);
+  double *tau = ng_malloc(max_n * sizeof *tau);
+  double *sgn = ng_malloc(max_n * sizeof *sgn);
+  double *work = ng_malloc((size_t)lwork * sizeof *work);
+  int status = NG_OK;
+  if (!a || !tau || !sgn || !work) {
+    status = NG_ENOMEM;
+    goto done;
+  }
+
+  for (size_t l = 0; l < mlp->n_layers && status == NG_OK; l++) {
+    size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    size_t mm = r > c ? r : c, nn = r < c ? r : c;
+    blasint m = (blasint)mm, n = (blasint)nn, info = 0;
+    /* a: m x n column-major Gaussian. */
+    for (size_t i = 0; i < mm * nn; i++) a[i] = ng_rng_normal(rng);
+    dgeqrf_(&m, &n, a, &m, tau, work, &lwork, &info);
+    if (info != 0) {
+      status = NG_EINVAL;
+      break;
+    }
+    for (size_t j = 0; j < nn; j++) sgn[j] = a[j + j * mm] < 0.0 ? -1.0 : 1.0;
+    dorgqr_(&m, &n, &n, a, &m, tau, work, &lwork, &info);
+    if (info != 0) {
+      status = NG_EINVAL;
+      break;
+    }
+    double g = gains[l];
+    double *w = theta + mlp->offsets[l];
+    if (r >= c) {
+      /* W[i][j] = Q(i, j): r = m rows, c = n columns. */
+      for (size_t i = 0; i < r; i++)
+        for (size_t j = 0; j < c; j++) w[i * c + j] = g * sgn[j] * a[i + j * mm];
+    } else {
+      /* W[i][j] = Q(j, i): r = n rows, c = m columns. */
+      for (size_t i = 0; i < r; i++)
+        for (size_t j = 0; j < c; j++) w[i * c + j] = g * sgn[i] * a[j + i * mm];
+    }
+  }
+  if (status == NG_OK) ng__zero_biases(mlp, theta);
+
+done:
+  ng_free(a);
+  ng_free(tau);
+  ng_free(sgn);
+  ng_free(work);
+  return status;
+}
+
+int ng_mlp_init_normal(const ng_mlp_t *mlp, double *theta, const double *gains, ng_rng_t *rng) {
+  if (!ng__init_args_ok(mlp, theta, gains, rng)) return NG_EINVAL;
+  for (size_t l = 0; l < mlp->n_layers; l++) {
+    size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    double sd = gains[l] / sqrt((double)c);
+    double *w = theta + mlp->offsets[l];
+    for (size_t i = 0; i < r * c; i++) w[i] = sd * ng_rng_normal(rng);
+  }
+  ng__zero_biases(mlp, theta);
+  return NG_OK;
+}
+
+/* ---- workspace ----------------------------------------------------------------------- */
+
+/* Doubles in the slab for max_batch rows; 0 on overflow. */
+static size_t ng__ws_doubles(const ng_mlp_t *mlp, size_t max_batch) {
+  size_t per_row = mlp->sizes[0];                              /* x copy */
+  for (size_t l = 0; l < mlp->n_layers; l++) per_row += mlp->sizes[l + 1]; /* a_l */
+  size_t extra;
+  if (!ng__mul_ok(mlp->max_width, 2, &extra) || !ng__add_ok(per_row, extra, &per_row))
+    return 0;
+  if (!ng__mul_ok(mlp->max_size, 2, &extra) || !ng__add_ok(per_row, extra, &per_row)) return 0;
+  if (!ng__add_ok(per_row, 1, &per_row)) return 0; /* ones */
+  size_t total;
+  if (!ng__mul_ok(per_row, max_batch, &total) || total > SIZE_MAX / sizeof(double)) return 0;
+  return total;
+}
+
+size_t ng_mlp_ws_bytes(const ng_mlp_t *mlp, size_t max_batch) {
+  if (!mlp || max_batch == 0) return 0;
+  size_t nd = ng__ws_doubles(mlp, max_batch);
+  if (nd == 0) return 0;
+  return sizeof(ng_mlp_ws_t) + mlp->n_layers * sizeof(double *) + nd * sizeof(double);
+}
+
+int ng_mlp_ws_create(ng_mlp_ws_t **out, const ng_mlp_t *mlp, size_t max_batch) {
+  if (!out) return NG_EINVAL;
+  *out = NULL;
+  if (!mlp || max_batch == 0 || max_batch > (size_t)INT_MAX) return NG_EINVAL;
+  size_t nd = ng__ws_doubles(mlp, max_batch);
+  if (nd == 0) return NG_EINVAL;
+
+  ng_mlp_ws_t *ws = ng_calloc(1, sizeof *ws);
+  if (!ws) return NG_ENOMEM;
+  ws->a = ng_calloc(mlp->n_layers, sizeof *ws->a);
+  ws->slab = ng_calloc(nd, sizeof *ws->slab);
+  if (!ws->a || !ws->slab) {
+    ng_mlp_ws_destroy(ws);
+    return NG_ENOMEM;
+  }
+  ws->mlp = mlp;
+  ws->n_layers = mlp->n_layers;
+  ws->n_params = mlp->n_params;
+  ws->n_in = mlp->sizes[0];
+  ws->n_out = mlp->sizes[mlp->n_layers];
+  ws->max_batch = max_batch;
+  ws->batch = 0;
+
+  double *p = ws->slab;
+  ws->x = p;
+  p += max_batch * mlp->sizes[0];
+  for (size_t l = 0; l < mlp->n_layers; l++) {
+    ws->a[l] = p;
+    p += max_batch * mlp->sizes[l + 1];
+  }
+  for (int k = 0; k < 2; k++) {
+    ws->buf[k] = p;
+    p += max_batch * mlp->max_width;
+  }
+  for (int k = 0; k < 2; k++) {
+    ws->sq[k] = p;
+    p += max_batch * mlp->max_size;
+  }
+  ws->ones = p;
+  for (size_t i = 0; i < max_batch; i++) ws->ones[i] = 1.0;
+  *out = ws;
+  return NG_OK;
+}
+
+void ng_mlp_ws_destroy(ng_mlp_ws_t *ws) {
+  if (!ws) return;
+  ng_free(ws->a);
+  ng_free(ws->slab);
+  ng_free(ws);
+}
+
+size_t ng_mlp_ws_max_batch(const ng_mlp_ws_t *ws) { return ws ? ws->max_batch : 0; }
+
+const double *ng_mlp_ws_output(const ng_mlp_ws_t *ws) {
+  if (!ws || ws->batch == 0) return NULL;
+  return ws->a[ws->n_layers - 1];
+}
+
+/* The ws belongs to this mlp (same pointer and shape). */
+static int ng__ws_matches(const ng_mlp_t *mlp, const ng_mlp_ws_t *ws) {
+  return ws->mlp == mlp && ws->n_layers == mlp->n_layers && ws->n_params == mlp->n_params &&
+         ws->n_in == mlp->sizes[0] && ws->n_out == mlp->sizes[mlp->n_layers];
+}
+
+/* ---- passes -------------------------------------------------------------------------- */
+
+/* Z (B x r) = broadcast b (r): every row of Z set to b, ready for a beta = 1 product. */
+static void ng__rows_set(size_t batch, size_t r, const double *b, double *z) {
+  for (size_t i = 0; i < batch; i++) memcpy(z + i * r, b, r * sizeof *z);
+}
+
+int ng_mlp_forward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+                   const double *x, double *y) {
+  if (!mlp || !ws || !theta || !x || !ng__ws_matches(mlp, ws)) return NG_EINVAL;
+  ws->batch = 0; /* whatever happens below, the previous activations are gone */
+  if (batch == 0 || batch > ws->max_batch) return NG_EINVAL;
+  const size_t n_in = mlp->sizes[0];
+  if (!ng_all_finite(mlp->n_params, theta) || !ng_all_finite(batch * n_in, x))
+    return NG_ENONFINITE;
+
+  memcpy(ws->x, x, batch * n_in * sizeof *x);
+  const int B = (int)batch;
+  for (size_t l = 0; l < mlp->n_layers; l++) {
+    /* z (B x r) = a_prev (B x c) W^T (c x r) + 1 b^T; then a = act(z) in place. */
+    const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    const double *w = theta + mlp->offsets[l], *b = w + r * c;
+    const double *a_prev = l ? ws->a[l - 1] : ws->x;
+    double *z = ws->a[l];
+    ng__rows_set(batch, r, b, z);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)r, (int)c, 1.0, a_prev,
+                (int)c, w, (int)c, 1.0, z, (int)r);
+    ng__act_apply(mlp->acts[l], batch * r, z);
+  }
+  ws->batch = batch;
+  if (y) memcpy(y, ws->a[mlp->n_layers - 1], batch * mlp->sizes[mlp->n_layers] * sizeof *y);
+  return NG_OK;
+}
+
+/* Common checks for the passes that reuse the last forward. */
+static int ng__pass_args_ok(const ng_mlp_t *mlp, const double *theta, const ng_mlp_ws_t *ws,
+                            size_t batch) {
+  return mlp && theta && ws && ng__ws_matches(mlp, ws) && batch != 0 && ws->batch == batch;
+}
+
+/* Backprop shared by vjp and vjp_sq. dy (B x n_out) is taken through every layer from the
+ * top; per layer, with G (B x r) the gradient w.r.t. z_l and A (B x c) = a_{l-1}:
+ *     sq == 0:  dW (r x c) += G^T A,            db (r) += G^T 1
+ *     sq == 1:  dW (r x c) += (G.G)^T (A.A),    db (r) += (G.G)^T 1
+ * and then G_prev (B x c) = (G W) .* act'(z_{l-1}); at l = 0, G W goes to dx if wanted. */
+static void ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
+                         size_t batch, const double *dy, double *dtheta, double *dx, int sq) {
+  const size_t L = mlp->n_layers;
+  const int B = (int)batch;
+  double *g = ws->buf[0], *g_prev = ws->buf[1];
+  memcpy(g, dy, batch * mlp->sizes[L] * sizeof *g);
+  ng__act_mul_deriv(mlp->acts[L - 1], batch * mlp->sizes[L], ws->a[L - 1], g);
+
+  for (size_t l = L; l-- > 0;) {
+    const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    const double *w = theta + mlp->offsets[l];
+    double *dw = dtheta + mlp->offsets[l], *db = dw + r * c;
+    const double *a_prev = l ? ws->a[l - 1] : ws->x;
+    const double *gm = g, *am = a_prev;
+    if (sq) {
+      double *g2 = ws->sq[0], *a2 = ws->sq[1];
+      for (size_t i = 0; i < batch * r; i++) g2[i] = g[i] * g[i];
+      for (size_t i = 0; i < batch * c; i++) a2[i] = a_prev[i] * a_prev[i];
+      gm = g2;
+      am = a2;
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c, B, 1.0, gm, (int)r,
+                am, (int)c, 1.0, dw, (int)c);
+    cblas_dgemv(CblasRowMajor, CblasTrans, B, (int)r, 1.0, gm, (int)r, ws->ones, 1, 1.0, db,
+                1);
+
+    if (l == 0 && !dx) break;
+    double *dst = l ? g_prev : dx;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, (int)c, (int)r, 1.0, g, (int)r,
+                w, (int)c, 0.0, dst, (int)c);
+    if (l) {
+      ng__act_mul_deriv(mlp->acts[l - 1], batch * c, ws->a[l - 1], g_prev);
+      double *t = g;
+      g = g_prev;
+      g_prev = t;
+    }
+  }
+}
+
+int ng_mlp_vjp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+               const double *dy, double *dtheta, double *dx) {
+  if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !dtheta) return NG_EINVAL;
+  if (!ng_all_finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
+  ng__backward(mlp, theta, ws, batch, dy, dtheta, dx, 0);
+  return NG_OK;
+}
+
+int ng_mlp_vjp_sq(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+                  const double *dy, double *out) {
+  if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !out) return NG_EINVAL;
+  if (!ng_all_finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
+  ng__backward(mlp, theta, ws, batch, dy, out, NULL, 1);
+  return NG_OK;
+}
+
+/* Forward mode. With t_{l-1} (B x c) the tangent of a_{l-1} (t_{-1} = 0, x is fixed) and
+ * (dW, db) = v's block for layer l:
+ *     dz_l (B x r) = t_{l-1} W^T + a_{l-1} dW^T + 1 db^T,     t_l = act'(z_l) .* dz_l
+ * and dy = t_{L-1}, written straight into the caller's buffer. */
+int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+               const double *v, double *dy) {
+  if (!ng__pass_args_ok(mlp, theta, ws, batch) || !v || !dy) return NG_EINVAL;
+  if (!ng_all_finite(mlp->n_params, v)) return NG_ENONFINITE;
+  const size_t L = mlp->n_layers;
+  const int B = (int)batch;
+  const double *t_prev = NULL;
+  for (size_t l = 0; l < L; l++) {
+    const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    const double *w = theta + mlp->offsets[l];
+    const double *dw = v + mlp->offsets[l], *db = dw + r * c;
+    const double *a_prev = l ? ws->a[l - 1] : ws->x;
+    double *t = (l == L - 1) ? dy : ws->buf[l % 2];
+    ng__rows_set(batch, r, db, t);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)r, (int)c, 1.0, a_prev,
+                (int)c, dw, (int)c, 1.0, t, (int)r);
+    if (t_prev)
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)r, (int)c, 1.0, t_prev,
+                  (int)c, w, (int)c, 1.0, t, (int)r);
+    ng__act_mul_deriv(mlp->acts[l], batch * r, ws->a[l], t);
+    t_prev = t;
+  }
+  return NG_OK;
+}

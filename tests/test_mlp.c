@@ -1,0 +1,702 @@
+/* mlp: forward against a naive triple-loop network, vjp / jvp against central finite
+ * differences, the adjoint identity, accumulate / overwrite contracts, vjp_sq against
+ * per-row brute force, orthogonal and normal initialisation, bad-input statuses and clean
+ * failure under allocation faults. */
+#include "natgrad/mlp.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "ng_test.h"
+
+#define FWD_RTOL 1e-13    /* BLAS vs naive loops: only summation order differs */
+#define FD_H 1e-5         /* central-difference step */
+#define FD_RTOL 1e-6      /* FD vs analytic, relative to the vector's max norm */
+#define ADJ_RTOL 1e-12    /* <dY, J v> vs <J^T dY, v>, relative to sum of |terms| */
+#define ACC_RTOL 1e-14    /* accumulation: rounding of one addition */
+#define SQ_RTOL 1e-12     /* vjp_sq vs per-row brute force */
+#define ORTHO_ATOL 1e-12  /* W W^T - g^2 I, relative to g^2 */
+#define RELU_MARGIN 1e-3  /* every relu pre-activation at least this far from the kink */
+#define FD_MAX_CHECKS 600 /* parameters checked by FD per case (strided for big nets) */
+#define MAX_BATCH 17
+
+typedef struct {
+  const char *name;
+  size_t n_layers;
+  size_t sizes[6];
+  ng_act_t acts[5];
+} arch_t;
+
+static const arch_t ARCHS[] = {
+    {"3-5-2 tanh", 2, {3, 5, 2}, {NG_ACT_TANH, NG_ACT_IDENTITY}},
+    {"4-64-64-2 tanh", 3, {4, 64, 64, 2}, {NG_ACT_TANH, NG_ACT_TANH, NG_ACT_IDENTITY}},
+    {"2-7-3-1 relu", 3, {2, 7, 3, 1}, {NG_ACT_RELU, NG_ACT_RELU, NG_ACT_IDENTITY}},
+    {"6-4 identity", 1, {6, 4}, {NG_ACT_IDENTITY}},
+    {"5-8-6-4-3 mixed", 4, {5, 8, 6, 4, 3},
+     {NG_ACT_TANH, NG_ACT_RELU, NG_ACT_IDENTITY, NG_ACT_TANH}},
+};
+#define N_ARCHS (sizeof ARCHS / sizeof ARCHS[0])
+
+static const size_t BATCHES[] = {1, MAX_BATCH};
+
+/* ---- an independent reference network: plain loops, own offsets ---- */
+
+static size_t ref_n_params(const arch_t *a) {
+  size_t n = 0;
+  for (size_t l = 0; l < a->n_layers; l++) n += a->sizes[l + 1] * (a->sizes[l] + 1);
+  return n;
+}
+
+static double ref_act(ng_act_t act, double z) {
+  switch (act) {
+  case NG_ACT_TANH:
+    return tanh(z);
+  case NG_ACT_RELU:
+    return z > 0.0 ? z : 0.0;
+  default:
+    return z;
+  }
+}
+
+/* y (B x n_out) = f(x; theta). Returns the smallest |z| over relu units (INFINITY if none). */
+static double ref_forward(const arch_t *a, const double *theta, size_t batch, const double *x,
+                          double *y) {
+  double cur[128], next[128];
+  double margin = INFINITY;
+  for (size_t b = 0; b < batch; b++) {
+    size_t width = a->sizes[0], off = 0;
+    for (size_t j = 0; j < width; j++) cur[j] = x[b * width + j];
+    for (size_t l = 0; l < a->n_layers; l++) {
+      size_t r = a->sizes[l + 1], c = a->sizes[l];
+      const double *w = theta + off, *bias = theta + off + r * c;
+      for (size_t i = 0; i < r; i++) {
+        double z = bias[i];
+        for (size_t j = 0; j < c; j++) z += w[i * c + j] * cur[j];
+        if (a->acts[l] == NG_ACT_RELU && fabs(z) < margin) margin = fabs(z);
+        next[i] = ref_act(a->acts[l], z);
+      }
+      for (size_t i = 0; i < r; i++) cur[i] = next[i];
+      off += r * c + r;
+      width = r;
+    }
+    for (size_t i = 0; i < width; i++) y[b * width + i] = cur[i];
+  }
+  return margin;
+}
+
+/* sum(dy .* f(x; theta)) with the reference network. */
+static double ref_objective(const arch_t *a, const double *theta, size_t batch,
+                            const double *x, const double *dy, double *ybuf) {
+  ref_forward(a, theta, batch, x, ybuf);
+  size_t n = batch * a->sizes[a->n_layers];
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += dy[i] * ybuf[i];
+  return s;
+}
+
+static void fill_normal(ng_rng_t *rng, size_t n, double *v, double sd) {
+  for (size_t i = 0; i < n; i++) v[i] = sd * ng_rng_normal(rng);
+}
+
+/* A test case: architecture, theta with nonzero biases, inputs away from relu kinks. */
+typedef struct {
+  const arch_t *arch;
+  ng_mlp_t *mlp;
+  ng_mlp_ws_t *ws;
+  size_t n, batch, n_in, n_out;
+  double *theta, *x, *dy, *v;
+} case_t;
+
+static int case_setup(case_t *c, const arch_t *a, size_t batch, uint64_t seed) {
+  memset(c, 0, sizeof *c);
+  c->arch = a;
+  c->batch = batch;
+  if (ng_mlp_create(&c->mlp, a->n_layers, a->sizes, a->acts) != NG_OK) return 0;
+  if (ng_mlp_ws_create(&c->ws, c->mlp, MAX_BATCH) != NG_OK) return 0;
+  c->n = ng_mlp_n_params(c->mlp);
+  c->n_in = a->sizes[0];
+  c->n_out = a->sizes[a->n_layers];
+  c->theta = malloc(c->n * sizeof(double));
+  c->v = malloc(c->n * sizeof(double));
+  c->x = malloc(batch * c->n_in * sizeof(double));
+  c->dy = malloc(batch * c->n_out * sizeof(double));
+  if (!c->theta || !c->v || !c->x || !c->dy) return 0;
+
+  ng_rng_t rng;
+  ng_rng_seed(&rng, seed, 0);
+  double gains[5] = {1.5, 1.5, 1.5, 1.5, 1.5};
+  if (ng_mlp_init_normal(c->mlp, c->theta, gains, &rng) != NG_OK) return 0;
+  for (size_t l = 0; l < a->n_layers; l++) {
+    size_t r = a->sizes[l + 1], off = ng_mlp_layer_offset(c->mlp, l) + r * a->sizes[l];
+    fill_normal(&rng, r, c->theta + off, 0.3);
+  }
+  fill_normal(&rng, c->n, c->v, 1.0);
+  fill_normal(&rng, batch * c->n_out, c->dy, 1.0);
+  /* Redraw x until every relu pre-activation clears the kink by RELU_MARGIN, so the FD
+   * perturbations (at most ~1e-4 in z) never cross it. */
+  double *ytmp = malloc(batch * c->n_out * sizeof(double));
+  if (!ytmp) return 0;
+  int ok = 0;
+  for (int tries = 0; tries < 1000 && !ok; tries++) {
+    fill_normal(&rng, batch * c->n_in, c->x, 1.0);
+    ok = ref_forward(a, c->theta, batch, c->x, ytmp) > RELU_MARGIN;
+  }
+  free(ytmp);
+  return ok;
+}
+
+static void case_teardown(case_t *c) {
+  ng_mlp_ws_destroy(c->ws);
+  ng_mlp_destroy(c->mlp);
+  free(c->theta);
+  free(c->v);
+  free(c->x);
+  free(c->dy);
+}
+
+/* ---- tests ---- */
+
+static void test_act_names(void) {
+  ng_act_t a = NG_ACT_RELU;
+  NG_CHECK_OK(ng_act_parse("tanh", &a));
+  NG_CHECK(a == NG_ACT_TANH);
+  NG_CHECK_OK(ng_act_parse("relu", &a));
+  NG_CHECK(a == NG_ACT_RELU);
+  NG_CHECK_OK(ng_act_parse("identity", &a));
+  NG_CHECK(a == NG_ACT_IDENTITY);
+  a = NG_ACT_TANH;
+  NG_CHECK_OK(ng_act_parse("linear", &a));
+  NG_CHECK(a == NG_ACT_IDENTITY);
+  NG_CHECK_STATUS(ng_act_parse("Tanh", &a), NG_EINVAL);
+  NG_CHECK_STATUS(ng_act_parse("", &a), NG_EINVAL);
+  NG_CHECK_STATUS(ng_act_parse("sigmoid", &a), NG_EINVAL);
+  NG_CHECK_STATUS(ng_act_parse(NULL, &a), NG_EINVAL);
+  NG_CHECK_STATUS(ng_act_parse("tanh", NULL), NG_EINVAL);
+  const ng_act_t all[] = {NG_ACT_IDENTITY, NG_ACT_TANH, NG_ACT_RELU};
+  for (size_t i = 0; i < 3; i++) {
+    NG_CHECK_OK(ng_act_parse(ng_act_name(all[i]), &a));
+    NG_CHECK(a == all[i]);
+  }
+}
+
+static void test_accessors(void) {
+  for (size_t k = 0; k < N_ARCHS; k++) {
+    const arch_t *a = &ARCHS[k];
+    ng_mlp_t *m = NULL;
+    NG_CHECK_OK(ng_mlp_create(&m, a->n_layers, a->sizes, a->acts));
+    if (!m) continue;
+    NG_CHECK(ng_mlp_n_params(m) == ref_n_params(a));
+    NG_CHECK(ng_mlp_n_layers(m) == a->n_layers);
+    NG_CHECK(ng_mlp_n_in(m) == a->sizes[0]);
+    NG_CHECK(ng_mlp_n_out(m) == a->sizes[a->n_layers]);
+    size_t off = 0;
+    for (size_t l = 0; l < a->n_layers; l++) {
+      NG_CHECK(ng_mlp_size(m, l) == a->sizes[l]);
+      NG_CHECK(ng_mlp_act(m, l) == a->acts[l]);
+      NG_CHECK(ng_mlp_layer_offset(m, l) == off);
+      off += a->sizes[l + 1] * (a->sizes[l] + 1);
+    }
+    NG_CHECK(ng_mlp_size(m, a->n_layers) == a->sizes[a->n_layers]);
+    size_t b1 = ng_mlp_ws_bytes(m, 1), b17 = ng_mlp_ws_bytes(m, 17);
+    NG_CHECK(b1 > 0 && b17 > b1);
+    ng_mlp_ws_t *ws = NULL;
+    NG_CHECK_OK(ng_mlp_ws_create(&ws, m, 17));
+    NG_CHECK(ng_mlp_ws_max_batch(ws) == 17);
+    NG_CHECK(ng_mlp_ws_output(ws) == NULL); /* no forward yet */
+    ng_mlp_ws_destroy(ws);
+    ng_mlp_destroy(m);
+  }
+}
+
+/* forward == reference; y == ws output; y may be NULL. */
+static void test_forward(void) {
+  for (size_t k = 0; k < N_ARCHS; k++)
+    for (size_t bi = 0; bi < 2; bi++) {
+      case_t c;
+      int ok = case_setup(&c, &ARCHS[k], BATCHES[bi], 100 + k);
+      NG_CHECK(ok);
+      if (ok) {
+        size_t ny = c.batch * c.n_out;
+        double *y = malloc(ny * sizeof(double)), *yref = malloc(ny * sizeof(double));
+        ref_forward(c.arch, c.theta, c.batch, c.x, yref);
+        NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, c.batch, c.x, y));
+        NG_CHECK_VEC_CLOSE(ny, y, yref, FWD_RTOL);
+        NG_CHECK(memcmp(ng_mlp_ws_output(c.ws), y, ny * sizeof(double)) == 0);
+        NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, c.batch, c.x, NULL));
+        NG_CHECK(memcmp(ng_mlp_ws_output(c.ws), y, ny * sizeof(double)) == 0);
+        free(y);
+        free(yref);
+      }
+      case_teardown(&c);
+    }
+}
+
+/* vjp's dtheta and dx against central differences of sum(dY .* f(X; theta)). */
+static void test_vjp_fd(void) {
+  for (size_t k = 0; k < N_ARCHS; k++)
+    for (size_t bi = 0; bi < 2; bi++) {
+      case_t c;
+      int ok = case_setup(&c, &ARCHS[k], BATCHES[bi], 200 + k);
+      NG_CHECK(ok);
+      if (!ok) {
+        case_teardown(&c);
+        continue;
+      }
+      size_t nx = c.batch * c.n_in;
+      double *g = calloc(c.n, sizeof(double)), *dx = malloc(nx * sizeof(double));
+      double *ybuf = malloc(c.batch * c.n_out * sizeof(double));
+      size_t stride = c.n / FD_MAX_CHECKS + 1, m = 0;
+      double *got = malloc((c.n + nx) * sizeof(double)), *fd = malloc((c.n + nx) * sizeof(double));
+      NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, c.batch, c.x, NULL));
+      NG_CHECK_OK(ng_mlp_vjp(c.mlp, c.theta, c.ws, c.batch, c.dy, g, dx));
+      for (size_t i = 0; i < c.n; i += stride) {
+        double t0 = c.theta[i];
+        c.theta[i] = t0 + FD_H;
+        double sp = ref_objective(c.arch, c.theta, c.batch, c.x, c.dy, ybuf);
+        c.theta[i] = t0 - FD_H;
+        double sm = ref_objective(c.arch, c.theta, c.batch, c.x, c.dy, ybuf);
+        c.theta[i] = t0;
+        got[m] = g[i];
+        fd[m++] = (sp - sm) / (2 * FD_H);
+      }
+      NG_CHECK_VEC_CLOSE(m, got, fd, FD_RTOL);
+      m = 0;
+      for (size_t i = 0; i < nx; i++) {
+        double x0 = c.x[i];
+        c.x[i] = x0 + FD_H;
+        double sp = ref_objective(c.arch, c.theta, c.batch, c.x, c.dy, ybuf);
+        c.x[i] = x0 - FD_H;
+        double sm = ref_objective(c.arch, c.theta, c.batch, c.x, c.dy, ybuf);
+        c.x[i] = x0;
+        got[m] = dx[i];
+        fd[m++] = (sp - sm) / (2 * FD_H);
+      }
+      NG_CHECK_VEC_CLOSE(m, got, fd, FD_RTOL);
+      free(g);
+      free(dx);
+      free(ybuf);
+      free(got);
+      free(fd);
+      case_teardown(&c);
+    }
+}
+
+/* jvp against (f(theta + h v) - f(theta - h v)) / 2h. */
+static void test_jvp_fd(void) {
+  for (size_t k = 0; k < N_ARCHS; k++)
+    for (size_t bi = 0; bi < 2; bi++) {
+      case_t c;
+      int ok = case_setup(&c, &ARCHS[k], BATCHES[bi], 300 + k);
+      NG_CHECK(ok);
+      if (!ok) {
+        case_teardown(&c);
+        continue;
+      }
+      size_t ny = c.batch * c.n_out;
+      double *jv = malloc(ny * sizeof(double)), *fd = malloc(ny * sizeof(double));
+      double *yp = malloc(ny * sizeof(double)), *ym = malloc(ny * sizeof(double));
+      double *th = malloc(c.n * sizeof(double));
+      NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, c.batch, c.x, NULL));
+      NG_CHECK_OK(ng_mlp_jvp(c.mlp, c.theta, c.ws, c.batch, c.v, jv));
+      for (size_t i = 0; i < c.n; i++) th[i] = c.theta[i] + FD_H * c.v[i];
+      double mp = ref_forward(c.arch, th, c.batch, c.x, yp);
+      for (size_t i = 0; i < c.n; i++) th[i] = c.theta[i] - FD_H * c.v[i];
+      double mm = ref_forward(c.arch, th, c.batch, c.x, ym);
+      NG_CHECK(mp > 0.0 && mm > 0.0); /* no relu unit crossed its kink */
+      for (size_t i = 0; i < ny; i++) fd[i] = (yp[i] - ym[i]) / (2 * FD_H);
+      NG_CHECK_VEC_CLOSE(ny, jv, fd, FD_RTOL);
+      free(jv);
+      free(fd);
+      free(yp);
+      free(ym);
+      free(th);
+      case_teardown(&c);
+    }
+}
+
+/* <dY, J v> = <J^T dY, v>; vjp accumulates, jvp and dx overwrite; X is the forward's copy. */
+static void test_adjoint_and_contracts(void) {
+  for (size_t k = 0; k < N_ARCHS; k++)
+    for (size_t bi = 0; bi < 2; bi++) {
+      case_t c;
+      int ok = case_setup(&c, &ARCHS[k], BATCHES[bi], 400 + k);
+      NG_CHECK(ok);
+      if (!ok) {
+        case_teardown(&c);
+        continue;
+      }
+      size_t ny = c.batch * c.n_out, nx = c.batch * c.n_in;
+      double *jv = malloc(ny * sizeof(double)), *jv2 = malloc(ny * sizeof(double));
+      double *g = calloc(c.n, sizeof(double)), *g2 = malloc(c.n * sizeof(double));
+      double *u = malloc(c.n * sizeof(double)), *want = malloc(c.n * sizeof(double));
+      double *dx = malloc(nx * sizeof(double)), *dx2 = malloc(nx * sizeof(double));
+      NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, c.batch, c.x, NULL));
+      NG_CHECK_OK(ng_mlp_jvp(c.mlp, c.theta, c.ws, c.batch, c.v, jv));
+      NG_CHECK_OK(ng_mlp_vjp(c.mlp, c.theta, c.ws, c.batch, c.dy, g, dx));
+      double lhs = 0.0, rhs = 0.0, scale = 0.0;
+      for (size_t i = 0; i < ny; i++) {
+        lhs += c.dy[i] * jv[i];
+        scale += fabs(c.dy[i] * jv[i]);
+      }
+      for (size_t i = 0; i < c.n; i++) {
+        rhs += g[i] * c.v[i];
+        scale += fabs(g[i] * c.v[i]);
+      }
+      NG_CHECK_CLOSE(lhs, rhs, 0.0, ADJ_RTOL * scale);
+
+      /* jvp overwrites: a NaN-filled output buffer gives the same result. */
+      for (size_t i = 0; i < ny; i++) jv2[i] = NAN;
+      NG_CHECK_OK(ng_mlp_jvp(c.mlp, c.theta, c.ws, c.batch, c.v, jv2));
+      NG_CHECK_VEC_CLOSE(ny, jv2, jv, 0.0);
+
+      /* vjp twice doubles; onto u gives u + g; dx overwrites (NaN-filled buffer). */
+      memcpy(g2, g, c.n * sizeof(double));
+      for (size_t i = 0; i < nx; i++) dx2[i] = NAN;
+      NG_CHECK_OK(ng_mlp_vjp(c.mlp, c.theta, c.ws, c.batch, c.dy, g2, dx2));
+      for (size_t i = 0; i < c.n; i++) want[i] = 2.0 * g[i];
+      NG_CHECK_VEC_CLOSE(c.n, g2, want, ACC_RTOL);
+      NG_CHECK_VEC_CLOSE(nx, dx2, dx, 0.0);
+      ng_rng_t rng;
+      ng_rng_seed(&rng, 77, k);
+      fill_normal(&rng, c.n, u, 1.0);
+      for (size_t i = 0; i < c.n; i++) want[i] = u[i] + g[i];
+      NG_CHECK_OK(ng_mlp_vjp(c.mlp, c.theta, c.ws, c.batch, c.dy, u, NULL));
+      NG_CHECK_VEC_CLOSE(c.n, u, want, ACC_RTOL);
+
+      /* The ws keeps its own copy of X: clobbering the caller's X changes nothing. */
+      for (size_t i = 0; i < nx; i++) c.x[i] = 1e3;
+      memset(g2, 0, c.n * sizeof(double));
+      NG_CHECK_OK(ng_mlp_vjp(c.mlp, c.theta, c.ws, c.batch, c.dy, g2, dx2));
+      NG_CHECK_VEC_CLOSE(c.n, g2, g, 0.0);
+      NG_CHECK_OK(ng_mlp_jvp(c.mlp, c.theta, c.ws, c.batch, c.v, jv2));
+      NG_CHECK_VEC_CLOSE(ny, jv2, jv, 0.0);
+
+      free(jv);
+      free(jv2);
+      free(g);
+      free(g2);
+      free(u);
+      free(want);
+      free(dx);
+      free(dx2);
+      case_teardown(&c);
+    }
+}
+
+/* vjp_sq against per-row gradients computed one row at a time, squared and summed. */
+static void test_vjp_sq(void) {
+  for (size_t k = 0; k < N_ARCHS; k++)
+    for (size_t bi = 0; bi < 2; bi++) {
+      case_t c;
+      int ok = case_setup(&c, &ARCHS[k], BATCHES[bi], 500 + k);
+      NG_CHECK(ok);
+      if (!ok) {
+        case_teardown(&c);
+        continue;
+      }
+      ng_mlp_ws_t *ws1 = NULL;
+      NG_CHECK_OK(ng_mlp_ws_create(&ws1, c.mlp, 1));
+      double *gb = malloc(c.n * sizeof(double)), *want = calloc(c.n, sizeof(double));
+      double *got = malloc(c.n * sizeof(double)), *u = malloc(c.n * sizeof(double));
+      for (size_t b = 0; b < c.batch; b++) {
+        memset(gb, 0, c.n * sizeof(double));
+        NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, ws1, 1, c.x + b * c.n_in, NULL));
+        NG_CHECK_OK(ng_mlp_vjp(c.mlp, c.theta, ws1, 1, c.dy + b * c.n_out, gb, NULL));
+        for (size_t i = 0; i < c.n; i++) want[i] += gb[i] * gb[i];
+      }
+      /* Accumulates onto a nonzero start. */
+      ng_rng_t rng;
+      ng_rng_seed(&rng, 5, k);
+      fill_normal(&rng, c.n, u, 1.0);
+      for (size_t i = 0; i < c.n; i++) got[i] = u[i];
+      NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, c.batch, c.x, NULL));
+      NG_CHECK_OK(ng_mlp_vjp_sq(c.mlp, c.theta, c.ws, c.batch, c.dy, got));
+      for (size_t i = 0; i < c.n; i++) got[i] -= u[i];
+      NG_CHECK_VEC_CLOSE(c.n, got, want, SQ_RTOL);
+      int nonneg = 1;
+      for (size_t i = 0; i < c.n; i++) nonneg &= got[i] >= -SQ_RTOL;
+      NG_CHECK(nonneg);
+      free(gb);
+      free(want);
+      free(got);
+      free(u);
+      ng_mlp_ws_destroy(ws1);
+      case_teardown(&c);
+    }
+}
+
+/* Orthogonal init: W W^T = g^2 I (r <= c) or W^T W = g^2 I (r > c); zero biases; seeded. */
+static void test_init_orthogonal(void) {
+  const size_t sizes[] = {5, 8, 8, 3, 1, 1};
+  const ng_act_t acts[] = {NG_ACT_TANH, NG_ACT_TANH, NG_ACT_TANH, NG_ACT_TANH, NG_ACT_IDENTITY};
+  const double gains[] = {sqrt(2.0), 1.0, 0.5, 0.01, 2.0};
+  const size_t L = 5;
+  ng_mlp_t *m = NULL;
+  NG_CHECK_OK(ng_mlp_create(&m, L, sizes, acts));
+  if (!m) return;
+  size_t n = ng_mlp_n_params(m);
+  double *t1 = malloc(n * sizeof(double)), *t2 = malloc(n * sizeof(double));
+  for (size_t i = 0; i < n; i++) t1[i] = NAN; /* every entry must be written */
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 42, 0);
+  NG_CHECK_OK(ng_mlp_init_orthogonal(m, t1, gains, &rng));
+  NG_CHECK(ng_all_finite(n, t1));
+  for (size_t l = 0; l < L; l++) {
+    size_t r = sizes[l + 1], c = sizes[l], k = r <= c ? r : c;
+    const double *w = t1 + ng_mlp_layer_offset(m, l);
+    double g2 = gains[l] * gains[l], worst = 0.0;
+    for (size_t p = 0; p < k; p++)
+      for (size_t q = 0; q < k; q++) {
+        double s = 0.0;
+        if (r <= c)
+          for (size_t j = 0; j < c; j++) s += w[p * c + j] * w[q * c + j]; /* rows p, q */
+        else
+          for (size_t i = 0; i < r; i++) s += w[i * c + p] * w[i * c + q]; /* columns */
+        double e = fabs(s - (p == q ? g2 : 0.0));
+        if (e > worst) worst = e;
+      }
+    NG_CHECK_CLOSE(worst, 0.0, 0.0, ORTHO_ATOL * g2);
+    int zero = 1;
+    for (size_t i = 0; i < r; i++) zero &= w[r * c + i] == 0.0;
+    NG_CHECK(zero);
+  }
+  ng_rng_seed(&rng, 42, 0);
+  NG_CHECK_OK(ng_mlp_init_orthogonal(m, t2, gains, &rng));
+  NG_CHECK(memcmp(t1, t2, n * sizeof(double)) == 0);
+  ng_rng_seed(&rng, 43, 0);
+  NG_CHECK_OK(ng_mlp_init_orthogonal(m, t2, gains, &rng));
+  NG_CHECK(memcmp(t1, t2, n * sizeof(double)) != 0);
+  free(t1);
+  free(t2);
+  ng_mlp_destroy(m);
+
+  /* Haar-uniform, thanks to the sign(diag R) correction: over many 3x3 draws, W_00 and the
+   * 1x1 layer's sign average to zero (Householder QR alone makes Q_00 = -|a_00|/|a_0|,
+   * always negative). E[W_00] = 0 with sd 1/sqrt(3) per draw. */
+  const size_t s3[] = {3, 3, 1};
+  const ng_act_t a3[] = {NG_ACT_TANH, NG_ACT_IDENTITY};
+  const double g3[] = {1.0, 1.0};
+  const int draws = 2000;
+  NG_CHECK_OK(ng_mlp_create(&m, 2, s3, a3));
+  if (!m) return;
+  double th[3 * 3 + 3 + 3 + 1], sum00 = 0.0, sum1 = 0.0;
+  ng_rng_seed(&rng, 9, 0);
+  for (int d = 0; d < draws; d++) {
+    NG_CHECK_OK(ng_mlp_init_orthogonal(m, th, g3, &rng));
+    sum00 += th[0];
+    sum1 += th[ng_mlp_layer_offset(m, 1)];
+  }
+  /* 5 sigma bounds: sd(W_00) = 1/sqrt(3); the 1x3 row's first entry also has sd 1/sqrt(3). */
+  double bound = 5.0 / sqrt(3.0 * draws);
+  NG_CHECK_CLOSE(sum00 / draws, 0.0, 0.0, bound);
+  NG_CHECK_CLOSE(sum1 / draws, 0.0, 0.0, bound);
+  ng_mlp_destroy(m);
+
+  const size_t s1[] = {1, 1};
+  const ng_act_t a1[] = {NG_ACT_IDENTITY};
+  NG_CHECK_OK(ng_mlp_create(&m, 1, s1, a1));
+  if (!m) return;
+  int pos = 0;
+  for (int d = 0; d < draws; d++) {
+    NG_CHECK_OK(ng_mlp_init_orthogonal(m, th, g3, &rng));
+    NG_CHECK(fabs(fabs(th[0]) - 1.0) <= 1e-15);
+    pos += th[0] > 0.0;
+  }
+  NG_CHECK_CLOSE((double)pos / draws, 0.5, 0.0, 5.0 * 0.5 / sqrt((double)draws));
+  ng_mlp_destroy(m);
+}
+
+/* Normal init: W_l ~ N(0, g^2 / fan_in), checked by sample mean and variance. */
+static void test_init_normal(void) {
+  const size_t sizes[] = {200, 300, 50};
+  const ng_act_t acts[] = {NG_ACT_TANH, NG_ACT_IDENTITY};
+  const double gains[] = {2.0, 0.5};
+  ng_mlp_t *m = NULL;
+  NG_CHECK_OK(ng_mlp_create(&m, 2, sizes, acts));
+  if (!m) return;
+  size_t n = ng_mlp_n_params(m);
+  double *t = malloc(n * sizeof(double)), *t2 = malloc(n * sizeof(double));
+  for (size_t i = 0; i < n; i++) t[i] = NAN;
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 1, 0);
+  NG_CHECK_OK(ng_mlp_init_normal(m, t, gains, &rng));
+  for (size_t l = 0; l < 2; l++) {
+    size_t r = sizes[l + 1], c = sizes[l], cnt = r * c;
+    const double *w = t + ng_mlp_layer_offset(m, l);
+    double var = gains[l] * gains[l] / (double)c, mean = 0.0, ss = 0.0;
+    for (size_t i = 0; i < cnt; i++) mean += w[i];
+    mean /= (double)cnt;
+    for (size_t i = 0; i < cnt; i++) ss += (w[i] - mean) * (w[i] - mean);
+    ss /= (double)(cnt - 1);
+    /* 5 sigma: sd(mean) = sqrt(var / N), sd(sample var) = var sqrt(2 / (N - 1)). */
+    NG_CHECK_CLOSE(mean, 0.0, 0.0, 5.0 * sqrt(var / (double)cnt));
+    NG_CHECK_CLOSE(ss, var, 5.0 * sqrt(2.0 / (double)(cnt - 1)), 0.0);
+    int zero = 1;
+    for (size_t i = 0; i < r; i++) zero &= w[cnt + i] == 0.0;
+    NG_CHECK(zero);
+  }
+  ng_rng_seed(&rng, 1, 0);
+  NG_CHECK_OK(ng_mlp_init_normal(m, t2, gains, &rng));
+  NG_CHECK(memcmp(t, t2, n * sizeof(double)) == 0);
+  free(t);
+  free(t2);
+  ng_mlp_destroy(m);
+}
+
+static void test_bad_inputs(void) {
+  const arch_t *a = &ARCHS[0];
+  ng_mlp_t *m = NULL, *m2 = NULL;
+  const size_t zero_sizes[] = {3, 0, 2};
+  const ng_act_t bad_acts[] = {NG_ACT_TANH, (ng_act_t)7};
+  NG_CHECK_STATUS(ng_mlp_create(NULL, a->n_layers, a->sizes, a->acts), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_create(&m, 0, a->sizes, a->acts), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_create(&m, a->n_layers, NULL, a->acts), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_create(&m, a->n_layers, a->sizes, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_create(&m, 2, zero_sizes, a->acts), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_create(&m, 2, a->sizes, bad_acts), NG_EINVAL);
+  NG_CHECK(m == NULL);
+  NG_CHECK_OK(ng_mlp_create(&m, a->n_layers, a->sizes, a->acts));
+  NG_CHECK_OK(ng_mlp_create(&m2, a->n_layers, a->sizes, a->acts)); /* same shape, other mlp */
+  if (!m || !m2) return;
+
+  ng_mlp_ws_t *ws = NULL, *ws2 = NULL;
+  NG_CHECK_STATUS(ng_mlp_ws_create(NULL, m, 4), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_ws_create(&ws, NULL, 4), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_ws_create(&ws, m, 0), NG_EINVAL);
+  NG_CHECK(ng_mlp_ws_bytes(m, 0) == 0 && ng_mlp_ws_bytes(NULL, 4) == 0);
+  NG_CHECK_OK(ng_mlp_ws_create(&ws, m, 4));
+  NG_CHECK_OK(ng_mlp_ws_create(&ws2, m2, 4));
+
+  size_t n = ng_mlp_n_params(m);
+  double theta[64], x[4 * 3], y[4 * 2], dy[4 * 2], g[64], v[64];
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 3, 0);
+  fill_normal(&rng, n, theta, 0.5);
+  fill_normal(&rng, n, v, 1.0);
+  fill_normal(&rng, 12, x, 1.0);
+  fill_normal(&rng, 8, dy, 1.0);
+  memset(g, 0, sizeof g);
+
+  /* init */
+  double gains[2] = {1.0, 1.0}, nan_gains[2] = {1.0, NAN};
+  NG_CHECK_STATUS(ng_mlp_init_orthogonal(NULL, theta, gains, &rng), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_init_orthogonal(m, NULL, gains, &rng), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_init_orthogonal(m, theta, NULL, &rng), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_init_orthogonal(m, theta, gains, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_init_orthogonal(m, theta, nan_gains, &rng), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_init_normal(m, theta, NULL, &rng), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_init_normal(m, theta, nan_gains, &rng), NG_EINVAL);
+
+  /* passes before any forward */
+  NG_CHECK_STATUS(ng_mlp_vjp(m, theta, ws, 4, dy, g, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_jvp(m, theta, ws, 4, v, y), NG_EINVAL);
+
+  /* forward */
+  NG_CHECK_STATUS(ng_mlp_forward(NULL, theta, ws, 4, x, y), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_forward(m, NULL, ws, 4, x, y), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_forward(m, theta, NULL, 4, x, y), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_forward(m, theta, ws, 4, NULL, y), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_forward(m, theta, ws, 0, x, y), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_forward(m, theta, ws, 5, x, y), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_forward(m, theta, ws2, 4, x, y), NG_EINVAL);
+  double saved = theta[3];
+  theta[3] = NAN;
+  NG_CHECK_STATUS(ng_mlp_forward(m, theta, ws, 4, x, y), NG_ENONFINITE);
+  theta[3] = saved;
+  saved = x[11];
+  x[11] = INFINITY;
+  NG_CHECK_STATUS(ng_mlp_forward(m, theta, ws, 4, x, y), NG_ENONFINITE);
+  NG_CHECK(ng_mlp_ws_output(ws) == NULL);
+  NG_CHECK_STATUS(ng_mlp_vjp(m, theta, ws, 4, dy, g, NULL), NG_EINVAL); /* failed forward */
+  x[11] = saved;
+
+  /* passes after a good forward of 3 rows */
+  NG_CHECK_OK(ng_mlp_forward(m, theta, ws, 3, x, y));
+  NG_CHECK_STATUS(ng_mlp_vjp(m, theta, ws, 4, dy, g, NULL), NG_EINVAL); /* batch mismatch */
+  NG_CHECK_STATUS(ng_mlp_vjp(m, theta, ws, 0, dy, g, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_vjp(m2, theta, ws, 3, dy, g, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_vjp(NULL, theta, ws, 3, dy, g, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_vjp(m, NULL, ws, 3, dy, g, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_vjp(m, theta, NULL, 3, dy, g, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_vjp(m, theta, ws, 3, NULL, g, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_vjp(m, theta, ws, 3, dy, NULL, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_vjp_sq(m, theta, ws, 3, dy, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_vjp_sq(m, theta, ws, 2, dy, g), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_jvp(m, theta, ws, 3, NULL, y), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_jvp(m, theta, ws, 3, v, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_jvp(m, theta, ws2, 3, v, y), NG_EINVAL);
+  dy[5] = NAN;
+  NG_CHECK_STATUS(ng_mlp_vjp(m, theta, ws, 3, dy, g, NULL), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_mlp_vjp_sq(m, theta, ws, 3, dy, g), NG_ENONFINITE);
+  dy[5] = 0.0;
+  v[n - 1] = NAN;
+  NG_CHECK_STATUS(ng_mlp_jvp(m, theta, ws, 3, v, y), NG_ENONFINITE);
+  v[n - 1] = 0.0;
+  NG_CHECK_OK(ng_mlp_vjp(m, theta, ws, 3, dy, g, NULL));
+  NG_CHECK_OK(ng_mlp_vjp_sq(m, theta, ws, 3, dy, g));
+  NG_CHECK_OK(ng_mlp_jvp(m, theta, ws, 3, v, y));
+
+  /* NULL-tolerant queries and destroys */
+  NG_CHECK(ng_mlp_n_params(NULL) == 0 && ng_mlp_ws_max_batch(NULL) == 0);
+  NG_CHECK(ng_mlp_ws_output(NULL) == NULL);
+  ng_mlp_destroy(NULL);
+  ng_mlp_ws_destroy(NULL);
+  ng_mlp_ws_destroy(ws);
+  ng_mlp_ws_destroy(ws2);
+  ng_mlp_destroy(m);
+  ng_mlp_destroy(m2);
+}
+
+/* ---- allocation faults: the k-th allocation fails; every call must fail cleanly ---- */
+
+static long fault_countdown = -1; /* allocations left before one fails; -1: never */
+
+static int fault_hit(void) {
+  if (fault_countdown < 0) return 0;
+  return fault_countdown-- == 0;
+}
+static void *fault_malloc(size_t s) { return fault_hit() ? NULL : malloc(s); }
+static void *fault_calloc(size_t n, size_t s) { return fault_hit() ? NULL : calloc(n, s); }
+static void *fault_realloc(void *p, size_t s) { return fault_hit() ? NULL : realloc(p, s); }
+
+static void test_alloc_faults(void) {
+  const arch_t *a = &ARCHS[4];
+  double theta[256], gains[4] = {1.0, 1.0, 1.0, 1.0};
+  ng_rng_t rng;
+  NG_CHECK_OK(ng_set_allocator(fault_malloc, fault_calloc, fault_realloc, free));
+  int done = 0;
+  for (long k = 0; k < 64 && !done; k++) {
+    ng_mlp_t *m = NULL;
+    ng_mlp_ws_t *ws = NULL;
+    fault_countdown = k;
+    int s = ng_mlp_create(&m, a->n_layers, a->sizes, a->acts);
+    if (s == NG_OK) s = ng_mlp_ws_create(&ws, m, 8);
+    if (s == NG_OK) {
+      ng_rng_seed(&rng, 1, 0);
+      s = ng_mlp_init_orthogonal(m, theta, gains, &rng);
+    }
+    NG_CHECK(s == NG_OK || s == NG_ENOMEM);
+    NG_CHECK(s == NG_OK || fault_countdown < 0); /* only an injected fault may fail */
+    done = s == NG_OK;
+    fault_countdown = -1;
+    ng_mlp_ws_destroy(ws);
+    ng_mlp_destroy(m);
+  }
+  NG_CHECK(done);
+  NG_CHECK_OK(ng_set_allocator(NULL, NULL, NULL, NULL));
+}
+
+int main(void) {
+  NG_TEST_RUN(test_act_names);
+  NG_TEST_RUN(test_accessors);
+  NG_TEST_RUN(test_forward);
+  NG_TEST_RUN(test_vjp_fd);
+  NG_TEST_RUN(test_jvp_fd);
+  NG_TEST_RUN(test_adjoint_and_contracts);
+  NG_TEST_RUN(test_vjp_sq);
+  NG_TEST_RUN(test_init_orthogonal);
+  NG_TEST_RUN(test_init_normal);
+  NG_TEST_RUN(test_bad_inputs);
+  NG_TEST_RUN(test_alloc_faults);
+  NG_TEST_END();
+}
