@@ -1,0 +1,664 @@
+/* dist: every gradient against central differences, every closed form against an
+ * independent definition (Simpson quadrature in 1-D, Monte Carlo in d dims, explicit sums
+ * for categoricals), the Fisher against the KL Hessian and E[g g^T], and bad inputs. */
+#include "natgrad/dist.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "ng_test.h"
+
+#define FD_STEP 1e-5      /* central-difference step on parameters */
+#define FD_RTOL 1e-7      /* FD vs analytic, max-norm, relative to max(1, |want|) */
+#define QUAD_RTOL 1e-9    /* Simpson on +-14 sigma with 4000 intervals */
+#define SUM_RTOL 1e-12    /* closed form vs explicit sums written here */
+#define ZERO_ATOL 1e-14   /* quantities that vanish exactly in theory */
+#define MC_Z 5.0          /* Monte-Carlo bound, in standard errors */
+#define MC_N 40000        /* Monte-Carlo samples */
+#define QUAD_N 4000       /* Simpson intervals (even) */
+#define QUAD_HALFWIDTH 14 /* Simpson range: mu +- this many sigma */
+#define MAXP 16           /* largest n_params in these tests */
+
+static const double LOG_2PI = 1.8378770664093454835606594728112;
+
+static const size_t GAUSS_DIMS[] = {1, 3, 6};
+static const size_t CAT_DIMS[] = {2, 3, 10};
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* max-norm relative error check with a floor, printing the worst entry on failure */
+static void check_vec(const char *what, const ng_dist_t *dist, size_t n, const double *got,
+                      const double *want, double rtol, double floor_) {
+  double err = ng_test_rel_err(n, got, want, floor_);
+  ng_test_checks++;
+  if (!(err <= rtol)) {
+    size_t worst = 0;
+    for (size_t i = 0; i < n; i++)
+      if (!(fabs(got[i] - want[i]) <= fabs(got[worst] - want[worst]))) worst = i;
+    ng_test_failures++;
+    fprintf(stderr, "%s (kind %d, dim %zu): rel err %.3g > %.3g; [%zu] got %.17g want %.17g\n",
+            what, (int)dist->kind, dist->dim, err, rtol, worst, got[worst], want[worst]);
+  }
+}
+
+/* |got - want| <= MC_Z * se (+ a tiny absolute slack for se = 0) */
+static void check_mc(const char *what, const ng_dist_t *dist, double got, double want,
+                     double se) {
+  ng_test_checks++;
+  if (!(fabs(got - want) <= MC_Z * se + 1e-12)) {
+    ng_test_failures++;
+    fprintf(stderr, "%s (kind %d, dim %zu): MC %.10g vs closed form %.10g, |diff| %.3g > %g se (se %.3g)\n",
+            what, (int)dist->kind, dist->dim, got, want, fabs(got - want), MC_Z, se);
+  }
+}
+
+/* Random parameters. Gaussian: mu in [-2, 2], log_std in [-2, 1], or alternating around
+ * -5 and 3 when extreme. Categorical: logits in [-3, 3], or each near -50, 0 or +50. */
+static void gen_params(const ng_dist_t *dist, ng_rng_t *rng, int extreme, double *p) {
+  size_t d = dist->dim;
+  if (dist->kind == NG_DIST_GAUSSIAN) {
+    for (size_t i = 0; i < d; i++) {
+      p[i] = ng_rng_uniform_range(rng, -2.0, 2.0);
+      p[d + i] = extreme ? (i % 2 ? 3.0 : -5.0) + ng_rng_uniform_range(rng, -0.5, 0.5)
+                         : ng_rng_uniform_range(rng, -2.0, 1.0);
+    }
+  } else {
+    for (size_t i = 0; i < d; i++)
+      p[i] = extreme ? 50.0 * ((double)ng_rng_below(rng, 3) - 1.0) +
+                           ng_rng_uniform_range(rng, -1.0, 1.0)
+                     : ng_rng_uniform_range(rng, -3.0, 3.0);
+  }
+}
+
+/* Independent log-densities, written from the definitions. */
+static double gauss_logpdf(size_t d, const double *p, const double *a) {
+  double r = 0.0;
+  for (size_t i = 0; i < d; i++) {
+    double s = exp(p[d + i]), z = (a[i] - p[i]) / s;
+    r += -0.5 * z * z - log(s) - 0.5 * LOG_2PI;
+  }
+  return r;
+}
+
+/* log pi_i = -log sum_j exp(l_j - l_i): a different formula from the library's. */
+static void cat_logpi(size_t k, const double *l, double *logpi) {
+  for (size_t i = 0; i < k; i++) {
+    double s = 0.0;
+    for (size_t j = 0; j < k; j++) s += exp(l[j] - l[i]);
+    logpi[i] = -log(s);
+  }
+}
+
+enum { F_LOGP, F_ENTROPY, F_KL };
+
+static const char *F_NAMES[] = {"logp", "entropy", "kl(p||q) wrt q"};
+
+/* f(x) with `other` the action (logp), unused (entropy) or the fixed p (KL wrt q = x) */
+static double eval_f(int which, const ng_dist_t *dist, const double *x, const double *other) {
+  double r = NAN;
+  int s = which == F_LOGP      ? ng_dist_logp(dist, x, other, &r)
+          : which == F_ENTROPY ? ng_dist_entropy(dist, x, &r)
+                               : ng_dist_kl(dist, other, x, &r);
+  return s == NG_OK ? r : NAN;
+}
+
+static int eval_g(int which, const ng_dist_t *dist, const double *x, const double *other,
+                  double *g) {
+  return which == F_LOGP      ? ng_dist_logp_grad(dist, x, other, g)
+         : which == F_ENTROPY ? ng_dist_entropy_grad(dist, x, g)
+                              : ng_dist_kl_grad_q(dist, other, x, g);
+}
+
+static void check_grad_fd(int which, const ng_dist_t *dist, const double *x,
+                          const double *other) {
+  size_t n = ng_dist_n_params(dist);
+  double g[MAXP], fd[MAXP], xs[MAXP];
+  for (size_t i = 0; i < n; i++) g[i] = NAN; /* gradients overwrite */
+  NG_CHECK_OK(eval_g(which, dist, x, other, g));
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < n; j++) xs[j] = x[j];
+    xs[i] = x[i] + FD_STEP;
+    double fp = eval_f(which, dist, xs, other);
+    xs[i] = x[i] - FD_STEP;
+    double fm = eval_f(which, dist, xs, other);
+    fd[i] = (fp - fm) / (2.0 * FD_STEP);
+  }
+  check_vec(F_NAMES[which], dist, n, g, fd, FD_RTOL, 1.0);
+}
+
+/* M(p) as a dense n x n matrix, column j = M e_j */
+static void fisher_dense(const ng_dist_t *dist, const double *p, double *M) {
+  size_t n = ng_dist_n_params(dist);
+  double e[MAXP], col[MAXP];
+  for (size_t j = 0; j < n; j++) {
+    for (size_t i = 0; i < n; i++) e[i] = i == j ? 1.0 : 0.0;
+    NG_CHECK_OK(ng_dist_fisher_apply(dist, p, e, col));
+    for (size_t i = 0; i < n; i++) M[i * n + j] = col[i];
+  }
+}
+
+/* ---- gradients -------------------------------------------------------------------- */
+
+static void test_gradients_fd(void) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 11, 0);
+  for (int kind = 0; kind < 2; kind++) {
+    for (int di = 0; di < 3; di++) {
+      ng_dist_t dist = {kind ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN,
+                        kind ? CAT_DIMS[di] : GAUSS_DIMS[di]};
+      size_t d = dist.dim;
+      for (int trial = 0; trial < 6; trial++) {
+        int extreme = trial >= 3;
+        double p[MAXP], q[MAXP], a[MAXP];
+        gen_params(&dist, &rng, extreme, p);
+        gen_params(&dist, &rng, extreme, q);
+        /* an action from p, and one off its support's bulk */
+        NG_CHECK_OK(ng_dist_sample(&dist, p, &rng, a));
+        check_grad_fd(F_LOGP, &dist, p, a);
+        if (kind == 0)
+          for (size_t i = 0; i < d; i++) a[i] = p[i] + 3.0;
+        else
+          a[0] = (double)ng_rng_below(&rng, d);
+        check_grad_fd(F_LOGP, &dist, p, a);
+        check_grad_fd(F_ENTROPY, &dist, p, NULL);
+        check_grad_fd(F_KL, &dist, q, p); /* d/dq KL(p || q) at q */
+        check_grad_fd(F_KL, &dist, p, q); /* and with the roles of the draws swapped */
+      }
+    }
+  }
+}
+
+/* ---- closed forms vs definitions ------------------------------------------------------ */
+
+/* Simpson's rule on [lo, hi] with QUAD_N intervals of f(a; ctx). */
+typedef struct {
+  int which; /* 0: exp(library logp), 1: -p log p, 2: p (log p - log q) */
+  const ng_dist_t *dist;
+  const double *p, *q;
+} quad_ctx_t;
+
+static double quad_integrand(double a, const quad_ctx_t *c) {
+  if (c->which == 0) {
+    double lp = NAN;
+    if (ng_dist_logp(c->dist, c->p, &a, &lp) != NG_OK) return NAN;
+    return exp(lp);
+  }
+  double lp = gauss_logpdf(1, c->p, &a);
+  if (c->which == 1) return -exp(lp) * lp;
+  return exp(lp) * (lp - gauss_logpdf(1, c->q, &a));
+}
+
+static double simpson(const quad_ctx_t *c, double lo, double hi) {
+  double h = (hi - lo) / QUAD_N, s = quad_integrand(lo, c) + quad_integrand(hi, c);
+  for (int i = 1; i < QUAD_N; i++) s += (i % 2 ? 4.0 : 2.0) * quad_integrand(lo + i * h, c);
+  return s * h / 3.0;
+}
+
+static void test_gaussian_quadrature_1d(void) {
+  static const double LOG_STDS[] = {-6.0, -2.0, -0.3, 0.0, 1.0, 3.0};
+  const size_t nls = sizeof LOG_STDS / sizeof LOG_STDS[0];
+  ng_dist_t dist = {NG_DIST_GAUSSIAN, 1};
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 12, 0);
+  for (size_t i = 0; i < nls; i++) {
+    double p[2] = {ng_rng_uniform_range(&rng, -2.0, 2.0), LOG_STDS[i]};
+    double sp = exp(p[1]), lo = p[0] - QUAD_HALFWIDTH * sp, hi = p[0] + QUAD_HALFWIDTH * sp;
+    quad_ctx_t c = {0, &dist, p, NULL};
+    NG_CHECK_CLOSE(simpson(&c, lo, hi), 1.0, QUAD_RTOL, 0.0); /* logp normalised */
+    double h;
+    NG_CHECK_OK(ng_dist_entropy(&dist, p, &h));
+    c.which = 1;
+    NG_CHECK_CLOSE(h, simpson(&c, lo, hi), QUAD_RTOL, QUAD_RTOL);
+    for (size_t j = 0; j < nls; j++) {
+      double q[2] = {p[0] + ng_rng_uniform_range(&rng, -1.0, 1.0), LOG_STDS[j]}, kl;
+      NG_CHECK_OK(ng_dist_kl(&dist, p, q, &kl));
+      c.which = 2;
+      c.q = q;
+      NG_CHECK_CLOSE(kl, simpson(&c, lo, hi), QUAD_RTOL, QUAD_RTOL);
+    }
+  }
+}
+
+static void test_gaussian_monte_carlo(void) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 13, 0);
+  for (int di = 0; di < 3; di++) {
+    ng_dist_t dist = {NG_DIST_GAUSSIAN, GAUSS_DIMS[di]};
+    size_t d = dist.dim;
+    double p[MAXP], q[MAXP], a[MAXP];
+    for (size_t i = 0; i < d; i++) {
+      p[i] = ng_rng_uniform_range(&rng, -1.0, 1.0);
+      p[d + i] = ng_rng_uniform_range(&rng, -1.5, 1.5);
+      q[i] = p[i] + ng_rng_uniform_range(&rng, -0.5, 0.5);
+      q[d + i] = p[d + i] + ng_rng_uniform_range(&rng, -0.4, 0.4);
+    }
+    double sh = 0, sh2 = 0, sk = 0, sk2 = 0;
+    for (int s = 0; s < MC_N; s++) {
+      NG_CHECK(ng_dist_sample(&dist, p, &rng, a) == NG_OK);
+      double lp = gauss_logpdf(d, p, a), lr = lp - gauss_logpdf(d, q, a);
+      if (s < 100) { /* the library's logp is the summed density too */
+        double lib = NAN;
+        NG_CHECK_OK(ng_dist_logp(&dist, p, a, &lib));
+        NG_CHECK_CLOSE(lib, lp, SUM_RTOL, SUM_RTOL);
+      }
+      sh += -lp;
+      sh2 += lp * lp;
+      sk += lr;
+      sk2 += lr * lr;
+    }
+    double mh = sh / MC_N, mk = sk / MC_N;
+    double seh = sqrt((sh2 / MC_N - mh * mh) / MC_N), sek = sqrt((sk2 / MC_N - mk * mk) / MC_N);
+    double h, kl;
+    NG_CHECK_OK(ng_dist_entropy(&dist, p, &h));
+    NG_CHECK_OK(ng_dist_kl(&dist, p, q, &kl));
+    check_mc("gaussian entropy", &dist, mh, h, seh);
+    check_mc("gaussian kl", &dist, mk, kl, sek);
+  }
+}
+
+static void test_categorical_sums(void) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 14, 0);
+  for (int di = 0; di < 3; di++) {
+    ng_dist_t dist = {NG_DIST_CATEGORICAL, CAT_DIMS[di]};
+    size_t k = dist.dim;
+    for (int trial = 0; trial < 8; trial++) {
+      double p[MAXP], q[MAXP], lpp[MAXP], lpq[MAXP];
+      gen_params(&dist, &rng, trial >= 4, p);
+      gen_params(&dist, &rng, trial >= 4, q);
+      cat_logpi(k, p, lpp);
+      cat_logpi(k, q, lpq);
+      double h_ref = 0.0, kl_ref = 0.0, total = 0.0;
+      for (size_t i = 0; i < k; i++) {
+        h_ref -= exp(lpp[i]) * lpp[i];
+        kl_ref += exp(lpp[i]) * (lpp[i] - lpq[i]);
+        double a = (double)i, lp;
+        NG_CHECK_OK(ng_dist_logp(&dist, p, &a, &lp));
+        NG_CHECK_CLOSE(lp, lpp[i], SUM_RTOL, SUM_RTOL);
+        total += exp(lp);
+      }
+      double h, kl;
+      NG_CHECK_OK(ng_dist_entropy(&dist, p, &h));
+      NG_CHECK_OK(ng_dist_kl(&dist, p, q, &kl));
+      NG_CHECK_CLOSE(total, 1.0, SUM_RTOL, 0.0);
+      NG_CHECK_CLOSE(h, h_ref, SUM_RTOL, SUM_RTOL);
+      NG_CHECK_CLOSE(kl, kl_ref, SUM_RTOL, SUM_RTOL);
+      NG_CHECK(h >= 0.0 && h <= log((double)k) + SUM_RTOL);
+    }
+  }
+}
+
+/* ---- Fisher ------------------------------------------------------------------------ */
+
+static void test_fisher(void) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 15, 0);
+  for (int kind = 0; kind < 2; kind++) {
+    for (int di = 0; di < 3; di++) {
+      ng_dist_t dist = {kind ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN,
+                        kind ? CAT_DIMS[di] : GAUSS_DIMS[di]};
+      size_t n = ng_dist_n_params(&dist), d = dist.dim;
+      for (int trial = 0; trial < 4; trial++) {
+        int extreme = trial >= 2;
+        double p[MAXP], v[MAXP], Mv[MAXP], M[MAXP * MAXP], H[MAXP * MAXP], U[MAXP * MAXP];
+        double S[MAXP * MAXP], x[MAXP], gp[MAXP], gm[MAXP], hv[MAXP];
+        gen_params(&dist, &rng, extreme, p);
+        for (size_t i = 0; i < n; i++) v[i] = ng_rng_uniform_range(&rng, -1.0, 1.0);
+        for (size_t i = 0; i < n; i++) Mv[i] = NAN;
+        NG_CHECK_OK(ng_dist_fisher_apply(&dist, p, v, Mv));
+        fisher_dense(&dist, p, M);
+
+        /* M = Hessian of KL(p || q) wrt q at q = p: central differences of the gradient */
+        for (size_t j = 0; j < n; j++) {
+          for (size_t i = 0; i < n; i++) x[i] = p[i];
+          x[j] = p[j] + FD_STEP;
+          NG_CHECK_OK(ng_dist_kl_grad_q(&dist, p, x, gp));
+          x[j] = p[j] - FD_STEP;
+          NG_CHECK_OK(ng_dist_kl_grad_q(&dist, p, x, gm));
+          for (size_t i = 0; i < n; i++) H[i * n + j] = (gp[i] - gm[i]) / (2.0 * FD_STEP);
+        }
+        check_vec("fisher vs KL hessian (FD)", &dist, n * n, M, H, FD_RTOL, 1.0);
+        for (size_t i = 0; i < n; i++) {
+          x[i] = p[i] + FD_STEP * v[i];
+          hv[i] = p[i] - FD_STEP * v[i];
+        }
+        NG_CHECK_OK(ng_dist_kl_grad_q(&dist, p, x, gp));
+        NG_CHECK_OK(ng_dist_kl_grad_q(&dist, p, hv, gm));
+        for (size_t i = 0; i < n; i++) hv[i] = (gp[i] - gm[i]) / (2.0 * FD_STEP);
+        check_vec("fisher apply vs KL hessian-vector (FD)", &dist, n, Mv, hv, FD_RTOL, 1.0);
+
+        /* sum_r u_r u_r^T = M, and u has the documented rows */
+        for (size_t i = 0; i < n * n; i++) U[i] = NAN;
+        NG_CHECK_OK(ng_dist_fisher_factor(&dist, p, U));
+        for (size_t i = 0; i < n; i++)
+          for (size_t j = 0; j < n; j++) {
+            double s = 0.0;
+            for (size_t r = 0; r < n; r++) s += U[r * n + i] * U[r * n + j];
+            S[i * n + j] = s;
+          }
+        check_vec("fisher factor U^T U vs M", &dist, n * n, S, M, SUM_RTOL, 1e-300);
+        double Uref[MAXP * MAXP];
+        if (kind == 0) {
+          for (size_t i = 0; i < n * n; i++) Uref[i] = 0.0;
+          for (size_t i = 0; i < d; i++) {
+            Uref[i * n + i] = 1.0 / exp(p[d + i]);
+            Uref[(d + i) * n + d + i] = sqrt(2.0);
+          }
+        } else {
+          double lpi[MAXP];
+          cat_logpi(d, p, lpi);
+          for (size_t r = 0; r < d; r++) {
+            double others = 0.0; /* 1 - pi_r without cancellation */
+            for (size_t c = 0; c < d; c++)
+              if (c != r) others += exp(lpi[c]);
+            for (size_t c = 0; c < d; c++)
+              Uref[r * n + c] = sqrt(exp(lpi[r])) * (r == c ? others : -exp(lpi[c]));
+          }
+        }
+        check_vec("fisher factor rows", &dist, n * n, U, Uref, SUM_RTOL, 1e-300);
+
+        /* M v = E_{a~p}[g (g . v)], g = grad log p(a): exactly for a categorical ... */
+        if (kind == 1) {
+          double lpi[MAXP], ex[MAXP] = {0}, g[MAXP];
+          cat_logpi(d, p, lpi);
+          for (size_t c = 0; c < d; c++) {
+            double a = (double)c, gv = 0.0;
+            NG_CHECK_OK(ng_dist_logp_grad(&dist, p, &a, g));
+            for (size_t i = 0; i < n; i++) gv += g[i] * v[i];
+            for (size_t i = 0; i < n; i++) ex[i] += exp(lpi[c]) * g[i] * gv;
+          }
+          check_vec("fisher vs exact E[g g^T] v", &dist, n, Mv, ex, SUM_RTOL, 1e-300);
+        }
+        /* ... and by Monte Carlo for both kinds */
+        double s1[MAXP] = {0}, s2[MAXP] = {0}, a[MAXP], g[MAXP];
+        for (int s = 0; s < MC_N; s++) {
+          NG_CHECK(ng_dist_sample(&dist, p, &rng, a) == NG_OK);
+          NG_CHECK(ng_dist_logp_grad(&dist, p, a, g) == NG_OK);
+          double gv = 0.0;
+          for (size_t i = 0; i < n; i++) gv += g[i] * v[i];
+          for (size_t i = 0; i < n; i++) {
+            s1[i] += g[i] * gv;
+            s2[i] += g[i] * gv * g[i] * gv;
+          }
+        }
+        for (size_t i = 0; i < n; i++) {
+          double m = s1[i] / MC_N, var = s2[i] / MC_N - m * m;
+          check_mc("fisher vs MC E[g g^T] v", &dist, m, Mv[i],
+                   sqrt((var > 0.0 ? var : 0.0) / MC_N));
+        }
+      }
+    }
+  }
+}
+
+/* ---- invariants --------------------------------------------------------------------- */
+
+static void test_invariants(void) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 16, 0);
+  for (int kind = 0; kind < 2; kind++) {
+    for (int di = 0; di < 3; di++) {
+      ng_dist_t dist = {kind ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN,
+                        kind ? CAT_DIMS[di] : GAUSS_DIMS[di]};
+      size_t n = ng_dist_n_params(&dist);
+      for (int trial = 0; trial < 50; trial++) {
+        double p[MAXP], q[MAXP], g[MAXP], kl = NAN;
+        gen_params(&dist, &rng, trial % 2, p);
+        gen_params(&dist, &rng, trial % 3 == 0, q);
+        NG_CHECK_OK(ng_dist_kl(&dist, p, p, &kl));
+        NG_CHECK_CLOSE(kl, 0.0, 0.0, ZERO_ATOL);
+        for (size_t i = 0; i < n; i++) g[i] = NAN;
+        NG_CHECK_OK(ng_dist_kl_grad_q(&dist, p, p, g));
+        for (size_t i = 0; i < n; i++) NG_CHECK_CLOSE(g[i], 0.0, 0.0, ZERO_ATOL);
+        NG_CHECK_OK(ng_dist_kl(&dist, p, q, &kl));
+        NG_CHECK(kl >= 0.0);
+        /* a tiny step from p: KL stays >= 0 and ~ v^T M v / 2 */
+        double v[MAXP], Mv[MAXP], vMv = 0.0;
+        for (size_t i = 0; i < n; i++) {
+          v[i] = ng_rng_uniform_range(&rng, -1.0, 1.0);
+          q[i] = p[i] + 1e-4 * v[i];
+        }
+        NG_CHECK_OK(ng_dist_fisher_apply(&dist, p, v, Mv));
+        for (size_t i = 0; i < n; i++) vMv += v[i] * Mv[i];
+        NG_CHECK_OK(ng_dist_kl(&dist, p, q, &kl));
+        NG_CHECK(kl >= 0.0);
+        NG_CHECK_CLOSE(kl, 0.5e-8 * vMv, 1e-3, 1e-20);
+      }
+    }
+  }
+  /* Gaussian KL and entropy are sums over dimensions: d = 3 equals three d = 1 terms */
+  ng_dist_t g3 = {NG_DIST_GAUSSIAN, 3}, g1 = {NG_DIST_GAUSSIAN, 1};
+  double p[6] = {0.1, -0.7, 1.2, -0.3, 0.4, 0.9}, q[6] = {0.5, 0.2, -1.0, 0.3, -0.2, 1.1};
+  double kl3, h3, sum_kl = 0.0, sum_h = 0.0;
+  NG_CHECK_OK(ng_dist_kl(&g3, p, q, &kl3));
+  NG_CHECK_OK(ng_dist_entropy(&g3, p, &h3));
+  for (int i = 0; i < 3; i++) {
+    double p1[2] = {p[i], p[3 + i]}, q1[2] = {q[i], q[3 + i]}, kl, h;
+    NG_CHECK_OK(ng_dist_kl(&g1, p1, q1, &kl));
+    NG_CHECK_OK(ng_dist_entropy(&g1, p1, &h));
+    sum_kl += kl;
+    sum_h += h;
+  }
+  NG_CHECK_CLOSE(kl3, sum_kl, SUM_RTOL, 0.0);
+  NG_CHECK_CLOSE(h3, sum_h, SUM_RTOL, 0.0);
+
+  /* probabilities that underflow to 0 keep entropy, its gradient and KL finite */
+  ng_dist_t c3 = {NG_DIST_CATEGORICAL, 3};
+  double l[3] = {800.0, -800.0, 0.0}, lq[3] = {1.0, 2.0, 3.0}, h, kl, dh[3], a = 0.0, lp;
+  NG_CHECK_OK(ng_dist_entropy(&c3, l, &h));
+  NG_CHECK_CLOSE(h, 0.0, 0.0, ZERO_ATOL);
+  NG_CHECK_OK(ng_dist_entropy_grad(&c3, l, dh));
+  for (int i = 0; i < 3; i++) NG_CHECK_CLOSE(dh[i], 0.0, 0.0, ZERO_ATOL);
+  NG_CHECK_OK(ng_dist_kl(&c3, l, lq, &kl));
+  NG_CHECK_CLOSE(kl, 2.0 + log(exp(-2.0) + exp(-1.0) + 1.0), SUM_RTOL, 0.0);
+  NG_CHECK_OK(ng_dist_logp(&c3, l, &a, &lp));
+  NG_CHECK_CLOSE(lp, 0.0, 0.0, ZERO_ATOL);
+
+  /* one category: certain, zero entropy and Fisher */
+  ng_dist_t c1 = {NG_DIST_CATEGORICAL, 1};
+  double l1 = 3.7, one = 1.0, out = NAN, u = NAN;
+  NG_CHECK_OK(ng_dist_logp(&c1, &l1, &a, &lp));
+  NG_CHECK_CLOSE(lp, 0.0, 0.0, ZERO_ATOL);
+  NG_CHECK_OK(ng_dist_entropy(&c1, &l1, &h));
+  NG_CHECK_CLOSE(h, 0.0, 0.0, ZERO_ATOL);
+  NG_CHECK_OK(ng_dist_fisher_apply(&c1, &l1, &one, &out));
+  NG_CHECK_CLOSE(out, 0.0, 0.0, ZERO_ATOL);
+  NG_CHECK_OK(ng_dist_fisher_factor(&c1, &l1, &u));
+  NG_CHECK_CLOSE(u, 0.0, 0.0, ZERO_ATOL);
+}
+
+static void test_sampling_moments(void) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 17, 0);
+  for (int di = 0; di < 3; di++) {
+    ng_dist_t dist = {NG_DIST_GAUSSIAN, GAUSS_DIMS[di]};
+    size_t d = dist.dim;
+    double p[MAXP], a[MAXP], s1[MAXP] = {0}, s2[MAXP] = {0};
+    gen_params(&dist, &rng, 1, p);
+    for (int s = 0; s < MC_N; s++) {
+      NG_CHECK(ng_dist_sample(&dist, p, &rng, a) == NG_OK);
+      for (size_t i = 0; i < d; i++) {
+        s1[i] += a[i];
+        s2[i] += a[i] * a[i];
+      }
+    }
+    for (size_t i = 0; i < d; i++) {
+      double sd = exp(p[d + i]), m = s1[i] / MC_N;
+      /* variance about the true mean: its standard error is sd^2 sqrt(2 / N) */
+      double var = s2[i] / MC_N - 2.0 * m * p[i] + p[i] * p[i];
+      check_mc("gaussian sample mean", &dist, m, p[i], sd / sqrt((double)MC_N));
+      check_mc("gaussian sample variance", &dist, var, sd * sd,
+               sd * sd * sqrt(2.0 / MC_N));
+    }
+  }
+  for (int di = 0; di < 3; di++) {
+    ng_dist_t dist = {NG_DIST_CATEGORICAL, CAT_DIMS[di]};
+    size_t k = dist.dim;
+    for (int trial = 0; trial < 2; trial++) {
+      double p[MAXP], lpi[MAXP], count[MAXP] = {0}, a;
+      gen_params(&dist, &rng, trial, p);
+      cat_logpi(k, p, lpi);
+      int valid = 1;
+      for (int s = 0; s < MC_N; s++) {
+        NG_CHECK(ng_dist_sample(&dist, p, &rng, &a) == NG_OK);
+        if (!(a >= 0.0 && a < (double)k && a == floor(a))) {
+          valid = 0;
+          continue;
+        }
+        count[(size_t)a] += 1.0;
+      }
+      NG_CHECK(valid);
+      for (size_t i = 0; i < k; i++) {
+        double pi = exp(lpi[i]);
+        check_mc("categorical frequency", &dist, count[i] / MC_N, pi,
+                 sqrt(pi * (1.0 - pi) / MC_N));
+      }
+    }
+  }
+}
+
+static void test_mode(void) {
+  ng_dist_t g2 = {NG_DIST_GAUSSIAN, 2}, c4 = {NG_DIST_CATEGORICAL, 4};
+  double p[4] = {0.3, -1.5, 2.0, -3.0}, a[2] = {NAN, NAN};
+  NG_CHECK_OK(ng_dist_mode(&g2, p, a));
+  NG_CHECK(a[0] == 0.3 && a[1] == -1.5);
+  double l[4] = {1.0, 3.0, 3.0, -2.0}, m = NAN;
+  NG_CHECK_OK(ng_dist_mode(&c4, l, &m));
+  NG_CHECK(m == 1.0); /* first of the tied largest */
+  double l2[4] = {-1.0, -5.0, -3.0, 4.0};
+  NG_CHECK_OK(ng_dist_mode(&c4, l2, &m));
+  NG_CHECK(m == 3.0);
+}
+
+/* ---- statuses --------------------------------------------------------------------- */
+
+static void test_bad_inputs(void) {
+  ng_dist_t g = {NG_DIST_GAUSSIAN, 2}, c = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t zero = {NG_DIST_GAUSSIAN, 0}, czero = {NG_DIST_CATEGORICAL, 0};
+  ng_dist_t bad = {(ng_dist_kind_t)7, 2};
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 18, 0);
+  double p[4] = {0.1, 0.2, -0.3, 0.4}, q[4] = {0.0, 0.5, 0.1, -0.2}, v[4] = {1, 2, 3, 4};
+  double out[16], r, a[2] = {0.0, 1.0};
+
+  NG_CHECK(ng_dist_n_params(&g) == 4 && ng_dist_action_size(&g) == 2);
+  NG_CHECK(ng_dist_n_params(&c) == 3 && ng_dist_action_size(&c) == 1);
+  NG_CHECK(ng_dist_n_params(NULL) == 0 && ng_dist_action_size(NULL) == 0);
+  NG_CHECK(ng_dist_n_params(&zero) == 0 && ng_dist_n_params(&czero) == 0);
+  NG_CHECK(ng_dist_n_params(&bad) == 0 && ng_dist_action_size(&bad) == 0);
+
+  const ng_dist_t *descs[] = {NULL, &zero, &czero, &bad};
+  for (int i = 0; i < 4; i++) {
+    const ng_dist_t *dd = descs[i];
+    NG_CHECK_STATUS(ng_dist_sample(dd, p, &rng, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_mode(dd, p, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp(dd, p, a, &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp_grad(dd, p, a, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_entropy(dd, p, &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_entropy_grad(dd, p, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_kl(dd, p, q, &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_kl_grad_q(dd, p, q, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_apply(dd, p, v, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_factor(dd, p, out), NG_EINVAL);
+  }
+
+  const ng_dist_t *goods[] = {&g, &c};
+  for (int i = 0; i < 2; i++) {
+    const ng_dist_t *dd = goods[i];
+    NG_CHECK_STATUS(ng_dist_sample(dd, NULL, &rng, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_sample(dd, p, NULL, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_sample(dd, p, &rng, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_mode(dd, NULL, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_mode(dd, p, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp(dd, NULL, a, &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp(dd, p, NULL, &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp(dd, p, a, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp_grad(dd, NULL, a, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp_grad(dd, p, NULL, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp_grad(dd, p, a, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_entropy(dd, NULL, &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_entropy(dd, p, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_entropy_grad(dd, NULL, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_entropy_grad(dd, p, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_kl(dd, NULL, q, &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_kl(dd, p, NULL, &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_kl(dd, p, q, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_kl_grad_q(dd, NULL, q, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_kl_grad_q(dd, p, NULL, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_kl_grad_q(dd, p, q, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_apply(dd, NULL, v, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_apply(dd, p, NULL, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_apply(dd, p, v, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_factor(dd, NULL, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_factor(dd, p, NULL), NG_EINVAL);
+
+    /* a non-finite input anywhere: NaN or Inf in each parameter slot, in q, in v */
+    size_t n = ng_dist_n_params(dd);
+    for (size_t j = 0; j < n; j++) {
+      for (int w = 0; w < 2; w++) {
+        double bp[4], bv[4];
+        for (size_t t = 0; t < 4; t++) {
+          bp[t] = p[t];
+          bv[t] = v[t];
+        }
+        bp[j] = w ? INFINITY : NAN;
+        bv[j] = w ? -INFINITY : NAN;
+        NG_CHECK_STATUS(ng_dist_sample(dd, bp, &rng, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_mode(dd, bp, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_logp(dd, bp, a, &r), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_logp_grad(dd, bp, a, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_entropy(dd, bp, &r), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_entropy_grad(dd, bp, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_kl(dd, bp, q, &r), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_kl(dd, p, bp, &r), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_kl_grad_q(dd, bp, q, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_kl_grad_q(dd, p, bp, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_fisher_apply(dd, bp, v, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_fisher_apply(dd, p, bv, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_fisher_factor(dd, bp, out), NG_ENONFINITE);
+      }
+    }
+  }
+  /* non-finite actions */
+  double ga[2] = {0.0, NAN}, ca = INFINITY;
+  NG_CHECK_STATUS(ng_dist_logp(&g, p, ga, &r), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_dist_logp_grad(&g, p, ga, out), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_dist_logp(&c, p, &ca, &r), NG_ENONFINITE);
+  ca = NAN;
+  NG_CHECK_STATUS(ng_dist_logp_grad(&c, p, &ca, out), NG_ENONFINITE);
+
+  /* categorical actions that are not integers in [0, k) */
+  static const double BAD_ACTIONS[] = {-1.0, 3.0, 1.5, -0.5, 2.999, 1e300};
+  for (size_t i = 0; i < sizeof BAD_ACTIONS / sizeof BAD_ACTIONS[0]; i++) {
+    NG_CHECK_STATUS(ng_dist_logp(&c, p, &BAD_ACTIONS[i], &r), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_logp_grad(&c, p, &BAD_ACTIONS[i], out), NG_EINVAL);
+  }
+  double ok_a = 2.0;
+  NG_CHECK_OK(ng_dist_logp(&c, p, &ok_a, &r));
+
+  /* finite inputs whose results overflow */
+  double tiny[4] = {0.0, 0.0, -400.0, -400.0}, huge[4] = {0.0, 0.0, 400.0, 400.0};
+  double far[2] = {1.0, 1.0};
+  NG_CHECK_STATUS(ng_dist_logp(&g, tiny, far, &r), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_dist_logp_grad(&g, tiny, far, out), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_dist_kl(&g, huge, tiny, &r), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_dist_kl_grad_q(&g, huge, tiny, out), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_dist_fisher_apply(&g, tiny, v, out), NG_ENONFINITE);
+  double vast[4] = {0.0, 0.0, 800.0, 800.0}; /* sigma = exp(800) overflows */
+  NG_CHECK_STATUS(ng_dist_sample(&g, vast, &rng, out), NG_ENONFINITE);
+  double wide[3] = {1e308, -1e308, 0.0}, second = 1.0;
+  NG_CHECK_STATUS(ng_dist_logp(&c, wide, &second, &r), NG_ENONFINITE);
+}
+
+int main(void) {
+  NG_TEST_RUN(test_gradients_fd);
+  NG_TEST_RUN(test_gaussian_quadrature_1d);
+  NG_TEST_RUN(test_gaussian_monte_carlo);
+  NG_TEST_RUN(test_categorical_sums);
+  NG_TEST_RUN(test_fisher);
+  NG_TEST_RUN(test_invariants);
+  NG_TEST_RUN(test_sampling_moments);
+  NG_TEST_RUN(test_mode);
+  NG_TEST_RUN(test_bad_inputs);
+  NG_TEST_END();
+}
