@@ -29,8 +29,9 @@ extern "C" {
 
 typedef enum { NG_ALGO_TRPO = 0, NG_ALGO_NPG = 1 } ng_algo_t;
 
-/* Hyperparameters. Every field has a config key of the same name (see ng_rl_config_set)
- * and a default from ng_rl_config_default. */
+/* Hyperparameters. Every field has a config key of the same name (see ng_rl_config_set),
+ * except env_id and total_steps whose keys are "env" and "steps" ("env_id" and
+ * "total_steps" are accepted as aliases), and a default from ng_rl_config_default. */
 typedef struct {
   char env_id[64];         /* env */
   ng_algo_t algo;          /* algo: trpo | npg */
@@ -53,6 +54,7 @@ typedef struct {
   int normalize_obs;       /* normalize_obs: 0|1, running mean/std (saved with the policy) */
   int normalize_reward;    /* normalize_reward: 0|1, scale by running std of the return */
   double obs_clip;         /* obs_clip: clip normalised observations to +-obs_clip */
+  double reward_clip;      /* reward_clip: clip normalised rewards to +-reward_clip */
   size_t policy_hidden[NG_RL_MAX_HIDDEN]; /* policy_hidden: e.g. "64,64" */
   size_t n_policy_hidden;
   ng_act_t policy_act;     /* policy_act: tanh | relu */
@@ -104,6 +106,9 @@ typedef struct {
   double vf_loss;          /* value loss (mean squared error) after fitting */
   double explained_variance;
   double rollout_seconds, update_seconds;
+  int update_status;       /* NG_OK if the policy step was taken; else why it was skipped:
+                              NG_ELINESEARCH (every trial rejected), NG_ECURVATURE or
+                              NG_ENONFINITE (CG or s^T F s failed); theta is then unchanged */
 } ng_rl_stats_t;
 
 /* Builds the environments, policy, value function and buffers for cfg (validated). */
@@ -117,11 +122,19 @@ const ng_rl_config_t *ng_rl_config(const ng_rl_t *t);
 int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
 /* 1 once total_steps have been taken. */
 int ng_rl_done(const ng_rl_t *t);
+/* Changes the step budget (e.g. to extend a run resumed from a checkpoint); the config's
+ * total_steps follows. NG_EINVAL for steps < 1. */
+int ng_rl_set_total_steps(ng_rl_t *t, long steps);
+/* The reducer through which every batch sum passes (gradient, KL, surrogate, statistics,
+ * Fisher products, normaliser statistics); copied. NULL restores the identity. */
+int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r);
 long ng_rl_env_steps(const ng_rl_t *t);
 long ng_rl_iteration(const ng_rl_t *t);
 
 /* The policy's parameters (borrowed; n values). */
 const double *ng_rl_policy_params(const ng_rl_t *t, size_t *n);
+/* The value function's parameters (borrowed; n values). */
+const double *ng_rl_value_params(const ng_rl_t *t, size_t *n);
 
 /* Runs n_episodes fresh episodes of the current policy on its own env seeded from seed
  * (deterministic: the distribution's mode; else sampled), writing each undiscounted return
@@ -130,7 +143,10 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
                    double *returns, ng_error_t *err);
 
 /* Checkpoint: everything needed to continue bit for bit. save writes path atomically
- * (temporary file, flush, rename). load creates a trainer from a checkpoint. */
+ * (path.tmp, fflush, fsync, rename). load creates a trainer from a checkpoint after
+ * checking magic, version, sizes and CRC32: NG_EIO if the file cannot be read, NG_EFORMAT
+ * for a foreign, truncated or corrupted file, NG_EUNSUPPORTED for a newer format version
+ * (or a big-endian host: the format is little-endian as in memory). */
 int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err);
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err);
 

@@ -1,0 +1,185 @@
+/* Private to src/rl: the trainer's layout and the building blocks (GAE, running
+ * normaliser, Adam, value fit) that tests check one by one. Not installed. */
+#ifndef NG_RL_IMPL_H
+#define NG_RL_IMPL_H
+
+#include <stdint.h>
+
+#include "natgrad/core.h"
+#include "natgrad/env.h"
+#include "natgrad/fisher.h"
+#include "natgrad/linalg.h"
+#include "natgrad/mlp.h"
+#include "natgrad/model.h"
+#include "natgrad/optim.h"
+#include "natgrad/rl.h"
+
+/* Constants from Stable-Baselines3 (RunningMeanStd, VecNormalize, TRPO's advantage
+ * normalisation) and Kingma & Ba (Adam). */
+#define NG_RL_RMS_INIT_COUNT 1e-4 /* RunningMeanStd(epsilon=1e-4): prior count */
+#define NG_RL_NORM_EPS 1e-8       /* VecNormalize: x / sqrt(var + 1e-8) */
+#define NG_RL_ADV_EPS 1e-8        /* (A - mean) / (std + 1e-8) */
+#define NG_RL_ADAM_BETA1 0.9
+#define NG_RL_ADAM_BETA2 0.999
+#define NG_RL_ADAM_EPS 1e-8
+
+/* Random streams of one seed: env i uses stream i (its own dynamics), its action sampling
+ * stream NG_RL_STREAM_ACTION + i; the trainer (init, shuffles, Fisher sub-sampling) uses
+ * NG_RL_STREAM_TRAINER. Far apart so they never collide for any n_envs. */
+#define NG_RL_STREAM_ACTION 0x100000000ULL
+#define NG_RL_STREAM_TRAINER 0x200000000ULL
+#define NG_RL_STREAM_EVAL 0x300000000ULL
+
+/* ---- running mean / variance (parallel-merge form) ---------------------------------------- */
+
+typedef struct {
+  size_t dim;
+  double count;
+  double *mean; /* dim */
+  double *var;  /* dim (population variance) */
+} ng__rms_t;
+
+int ng__rms_init(ng__rms_t *r, size_t dim);
+void ng__rms_free(ng__rms_t *r);
+void ng__rms_reset(ng__rms_t *r); /* count 1e-4, mean 0, var 1 */
+/* Merges a batch summarised by (count, mean, population var) (Chan et al.):
+ *   d = mb - m, n' = n + nb, m' = m + d nb / n', var' = (var n + vb nb + d^2 n nb / n') / n'. */
+void ng__rms_merge(ng__rms_t *r, double batch_count, const double *batch_mean,
+                   const double *batch_var);
+/* Merges rows x (rows x dim) of the local batch after one reduction of
+ * [count, sum (x - m), sum (x - m)^2] (m the current mean, equal on every participant).
+ * work holds 1 + 2 dim doubles. */
+int ng__rms_update(ng__rms_t *r, size_t rows, const double *x, const ng_reducer_t *red,
+                   double *work);
+/* out = clip((x - mean) / sqrt(var + 1e-8), -clip, clip) for rows x dim. */
+void ng__rms_normalize(const ng__rms_t *r, size_t rows, const double *x, double clip,
+                       double *out);
+
+/* ---- GAE ---------------------------------------------------------------------------------- */
+
+/* Generalised advantage estimation over a time-major buffer of T steps x E envs (row
+ * t*E + e). For each row:
+ *   next = final_val[row]          if truncated[row] (and not terminated)
+ *        = values[row + E]         if t < T-1
+ *        = last_val[e]             if t = T-1
+ *   delta = r + gamma * next * (1 - terminated) - values[row]
+ *   A     = delta + gamma * lambda * (1 - done) * A[row + E]      (done = term or trunc)
+ * and returns = A + values. final_val is read only where truncated. */
+int ng__gae(size_t n_steps, size_t n_envs, double gamma, double lambda, const double *rewards,
+            const double *values, const unsigned char *terminated,
+            const unsigned char *truncated, const double *final_val, const double *last_val,
+            double *adv, double *returns);
+
+/* ---- Adam (Kingma & Ba 2015) --------------------------------------------------------------- */
+
+typedef struct {
+  size_t n;
+  double *m, *v; /* first and second moments, n each */
+  long t;        /* steps taken */
+  double lr, beta1, beta2, eps;
+} ng__adam_t;
+
+int ng__adam_init(ng__adam_t *a, size_t n, double lr);
+void ng__adam_free(ng__adam_t *a);
+/* t += 1; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * theta -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). */
+void ng__adam_step(ng__adam_t *a, double *theta, const double *g);
+
+/* ---- the trainer -------------------------------------------------------------------------- */
+
+struct ng_rl {
+  ng_rl_config_t cfg;
+  ng_reducer_t reducer;
+
+  /* sizes */
+  size_t n_envs, n_steps, batch;  /* batch = n_envs * n_steps */
+  size_t obs_dim, act_size, n_dist; /* act_size doubles per action, n_dist per dist row */
+  int max_episode_steps;
+  int discrete;
+
+  /* environments and their running episodes */
+  ng_env_t **envs;
+  ng_rng_t *act_rng;       /* n_envs action-sampling streams */
+  double *obs_raw;         /* n_envs x obs_dim: current raw observation */
+  double *obs_norm;        /* n_envs x obs_dim: as the policy sees it */
+  double *ep_return;       /* n_envs: raw undiscounted return so far */
+  long *ep_length;         /* n_envs: steps in the current episode (time limit is ours) */
+  double *disc_return;     /* n_envs: discounted return for reward normalisation */
+
+  /* policy */
+  ng_model_t *policy;
+  size_t n_pol;
+  double *theta;           /* n_pol */
+  double *theta_backup;    /* n_pol: last good parameters */
+  ng_model_ws_t *pol_ws_step;  /* n_envs rows (rollout) */
+  ng_model_ws_t *pol_ws_batch; /* batch rows (update) */
+  ng_model_ws_t *pol_ws_eval;  /* 1 row */
+  ng_fisher_t *fisher;
+  ng_cg_t *cg;
+  double *grad, *step_dir, *work_n, *ent_grad; /* n_pol each */
+
+  /* value function */
+  ng_mlp_t *vf;
+  size_t n_vf;
+  double *vtheta;          /* n_vf */
+  double *vgrad;           /* n_vf + 2: gradient sum, loss sum, count */
+  ng_mlp_ws_t *vf_ws;      /* batch rows */
+  ng__adam_t adam;
+  size_t *perm;            /* batch: minibatch shuffle */
+  double *mb_obs, *mb_target, *mb_dy; /* minibatch scratch */
+
+  /* normalisers */
+  ng__rms_t obs_rms, ret_rms;
+  double *rms_work;        /* 1 + 2 max(obs_dim, n_envs) */
+
+  /* rollout buffer, time-major rows t*n_envs + e */
+  double *b_obs;           /* batch x obs_dim (normalised) */
+  double *b_act;           /* batch x act_size (as sampled) */
+  double *b_rew;           /* batch (normalised if normalize_reward) */
+  unsigned char *b_term, *b_trunc;
+  double *b_logp;          /* batch */
+  double *b_pold;          /* batch x n_dist */
+  double *b_val;           /* batch */
+  double *b_final_obs;     /* batch x obs_dim: normalised final obs of truncated rows */
+  double *b_final_val;     /* batch */
+  double *b_adv, *b_ret;   /* batch */
+  double *b_adv_n;         /* batch: advantages as used by the surrogate */
+  double *b_w;             /* batch: per-row weights (scratch) */
+  double *b_scratch;       /* batch x max(obs_dim, n_dist): gathers */
+  size_t *b_idx;           /* batch: gather indices */
+  double *last_val;        /* n_envs */
+  double *step_p;          /* n_envs x n_dist */
+  double *step_logp;       /* n_envs */
+
+  /* evaluation (separate env) */
+  ng_env_t *eval_env;
+  double *eval_obs, *eval_obs_norm, *eval_act;
+
+  /* training RNG and counters */
+  ng_rng_t rng;
+  int started;             /* the first observations have entered the normaliser */
+  long iteration;
+  long env_steps;
+};
+
+/* Rollout of n_steps x n_envs into the buffer (src/rl/rollout.c); fills the episode part
+ * of stats. */
+int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
+/* Value predictions for the buffer, the truncations' final observations and the last
+ * observations, then GAE. */
+int ng__rl_advantages(ng_rl_t *t, ng_error_t *err);
+/* The policy update (TRPO or NPG) on the filled buffer (src/rl/trpo.c). */
+int ng__rl_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
+/* Adam on the MSE to b_ret over shuffled minibatches (src/rl/value.c); vf_loss and
+ * explained variance into stats. */
+int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
+/* Surrogate, mean KL to b_pold and mean entropy at theta over the buffer (one forward on
+ * pol_ws_batch; sums reduced). Used by the line search and by tests. */
+int ng__rl_surrogate(ng_rl_t *t, const double *theta, double *surr, double *kl,
+                     double *entropy);
+
+/* Sorting out the text of a config file, used by checkpoint loading: applies every
+ * "key = value" line of text (comments with '#', blank lines allowed). */
+int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, ng_error_t *err);
+
+#endif

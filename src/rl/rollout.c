@@ -1,0 +1,139 @@
+/* Rollouts: n_envs environments stepped together, one batched policy forward per step, into
+ * the time-major buffer; running observation / reward normalisation as VecNormalize does it;
+ * then value predictions and GAE. Nothing here allocates. */
+#include <math.h>
+#include <string.h>
+
+#include "rl/rl_impl.h"
+
+/* VecNormalize.reset: the first observations enter the running statistics. */
+static int ng__first_obs(ng_rl_t *t, ng_error_t *err) {
+  if (t->cfg.normalize_obs) {
+    int s = ng__rms_update(&t->obs_rms, t->n_envs, t->obs_raw, &t->reducer, t->rms_work);
+    if (s) return ng_error_set(err, s, "rollout: observation statistics: %s", ng_strerror(s));
+    ng__rms_normalize(&t->obs_rms, t->n_envs, t->obs_raw, t->cfg.obs_clip, t->obs_norm);
+  }
+  t->started = 1;
+  return NG_OK;
+}
+
+int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
+  const size_t E = t->n_envs, od = t->obs_dim, as = t->act_size, nd = t->n_dist;
+  const ng_dist_t dist = ng_model_dist(t->policy);
+  double ep[3] = {0.0, 0.0, 0.0}; /* episodes ended, sum of returns, sum of lengths */
+  int s;
+  if (!t->started && (s = ng__first_obs(t, err))) return s;
+
+  for (size_t step = 0; step < t->n_steps; step++) {
+    const size_t row0 = step * E;
+    /* one forward over the n_envs current observations */
+    s = ng_model_forward(t->policy, t->theta, t->pol_ws_step, E, t->obs_norm, t->step_p);
+    if (s) return ng_error_set(err, s, "rollout: policy forward failed (%s)", ng_strerror(s));
+    double *act = t->b_act + row0 * as;
+    for (size_t e = 0; e < E; e++) {
+      s = ng_dist_sample(&dist, t->step_p + e * nd, &t->act_rng[e], act + e * as);
+      if (s) return ng_error_set(err, s, "rollout: sampling env %zu's action failed (%s)", e,
+                                 ng_strerror(s));
+    }
+    s = ng_model_logp(t->policy, t->pol_ws_step, E, act, t->b_logp + row0);
+    if (s) return ng_error_set(err, s, "rollout: log-prob failed (%s)", ng_strerror(s));
+    memcpy(t->b_obs + row0 * od, t->obs_norm, E * od * sizeof(double));
+    memcpy(t->b_pold + row0 * nd, t->step_p, E * nd * sizeof(double));
+
+    for (size_t e = 0; e < E; e++) {
+      const size_t row = row0 + e;
+      double r;
+      int term = 0, trunc = 0;
+      /* Box actions go to the env unclipped (it clips as Gymnasium does); the buffer keeps
+       * the sampled action for the log-probs. */
+      s = ng_env_step(t->envs[e], act + e * as, t->obs_raw + e * od, &r, &term, &trunc);
+      if (s)
+        return ng_error_set(err, s, "rollout: %s (env %zu) step %ld of its episode: %s",
+                            t->cfg.env_id, e, t->ep_length[e] + 1, ng_strerror(s));
+      if (!isfinite(r))
+        return ng_error_set(err, NG_ENONFINITE, "rollout: %s (env %zu) returned a non-finite "
+                            "reward at step %ld of its episode", t->cfg.env_id, e,
+                            t->ep_length[e] + 1);
+      t->ep_return[e] += r;
+      t->ep_length[e]++;
+      /* The trainer keeps the time limit itself so that a resumed run (whose envs restart
+       * their own step counters in ng_env_set_state) truncates at the same step. */
+      if (t->max_episode_steps > 0 && t->ep_length[e] >= t->max_episode_steps) trunc = 1;
+      t->b_rew[row] = r;
+      t->b_term[row] = (unsigned char)(term != 0);
+      t->b_trunc[row] = (unsigned char)(trunc != 0 && !term);
+      if (term || trunc) {
+        if (!term) memcpy(t->b_final_obs + row * od, t->obs_raw + e * od, od * sizeof(double));
+        ep[0] += 1.0;
+        ep[1] += t->ep_return[e];
+        ep[2] += (double)t->ep_length[e];
+        t->ep_return[e] = 0.0;
+        t->ep_length[e] = 0;
+        s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
+        if (s) return ng_error_set(err, s, "rollout: %s (env %zu) reset failed: %s",
+                                   t->cfg.env_id, e, ng_strerror(s));
+      }
+    }
+    t->env_steps += (long)E;
+
+    /* VecNormalize.step_wait: statistics from the returned (post-reset) observations, then
+     * the observations and the truncations' final observations normalised with them */
+    if (t->cfg.normalize_obs) {
+      s = ng__rms_update(&t->obs_rms, E, t->obs_raw, &t->reducer, t->rms_work);
+      if (s) return ng_error_set(err, s, "rollout: observation statistics: %s", ng_strerror(s));
+      ng__rms_normalize(&t->obs_rms, E, t->obs_raw, t->cfg.obs_clip, t->obs_norm);
+      for (size_t e = 0; e < E; e++)
+        if (t->b_trunc[row0 + e]) {
+          double *f = t->b_final_obs + (row0 + e) * od;
+          ng__rms_normalize(&t->obs_rms, 1, f, t->cfg.obs_clip, f);
+        }
+    } else {
+      memcpy(t->obs_norm, t->obs_raw, E * od * sizeof(double));
+    }
+    if (t->cfg.normalize_reward) {
+      for (size_t e = 0; e < E; e++)
+        t->disc_return[e] = t->disc_return[e] * t->cfg.gamma + t->b_rew[row0 + e];
+      s = ng__rms_update(&t->ret_rms, E, t->disc_return, &t->reducer, t->rms_work);
+      if (s) return ng_error_set(err, s, "rollout: return statistics: %s", ng_strerror(s));
+      double scale = sqrt(t->ret_rms.var[0] + NG_RL_NORM_EPS), c = t->cfg.reward_clip;
+      for (size_t e = 0; e < E; e++) {
+        double z = t->b_rew[row0 + e] / scale;
+        t->b_rew[row0 + e] = z < -c ? -c : (z > c ? c : z);
+        if (t->b_term[row0 + e] || t->b_trunc[row0 + e]) t->disc_return[e] = 0.0;
+      }
+    }
+  }
+
+  int s2 = ng_reduce_sum(&t->reducer, ep, 3);
+  if (s2) return ng_error_set(err, s2, "rollout: reducer failed (%s)", ng_strerror(s2));
+  stats->episodes = (int)ep[0];
+  stats->mean_return = ep[0] > 0 ? ep[1] / ep[0] : NAN;
+  stats->mean_length = ep[0] > 0 ? ep[2] / ep[0] : NAN;
+  return NG_OK;
+}
+
+int ng__rl_advantages(ng_rl_t *t, ng_error_t *err) {
+  const size_t N = t->batch, E = t->n_envs, od = t->obs_dim;
+  int s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, N, t->b_obs, t->b_val);
+  if (s) return ng_error_set(err, s, "advantages: value forward failed (%s)", ng_strerror(s));
+  /* values of the truncations' final observations, in one gathered forward */
+  size_t k = 0;
+  for (size_t i = 0; i < N; i++)
+    if (t->b_trunc[i]) {
+      memcpy(t->b_scratch + k * od, t->b_final_obs + i * od, od * sizeof(double));
+      t->b_idx[k++] = i;
+    }
+  if (k > 0) {
+    s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, k, t->b_scratch, NULL);
+    if (s) return ng_error_set(err, s, "advantages: value forward failed (%s)", ng_strerror(s));
+    const double *y = ng_mlp_ws_output(t->vf_ws);
+    for (size_t j = 0; j < k; j++) t->b_final_val[t->b_idx[j]] = y[j];
+  }
+  s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, E, t->obs_norm, t->last_val);
+  if (s) return ng_error_set(err, s, "advantages: value forward failed (%s)", ng_strerror(s));
+  s = ng__gae(t->n_steps, E, t->cfg.gamma, t->cfg.gae_lambda, t->b_rew, t->b_val, t->b_term,
+              t->b_trunc, t->b_final_val, t->last_val, t->b_adv, t->b_ret);
+  if (s) return ng_error_set(err, s, "advantages: non-finite advantages (value function "
+                             "diverged?)");
+  return NG_OK;
+}

@@ -1,0 +1,285 @@
+/* The trainer: creation of every piece a run needs (all allocation happens here), the
+ * iteration driver, evaluation on a separate environment, accessors. */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "rl/rl_impl.h"
+
+static double ng__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define NG__ALLOC(ptr, count)                                   \
+  do {                                                          \
+    (ptr) = ng_calloc((count), sizeof *(ptr));                  \
+    if (!(ptr)) {                                               \
+      s = NG_ENOMEM;                                            \
+      goto fail;                                                \
+    }                                                           \
+  } while (0)
+
+int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
+  if (!out || !cfg) return ng_error_set(err, NG_EINVAL, "rl: NULL argument");
+  *out = NULL;
+  int s = ng_rl_config_validate(cfg, err);
+  if (s) return s;
+  const ng_env_info_t *info = ng_env_find(cfg->env_id);
+  if (!info) return ng_error_set(err, NG_ENOTFOUND, "rl: unknown environment '%s'", cfg->env_id);
+  if (info->observation_space.kind != NG_SPACE_BOX || info->observation_space.dim == 0)
+    return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: only Box observations are supported",
+                        cfg->env_id);
+
+  ng_rl_t *t = ng_calloc(1, sizeof *t);
+  if (!t) return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
+  t->cfg = *cfg;
+  t->n_envs = (size_t)cfg->n_envs;
+  t->n_steps = (size_t)cfg->n_steps;
+  t->batch = t->n_envs * t->n_steps;
+  t->obs_dim = info->observation_space.dim;
+  t->max_episode_steps = info->max_episode_steps;
+  t->discrete = info->action_space.kind == NG_SPACE_DISCRETE;
+  ng_dist_t dist;
+  dist.kind = t->discrete ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN;
+  dist.dim = info->action_space.dim;
+  t->act_size = ng_dist_action_size(&dist);
+  t->n_dist = ng_dist_n_params(&dist);
+  const size_t E = t->n_envs, N = t->batch, od = t->obs_dim;
+  if (t->act_size == 0 || t->n_dist == 0) {
+    ng_free(t);
+    return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: unsupported action space", cfg->env_id);
+  }
+
+  /* environments, seeded (seed, i) */
+  NG__ALLOC(t->envs, E);
+  for (size_t e = 0; e < E; e++) {
+    s = ng_env_create(&t->envs[e], cfg->env_id, err);
+    if (s) goto fail_msg;
+    ng_env_seed(t->envs[e], cfg->seed, e);
+  }
+  s = ng_env_create(&t->eval_env, cfg->env_id, err);
+  if (s) goto fail_msg;
+  NG__ALLOC(t->act_rng, E);
+  for (size_t e = 0; e < E; e++) ng_rng_seed(&t->act_rng[e], cfg->seed, NG_RL_STREAM_ACTION + e);
+  ng_rng_seed(&t->rng, cfg->seed, NG_RL_STREAM_TRAINER);
+
+  /* policy: MLP + distribution head, SB3's orthogonal init */
+  s = ng_model_create(&t->policy, od, cfg->n_policy_hidden, cfg->policy_hidden, cfg->policy_act,
+                      dist, NG_LOGSTD_STATE_INDEPENDENT);
+  if (s) goto fail;
+  t->n_pol = ng_model_n_params(t->policy);
+  NG__ALLOC(t->theta, t->n_pol);
+  NG__ALLOC(t->theta_backup, t->n_pol);
+  NG__ALLOC(t->grad, t->n_pol);
+  NG__ALLOC(t->step_dir, t->n_pol);
+  NG__ALLOC(t->work_n, t->n_pol);
+  NG__ALLOC(t->ent_grad, t->n_pol);
+  s = ng_model_init(t->policy, t->theta, sqrt(2.0), 0.01, cfg->init_log_std, &t->rng);
+  if (s) goto fail;
+  if ((s = ng_model_ws_create(&t->pol_ws_step, t->policy, E))) goto fail;
+  if ((s = ng_model_ws_create(&t->pol_ws_batch, t->policy, N))) goto fail;
+  if ((s = ng_model_ws_create(&t->pol_ws_eval, t->policy, 1))) goto fail;
+  if ((s = ng_fisher_create(&t->fisher, t->policy, N))) goto fail;
+  if ((s = ng_cg_create(&t->cg, t->n_pol))) goto fail;
+
+  /* value function: hidden layers then one linear output; gains sqrt(2) and 1 */
+  {
+    size_t nl = cfg->n_value_hidden + 1;
+    size_t sizes[NG_RL_MAX_HIDDEN + 2];
+    ng_act_t acts[NG_RL_MAX_HIDDEN + 1];
+    double gains[NG_RL_MAX_HIDDEN + 1];
+    sizes[0] = od;
+    for (size_t l = 0; l < cfg->n_value_hidden; l++) {
+      sizes[l + 1] = cfg->value_hidden[l];
+      acts[l] = cfg->value_act;
+      gains[l] = sqrt(2.0);
+    }
+    sizes[nl] = 1;
+    acts[nl - 1] = NG_ACT_IDENTITY;
+    gains[nl - 1] = 1.0;
+    if ((s = ng_mlp_create(&t->vf, nl, sizes, acts))) goto fail;
+    t->n_vf = ng_mlp_n_params(t->vf);
+    NG__ALLOC(t->vtheta, t->n_vf);
+    NG__ALLOC(t->vgrad, t->n_vf + 2);
+    if ((s = ng_mlp_init_orthogonal(t->vf, t->vtheta, gains, &t->rng))) goto fail;
+  }
+  if ((s = ng_mlp_ws_create(&t->vf_ws, t->vf, N))) goto fail;
+  if ((s = ng__adam_init(&t->adam, t->n_vf, cfg->vf_lr))) goto fail;
+  NG__ALLOC(t->perm, N);
+  NG__ALLOC(t->mb_obs, (size_t)cfg->vf_minibatch * od);
+  NG__ALLOC(t->mb_target, (size_t)cfg->vf_minibatch);
+  NG__ALLOC(t->mb_dy, (size_t)cfg->vf_minibatch);
+
+  /* normalisers */
+  if ((s = ng__rms_init(&t->obs_rms, od))) goto fail;
+  if ((s = ng__rms_init(&t->ret_rms, 1))) goto fail;
+  NG__ALLOC(t->rms_work, 1 + 2 * (od > E ? od : E));
+
+  /* rollout buffer and per-env state */
+  NG__ALLOC(t->obs_raw, E * od);
+  NG__ALLOC(t->obs_norm, E * od);
+  NG__ALLOC(t->ep_return, E);
+  NG__ALLOC(t->ep_length, E);
+  NG__ALLOC(t->disc_return, E);
+  NG__ALLOC(t->b_obs, N * od);
+  NG__ALLOC(t->b_act, N * t->act_size);
+  NG__ALLOC(t->b_rew, N);
+  NG__ALLOC(t->b_term, N);
+  NG__ALLOC(t->b_trunc, N);
+  NG__ALLOC(t->b_logp, N);
+  NG__ALLOC(t->b_pold, N * t->n_dist);
+  NG__ALLOC(t->b_val, N);
+  NG__ALLOC(t->b_final_obs, N * od);
+  NG__ALLOC(t->b_final_val, N);
+  NG__ALLOC(t->b_adv, N);
+  NG__ALLOC(t->b_ret, N);
+  NG__ALLOC(t->b_adv_n, N);
+  NG__ALLOC(t->b_w, N);
+  NG__ALLOC(t->b_scratch, N * od);
+  NG__ALLOC(t->b_idx, N);
+  NG__ALLOC(t->last_val, E);
+  NG__ALLOC(t->step_p, E * t->n_dist);
+  NG__ALLOC(t->step_logp, E);
+  NG__ALLOC(t->eval_obs, od);
+  NG__ALLOC(t->eval_obs_norm, od);
+  NG__ALLOC(t->eval_act, t->act_size);
+
+  for (size_t e = 0; e < E; e++) {
+    s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
+    if (s) {
+      ng_error_set(err, s, "rl: %s (env %zu) reset failed: %s", cfg->env_id, e, ng_strerror(s));
+      goto fail_msg;
+    }
+  }
+  memcpy(t->obs_norm, t->obs_raw, E * od * sizeof(double));
+  *out = t;
+  ng_error_clear(err);
+  return NG_OK;
+
+fail:
+  ng_error_set(err, s, "rl: creating the trainer failed (%s)", ng_strerror(s));
+fail_msg:
+  ng_rl_destroy(t);
+  return s;
+}
+
+void ng_rl_destroy(ng_rl_t *t) {
+  if (!t) return;
+  if (t->envs)
+    for (size_t e = 0; e < t->n_envs; e++) ng_env_destroy(t->envs[e]);
+  ng_free(t->envs);
+  ng_env_destroy(t->eval_env);
+  ng_free(t->act_rng);
+  ng_model_destroy(t->policy);
+  ng_model_ws_destroy(t->pol_ws_step);
+  ng_model_ws_destroy(t->pol_ws_batch);
+  ng_model_ws_destroy(t->pol_ws_eval);
+  ng_fisher_destroy(t->fisher);
+  ng_cg_destroy(t->cg);
+  ng_mlp_destroy(t->vf);
+  ng_mlp_ws_destroy(t->vf_ws);
+  ng__adam_free(&t->adam);
+  ng__rms_free(&t->obs_rms);
+  ng__rms_free(&t->ret_rms);
+  void *arrays[] = {t->theta, t->theta_backup, t->grad, t->step_dir, t->work_n, t->ent_grad,
+                    t->vtheta, t->vgrad, t->perm, t->mb_obs, t->mb_target, t->mb_dy,
+                    t->rms_work, t->obs_raw, t->obs_norm, t->ep_return, t->ep_length,
+                    t->disc_return, t->b_obs, t->b_act, t->b_rew, t->b_term, t->b_trunc,
+                    t->b_logp, t->b_pold, t->b_val, t->b_final_obs, t->b_final_val, t->b_adv,
+                    t->b_ret, t->b_adv_n, t->b_w, t->b_scratch, t->b_idx, t->last_val,
+                    t->step_p, t->step_logp, t->eval_obs, t->eval_obs_norm, t->eval_act};
+  for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
+  ng_free(t);
+}
+
+const ng_rl_config_t *ng_rl_config(const ng_rl_t *t) { return t ? &t->cfg : NULL; }
+int ng_rl_done(const ng_rl_t *t) { return t && t->env_steps >= t->cfg.total_steps; }
+long ng_rl_env_steps(const ng_rl_t *t) { return t ? t->env_steps : 0; }
+long ng_rl_iteration(const ng_rl_t *t) { return t ? t->iteration : 0; }
+
+int ng_rl_set_total_steps(ng_rl_t *t, long steps) {
+  if (!t || steps < 1) return NG_EINVAL;
+  t->cfg.total_steps = steps;
+  return NG_OK;
+}
+
+int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r) {
+  if (!t) return NG_EINVAL;
+  ng_reducer_t id = {NULL, NULL};
+  t->reducer = r ? *r : id;
+  return ng_fisher_set_reducer(t->fisher, &t->reducer);
+}
+
+const double *ng_rl_policy_params(const ng_rl_t *t, size_t *n) {
+  if (n) *n = t ? t->n_pol : 0;
+  return t ? t->theta : NULL;
+}
+
+const double *ng_rl_value_params(const ng_rl_t *t, size_t *n) {
+  if (n) *n = t ? t->n_vf : 0;
+  return t ? t->vtheta : NULL;
+}
+
+int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
+  if (!t) return ng_error_set(err, NG_EINVAL, "rl: NULL trainer");
+  ng_rl_stats_t local;
+  if (!stats) stats = &local;
+  memset(stats, 0, sizeof *stats);
+  stats->mean_return = stats->mean_length = NAN;
+  double t0 = ng__now();
+  int s = ng__rl_rollout(t, stats, err);
+  double t1 = ng__now();
+  stats->rollout_seconds = t1 - t0;
+  if (!s) s = ng__rl_advantages(t, err);
+  if (!s) s = ng__rl_policy_update(t, stats, err);
+  if (!s) s = ng__rl_value_fit(t, stats, err);
+  stats->update_seconds = ng__now() - t1;
+  if (s) return s;
+  t->iteration++;
+  stats->iteration = t->iteration;
+  stats->env_steps = t->env_steps;
+  ng_error_clear(err);
+  return NG_OK;
+}
+
+int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
+                   double *returns, ng_error_t *err) {
+  if (!t || !returns || n_episodes < 1)
+    return ng_error_set(err, NG_EINVAL, "evaluate: bad arguments");
+  const ng_dist_t dist = ng_model_dist(t->policy);
+  ng_rng_t act_rng;
+  ng_rng_seed(&act_rng, seed, NG_RL_STREAM_EVAL);
+  ng_env_seed(t->eval_env, seed, 0);
+  /* a hard cap for environments without a time limit */
+  long cap = t->max_episode_steps > 0 ? t->max_episode_steps : 1000000;
+  for (int ep = 0; ep < n_episodes; ep++) {
+    int s = ng_env_reset(t->eval_env, t->eval_obs);
+    if (s) return ng_error_set(err, s, "evaluate: reset failed (%s)", ng_strerror(s));
+    double ret = 0.0;
+    for (long k = 0; k < cap; k++) {
+      const double *x = t->eval_obs;
+      if (t->cfg.normalize_obs) {
+        ng__rms_normalize(&t->obs_rms, 1, t->eval_obs, t->cfg.obs_clip, t->eval_obs_norm);
+        x = t->eval_obs_norm;
+      }
+      s = ng_model_forward(t->policy, t->theta, t->pol_ws_eval, 1, x, NULL);
+      if (s) return ng_error_set(err, s, "evaluate: policy forward failed (%s)", ng_strerror(s));
+      const double *p = ng_model_ws_params(t->pol_ws_eval);
+      s = deterministic ? ng_dist_mode(&dist, p, t->eval_act)
+                        : ng_dist_sample(&dist, p, &act_rng, t->eval_act);
+      if (s) return ng_error_set(err, s, "evaluate: action failed (%s)", ng_strerror(s));
+      double r;
+      int term = 0, trunc = 0;
+      s = ng_env_step(t->eval_env, t->eval_act, t->eval_obs, &r, &term, &trunc);
+      if (s) return ng_error_set(err, s, "evaluate: episode %d step %ld: %s", ep, k + 1,
+                                 ng_strerror(s));
+      ret += r;
+      if (term || trunc) break;
+    }
+    returns[ep] = ret;
+  }
+  ng_error_clear(err);
+  return NG_OK;
+}

@@ -1,0 +1,132 @@
+/* The value-function baseline: an MLP with one output fitted to the GAE returns by Adam on
+ * the mean squared error over shuffled minibatches, as Stable-Baselines3-contrib's TRPO
+ * fits its critic (n_critic_updates passes, batch_size rows per step). */
+#include <math.h>
+#include <string.h>
+
+#include "rl/rl_impl.h"
+
+int ng__adam_init(ng__adam_t *a, size_t n, double lr) {
+  memset(a, 0, sizeof *a);
+  if (n == 0) return NG_EINVAL;
+  a->m = ng_calloc(n, sizeof *a->m);
+  a->v = ng_calloc(n, sizeof *a->v);
+  if (!a->m || !a->v) {
+    ng__adam_free(a);
+    return NG_ENOMEM;
+  }
+  a->n = n;
+  a->lr = lr;
+  a->beta1 = NG_RL_ADAM_BETA1;
+  a->beta2 = NG_RL_ADAM_BETA2;
+  a->eps = NG_RL_ADAM_EPS;
+  return NG_OK;
+}
+
+void ng__adam_free(ng__adam_t *a) {
+  ng_free(a->m);
+  ng_free(a->v);
+  memset(a, 0, sizeof *a);
+}
+
+/* Shapes: theta, g: n. */
+void ng__adam_step(ng__adam_t *a, double *theta, const double *g) {
+  a->t++;
+  double bc1 = 1.0 - pow(a->beta1, (double)a->t);
+  double bc2 = 1.0 - pow(a->beta2, (double)a->t);
+  for (size_t i = 0; i < a->n; i++) {
+    a->m[i] = a->beta1 * a->m[i] + (1.0 - a->beta1) * g[i];
+    a->v[i] = a->beta2 * a->v[i] + (1.0 - a->beta2) * g[i] * g[i];
+    double mhat = a->m[i] / bc1;
+    double vhat = a->v[i] / bc2;
+    theta[i] -= a->lr * mhat / (sqrt(vhat) + a->eps);
+  }
+}
+
+/* 1 - Var(returns - values) / Var(returns) over the batch (NaN if Var(returns) is 0), with
+ * the sums reduced: [count, sum y, sum (y - v)] then the centred squares. */
+static int ng__explained_variance(ng_rl_t *t, double *ev) {
+  size_t n = t->batch;
+  double s[3] = {(double)n, 0.0, 0.0};
+  for (size_t i = 0; i < n; i++) {
+    s[1] += t->b_ret[i];
+    s[2] += t->b_ret[i] - t->b_val[i];
+  }
+  int st = ng_reduce_sum(&t->reducer, s, 3);
+  if (st) return st;
+  double my = s[1] / s[0], md = s[2] / s[0];
+  double q[2] = {0.0, 0.0};
+  for (size_t i = 0; i < n; i++) {
+    double a = t->b_ret[i] - my, b = (t->b_ret[i] - t->b_val[i]) - md;
+    q[0] += a * a;
+    q[1] += b * b;
+  }
+  st = ng_reduce_sum(&t->reducer, q, 2);
+  if (st) return st;
+  *ev = q[0] > 0.0 ? 1.0 - q[1] / q[0] : NAN;
+  return NG_OK;
+}
+
+int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
+  size_t n = t->batch, od = t->obs_dim, nv = t->n_vf;
+  size_t mb = (size_t)t->cfg.vf_minibatch;
+  int s = ng__explained_variance(t, &stats->explained_variance);
+  if (s) return ng_error_set(err, s, "value fit: reducer failed (%s)", ng_strerror(s));
+
+  for (int epoch = 0; epoch < t->cfg.vf_epochs; epoch++) {
+    /* Fisher-Yates from the trainer's own stream */
+    for (size_t i = 0; i < n; i++) t->perm[i] = i;
+    for (size_t i = n - 1; i > 0; i--) {
+      size_t j = (size_t)ng_rng_below(&t->rng, (uint64_t)i + 1);
+      size_t tmp = t->perm[i];
+      t->perm[i] = t->perm[j];
+      t->perm[j] = tmp;
+    }
+    for (size_t start = 0; start < n; start += mb) {
+      size_t b = n - start < mb ? n - start : mb;
+      for (size_t r = 0; r < b; r++) {
+        size_t src = t->perm[start + r];
+        memcpy(t->mb_obs + r * od, t->b_obs + src * od, od * sizeof(double));
+        t->mb_target[r] = t->b_ret[src];
+      }
+      s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, b, t->mb_obs, NULL);
+      if (s) return ng_error_set(err, s, "value fit: forward failed (%s)", ng_strerror(s));
+      const double *y = ng_mlp_ws_output(t->vf_ws);
+      double loss = 0.0;
+      for (size_t r = 0; r < b; r++) {
+        double d = y[r] - t->mb_target[r];
+        t->mb_dy[r] = 2.0 * d; /* d/dy of the summed squared error */
+        loss += d * d;
+      }
+      memset(t->vgrad, 0, nv * sizeof(double));
+      s = ng_mlp_vjp(t->vf, t->vtheta, t->vf_ws, b, t->mb_dy, t->vgrad, NULL);
+      if (s) return ng_error_set(err, s, "value fit: backward failed (%s)", ng_strerror(s));
+      t->vgrad[nv] = loss;
+      t->vgrad[nv + 1] = (double)b;
+      s = ng_reduce_sum(&t->reducer, t->vgrad, nv + 2);
+      if (s) return ng_error_set(err, s, "value fit: reducer failed (%s)", ng_strerror(s));
+      if (!ng_all_finite(nv + 2, t->vgrad) || !(t->vgrad[nv + 1] > 0))
+        return ng_error_set(err, NG_ENONFINITE,
+                            "value fit: non-finite gradient in epoch %d (value parameters left "
+                            "at their last step)", epoch);
+      ng_vec_scale(nv, 1.0 / t->vgrad[nv + 1], t->vgrad);
+      ng__adam_step(&t->adam, t->vtheta, t->vgrad);
+    }
+  }
+
+  /* the loss after fitting, over the whole batch */
+  s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, n, t->b_obs, NULL);
+  if (s) return ng_error_set(err, s, "value fit: forward failed (%s)", ng_strerror(s));
+  const double *y = ng_mlp_ws_output(t->vf_ws);
+  double q[2] = {0.0, (double)n};
+  for (size_t i = 0; i < n; i++) {
+    double d = y[i] - t->b_ret[i];
+    q[0] += d * d;
+  }
+  s = ng_reduce_sum(&t->reducer, q, 2);
+  if (s) return ng_error_set(err, s, "value fit: reducer failed (%s)", ng_strerror(s));
+  stats->vf_loss = q[0] / q[1];
+  if (!isfinite(stats->vf_loss))
+    return ng_error_set(err, NG_ENONFINITE, "value fit: non-finite value loss");
+  return NG_OK;
+}
