@@ -1,0 +1,671 @@
+/* natgrad demo: the seed blog post's own examples, computed with libnatgrad.
+ *
+ *   natgrad demo gaussian   (a) two pairs of Gaussians whose means move from -1 to 1: the
+ *                           same Euclidean step, very different KL; the Fisher metric sees
+ *                           it. The post's distance loop next to the correct d^T M d.
+ *                           (b) fitting a Gaussian's (mu, log sigma) to data by plain
+ *                           gradient descent and by natural-gradient descent; iterations to
+ *                           the optimum, and both paths over the loss contours as an SVG.
+ *
+ * Teaching code: the two optimisation loops (run_gd, run_ng) are meant to be read. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "natgrad/core.h"
+#include "natgrad/dist.h"
+#include "natgrad/linalg.h"
+#include "natgrad/optim.h"
+#include "svg.h"
+
+#define CMD "demo"
+
+/* One-dimensional Gaussian: parameter row theta = (mu, log sigma), as dist.h lays it out. */
+static const ng_dist_t gauss1 = {NG_DIST_GAUSSIAN, 1};
+
+/* ---- usage ------------------------------------------------------------------------------ */
+
+static void demo_usage(FILE *out) {
+  fprintf(out,
+          "usage: natgrad demo NAME [options]   (natgrad demo NAME --help for each)\n"
+          "\n"
+          "The seed blog post's own examples, computed with libnatgrad.\n"
+          "\n"
+          "demos:\n"
+          "  gaussian   how far apart are two Gaussians? Euclidean distance in parameter\n"
+          "             space vs KL divergence vs the Fisher metric; then a Gaussian fitted\n"
+          "             to data by gradient descent and by natural gradient, drawn as SVG\n");
+}
+
+/* Defaults of `natgrad demo gaussian`. */
+#define DEF_SEED 1
+#define DEF_SAMPLES 1000
+#define DEF_MU 2.0
+#define DEF_SIGMA 0.2
+#define DEF_START_MU (-2.0)
+#define DEF_START_SIGMA 3.0
+#define DEF_TOL 1e-6
+#define DEF_MAX_ITER 100000
+#define DEF_OUT "natgrad-demo-gaussian.svg"
+
+/* Gradient descent's step sizes: eta = 2^(-k/4), k = 0 .. GD_GRID_STEPS-1. */
+#define GD_GRID_STEPS 41
+#define NG_STEP 1.0 /* natural gradient's step: 1, untuned */
+#define N_LEVELS 24 /* contour levels of the SVG */
+#define PAIR_SMALL_SIGMA 0.3
+#define PAIR_LARGE_SIGMA 3.0
+
+static void gaussian_usage(FILE *out) {
+  fprintf(out,
+          "usage: natgrad demo gaussian [options]\n"
+          "\n"
+          "(a) Two pairs of Gaussians, each moving its mean from -1 to 1: sigma = %g and\n"
+          "    sigma = %g. For each pair, in theta = (mu, log sigma): the Euclidean distance\n"
+          "    |d|, the exact KL(p1||p2) and KL(p2||p1), and the Fisher-metric estimate\n"
+          "    d'F d / 2 with F = diag(1/sigma^2, 2), the Gaussian's Fisher at p1. A third row\n"
+          "    changes log sigma instead, where the estimate is only second-order. Then the\n"
+          "    post's distance loop (sum_ij d_i d_i M_ij) against the correct d'M d on a\n"
+          "    non-diagonal metric (a softmax's Fisher).\n"
+          "\n"
+          "(b) Data: --samples draws from N(--mu, --sigma^2) with --seed. Loss: the mean\n"
+          "    negative log-likelihood L(theta), theta = (mu, log sigma); its minimiser is\n"
+          "    the sample mean and the log of the 1/n sample standard deviation. From the\n"
+          "    same start (--start-mu, --start-sigma):\n"
+          "      gradient descent   theta <- theta - eta g, with the fixed eta that reaches\n"
+          "                         the tolerance in the fewest iterations among\n"
+          "                         eta = 2^(-k/4), k = 0..%d, searched from eta = 1 down\n"
+          "                         until the count stops improving (GD at its best);\n"
+          "      natural gradient   theta <- theta - F^-1 g, F = diag(1/sigma^2, 2) the\n"
+          "                         Fisher at the current theta, step 1 (untuned).\n"
+          "    g is the mean of the per-sample gradients of -log p (libnatgrad's\n"
+          "    ng_dist_logp_grad). Counts iterations until max(|mu - mu*|, |log sigma -\n"
+          "    log sigma*|) <= --tol, up to --max-iter, and draws the loss contours with\n"
+          "    both paths, and the distance to the optimum per iteration, into --out.\n"
+          "\n"
+          "options (--name VALUE or --name=VALUE):\n"
+          "  --seed N          random seed of the data (default %d)\n"
+          "  --samples N       number of data points, 2..10000000 (default %d)\n"
+          "  --mu X            mean of the data's Gaussian (default %g)\n"
+          "  --sigma X         standard deviation of the data's Gaussian, > 0 (default %g)\n"
+          "  --start-mu X      starting mu of both optimisers (default %g)\n"
+          "  --start-sigma X   starting sigma, > 0 (default %g)\n"
+          "  --tol X           convergence tolerance, 1e-12..1 (default %g)\n"
+          "  --max-iter N      iteration cap of each run (default %d)\n"
+          "  --out FILE        SVG file to write (default %s)\n"
+          "  -h, --help        this text\n"
+          "\n"
+          "Output is deterministic for a given seed. Exit status: 0 ok, 1 failure (numerics,\n"
+          "I/O), 2 bad usage.\n",
+          PAIR_SMALL_SIGMA, PAIR_LARGE_SIGMA, GD_GRID_STEPS - 1, DEF_SEED, DEF_SAMPLES, DEF_MU,
+          DEF_SIGMA, DEF_START_MU, DEF_START_SIGMA, DEF_TOL, DEF_MAX_ITER, DEF_OUT);
+}
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+/* Dense n x n Fisher M(p) of a distribution, column by column from products with e_j. */
+static int fisher_dense(const ng_dist_t *dist, const double *p, size_t n, double *m) {
+  double e[8], col[8];
+  if (n > 8) return NG_EINVAL;
+  for (size_t j = 0; j < n; j++) {
+    memset(e, 0, sizeof e);
+    e[j] = 1.0;
+    int st = ng_dist_fisher_apply(dist, p, e, col);
+    if (st != NG_OK) return st;
+    for (size_t i = 0; i < n; i++) m[i * n + j] = col[i];
+  }
+  return NG_OK;
+}
+
+/* ---- (a) distances between Gaussians ------------------------------------------------------ */
+
+typedef struct {
+  const char *name;
+  double p1[2], p2[2]; /* (mu, log sigma) */
+} pair_t;
+
+static int print_pair(const pair_t *pr) {
+  double d[2] = {pr->p2[0] - pr->p1[0], pr->p2[1] - pr->p1[1]};
+  double kl12, kl21, f[4], dfd;
+  int st = ng_dist_kl(&gauss1, pr->p1, pr->p2, &kl12);
+  if (st == NG_OK) st = ng_dist_kl(&gauss1, pr->p2, pr->p1, &kl21);
+  if (st == NG_OK) st = fisher_dense(&gauss1, pr->p1, 2, f);
+  if (st == NG_OK) st = ng_metric_distance(2, f, d, &dfd);
+  if (st != NG_OK) return st;
+  char desc[64];
+  snprintf(desc, sizeof desc, "N(%g, %.3g^2) -> N(%g, %.3g^2)", pr->p1[0], exp(pr->p1[1]),
+           pr->p2[0], exp(pr->p2[1]));
+  printf("  %-7s %-30s %7.4f %11.4f %11.4f %11.4f\n", pr->name, desc, ng_vec_norm2(2, d), kl12,
+         kl21, 0.5 * dfd);
+  return NG_OK;
+}
+
+/* The post's loop, verbatim: sum_i sum_j delta[i] * delta[i] * metric[i][j]. */
+static double post_distance_loop(size_t n, const double *metric, const double *delta) {
+  double total = 0.0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++) total += delta[i] * delta[i] * metric[i * n + j];
+  return total;
+}
+
+static int part_a(void) {
+  const pair_t pairs[3] = {
+      {"narrow", {-1.0, log(PAIR_SMALL_SIGMA)}, {1.0, log(PAIR_SMALL_SIGMA)}},
+      {"wide", {-1.0, log(PAIR_LARGE_SIGMA)}, {1.0, log(PAIR_LARGE_SIGMA)}},
+      {"scale", {0.0, 0.0}, {0.0, 1.0}},
+  };
+  printf("(a) How far apart are two Gaussians?  theta = (mu, log sigma)\n\n");
+  printf("  %-7s %-30s %7s %11s %11s %11s\n", "pair", "p1 -> p2", "|d|", "KL(p1||p2)",
+         "KL(p2||p1)", "d'F(p1)d/2");
+  for (int i = 0; i < 3; i++) {
+    int st = print_pair(&pairs[i]);
+    if (st != NG_OK) return st;
+  }
+  double ratio = (PAIR_LARGE_SIGMA * PAIR_LARGE_SIGMA) / (PAIR_SMALL_SIGMA * PAIR_SMALL_SIGMA);
+  printf("\n  narrow vs wide: the same Euclidean step |d| = 2 changes the narrow Gaussian %.0fx\n"
+         "  more (KL = 2/sigma^2). Parameter distance does not measure how much the\n"
+         "  distribution changed; the Fisher metric d'Fd/2 does (exactly here: KL is\n"
+         "  quadratic in mu). 'scale' moves log sigma by 1: there d'Fd/2 is the local,\n"
+         "  second-order estimate, and KL is not symmetric.\n\n",
+         ratio);
+
+  /* The post's loop sum_ij d_i d_i M_ij vs d'Md, on the Fisher of a softmax: non-diagonal,
+   * and its rows sum to zero (shifting every logit changes nothing), so the loop is 0. */
+  const ng_dist_t cat3 = {NG_DIST_CATEGORICAL, 3};
+  const double logits[3] = {1.0, 0.0, -1.0};
+  const double d[3] = {0.2, 0.0, -0.2};
+  double m[9], dmd, kl, moved[3];
+  int st = fisher_dense(&cat3, logits, 3, m);
+  if (st == NG_OK) st = ng_metric_distance(3, m, d, &dmd);
+  for (int i = 0; i < 3; i++) moved[i] = logits[i] + d[i];
+  if (st == NG_OK) st = ng_dist_kl(&cat3, logits, moved, &kl);
+  if (st != NG_OK) return st;
+  double loop = post_distance_loop(3, m, d);
+  if (fabs(loop) < 1e-12) loop = 0.0; /* a sum of terms that cancel: print 0, not -0 */
+  printf("  The post's distance loop sums d_i d_i M_ij; the metric distance is d'Md =\n"
+         "  sum_ij d_i M_ij d_j. They agree only for a diagonal M. Softmax over logits\n"
+         "  (1, 0, -1), M its Fisher, d = (0.2, 0, -0.2):\n"
+         "    post's loop  %.6f   (rows of a softmax Fisher sum to 0: the loop is always 0)\n"
+         "    d'Md         %.6f   (d'Md/2 = %.6f, exact KL = %.6f)\n\n",
+         loop, dmd, 0.5 * dmd, kl);
+  return NG_OK;
+}
+
+/* ---- (b) fitting a Gaussian ------------------------------------------------------------- */
+
+typedef struct {
+  const double *x;  /* n samples */
+  size_t n;
+  double start[2];  /* theta0 = (mu, log sigma) */
+  double opt[2];    /* theta* in closed form */
+  double tol;
+} fit_t;
+
+/* A recorded path: theta and the distance to theta* per iteration (0 .. count). */
+typedef struct {
+  double *mu, *log_sigma, *err, *iter;
+  size_t len, cap;
+} path_t;
+
+static int path_add(path_t *p, const double theta[2], double err) {
+  if (!p) return NG_OK;
+  if (p->len == p->cap) {
+    size_t cap = p->cap ? 2 * p->cap : 64;
+    double *a[4] = {p->mu, p->log_sigma, p->err, p->iter};
+    for (int k = 0; k < 4; k++) {
+      double *grown = realloc(a[k], cap * sizeof *grown);
+      if (!grown) return NG_ENOMEM;
+      a[k] = grown;
+    }
+    p->mu = a[0], p->log_sigma = a[1], p->err = a[2], p->iter = a[3];
+    p->cap = cap;
+  }
+  p->mu[p->len] = theta[0];
+  p->log_sigma[p->len] = theta[1];
+  p->err[p->len] = err;
+  p->iter[p->len] = (double)p->len;
+  p->len++;
+  return NG_OK;
+}
+
+static void path_free(path_t *p) {
+  free(p->mu);
+  free(p->log_sigma);
+  free(p->err);
+  free(p->iter);
+  memset(p, 0, sizeof *p);
+}
+
+/* L(theta) = -(1/n) sum_i log p(x_i | theta) and g = dL/dtheta = -(1/n) sum_i d log p(x_i |
+ * theta)/dtheta: the per-sample log-density and its gradient come from dist.c. */
+static int mean_nll(const fit_t *fit, const double theta[2], double *loss, double g[2]) {
+  double sum = 0.0, g0 = 0.0, g1 = 0.0;
+  for (size_t i = 0; i < fit->n; i++) {
+    double lp, dlp[2];
+    int st = ng_dist_logp(&gauss1, theta, &fit->x[i], &lp);
+    if (st == NG_OK) st = ng_dist_logp_grad(&gauss1, theta, &fit->x[i], dlp);
+    if (st != NG_OK) return st;
+    sum += lp;
+    g0 += dlp[0];
+    g1 += dlp[1];
+  }
+  *loss = -sum / (double)fit->n;
+  g[0] = -g0 / (double)fit->n;
+  g[1] = -g1 / (double)fit->n;
+  return NG_OK;
+}
+
+static double dist_to_opt(const fit_t *fit, const double theta[2]) {
+  return fmax(fabs(theta[0] - fit->opt[0]), fabs(theta[1] - fit->opt[1]));
+}
+
+enum { NOT_REACHED = -1, UNSTABLE = -2 };
+/* A rise of the loss larger than this (relative) is instability, not rounding. */
+#define LOSS_RISE_TOL 1e-10
+
+/* Plain gradient descent with a fixed step eta, from fit->start. Returns the iterations
+ * taken to reach the tolerance, NOT_REACHED after `cap` iterations, or UNSTABLE as soon as
+ * the loss goes up (beyond rounding) or leaves the finite numbers: a stable step decreases
+ * the loss at every iteration. *status receives any other library error (the return value
+ * then means nothing). Records the path if path != NULL. */
+static long run_gd(const fit_t *fit, double eta, long cap, path_t *path, int *status) {
+  double theta[2] = {fit->start[0], fit->start[1]}, g[2], loss, prev = INFINITY;
+  for (long it = 0;; it++) {
+    double err = dist_to_opt(fit, theta);
+    if ((*status = path_add(path, theta, err)) != NG_OK) return UNSTABLE;
+    if (err <= fit->tol) return it;
+    if (it == cap) return NOT_REACHED;
+    *status = mean_nll(fit, theta, &loss, g);
+    if (*status == NG_ENONFINITE || loss > prev + LOSS_RISE_TOL * (1.0 + fabs(prev)))
+      return *status = NG_OK, UNSTABLE;
+    if (*status != NG_OK) return UNSTABLE;
+    prev = loss;
+    theta[0] -= eta * g[0]; /* the whole method: theta <- theta - eta g */
+    theta[1] -= eta * g[1];
+  }
+}
+
+/* The natural direction s = F(theta)^-1 g, F the closed-form Fisher of N(mu, sigma^2) in
+ * (mu, log sigma) at the current theta, solved by Cholesky. F is diagonal here, so s =
+ * (sigma^2 g_mu, g_logsigma / 2); the same two calls solve any small dense Fisher. */
+static int natural_direction(const double theta[2], const double g[2], double s[2]) {
+  double f[4];
+  int st = fisher_dense(&gauss1, theta, 2, f);
+  if (st == NG_OK) st = ng_cholesky_factor(2, f, 0.0);
+  if (st == NG_OK) st = ng_cholesky_solve(2, f, g, s);
+  return st;
+}
+
+/* Natural-gradient descent with step eta; returns as run_gd. */
+static long run_ng(const fit_t *fit, double eta, long cap, path_t *path, int *status) {
+  double theta[2] = {fit->start[0], fit->start[1]}, g[2], s[2], loss;
+  for (long it = 0;; it++) {
+    double err = dist_to_opt(fit, theta);
+    if ((*status = path_add(path, theta, err)) != NG_OK) return UNSTABLE;
+    if (err <= fit->tol) return it;
+    if (it == cap) return NOT_REACHED;
+    *status = mean_nll(fit, theta, &loss, g);
+    if (*status == NG_OK) *status = natural_direction(theta, g, s);
+    if (*status == NG_ENONFINITE) return *status = NG_OK, UNSTABLE;
+    if (*status != NG_OK) return UNSTABLE;
+    /* theta <- theta - eta F^-1 g */
+    if ((*status = ng_natgrad_descent_step(2, theta, eta, s)) != NG_OK) return UNSTABLE;
+  }
+}
+
+/* Gradient descent at its best: the step 2^(-k/4) with the fewest iterations, searched from
+ * eta = 1 downward until a step does no better than the best so far (each run is capped at
+ * the best count, so the slow small steps cost little). */
+static long tune_gd(const fit_t *fit, long cap, double *best_eta, int *status) {
+  long best = NOT_REACHED;
+  *best_eta = 0.0;
+  for (int k = 0; k < GD_GRID_STEPS; k++) {
+    double eta = pow(2.0, -k / 4.0);
+    long it = run_gd(fit, eta, best >= 0 ? best : cap, NULL, status);
+    if (*status != NG_OK) return UNSTABLE;
+    if (it >= 0 && (best < 0 || it < best)) {
+      best = it;
+      *best_eta = eta;
+    } else if (best >= 0) {
+      break;
+    } else if (it == NOT_REACHED && *best_eta == 0.0) {
+      *best_eta = eta; /* stable but too slow for the cap: report the largest such step */
+      break;
+    }
+  }
+  return best;
+}
+
+/* NLL from sufficient statistics, for drawing the contours only (a grid of thousands of
+ * points): L = log sigma + ((mean - mu)^2 + var) / (2 sigma^2) + log(2 pi) / 2. */
+typedef struct {
+  double mean, var;
+} stats_t;
+
+static double nll_closed_form(void *ctx, double mu, double log_sigma) {
+  const stats_t *s = ctx;
+  double dm = s->mean - mu;
+  return log_sigma + (dm * dm + s->var) * exp(-2.0 * log_sigma) / 2.0 +
+         0.91893853320467274178; /* log(2 pi) / 2 */
+}
+
+static void format_count(char *buf, size_t size, long it, long cap) {
+  if (it >= 0) snprintf(buf, size, "%ld", it);
+  else if (it == NOT_REACHED) snprintf(buf, size, "not reached in %ld", cap);
+  else snprintf(buf, size, "diverged");
+}
+
+static void range_of(const path_t *p, double *xlo, double *xhi, double *ylo, double *yhi) {
+  for (size_t i = 0; i < p->len; i++) {
+    *xlo = fmin(*xlo, p->mu[i]);
+    *xhi = fmax(*xhi, p->mu[i]);
+    *ylo = fmin(*ylo, p->log_sigma[i]);
+    *yhi = fmax(*yhi, p->log_sigma[i]);
+  }
+}
+
+/* Both paths over the loss contours (left), distance to the optimum per iteration (right). */
+static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
+                     const path_t *gd, double gd_eta, long gd_it, const path_t *ng,
+                     long ng_it) {
+  /* the contour box: every point of both paths, padded */
+  double xlo = fit->opt[0], xhi = xlo, ylo = fit->opt[1], yhi = ylo;
+  range_of(gd, &xlo, &xhi, &ylo, &yhi);
+  range_of(ng, &xlo, &xhi, &ylo, &yhi);
+  double px = 0.08 * (xhi - xlo) + 0.1, py = 0.08 * (yhi - ylo) + 0.1;
+  xlo -= px, xhi += px, ylo -= py, yhi += py;
+
+  /* levels L* + 0.01 * 2^(k/2): dense near the minimum, where the paths end */
+  double lstar = nll_closed_form((void *)stats, fit->opt[0], fit->opt[1]), levels[N_LEVELS];
+  for (int k = 0; k < N_LEVELS; k++) levels[k] = lstar + 0.01 * pow(2.0, 0.5 * k);
+
+  char gd_label[96], ng_label[96], tol_label[48];
+  char cgd[32], cng[32];
+  format_count(cgd, sizeof cgd, gd_it, 0);
+  format_count(cng, sizeof cng, ng_it, 0);
+  snprintf(gd_label, sizeof gd_label, "gradient descent, η = %.3g (%s it.)", gd_eta, cgd);
+  snprintf(ng_label, sizeof ng_label, "natural gradient, η = %g (%s it.)", NG_STEP, cng);
+  snprintf(tol_label, sizeof tol_label, "tolerance %g", fit->tol);
+  const char *c_gd = "#d55e00", *c_ng = "#0072b2";
+
+  ng_svg_series_t paths[4] = {
+      {.label = gd_label, .n = gd->len, .x = gd->mu, .y = gd->log_sigma, .color = c_gd,
+       .line_width = 1.8, .markers = 12},
+      {.label = ng_label, .n = ng->len, .x = ng->mu, .y = ng->log_sigma, .color = c_ng,
+       .line_width = 1.8, .markers = 12, .marker = NG_SVG_MARKER_CIRCLE},
+      {.label = "start", .n = 1, .x = fit->start, .y = fit->start + 1, .color = "#222",
+       .line_width = -1, .markers = 1, .marker = NG_SVG_MARKER_CROSS, .marker_size = 5},
+      {.label = "optimum θ*", .n = 1, .x = fit->opt, .y = fit->opt + 1, .color = "#111",
+       .line_width = -1, .markers = 1, .marker = NG_SVG_MARKER_STAR, .marker_size = 6},
+  };
+  ng_svg_contour_t contour = {.f = nll_closed_form, .ctx = (void *)stats, .x0 = xlo, .x1 = xhi,
+                              .y0 = ylo, .y1 = yhi, .nx = 160, .ny = 130, .n_levels = N_LEVELS,
+                              .levels = levels, .label = "loss contours, L* + 0.01·2^(k/2)"};
+
+  double last = (double)(gd->len > ng->len ? gd->len : ng->len) - 1;
+  double tol_x[2] = {0.0, last > 1 ? last : 1}, tol_y[2] = {fit->tol, fit->tol};
+  ng_svg_series_t curves[3] = {
+      {.label = "gradient descent", .n = gd->len, .x = gd->iter, .y = gd->err, .color = c_gd},
+      {.label = "natural gradient", .n = ng->len, .x = ng->iter, .y = ng->err, .color = c_ng,
+       .markers = 12},
+      {.label = tol_label, .n = 2, .x = tol_x, .y = tol_y, .color = "#888", .line_width = 1,
+       .dashed = 1},
+  };
+
+  FILE *f = fopen(file, "w");
+  if (!f) return NG_EIO;
+  ng_svg_t svg;
+  char title[128];
+  snprintf(title, sizeof title, "Fitting N(μ, σ²) to %zu samples: gradient descent vs natural gradient",
+           fit->n);
+  ng_svg_begin(&svg, f, 1180, 560, title);
+  ng_svg_panel_t left = {.x = 0, .y = 36, .w = 620, .h = 524,
+                         .title = "paths over the loss contours",
+                         .xlabel = "μ", .ylabel = "log σ", .legend = NG_SVG_LEGEND_BOTTOM_LEFT};
+  ng_svg_panel_t right = {.x = 620, .y = 36, .w = 560, .h = 524,
+                          .title = "distance to the optimum", .xlabel = "iteration",
+                          .ylabel = "max(|μ − μ*|, |log σ − log σ*|)", .log_y = 1,
+                          .legend = NG_SVG_LEGEND_TOP_RIGHT};
+  ng_svg_contour(&svg, &left, &contour, 4, paths);
+  ng_svg_lines(&svg, &right, 3, curves);
+  int st = ng_svg_end(&svg);
+  if (fclose(f) != 0 && st == NG_OK) st = NG_EIO;
+  return st;
+}
+
+static void print_trace(const path_t *gd, const path_t *ng, size_t rows) {
+  printf("  first iterates        gradient descent          natural gradient\n");
+  printf("  %4s %20s %8s %15s %8s\n", "it", "mu", "sigma", "mu", "sigma");
+  for (size_t i = 0; i < rows; i++) {
+    printf("  %4zu", i);
+    if (i < gd->len) printf(" %20.6f %8.5f", gd->mu[i], exp(gd->log_sigma[i]));
+    else printf(" %20s %8s", "", "");
+    if (i < ng->len) printf(" %15.6f %8.5f", ng->mu[i], exp(ng->log_sigma[i]));
+    printf("\n");
+  }
+}
+
+typedef struct {
+  uint64_t seed;
+  size_t samples;
+  double mu, sigma, start_mu, start_sigma, tol;
+  long max_iter;
+  const char *out;
+} gauss_opts_t;
+
+static int part_b(const gauss_opts_t *o) {
+  double *x = malloc(o->samples * sizeof *x);
+  if (!x) {
+    ng_cli_error(CMD, "out of memory for %zu samples", o->samples);
+    return NG_EXIT_FAILURE;
+  }
+  /* the data: n draws from N(mu, sigma^2) */
+  ng_rng_t rng;
+  ng_rng_seed(&rng, o->seed, 0);
+  const double truth[2] = {o->mu, log(o->sigma)};
+  int st = NG_OK;
+  for (size_t i = 0; i < o->samples && st == NG_OK; i++)
+    st = ng_dist_sample(&gauss1, truth, &rng, &x[i]);
+
+  /* the optimum in closed form: sample mean, log of the 1/n standard deviation */
+  stats_t stats = {0.0, 0.0};
+  for (size_t i = 0; i < o->samples; i++) stats.mean += x[i];
+  stats.mean /= (double)o->samples;
+  for (size_t i = 0; i < o->samples; i++) stats.var += (x[i] - stats.mean) * (x[i] - stats.mean);
+  stats.var /= (double)o->samples;
+  fit_t fit = {x, o->samples, {o->start_mu, log(o->start_sigma)},
+               {stats.mean, 0.5 * log(stats.var)}, o->tol};
+  if (st != NG_OK || !(stats.var > 0) || !isfinite(fit.opt[1])) {
+    ng_cli_error(CMD, "cannot fit these samples: %s",
+                 st != NG_OK ? ng_strerror(st) : "zero sample variance");
+    free(x);
+    return NG_EXIT_FAILURE;
+  }
+
+  printf("(b) Fitting N(mu, sigma^2) to data: gradient descent vs natural gradient\n\n");
+  printf("  data      %zu samples of N(%g, %g^2), seed %llu\n", o->samples, o->mu, o->sigma,
+         (unsigned long long)o->seed);
+  printf("  loss      L(theta) = mean negative log-likelihood, theta = (mu, log sigma)\n");
+  printf("  optimum   mu* = %.6f (sample mean), sigma* = %.6f (1/n sample std)\n", fit.opt[0],
+         exp(fit.opt[1]));
+  printf("  start     mu = %g, sigma = %g\n", o->start_mu, o->start_sigma);
+
+  path_t gd = {0}, ng = {0};
+  double gd_eta;
+  long gd_it = tune_gd(&fit, o->max_iter, &gd_eta, &st);
+  if (st == NG_OK && gd_eta > 0) gd_it = run_gd(&fit, gd_eta, o->max_iter, &gd, &st);
+  long ng_it = NOT_REACHED;
+  if (st == NG_OK) ng_it = run_ng(&fit, NG_STEP, o->max_iter, &ng, &st);
+  if (st != NG_OK) {
+    ng_cli_error(CMD, "optimisation failed: %s", ng_strerror(st));
+    path_free(&gd);
+    path_free(&ng);
+    free(x);
+    return NG_EXIT_FAILURE;
+  }
+  if (gd_eta > 0)
+    printf("  GD        theta -= eta g, eta = %.4g: fastest of eta = 2^(-k/4), searched from 1\n"
+           "            down until the count stopped improving\n",
+           gd_eta);
+  else
+    printf("  GD        every step eta = 2^(-k/4), k = 0..%d, was unstable\n", GD_GRID_STEPS - 1);
+  printf("  NG        theta -= eta F^-1 g, eta = %g, F = diag(1/sigma^2, 2) at the current\n"
+         "            theta (the Gaussian's Fisher in (mu, log sigma))\n\n",
+         NG_STEP);
+  print_trace(&gd, &ng, 6);
+
+  char cgd[48], cng[48];
+  format_count(cgd, sizeof cgd, gd_it, o->max_iter);
+  format_count(cng, sizeof cng, ng_it, o->max_iter);
+  printf("\n  iterations to max(|mu - mu*|, |log sigma - log sigma*|) <= %g:\n", o->tol);
+  printf("    gradient descent  %s\n", cgd);
+  printf("    natural gradient  %s\n", cng);
+  if (gd_it > 0 && ng_it > 0)
+    printf("    speed-up          %.1fx fewer iterations with the natural gradient\n",
+           (double)gd_it / (double)ng_it);
+  else if (gd_it < 0 && ng_it >= 0)
+    printf("    speed-up          > %.1fx (gradient descent did not get there)\n",
+           (double)o->max_iter / (double)(ng_it > 0 ? ng_it : 1));
+  printf("\n  Near theta* the loss's Hessian is the Fisher diag(1/sigma^2, 2): curvature\n"
+         "  1/sigma^2 along mu and 2 along log sigma. One fixed step cannot suit both, so\n"
+         "  gradient descent crawls along the flat direction; F^-1 g rescales each\n"
+         "  direction by its own curvature (mu jumps to the mean in one step).\n\n");
+
+  errno = 0;
+  st = write_svg(o->out, &fit, &stats, &gd, gd_eta, gd_it, &ng, ng_it);
+  path_free(&gd);
+  path_free(&ng);
+  free(x);
+  if (st != NG_OK) {
+    ng_cli_error(CMD, "cannot write %s: %s", o->out, errno ? strerror(errno) : ng_strerror(st));
+    return NG_EXIT_FAILURE;
+  }
+  printf("  wrote %s\n", o->out);
+  return NG_EXIT_OK;
+}
+
+/* ---- flags ------------------------------------------------------------------------------- */
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo || v > hi) return 0;
+  *out = v;
+  return 1;
+}
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
+  char *end;
+  if (*s < '0' || *s > '9') return 0; /* strtoull would accept "-1" */
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || *end != '\0' || errno == ERANGE || v < lo || v > hi) return 0;
+  *out = (uint64_t)v;
+  return 1;
+}
+
+enum { PARSE_OK, PARSE_HELP, PARSE_ERROR };
+
+static int parse_gaussian(int argc, char **argv, gauss_opts_t *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return PARSE_HELP;
+    if (strncmp(arg, "--", 2) != 0) {
+      ng_cli_error(CMD, "gaussian: unexpected argument '%s' (see natgrad demo gaussian --help)",
+                   arg);
+      return PARSE_ERROR;
+    }
+    /* --name=value or --name value */
+    char name[32];
+    const char *eq = strchr(arg, '='), *val;
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (len >= sizeof name) len = sizeof name - 1;
+    memcpy(name, arg, len);
+    name[len] = '\0';
+    static const char *const known[] = {"--seed",      "--samples", "--mu",  "--sigma",
+                                        "--start-mu", "--start-sigma", "--tol", "--max-iter",
+                                        "--out"};
+    int found = 0;
+    for (size_t k = 0; k < sizeof known / sizeof *known; k++) found |= !strcmp(name, known[k]);
+    if (!found) {
+      ng_cli_error(CMD, "gaussian: unknown option '%s' (see natgrad demo gaussian --help)", arg);
+      return PARSE_ERROR;
+    }
+    if (eq) {
+      val = eq + 1;
+    } else if (i + 1 < argc) {
+      val = argv[++i];
+    } else {
+      ng_cli_error(CMD, "gaussian: option %s needs a value", name);
+      return PARSE_ERROR;
+    }
+    uint64_t u = 0;
+    int ok;
+    if (!strcmp(name, "--seed")) {
+      ok = parse_u64(val, 0, UINT64_MAX, &o->seed);
+    } else if (!strcmp(name, "--samples")) {
+      ok = parse_u64(val, 2, 10000000, &u);
+      o->samples = (size_t)u;
+    } else if (!strcmp(name, "--mu")) {
+      ok = parse_double(val, -1e6, 1e6, &o->mu);
+    } else if (!strcmp(name, "--sigma")) {
+      ok = parse_double(val, 1e-6, 1e6, &o->sigma);
+    } else if (!strcmp(name, "--start-mu")) {
+      ok = parse_double(val, -1e6, 1e6, &o->start_mu);
+    } else if (!strcmp(name, "--start-sigma")) {
+      ok = parse_double(val, 1e-6, 1e6, &o->start_sigma);
+    } else if (!strcmp(name, "--tol")) {
+      ok = parse_double(val, 1e-12, 1.0, &o->tol);
+    } else if (!strcmp(name, "--max-iter")) {
+      ok = parse_u64(val, 1, 100000000, &u);
+      o->max_iter = (long)u;
+    } else {
+      ok = *val != '\0';
+      o->out = val;
+    }
+    if (!ok) {
+      ng_cli_error(CMD, "gaussian: bad value '%s' for %s (see natgrad demo gaussian --help)",
+                   val, name);
+      return PARSE_ERROR;
+    }
+  }
+  return PARSE_OK;
+}
+
+static int demo_gaussian(int argc, char **argv) {
+  gauss_opts_t o = {DEF_SEED, DEF_SAMPLES, DEF_MU, DEF_SIGMA, DEF_START_MU, DEF_START_SIGMA,
+                    DEF_TOL, DEF_MAX_ITER, DEF_OUT};
+  switch (parse_gaussian(argc, argv, &o)) {
+  case PARSE_HELP:
+    gaussian_usage(stdout);
+    return NG_EXIT_OK;
+  case PARSE_ERROR:
+    return NG_EXIT_USAGE;
+  }
+  int st = part_a();
+  if (st != NG_OK) {
+    ng_cli_error(CMD, "gaussian: %s", ng_strerror(st));
+    return NG_EXIT_FAILURE;
+  }
+  return part_b(&o);
+}
+
+int ng_cmd_demo(int argc, char **argv) {
+  if (argc < 2) {
+    ng_cli_error(CMD, "which demo? (natgrad demo --help lists them)");
+    demo_usage(stderr);
+    return NG_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+    demo_usage(stdout);
+    return NG_EXIT_OK;
+  }
+  if (!strcmp(name, "gaussian")) return demo_gaussian(argc - 1, argv + 1);
+  ng_cli_error(CMD, "unknown demo '%s' (natgrad demo --help lists them)", name);
+  return NG_EXIT_USAGE;
+}
