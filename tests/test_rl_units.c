@@ -1,0 +1,260 @@
+/* rl building blocks against hand computations and direct definitions: GAE with a
+ * truncation and a termination, two Adam steps, the running normaliser (batch moments,
+ * merge order, the reducer), and the config parser / formatter. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ng_test.h"
+#include "rl/rl_impl.h"
+
+#define TOL_EXACT 1e-12 /* hand arithmetic on a few doubles */
+#define TOL_MOMENTS 1e-11
+
+/* Two envs, five steps, time-major rows t*2 + e. env 0: termination at t=1, truncation at
+ * t=3 (final value 10), runs on at the end (last value 7); env 1: never done, r = 1, V = 0. */
+static void test_gae_hand(void) {
+  const double gamma = 0.9, lambda = 0.8;
+  double r[10], v[10], fv[10], adv[10], ret[10];
+  unsigned char term[10] = {0}, trunc[10] = {0};
+  const double r0[5] = {1, 2, 3, 4, 5}, v0[5] = {0.5, 1.0, 1.5, 2.0, 2.5};
+  for (int t = 0; t < 5; t++) {
+    r[2 * t] = r0[t];
+    v[2 * t] = v0[t];
+    r[2 * t + 1] = 1.0;
+    v[2 * t + 1] = 0.0;
+    fv[2 * t] = fv[2 * t + 1] = 1e6; /* must only be read at the truncation */
+  }
+  term[2 * 1] = 1;
+  trunc[2 * 3] = 1;
+  fv[2 * 3] = 10.0;
+  const double last[2] = {7.0, 0.0};
+  NG_CHECK_OK(ng__gae(5, 2, gamma, lambda, r, v, term, trunc, fv, last, adv, ret));
+  /* env 0 by hand (gamma * lambda = 0.72):
+   *   t=4: 5 + 0.9*7 - 2.5 = 8.8                  (bootstrap on the last value)
+   *   t=3: 4 + 0.9*10 - 2 = 11                    (truncation: final value, recursion cut)
+   *   t=2: 3 + 0.9*2 - 1.5 + 0.72*11 = 11.22
+   *   t=1: 2 - 1 = 1                              (termination: no bootstrap, cut)
+   *   t=0: 1 + 0.9*1 - 0.5 + 0.72*1 = 2.12 */
+  const double want0[5] = {2.12, 1.0, 11.22, 11.0, 8.8};
+  /* env 1: delta = 1 everywhere, A_t = 1 + 0.72 A_{t+1} */
+  const double want1[5] = {2.88038656, 2.611648, 2.2384, 1.72, 1.0};
+  for (int t = 0; t < 5; t++) {
+    NG_CHECK_CLOSE(adv[2 * t], want0[t], TOL_EXACT, TOL_EXACT);
+    NG_CHECK_CLOSE(ret[2 * t], want0[t] + v0[t], TOL_EXACT, TOL_EXACT);
+    NG_CHECK_CLOSE(adv[2 * t + 1], want1[t], TOL_EXACT, TOL_EXACT);
+  }
+  /* a row both terminated and truncated is a termination: no bootstrap */
+  trunc[2 * 1] = 1;
+  fv[2 * 1] = 1e6;
+  NG_CHECK_OK(ng__gae(5, 2, gamma, lambda, r, v, term, trunc, fv, last, adv, ret));
+  NG_CHECK_CLOSE(adv[2], 1.0, TOL_EXACT, TOL_EXACT);
+  /* lambda = 1, gamma = 1, no ends: advantages are returns-to-go minus values */
+  double r2[3] = {1, 2, 3}, v2[3] = {0.25, 0.5, 0.75}, a2[3], g2[3], lv = 4.0;
+  unsigned char z[3] = {0, 0, 0};
+  NG_CHECK_OK(ng__gae(3, 1, 1.0, 1.0, r2, v2, z, z, NULL, &lv, a2, g2));
+  NG_CHECK_CLOSE(g2[0], 1 + 2 + 3 + 4.0, TOL_EXACT, TOL_EXACT);
+  NG_CHECK_CLOSE(a2[2], 3 + 4.0 - 0.75, TOL_EXACT, TOL_EXACT);
+  /* bad input */
+  NG_CHECK_STATUS(ng__gae(0, 1, 0.9, 0.9, r2, v2, z, z, NULL, &lv, a2, g2), NG_EINVAL);
+  r2[1] = NAN;
+  NG_CHECK_STATUS(ng__gae(3, 1, 0.9, 0.9, r2, v2, z, z, NULL, &lv, a2, g2), NG_ENONFINITE);
+}
+
+static void test_adam_hand(void) {
+  ng__adam_t a;
+  NG_CHECK_OK(ng__adam_init(&a, 2, 0.1));
+  double th[2] = {1.0, -2.0};
+  const double g1[2] = {0.5, -1.0}, g2[2] = {0.1, 0.2};
+  ng__adam_step(&a, th, g1);
+  /* step 1: m = 0.1 g, v = 0.001 g^2, mhat = g, vhat = g^2: theta -= 0.1 g / (|g| + 1e-8) */
+  NG_CHECK_CLOSE(th[0], 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), TOL_EXACT, TOL_EXACT);
+  NG_CHECK_CLOSE(th[1], -2.0 + 0.1 * 1.0 / (1.0 + 1e-8), TOL_EXACT, TOL_EXACT);
+  double th1[2] = {th[0], th[1]};
+  ng__adam_step(&a, th, g2);
+  /* step 2: m = 0.9 m + 0.1 g2 = (0.055, -0.07); v = 0.999 v + 0.001 g2^2
+   *        = (0.00025975, 0.001039); bias corrections 0.19 and 0.001999 */
+  NG_CHECK_CLOSE(a.m[0], 0.055, TOL_EXACT, TOL_EXACT);
+  NG_CHECK_CLOSE(a.m[1], -0.07, TOL_EXACT, TOL_EXACT);
+  NG_CHECK_CLOSE(a.v[0], 0.00025975, TOL_EXACT, TOL_EXACT);
+  NG_CHECK_CLOSE(a.v[1], 0.001039, TOL_EXACT, TOL_EXACT);
+  double want0 = th1[0] - 0.1 * (0.055 / 0.19) / (sqrt(0.00025975 / 0.001999) + 1e-8);
+  double want1 = th1[1] - 0.1 * (-0.07 / 0.19) / (sqrt(0.001039 / 0.001999) + 1e-8);
+  NG_CHECK_CLOSE(th[0], want0, TOL_EXACT, TOL_EXACT);
+  NG_CHECK_CLOSE(th[1], want1, TOL_EXACT, TOL_EXACT);
+  NG_CHECK(a.t == 2);
+  ng__adam_free(&a);
+}
+
+/* mean and population variance of rows x dim, two passes */
+static void direct_moments(size_t rows, size_t dim, const double *x, double *mean, double *var) {
+  for (size_t j = 0; j < dim; j++) {
+    double s = 0.0, q = 0.0;
+    for (size_t b = 0; b < rows; b++) s += x[b * dim + j];
+    mean[j] = s / (double)rows;
+    for (size_t b = 0; b < rows; b++) q += (x[b * dim + j] - mean[j]) * (x[b * dim + j] - mean[j]);
+    var[j] = q / (double)rows;
+  }
+}
+
+static int reducer_times2(void *ctx, double *buf, size_t n) {
+  (void)ctx;
+  for (size_t i = 0; i < n; i++) buf[i] *= 2.0;
+  return NG_OK;
+}
+
+static void test_normalizer(void) {
+  enum { D = 3, NA = 37, NB = 11 };
+  double x[(NA + NB) * D];
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 7, 0);
+  for (int i = 0; i < (NA + NB) * D; i++)
+    x[i] = 5.0 + 3.0 * ng_rng_normal(&rng) + (i % D) * 100.0; /* offset means per column */
+  double work[1 + 2 * D];
+  ng__rms_t ab, ba, all;
+  NG_CHECK_OK(ng__rms_init(&ab, D));
+  NG_CHECK_OK(ng__rms_init(&ba, D));
+  NG_CHECK_OK(ng__rms_init(&all, D));
+  NG_CHECK_OK(ng__rms_update(&all, NA + NB, x, NULL, work));
+  /* against the definition: the prior (count 1e-4, mean 0, var 1) pooled with the batch */
+  double bm[D], bv[D];
+  direct_moments(NA + NB, D, x, bm, bv);
+  double n0 = 1e-4, n = NA + NB, tot = n0 + n;
+  for (int j = 0; j < D; j++) {
+    double mean = n * bm[j] / tot;
+    double var = (n0 * 1.0 + n * bv[j] + bm[j] * bm[j] * n0 * n / tot) / tot;
+    NG_CHECK_CLOSE(all.mean[j], mean, TOL_MOMENTS, 0);
+    NG_CHECK_CLOSE(all.var[j], var, TOL_MOMENTS, 0);
+  }
+  NG_CHECK_CLOSE(all.count, tot, TOL_EXACT, 0);
+  /* merge order: A then B, B then A, and all at once agree */
+  NG_CHECK_OK(ng__rms_update(&ab, NA, x, NULL, work));
+  NG_CHECK_OK(ng__rms_update(&ab, NB, x + NA * D, NULL, work));
+  NG_CHECK_OK(ng__rms_update(&ba, NB, x + NA * D, NULL, work));
+  NG_CHECK_OK(ng__rms_update(&ba, NA, x, NULL, work));
+  NG_CHECK_VEC_CLOSE(D, ab.mean, all.mean, TOL_MOMENTS);
+  NG_CHECK_VEC_CLOSE(D, ba.mean, all.mean, TOL_MOMENTS);
+  NG_CHECK_VEC_CLOSE(D, ab.var, all.var, TOL_MOMENTS);
+  NG_CHECK_VEC_CLOSE(D, ba.var, all.var, TOL_MOMENTS);
+  /* the reducer is the batch statistics' reduction point: two identical shards of A equal
+   * one update with A twice */
+  ng__rms_t two, dup;
+  NG_CHECK_OK(ng__rms_init(&two, D));
+  NG_CHECK_OK(ng__rms_init(&dup, D));
+  ng_reducer_t red = {reducer_times2, NULL};
+  NG_CHECK_OK(ng__rms_update(&two, NA, x, &red, work));
+  double xx[2 * NA * D];
+  memcpy(xx, x, sizeof(double) * NA * D);
+  memcpy(xx + NA * D, x, sizeof(double) * NA * D);
+  NG_CHECK_OK(ng__rms_update(&dup, 2 * NA, xx, NULL, work));
+  NG_CHECK_VEC_CLOSE(D, two.mean, dup.mean, TOL_MOMENTS);
+  NG_CHECK_VEC_CLOSE(D, two.var, dup.var, TOL_MOMENTS);
+  /* normalise and clip */
+  double in[D] = {all.mean[0], all.mean[1] + 1e6, all.mean[2] - 2.0 * sqrt(all.var[2] + 1e-8)};
+  double out[D];
+  ng__rms_normalize(&all, 1, in, 10.0, out);
+  NG_CHECK_CLOSE(out[0], 0.0, 0, TOL_EXACT);
+  NG_CHECK_CLOSE(out[1], 10.0, 0, TOL_EXACT);
+  NG_CHECK_CLOSE(out[2], -2.0, TOL_EXACT, TOL_EXACT);
+  /* a NaN observation is refused, the statistics untouched */
+  double before = all.mean[0];
+  double bad[D] = {NAN, 0, 0};
+  NG_CHECK_STATUS(ng__rms_update(&all, 1, bad, NULL, work), NG_ENONFINITE);
+  NG_CHECK(all.mean[0] == before);
+  ng__rms_free(&ab);
+  ng__rms_free(&ba);
+  ng__rms_free(&all);
+  ng__rms_free(&two);
+  ng__rms_free(&dup);
+}
+
+static void test_config(void) {
+  ng_rl_config_t c, d;
+  ng_error_t err;
+  NG_CHECK_OK(ng_rl_config_default(&c, "CartPole-v1", &err));
+  /* rl-baselines3-zoo's CartPole-v1 entry over SB3-contrib's defaults */
+  NG_CHECK(c.n_envs == 2 && c.n_steps == 512 && c.vf_minibatch == 512 && c.vf_epochs == 20);
+  NG_CHECK(c.cg_damping == 1e-3 && c.gae_lambda == 0.98 && c.gamma == 0.99);
+  NG_CHECK(c.total_steps == 100000 && c.max_kl == 0.01 && c.cg_iters == 15);
+  NG_CHECK(c.n_policy_hidden == 2 && c.policy_hidden[0] == 64 && c.policy_act == NG_ACT_TANH);
+  NG_CHECK_OK(ng_rl_config_default(&c, "Acrobot-v1", &err));
+  NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.n_steps == 1024);
+  NG_CHECK_STATUS(ng_rl_config_default(&c, "NoSuchEnv-v0", &err), NG_ENOTFOUND);
+
+  /* round trip: set unusual values, format, parse into another struct, format again */
+  NG_CHECK_OK(ng_rl_config_default(&c, "Pendulum-v1", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "algo", "npg", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "seed", "18446744073709551615", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "max_kl", "0.1234567890123456789", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "policy_hidden", " 32, 16 ,8", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "value_act", "relu", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "normalize_obs", "true", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "gamma", "0.3", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "steps", "12345", &err));
+  NG_CHECK_OK(ng_rl_config_set(&c, "total_steps", "12346", &err)); /* alias */
+  char buf1[4096], buf2[4096];
+  size_t len = ng_rl_config_format(&c, buf1, sizeof buf1);
+  NG_CHECK(len > 0 && len < sizeof buf1 && len == strlen(buf1));
+  NG_CHECK(ng_rl_config_format(&c, NULL, 0) == len);
+  NG_CHECK(strstr(buf1, "max_kl = 0.1234567890123456") != NULL);
+  NG_CHECK(strstr(buf1, "policy_hidden = 32,16,8\n") != NULL);
+  NG_CHECK_OK(ng_rl_config_default(&d, "CartPole-v1", &err));
+  NG_CHECK_OK(ng__rl_config_parse(&d, buf1, &err));
+  ng_rl_config_format(&d, buf2, sizeof buf2);
+  NG_CHECK(strcmp(buf1, buf2) == 0);
+  NG_CHECK(d.max_kl == c.max_kl && d.gamma == c.gamma && d.seed == UINT64_MAX);
+  NG_CHECK(d.algo == NG_ALGO_NPG && d.total_steps == 12346 && d.n_policy_hidden == 3);
+  NG_CHECK(strcmp(d.env_id, "Pendulum-v1") == 0 && d.value_act == NG_ACT_RELU);
+  NG_CHECK_OK(ng_rl_config_validate(&d, &err));
+  /* every key is listed and accepted back */
+  size_t nkeys = 0;
+  const char *doc;
+  for (const char *k; (k = ng_rl_config_key(nkeys, &doc)) != NULL; nkeys++)
+    NG_CHECK(strstr(buf1, k) != NULL && doc && doc[0]);
+  NG_CHECK(nkeys >= 30);
+
+  /* errors name the key and the accepted range */
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "no_such_key", "1", &err), NG_ENOTFOUND);
+  NG_CHECK(strstr(err.message, "no_such_key") != NULL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "gamma", "1.5", &err), NG_ERANGE);
+  NG_CHECK(strstr(err.message, "gamma") && strstr(err.message, "[0, 1]"));
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "max_kl", "0", &err), NG_ERANGE);
+  NG_CHECK(strstr(err.message, "(0, 10]") != NULL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "gamma", "abc", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "gamma", "nan", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "n_envs", "2.5", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "n_envs", "0", &err), NG_ERANGE);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "seed", "-1", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "algo", "ppo", &err), NG_EINVAL);
+  NG_CHECK(strstr(err.message, "trpo or npg") != NULL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "normalize_obs", "yes", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "policy_act", "sigmoid", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "policy_hidden", "64,0", &err), NG_ERANGE);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "policy_hidden", "1,2,3,4,5", &err), NG_ERANGE);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "policy_hidden", "64;64", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "env", "Nope-v9", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&c, "ls_shrink", "1", &err), NG_ERANGE);
+  NG_CHECK_STATUS(ng_rl_config_set(NULL, "gamma", "1", &err), NG_EINVAL);
+  NG_CHECK(c.gamma == 0.3); /* failed sets leave the value */
+  /* whole-config checks */
+  NG_CHECK_OK(ng_rl_config_default(&c, "CartPole-v1", &err));
+  c.vf_minibatch = 2000;
+  NG_CHECK_STATUS(ng_rl_config_validate(&c, &err), NG_ERANGE);
+  NG_CHECK(strstr(err.message, "vf_minibatch") != NULL);
+  NG_CHECK_OK(ng_rl_config_default(&c, "CartPole-v1", &err));
+  c.gae_lambda = NAN;
+  NG_CHECK_STATUS(ng_rl_config_validate(&c, &err), NG_ERANGE);
+  NG_CHECK_OK(ng_rl_config_default(&c, "CartPole-v1", &err));
+  c.n_envs = 1;
+  c.n_steps = 1;
+  c.vf_minibatch = 1;
+  NG_CHECK_STATUS(ng_rl_config_validate(&c, &err), NG_ERANGE);
+}
+
+int main(void) {
+  NG_TEST_RUN(test_gae_hand);
+  NG_TEST_RUN(test_adam_hand);
+  NG_TEST_RUN(test_normalizer);
+  NG_TEST_RUN(test_config);
+  NG_TEST_END();
+}
