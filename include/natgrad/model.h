@@ -32,7 +32,8 @@ typedef struct ng_model ng_model_t;
 
 /* n_in inputs; n_hidden hidden layers of widths hidden[0..n_hidden) (n_hidden may be 0: a
  * linear model) with activation hidden_act; identity output layer sized for dist. logstd
- * is ignored for a categorical dist. */
+ * is ignored for a categorical dist (ng_model_logstd_mode then reports
+ * NG_LOGSTD_STATE_INDEPENDENT). */
 int ng_model_create(ng_model_t **out, size_t n_in, size_t n_hidden, const size_t *hidden,
                     ng_act_t hidden_act, ng_dist_t dist, ng_logstd_mode_t logstd);
 void ng_model_destroy(ng_model_t *m);
