@@ -20,5 +20,7 @@ void ng_cli_error(const char *cmd, const char *fmt, ...)
 
 /* Commands (keep in the order of the table in main.c). */
 int ng_cmd_demo(int argc, char **argv);
+int ng_cmd_train(int argc, char **argv);
+int ng_cmd_eval(int argc, char **argv);
 
 #endif

@@ -22,6 +22,8 @@ typedef struct {
 
 static const ng_command_t commands[] = {
     {"demo", ng_cmd_demo, "the seed post's examples: Gaussian distances and a natural-gradient fit"},
+    {"train", ng_cmd_train, "train a policy with TRPO or NPG into a run folder (--resume continues)"},
+    {"eval", ng_cmd_eval, "mean return of a saved policy over fresh episodes"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,145 @@
+/* natgrad eval: the mean return of a saved policy over fresh episodes. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "natgrad/rl.h"
+#include "run_dir.h"
+
+#define CMD "eval"
+#define MAX_EPISODES 1000000
+
+static void help(FILE *out) {
+  fprintf(out,
+          "usage: natgrad eval DIR|FILE.ngc [--episodes N] [--seed S] [--stochastic]\n"
+          "\n"
+          "Loads the checkpoint of a run (DIR/checkpoint.ngc, or a checkpoint file), runs N fresh\n"
+          "episodes of its policy and prints the mean return ± its standard deviation (over\n"
+          "episodes, population form) and the lowest and highest return.\n"
+          "\n"
+          "options:\n"
+          "  --episodes N   episodes to run (default %d)\n"
+          "  --seed S       seed of the evaluation environment (default %d, as the final score\n"
+          "                 that natgrad train prints)\n"
+          "  --stochastic   sample actions from the policy (default: its most likely action)\n"
+          "  --help, -h     this help\n"
+          "\n"
+          "Exit status: 0 done, 1 failure (unreadable checkpoint, numerics), 2 usage error or\n"
+          "no checkpoint there.\n",
+          NG_RUN_EVAL_EPISODES, NG_RUN_EVAL_SEED);
+}
+
+int ng_cmd_eval(int argc, char **argv) {
+  const char *where = NULL;
+  long episodes = NG_RUN_EVAL_EPISODES;
+  uint64_t seed = NG_RUN_EVAL_SEED;
+  int stochastic = 0;
+  for (int i = 1; i < argc; i++) {
+    char name[64];
+    const char *arg = argv[i], *v = NULL, *eq = strchr(arg, '=');
+    if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
+      memcpy(name, arg, (size_t)(eq - arg));
+      name[eq - arg] = '\0';
+      v = eq + 1;
+    } else {
+      snprintf(name, sizeof name, "%s", arg);
+    }
+    int takes_value = !strcmp(name, "--episodes") || !strcmp(name, "--seed");
+    if (takes_value && !v) {
+      if (i + 1 >= argc) {
+        ng_cli_error(CMD, "%s needs a value (see natgrad eval --help)", name);
+        return NG_EXIT_USAGE;
+      }
+      v = argv[++i];
+    }
+    char *end;
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+      help(stdout);
+      return NG_EXIT_OK;
+    } else if (!strcmp(name, "--episodes")) {
+      errno = 0;
+      episodes = strtol(v, &end, 10);
+      if (end == v || *end || errno || episodes < 1 || episodes > MAX_EPISODES) {
+        ng_cli_error(CMD, "--episodes: expected an integer in [1, %d], got '%s'", MAX_EPISODES,
+                     v);
+        return NG_EXIT_USAGE;
+      }
+    } else if (!strcmp(name, "--seed")) {
+      errno = 0;
+      unsigned long long s = strtoull(v, &end, 10);
+      if (end == v || *end || errno || v[0] == '-') {
+        ng_cli_error(CMD, "--seed: expected a non-negative integer, got '%s'", v);
+        return NG_EXIT_USAGE;
+      }
+      seed = (uint64_t)s;
+    } else if (!strcmp(name, "--stochastic") && !v) {
+      stochastic = 1;
+    } else if (arg[0] == '-') {
+      ng_cli_error(CMD, "unknown option '%s' (see natgrad eval --help)", arg);
+      return NG_EXIT_USAGE;
+    } else if (where) {
+      ng_cli_error(CMD, "unexpected argument '%s': one run folder or checkpoint only", arg);
+      return NG_EXIT_USAGE;
+    } else {
+      where = arg;
+    }
+  }
+  if (!where) {
+    ng_cli_error(CMD, "which run? usage: natgrad eval DIR|FILE.ngc [--episodes N]");
+    return NG_EXIT_USAGE;
+  }
+
+  char path[1100];
+  ng_error_t err;
+  ng_error_clear(&err);
+  if (ng_run_is_dir(where)) {
+    if (ng_run_path(path, sizeof path, where, NG_RUN_CHECKPOINT, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      return NG_EXIT_USAGE;
+    }
+  } else {
+    snprintf(path, sizeof path, "%s", where);
+  }
+  if (!ng_run_exists(path)) {
+    ng_cli_error(CMD, "no checkpoint: '%s' does not exist", path);
+    return NG_EXIT_USAGE;
+  }
+  ng_rl_t *t = NULL;
+  if (ng_rl_load(&t, path, &err) != NG_OK) {
+    const char *msg = ng_run_untag(err.message, "load");
+    if (strstr(msg, path))
+      ng_cli_error(CMD, "cannot load checkpoint: %s", msg);
+    else
+      ng_cli_error(CMD, "cannot load checkpoint '%s': %s", path, msg);
+    return NG_EXIT_FAILURE;
+  }
+  double *ret = malloc((size_t)episodes * sizeof *ret);
+  int rc = NG_EXIT_FAILURE;
+  if (!ret) {
+    ng_cli_error(CMD, "out of memory for %ld episodes", episodes);
+  } else if (ng_rl_evaluate(t, (int)episodes, seed, !stochastic, ret, &err) != NG_OK) {
+    ng_cli_error(CMD, "evaluation failed: %s", ng_run_untag(err.message, "evaluate"));
+  } else {
+    double mean = 0, var = 0, lo = INFINITY, hi = -INFINITY;
+    for (long i = 0; i < episodes; i++) {
+      mean += ret[i];
+      if (ret[i] < lo) lo = ret[i];
+      if (ret[i] > hi) hi = ret[i];
+    }
+    mean /= (double)episodes;
+    for (long i = 0; i < episodes; i++) var += (ret[i] - mean) * (ret[i] - mean);
+    const ng_rl_config_t *cfg = ng_rl_config(t);
+    printf("%s after %ld steps: mean return %.2f ± %.2f over %ld %s episodes (seed %" PRIu64
+           "); min %.2f, max %.2f\n",
+           cfg->env_id, ng_rl_env_steps(t), mean, sqrt(var / (double)episodes), episodes,
+           stochastic ? "stochastic" : "deterministic", seed, lo, hi);
+    rc = NG_EXIT_OK;
+  }
+  free(ret);
+  ng_rl_destroy(t);
+  return rc;
+}

@@ -1,0 +1,618 @@
+/* natgrad train: TRPO / NPG on a built-in environment, into a run folder.
+ *
+ * Config precedence: the library's defaults for the env < the config file < flags (in the
+ * order given). Everything is validated, and the output folder proven writable, before
+ * the first environment step. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "natgrad/env.h"
+#include "natgrad/rl.h"
+#include "progress.h"
+#include "run_dir.h"
+#include "svg.h"
+
+#define CMD "train"
+#define MAX_SETTINGS 128
+#define DEFAULT_CHECKPOINT_EVERY 10
+#define PLAIN_EVERY 10       /* non-terminal output: a progress line every this many iterations */
+#define CURVE_SMOOTH NG_PROGRESS_SMOOTH /* as the progress line smooths the return */
+
+typedef struct {
+  const char *flag; /* as typed, for messages: "--steps", "--set" */
+  const char *key;
+  const char *value;
+  char buf[320]; /* --set key=value split here */
+} setting_t;
+
+typedef struct {
+  const char *env, *config, *out, *resume;
+  setting_t settings[MAX_SETTINGS];
+  int n_settings;
+  int force, quiet, checkpoint_every, eval_episodes;
+} train_opts_t;
+
+static volatile sig_atomic_t g_signal = 0;
+static volatile sig_atomic_t g_mode = NG_PROGRESS_QUIET; /* the progress line's mode */
+
+static void on_signal(int sig) {
+  static const char msg[] =
+      "\nnatgrad train: stopping after this iteration to save a checkpoint "
+      "(press Ctrl-C again to quit at once)\n";
+  g_signal = sig;
+  if (g_mode != NG_PROGRESS_QUIET) { /* write(2): printf is not async-signal-safe */
+    int skip = g_mode == NG_PROGRESS_TTY ? 0 : 1; /* the '\n' ends a rewritten line */
+    ssize_t w = write(STDERR_FILENO, msg + skip, sizeof msg - 1 - (size_t)skip);
+    (void)w;
+  }
+}
+
+static void help(FILE *out) {
+  fprintf(out,
+          "usage: natgrad train --env ID [options]\n"
+          "       natgrad train --resume DIR [--steps N] [options]\n"
+          "\n"
+          "Trains a policy with TRPO (or natural policy gradient) on a built-in environment and\n"
+          "writes a run folder: config.ini (the effective config), progress.csv (one row per\n"
+          "iteration), checkpoint.ngc and curve.svg (mean return against environment steps).\n"
+          "\n"
+          "options:\n"
+          "  --env ID             environment, e.g. CartPole-v1 (`natgrad list` shows them)\n"
+          "  --algo trpo|npg      algorithm (default trpo)\n"
+          "  --steps N            environment steps to train for in all (default: tuned per env);\n"
+          "                       with --resume, the new total for the continued run\n"
+          "  --seed S             random seed (default 0)\n"
+          "  --config FILE        read hyperparameters from FILE (format below)\n"
+          "  --set KEY=VALUE      set one hyperparameter; repeatable (see --keys)\n"
+          "  --out DIR            run folder (default runs/ENV-ALGO-sSEED)\n"
+          "  --resume DIR         continue the run in DIR from its checkpoint\n"
+          "  --force              start over in a run folder that already holds a run\n"
+          "  --checkpoint-every K save a checkpoint every K iterations (default %d) and at the end\n"
+          "  --eval-episodes N    deterministic episodes for the final score (default %d, 0: none)\n"
+          "  --quiet, -q          print nothing but errors\n"
+          "  --keys               list every hyperparameter with its meaning\n"
+          "  --help, -h           this help\n"
+          "\n"
+          "Precedence: the library's defaults for the env, then the config file, then flags in\n"
+          "the order given. Config file format (INI, read with inih): one `key = value` per line,\n"
+          "keys as listed by --keys; lines starting with '#' or ';' are comments, and so is\n"
+          "anything after ' #' or ' ;'; an optional [trpo] or [npg] header is allowed. An unknown\n"
+          "key or a value out of range is an error naming the file and line. A run's config.ini\n"
+          "is such a file: `natgrad train --config runs/X/config.ini` repeats the run.\n"
+          "\n"
+          "Ctrl-C (or SIGTERM) finishes the current iteration, saves a checkpoint and exits;\n"
+          "`natgrad train --resume DIR` continues from there. Exit status: 0 done, 1 failure\n"
+          "(numerics, I/O), 2 usage or config error, 130 interrupted by Ctrl-C, 143 by SIGTERM.\n",
+          DEFAULT_CHECKPOINT_EVERY, NG_RUN_EVAL_EPISODES);
+}
+
+static void list_keys(FILE *out) {
+  fprintf(out, "hyperparameters (config-file keys; flags: --set KEY=VALUE):\n");
+  const char *doc = NULL;
+  for (size_t i = 0;; i++) {
+    const char *key = ng_rl_config_key(i, &doc);
+    if (!key) break;
+    fprintf(out, "  %-22s %s\n", key, doc ? doc : "");
+  }
+}
+
+/* The value of a flag: "--flag=value" or "--flag value". NULL (after an error) if none. */
+static const char *flag_value(int argc, char **argv, int *i, const char *name,
+                              const char *inline_value) {
+  if (inline_value) return inline_value;
+  if (*i + 1 >= argc) {
+    ng_cli_error(CMD, "%s needs a value (see natgrad train --help)", name);
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+/* A whole decimal integer in [lo, hi]. */
+static int parse_int(const char *flag, const char *s, long lo, long hi, int *out) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || v < lo || v > hi) {
+    ng_cli_error(CMD, "%s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
+    return 0;
+  }
+  *out = (int)v;
+  return 1;
+}
+
+static int add_setting(train_opts_t *o, const char *flag, const char *key, const char *value) {
+  if (o->n_settings == MAX_SETTINGS) {
+    ng_cli_error(CMD, "too many settings (at most %d)", MAX_SETTINGS);
+    return 0;
+  }
+  setting_t *s = &o->settings[o->n_settings++];
+  s->flag = flag;
+  s->key = key;
+  s->value = value;
+  return 1;
+}
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, train_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
+  o->eval_episodes = NG_RUN_EVAL_EPISODES;
+  for (int i = 1; i < argc; i++) {
+    char name[64];
+    const char *arg = argv[i], *inl = NULL, *eq = strchr(arg, '=');
+    if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
+      memcpy(name, arg, (size_t)(eq - arg));
+      name[eq - arg] = '\0';
+      inl = eq + 1;
+    } else {
+      snprintf(name, sizeof name, "%s", arg);
+    }
+    const char *v;
+#define VALUE() \
+  if (!(v = flag_value(argc, argv, &i, name, inl))) return NG_EXIT_USAGE
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+      help(stdout);
+      return NG_EXIT_OK;
+    } else if (!strcmp(name, "--keys")) {
+      list_keys(stdout);
+      return NG_EXIT_OK;
+    } else if (!strcmp(name, "--env")) {
+      VALUE();
+      o->env = v;
+    } else if (!strcmp(name, "--algo")) {
+      VALUE();
+      if (!add_setting(o, "--algo", "algo", v)) return NG_EXIT_USAGE;
+    } else if (!strcmp(name, "--steps")) {
+      VALUE();
+      if (!add_setting(o, "--steps", "steps", v)) return NG_EXIT_USAGE;
+    } else if (!strcmp(name, "--seed")) {
+      VALUE();
+      if (!add_setting(o, "--seed", "seed", v)) return NG_EXIT_USAGE;
+    } else if (!strcmp(name, "--set")) {
+      VALUE();
+      const char *e = strchr(v, '=');
+      if (!e || e == v) {
+        ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
+        return NG_EXIT_USAGE;
+      }
+      if (!add_setting(o, "--set", NULL, NULL)) return NG_EXIT_USAGE;
+      setting_t *s = &o->settings[o->n_settings - 1];
+      size_t kl = (size_t)(e - v);
+      if (strlen(v) >= sizeof s->buf) {
+        ng_cli_error(CMD, "--set %s: too long", v);
+        return NG_EXIT_USAGE;
+      }
+      memcpy(s->buf, v, strlen(v) + 1);
+      s->buf[kl] = '\0';
+      s->key = s->buf;
+      s->value = s->buf + kl + 1;
+      if (!strcmp(s->key, "env") || !strcmp(s->key, "env_id")) o->env = s->value;
+    } else if (!strcmp(name, "--config")) {
+      VALUE();
+      o->config = v;
+    } else if (!strcmp(name, "--out")) {
+      VALUE();
+      o->out = v;
+    } else if (!strcmp(name, "--resume")) {
+      VALUE();
+      o->resume = v;
+    } else if (!strcmp(name, "--checkpoint-every")) {
+      VALUE();
+      if (!parse_int(name, v, 1, 1000000000L, &o->checkpoint_every)) return NG_EXIT_USAGE;
+    } else if (!strcmp(name, "--eval-episodes")) {
+      VALUE();
+      if (!parse_int(name, v, 0, 1000000, &o->eval_episodes)) return NG_EXIT_USAGE;
+    } else if (!strcmp(name, "--force") && !inl) {
+      o->force = 1;
+    } else if ((!strcmp(name, "--quiet") || !strcmp(name, "-q")) && !inl) {
+      o->quiet = 1;
+    } else if (arg[0] == '-') {
+      ng_cli_error(CMD, "unknown option '%s' (see natgrad train --help)", arg);
+      return NG_EXIT_USAGE;
+    } else {
+      ng_cli_error(CMD, "unexpected argument '%s' (see natgrad train --help)", arg);
+      return NG_EXIT_USAGE;
+    }
+#undef VALUE
+  }
+  return -1;
+}
+
+/* "unknown environment id 'X' (known: A, B, ...)". */
+static void unknown_env(const char *env, const ng_error_t *err) {
+  char known[512] = "";
+  size_t len = 0;
+  for (size_t i = 0; i < ng_env_count() && len < sizeof known; i++) {
+    int n = snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
+                     ng_env_info_at(i)->id);
+    if (n > 0) len += (size_t)n;
+  }
+  const char *msg = err->message[0] ? ng_run_untag(err->message, "config") : "";
+  if (!strstr(msg, env))
+    ng_cli_error(CMD, "unknown environment id '%s' (known: %s)", env, known);
+  else if (!strstr(msg, "known:"))
+    ng_cli_error(CMD, "%s (known: %s)", msg, known);
+  else
+    ng_cli_error(CMD, "%s", msg);
+}
+
+/* The effective config of a new run: defaults for the env < file < flags; validated. */
+static int build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
+  ng_error_t err;
+  ng_error_clear(&err);
+  ng_config_file_t cf = {0};
+  int have_file = 0;
+  if (o->config) {
+    int st = ng_config_file_read(&cf, o->config, &err);
+    if (st != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      return st == NG_EIO ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
+    }
+    have_file = 1;
+  }
+  const char *env = o->env;
+  if (!env && have_file) {
+    env = ng_config_file_get(&cf, "env");
+    const char *alias = ng_config_file_get(&cf, "env_id");
+    if (!env) env = alias;
+  }
+  int rc = -1;
+  if (!env) {
+    ng_cli_error(CMD, "no environment: pass --env ID (e.g. --env CartPole-v1; `natgrad list` "
+                      "shows them)");
+    rc = NG_EXIT_USAGE;
+  } else if (ng_rl_config_default(cfg, env, &err) != NG_OK) {
+    unknown_env(env, &err);
+    rc = NG_EXIT_USAGE;
+  } else if (have_file && ng_config_file_apply(&cf, cfg, &err) != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
+    rc = NG_EXIT_USAGE;
+  }
+  if (have_file) ng_config_file_free(&cf);
+  if (rc >= 0) return rc;
+  for (int i = 0; i < o->n_settings; i++) {
+    const setting_t *s = &o->settings[i];
+    ng_error_clear(&err);
+    int st = ng_rl_config_set(cfg, s->key, s->value, &err);
+    if (st != NG_OK) {
+      ng_cli_error(CMD, "%s: %s", s->flag,
+                   err.message[0] ? ng_run_untag(err.message, "config") : ng_strerror(st));
+      return NG_EXIT_USAGE;
+    }
+  }
+  if (o->env && strcmp(cfg->env_id, o->env) != 0) {
+    ng_error_clear(&err);
+    if (ng_rl_config_set(cfg, "env", o->env, &err) != NG_OK) {
+      unknown_env(o->env, &err);
+      return NG_EXIT_USAGE;
+    }
+  }
+  ng_error_clear(&err);
+  if (ng_rl_config_validate(cfg, &err) != NG_OK) {
+    ng_cli_error(CMD, "invalid config: %s", ng_run_untag(err.message, "config"));
+    return NG_EXIT_USAGE;
+  }
+  return -1;
+}
+
+/* The smoothed line: the mean return of the episodes of the last w points, weighted by
+ * their episode counts (as the progress line shows it). */
+static void smooth(size_t n, const double *y, const double *eps, size_t w, double *out) {
+  for (size_t i = 0; i < n; i++) {
+    double sum = 0, k = 0;
+    for (size_t j = i + 1; j-- > 0 && i - j < w;) {
+      sum += y[j] * eps[j];
+      k += eps[j];
+    }
+    out[i] = sum / k;
+  }
+}
+
+/* curve.svg from the whole log (so a resumed run's curve covers every part of it). Only
+ * iterations in which episodes ended have a mean return; the others are left out. */
+static int draw_curve(const char *path, const char *log_path, const ng_rl_config_t *cfg,
+                      ng_error_t *err) {
+  ng_log_row_t *rows = NULL;
+  size_t n_rows = 0;
+  int st = ng_log_read(log_path, &rows, &n_rows, err);
+  if (st != NG_OK) return st;
+  double *buf = malloc((4 * n_rows + 1) * sizeof *buf);
+  if (!buf) {
+    free(rows);
+    return ng_error_set(err, NG_ENOMEM, "out of memory drawing '%s'", path);
+  }
+  double *x = buf, *y = buf + n_rows, *eps = buf + 2 * n_rows, *ys = buf + 3 * n_rows;
+  size_t n = 0;
+  for (size_t i = 0; i < n_rows; i++)
+    if (rows[i].episodes > 0 && isfinite(rows[i].mean_return)) {
+      x[n] = (double)rows[i].env_steps;
+      y[n] = rows[i].mean_return;
+      eps[n] = rows[i].episodes;
+      n++;
+    }
+  free(rows);
+  smooth(n, y, eps, CURVE_SMOOTH, ys);
+  char title[160], smooth_label[64];
+  snprintf(title, sizeof title, "%s: %s, seed %llu", cfg->env_id,
+           cfg->algo == NG_ALGO_NPG ? "NPG" : "TRPO", (unsigned long long)cfg->seed);
+  snprintf(smooth_label, sizeof smooth_label, "mean over %d iterations", CURVE_SMOOTH);
+  ng_svg_panel_t panel = {.title = title,
+                          .xlabel = "environment steps",
+                          .ylabel = "mean episode return",
+                          .legend = NG_SVG_LEGEND_BOTTOM_RIGHT};
+  ng_svg_series_t series[2] = {
+      {.label = "per iteration", .n = n, .x = x, .y = y, .color = "#9ecae1", .line_width = 1},
+      {.label = smooth_label, .n = n, .x = x, .y = ys, .color = "#0072b2", .line_width = 2.5},
+  };
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    free(buf);
+    return ng_error_set(err, NG_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+  }
+  st = ng_svg_line_plot(f, 800, 480, &panel, 2, series);
+  free(buf);
+  if (fclose(f) != 0 && st == NG_OK) st = NG_EIO;
+  if (st == NG_OK && rename(tmp, path) != 0) st = NG_EIO;
+  if (st != NG_OK) {
+    remove(tmp);
+    return ng_error_set(err, st, "cannot write '%s': %s", path, ng_strerror(st));
+  }
+  return NG_OK;
+}
+
+static int print_summary(ng_rl_t *t, const train_opts_t *o, const char *dir,
+                          const char *ckpt, const char *log_path, const char *curve,
+                          long steps_before, double seconds) {
+  const ng_rl_config_t *cfg = ng_rl_config(t);
+  long steps = ng_rl_env_steps(t) - steps_before;
+  int ok = 1;
+  char dur[32];
+  ng_progress_duration(dur, sizeof dur, seconds);
+  printf("done: %s %s, %ld iterations, %ld environment steps", cfg->env_id,
+         cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", ng_rl_iteration(t), ng_rl_env_steps(t));
+  if (steps > 0)
+    printf(" (%ld in %s, %.0f steps/s)\n", steps, dur, seconds > 0 ? steps / seconds : 0.0);
+  else
+    printf("\n");
+  if (o->eval_episodes > 0) {
+    double *ret = malloc((size_t)o->eval_episodes * sizeof *ret);
+    ng_error_t err;
+    ng_error_clear(&err);
+    if (!ret) {
+      ng_cli_error(CMD, "out of memory for the evaluation");
+      ok = 0;
+    } else if (ng_rl_evaluate(t, o->eval_episodes, NG_RUN_EVAL_SEED, 1, ret, &err) != NG_OK) {
+      ng_cli_error(CMD, "final evaluation failed: %s", err.message);
+      ok = 0;
+    } else {
+      double mean = 0, var = 0;
+      for (int i = 0; i < o->eval_episodes; i++) mean += ret[i];
+      mean /= o->eval_episodes;
+      for (int i = 0; i < o->eval_episodes; i++) var += (ret[i] - mean) * (ret[i] - mean);
+      printf("final mean return: %.2f ± %.2f (%d deterministic episodes; natgrad eval %s)\n",
+             mean, sqrt(var / o->eval_episodes), o->eval_episodes, dir);
+    }
+    free(ret);
+  }
+  printf("curve:      %s\nlog:        %s\ncheckpoint: %s\n", curve, log_path, ckpt);
+  return ok;
+}
+
+int ng_cmd_train(int argc, char **argv) {
+  train_opts_t *o = calloc(1, sizeof *o);
+  if (!o) {
+    ng_cli_error(CMD, "out of memory");
+    return NG_EXIT_FAILURE;
+  }
+  int rc = parse_args(argc, argv, o);
+  ng_rl_t *t = NULL;
+  ng_log_t log = {0};
+  ng_error_t err;
+  ng_error_clear(&err);
+  char dir[1024], ckpt[1100], log_path[1100], curve[1100], cfg_path[1100];
+  if (rc >= 0) goto out;
+  rc = NG_EXIT_USAGE;
+
+  /* ---- the trainer: a new run, or the checkpoint of an earlier one ---- */
+  if (o->resume) {
+    const char *bad = o->env ? "--env" : o->config ? "--config" : o->out ? "--out"
+                                       : o->force ? "--force" : NULL;
+    const char *steps_value = NULL;
+    for (int i = 0; !bad && i < o->n_settings; i++) {
+      const setting_t *st = &o->settings[i];
+      if (!strcmp(st->key, "steps") || !strcmp(st->key, "total_steps"))
+        steps_value = st->value;
+      else
+        bad = st->flag;
+    }
+    if (bad) {
+      ng_cli_error(CMD, "%s cannot be used with --resume: a resumed run keeps its config "
+                        "(only --steps can extend it)", bad);
+      goto out;
+    }
+    snprintf(dir, sizeof dir, "%s", o->resume);
+    if (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      goto out;
+    }
+    if (!ng_run_exists(ckpt)) {
+      ng_cli_error(CMD, "no checkpoint to resume: '%s' does not exist", ckpt);
+      goto out;
+    }
+    if (ng_rl_load(&t, ckpt, &err) != NG_OK) {
+      const char *msg = ng_run_untag(err.message, "load");
+      if (strstr(msg, ckpt))
+        ng_cli_error(CMD, "cannot resume: %s", msg);
+      else
+        ng_cli_error(CMD, "cannot resume from '%s': %s", ckpt, msg);
+      rc = NG_EXIT_FAILURE;
+      goto out;
+    }
+    if (steps_value) {
+      char *end;
+      long steps = strtol(steps_value, &end, 10);
+      if (end == steps_value || *end || steps < 1 || ng_rl_set_total_steps(t, steps) != NG_OK) {
+        ng_cli_error(CMD, "--steps: expected a positive integer, got '%s'", steps_value);
+        goto out;
+      }
+    }
+  } else {
+    ng_rl_config_t cfg;
+    if ((rc = build_config(o, &cfg)) >= 0) goto out;
+    rc = NG_EXIT_USAGE;
+    if (o->out)
+      snprintf(dir, sizeof dir, "%s", o->out);
+    else
+      snprintf(dir, sizeof dir, "runs/%s-%s-s%llu", cfg.env_id,
+               cfg.algo == NG_ALGO_NPG ? "npg" : "trpo", (unsigned long long)cfg.seed);
+    if (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      goto out;
+    }
+    if (ng_run_exists(ckpt) && !o->force) {
+      ng_cli_error(CMD, "'%s' already holds a run (%s); continue it with --resume %s, or pass "
+                        "--force to start over and overwrite it", dir, NG_RUN_CHECKPOINT, dir);
+      goto out;
+    }
+    if (ng_run_prepare_dir(dir, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      rc = NG_EXIT_FAILURE;
+      goto out;
+    }
+    if (ng_rl_create(&t, &cfg, &err) != NG_OK) {
+      ng_cli_error(CMD, "cannot set up training: %s", err.message);
+      rc = NG_EXIT_FAILURE;
+      goto out;
+    }
+  }
+  rc = NG_EXIT_FAILURE;
+  if (ng_run_path(log_path, sizeof log_path, dir, NG_RUN_LOG, &err) != NG_OK ||
+      ng_run_path(curve, sizeof curve, dir, NG_RUN_CURVE, &err) != NG_OK ||
+      ng_run_path(cfg_path, sizeof cfg_path, dir, NG_RUN_CONFIG, &err) != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
+    goto out;
+  }
+
+  /* ---- the run folder ---- */
+  const ng_rl_config_t *cfg = ng_rl_config(t);
+  if ((o->resume && ng_run_prepare_dir(dir, &err) != NG_OK) ||
+      ng_run_write_config(cfg_path, cfg, &err) != NG_OK ||
+      (o->resume ? ng_log_resume(&log, log_path, ng_rl_iteration(t), &err)
+                 : ng_log_create(&log, log_path, &err)) != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
+    goto out;
+  }
+  ng_progress_t progress;
+  ng_progress_init(&progress, stdout, ng_progress_auto_mode(stdout, o->quiet), PLAIN_EVERY,
+                   ng_rl_env_steps(t), cfg->total_steps, cfg->ls_max_backtracks + 1);
+  double wall_base = 0;
+  if (o->resume) {
+    ng_log_row_t *rows = NULL;
+    size_t n = 0;
+    if (ng_log_read(log_path, &rows, &n, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      goto out;
+    }
+    for (size_t i = 0; i < n; i++) ng_progress_add_history(&progress, rows[i].mean_return,
+                                                           rows[i].episodes);
+    if (n > 0 && isfinite(rows[n - 1].wall_s)) wall_base = rows[n - 1].wall_s;
+    free(rows);
+    if (!o->quiet) {
+      if (ng_rl_done(t))
+        printf("the run in %s has already taken %ld of %ld steps; pass --steps N to train "
+               "longer\n", dir, ng_rl_env_steps(t), cfg->total_steps);
+      else
+        printf("resuming %s at iteration %ld (%ld of %ld steps)\n", dir, ng_rl_iteration(t),
+               ng_rl_env_steps(t), cfg->total_steps);
+    }
+  } else if (!o->quiet) {
+    printf("training %s with %s for %ld steps (seed %llu) into %s\n", cfg->env_id,
+           cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
+           (unsigned long long)cfg->seed, dir);
+  }
+  fflush(stdout);
+
+  /* ---- the loop: a signal stops it between iterations ---- */
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+  g_signal = 0;
+  g_mode = progress.mode;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  double t0 = ng_progress_now();
+  long steps_before = ng_rl_env_steps(t), saved_at = ng_rl_iteration(t);
+  int failed = 0;
+  while (!ng_rl_done(t) && !g_signal) {
+    ng_rl_stats_t s;
+    ng_error_clear(&err);
+    if (ng_rl_iterate(t, &s, &err) != NG_OK) {
+      ng_progress_break(&progress);
+      ng_cli_error(CMD, "iteration %ld failed: %s", ng_rl_iteration(t) + 1,
+                   err.message[0] ? err.message : ng_strerror(err.status));
+      if (saved_at > 0)
+        ng_cli_error(CMD, "the last checkpoint (iteration %ld) is in %s", saved_at, ckpt);
+      failed = 1;
+      break;
+    }
+    if (ng_log_append(&log, &s, wall_base + ng_progress_now() - t0, &err) != NG_OK) {
+      ng_progress_break(&progress);
+      ng_cli_error(CMD, "%s", err.message);
+      failed = 1;
+      break;
+    }
+    ng_progress_update(&progress, &s, ng_rl_done(t) || g_signal);
+    if (s.iteration % o->checkpoint_every == 0) {
+      if (ng_rl_save(t, ckpt, &err) != NG_OK) {
+        ng_progress_break(&progress);
+        ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
+        failed = 1;
+        break;
+      }
+      saved_at = s.iteration;
+    }
+  }
+  double seconds = ng_progress_now() - t0;
+  ng_progress_break(&progress);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  ng_log_close(&log);
+  if (failed) goto out;
+
+  /* ---- the end: checkpoint, curve, summary ---- */
+  if (saved_at != ng_rl_iteration(t) || !ng_run_exists(ckpt)) {
+    if (ng_rl_save(t, ckpt, &err) != NG_OK) {
+      ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
+      goto out;
+    }
+  }
+  if (draw_curve(curve, log_path, cfg, &err) != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
+    goto out;
+  }
+  if (g_signal) {
+    if (!o->quiet)
+      printf("interrupted at iteration %ld (%ld of %ld steps); checkpoint saved in %s\n"
+             "continue with: natgrad train --resume %s\n",
+             ng_rl_iteration(t), ng_rl_env_steps(t), cfg->total_steps, ckpt, dir);
+    rc = 128 + (int)g_signal;
+    goto out;
+  }
+  if (!o->quiet && !print_summary(t, o, dir, ckpt, log_path, curve, steps_before, seconds))
+    goto out;
+  rc = NG_EXIT_OK;
+out:
+  ng_log_close(&log);
+  if (t) ng_rl_destroy(t);
+  free(o);
+  return rc;
+}

@@ -1,0 +1,475 @@
+/* Run-folder helpers: config files via inih, the CSV log, output-folder checks. */
+#include "run_dir.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *ng_run_untag(const char *msg, const char *tag) {
+  size_t n = strlen(tag);
+  if (!strncmp(msg, tag, n) && msg[n] == ':' && msg[n + 1] == ' ') return msg + n + 2;
+  return msg;
+}
+
+int ng_run_path(char *buf, size_t size, const char *dir, const char *name, ng_error_t *err) {
+  size_t len = strlen(dir);
+  const char *sep = (len > 0 && dir[len - 1] == '/') ? "" : "/";
+  int n = snprintf(buf, size, "%s%s%s", dir, sep, name);
+  if (n < 0 || (size_t)n >= size)
+    return ng_error_set(err, NG_ERANGE, "path too long: '%s%s%s'", dir, sep, name);
+  return NG_OK;
+}
+
+int ng_run_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+int ng_run_is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* mkdir -p: each missing component in turn. */
+static int make_dirs(const char *dir) {
+  char buf[1024];
+  size_t len = strlen(dir);
+  if (len == 0 || len >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(buf, dir, len + 1);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+  if (!ng_run_is_dir(buf)) {
+    errno = ENOTDIR;
+    return -1;
+  }
+  return 0;
+}
+
+int ng_run_prepare_dir(const char *dir, ng_error_t *err) {
+  if (make_dirs(dir) != 0)
+    return ng_error_set(err, NG_EIO, "cannot create output folder '%s': %s", dir,
+                        strerror(errno));
+  /* Permission bits do not tell the whole story (root, read-only mounts): try it. */
+  char probe[1100];
+  int st = ng_run_path(probe, sizeof probe, dir, ".natgrad-write-test", err);
+  if (st != NG_OK) return st;
+  FILE *f = fopen(probe, "w");
+  if (!f || fputs("ok\n", f) == EOF || fclose(f) != 0) {
+    int e = errno;
+    remove(probe);
+    return ng_error_set(err, NG_EIO, "output folder '%s' is not writable: %s", dir,
+                        strerror(e));
+  }
+  remove(probe);
+  return NG_OK;
+}
+
+int ng_run_write_file(const char *path, const char *text, ng_error_t *err) {
+  char tmp[1100];
+  int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (n < 0 || (size_t)n >= sizeof tmp)
+    return ng_error_set(err, NG_ERANGE, "path too long: '%s'", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return ng_error_set(err, NG_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+  int ok = fputs(text, f) != EOF && fflush(f) == 0;
+  int e = errno;
+  if (fclose(f) != 0 && ok) {
+    ok = 0;
+    e = errno;
+  }
+  if (!ok || rename(tmp, path) != 0) {
+    if (ok) e = errno;
+    remove(tmp);
+    return ng_error_set(err, NG_EIO, "cannot write '%s': %s", path, strerror(e));
+  }
+  return NG_OK;
+}
+
+int ng_run_write_config(const char *path, const ng_rl_config_t *cfg, ng_error_t *err) {
+  static const char header[] =
+      "# natgrad train: the effective config of this run (defaults for the env, then the\n"
+      "# config file, then the command line). `natgrad train --config FILE` reads it back.\n";
+  char small[4096];
+  size_t need = ng_rl_config_format(cfg, small, sizeof small);
+  char *body = small;
+  if (need >= sizeof small) {
+    body = malloc(need + 1);
+    if (!body) return ng_error_set(err, NG_ENOMEM, "out of memory writing '%s'", path);
+    ng_rl_config_format(cfg, body, need + 1);
+  }
+  size_t hl = sizeof header - 1, bl = strlen(body);
+  char *text = malloc(hl + bl + 1);
+  int st;
+  if (!text) {
+    st = ng_error_set(err, NG_ENOMEM, "out of memory writing '%s'", path);
+  } else {
+    memcpy(text, header, hl);
+    memcpy(text + hl, body, bl + 1);
+    st = ng_run_write_file(path, text, err);
+    free(text);
+  }
+  if (body != small) free(body);
+  return st;
+}
+
+/* ---- config files ---------------------------------------------------------------------- */
+
+/* Reader state: inih sees one normalised physical line per call, so the count of calls is
+ * the line number the handler reports, and problems inih cannot see are kept here. */
+typedef struct {
+  FILE *f;
+  ng_config_file_t *cf;
+  int line;
+  int status;          /* first error found by the reader or the handler */
+  int error_line;
+  char message[400];
+} parse_ctx_t;
+
+static void ctx_fail(parse_ctx_t *ctx, int status, const char *msg) {
+  if (ctx->status != NG_OK) return;
+  ctx->status = status;
+  ctx->error_line = ctx->line;
+  snprintf(ctx->message, sizeof ctx->message, "%s", msg);
+}
+
+/* fgets for inih, with two normalisations inih lacks: leading whitespace is dropped (so an
+ * indented line is a line of its own, never the "continuation" of the previous value), and
+ * a '#' after whitespace starts a comment (inih only knows ';' there). */
+static char *config_reader(char *str, int num, void *stream) {
+  parse_ctx_t *ctx = stream;
+  char buf[1024];
+  if (ctx->status != NG_OK || !fgets(buf, sizeof buf, ctx->f)) return NULL;
+  ctx->line++;
+  size_t len = strlen(buf);
+  if (len == sizeof buf - 1 && buf[len - 1] != '\n' && !feof(ctx->f)) {
+    ctx_fail(ctx, NG_EFORMAT, "line too long (at most 1000 characters)");
+    return NULL;
+  }
+  char *s = buf;
+  while (*s == ' ' || *s == '\t') s++;
+  for (char *p = s + 1; *s && *p; p++)
+    if (*p == '#' && (p[-1] == ' ' || p[-1] == '\t')) {
+      p[0] = '\n';
+      p[1] = '\0';
+      break;
+    }
+  if (*s == '[') { /* checked here, where its line is known (inih reports keys only) */
+    size_t k = strcspn(s + 1, "]");
+    int known = (k == 0 || (k == 4 && !strncmp(s + 1, "trpo", 4)) ||
+                 (k == 3 && !strncmp(s + 1, "npg", 3)));
+    if (s[1 + k] == ']' && !known) {
+      char msg[300];
+      snprintf(msg, sizeof msg, "unknown section [%.*s] (use no section, [trpo] or [npg])",
+               (int)(k < 200 ? k : 200), s + 1);
+      ctx_fail(ctx, NG_EFORMAT, msg);
+      return NULL;
+    }
+  }
+  len = strlen(s);
+  if (num < 2 || len + 1 > (size_t)num) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "line too long (at most %d characters)", num - 2);
+    ctx_fail(ctx, NG_EFORMAT, msg);
+    return NULL;
+  }
+  memcpy(str, s, len + 1);
+  return str;
+}
+
+static int config_handler(void *user, const char *section, const char *name,
+                          const char *value) {
+  parse_ctx_t *ctx = user;
+  ng_config_file_t *cf = ctx->cf;
+  char msg[400];
+  if (section[0] && strcmp(section, "trpo") != 0 && strcmp(section, "npg") != 0) {
+    snprintf(msg, sizeof msg, "unknown section [%s] (use no section, [trpo] or [npg])",
+             section); /* a long name cut by inih; the reader checks whole ones */
+    ctx_fail(ctx, NG_EFORMAT, msg);
+    return 0;
+  }
+  if (strlen(name) >= sizeof cf->entries[0].key || strlen(value) >= sizeof cf->entries[0].value) {
+    ctx_fail(ctx, NG_EFORMAT, "key or value too long");
+    return 0;
+  }
+  if (cf->n == cf->cap) {
+    size_t cap = cf->cap ? 2 * cf->cap : 32;
+    ng_config_entry_t *e = realloc(cf->entries, cap * sizeof *e);
+    if (!e) {
+      ctx_fail(ctx, NG_ENOMEM, "out of memory");
+      return 0;
+    }
+    cf->entries = e;
+    cf->cap = cap;
+  }
+  ng_config_entry_t *e = &cf->entries[cf->n++];
+  snprintf(e->key, sizeof e->key, "%s", name);
+  snprintf(e->value, sizeof e->value, "%s", value);
+  e->line = ctx->line;
+  return 1;
+}
+
+int ng_config_file_read(ng_config_file_t *cf, const char *path, ng_error_t *err) {
+  memset(cf, 0, sizeof *cf);
+  if (strlen(path) >= sizeof cf->path)
+    return ng_error_set(err, NG_ERANGE, "config file path too long: '%s'", path);
+  snprintf(cf->path, sizeof cf->path, "%s", path);
+  if (ng_run_is_dir(path))
+    return ng_error_set(err, NG_ENOTFOUND, "cannot read config file '%s': is a folder", path);
+  parse_ctx_t ctx = {.f = fopen(path, "r"), .cf = cf};
+  if (!ctx.f)
+    return ng_error_set(err, NG_ENOTFOUND, "cannot read config file '%s': %s", path,
+                        strerror(errno));
+  int ret = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
+  int read_failed = ferror(ctx.f);
+  fclose(ctx.f);
+  int st = NG_OK;
+  if (read_failed) {
+    st = ng_error_set(err, NG_EIO, "cannot read config file '%s'", path);
+  } else if (ret > 0 && (ctx.status == NG_OK || ret < ctx.error_line)) {
+    /* inih's own complaint (on a line the handler never saw): a line that is neither a
+     * comment, a [section] nor a key = value pair. */
+    st = ng_error_set(err, NG_EFORMAT, "%s:%d: expected 'key = value', a [section] or a comment",
+                      path, ret);
+  } else if (ctx.status != NG_OK) {
+    st = ng_error_set(err, ctx.status, "%s:%d: %s", path, ctx.error_line, ctx.message);
+  } else if (ret < 0) {
+    st = ng_error_set(err, NG_ENOMEM, "cannot parse config file '%s'", path);
+  }
+  if (st != NG_OK) ng_config_file_free(cf);
+  return st;
+}
+
+const char *ng_config_file_get(const ng_config_file_t *cf, const char *key) {
+  for (size_t i = cf->n; i-- > 0;)
+    if (!strcmp(cf->entries[i].key, key)) return cf->entries[i].value;
+  return NULL;
+}
+
+int ng_config_file_apply(const ng_config_file_t *cf, ng_rl_config_t *cfg, ng_error_t *err) {
+  for (size_t i = 0; i < cf->n; i++) {
+    const ng_config_entry_t *e = &cf->entries[i];
+    ng_error_t e2;
+    ng_error_clear(&e2);
+    int st = ng_rl_config_set(cfg, e->key, e->value, &e2);
+    if (st != NG_OK)
+      return ng_error_set(err, st, "%s:%d: %s", cf->path, e->line,
+                          e2.message[0] ? ng_run_untag(e2.message, "config") : ng_strerror(st));
+  }
+  return NG_OK;
+}
+
+void ng_config_file_free(ng_config_file_t *cf) {
+  free(cf->entries);
+  cf->entries = NULL;
+  cf->n = cf->cap = 0;
+}
+
+/* ---- CSV log --------------------------------------------------------------------------- */
+
+int ng_log_create(ng_log_t *log, const char *path, ng_error_t *err) {
+  snprintf(log->path, sizeof log->path, "%s", path);
+  log->f = fopen(path, "w");
+  if (!log->f) return ng_error_set(err, NG_EIO, "cannot write '%s': %s", path, strerror(errno));
+  if (fputs(NG_RUN_CSV_HEADER "\n", log->f) == EOF || fflush(log->f) != 0) {
+    int e = errno;
+    ng_log_close(log);
+    return ng_error_set(err, NG_EIO, "cannot write '%s': %s", path, strerror(e));
+  }
+  return NG_OK;
+}
+
+/* Reads a whole small text file into a malloc'ed string; NULL and errno if it cannot. */
+static char *read_text(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    n += fread(buf + n, 1, cap - n - 1, f);
+    if (n < cap - 1) break;
+    char *b = realloc(buf, 2 * cap);
+    if (!b) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    buf = b;
+    cap *= 2;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!buf || bad) {
+    free(buf);
+    errno = bad ? EIO : ENOMEM;
+    return NULL;
+  }
+  buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
+int ng_log_resume(ng_log_t *log, const char *path, long keep_through, ng_error_t *err) {
+  if (!ng_run_exists(path)) return ng_log_create(log, path, err);
+  size_t len = 0;
+  char *text = read_text(path, &len);
+  if (!text) return ng_error_set(err, NG_EIO, "cannot read '%s': %s", path, strerror(errno));
+  /* Keep the header and every complete row up to keep_through; drop the rest, including a
+   * torn last line from a crash. */
+  size_t keep = 0;
+  char *line = text;
+  int first = 1, st = NG_OK;
+  while (*line) {
+    char *nl = strchr(line, '\n');
+    if (!nl) break;
+    if (first) {
+      if ((size_t)(nl - line) != strlen(NG_RUN_CSV_HEADER) ||
+          strncmp(line, NG_RUN_CSV_HEADER, (size_t)(nl - line)) != 0) {
+        st = ng_error_set(err, NG_EFORMAT, "%s: not a natgrad progress log (unexpected header)",
+                          path);
+        break;
+      }
+      first = 0;
+    } else {
+      char *end;
+      long it = strtol(line, &end, 10);
+      if (end == line || *end != ',' || it > keep_through) break;
+    }
+    keep = (size_t)(nl + 1 - text);
+    line = nl + 1;
+  }
+  if (st == NG_OK) {
+    if (first) {
+      free(text);
+      return ng_log_create(log, path, err);
+    }
+    if (keep < len) {
+      text[keep] = '\0';
+      st = ng_run_write_file(path, text, err);
+    }
+  }
+  free(text);
+  if (st != NG_OK) return st;
+  snprintf(log->path, sizeof log->path, "%s", path);
+  log->f = fopen(path, "a");
+  if (!log->f) return ng_error_set(err, NG_EIO, "cannot append to '%s': %s", path, strerror(errno));
+  return NG_OK;
+}
+
+/* A value for the CSV: "nan" spelled the same on every libc. */
+static void put_num(FILE *f, double x, const char *fmt) {
+  if (isnan(x))
+    fputs(",nan", f);
+  else {
+    fputc(',', f);
+    fprintf(f, fmt, x);
+  }
+}
+
+int ng_log_append(ng_log_t *log, const ng_rl_stats_t *s, double wall_s, ng_error_t *err) {
+  FILE *f = log->f;
+  fprintf(f, "%ld,%ld,%d", s->iteration, s->env_steps, s->episodes);
+  put_num(f, s->mean_return, "%.10g");
+  put_num(f, s->mean_length, "%.10g");
+  put_num(f, s->kl, "%.6g");
+  put_num(f, s->entropy, "%.6g");
+  put_num(f, s->surrogate_gain, "%.6g");
+  fprintf(f, ",%d,%d,%d", s->ls_trials, s->step_accepted, s->cg_iterations);
+  put_num(f, s->cg_residual, "%.6g");
+  put_num(f, s->vf_loss, "%.6g");
+  put_num(f, s->explained_variance, "%.6g");
+  put_num(f, s->rollout_seconds, "%.4f");
+  put_num(f, s->update_seconds, "%.4f");
+  put_num(f, wall_s, "%.3f");
+  fputc('\n', f);
+  if (ferror(f) || fflush(f) != 0)
+    return ng_error_set(err, NG_EIO, "cannot write '%s': %s", log->path, strerror(errno));
+  return NG_OK;
+}
+
+void ng_log_close(ng_log_t *log) {
+  if (log->f) fclose(log->f);
+  log->f = NULL;
+}
+
+/* Field k (0-based) of a CSV line as a double; NAN for "nan"; 0 on a malformed field. */
+static int csv_field(const char *line, int k, double *out) {
+  const char *p = line;
+  for (int i = 0; i < k; i++) {
+    p = strchr(p, ',');
+    if (!p) return 0;
+    p++;
+  }
+  if (!strncmp(p, "nan", 3)) {
+    *out = NAN;
+    return 1;
+  }
+  char *end;
+  *out = strtod(p, &end);
+  return end != p && (*end == ',' || *end == '\n' || *end == '\r' || *end == '\0');
+}
+
+int ng_log_read(const char *path, ng_log_row_t **rows, size_t *n, ng_error_t *err) {
+  *rows = NULL;
+  *n = 0;
+  if (!ng_run_exists(path)) return NG_OK;
+  size_t len = 0;
+  char *text = read_text(path, &len);
+  if (!text) return ng_error_set(err, NG_EIO, "cannot read '%s': %s", path, strerror(errno));
+  size_t lines = 0;
+  for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+  ng_log_row_t *r = malloc((lines + 1) * sizeof *r);
+  if (!r) {
+    free(text);
+    return ng_error_set(err, NG_ENOMEM, "out of memory reading '%s'", path);
+  }
+  int st = NG_OK, lineno = 0;
+  size_t count = 0;
+  for (char *line = text; *line;) {
+    char *nl = strchr(line, '\n');
+    if (!nl) break; /* a torn last line */
+    *nl = '\0';
+    lineno++;
+    if (lineno == 1) {
+      if (strcmp(line, NG_RUN_CSV_HEADER) != 0) {
+        st = ng_error_set(err, NG_EFORMAT, "%s: not a natgrad progress log (unexpected header)",
+                          path);
+        break;
+      }
+    } else {
+      double it, steps, eps, ret, wall;
+      if (!csv_field(line, 0, &it) || !csv_field(line, 1, &steps) ||
+          !csv_field(line, 2, &eps) || !csv_field(line, 3, &ret) ||
+          !csv_field(line, 16, &wall)) {
+        st = ng_error_set(err, NG_EFORMAT, "%s:%d: malformed row", path, lineno);
+        break;
+      }
+      r[count].iteration = (long)it;
+      r[count].env_steps = (long)steps;
+      r[count].episodes = (int)eps;
+      r[count].mean_return = ret;
+      r[count].wall_s = wall;
+      count++;
+    }
+    line = nl + 1;
+  }
+  free(text);
+  if (st != NG_OK) {
+    free(r);
+    return st;
+  }
+  *rows = r;
+  *n = count;
+  return NG_OK;
+}
