@@ -309,7 +309,8 @@ static long run_ng(const fit_t *fit, double eta, long cap, path_t *path, int *st
     if (it == cap) return NOT_REACHED;
     *status = mean_nll(fit, theta, &loss, g);
     if (*status == NG_OK) *status = natural_direction(theta, g, s);
-    if (*status == NG_ENONFINITE) return *status = NG_OK, UNSTABLE;
+    /* a step so large that sigma over- or underflows: F is then singular or not finite */
+    if (*status == NG_ENONFINITE || *status == NG_ENOTPD) return *status = NG_OK, UNSTABLE;
     if (*status != NG_OK) return UNSTABLE;
     /* theta <- theta - eta F^-1 g */
     if ((*status = ng_natgrad_descent_step(2, theta, eta, s)) != NG_OK) return UNSTABLE;
@@ -318,23 +319,27 @@ static long run_ng(const fit_t *fit, double eta, long cap, path_t *path, int *st
 
 /* Gradient descent at its best: the step 2^(-k/4) with the fewest iterations, searched from
  * eta = 1 downward until a step does no better than the best so far (each run is capped at
- * the best count, so the slow small steps cost little). */
-static long tune_gd(const fit_t *fit, long cap, double *best_eta, int *status) {
+ * the best count, so the slow small steps cost little). If no step reaches the tolerance
+ * within cap, the largest stable one is kept. The kept run's path is left in *path
+ * (scratch holds the others). *best_eta is 0 if every step was unstable. */
+static long tune_gd(const fit_t *fit, long cap, double *best_eta, path_t *path,
+                    path_t *scratch, int *status) {
   long best = NOT_REACHED;
   *best_eta = 0.0;
   for (int k = 0; k < GD_GRID_STEPS; k++) {
     double eta = pow(2.0, -k / 4.0);
-    long it = run_gd(fit, eta, best >= 0 ? best : cap, NULL, status);
+    scratch->len = 0;
+    long it = run_gd(fit, eta, best >= 0 ? best : cap, scratch, status);
     if (*status != NG_OK) return UNSTABLE;
-    if (it >= 0 && (best < 0 || it < best)) {
+    int keep = (it >= 0 && (best < 0 || it < best)) || (it == NOT_REACHED && best < 0);
+    if (keep) {
+      path_t t = *path;
+      *path = *scratch;
+      *scratch = t;
       best = it;
       *best_eta = eta;
-    } else if (best >= 0) {
-      break;
-    } else if (it == NOT_REACHED && *best_eta == 0.0) {
-      *best_eta = eta; /* stable but too slow for the cap: report the largest such step */
-      break;
     }
+    if (it == NOT_REACHED || (it >= 0 && !keep)) break; /* smaller steps are only slower */
   }
   return best;
 }
@@ -352,14 +357,20 @@ static double nll_closed_form(void *ctx, double mu, double log_sigma) {
          0.91893853320467274178; /* log(2 pi) / 2 */
 }
 
-static void format_count(char *buf, size_t size, long it, long cap) {
-  if (it >= 0) snprintf(buf, size, "%ld", it);
-  else if (it == NOT_REACHED) snprintf(buf, size, "not reached in %ld", cap);
+/* "228", "not reached in 100000", "diverged"; unit ("" or " it.") follows the numbers. */
+static void format_count(char *buf, size_t size, long it, long cap, const char *unit) {
+  if (it >= 0) snprintf(buf, size, "%ld%s", it, unit);
+  else if (it == NOT_REACHED) snprintf(buf, size, "not reached in %ld%s", cap, unit);
   else snprintf(buf, size, "diverged");
 }
 
-static void range_of(const path_t *p, double *xlo, double *xhi, double *ylo, double *yhi) {
+/* Grows the box to the points of p within `window` (max-norm) of centre: a path that
+ * wanders off (a huge first step) is clipped rather than shrinking everything else. */
+static void range_of(const path_t *p, const double centre[2], double window, double *xlo,
+                     double *xhi, double *ylo, double *yhi) {
   for (size_t i = 0; i < p->len; i++) {
+    if (fabs(p->mu[i] - centre[0]) > window || fabs(p->log_sigma[i] - centre[1]) > window)
+      continue;
     *xlo = fmin(*xlo, p->mu[i]);
     *xhi = fmax(*xhi, p->mu[i]);
     *ylo = fmin(*ylo, p->log_sigma[i]);
@@ -370,11 +381,13 @@ static void range_of(const path_t *p, double *xlo, double *xhi, double *ylo, dou
 /* Both paths over the loss contours (left), distance to the optimum per iteration (right). */
 static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
                      const path_t *gd, double gd_eta, long gd_it, const path_t *ng,
-                     long ng_it) {
-  /* the contour box: every point of both paths, padded */
+                     long ng_it, long cap) {
+  /* the contour box: both paths, padded, as far as they stay within 3x the start's
+   * distance from the optimum */
   double xlo = fit->opt[0], xhi = xlo, ylo = fit->opt[1], yhi = ylo;
-  range_of(gd, &xlo, &xhi, &ylo, &yhi);
-  range_of(ng, &xlo, &xhi, &ylo, &yhi);
+  double window = 3.0 * fmax(dist_to_opt(fit, fit->start), 0.5);
+  range_of(gd, fit->opt, window, &xlo, &xhi, &ylo, &yhi);
+  range_of(ng, fit->opt, window, &xlo, &xhi, &ylo, &yhi);
   double px = 0.08 * (xhi - xlo) + 0.1, py = 0.08 * (yhi - ylo) + 0.1;
   xlo -= px, xhi += px, ylo -= py, yhi += py;
 
@@ -384,10 +397,10 @@ static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
 
   char gd_label[96], ng_label[96], tol_label[48];
   char cgd[32], cng[32];
-  format_count(cgd, sizeof cgd, gd_it, 0);
-  format_count(cng, sizeof cng, ng_it, 0);
-  snprintf(gd_label, sizeof gd_label, "gradient descent, η = %.3g (%s it.)", gd_eta, cgd);
-  snprintf(ng_label, sizeof ng_label, "natural gradient, η = %g (%s it.)", NG_STEP, cng);
+  format_count(cgd, sizeof cgd, gd_it, cap, " it.");
+  format_count(cng, sizeof cng, ng_it, cap, " it.");
+  snprintf(gd_label, sizeof gd_label, "gradient descent, η = %.3g: %s", gd_eta, cgd);
+  snprintf(ng_label, sizeof ng_label, "natural gradient, η = %g: %s", NG_STEP, cng);
   snprintf(tol_label, sizeof tol_label, "tolerance %g", fit->tol);
   const char *c_gd = "#d55e00", *c_ng = "#0072b2";
 
@@ -424,11 +437,11 @@ static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
   ng_svg_begin(&svg, f, 1180, 560, title);
   ng_svg_panel_t left = {.x = 0, .y = 36, .w = 620, .h = 524,
                          .title = "paths over the loss contours",
-                         .xlabel = "μ", .ylabel = "log σ", .legend = NG_SVG_LEGEND_BOTTOM_LEFT};
+                         .xlabel = "μ", .ylabel = "log σ", .legend = NG_SVG_LEGEND_AUTO};
   ng_svg_panel_t right = {.x = 620, .y = 36, .w = 560, .h = 524,
                           .title = "distance to the optimum", .xlabel = "iteration",
                           .ylabel = "max(|μ − μ*|, |log σ − log σ*|)", .log_y = 1,
-                          .legend = NG_SVG_LEGEND_TOP_RIGHT};
+                          .legend = NG_SVG_LEGEND_AUTO};
   ng_svg_contour(&svg, &left, &contour, 4, paths);
   ng_svg_lines(&svg, &right, 3, curves);
   int st = ng_svg_end(&svg);
@@ -495,8 +508,9 @@ static int part_b(const gauss_opts_t *o) {
 
   path_t gd = {0}, ng = {0};
   double gd_eta;
-  long gd_it = tune_gd(&fit, o->max_iter, &gd_eta, &st);
-  if (st == NG_OK && gd_eta > 0) gd_it = run_gd(&fit, gd_eta, o->max_iter, &gd, &st);
+  path_t scratch = {0};
+  long gd_it = tune_gd(&fit, o->max_iter, &gd_eta, &gd, &scratch, &st);
+  path_free(&scratch);
   long ng_it = NOT_REACHED;
   if (st == NG_OK) ng_it = run_ng(&fit, NG_STEP, o->max_iter, &ng, &st);
   if (st != NG_OK) {
@@ -506,9 +520,13 @@ static int part_b(const gauss_opts_t *o) {
     free(x);
     return NG_EXIT_FAILURE;
   }
-  if (gd_eta > 0)
+  if (gd_eta > 0 && gd_it >= 0)
     printf("  GD        theta -= eta g, eta = %.4g: fastest of eta = 2^(-k/4), searched from 1\n"
            "            down until the count stopped improving\n",
+           gd_eta);
+  else if (gd_eta > 0)
+    printf("  GD        theta -= eta g, eta = %.4g: the largest stable eta = 2^(-k/4); none\n"
+           "            reached the tolerance within the cap\n",
            gd_eta);
   else
     printf("  GD        every step eta = 2^(-k/4), k = 0..%d, was unstable\n", GD_GRID_STEPS - 1);
@@ -518,8 +536,8 @@ static int part_b(const gauss_opts_t *o) {
   print_trace(&gd, &ng, 6);
 
   char cgd[48], cng[48];
-  format_count(cgd, sizeof cgd, gd_it, o->max_iter);
-  format_count(cng, sizeof cng, ng_it, o->max_iter);
+  format_count(cgd, sizeof cgd, gd_it, o->max_iter, "");
+  format_count(cng, sizeof cng, ng_it, o->max_iter, "");
   printf("\n  iterations to max(|mu - mu*|, |log sigma - log sigma*|) <= %g:\n", o->tol);
   printf("    gradient descent  %s\n", cgd);
   printf("    natural gradient  %s\n", cng);
@@ -529,13 +547,21 @@ static int part_b(const gauss_opts_t *o) {
   else if (gd_it < 0 && ng_it >= 0)
     printf("    speed-up          > %.1fx (gradient descent did not get there)\n",
            (double)o->max_iter / (double)(ng_it > 0 ? ng_it : 1));
-  printf("\n  Near theta* the loss's Hessian is the Fisher diag(1/sigma^2, 2): curvature\n"
-         "  1/sigma^2 along mu and 2 along log sigma. One fixed step cannot suit both, so\n"
-         "  gradient descent crawls along the flat direction; F^-1 g rescales each\n"
-         "  direction by its own curvature (mu jumps to the mean in one step).\n\n");
+  else if (ng_it == UNSTABLE)
+    printf("    (a full natural step trusts a local quadratic model of the loss; from this\n"
+           "    start it overshoots. TRPO bounds each step by a KL radius for this reason.)\n");
+
+  /* near theta* the Hessian of the loss is the Fisher diag(1/sigma*^2, 2) */
+  double h_mu = exp(-2.0 * fit.opt[1]), h_max = fmax(h_mu, 2.0);
+  printf("\n  Why: near theta* the loss's Hessian is the Fisher diag(1/sigma*^2, 2) =\n"
+         "  diag(%.3g, 2). A fixed step must stay below 2/%.3g = %.3g to be stable along\n"
+         "  %s, and then crawls along %s; F^-1 g divides each direction\n"
+         "  by its own curvature (and puts mu on the sample mean in one step).\n\n",
+         h_mu, h_max, 2.0 / h_max, h_mu > 2.0 ? "mu" : "log sigma",
+         h_mu > 2.0 ? "log sigma" : "mu");
 
   errno = 0;
-  st = write_svg(o->out, &fit, &stats, &gd, gd_eta, gd_it, &ng, ng_it);
+  st = write_svg(o->out, &fit, &stats, &gd, gd_eta, gd_it, &ng, ng_it, o->max_iter);
   path_free(&gd);
   path_free(&ng);
   free(x);

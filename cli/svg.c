@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "natgrad/core.h"
 
@@ -19,7 +20,8 @@ enum { MARGIN_LEFT = 72, MARGIN_RIGHT = 18, MARGIN_TOP_TITLE = 34, MARGIN_TOP = 
 #define MAX_LEVELS 64
 #define MAX_GRID 2000
 #define DECIMATE_PX 0.5
-#define PI 3.14159265358979323846   /* a line point closer than this to the last drawn one is skipped */
+#define PI 3.14159265358979323846
+#define LEGEND_MARKER_WEIGHT 25.0 /* a hidden marker costs as much as 100 px of line */   /* a line point closer than this to the last drawn one is skipped */
 
 static const char *const palette[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7",
                                       "#e69f00", "#56b4e9", "#000000", "#f0e442"};
@@ -168,18 +170,37 @@ static double nice_step(double span, double target) {
   return m * mag;
 }
 
-/* Formats a tick value with as many decimals as the step needs; no "-0". */
-static void format_tick(char *buf, size_t size, double v, double step) {
+/* Formats a tick value with as many digits as the step needs; no "-0". sci: compact
+ * scientific notation (2.5e6, 1e-5), chosen per axis so that all its labels match. */
+static void format_tick(char *buf, size_t size, double v, double step, int sci) {
   if (fabs(v) < 1e-9 * step) v = 0.0;
-  double av = fabs(v);
-  if ((av >= 1e6 || (av > 0 && av < 1e-4)) || step < 1e-5) {
-    snprintf(buf, size, "%.3g", v);
+  if (!sci) {
+    int dec = (int)ceil(-log10(step) - 1e-9);
+    if (dec < 0) dec = 0;
+    if (dec > 8) dec = 8;
+    snprintf(buf, size, "%.*f", dec, v);
     return;
   }
-  int dec = (int)ceil(-log10(step) - 1e-9);
+  if (v == 0.0) {
+    snprintf(buf, size, "0");
+    return;
+  }
+  int dec = (int)(floor(log10(fabs(v))) - floor(log10(step) + 1e-9));
   if (dec < 0) dec = 0;
-  if (dec > 8) dec = 8;
-  snprintf(buf, size, "%.*f", dec, v);
+  if (dec > 4) dec = 4;
+  char tmp[40];
+  snprintf(tmp, sizeof tmp, "%.*e", dec, v); /* "-1.50e+06" */
+  char *e = strchr(tmp, 'e');
+  if (!e) {
+    snprintf(buf, size, "%s", tmp);
+    return;
+  }
+  int ex = atoi(e + 1);
+  char *end = e; /* strip the mantissa's trailing zeros and point */
+  while (end > tmp && end[-1] == '0' && strchr(tmp, '.')) end--;
+  if (end > tmp && end[-1] == '.') end--;
+  *end = '\0';
+  snprintf(buf, size, "%se%d", tmp, ex);
 }
 
 typedef struct {
@@ -195,13 +216,14 @@ static void ticks_linear(const axis_t *a, double lo, double hi, ticks_t *t) {
   t->n = 0;
   if (step <= 0) return;
   double first = ceil(lo / step - 1e-9);
+  int sci = fmax(fabs(lo), fabs(hi)) >= 1e6 || step < 1e-4;
   for (int k = 0; t->n < MAX_TICKS; k++) {
     double v = (first + k) * step;
     if (v > hi + 1e-9 * step) break;
     if (a->log && !(v > 0)) continue;
     t->pos[t->n] = axis_px(a, v);
     t->is_decade[t->n] = 0;
-    format_tick(t->label[t->n], sizeof t->label[0], v, step);
+    format_tick(t->label[t->n], sizeof t->label[0], v, step, sci);
     t->n++;
   }
 }
@@ -406,8 +428,56 @@ typedef struct {
   ng_svg_marker_t marker;
 } legend_entry_t;
 
+/* How much of the series a box at (bx, by, bw, bh) px would hide: line points (vertices
+ * and samples every ~4 px along each segment) inside it, markers counted heavily. */
+static double box_cover(const ng_svg_series_t *s, size_t ns, const axis_t *xa,
+                        const axis_t *ya, double bx, double by, double bw, double bh) {
+  double cover = 0;
+  for (size_t k = 0; k < ns; k++) {
+    int have_prev = 0;
+    double px0 = 0, py0 = 0;
+    for (size_t i = 0; i < s[k].n; i++) {
+      double x, y;
+      if (!point_ok(&s[k], i, ya->log, &x, &y)) {
+        have_prev = 0;
+        continue;
+      }
+      double X = axis_px(xa, x), Y = axis_px(ya, y);
+      int draws_line = s[k].line_width >= 0;
+      int steps = 1;
+      if (have_prev && draws_line) {
+        double len = hypot(X - px0, Y - py0);
+        steps = len < 4 ? 1 : len > 800 ? 200 : (int)(len / 4);
+      }
+      for (int j = 1; j <= steps; j++) {
+        double t = (double)j / steps;
+        double qx = have_prev && draws_line ? px0 + t * (X - px0) : X;
+        double qy = have_prev && draws_line ? py0 + t * (Y - py0) : Y;
+        if (qx >= bx && qx <= bx + bw && qy >= by && qy <= by + bh) cover += 1;
+      }
+      if (i < s[k].markers && X >= bx - 6 && X <= bx + bw + 6 && Y >= by - 6 && Y <= by + bh + 6)
+        cover += LEGEND_MARKER_WEIGHT;
+      px0 = X, py0 = Y, have_prev = 1;
+    }
+  }
+  return cover;
+}
+
+static void legend_box(ng_svg_legend_t where, const layout_t *l, double bw, double bh,
+                       double *bx, double *by) {
+  *bx = (where == NG_SVG_LEGEND_TOP_LEFT || where == NG_SVG_LEGEND_BOTTOM_LEFT)
+            ? l->ax + 10
+            : l->ax + l->aw - 10 - bw;
+  *by = (where == NG_SVG_LEGEND_BOTTOM_LEFT || where == NG_SVG_LEGEND_BOTTOM_RIGHT)
+            ? l->ay + l->ah - 10 - bh
+            : l->ay + 10;
+}
+
+/* The legend in the corner `where`, or (NG_SVG_LEGEND_AUTO) the corner hiding the least of
+ * the n_series series (first of top-right, top-left, bottom-right, bottom-left on ties). */
 static void draw_legend(ng_svg_t *svg, ng_svg_legend_t where, const layout_t *l,
-                        const legend_entry_t *e, size_t n) {
+                        const legend_entry_t *e, size_t n, const ng_svg_series_t *series,
+                        size_t n_series, const axis_t *xa, const axis_t *ya) {
   size_t shown = 0, max_chars = 0;
   for (size_t i = 0; i < n; i++) {
     if (!e[i].label) continue;
@@ -421,12 +491,19 @@ static void draw_legend(ng_svg_t *svg, ng_svg_legend_t where, const layout_t *l,
   const double row = 19, sample = 28, pad = 8;
   double bw = pad + sample + 8 + (double)max_chars * FONT_LEGEND * CHAR_WIDTH + pad;
   double bh = pad + (double)shown * row;
-  double bx = (where == NG_SVG_LEGEND_TOP_LEFT || where == NG_SVG_LEGEND_BOTTOM_LEFT)
-                  ? l->ax + 10
-                  : l->ax + l->aw - 10 - bw;
-  double by = (where == NG_SVG_LEGEND_BOTTOM_LEFT || where == NG_SVG_LEGEND_BOTTOM_RIGHT)
-                  ? l->ay + l->ah - 10 - bh
-                  : l->ay + 10;
+  double bx, by;
+  if (where == NG_SVG_LEGEND_AUTO) {
+    double best = INFINITY;
+    for (int c = NG_SVG_LEGEND_TOP_RIGHT; c <= NG_SVG_LEGEND_BOTTOM_LEFT; c++) {
+      legend_box((ng_svg_legend_t)c, l, bw, bh, &bx, &by);
+      double cover = box_cover(series, n_series, xa, ya, bx, by, bw, bh);
+      if (cover < best) {
+        best = cover;
+        where = (ng_svg_legend_t)c;
+      }
+    }
+  }
+  legend_box(where, l, bw, bh, &bx, &by);
   put(svg, "<g class=\"legend\">\n");
   put(svg, "<rect class=\"legendbox\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
            "rx=\"3\"/>\n",
@@ -520,7 +597,7 @@ int ng_svg_lines(ng_svg_t *svg, const ng_svg_panel_t *panel, size_t n_series,
   legend_entry_t entries[32];
   size_t ne = n_series < 32 ? n_series : 32;
   for (size_t k = 0; k < ne; k++) entries[k] = series_entry(&series[k], k);
-  draw_legend(svg, panel->legend, &l, entries, ne);
+  draw_legend(svg, panel->legend, &l, entries, ne, series, n_series, &xa, &ya);
   put(svg, "</g>\n");
   return svg->status;
 }
@@ -687,7 +764,7 @@ int ng_svg_contour(ng_svg_t *svg, const ng_svg_panel_t *panel, const ng_svg_cont
     entries[ne++] = (legend_entry_t){c->label, mid_color, 1.1, 0, 0, NG_SVG_MARKER_CIRCLE};
   }
   for (size_t k = 0; k < n_paths && ne < 33; k++) entries[ne++] = series_entry(&paths[k], k);
-  draw_legend(svg, panel->legend, &l, entries, ne);
+  draw_legend(svg, panel->legend, &l, entries, ne, paths, n_paths, &xa, &ya);
   put(svg, "</g>\n");
   return svg->status;
 }

@@ -39,7 +39,8 @@ typedef enum {
   NG_SVG_LEGEND_TOP_LEFT,
   NG_SVG_LEGEND_BOTTOM_RIGHT,
   NG_SVG_LEGEND_BOTTOM_LEFT,
-  NG_SVG_LEGEND_NONE
+  NG_SVG_LEGEND_NONE,
+  NG_SVG_LEGEND_AUTO /* the corner that hides the least of the series */
 } ng_svg_legend_t;
 
 /* One panel: a box on the canvas holding a title, axis labels, ticks and the plot area. */

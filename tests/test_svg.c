@@ -451,6 +451,64 @@ static void test_long_series(void) {
   free(y);
 }
 
+/* No tick label holds a long exponent ("e+06", "e-05"). */
+static int tick_labels_compact(const char *text) {
+  for (const char *t = strstr(text, "class=\"tick\""); t; t = strstr(t + 1, "class=\"tick\"")) {
+    const char *a = strchr(t, '>'), *b = a ? strchr(a, '<') : NULL;
+    if (!a || !b) return 0;
+    for (const char *c = a; c + 1 < b; c++)
+      if (c[0] == 'e' && (c[1] == '+' || (c[1] == '-' && c + 2 < b && c[2] == '0'))) return 0;
+  }
+  return 1;
+}
+
+/* Tick labels: plain decimals for ordinary ranges, compact exponents for large and small. */
+static void test_tick_labels(void) {
+  double x[2] = {0.0, 3e6}, y_small[2] = {0.0, 5e-5}, y_unit[2] = {0.0, 1.0};
+  ng_svg_series_t s[2] = {{.n = 2, .x = x, .y = y_small}, {.n = 2, .x = x, .y = y_unit}};
+  ng_svg_panel_t p = {.title = "ticks"};
+  doc_t d = line_doc(&p, 1, &s[0]);
+  NG_CHECK_OK(d.status);
+  check_doc(&d);
+  NG_CHECK(d.text && strstr(d.text, ">1e6</text>") && strstr(d.text, ">1.5e6</text>"));
+  NG_CHECK(d.text && strstr(d.text, ">1e-5</text>") && strstr(d.text, ">0</text>"));
+  NG_CHECK(d.text && tick_labels_compact(d.text));
+  free(d.text);
+  doc_t d2 = line_doc(&p, 1, &s[1]);
+  NG_CHECK(d2.text && strstr(d2.text, ">0.2</text>") && strstr(d2.text, ">1.0</text>"));
+  NG_CHECK(d2.text && !strstr(d2.text, ">-0"));
+  free(d2.text);
+}
+
+typedef struct {
+  double x, y, w, h;
+} box_t;
+
+static int outside_box(void *ctx, double x, double y) {
+  const box_t *b = ctx;
+  return !(x > b->x && x < b->x + b->w && y > b->y && y < b->y + b->h);
+}
+
+/* NG_SVG_LEGEND_AUTO puts the legend where it hides no line: a rising diagonal leaves the
+ * top-left and bottom-right corners free. */
+static void test_auto_legend(void) {
+  double y[50];
+  for (int i = 0; i < 50; i++) y[i] = i;
+  ng_svg_series_t s = {.label = "rising diagonal", .n = 50, .y = y, .markers = 3};
+  ng_svg_panel_t p = {.title = "auto legend", .legend = NG_SVG_LEGEND_AUTO};
+  doc_t d = line_doc(&p, 1, &s);
+  NG_CHECK_OK(d.status);
+  check_doc(&d);
+  const char *r = d.text ? strstr(d.text, "<rect class=\"legendbox\"") : NULL;
+  NG_CHECK(r != NULL);
+  if (r) {
+    box_t b = {attr_num(r, "x"), attr_num(r, "y"), attr_num(r, "width"), attr_num(r, "height")};
+    NG_CHECK(b.w > 0 && b.h > 0);
+    NG_CHECK(each_path_point(d.text, "<path fill=\"none\"", outside_box, &b) > 0);
+  }
+  free(d.text);
+}
+
 /* ---- contours ---- */
 
 static double bowl(void *ctx, double x, double y) {
@@ -650,6 +708,8 @@ int main(void) {
   NG_TEST_RUN(test_degenerate);
   NG_TEST_RUN(test_log_axis);
   NG_TEST_RUN(test_long_series);
+  NG_TEST_RUN(test_tick_labels);
+  NG_TEST_RUN(test_auto_legend);
   NG_TEST_RUN(test_contour_geometry);
   NG_TEST_RUN(test_contour_paths_and_degenerate);
   NG_TEST_RUN(test_canvas);
