@@ -103,7 +103,7 @@ if(MODE STREQUAL "run")
     demo_fail("non-finite number in the SVG")
   endif()
   demo_expect_regex("${doc}" "class=\"contour\"" "contour lines")
-  demo_expect_regex("${doc}" ">gradient descent, η = [0-9.]+ \\([0-9]+ it\\.\\)</text>"
+  demo_expect_regex("${doc}" ">gradient descent, η = [0-9.]+: [0-9]+ it\\.</text>"
                     "legend entry of gradient descent")
   # determinism: same seed, same output and the same file, byte for byte
   demo_run(demo gaussian --out=${svg2})
