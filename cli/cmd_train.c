@@ -375,12 +375,11 @@ static int print_summary(ng_rl_t *t, const train_opts_t *o, const char *dir,
   int ok = 1;
   char dur[32];
   ng_progress_duration(dur, sizeof dur, seconds);
-  printf("done: %s %s, %ld iterations, %ld environment steps", cfg->env_id,
+  printf("done: %s %s, %ld iterations, %ld environment steps\n", cfg->env_id,
          cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", ng_rl_iteration(t), ng_rl_env_steps(t));
   if (steps > 0)
-    printf(" (%ld in %s, %.0f steps/s)\n", steps, dur, seconds > 0 ? steps / seconds : 0.0);
-  else
-    printf("\n");
+    printf("time: %s for %ld steps (%.0f steps/s)\n", dur, steps,
+           seconds > 0 ? steps / seconds : 0.0);
   if (o->eval_episodes > 0) {
     double *ret = malloc((size_t)o->eval_episodes * sizeof *ret);
     ng_error_t err;

@@ -72,8 +72,21 @@ static int term_width(FILE *out) {
   return 80;
 }
 
-static void format_line(const ng_progress_t *p, const ng_rl_stats_t *s, char *buf,
-                        size_t size) {
+/* 950, 30.7k, 1.25M: step counts short enough for one terminal line. */
+static void short_count(char *buf, size_t size, double v) {
+  if (v < 1e4)
+    snprintf(buf, size, "%.0f", v);
+  else if (v < 1e6)
+    snprintf(buf, size, "%.3gk", v / 1e3);
+  else if (v < 1e9)
+    snprintf(buf, size, "%.3gM", v / 1e6);
+  else
+    snprintf(buf, size, "%.3gG", v / 1e9);
+}
+
+/* sep goes between fields: two spaces, or one where the terminal is narrow. */
+static void format_line(const ng_progress_t *p, const ng_rl_stats_t *s, const char *sep,
+                        char *buf, size_t size) {
   double elapsed = ng_progress_now() - p->start_time;
   double done = (double)(s->env_steps - p->start_steps);
   double rate = elapsed > 0 ? done / elapsed : 0.0;
@@ -85,25 +98,28 @@ static void format_line(const ng_progress_t *p, const ng_rl_stats_t *s, char *bu
   else
     snprintf(ret, sizeof ret, "%.4g", r);
   if (s->step_accepted && (p->ls_max <= 0 || s->ls_trials == 0)) /* NPG: no line search */
-    snprintf(ls, sizeof ls, "step");
+    snprintf(ls, sizeof ls, "step taken");
   else if (s->step_accepted)
-    snprintf(ls, sizeof ls, "ok %d/%d", s->ls_trials, p->ls_max);
+    snprintf(ls, sizeof ls, "ls ok %d/%d", s->ls_trials, p->ls_max);
   else if (s->update_status == NG_ELINESEARCH || s->update_status == NG_OK)
-    snprintf(ls, sizeof ls, "rejected");
+    snprintf(ls, sizeof ls, "ls rejected");
   else /* CG or the step's curvature failed: no step was tried */
-    snprintf(ls, sizeof ls, "skipped (%s)", ng_status_name(s->update_status));
+    snprintf(ls, sizeof ls, "no step (%s)", ng_status_name(s->update_status));
   if (left <= 0)
     snprintf(eta, sizeof eta, "0s");
+  else if (rate > 0 && left / rate < 9.5) /* whole seconds: the line must stay short */
+    snprintf(eta, sizeof eta, "%.0fs", left / rate);
   else if (rate > 0)
     ng_progress_duration(eta, sizeof eta, left / rate);
   else
     snprintf(eta, sizeof eta, "?");
-  double pct = p->total_steps > 0 ? 100.0 * (double)s->env_steps / (double)p->total_steps : 0;
-  snprintf(buf, size,
-           "it %ld  steps %ld/%ld (%.0f%%)  return %s  kl %.3g  entropy %.3g  ls %s  "
-           "%.0f steps/s  ETA %s",
-           s->iteration, s->env_steps, p->total_steps, pct, ret, s->kl, s->entropy, ls, rate,
-           eta);
+  char steps[16], total[16], speed[16];
+  short_count(steps, sizeof steps, (double)s->env_steps);
+  short_count(total, sizeof total, (double)p->total_steps);
+  short_count(speed, sizeof speed, rate);
+  snprintf(buf, size, "it %ld%ssteps %s/%s%sreturn %s%skl %.2g%sent %.3g%s%s%s%s/s%sETA %s",
+           s->iteration, sep, steps, total, sep, ret, sep, s->kl, sep, s->entropy, sep, ls, sep,
+           speed, sep, eta);
 }
 
 void ng_progress_update(ng_progress_t *p, const ng_rl_stats_t *s, int last) {
@@ -111,14 +127,15 @@ void ng_progress_update(ng_progress_t *p, const ng_rl_stats_t *s, int last) {
   if (p->mode == NG_PROGRESS_QUIET) return;
   char line[512];
   if (p->mode == NG_PROGRESS_TTY) {
-    format_line(p, s, line, sizeof line);
+    format_line(p, s, "  ", line, sizeof line);
     int width = term_width(p->out);
+    if ((int)strlen(line) > width - 1) format_line(p, s, " ", line, sizeof line);
     if ((int)strlen(line) > width - 1) line[width - 1] = '\0';
     fprintf(p->out, "\r%s\033[K", line);
     p->on_line = 1;
   } else {
     if (!(last || s->iteration == 1 || s->iteration % p->every == 0)) return;
-    format_line(p, s, line, sizeof line);
+    format_line(p, s, "  ", line, sizeof line);
     fprintf(p->out, "%s\n", line);
   }
   fflush(p->out);
