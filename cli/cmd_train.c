@@ -485,6 +485,12 @@ int ng_cmd_train(int argc, char **argv) {
       rc = NG_EXIT_FAILURE;
       goto out;
     }
+    /* --force: the old checkpoint goes now, so it can never be resumed with the new log. */
+    if (ng_run_exists(ckpt) && remove(ckpt) != 0) {
+      ng_cli_error(CMD, "cannot remove the old checkpoint '%s': %s", ckpt, strerror(errno));
+      rc = NG_EXIT_FAILURE;
+      goto out;
+    }
     if (ng_rl_create(&t, &cfg, &err) != NG_OK) {
       ng_cli_error(CMD, "cannot set up training: %s", err.message);
       rc = NG_EXIT_FAILURE;

@@ -13,6 +13,21 @@ if(TARGET natgrad_cli)
   file(WRITE ${NG_CLI_DIR}/bad_syntax.ini "max_kl = 0.02\nmax_kl 0.03\n")
   file(WRITE ${NG_CLI_DIR}/bad_section.ini "max_kl = 0.02\n[ppo]\nn_steps = 64\n")
   file(WRITE ${NG_CLI_DIR}/corrupt.ngc "this is not a checkpoint\n")
+  # Every accepted form: comments of both kinds, a trailing comment, indentation (not a
+  # continuation line), `key: value`, a [trpo] header, a key repeated (the last wins).
+  file(WRITE ${NG_CLI_DIR}/good.ini [=[
+# natgrad config
+; also a comment
+[trpo]
+env = CartPole-v1
+max_kl = 0.02   # a trailing comment
+    n_steps = 256
+gae_lambda: 0.9
+seed = 5
+cg_iters = 7 ; another trailing comment
+cg_iters = 8
+steps = 999999
+]=])
 
   # ng_cli_expect(NAME STATUS REGEX ARG...): `natgrad ARG...` must exit with exactly STATUS
   # and print (stdout + stderr) a line matching the extended regex REGEX.
@@ -99,6 +114,18 @@ if(TARGET natgrad_cli)
   ]=] ${NG_CLI} ${NG_CLI_RUN} ${NG_CLI_DIR}/roundtrip)
   set_tests_properties(cli_train_config_roundtrip PROPERTIES FIXTURES_REQUIRED cli_run
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 300)
+
+  # Precedence: the env's defaults < the config file < flags, in the order given.
+  add_test(NAME cli_train_config_file COMMAND sh -c [=[
+    ini=$1; dir=$2; rm -rf "$dir"
+    "$0" train --config "$ini" --seed 7 --steps 2048 --set n_steps=128 --set n_steps=512       --out "$dir" --quiet || exit 1
+    for line in 'env = CartPole-v1' 'max_kl = 0.02' 'gae_lambda = 0.90000000000000002'                 'cg_iters = 8' 'seed = 7' 'steps = 2048' 'n_steps = 512' 'n_envs = 2'; do
+      grep -qx "$line" "$dir/config.ini" || { echo "config.ini lacks '$line':"; cat "$dir/config.ini"; exit 1; }
+    done
+    [ "$(tail -n 1 "$dir/progress.csv" | cut -d, -f2)" -eq 2048 ] || exit 1
+  ]=] ${NG_CLI} ${NG_CLI_DIR}/good.ini ${NG_CLI_DIR}/configured)
+  set_tests_properties(cli_train_config_file PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1"
+                       TIMEOUT 120)
 
   # A folder holding a run is never overwritten without --force (and is left untouched).
   add_test(NAME cli_train_existing_run COMMAND sh -c [=[
