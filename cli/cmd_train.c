@@ -457,8 +457,17 @@ int ng_cmd_train(int argc, char **argv) {
     if (steps_value) {
       char *end;
       long steps = strtol(steps_value, &end, 10);
-      if (end == steps_value || *end || steps < 1 || ng_rl_set_total_steps(t, steps) != NG_OK) {
+      if (end == steps_value || *end || steps < 1) {
         ng_cli_error(CMD, "--steps: expected a positive integer, got '%s'", steps_value);
+        goto out;
+      }
+      if (steps <= ng_rl_env_steps(t)) {
+        ng_cli_error(CMD, "--steps %ld: the run has already taken %ld steps; give a larger "
+                          "total to train longer", steps, ng_rl_env_steps(t));
+        goto out;
+      }
+      if (ng_rl_set_total_steps(t, steps) != NG_OK) {
+        ng_cli_error(CMD, "--steps %ld: not accepted by the trainer", steps);
         goto out;
       }
     }

@@ -201,6 +201,9 @@ steps = 999999
                 train --resume ${NG_CLI_DIR}/nowhere)
   ng_cli_expect(cli_train_resume_with_seed 2 "--seed cannot be used with --resume"
                 train --resume ${NG_CLI_DIR}/nowhere --seed 3)
+  ng_cli_expect(cli_train_resume_fewer_steps 2 "--steps 1024: the run has already taken"
+                train --resume ${NG_CLI_RUN} --steps 1024)
+  set_tests_properties(cli_train_resume_fewer_steps PROPERTIES FIXTURES_REQUIRED cli_run)
   ng_cli_expect(cli_eval_missing 2 "no checkpoint: '.*nowhere'" eval ${NG_CLI_DIR}/nowhere)
   ng_cli_expect(cli_eval_corrupt 1 "cannot load checkpoint.*corrupt\\.ngc"
                 eval ${NG_CLI_DIR}/corrupt.ngc)
