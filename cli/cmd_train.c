@@ -300,16 +300,13 @@ static int build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   return -1;
 }
 
-/* The smoothed line: the mean return of the episodes of the last w points, weighted by
- * their episode counts (as the progress line shows it). */
-static void smooth(size_t n, const double *y, const double *eps, size_t w, double *out) {
+/* The smoothed line: the mean of the last w points (as the progress line shows it). */
+static void smooth(size_t n, const double *y, size_t w, double *out) {
   for (size_t i = 0; i < n; i++) {
-    double sum = 0, k = 0;
-    for (size_t j = i + 1; j-- > 0 && i - j < w;) {
-      sum += y[j] * eps[j];
-      k += eps[j];
-    }
-    out[i] = sum / k;
+    double sum = 0;
+    size_t k = 0;
+    for (size_t j = i + 1; j-- > 0 && i - j < w; k++) sum += y[j];
+    out[i] = sum / (double)k;
   }
 }
 
@@ -321,22 +318,21 @@ static int draw_curve(const char *path, const char *log_path, const ng_rl_config
   size_t n_rows = 0;
   int st = ng_log_read(log_path, &rows, &n_rows, err);
   if (st != NG_OK) return st;
-  double *buf = malloc((4 * n_rows + 1) * sizeof *buf);
+  double *buf = malloc((3 * n_rows + 1) * sizeof *buf);
   if (!buf) {
     free(rows);
     return ng_error_set(err, NG_ENOMEM, "out of memory drawing '%s'", path);
   }
-  double *x = buf, *y = buf + n_rows, *eps = buf + 2 * n_rows, *ys = buf + 3 * n_rows;
+  double *x = buf, *y = buf + n_rows, *ys = buf + 2 * n_rows;
   size_t n = 0;
   for (size_t i = 0; i < n_rows; i++)
     if (rows[i].episodes > 0 && isfinite(rows[i].mean_return)) {
       x[n] = (double)rows[i].env_steps;
       y[n] = rows[i].mean_return;
-      eps[n] = rows[i].episodes;
       n++;
     }
   free(rows);
-  smooth(n, y, eps, CURVE_SMOOTH, ys);
+  smooth(n, y, CURVE_SMOOTH, ys);
   char title[160], smooth_label[64];
   snprintf(title, sizeof title, "%s: %s, seed %llu", cfg->env_id,
            cfg->algo == NG_ALGO_NPG ? "NPG" : "TRPO", (unsigned long long)cfg->seed);
@@ -344,7 +340,7 @@ static int draw_curve(const char *path, const char *log_path, const ng_rl_config
   ng_svg_panel_t panel = {.title = title,
                           .xlabel = "environment steps",
                           .ylabel = "mean episode return",
-                          .legend = NG_SVG_LEGEND_BOTTOM_RIGHT};
+                          .legend = NG_SVG_LEGEND_AUTO};
   ng_svg_series_t series[2] = {
       {.label = "per iteration", .n = n, .x = x, .y = y, .color = "#9ecae1", .line_width = 1},
       {.label = smooth_label, .n = n, .x = x, .y = ys, .color = "#0072b2", .line_width = 2.5},

@@ -48,20 +48,15 @@ void ng_progress_init(ng_progress_t *p, FILE *out, ng_progress_mode_t mode, int 
 
 void ng_progress_add_history(ng_progress_t *p, double mean_return, int episodes) {
   if (episodes <= 0 || !isfinite(mean_return)) return;
-  p->ret_sum[p->ring_pos] = mean_return * episodes;
-  p->ret_eps[p->ring_pos] = episodes;
+  p->ret[p->ring_pos] = mean_return;
   p->ring_pos = (p->ring_pos + 1) % NG_PROGRESS_SMOOTH;
   if (p->ring_len < NG_PROGRESS_SMOOTH) p->ring_len++;
 }
 
 double ng_progress_smoothed_return(const ng_progress_t *p) {
   double sum = 0.0;
-  long eps = 0;
-  for (int i = 0; i < p->ring_len; i++) {
-    sum += p->ret_sum[i];
-    eps += p->ret_eps[i];
-  }
-  return eps > 0 ? sum / (double)eps : NAN;
+  for (int i = 0; i < p->ring_len; i++) sum += p->ret[i];
+  return p->ring_len > 0 ? sum / p->ring_len : NAN;
 }
 
 /* Columns of the terminal, so the rewritten line never wraps (a wrapped line cannot be

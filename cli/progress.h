@@ -2,8 +2,10 @@
  *
  * On a terminal one line is rewritten in place after every iteration; otherwise (a log
  * file, a pipe, CI) a plain line is printed every few iterations and after the last, so
- * logs stay short. The mean return shown is that of the episodes finished in the last
- * NG_PROGRESS_SMOOTH iterations that finished any, weighted by episode count.
+ * logs stay short. The return shown is the mean of the per-iteration mean returns of the
+ * last NG_PROGRESS_SMOOTH iterations in which episodes ended (unweighted: many short early
+ * episodes would otherwise hold it down long after the policy improved), the same smoothing
+ * as the curve.
  */
 #ifndef NG_CLI_PROGRESS_H
 #define NG_CLI_PROGRESS_H
@@ -28,8 +30,7 @@ typedef struct {
   long total_steps;
   long start_steps;          /* env steps when this process started (steps/s, ETA) */
   double start_time;         /* ng_progress_now() then */
-  double ret_sum[NG_PROGRESS_SMOOTH]; /* mean_return * episodes, per iteration with episodes */
-  int ret_eps[NG_PROGRESS_SMOOTH];
+  double ret[NG_PROGRESS_SMOOTH]; /* mean_return of recent iterations that had episodes */
   int ring_len, ring_pos;
   int on_line;               /* TTY: a progress line is showing (no newline yet) */
 } ng_progress_t;
