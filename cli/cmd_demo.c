@@ -78,7 +78,8 @@ static void gaussian_usage(FILE *out) {
           "      gradient descent   theta <- theta - eta g, with the fixed eta that reaches\n"
           "                         the tolerance in the fewest iterations among\n"
           "                         eta = 2^(-k/4), k = 0..%d, searched from eta = 1 down\n"
-          "                         until the count stops improving (GD at its best);\n"
+          "                         until the count stops improving (GD at its best; a\n"
+          "                         step whose loss ever rises counts as unstable);\n"
           "      natural gradient   theta <- theta - F^-1 g, F = diag(1/sigma^2, 2) the\n"
           "                         Fisher at the current theta, step 1 (untuned).\n"
           "    g is the mean of the per-sample gradients of -log p (libnatgrad's\n"
@@ -214,13 +215,12 @@ static int path_add(path_t *p, const double theta[2], double err) {
   if (!p) return NG_OK;
   if (p->len == p->cap) {
     size_t cap = p->cap ? 2 * p->cap : 64;
-    double *a[4] = {p->mu, p->log_sigma, p->err, p->iter};
-    for (int k = 0; k < 4; k++) {
-      double *grown = realloc(a[k], cap * sizeof *grown);
+    double **arrays[4] = {&p->mu, &p->log_sigma, &p->err, &p->iter};
+    for (int k = 0; k < 4; k++) { /* each grown array is kept at once: path_free frees it */
+      double *grown = realloc(*arrays[k], cap * sizeof *grown);
       if (!grown) return NG_ENOMEM;
-      a[k] = grown;
+      *arrays[k] = grown;
     }
-    p->mu = a[0], p->log_sigma = a[1], p->err = a[2], p->iter = a[3];
     p->cap = cap;
   }
   p->mu[p->len] = theta[0];
@@ -432,8 +432,8 @@ static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
   if (!f) return NG_EIO;
   ng_svg_t svg;
   char title[128];
-  snprintf(title, sizeof title, "Fitting N(μ, σ²) to %zu samples: gradient descent vs natural gradient",
-           fit->n);
+  snprintf(title, sizeof title,
+           "Fitting N(μ, σ²) to %zu samples: gradient descent vs natural gradient", fit->n);
   ng_svg_begin(&svg, f, 1180, 560, title);
   ng_svg_panel_t left = {.x = 0, .y = 36, .w = 620, .h = 524,
                          .title = "paths over the loss contours",
@@ -450,13 +450,13 @@ static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
 }
 
 static void print_trace(const path_t *gd, const path_t *ng, size_t rows) {
-  printf("  first iterates        gradient descent          natural gradient\n");
-  printf("  %4s %20s %8s %15s %8s\n", "it", "mu", "sigma", "mu", "sigma");
+  printf("  first iterates:\n  %4s %24s %23s\n", "", "gradient descent", "natural gradient");
+  printf("  %4s %15s %8s %14s %8s\n", "it", "mu", "sigma", "mu", "sigma");
   for (size_t i = 0; i < rows; i++) {
     printf("  %4zu", i);
-    if (i < gd->len) printf(" %20.6f %8.5f", gd->mu[i], exp(gd->log_sigma[i]));
-    else printf(" %20s %8s", "", "");
-    if (i < ng->len) printf(" %15.6f %8.5f", ng->mu[i], exp(ng->log_sigma[i]));
+    if (i < gd->len) printf(" %15.6f %8.5f", gd->mu[i], exp(gd->log_sigma[i]));
+    else printf(" %15s %8s", "", "");
+    if (i < ng->len) printf(" %14.6f %8.5f", ng->mu[i], exp(ng->log_sigma[i]));
     printf("\n");
   }
 }
@@ -521,8 +521,8 @@ static int part_b(const gauss_opts_t *o) {
     return NG_EXIT_FAILURE;
   }
   if (gd_eta > 0 && gd_it >= 0)
-    printf("  GD        theta -= eta g, eta = %.4g: fastest of eta = 2^(-k/4), searched from 1\n"
-           "            down until the count stopped improving\n",
+    printf("  GD        theta -= eta g, eta = %.4g: the fastest stable step of eta = 2^(-k/4),\n"
+           "            searched from 1 down until the count stopped improving\n",
            gd_eta);
   else if (gd_eta > 0)
     printf("  GD        theta -= eta g, eta = %.4g: the largest stable eta = 2^(-k/4); none\n"

@@ -19,9 +19,10 @@ enum { MARGIN_LEFT = 72, MARGIN_RIGHT = 18, MARGIN_TOP_TITLE = 34, MARGIN_TOP = 
 #define MAX_TICKS 16
 #define MAX_LEVELS 64
 #define MAX_GRID 2000
-#define DECIMATE_PX 0.5
+#define DECIMATE_PX 0.5   /* a line point closer than this to the last drawn one is skipped */
+#define GUARD_PX 50.0     /* lines are cut this far outside the plot area */
+#define LEGEND_MARKER_WEIGHT 25.0 /* a hidden marker costs as much as 100 px of line */
 #define PI 3.14159265358979323846
-#define LEGEND_MARKER_WEIGHT 25.0 /* a hidden marker costs as much as 100 px of line */   /* a line point closer than this to the last drawn one is skipped */
 
 static const char *const palette[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7",
                                       "#e69f00", "#56b4e9", "#000000", "#f0e442"};
@@ -188,8 +189,8 @@ static void format_tick(char *buf, size_t size, double v, double step, int sci) 
   int dec = (int)(floor(log10(fabs(v))) - floor(log10(step) + 1e-9));
   if (dec < 0) dec = 0;
   if (dec > 4) dec = 4;
-  char tmp[40];
-  snprintf(tmp, sizeof tmp, "%.*e", dec, v); /* "-1.50e+06" */
+  char tmp[24]; /* "-1.2345e+308" at most */
+  snprintf(tmp, sizeof tmp, "%.*e", dec, v);
   char *e = strchr(tmp, 'e');
   if (!e) {
     snprintf(buf, size, "%s", tmp);
@@ -205,7 +206,7 @@ static void format_tick(char *buf, size_t size, double v, double step, int sci) 
 
 typedef struct {
   double pos[MAX_TICKS];   /* px */
-  char label[MAX_TICKS][32];
+  char label[MAX_TICKS][48];
   int decade[MAX_TICKS];   /* log axis, label 10^k: k (label is then the exponent) */
   int is_decade[MAX_TICKS];
   int n;
@@ -372,8 +373,39 @@ static void draw_marker(ng_svg_t *svg, ng_svg_marker_t m, double x, double y, do
   }
 }
 
-/* Draws one series as a polyline (broken at invalid points, points closer than DECIMATE_PX
- * to the last drawn one skipped) plus markers on its first points. */
+/* Clips the segment (x0, y0)-(x1, y1) to [xmin, xmax] x [ymin, ymax] (Liang-Barsky);
+ * returns 0 if nothing of it is inside. */
+static int clip_segment(double *x0, double *y0, double *x1, double *y1, double xmin,
+                        double xmax, double ymin, double ymax) {
+  double dx = *x1 - *x0, dy = *y1 - *y0, t0 = 0.0, t1 = 1.0;
+  const double p[4] = {-dx, dx, -dy, dy};
+  const double q[4] = {*x0 - xmin, xmax - *x0, *y0 - ymin, ymax - *y0};
+  for (int k = 0; k < 4; k++) {
+    if (p[k] == 0.0) {
+      if (q[k] < 0.0) return 0;
+      continue;
+    }
+    double r = q[k] / p[k];
+    if (p[k] < 0.0) {
+      if (r > t1) return 0;
+      if (r > t0) t0 = r;
+    } else {
+      if (r < t0) return 0;
+      if (r < t1) t1 = r;
+    }
+  }
+  double ax = *x0 + t0 * dx, ay = *y0 + t0 * dy;
+  *x1 = *x0 + t1 * dx;
+  *y1 = *y0 + t1 * dy;
+  *x0 = ax;
+  *y0 = ay;
+  return isfinite(*x0) && isfinite(*y0) && isfinite(*x1) && isfinite(*y1);
+}
+
+/* Draws one series as a polyline, broken at invalid points. Points closer than DECIMATE_PX
+ * to the last drawn one are skipped; segments reaching far outside the plot area are cut
+ * at a guard box around it, so that they keep their direction (the clip path trims the
+ * rest). Markers go on the first s->markers points. */
 static void draw_series(ng_svg_t *svg, const ng_svg_series_t *s, size_t index, const axis_t *xa,
                         const axis_t *ya) {
   const char *color = series_color(s, index);
@@ -383,29 +415,49 @@ static void draw_series(ng_svg_t *svg, const ng_svg_series_t *s, size_t index, c
         "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%.2f\" stroke-linejoin=\"round\" "
         "stroke-linecap=\"round\"%s d=\"",
         color, lw, s->dashed ? " stroke-dasharray=\"6 4\"" : "");
-    int pen_down = 0, on_line = 0;
-    double lx = 0, ly = 0;
+    const double gx0 = fmin(xa->p0, xa->p1) - GUARD_PX, gx1 = fmax(xa->p0, xa->p1) + GUARD_PX;
+    const double gy0 = fmin(ya->p0, ya->p1) - GUARD_PX, gy1 = fmax(ya->p0, ya->p1) + GUARD_PX;
+    int have_prev = 0, pen = 0, moves = 0; /* pen: the path's current point is (lx, ly) */
+    double lx = 0, ly = 0, prev_x = 0, prev_y = 0;
     for (size_t i = 0; i < s->n; i++) {
       double x, y;
-      if (!point_ok(s, i, ya->log, &x, &y)) {
-        pen_down = 0;
+      double X = 0, Y = 0;
+      if (point_ok(s, i, ya->log, &x, &y)) {
+        X = axis_px(xa, x);
+        Y = axis_px(ya, y);
+      }
+      if (!point_ok(s, i, ya->log, &x, &y) || !isfinite(X) || !isfinite(Y)) {
+        have_prev = pen = 0;
         continue;
       }
-      double X = axis_px(xa, x), Y = axis_px(ya, y);
+      int in = X >= gx0 && X <= gx1 && Y >= gy0 && Y <= gy1;
       double nx, ny;
       int last_of_run = i + 1 == s->n || !point_ok(s, i + 1, ya->log, &nx, &ny);
-      if (!pen_down) {
-        put(svg, "%sM%.2f %.2f", on_line ? "\n" : "", px(X), px(Y));
-        pen_down = on_line = 1;
-        /* a lone point still gets a visible dot from a zero-length round-capped segment */
-        if (last_of_run) put(svg, "L%.2f %.2f", px(X), px(Y));
-      } else if (last_of_run || fabs(X - lx) >= DECIMATE_PX || fabs(Y - ly) >= DECIMATE_PX) {
-        put(svg, "L%.2f %.2f", px(X), px(Y));
+      if (!have_prev) {
+        if (in) {
+          put(svg, "%sM%.2f %.2f", moves++ ? "\n" : "", px(X), px(Y));
+          /* a lone point still gets a visible dot from a zero-length round-capped segment */
+          if (last_of_run) put(svg, "L%.2f %.2f", px(X), px(Y));
+          pen = 1, lx = X, ly = Y;
+        }
+      } else if (in && pen) {
+        if (last_of_run || fabs(X - lx) >= DECIMATE_PX || fabs(Y - ly) >= DECIMATE_PX) {
+          put(svg, "L%.2f %.2f", px(X), px(Y));
+          lx = X, ly = Y;
+        }
       } else {
-        continue;
+        double ax = prev_x, ay = prev_y, bx = X, by = Y;
+        if (clip_segment(&ax, &ay, &bx, &by, gx0, gx1, gy0, gy1)) {
+          if (pen) put(svg, "L%.2f %.2f", px(ax), px(ay)); /* may have been decimated */
+          else put(svg, "%sM%.2f %.2f", moves++ ? "\n" : "", px(ax), px(ay));
+          put(svg, "L%.2f %.2f", px(bx), px(by));
+          lx = bx, ly = by;
+          pen = in;
+        } else {
+          pen = 0;
+        }
       }
-      lx = X;
-      ly = Y;
+      prev_x = X, prev_y = Y, have_prev = 1;
     }
     put(svg, "\"/>\n");
   }

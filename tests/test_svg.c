@@ -509,6 +509,46 @@ static void test_auto_legend(void) {
   free(d.text);
 }
 
+typedef struct {
+  frame_t f;
+  double max_off_line;  /* px distance of drawn points from the line y = x (data units) */
+  double max_outside;   /* px beyond the frame */
+} diag_t;
+
+static int on_diagonal(void *ctx, double X, double Y) {
+  diag_t *d = ctx;
+  /* y = x in data units; the frame maps [-1, 1]^2 onto itself, so in px the line is
+   * (X - x0) / w = (y0 + h - Y) / h */
+  double u = (X - d->f.x) / d->f.w, v = (d->f.y + d->f.h - Y) / d->f.h;
+  double off = fabs(u - v) * fmin(d->f.w, d->f.h);
+  double out = fmax(fmax(d->f.x - X, X - (d->f.x + d->f.w)),
+                    fmax(d->f.y - Y, Y - (d->f.y + d->f.h)));
+  if (off > d->max_off_line) d->max_off_line = off;
+  if (out > d->max_outside) d->max_outside = out;
+  return 1;
+}
+
+/* A segment to a point far outside a fixed range is cut near the plot area and keeps its
+ * direction (no clamping of coordinates that would bend it). */
+static void test_clipped_lines(void) {
+  double x[3] = {0.0, 1e6, -3e5}, y[3] = {0.0, 1e6, -3e5};
+  ng_svg_series_t s = {.label = "diagonal", .n = 3, .x = x, .y = y};
+  ng_svg_panel_t p = {.title = "clipped", .x_lo = -1, .x_hi = 1, .y_lo = -1, .y_hi = 1};
+  doc_t d = line_doc(&p, 1, &s);
+  NG_CHECK_OK(d.status);
+  check_doc(&d);
+  diag_t dg = {.max_off_line = 0, .max_outside = 0};
+  NG_CHECK(d.text && read_frame(d.text, &dg.f));
+  if (d.text && read_frame(d.text, &dg.f)) {
+    NG_CHECK_CLOSE(dg.f.xlo, -1, 0, 1e-12);
+    NG_CHECK_CLOSE(dg.f.yhi, 1, 0, 1e-12);
+    NG_CHECK(each_path_point(d.text, "<path fill=\"none\"", on_diagonal, &dg) >= 4);
+    NG_CHECK(dg.max_off_line <= 2 * PX_TOL);
+    NG_CHECK(dg.max_outside <= 100); /* cut near the plot area, not at the far point */
+  }
+  free(d.text);
+}
+
 /* ---- contours ---- */
 
 static double bowl(void *ctx, double x, double y) {
@@ -709,6 +749,7 @@ int main(void) {
   NG_TEST_RUN(test_log_axis);
   NG_TEST_RUN(test_long_series);
   NG_TEST_RUN(test_tick_labels);
+  NG_TEST_RUN(test_clipped_lines);
   NG_TEST_RUN(test_auto_legend);
   NG_TEST_RUN(test_contour_geometry);
   NG_TEST_RUN(test_contour_paths_and_degenerate);
