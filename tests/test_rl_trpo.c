@@ -371,7 +371,25 @@ static void test_bad_create(void) {
   ng_rl_destroy(NULL);
 }
 
+static void test_clip_actions(void) {
+  ng_rl_config_t c;
+  ng_error_t err;
+  NG_CHECK_OK(ng_rl_config_default(&c, "MountainCarContinuous-v0", &err));
+  NG_CHECK(c.clip_actions == 1 && c.init_log_std == 0.5);
+  ng_rl_t *t = make(&c);
+  double a[1] = {5.0}, b[1] = {-0.25};
+  ng__rl_clip_action(t, a);
+  ng__rl_clip_action(t, b);
+  NG_CHECK(a[0] == 1.0 && b[0] == -0.25);
+  t->cfg.clip_actions = 0;
+  a[0] = 5.0;
+  ng__rl_clip_action(t, a);
+  NG_CHECK(a[0] == 5.0);
+  ng_rl_destroy(t);
+}
+
 int main(void) {
+  NG_TEST_RUN(test_clip_actions);
   NG_TEST_RUN(test_trpo_steps_categorical);
   NG_TEST_RUN(test_trpo_steps_gaussian);
   NG_TEST_RUN(test_npg_steps);

@@ -59,6 +59,8 @@ typedef struct {
   size_t n_policy_hidden;
   ng_act_t policy_act;     /* policy_act: tanh | relu */
   double init_log_std;     /* init_log_std: Gaussian policies */
+  int clip_actions;        /* clip_actions: 0|1, clip sampled Box actions to the action space
+                              before the env step (SB3 does); the buffer keeps the sample */
   size_t value_hidden[NG_RL_MAX_HIDDEN];  /* value_hidden */
   size_t n_value_hidden;
   ng_act_t value_act;      /* value_act */

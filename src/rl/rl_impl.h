@@ -96,6 +96,7 @@ struct ng_rl {
   size_t obs_dim, act_size, n_dist; /* act_size doubles per action, n_dist per dist row */
   int max_episode_steps;
   int discrete;
+  const double *act_low, *act_high; /* Box bounds (env info, static), NULL if Discrete */
 
   /* environments and their running episodes */
   ng_env_t **envs;
@@ -150,6 +151,7 @@ struct ng_rl {
   double *last_val;        /* n_envs */
   double *step_p;          /* n_envs x n_dist */
   double *step_logp;       /* n_envs */
+  double *step_act;        /* act_size: the action handed to the env */
 
   /* evaluation (separate env) */
   ng_env_t *eval_env;
@@ -161,6 +163,9 @@ struct ng_rl {
   long iteration;
   long env_steps;
 };
+
+/* In place: a Box action clipped to the action space when cfg.clip_actions (else kept). */
+void ng__rl_clip_action(const ng_rl_t *t, double *a);
 
 /* Rollout of n_steps x n_envs into the buffer (src/rl/rollout.c); fills the episode part
  * of stats. */

@@ -17,6 +17,14 @@ static int ng__first_obs(ng_rl_t *t, ng_error_t *err) {
   return NG_OK;
 }
 
+void ng__rl_clip_action(const ng_rl_t *t, double *a) {
+  if (t->discrete || !t->cfg.clip_actions || !t->act_low || !t->act_high) return;
+  for (size_t j = 0; j < t->act_size; j++) {
+    if (a[j] < t->act_low[j]) a[j] = t->act_low[j];
+    if (a[j] > t->act_high[j]) a[j] = t->act_high[j];
+  }
+}
+
 int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   const size_t E = t->n_envs, od = t->obs_dim, as = t->act_size, nd = t->n_dist;
   const ng_dist_t dist = ng_model_dist(t->policy);
@@ -44,9 +52,13 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
       const size_t row = row0 + e;
       double r;
       int term = 0, trunc = 0;
-      /* Box actions go to the env unclipped (it clips as Gymnasium does); the buffer keeps
-       * the sampled action for the log-probs. */
-      s = ng_env_step(t->envs[e], act + e * as, t->obs_raw + e * od, &r, &term, &trunc);
+      /* The buffer keeps the sampled action for the log-probs; the env gets it clipped to
+       * its Box (SB3's collect_rollouts) or, with clip_actions = 0, as sampled (the env
+       * clips the force as Gymnasium does, but MountainCarContinuous charges the unclipped
+       * action's square). */
+      memcpy(t->step_act, act + e * as, as * sizeof(double));
+      ng__rl_clip_action(t, t->step_act);
+      s = ng_env_step(t->envs[e], t->step_act, t->obs_raw + e * od, &r, &term, &trunc);
       if (s)
         return ng_error_set(err, s, "rollout: %s (env %zu) step %ld of its episode: %s",
                             t->cfg.env_id, e, t->ep_length[e] + 1, ng_strerror(s));

@@ -41,6 +41,10 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
   t->obs_dim = info->observation_space.dim;
   t->max_episode_steps = info->max_episode_steps;
   t->discrete = info->action_space.kind == NG_SPACE_DISCRETE;
+  if (!t->discrete) {
+    t->act_low = info->action_space.low;
+    t->act_high = info->action_space.high;
+  }
   ng_dist_t dist;
   dist.kind = t->discrete ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN;
   dist.dim = info->action_space.dim;
@@ -142,6 +146,7 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
   NG__ALLOC(t->last_val, E);
   NG__ALLOC(t->step_p, E * t->n_dist);
   NG__ALLOC(t->step_logp, E);
+  NG__ALLOC(t->step_act, t->act_size);
   NG__ALLOC(t->eval_obs, od);
   NG__ALLOC(t->eval_obs_norm, od);
   NG__ALLOC(t->eval_act, t->act_size);
@@ -189,7 +194,7 @@ void ng_rl_destroy(ng_rl_t *t) {
                     t->disc_return, t->b_obs, t->b_act, t->b_rew, t->b_term, t->b_trunc,
                     t->b_logp, t->b_pold, t->b_val, t->b_final_obs, t->b_final_val, t->b_adv,
                     t->b_ret, t->b_adv_n, t->b_w, t->b_scratch, t->b_idx, t->last_val,
-                    t->step_p, t->step_logp, t->eval_obs, t->eval_obs_norm, t->eval_act};
+                    t->step_p, t->step_logp, t->step_act, t->eval_obs, t->eval_obs_norm, t->eval_act};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
   ng_free(t);
 }
@@ -272,6 +277,7 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
       if (s) return ng_error_set(err, s, "evaluate: action failed (%s)", ng_strerror(s));
       double r;
       int term = 0, trunc = 0;
+      ng__rl_clip_action(t, t->eval_act);
       s = ng_env_step(t->eval_env, t->eval_act, t->eval_obs, &r, &term, &trunc);
       if (s) return ng_error_set(err, s, "evaluate: episode %d step %ld: %s", ep, k + 1,
                                  ng_strerror(s));
