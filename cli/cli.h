@@ -22,5 +22,7 @@ void ng_cli_error(const char *cmd, const char *fmt, ...)
 int ng_cmd_demo(int argc, char **argv);
 int ng_cmd_train(int argc, char **argv);
 int ng_cmd_eval(int argc, char **argv);
+int ng_cmd_list(int argc, char **argv);
+int ng_cmd_replay(int argc, char **argv);
 
 #endif

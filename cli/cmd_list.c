@@ -1,0 +1,81 @@
+/* natgrad list: the built-in environments, their spaces, time limits and state layouts. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "natgrad/env.h"
+
+#define CMD "list"
+
+static void help(FILE *out) {
+  fprintf(out,
+          "usage: natgrad list [--ids]\n"
+          "\n"
+          "Lists the built-in environments (Gymnasium's classic-control tasks, same ids and\n"
+          "dynamics). For each: the observation and action spaces (a Box with its float32\n"
+          "bounds, or Discrete(n) for actions 0..n-1), the time limit after which an episode is\n"
+          "truncated, the internal state that `natgrad replay --state` takes, and a summary.\n"
+          "\n"
+          "options:\n"
+          "  --ids    print only the ids, one a line\n"
+          "  --help   this text\n");
+}
+
+/* "[-1.20000005, -0.0700000003]", or one number when every component has the same bound;
+ * %.9g prints a float32 bound exactly enough to read it back. */
+static void print_bounds(size_t n, const double *b) {
+  int same = 1;
+  for (size_t i = 1; i < n; i++)
+    if (b[i] != b[0]) same = 0;
+  if (same && n > 1) {
+    printf("%.9g", b[0]);
+    return;
+  }
+  printf("[");
+  for (size_t i = 0; i < n; i++) printf("%s%.9g", i ? ", " : "", b[i]);
+  printf("]");
+}
+
+/* "Box(2) low [-1.2, -0.07] high [0.6, 0.07]", "Box(17) low -inf high inf" or
+ * "Discrete(3)". */
+static void print_space(const ng_space_t *sp) {
+  if (sp->kind == NG_SPACE_DISCRETE) {
+    printf("Discrete(%zu)", sp->dim);
+    return;
+  }
+  printf("Box(%zu) low ", sp->dim);
+  print_bounds(sp->dim, sp->low);
+  printf(" high ");
+  print_bounds(sp->dim, sp->high);
+}
+
+int ng_cmd_list(int argc, char **argv) {
+  int ids_only = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      help(stdout);
+      return NG_EXIT_OK;
+    } else if (!strcmp(argv[i], "--ids")) {
+      ids_only = 1;
+    } else {
+      ng_cli_error(CMD, "unknown argument '%s' (see natgrad list --help)", argv[i]);
+      return NG_EXIT_USAGE;
+    }
+  }
+  for (size_t i = 0; i < ng_env_count(); i++) {
+    const ng_env_info_t *info = ng_env_info_at(i);
+    if (ids_only) {
+      printf("%s\n", info->id);
+      continue;
+    }
+    printf("%s%s\n", i ? "\n" : "", info->id);
+    printf("  observation  ");
+    print_space(&info->observation_space);
+    printf("\n  action       ");
+    print_space(&info->action_space);
+    printf("\n  time limit   %d steps\n", info->max_episode_steps);
+    printf("  state        %s\n", info->state_doc);
+    printf("  summary      %s\n", info->summary);
+  }
+  return fflush(stdout) == 0 ? NG_EXIT_OK : NG_EXIT_FAILURE;
+}
