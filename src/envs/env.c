@@ -7,10 +7,13 @@
 #include <string.h>
 
 #include "envs/env_impl.h"
+#include "envs/mujoco/mj_env.h"
 
 static const ng_env_class_t *const ng__env_classes[] = {
     &ng_env_cartpole,      &ng_env_pendulum, &ng_env_acrobot, &ng_env_mountain_car,
     &ng_env_mountain_car_continuous,
+    &ng_mj_inverted_pendulum.cls, &ng_mj_inverted_double_pendulum.cls, &ng_mj_swimmer.cls,
+    &ng_mj_hopper.cls, &ng_mj_walker2d.cls, &ng_mj_half_cheetah.cls, &ng_mj_ant.cls,
 };
 #define NG__ENV_COUNT (sizeof ng__env_classes / sizeof ng__env_classes[0])
 
@@ -25,6 +28,7 @@ struct ng_env {
   const ng_env_class_t *cls;
   ng_rng_t rng;
   ng_env_state_t state;
+  void *impl; /* the object of a class with object ops (cls->object), else NULL */
   int elapsed; /* steps taken since the last reset / set_state */
   int phase;
 };
@@ -72,6 +76,13 @@ int ng_env_create(ng_env_t **out, const char *id, ng_error_t *err) {
   ng_env_t *env = ng_calloc(1, sizeof *env);
   if (!env) return ng_error_set(err, NG_ENOMEM, "ng_env_create: out of memory");
   env->cls = cls;
+  if (cls->object) {
+    int status = cls->object->create(&env->impl, cls, err);
+    if (status != NG_OK) {
+      ng_free(env);
+      return status;
+    }
+  }
   ng_rng_seed(&env->rng, 0, 0);
   env->phase = NG__ENV_NO_STATE;
   *out = env;
@@ -79,7 +90,10 @@ int ng_env_create(ng_env_t **out, const char *id, ng_error_t *err) {
   return NG_OK;
 }
 
-void ng_env_destroy(ng_env_t *env) { ng_free(env); }
+void ng_env_destroy(ng_env_t *env) {
+  if (env && env->impl) env->cls->object->destroy(env->impl);
+  ng_free(env);
+}
 
 const ng_env_info_t *ng_env_info(const ng_env_t *env) { return env ? &env->cls->info : NULL; }
 
@@ -89,6 +103,13 @@ void ng_env_seed(ng_env_t *env, uint64_t seed, uint64_t stream) {
 
 int ng_env_reset(ng_env_t *env, double *obs) {
   if (!env || !obs) return NG_EINVAL;
+  if (env->cls->object) {
+    int status = env->cls->object->reset(env->impl, &env->rng, obs);
+    if (status != NG_OK) return status;
+    env->elapsed = 0;
+    env->phase = NG__ENV_RUNNING;
+    return NG_OK;
+  }
   env->cls->reset(&env->state, &env->rng);
   env->elapsed = 0;
   env->phase = NG__ENV_RUNNING;
@@ -119,16 +140,22 @@ int ng_env_step(ng_env_t *env, const double *action, double *obs, double *reward
   ng_env_state_t next = env->state;
   double r = 0.0;
   int term = 0;
-  env->cls->step(&env->state, action, &next, &r, &term);
-  /* Commit nothing from a step that left the finite numbers: the caller can still read the
-   * last good state and observation. */
-  if (!ng_all_finite(info->state_size, next.s) || !isfinite(r)) return NG_ENONFINITE;
+  if (env->cls->object) {
+    /* The object checks its own state and restores it on NG_ENONFINITE. */
+    status = env->cls->object->step(env->impl, action, obs, &r, &term);
+    if (status != NG_OK) return status;
+  } else {
+    env->cls->step(&env->state, action, &next, &r, &term);
+    /* Commit nothing from a step that left the finite numbers: the caller can still read
+     * the last good state and observation. */
+    if (!ng_all_finite(info->state_size, next.s) || !isfinite(r)) return NG_ENONFINITE;
+    env->state = next;
+  }
 
-  env->state = next;
   env->elapsed++;
   int trunc = env->elapsed >= info->max_episode_steps;
   env->phase = (term || trunc) ? NG__ENV_ENDED : NG__ENV_RUNNING;
-  env->cls->observe(&env->state, obs);
+  if (!env->cls->object) env->cls->observe(&env->state, obs);
   *reward = r;
   *terminated = term;
   *truncated = trunc;
@@ -137,6 +164,13 @@ int ng_env_step(ng_env_t *env, const double *action, double *obs, double *reward
 
 int ng_env_set_state(ng_env_t *env, const double *state, double *obs) {
   if (!env || !state) return NG_EINVAL;
+  if (env->cls->object) {
+    int status = env->cls->object->set_state(env->impl, state, obs);
+    if (status != NG_OK) return status;
+    env->elapsed = 0;
+    env->phase = NG__ENV_RUNNING;
+    return NG_OK;
+  }
   size_t n = env->cls->info.state_size;
   if (!ng_all_finite(n, state)) return NG_ENONFINITE;
   ng_env_state_t st;
@@ -159,6 +193,7 @@ int ng_env_set_state(ng_env_t *env, const double *state, double *obs) {
 int ng_env_get_state(const ng_env_t *env, double *state) {
   if (!env || !state) return NG_EINVAL;
   if (env->phase == NG__ENV_NO_STATE) return NG_EINVAL;
+  if (env->cls->object) return env->cls->object->get_state(env->impl, state);
   memcpy(state, env->state.s, env->cls->info.state_size * sizeof *state);
   return NG_OK;
 }

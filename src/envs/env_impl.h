@@ -25,7 +25,23 @@ typedef struct {
   int f32;
 } ng_env_state_t;
 
-typedef struct {
+/* An environment whose state is an object of its own (a MuJoCo simulation: one mjData per
+ * environment) supplies these operations instead of reset/step/observe; env.c keeps the
+ * argument and action checks, the episode bookkeeping and the time limit for it. */
+struct ng_env_class;
+typedef struct ng_env_object_ops {
+  /* Creates the object for class cls (NG_EUNSUPPORTED, with a message, if this build
+   * cannot). */
+  int (*create)(void **impl, const struct ng_env_class *cls, ng_error_t *err);
+  void (*destroy)(void *impl);
+  int (*reset)(void *impl, ng_rng_t *rng, double *obs);
+  /* The action was validated (finite). NG_ENONFINITE leaves the state as before the step. */
+  int (*step)(void *impl, const double *action, double *obs, double *reward, int *terminated);
+  int (*set_state)(void *impl, const double *state, double *obs);
+  int (*get_state)(const void *impl, double *state);
+} ng_env_object_ops_t;
+
+typedef struct ng_env_class {
   ng_env_info_t info;
   /* Nonzero for an env whose Gymnasium state can be float32 (see f32 above): ng_env_set_state
    * then takes a state whose components are all float32 values as a float32 state, so that
@@ -40,6 +56,8 @@ typedef struct {
                double *reward, int *terminated);
   /* The observation Gymnasium returns for this state, float32-rounded values as doubles. */
   void (*observe)(const ng_env_state_t *st, double *obs);
+  /* Non-NULL for an environment with its own object (then reset/step/observe are unused). */
+  const ng_env_object_ops_t *object;
 } ng_env_class_t;
 
 extern const ng_env_class_t ng_env_cartpole;

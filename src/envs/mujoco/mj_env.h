@@ -1,0 +1,135 @@
+/* Private interface of the MuJoCo locomotion environments (Gymnasium's v5 ids).
+ *
+ * Two layers. The engine (mj_env.c) owns everything that touches MuJoCo: one compiled
+ * mjModel per task, shared read-only by every environment of that task (reference-counted),
+ * one mjData per environment (allocated at create, never during a step), the frame-skip
+ * loop, reset noise, state get/set and the non-finite checks. A task (one small file per
+ * environment) owns only Gymnasium's arithmetic: which quantities the reward differences
+ * over a step, the reward and termination rule, and the observation, all as plain C over
+ * the arrays of an ng_mj_view_t. Tasks compile without MuJoCo, so that a build without it
+ * still lists the environments and reports NG_EUNSUPPORTED when one is created.
+ */
+#ifndef NG_MJ_ENV_H
+#define NG_MJ_ENV_H
+
+#include <stddef.h>
+
+#include "envs/env_impl.h"
+#include "natgrad/env.h"
+
+/* Largest sizes over the tasks (Ant): observation, qpos+qvel, action. */
+#define NG_MJ_MAX_OBS 105
+#define NG_MJ_MAX_STATE 29
+#define NG_MJ_MAX_ACT 8
+/* Quantities a task reads before a step to difference them after it (x, y). */
+#define NG_MJ_MAX_TRACK 2
+
+/* The arrays of the simulation a task may read, after mj_forward or a step exactly as
+ * Gymnasium reads them from MjData (so xpos and site_xpos come from the last forward pass
+ * of the step, and cfrc_ext from mj_rnePostConstraint). Row-major, MuJoCo's layouts. */
+typedef struct {
+  int nq, nv, nu, nbody, nsite;
+  const double *qpos;            /* nq */
+  const double *qvel;            /* nv */
+  const double *xpos;            /* nbody x 3: Cartesian body frame positions */
+  const double *site_xpos;       /* nsite x 3 */
+  const double *cfrc_ext;        /* nbody x 6: external (contact) force/torque per body */
+  const double *qfrc_constraint; /* nv: constraint force in joint space */
+} ng_mj_view_t;
+
+/* Reset noise: qpos = qpos0 + U(-scale, scale) per coordinate, then qvel = 0 + noise, where
+ * qvel noise is U(-scale, scale) or scale * N(0, 1) per coordinate (Gymnasium's order of
+ * draws: every qpos coordinate, then every qvel coordinate). */
+typedef enum { NG_MJ_QVEL_UNIFORM = 0, NG_MJ_QVEL_NORMAL = 1 } ng_mj_qvel_noise_t;
+
+typedef struct ng_mj_task {
+  /* First member, so that the registry's class pointer is the task pointer (mj_env.c
+   * converts between the two). cls.info describes the environment; cls.object points at
+   * the engine's operations. */
+  ng_env_class_t cls;
+  const char *model_name;   /* "hopper": models/hopper.xml, embedded at build time */
+  int nq, nv, nu, nbody, nsite; /* what the model must have (checked when it is loaded) */
+  int frame_skip;           /* MuJoCo steps per env step; dt = timestep * frame_skip */
+  double reset_noise_scale;
+  ng_mj_qvel_noise_t qvel_noise;
+  /* Reads the quantities the reward differences over the step (before it), or NULL. */
+  void (*track)(const ng_mj_view_t *v, double *tracked);
+  /* After the step: the reward and terminated flag. `before` is what track read before
+   * the step, `action` the caller's (unclipped) action, dt the env step's duration. */
+  void (*reward)(const ng_mj_view_t *v, const double *before, const double *action, double dt,
+                 double *reward, int *terminated);
+  /* The observation (info.observation_space.dim doubles, float64 as Gymnasium's). */
+  void (*observe)(const ng_mj_view_t *v, double *obs);
+} ng_mj_task_t;
+
+/* The tasks, one per file. */
+extern const ng_mj_task_t ng_mj_inverted_pendulum;
+extern const ng_mj_task_t ng_mj_inverted_double_pendulum;
+extern const ng_mj_task_t ng_mj_swimmer;
+extern const ng_mj_task_t ng_mj_hopper;
+extern const ng_mj_task_t ng_mj_walker2d;
+extern const ng_mj_task_t ng_mj_half_cheetah;
+extern const ng_mj_task_t ng_mj_ant;
+
+/* The engine's operations for env.c's registry (cls.object of every task). */
+extern const ng_env_object_ops_t ng_mj_object_ops;
+
+/* Space bounds shared by the tasks: observations are unbounded, most actions in [-1, 1]. */
+extern const double ng_mj_inf[NG_MJ_MAX_OBS];
+extern const double ng_mj_minus_inf[NG_MJ_MAX_OBS];
+extern const double ng_mj_ones[NG_MJ_MAX_ACT];
+extern const double ng_mj_minus_ones[NG_MJ_MAX_ACT];
+
+/* ---- engine --------------------------------------------------------------------------- */
+
+typedef struct ng_mj_env ng_mj_env_t;
+
+/* 1 if this build has MuJoCo. */
+int ng_mj_available(void);
+
+/* The embedded MJCF text of a model ("hopper"), NUL-terminated, or NULL (unknown name, or
+ * a build without MuJoCo). *len (if non-NULL) receives its length. */
+const char *ng_mj_model_xml(const char *model_name, size_t *len);
+
+/* Creates an environment of `task`: loads (or shares) the task's model, allocates its
+ * mjData. NG_EUNSUPPORTED without MuJoCo (err says how to install it), NG_EFORMAT if the
+ * model does not compile or does not have the task's sizes, NG_ENOMEM. */
+int ng_mj_env_create(ng_mj_env_t **out, const ng_mj_task_t *task, ng_error_t *err);
+void ng_mj_env_destroy(ng_mj_env_t *env);
+
+/* Gymnasium's reset(): mj_resetData, qpos0 + noise and noise for qvel drawn from rng, then
+ * mj_forward. Writes the observation. */
+int ng_mj_env_reset(ng_mj_env_t *env, ng_rng_t *rng, double *obs);
+
+/* Gymnasium's step(): ctrl = action, frame_skip MuJoCo steps, mj_rnePostConstraint, then the
+ * task's reward, termination and observation. The action must be finite (the caller
+ * checks); it is not clipped (MuJoCo clamps ctrl to ctrlrange internally; the control cost
+ * uses the action as given, as Gymnasium's does). NG_ENONFINITE if the simulation left
+ * MuJoCo's valid range (a NaN/Inf, or |x| > mjMAXVAL = 1e10 in qpos, qvel or qacc, where
+ * MuJoCo's own mj_step would reset the simulation) or the reward or observation is not
+ * finite: the state before the step is then restored. */
+int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *reward,
+                   int *terminated);
+
+/* Sets qpos then qvel (nq + nv doubles) as Gymnasium's reset() followed by
+ * set_state(qpos, qvel): mj_resetData, copy, mj_forward. NG_ENONFINITE for a NaN/Inf,
+ * NG_ERANGE for a magnitude above mjMAXVAL. obs may be NULL. */
+int ng_mj_env_set_state(ng_mj_env_t *env, const double *state, double *obs);
+/* Reads qpos then qvel. */
+int ng_mj_env_get_state(const ng_mj_env_t *env, double *state);
+
+/* The view of env's current simulation arrays (for tests). */
+void ng_mj_env_view(const ng_mj_env_t *env, ng_mj_view_t *view);
+
+/* ---- numerics shared by the tasks ------------------------------------------------------- */
+
+/* sum(x[i]^2) summed as NumPy's np.sum(np.square(x)) sums float64 (pairwise, 8 partial
+ * sums over blocks), so that control and contact costs round as Gymnasium's. */
+double ng_mj_sum_squares(size_t n, const double *x);
+
+/* min(max(x, lo), hi), as np.clip. */
+static inline double ng_mj_clip(double x, double lo, double hi) {
+  return x < lo ? lo : (x > hi ? hi : x);
+}
+
+#endif
