@@ -832,7 +832,7 @@ static void test_bad_inputs(void) {
 /* Dynamics that leave the finite numbers: NG_ENONFINITE and nothing advanced. */
 static void test_nonfinite_dynamics(void) {
   ng_env_t *env = make("CartPole-v1");
-  double s[4] = {0, 0, 0.1, 1e200}, obs[4], r, a = 1, after[4];
+  double s[4] = {0, 0, 0.1, 1e200}, obs[8], r, a = 1, after[4];
   int te, tr;
   NG_CHECK_OK(ng_env_set_state(env, s, obs));
   NG_CHECK_STATUS(ng_env_step(env, &a, obs, &r, &te, &tr), NG_ENONFINITE);
