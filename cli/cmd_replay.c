@@ -248,7 +248,11 @@ int ng_cmd_replay(int argc, char **argv) {
       rc = NG_EXIT_USAGE;
     } else {
       ng_env_seed(env, (uint64_t)seed, 0);
-      ng_env_reset(env, obs);
+      int s = ng_env_reset(env, obs);
+      if (s != NG_OK) {
+        ng_cli_error(CMD, "%s: reset failed: %s", info->id, ng_strerror(s));
+        rc = NG_EXIT_FAILURE;
+      }
     }
   }
 
