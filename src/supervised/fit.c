@@ -1,0 +1,309 @@
+/* The training loop over seeded minibatches, and checkpoints of a run. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "supervised/sup_impl.h"
+
+#define NG__CK_MAGIC "NGSUPCK1"
+#define NG__CK_VERSION 1u
+#define NG__CK_HEADER 32u
+
+struct ng_fit {
+  const ng_model_t *m;
+  ng_sup_opt_t *opt;
+  ng_batcher_t *batcher;
+  size_t n_train, batch, n_in, na;
+  double *x, *y; /* batch buffers */
+  ng_fit_pos_t pos;
+};
+
+int ng_fit_create(ng_fit_t **out, const ng_model_t *m, const ng_sup_opt_config_t *cfg,
+                  size_t n_train, size_t batch, uint64_t seed, ng_error_t *err) {
+  if (!out) return ng_error_set(err, NG_EINVAL, "NULL output");
+  *out = NULL;
+  if (!m || !cfg || n_train == 0 || batch == 0)
+    return ng_error_set(err, NG_EINVAL, "fit: need a model, a config and non-empty batches");
+  ng_fit_t *f = ng_calloc(1, sizeof *f);
+  if (!f) return ng_error_set(err, NG_ENOMEM, "out of memory");
+  f->m = m;
+  f->n_train = n_train;
+  f->batch = batch < n_train ? batch : n_train;
+  f->n_in = ng_model_n_in(m);
+  ng_dist_t dist = ng_model_dist(m);
+  f->na = ng_dist_action_size(&dist);
+  int st = ng_sup_opt_create(&f->opt, m, cfg, f->batch, err);
+  if (st != NG_OK) {
+    ng_fit_destroy(f);
+    return st;
+  }
+  st = ng_batcher_create(&f->batcher, n_train, f->batch, seed);
+  f->x = ng_malloc(f->batch * f->n_in * sizeof(double));
+  f->y = ng_malloc(f->batch * f->na * sizeof(double));
+  if (st != NG_OK || !f->x || !f->y) {
+    ng_fit_destroy(f);
+    return ng_error_set(err, NG_ENOMEM, "fit: out of memory");
+  }
+  *out = f;
+  return NG_OK;
+}
+
+void ng_fit_destroy(ng_fit_t *f) {
+  if (!f) return;
+  ng_sup_opt_destroy(f->opt);
+  ng_batcher_destroy(f->batcher);
+  ng_free(f->x);
+  ng_free(f->y);
+  ng_free(f);
+}
+
+ng_sup_opt_t *ng_fit_opt(ng_fit_t *f) { return f ? f->opt : NULL; }
+const ng_fit_pos_t *ng_fit_pos(const ng_fit_t *f) { return f ? &f->pos : NULL; }
+size_t ng_fit_n_batches(const ng_fit_t *f) { return f ? ng_batcher_n_batches(f->batcher) : 0; }
+void ng_fit_set_seconds(ng_fit_t *f, double seconds) {
+  if (f) f->pos.seconds = seconds;
+}
+
+int ng_fit_epoch(ng_fit_t *f, double *theta, const ng_dataset_t *train, ng_fit_batch_fn on_batch,
+                 void *ctx, double *mean_loss) {
+  if (!f || !theta || !train || train->n != f->n_train || train->n_features != f->n_in ||
+      train->n_targets != f->na)
+    return NG_EINVAL;
+  int st = ng_batcher_seek(f->batcher, f->pos.epoch, (size_t)f->pos.batch_index);
+  if (st != NG_OK) return st;
+  for (;;) {
+    size_t rows;
+    st = ng_batcher_next(f->batcher, train, f->x, f->y, &rows);
+    if (st != NG_OK) return st;
+    if (rows == 0) break;
+    ng_sup_step_info_t info;
+    st = ng_sup_opt_step(f->opt, theta, rows, f->x, f->y, &info);
+    if (st != NG_OK) return st;
+    f->pos.batch_index++;
+    f->pos.steps++;
+    f->pos.epoch_loss_sum += info.loss * (double)rows;
+    f->pos.epoch_rows += rows;
+    if (on_batch && on_batch(ctx, &info, &f->pos) != 0) return NG_EINTERRUPTED;
+  }
+  if (mean_loss)
+    *mean_loss = f->pos.epoch_rows ? f->pos.epoch_loss_sum / (double)f->pos.epoch_rows : NAN;
+  f->pos.epoch++;
+  f->pos.batch_index = 0;
+  f->pos.epoch_loss_sum = 0.0;
+  f->pos.epoch_rows = 0;
+  return NG_OK;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------------- */
+
+static void ng__put_pos(ng__wbuf_t *w, const ng_fit_pos_t *p) {
+  ng__put_u64(w, p->epoch);
+  ng__put_u64(w, p->batch_index);
+  ng__put_u64(w, p->steps);
+  ng__put_f64(w, p->seconds);
+  ng__put_f64(w, p->epoch_loss_sum);
+  ng__put_u64(w, p->epoch_rows);
+}
+
+static void ng__get_pos(ng__rbuf_t *r, ng_fit_pos_t *p) {
+  p->epoch = ng__get_u64(r);
+  p->batch_index = ng__get_u64(r);
+  p->steps = ng__get_u64(r);
+  p->seconds = ng__get_f64(r);
+  p->epoch_loss_sum = ng__get_f64(r);
+  p->epoch_rows = ng__get_u64(r);
+}
+
+static uint32_t ng__crc(const unsigned char *p, size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (n > 0) {
+    uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
+    crc = crc32(crc, p, k);
+    p += k;
+    n -= k;
+  }
+  return (uint32_t)crc;
+}
+
+static void ng__le32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t ng__rd32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int ng_fit_save(const ng_fit_t *f, const char *path, const char *meta, const double *theta,
+                ng_error_t *err) {
+  if (!f || !path || !theta) return ng_error_set(err, NG_EINVAL, "checkpoint: NULL argument");
+  if (!meta) meta = "";
+  size_t meta_len = strlen(meta), n = ng_model_n_params(f->m);
+  size_t state = ng_sup_opt_state_size(f->opt);
+  size_t body = 8 + meta_len + 48 + 8 + 8 * n + 8 + state;
+  unsigned char *buf = ng_malloc(NG__CK_HEADER + body);
+  if (!buf) return ng_error_set(err, NG_ENOMEM, "checkpoint: out of memory");
+  ng__wbuf_t w = {buf + NG__CK_HEADER, body, 0, 1};
+  ng__put_u64(&w, meta_len);
+  ng__put_bytes(&w, meta_len, meta);
+  ng__put_pos(&w, &f->pos);
+  ng__put_u64(&w, n);
+  ng__put_f64s(&w, n, theta);
+  ng__put_u64(&w, state);
+  int st = NG_OK;
+  if (w.ok && w.pos + state == body)
+    st = ng_sup_opt_state_save(f->opt, buf + NG__CK_HEADER + w.pos, state);
+  else
+    st = NG_ERANGE;
+  if (st != NG_OK) {
+    ng_free(buf);
+    return ng_error_set(err, st, "checkpoint: cannot serialise the optimiser state");
+  }
+  memcpy(buf, NG__CK_MAGIC, 8);
+  ng__le32(buf + 8, NG__CK_VERSION);
+  ng__le32(buf + 12, ng__crc(buf + NG__CK_HEADER, body));
+  for (int i = 0; i < 8; i++) buf[16 + i] = (unsigned char)((uint64_t)body >> (8 * i));
+  memset(buf + 24, 0, 8);
+
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    ng_free(buf);
+    return ng_error_set(err, NG_ERANGE, "%s: path too long", path);
+  }
+  FILE *fp = fopen(tmp, "wb");
+  if (!fp) {
+    ng_free(buf);
+    return ng_error_set(err, NG_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+  }
+  int ok = fwrite(buf, 1, NG__CK_HEADER + body, fp) == NG__CK_HEADER + body;
+  ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+  ok = (fclose(fp) == 0) && ok;
+  ng_free(buf);
+  if (!ok || rename(tmp, path) != 0) {
+    remove(tmp);
+    return ng_error_set(err, NG_EIO, "%s: write failed: %s", path, strerror(errno));
+  }
+  return NG_OK;
+}
+
+void ng_fit_checkpoint_free(ng_fit_checkpoint_t *ck) {
+  if (!ck) return;
+  ng_free(ck->meta);
+  ng_free(ck->theta);
+  ng_free(ck->state);
+  memset(ck, 0, sizeof *ck);
+}
+
+int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t *err) {
+  if (!ck) return ng_error_set(err, NG_EINVAL, "checkpoint: NULL output");
+  memset(ck, 0, sizeof *ck);
+  if (!path) return ng_error_set(err, NG_EINVAL, "checkpoint: NULL path");
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return ng_error_set(err, NG_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char head[NG__CK_HEADER];
+  unsigned char *body = NULL;
+  int st = NG_OK;
+  if (fread(head, 1, NG__CK_HEADER, fp) != NG__CK_HEADER) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: truncated: shorter than a checkpoint header", path);
+    goto done;
+  }
+  if (memcmp(head, NG__CK_MAGIC, 8) != 0) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: not a natgrad fit checkpoint (bad magic)", path);
+    goto done;
+  }
+  if (ng__rd32(head + 8) != NG__CK_VERSION) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: checkpoint format version %u, this build reads %u",
+                      path, ng__rd32(head + 8), NG__CK_VERSION);
+    goto done;
+  }
+  uint64_t size = 0;
+  for (int i = 0; i < 8; i++) size |= (uint64_t)head[16 + i] << (8 * i);
+  if (size > ((uint64_t)1 << 40)) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: absurd body size %llu", path,
+                      (unsigned long long)size);
+    goto done;
+  }
+  body = ng_malloc((size_t)size);
+  if (!body) {
+    st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
+    goto done;
+  }
+  if (fread(body, 1, (size_t)size, fp) != (size_t)size) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: truncated: the header promises %llu bytes of body",
+                      path, (unsigned long long)size);
+    goto done;
+  }
+  if (fgetc(fp) != EOF) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: bytes after the checkpoint body", path);
+    goto done;
+  }
+  if (ng__crc(body, (size_t)size) != ng__rd32(head + 12)) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: checksum mismatch (the file is corrupt)", path);
+    goto done;
+  }
+  ng__rbuf_t r = {body, (size_t)size, 0, 1};
+  uint64_t meta_len = ng__get_u64(&r);
+  if (!r.ok || meta_len > size - r.pos) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: bad meta length", path);
+    goto done;
+  }
+  ck->meta = ng_malloc((size_t)meta_len + 1);
+  if (!ck->meta) {
+    st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
+    goto done;
+  }
+  memcpy(ck->meta, body + r.pos, (size_t)meta_len);
+  ck->meta[meta_len] = '\0';
+  r.pos += (size_t)meta_len;
+  ng__get_pos(&r, &ck->pos);
+  uint64_t n = ng__get_u64(&r);
+  if (!r.ok || n == 0 || n > (size - r.pos) / 8) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: bad parameter count", path);
+    goto done;
+  }
+  ck->n_params = (size_t)n;
+  ck->theta = ng_malloc((size_t)n * sizeof(double));
+  if (!ck->theta) {
+    st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
+    goto done;
+  }
+  ng__get_f64s(&r, (size_t)n, ck->theta);
+  uint64_t ss = ng__get_u64(&r);
+  if (!r.ok || ss != size - r.pos) {
+    st = ng_error_set(err, NG_EFORMAT, "%s: optimiser state size does not match the body", path);
+    goto done;
+  }
+  ck->state_size = (size_t)ss;
+  ck->state = ng_malloc(ss ? (size_t)ss : 1);
+  if (!ck->state) {
+    st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
+    goto done;
+  }
+  memcpy(ck->state, body + r.pos, (size_t)ss);
+done:
+  fclose(fp);
+  ng_free(body);
+  if (st != NG_OK) ng_fit_checkpoint_free(ck);
+  return st;
+}
+
+int ng_fit_restore(ng_fit_t *f, const ng_fit_checkpoint_t *ck, double *theta, ng_error_t *err) {
+  if (!f || !ck || !theta) return ng_error_set(err, NG_EINVAL, "restore: NULL argument");
+  size_t n = ng_model_n_params(f->m);
+  if (ck->n_params != n)
+    return ng_error_set(err, NG_EFORMAT,
+                        "checkpoint has %zu parameters, the model %zu (different architecture?)",
+                        ck->n_params, n);
+  if (ck->pos.batch_index > ng_fit_n_batches(f))
+    return ng_error_set(err, NG_EFORMAT, "checkpoint position is past the end of an epoch");
+  int st = ng_sup_opt_state_load(f->opt, ck->state, ck->state_size);
+  if (st != NG_OK)
+    return ng_error_set(err, st,
+                        "checkpoint's optimiser state does not fit this optimiser (different "
+                        "kind or model?)");
+  memcpy(theta, ck->theta, n * sizeof(double));
+  f->pos = ck->pos;
+  return NG_OK;
+}

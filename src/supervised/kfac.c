@@ -1,0 +1,449 @@
+/* K-FAC: Kronecker-factored curvature per dense layer (Martens & Grosse, 2015).
+ *
+ * mlp.h keeps the layer inputs a_{l-1} and the back-propagated gradients g_l to itself, so
+ * this file runs its own forward and backward over the public layout (ng_mlp_layer_offset,
+ * ng_mlp_size, ng_mlp_act) with the same CBLAS products as mlp.c. Per batch it keeps every
+ * layer's output; the factors then need one more backward per sampled label (no dW).
+ */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "natgrad/linalg.h"
+#include "supervised/sup_impl.h"
+
+/* LAPACK from OpenBLAS (column-major; our matrices are symmetric so the layout is moot). */
+extern void dpotrf_(const char *uplo, const blasint *n, double *a, const blasint *lda,
+                    blasint *info, size_t uplo_len);
+extern void dpotri_(const char *uplo, const blasint *n, double *a, const blasint *lda,
+                    blasint *info, size_t uplo_len);
+
+struct ng_kfac {
+  const ng_model_t *m;
+  const ng_mlp_t *mlp;
+  ng_dist_t dist;
+  size_t L, max_batch, n_in, n_out, np, na, n_mlp, n_params;
+  int si_head;       /* Gaussian with state-independent log stds in theta's head */
+  size_t *r, *c;     /* per layer: outputs, inputs */
+  double *x;         /* max_batch x n_in: the batch's inputs */
+  double **a;        /* a[l]: max_batch x r[l], layer outputs */
+  double *p;         /* max_batch x np: distribution parameters */
+  double *dp;        /* max_batch x np: cotangents of P */
+  double *gb[2];     /* max_batch x max_r: back-propagated gradients, ping-pong */
+  double *ones;      /* max_batch ones */
+  double *u;         /* np x np: factor of M */
+  double *ys;        /* na: one sampled label */
+  double **Ab, **Gb; /* batch factors: (c+1)^2, r^2 */
+  double **A, **G;   /* running factors */
+  double **Ai, **Gi; /* damped inverses */
+  double *gam, *tmp; /* max r x (c+1): precondition scratch */
+  double *colsum;    /* max c: column sums of a layer input */
+  size_t batch;      /* rows of the last forward (0: none) */
+  uint64_t n_updates;
+  double inv_damping; /* damping of the last successful invert */
+  int inverted;
+  double *slab;
+};
+
+static size_t ng__a_dim(const ng_kfac_t *k, size_t l) { return k->c[l] + 1; }
+
+int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
+  if (!out) return NG_EINVAL;
+  *out = NULL;
+  if (!m || max_batch == 0 || max_batch > 1u << 30) return NG_EINVAL;
+  ng_kfac_t *k = ng_calloc(1, sizeof *k);
+  if (!k) return NG_ENOMEM;
+  k->m = m;
+  k->mlp = ng_model_mlp(m);
+  k->dist = ng_model_dist(m);
+  k->L = ng_mlp_n_layers(k->mlp);
+  k->max_batch = max_batch;
+  k->n_in = ng_mlp_n_in(k->mlp);
+  k->n_out = ng_mlp_n_out(k->mlp);
+  k->np = ng_model_n_dist_params(m);
+  k->na = ng_dist_action_size(&k->dist);
+  k->n_mlp = ng_mlp_n_params(k->mlp);
+  k->n_params = ng_model_n_params(m);
+  k->si_head = k->dist.kind == NG_DIST_GAUSSIAN &&
+               ng_model_logstd_mode(m) == NG_LOGSTD_STATE_INDEPENDENT;
+  size_t L = k->L;
+  k->r = ng_malloc(L * sizeof *k->r);
+  k->c = ng_malloc(L * sizeof *k->c);
+  k->a = ng_calloc(L, sizeof *k->a);
+  k->Ab = ng_calloc(L, sizeof *k->Ab);
+  k->Gb = ng_calloc(L, sizeof *k->Gb);
+  k->A = ng_calloc(L, sizeof *k->A);
+  k->G = ng_calloc(L, sizeof *k->G);
+  k->Ai = ng_calloc(L, sizeof *k->Ai);
+  k->Gi = ng_calloc(L, sizeof *k->Gi);
+  if (!k->r || !k->c || !k->a || !k->Ab || !k->Gb || !k->A || !k->G || !k->Ai || !k->Gi) {
+    ng_kfac_destroy(k);
+    return NG_ENOMEM;
+  }
+  size_t max_r = 0, max_c = 0, max_rc = 0, total = 0;
+  for (size_t l = 0; l < L; l++) {
+    k->r[l] = ng_mlp_size(k->mlp, l + 1);
+    k->c[l] = ng_mlp_size(k->mlp, l);
+    if (k->r[l] > max_r) max_r = k->r[l];
+    if (k->c[l] > max_c) max_c = k->c[l];
+    if (k->r[l] * (k->c[l] + 1) > max_rc) max_rc = k->r[l] * (k->c[l] + 1);
+    size_t ad = k->c[l] + 1;
+    total += max_batch * k->r[l] + 3 * ad * ad + 3 * k->r[l] * k->r[l];
+  }
+  total += max_batch * (k->n_in + 2 * k->np + 2 * max_r + 1) + k->np * k->np + k->na +
+           2 * max_rc + max_c;
+  k->slab = ng_calloc(total, sizeof(double));
+  if (!k->slab) {
+    ng_kfac_destroy(k);
+    return NG_ENOMEM;
+  }
+  double *q = k->slab;
+#define NG__TAKE(ptr, count) \
+  do {                       \
+    (ptr) = q;               \
+    q += (count);            \
+  } while (0)
+  NG__TAKE(k->x, max_batch * k->n_in);
+  NG__TAKE(k->p, max_batch * k->np);
+  NG__TAKE(k->dp, max_batch * k->np);
+  NG__TAKE(k->gb[0], max_batch * max_r);
+  NG__TAKE(k->gb[1], max_batch * max_r);
+  NG__TAKE(k->ones, max_batch);
+  NG__TAKE(k->u, k->np * k->np);
+  NG__TAKE(k->ys, k->na);
+  NG__TAKE(k->gam, max_rc);
+  NG__TAKE(k->tmp, max_rc);
+  NG__TAKE(k->colsum, max_c);
+  for (size_t l = 0; l < L; l++) {
+    size_t ad = k->c[l] + 1, r = k->r[l];
+    NG__TAKE(k->a[l], max_batch * r);
+    NG__TAKE(k->Ab[l], ad * ad);
+    NG__TAKE(k->A[l], ad * ad);
+    NG__TAKE(k->Ai[l], ad * ad);
+    NG__TAKE(k->Gb[l], r * r);
+    NG__TAKE(k->G[l], r * r);
+    NG__TAKE(k->Gi[l], r * r);
+  }
+#undef NG__TAKE
+  for (size_t i = 0; i < max_batch; i++) k->ones[i] = 1.0;
+  *out = k;
+  return NG_OK;
+}
+
+void ng_kfac_destroy(ng_kfac_t *k) {
+  if (!k) return;
+  ng_free(k->r);
+  ng_free(k->c);
+  ng_free(k->a);
+  ng_free(k->Ab);
+  ng_free(k->Gb);
+  ng_free(k->A);
+  ng_free(k->G);
+  ng_free(k->Ai);
+  ng_free(k->Gi);
+  ng_free(k->slab);
+  ng_free(k);
+}
+
+size_t ng_kfac_n_layers(const ng_kfac_t *k) { return k ? k->L : 0; }
+const double *ng_kfac_batch_A(const ng_kfac_t *k, size_t l) {
+  return k && l < k->L ? k->Ab[l] : NULL;
+}
+const double *ng_kfac_batch_G(const ng_kfac_t *k, size_t l) {
+  return k && l < k->L ? k->Gb[l] : NULL;
+}
+const double *ng_kfac_A(const ng_kfac_t *k, size_t l) { return k && l < k->L ? k->A[l] : NULL; }
+const double *ng_kfac_G(const ng_kfac_t *k, size_t l) { return k && l < k->L ? k->G[l] : NULL; }
+int ng__kfac_inverted(const ng_kfac_t *k) { return k && k->inverted; }
+
+/* ---- passes ----------------------------------------------------------------------------------- */
+
+/* g .*= act'(z), read off the stored output a = act(z) (as mlp.c does). */
+static void ng__mul_deriv(ng_act_t act, size_t n, const double *a, double *g) {
+  if (act == NG_ACT_TANH) {
+    for (size_t i = 0; i < n; i++) g[i] *= 1.0 - a[i] * a[i];
+  } else if (act == NG_ACT_RELU) {
+    for (size_t i = 0; i < n; i++)
+      if (!(a[i] > 0.0)) g[i] = 0.0;
+  }
+}
+
+static const double *ng__input(const ng_kfac_t *k, size_t l) { return l ? k->a[l - 1] : k->x; }
+
+/* X (B x n_in) -> a[l] for every layer, P (B x np). */
+static int ng__forward(ng_kfac_t *k, const double *theta, size_t batch, const double *x) {
+  k->batch = 0;
+  if (!ng_all_finite(k->n_params, theta) || !ng_all_finite(batch * k->n_in, x))
+    return NG_ENONFINITE;
+  memcpy(k->x, x, batch * k->n_in * sizeof(double));
+  for (size_t l = 0; l < k->L; l++) {
+    /* z (B x r) = a_prev (B x c) W^T + 1 b^T; a = act(z) */
+    size_t r = k->r[l], c = k->c[l];
+    const double *w = theta + ng_mlp_layer_offset(k->mlp, l), *b = w + r * c;
+    double *z = k->a[l];
+    for (size_t i = 0; i < batch; i++) memcpy(z + i * r, b, r * sizeof(double));
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)r, (int)c, 1.0,
+                ng__input(k, l), (int)c, w, (int)c, 1.0, z, (int)r);
+    ng_act_t act = ng_mlp_act(k->mlp, l);
+    if (act == NG_ACT_TANH) {
+      for (size_t i = 0; i < batch * r; i++) z[i] = tanh(z[i]);
+    } else if (act == NG_ACT_RELU) {
+      for (size_t i = 0; i < batch * r; i++) z[i] = z[i] > 0.0 ? z[i] : 0.0;
+    }
+  }
+  const double *y = k->a[k->L - 1];
+  if (k->si_head) {
+    size_t d = k->dist.dim;
+    for (size_t b = 0; b < batch; b++) {
+      memcpy(k->p + b * k->np, y + b * d, d * sizeof(double));
+      memcpy(k->p + b * k->np + d, theta + k->n_mlp, d * sizeof(double));
+    }
+  } else {
+    memcpy(k->p, y, batch * k->np * sizeof(double));
+  }
+  if (!ng_all_finite(batch * k->np, k->p)) return NG_ENONFINITE;
+  k->batch = batch;
+  return NG_OK;
+}
+
+/* Backprop of the P-cotangents dp (B x np) through the stored forward. With grad non-NULL:
+ * grad += scale * (J^T dp) (dW = scale G^T A, db = scale G^T 1 per layer, head = column sums).
+ * With gfac non-NULL: gfac[l] += scale * G_l^T G_l (upper triangle, r x r) per layer. */
+static void ng__backward(ng_kfac_t *k, const double *theta, size_t batch, const double *dp,
+                         double scale, double *grad, double **gfac) {
+  const size_t L = k->L, n_out = k->n_out, np = k->np;
+  const int B = (int)batch;
+  double *g = k->gb[0], *g_prev = k->gb[1];
+  for (size_t b = 0; b < batch; b++) memcpy(g + b * n_out, dp + b * np, n_out * sizeof(double));
+  ng__mul_deriv(ng_mlp_act(k->mlp, L - 1), batch * n_out, k->a[L - 1], g);
+  if (grad && k->si_head) {
+    size_t d = k->dist.dim;
+    double *gh = grad + k->n_mlp;
+    for (size_t b = 0; b < batch; b++)
+      for (size_t j = 0; j < d; j++) gh[j] += scale * dp[b * np + d + j];
+  }
+  for (size_t l = L; l-- > 0;) {
+    const size_t r = k->r[l], c = k->c[l];
+    const double *w = theta + ng_mlp_layer_offset(k->mlp, l);
+    if (grad) {
+      double *dw = grad + ng_mlp_layer_offset(k->mlp, l), *db = dw + r * c;
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c, B, scale, g, (int)r,
+                  ng__input(k, l), (int)c, 1.0, dw, (int)c);
+      cblas_dgemv(CblasRowMajor, CblasTrans, B, (int)r, scale, g, (int)r, k->ones, 1, 1.0, db, 1);
+    }
+    if (gfac)
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)r, B, scale, g, (int)r, 1.0,
+                  gfac[l], (int)r);
+    if (l == 0) break;
+    /* G_prev (B x c) = (G W) .* act'(a_{l-1}) */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, (int)c, (int)r, 1.0, g, (int)r, w,
+                (int)c, 0.0, g_prev, (int)c);
+    ng__mul_deriv(ng_mlp_act(k->mlp, l - 1), batch * c, k->a[l - 1], g_prev);
+    double *t = g;
+    g = g_prev;
+    g_prev = t;
+  }
+}
+
+/* Copies the upper triangle of the n x n row-major m onto its lower one. */
+static void ng__mirror_upper(size_t n, double *m) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < i; j++) m[i * n + j] = m[j * n + i];
+}
+
+int ng_kfac_loss_grad(ng_kfac_t *k, const double *theta, size_t batch, const double *x,
+                      const double *y, double *loss, double *grad) {
+  if (!k || !theta || !x || !y || !loss || batch == 0 || batch > k->max_batch) return NG_EINVAL;
+  int st = ng__forward(k, theta, batch, x);
+  if (st != NG_OK) return st;
+  double sum = 0.0;
+  for (size_t b = 0; b < batch; b++) {
+    double lp;
+    const double *pb = k->p + b * k->np, *yb = y + b * k->na;
+    st = ng_dist_logp(&k->dist, pb, yb, &lp);
+    if (st == NG_OK && grad) st = ng_dist_logp_grad(&k->dist, pb, yb, k->dp + b * k->np);
+    if (st != NG_OK) {
+      k->batch = 0;
+      return st;
+    }
+    sum += lp;
+  }
+  if (!isfinite(sum)) return NG_ENONFINITE;
+  *loss = -sum / (double)batch;
+  if (!grad) return NG_OK;
+  ng_vec_zero(k->n_params, grad);
+  /* dp holds grad log p; the loss is its negated mean */
+  ng__backward(k, theta, batch, k->dp, -1.0 / (double)batch, grad, NULL);
+  return ng_all_finite(k->n_params, grad) ? NG_OK : NG_ENONFINITE;
+}
+
+int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind, int samples,
+                        const double *y, ng_rng_t *rng) {
+  if (!k || !theta || k->batch == 0) return NG_EINVAL;
+  if (kind != NG_FISHER_TRUE && kind != NG_FISHER_EMPIRICAL) return NG_EINVAL;
+  if (kind == NG_FISHER_EMPIRICAL && !y) return NG_EINVAL;
+  if (kind == NG_FISHER_TRUE && (samples < 0 || (samples > 0 && !rng))) return NG_EINVAL;
+  const size_t batch = k->batch, np = k->np;
+  const double inv_b = 1.0 / (double)batch;
+  /* A = (1/B) [a 1]^T [a 1] = (1/B) [[a^T a, a^T 1], [1^T a, B]] */
+  for (size_t l = 0; l < k->L; l++) {
+    size_t c = k->c[l], ad = c + 1;
+    const double *in = ng__input(k, l);
+    double *A = k->Ab[l];
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)c, (int)batch, inv_b, in, (int)c,
+                0.0, A, (int)ad);
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)batch, (int)c, inv_b, in, (int)c, k->ones, 1,
+                0.0, k->colsum, 1);
+    for (size_t j = 0; j < c; j++) A[j * ad + c] = k->colsum[j];
+    A[c * ad + c] = 1.0;
+    ng__mirror_upper(ad, A);
+    memset(k->Gb[l], 0, k->r[l] * k->r[l] * sizeof(double));
+  }
+  int st = NG_OK;
+  if (kind == NG_FISHER_EMPIRICAL) {
+    for (size_t b = 0; b < batch && st == NG_OK; b++)
+      st = ng_dist_logp_grad(&k->dist, k->p + b * np, y + b * k->na, k->dp + b * np);
+    if (st != NG_OK) return st;
+    ng__backward(k, theta, batch, k->dp, inv_b, NULL, k->Gb);
+  } else if (samples == 0) {
+    /* E over y~ of g g^T = J^T M J = sum_r (J^T u_r)(J^T u_r)^T for M = sum_r u_r u_r^T;
+     * rows of the factor that touch only the head's log stds give g = 0 and are skipped. */
+    size_t rows = k->si_head ? k->dist.dim : np;
+    for (size_t rr = 0; rr < rows; rr++) {
+      for (size_t b = 0; b < batch && st == NG_OK; b++) {
+        st = ng_dist_fisher_factor(&k->dist, k->p + b * np, k->u);
+        if (st == NG_OK) memcpy(k->dp + b * np, k->u + rr * np, np * sizeof(double));
+      }
+      if (st != NG_OK) return st;
+      ng__backward(k, theta, batch, k->dp, inv_b, NULL, k->Gb);
+    }
+  } else {
+    double scale = inv_b / (double)samples;
+    for (int s = 0; s < samples; s++) {
+      for (size_t b = 0; b < batch && st == NG_OK; b++) {
+        const double *pb = k->p + b * np;
+        st = ng_dist_sample(&k->dist, pb, rng, k->ys);
+        if (st == NG_OK) st = ng_dist_logp_grad(&k->dist, pb, k->ys, k->dp + b * np);
+      }
+      if (st != NG_OK) return st;
+      ng__backward(k, theta, batch, k->dp, scale, NULL, k->Gb);
+    }
+  }
+  for (size_t l = 0; l < k->L; l++) {
+    ng__mirror_upper(k->r[l], k->Gb[l]);
+    if (!ng_all_finite(k->r[l] * k->r[l], k->Gb[l]) ||
+        !ng_all_finite(ng__a_dim(k, l) * ng__a_dim(k, l), k->Ab[l]))
+      return NG_ENONFINITE;
+  }
+  return NG_OK;
+}
+
+int ng_kfac_update_running(ng_kfac_t *k, double decay) {
+  if (!k || !(decay >= 0.0 && decay < 1.0)) return NG_EINVAL;
+  double t = (double)(k->n_updates + 1);
+  double e = 1.0 - 1.0 / t;
+  if (e > decay) e = decay;
+  for (size_t l = 0; l < k->L; l++) {
+    size_t na = ng__a_dim(k, l) * ng__a_dim(k, l), ng = k->r[l] * k->r[l];
+    for (size_t i = 0; i < na; i++) k->A[l][i] = e * k->A[l][i] + (1.0 - e) * k->Ab[l][i];
+    for (size_t i = 0; i < ng; i++) k->G[l][i] = e * k->G[l][i] + (1.0 - e) * k->Gb[l][i];
+  }
+  k->n_updates++;
+  return NG_OK;
+}
+
+/* inv <- (m + shift I)^{-1} for symmetric n x n m, by Cholesky (dpotrf + dpotri). */
+static int ng__damped_inverse(size_t n, const double *m, double shift, double *inv) {
+  memcpy(inv, m, n * n * sizeof(double));
+  for (size_t i = 0; i < n; i++) inv[i * n + i] += shift;
+  blasint bn = (blasint)n, info = 0;
+  dpotrf_("L", &bn, inv, &bn, &info, 1);
+  if (info != 0) return NG_ENOTPD;
+  dpotri_("L", &bn, inv, &bn, &info, 1);
+  if (info != 0) return NG_ENOTPD;
+  /* column-major lower = row-major upper: mirror it down */
+  ng__mirror_upper(n, inv);
+  return ng_all_finite(n * n, inv) ? NG_OK : NG_ENONFINITE;
+}
+
+int ng_kfac_invert(ng_kfac_t *k, double damping) {
+  if (!k) return NG_EINVAL;
+  if (!isfinite(damping)) return NG_ENONFINITE;
+  if (!(damping > 0.0) || k->n_updates == 0) return NG_EINVAL;
+  double gamma = sqrt(damping);
+  for (size_t l = 0; l < k->L; l++) {
+    size_t ad = ng__a_dim(k, l), r = k->r[l];
+    double ta = 0.0, tg = 0.0;
+    for (size_t i = 0; i < ad; i++) ta += k->A[l][i * ad + i];
+    for (size_t i = 0; i < r; i++) tg += k->G[l][i * r + i];
+    /* pi balances the two damping terms by the factors' mean eigenvalues (M&G 6.3) */
+    double pi = (ta > 0.0 && tg > 0.0) ? sqrt((ta / (double)ad) / (tg / (double)r)) : 1.0;
+    if (!isfinite(pi) || pi <= 0.0) pi = 1.0;
+    int st = ng__damped_inverse(ad, k->A[l], pi * gamma, k->Ai[l]);
+    if (st == NG_OK) st = ng__damped_inverse(r, k->G[l], gamma / pi, k->Gi[l]);
+    if (st != NG_OK) {
+      k->inverted = 0;
+      return st;
+    }
+  }
+  k->inv_damping = damping;
+  k->inverted = 1;
+  return NG_OK;
+}
+
+int ng_kfac_precondition(ng_kfac_t *k, const double *g, double *s) {
+  if (!k || !g || !s || g == s || !k->inverted) return NG_EINVAL;
+  for (size_t l = 0; l < k->L; l++) {
+    const size_t r = k->r[l], c = k->c[l], ad = c + 1;
+    const size_t off = ng_mlp_layer_offset(k->mlp, l);
+    /* Gamma (r x (c+1)) = [dW | db]; S = Gi Gamma Ai */
+    for (size_t i = 0; i < r; i++) {
+      memcpy(k->gam + i * ad, g + off + i * c, c * sizeof(double));
+      k->gam[i * ad + c] = g[off + r * c + i];
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)ad, (int)r, 1.0,
+                k->Gi[l], (int)r, k->gam, (int)ad, 0.0, k->tmp, (int)ad);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)ad, (int)ad, 1.0,
+                k->tmp, (int)ad, k->Ai[l], (int)ad, 0.0, k->gam, (int)ad);
+    for (size_t i = 0; i < r; i++) {
+      memcpy(s + off + i * c, k->gam + i * ad, c * sizeof(double));
+      s[off + r * c + i] = k->gam[i * ad + c];
+    }
+  }
+  for (size_t i = k->n_mlp; i < k->n_params; i++) s[i] = g[i] / (2.0 + k->inv_damping);
+  return ng_all_finite(k->n_params, s) ? NG_OK : NG_ENONFINITE;
+}
+
+/* ---- state ------------------------------------------------------------------------------------ */
+
+void ng__kfac_state_write(const ng_kfac_t *k, ng__wbuf_t *w) {
+  ng__put_u64(w, k->L);
+  ng__put_u64(w, k->n_updates);
+  ng__put_u64(w, (uint64_t)k->inverted);
+  ng__put_f64(w, k->inv_damping);
+  for (size_t l = 0; l < k->L; l++) {
+    size_t na = ng__a_dim(k, l) * ng__a_dim(k, l), ng = k->r[l] * k->r[l];
+    ng__put_u64(w, ng__a_dim(k, l));
+    ng__put_u64(w, k->r[l]);
+    ng__put_f64s(w, na, k->A[l]);
+    ng__put_f64s(w, ng, k->G[l]);
+    ng__put_f64s(w, na, k->Ai[l]);
+    ng__put_f64s(w, ng, k->Gi[l]);
+  }
+}
+
+int ng__kfac_state_read(ng_kfac_t *k, ng__rbuf_t *r) {
+  if (ng__get_u64(r) != k->L) return NG_EFORMAT;
+  k->n_updates = ng__get_u64(r);
+  k->inverted = ng__get_u64(r) != 0;
+  k->inv_damping = ng__get_f64(r);
+  for (size_t l = 0; l < k->L && r->ok; l++) {
+    size_t na = ng__a_dim(k, l) * ng__a_dim(k, l), ng = k->r[l] * k->r[l];
+    if (ng__get_u64(r) != ng__a_dim(k, l) || ng__get_u64(r) != k->r[l]) return NG_EFORMAT;
+    ng__get_f64s(r, na, k->A[l]);
+    ng__get_f64s(r, ng, k->G[l]);
+    ng__get_f64s(r, na, k->Ai[l]);
+    ng__get_f64s(r, ng, k->Gi[l]);
+  }
+  return r->ok ? NG_OK : NG_EFORMAT;
+}

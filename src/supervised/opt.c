@@ -1,0 +1,376 @@
+/* The supervised optimisers behind one step: SGD, Adam, diagonal NG, CG NG and K-FAC. */
+#include <math.h>
+#include <string.h>
+
+#include "natgrad/fisher.h"
+#include "natgrad/linalg.h"
+#include "natgrad/optim.h"
+#include "supervised/sup_impl.h"
+
+#define NG__STATE_MAGIC 0x53504f47u /* "GOPS" */
+#define NG__STATE_VERSION 1u
+
+struct ng_sup_opt {
+  ng_sup_opt_config_t cfg;
+  const ng_model_t *m;
+  ng_dist_t dist;
+  size_t n, np, na, max_batch;
+  unsigned char *trainable; /* n flags, NULL: all */
+  ng_model_ws_t *ws;
+  ng_fisher_t *fisher;      /* diag-ng (exact), cg-ng, and LM adaptation */
+  ng_cg_t *cg;              /* cg-ng */
+  ng_kfac_t *kfac;          /* kfac */
+  double *g, *s, *v, *v2, *diag, *dbatch, *trial, *tmp;
+  double *dp;               /* max_batch x np */
+  double *ys;               /* na: one sampled label */
+  ng_rng_t rng;
+  uint64_t steps;
+  uint64_t diag_updates;
+  double lambda;
+};
+
+static int ng__is_ng(ng_opt_kind_t k) {
+  return k == NG_OPT_DIAG_NG || k == NG_OPT_CG_NG || k == NG_OPT_KFAC;
+}
+
+int ng_sup_opt_create(ng_sup_opt_t **out, const ng_model_t *m, const ng_sup_opt_config_t *cfg,
+                      size_t max_batch, ng_error_t *err) {
+  if (!out) return ng_error_set(err, NG_EINVAL, "NULL output");
+  *out = NULL;
+  if (!m || !cfg || max_batch == 0)
+    return ng_error_set(err, NG_EINVAL, "optimiser: NULL model/config or zero batch");
+  int st = ng_sup_opt_config_check(cfg, err);
+  if (st != NG_OK) return st;
+  ng_sup_opt_t *o = ng_calloc(1, sizeof *o);
+  if (!o) return ng_error_set(err, NG_ENOMEM, "out of memory");
+  o->cfg = *cfg;
+  o->m = m;
+  o->dist = ng_model_dist(m);
+  o->n = ng_model_n_params(m);
+  o->np = ng_model_n_dist_params(m);
+  o->na = ng_dist_action_size(&o->dist);
+  o->max_batch = max_batch;
+  o->lambda = cfg->damping;
+  ng_rng_seed(&o->rng, cfg->seed, 0x5eed);
+  size_t n = o->n;
+  ng_opt_kind_t kind = cfg->kind;
+  st = ng_model_ws_create(&o->ws, m, max_batch);
+  if (st == NG_OK && (kind == NG_OPT_CG_NG || (kind == NG_OPT_DIAG_NG) || cfg->adapt_damping))
+    st = ng_fisher_create(&o->fisher, m, max_batch);
+  if (st == NG_OK && kind == NG_OPT_CG_NG) st = ng_cg_create(&o->cg, n);
+  if (st == NG_OK && kind == NG_OPT_KFAC) st = ng_kfac_create(&o->kfac, m, max_batch);
+  if (st != NG_OK) {
+    ng_sup_opt_destroy(o);
+    return ng_error_set(err, st, "optimiser: cannot create its workspaces: %s",
+                        ng_strerror(st));
+  }
+  o->g = ng_calloc(n, sizeof(double));
+  o->s = ng_calloc(n, sizeof(double));
+  o->v = ng_calloc(n, sizeof(double));
+  o->trial = ng_calloc(n, sizeof(double));
+  o->tmp = ng_calloc(n, sizeof(double));
+  o->dp = ng_calloc(max_batch * o->np, sizeof(double));
+  o->ys = ng_calloc(o->na, sizeof(double));
+  int ok = o->g && o->s && o->v && o->trial && o->tmp && o->dp && o->ys;
+  if (kind == NG_OPT_ADAM) ok = ok && (o->v2 = ng_calloc(n, sizeof(double)));
+  if (kind == NG_OPT_DIAG_NG)
+    ok = ok && (o->diag = ng_calloc(n, sizeof(double))) &&
+         (o->dbatch = ng_calloc(n, sizeof(double)));
+  if (!ok) {
+    ng_sup_opt_destroy(o);
+    return ng_error_set(err, NG_ENOMEM, "optimiser: out of memory for %zu parameters", n);
+  }
+  *out = o;
+  return NG_OK;
+}
+
+void ng_sup_opt_destroy(ng_sup_opt_t *o) {
+  if (!o) return;
+  ng_model_ws_destroy(o->ws);
+  ng_fisher_destroy(o->fisher);
+  ng_cg_destroy(o->cg);
+  ng_kfac_destroy(o->kfac);
+  ng_free(o->trainable);
+  ng_free(o->g);
+  ng_free(o->s);
+  ng_free(o->v);
+  ng_free(o->v2);
+  ng_free(o->diag);
+  ng_free(o->dbatch);
+  ng_free(o->trial);
+  ng_free(o->tmp);
+  ng_free(o->dp);
+  ng_free(o->ys);
+  ng_free(o);
+}
+
+const ng_sup_opt_config_t *ng_sup_opt_config(const ng_sup_opt_t *o) { return o ? &o->cfg : NULL; }
+uint64_t ng_sup_opt_steps(const ng_sup_opt_t *o) { return o ? o->steps : 0; }
+double ng_sup_opt_damping(const ng_sup_opt_t *o) { return o ? o->lambda : NAN; }
+
+int ng_sup_opt_set_trainable(ng_sup_opt_t *o, const unsigned char *trainable) {
+  if (!o) return NG_EINVAL;
+  if (!trainable) {
+    ng_free(o->trainable);
+    o->trainable = NULL;
+    return NG_OK;
+  }
+  if (!o->trainable) {
+    o->trainable = ng_malloc(o->n);
+    if (!o->trainable) return NG_ENOMEM;
+  }
+  for (size_t i = 0; i < o->n; i++) o->trainable[i] = trainable[i] != 0;
+  return NG_OK;
+}
+
+static void ng__mask(const ng_sup_opt_t *o, double *x) {
+  if (!o->trainable) return;
+  for (size_t i = 0; i < o->n; i++)
+    if (!o->trainable[i]) x[i] = 0.0;
+}
+
+/* ---- curvature pieces ------------------------------------------------------------------------ */
+
+/* The masked, damped Fisher product for CG: out = P F P v + damping v. */
+static int ng__masked_apply(void *ctx, const double *v, double *out) {
+  ng_sup_opt_t *o = ctx;
+  memcpy(o->tmp, v, o->n * sizeof(double));
+  ng__mask(o, o->tmp);
+  int st = ng_fisher_apply(o->fisher, o->tmp, 0.0, out);
+  if (st != NG_OK) return st;
+  ng__mask(o, out);
+  double d = o->lambda + o->cfg.weight_decay;
+  for (size_t i = 0; i < o->n; i++) out[i] += d * v[i];
+  return NG_OK;
+}
+
+/* dbatch = this batch's diagonal Fisher (true: exact or sampled; or empirical), using the
+ * forward of ng_sup_loss_grad still held in o->ws. */
+static int ng__diag_batch(ng_sup_opt_t *o, const double *theta, size_t batch, const double *x,
+                          const double *y) {
+  const ng_sup_opt_config_t *c = &o->cfg;
+  if (c->fisher == NG_FISHER_TRUE && c->fisher_samples == 0) {
+    int st = ng_fisher_set_point(o->fisher, theta, batch, x);
+    return st == NG_OK ? ng_fisher_diag(o->fisher, o->dbatch) : st;
+  }
+  const double *p = ng_model_ws_params(o->ws);
+  int reps = c->fisher == NG_FISHER_EMPIRICAL ? 1 : c->fisher_samples;
+  ng_vec_zero(o->n, o->dbatch);
+  for (int s = 0; s < reps; s++) {
+    for (size_t b = 0; b < batch; b++) {
+      const double *pb = p + b * o->np, *lab = y + b * o->na;
+      if (c->fisher == NG_FISHER_TRUE) {
+        int st = ng_dist_sample(&o->dist, pb, &o->rng, o->ys);
+        if (st != NG_OK) return st;
+        lab = o->ys;
+      }
+      int st = ng_dist_logp_grad(&o->dist, pb, lab, o->dp + b * o->np);
+      if (st != NG_OK) return st;
+    }
+    int st = ng_model_vjp_sq(o->m, theta, o->ws, batch, o->dp, o->dbatch);
+    if (st != NG_OK) return st;
+  }
+  ng_vec_scale(o->n, 1.0 / ((double)batch * reps), o->dbatch);
+  return NG_OK;
+}
+
+/* ---- step ----------------------------------------------------------------------------------------- */
+
+int ng_sup_opt_step(ng_sup_opt_t *o, double *theta, size_t batch, const double *x,
+                    const double *y, ng_sup_step_info_t *info) {
+  if (!o || !theta || !x || !y || batch == 0 || batch > o->max_batch) return NG_EINVAL;
+  const ng_sup_opt_config_t *c = &o->cfg;
+  const size_t n = o->n;
+  ng_sup_step_info_t inf;
+  memset(&inf, 0, sizeof inf);
+  inf.rho = NAN;
+  inf.kl_scale = 1.0;
+  inf.damping = o->lambda;
+
+  /* loss and gradient, with weight decay */
+  double loss;
+  int st = c->kind == NG_OPT_KFAC ? ng_kfac_loss_grad(o->kfac, theta, batch, x, y, &loss, o->g)
+                                  : ng_sup_loss_grad(o->m, o->ws, theta, batch, x, y, &loss, o->g);
+  if (st != NG_OK) return st;
+  if (c->weight_decay > 0.0) {
+    loss += 0.5 * c->weight_decay * ng_vec_dot(n, theta, theta);
+    ng_vec_axpy(n, c->weight_decay, theta, o->g);
+  }
+  ng__mask(o, o->g);
+  inf.loss = loss;
+  inf.grad_norm = ng_vec_norm2(n, o->g);
+  const double damp = o->lambda + c->weight_decay;
+
+  /* the direction s (descent is along -s) */
+  switch (c->kind) {
+  case NG_OPT_SGD:
+  case NG_OPT_ADAM:
+    break;
+  case NG_OPT_DIAG_NG:
+    if (o->steps % (uint64_t)c->stats_every == 0) {
+      st = ng__diag_batch(o, theta, batch, x, y);
+      if (st != NG_OK) return st;
+      double t = (double)(o->diag_updates + 1), e = 1.0 - 1.0 / t;
+      if (e > c->stat_decay) e = c->stat_decay;
+      for (size_t i = 0; i < n; i++) o->diag[i] = e * o->diag[i] + (1.0 - e) * o->dbatch[i];
+      o->diag_updates++;
+    }
+    for (size_t i = 0; i < n; i++) o->s[i] = o->g[i] / (o->diag[i] + damp);
+    break;
+  case NG_OPT_CG_NG: {
+    if (c->fisher_batch > 0 && c->fisher_batch < batch)
+      st = ng_fisher_set_point_subsample(o->fisher, theta, batch, x, c->fisher_batch, &o->rng);
+    else
+      st = ng_fisher_set_point(o->fisher, theta, batch, x);
+    if (st != NG_OK) return st;
+    ng_cg_opts_t co = {c->cg_iters, c->cg_tol * inf.grad_norm * inf.grad_norm, NULL, NULL};
+    ng_cg_report_t rep;
+    ng_linop_t op = {ng__masked_apply, o, n};
+    st = ng_cg_solve(o->cg, &op, o->g, o->s, &co, &rep);
+    /* Truncated CG may stop on non-positive curvature: its last iterate is still a descent
+     * direction for the damped model, so use it. */
+    if (st != NG_OK && st != NG_ECURVATURE) return st;
+    inf.cg_iterations = rep.iterations;
+    break;
+  }
+  case NG_OPT_KFAC:
+    if (o->steps % (uint64_t)c->stats_every == 0) {
+      st = ng_kfac_batch_stats(o->kfac, theta, c->fisher, c->fisher_samples, y, &o->rng);
+      if (st == NG_OK) st = ng_kfac_update_running(o->kfac, c->stat_decay);
+      if (st != NG_OK) return st;
+    }
+    if (o->steps % (uint64_t)c->inverse_every == 0 || !ng__kfac_inverted(o->kfac)) {
+      st = ng_kfac_invert(o->kfac, damp);
+      if (st != NG_OK) return st;
+      inf.refreshed = 1;
+    }
+    st = ng_kfac_precondition(o->kfac, o->g, o->s);
+    if (st != NG_OK) return st;
+    break;
+  }
+
+  /* the update d, built in o->trial as theta + d; nothing is committed until the end */
+  double *d = o->tmp;
+  if (c->kind == NG_OPT_SGD) {
+    for (size_t i = 0; i < n; i++) {
+      o->s[i] = c->momentum * o->v[i] + o->g[i];
+      d[i] = -c->lr * o->s[i];
+    }
+  } else if (c->kind == NG_OPT_ADAM) {
+    double t = (double)(o->steps + 1);
+    double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);
+    for (size_t i = 0; i < n; i++) {
+      double m1 = c->beta1 * o->v[i] + (1.0 - c->beta1) * o->g[i];
+      double m2 = c->beta2 * o->v2[i] + (1.0 - c->beta2) * o->g[i] * o->g[i];
+      o->s[i] = m1; /* committed below */
+      o->trial[i] = m2;
+      d[i] = -c->lr * (m1 / bc1) / (sqrt(m2 / bc2) + c->eps);
+    }
+  } else {
+    ng__mask(o, o->s);
+    double gs = ng_vec_dot(n, o->g, o->s);
+    double nu = 1.0;
+    if (c->kl_clip > 0.0 && gs > 0.0) {
+      nu = sqrt(2.0 * c->kl_clip / (c->lr * c->lr * gs));
+      if (!(nu < 1.0)) nu = 1.0;
+    }
+    inf.kl_scale = nu;
+    for (size_t i = 0; i < n; i++) {
+      o->s[i] = c->momentum * o->v[i] + nu * o->s[i];
+      d[i] = -c->lr * o->s[i];
+    }
+  }
+  ng__mask(o, d);
+  if (!ng_all_finite(n, d)) return NG_ENONFINITE;
+
+  /* Levenberg-Marquardt: compare the loss change with the damped quadratic model */
+  double new_lambda = o->lambda;
+  if (ng__is_ng(c->kind) && c->adapt_damping &&
+      (o->steps + 1) % (uint64_t)c->damping_every == 0) {
+    if (c->kind != NG_OPT_CG_NG) st = ng_fisher_set_point(o->fisher, theta, batch, x);
+    double dfd = NAN, loss_new = NAN;
+    if (st == NG_OK) st = ng_fisher_distance(o->fisher, d, &dfd);
+    for (size_t i = 0; i < n; i++) o->trial[i] = theta[i] + d[i];
+    if (st == NG_OK)
+      st = ng_sup_loss_grad(o->m, o->ws, o->trial, batch, x, y, &loss_new, NULL);
+    if (st != NG_OK && st != NG_ENONFINITE) return st;
+    if (st == NG_OK && c->weight_decay > 0.0)
+      loss_new += 0.5 * c->weight_decay * ng_vec_dot(n, o->trial, o->trial);
+    double q = ng_vec_dot(n, o->g, d) + 0.5 * (dfd + damp * ng_vec_dot(n, d, d));
+    double rho = (st == NG_OK && q < 0.0) ? (loss_new - loss) / q : -INFINITY;
+    double omega = pow(c->lm_factor, (double)c->damping_every);
+    if (rho > 0.75) new_lambda = o->lambda * omega;
+    else if (rho < 0.25) new_lambda = o->lambda / omega;
+    if (new_lambda < c->damping_min) new_lambda = c->damping_min;
+    if (new_lambda > c->damping_max) new_lambda = c->damping_max;
+    inf.rho = rho;
+    st = NG_OK;
+  }
+
+  /* commit */
+  if (c->kind == NG_OPT_ADAM) {
+    memcpy(o->v, o->s, n * sizeof(double));
+    memcpy(o->v2, o->trial, n * sizeof(double));
+  } else {
+    memcpy(o->v, o->s, n * sizeof(double));
+  }
+  ng_vec_axpy(n, 1.0, d, theta);
+  inf.step_norm = ng_vec_norm2(n, d);
+  o->lambda = new_lambda;
+  o->steps++;
+  if (info) *info = inf;
+  return NG_OK;
+}
+
+/* ---- state -------------------------------------------------------------------------------------- */
+
+static void ng__state_write(const ng_sup_opt_t *o, ng__wbuf_t *w) {
+  ng__put_u64(w, NG__STATE_MAGIC);
+  ng__put_u64(w, NG__STATE_VERSION);
+  ng__put_u64(w, (uint64_t)o->cfg.kind);
+  ng__put_u64(w, o->n);
+  ng__put_u64(w, o->steps);
+  ng__put_u64(w, o->diag_updates);
+  ng__put_f64(w, o->lambda);
+  ng__put_rng(w, &o->rng);
+  ng__put_f64s(w, o->n, o->v);
+  if (o->v2) ng__put_f64s(w, o->n, o->v2);
+  if (o->diag) ng__put_f64s(w, o->n, o->diag);
+  if (o->kfac) ng__kfac_state_write(o->kfac, w);
+}
+
+size_t ng_sup_opt_state_size(const ng_sup_opt_t *o) {
+  if (!o) return 0;
+  ng__wbuf_t w = {NULL, 0, 0, 1};
+  ng__state_write(o, &w);
+  return w.pos;
+}
+
+int ng_sup_opt_state_save(const ng_sup_opt_t *o, void *buf, size_t size) {
+  if (!o || !buf) return NG_EINVAL;
+  ng__wbuf_t w = {buf, size, 0, 1};
+  ng__state_write(o, &w);
+  return w.ok && w.pos == size ? NG_OK : NG_ERANGE;
+}
+
+int ng_sup_opt_state_load(ng_sup_opt_t *o, const void *buf, size_t size) {
+  if (!o || !buf) return NG_EINVAL;
+  ng__rbuf_t r = {buf, size, 0, 1};
+  if (ng__get_u64(&r) != NG__STATE_MAGIC || ng__get_u64(&r) != NG__STATE_VERSION ||
+      ng__get_u64(&r) != (uint64_t)o->cfg.kind || ng__get_u64(&r) != o->n)
+    return NG_EFORMAT;
+  /* The size check makes every read below land inside buf. */
+  if (size != ng_sup_opt_state_size(o)) return NG_EFORMAT;
+  o->steps = ng__get_u64(&r);
+  o->diag_updates = ng__get_u64(&r);
+  o->lambda = ng__get_f64(&r);
+  ng__get_rng(&r, &o->rng);
+  ng__get_f64s(&r, o->n, o->v);
+  if (o->v2) ng__get_f64s(&r, o->n, o->v2);
+  if (o->diag) ng__get_f64s(&r, o->n, o->diag);
+  if (o->kfac) {
+    int st = ng__kfac_state_read(o->kfac, &r);
+    if (st != NG_OK) return st;
+  }
+  return r.ok && r.pos == size ? NG_OK : NG_EFORMAT;
+}
