@@ -346,7 +346,10 @@ static int draw_curve(const char *path, const char *log_path, const ng_rl_config
       {.label = smooth_label, .n = n, .x = x, .y = ys, .color = "#0072b2", .line_width = 2.5},
   };
   char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    free(buf);
+    return ng_error_set(err, NG_EINVAL, "path too long: '%s'", path);
+  }
   FILE *f = fopen(tmp, "w");
   if (!f) {
     free(buf);
@@ -432,7 +435,10 @@ int ng_cmd_train(int argc, char **argv) {
                         "(only --steps can extend it)", bad);
       goto out;
     }
-    snprintf(dir, sizeof dir, "%s", o->resume);
+    if (snprintf(dir, sizeof dir, "%s", o->resume) >= (int)sizeof dir) {
+      ng_cli_error(CMD, "--resume: path too long");
+      goto out;
+    }
     if (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
@@ -471,11 +477,14 @@ int ng_cmd_train(int argc, char **argv) {
     ng_rl_config_t cfg;
     if ((rc = build_config(o, &cfg)) >= 0) goto out;
     rc = NG_EXIT_USAGE;
-    if (o->out)
-      snprintf(dir, sizeof dir, "%s", o->out);
-    else
-      snprintf(dir, sizeof dir, "runs/%s-%s-s%llu", cfg.env_id,
-               cfg.algo == NG_ALGO_NPG ? "npg" : "trpo", (unsigned long long)cfg.seed);
+    int len = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
+                     : snprintf(dir, sizeof dir, "runs/%s-%s-s%llu", cfg.env_id,
+                                cfg.algo == NG_ALGO_NPG ? "npg" : "trpo",
+                                (unsigned long long)cfg.seed);
+    if (len >= (int)sizeof dir) {
+      ng_cli_error(CMD, "--out: path too long");
+      goto out;
+    }
     if (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
