@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev           # CBLAS/LAPACK for dense products and Cholesky
   libinih-dev               # config-file parser for `natgrad train --config`
   zlib1g-dev                # crc32 for checkpoint checksums
+  libmujoco-dev             # MuJoCo physics for the locomotion environments
   "$@"
 )
 
