@@ -65,10 +65,13 @@ int ng_sup_opt_config_default(ng_sup_opt_config_t *c, ng_opt_kind_t kind) {
     c->damping = 1e-3;
     break;
   case NG_OPT_CG_NG:
+    /* Hessian-free's schedule: adapt every step by 3/2 or 2/3 */
     c->lr = 1.0;
-    c->damping = 1e-2;
+    c->damping = 1e-1;
     c->adapt_damping = 1;
     c->damping_every = 1;
+    c->lm_factor = 2.0 / 3.0;
+    c->kl_clip = 1e-2;
     break;
   case NG_OPT_KFAC:
     c->lr = 0.1;
