@@ -62,7 +62,7 @@ int ng_env_create(ng_env_t **out, const char *id, ng_error_t *err) {
   if (!id) return ng_error_set(err, NG_EINVAL, "ng_env_create: id is NULL");
   const ng_env_class_t *cls = ng__env_class_find(id);
   if (!cls) {
-    char known[256];
+    char known[448]; /* every id fits; ng_error_t holds 512 */
     size_t len = 0;
     known[0] = '\0';
     for (size_t i = 0; i < NG__ENV_COUNT && len < sizeof known; i++) {
