@@ -4,6 +4,7 @@
  * failure under allocation faults. */
 #include "natgrad/mlp.h"
 
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -19,6 +20,11 @@
 #define RELU_MARGIN 1e-3  /* every relu pre-activation at least this far from the kink */
 #define FD_MAX_CHECKS 600 /* parameters checked by FD per case (strided for big nets) */
 #define MAX_BATCH 17
+/* natgrad's tanh (ng_act_apply) against the exact value (long double tanhl, where wider than
+ * double) and against libm's tanh, in units in the last place of the reference. */
+#define TANH_ULP_EXACT 2.0  /* measured max ~1.3 */
+#define TANH_ULP_LIBM 4.0   /* ours plus libm's own error (glibc ~2.1) */
+#define TANH_SAMPLES 2000000
 
 typedef struct {
   const char *name;
@@ -686,8 +692,136 @@ static void test_alloc_faults(void) {
   NG_CHECK_OK(ng_set_allocator(NULL, NULL, NULL, NULL));
 }
 
+/* |got - want| in units of the spacing of doubles at want (the smallest subnormal at 0);
+ * 0 for equal values with equal signs, INFINITY for a zero of the wrong sign or a NaN
+ * mismatch. */
+static double ulp_diff(double got, long double want) {
+  double w = (double)want;
+  if (isnan(w) || isnan(got)) return isnan(w) && isnan(got) ? 0.0 : INFINITY;
+  if (got == w) return signbit(got) == signbit(w) ? 0.0 : INFINITY;
+  double aw = fabs(w);
+  double u = isinf(aw) ? INFINITY : nextafter(aw, INFINITY) - aw;
+  /* below a power of two the spacing halves: use the smaller one so no error hides */
+  double d = aw - nextafter(aw, 0.0);
+  if (d > 0.0 && d < u) u = d;
+  return (double)(fabsl((long double)got - want) / (long double)u);
+}
+
+/* Fills x with one of the sample families: every bit pattern (all exponents, subnormals,
+ * infinities, NaNs), uniform on [-25, 25] (where tanh is not yet +-1), log-uniform in
+ * [2^-30, 32] with random signs. */
+static void tanh_samples(ng_rng_t *rng, int family, size_t n, double *x) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t bits = ng_rng_u64(rng);
+    switch (family) {
+    case 0:
+      memcpy(&x[i], &bits, sizeof bits);
+      break;
+    case 1:
+      x[i] = ng_rng_uniform_range(rng, -25.0, 25.0);
+      break;
+    default:
+      x[i] = ldexp(1.0 + ng_rng_uniform(rng), -30 + (int)ng_rng_below(rng, 35));
+      if (bits >> 63) x[i] = -x[i];
+      break;
+    }
+  }
+}
+
+/* The forward pass's tanh over the whole double range: within TANH_ULP_EXACT of tanhl,
+ * TANH_ULP_LIBM of libm; special values exact; a lane's result independent of its place in
+ * the array (vector body vs scalar tail) and of in-place use. */
+static void test_tanh_accuracy(void) {
+  /* the ulp measure itself: one step is 1 ulp, on both sides of a power of two */
+  NG_CHECK_CLOSE(ulp_diff(nextafter(0.5, 1.0), 0.5L), 2.0, 0.0, 0.0);
+  NG_CHECK_CLOSE(ulp_diff(nextafter(0.5, 0.0), 0.5L), 1.0, 0.0, 0.0);
+  NG_CHECK(ulp_diff(-0.0, 0.0L) == INFINITY && ulp_diff(NAN, 1.0L) == INFINITY);
+
+  const double special[] = {0.0, -0.0, INFINITY, -INFINITY, DBL_MIN, -DBL_MIN,
+                            DBL_TRUE_MIN, -DBL_TRUE_MIN, DBL_MAX, -DBL_MAX, 1e-300, 0.625,
+                            nextafter(0.625, 1.0), nextafter(0.625, 0.0), 20.0,
+                            nextafter(20.0, 0.0), nextafter(20.0, 100.0), 19.06, 36.0, 1e10};
+  const size_t n_special = sizeof special / sizeof special[0];
+  double got[sizeof special / sizeof special[0]];
+  NG_CHECK_OK(ng_act_apply(NG_ACT_TANH, n_special, special, got));
+  for (size_t i = 0; i < n_special; i++) {
+    double e = ulp_diff(got[i], tanhl((long double)special[i]));
+    NG_CHECK(e <= TANH_ULP_EXACT);
+    if (!(e <= TANH_ULP_EXACT)) fprintf(stderr, "  tanh(%a) = %a: %.3g ulp\n", special[i], got[i], e);
+  }
+  NG_CHECK(got[0] == 0.0 && !signbit(got[0]) && got[1] == 0.0 && signbit(got[1]));
+  NG_CHECK(got[2] == 1.0 && got[3] == -1.0 && got[6] == DBL_TRUE_MIN);
+  double nan_in[3] = {NAN, -NAN, 0.3}, nan_out[3];
+  NG_CHECK_OK(ng_act_apply(NG_ACT_TANH, 3, nan_in, nan_out));
+  NG_CHECK(isnan(nan_out[0]) && isnan(nan_out[1]) && !isnan(nan_out[2]));
+
+  /* Rounding boundaries of the exp reduction: 2|x| = (j + 1/2) ln 2, and neighbours. */
+  enum { CHUNK = 4097 }; /* odd: every call ends in the scalar tail */
+  static double x[CHUNK], y[CHUNK], y1[CHUNK];
+  size_t m = 0;
+  for (int j = 0; j < 60 && m + 6 <= CHUNK; j++) {
+    double b = 0.5 * (j + 0.5) * 0.69314718055994530942;
+    x[m++] = b;
+    x[m++] = nextafter(b, 0.0);
+    x[m++] = nextafter(b, 100.0);
+    x[m++] = -b;
+    x[m++] = 0.5 * j * 0.69314718055994530942;
+    x[m++] = -0.5 * j * 0.69314718055994530942;
+  }
+  const int exact_ref = LDBL_MANT_DIG > DBL_MANT_DIG;
+  double worst_exact = 0.0, worst_libm = 0.0, at_exact = 0.0, at_libm = 0.0;
+  int lanes_ok = 1;
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 2024, 0);
+  for (size_t done = 0; done < TANH_SAMPLES; done += CHUNK) {
+    int family = (int)((done / CHUNK) % 3);
+    if (done > 0) {
+      m = CHUNK;
+      tanh_samples(&rng, family, m, x);
+    }
+    NG_CHECK_OK(ng_act_apply(NG_ACT_TANH, m, x, y));
+    for (size_t i = 0; i < m; i++) {
+      double el = ulp_diff(y[i], (long double)tanh(x[i]));
+      if (!(el <= worst_libm)) worst_libm = el, at_libm = x[i];
+      if (exact_ref) {
+        double ee = ulp_diff(y[i], tanhl((long double)x[i]));
+        if (!(ee <= worst_exact)) worst_exact = ee, at_exact = x[i];
+      }
+    }
+    /* in place, and shifted by one so every value changes lane */
+    memcpy(y1, x, m * sizeof *x);
+    NG_CHECK_OK(ng_act_apply(NG_ACT_TANH, m, y1, y1));
+    lanes_ok &= memcmp(y1, y, m * sizeof *y) == 0;
+    NG_CHECK_OK(ng_act_apply(NG_ACT_TANH, m - 1, x + 1, y1));
+    lanes_ok &= memcmp(y1, y + 1, (m - 1) * sizeof *y) == 0;
+  }
+  NG_CHECK(lanes_ok);
+  NG_CHECK(worst_libm <= TANH_ULP_LIBM);
+  NG_CHECK(!exact_ref || worst_exact <= TANH_ULP_EXACT);
+  fprintf(stderr, "  tanh: max %.3g ulp vs tanhl (at %a), %.3g ulp vs libm (at %a)\n",
+          worst_exact, at_exact, worst_libm, at_libm);
+}
+
+/* identity and relu through ng_act_apply; bad arguments. */
+static void test_act_apply(void) {
+  const double z[5] = {-2.0, -0.0, 0.0, 1e-300, 3.5};
+  double a[5];
+  NG_CHECK_OK(ng_act_apply(NG_ACT_RELU, 5, z, a));
+  NG_CHECK(a[0] == 0.0 && a[1] == 0.0 && a[2] == 0.0 && a[3] == 1e-300 && a[4] == 3.5);
+  NG_CHECK_OK(ng_act_apply(NG_ACT_IDENTITY, 5, z, a));
+  NG_CHECK(memcmp(a, z, sizeof a) == 0);
+  NG_CHECK_OK(ng_act_apply(NG_ACT_IDENTITY, 5, a, a));
+  NG_CHECK(memcmp(a, z, sizeof a) == 0);
+  NG_CHECK_OK(ng_act_apply(NG_ACT_TANH, 0, NULL, NULL));
+  NG_CHECK_STATUS(ng_act_apply(NG_ACT_TANH, 5, NULL, a), NG_EINVAL);
+  NG_CHECK_STATUS(ng_act_apply(NG_ACT_TANH, 5, z, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_act_apply((ng_act_t)9, 5, z, a), NG_EINVAL);
+}
+
 int main(void) {
   NG_TEST_RUN(test_act_names);
+  NG_TEST_RUN(test_act_apply);
+  NG_TEST_RUN(test_tanh_accuracy);
   NG_TEST_RUN(test_accessors);
   NG_TEST_RUN(test_forward);
   NG_TEST_RUN(test_vjp_fd);
