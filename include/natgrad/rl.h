@@ -145,12 +145,17 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
                    double *returns, ng_error_t *err);
 
 /* Checkpoint: everything needed to continue bit for bit. save writes path atomically
- * (path.tmp, fflush, fsync, rename). load creates a trainer from a checkpoint after
- * checking magic, version, sizes and CRC32: NG_EIO if the file cannot be read, NG_EFORMAT
- * for a foreign, truncated or corrupted file, NG_EUNSUPPORTED for a newer format version
- * (or a big-endian host: the format is little-endian as in memory). */
+ * (path.tmp, fflush, fsync, rename, fsync of the folder), so a crash at any instant leaves
+ * the old or the new file at path; it refuses (NG_ENONFINITE) to write a state that load
+ * would reject, e.g. non-finite parameters. load creates a trainer from a checkpoint after
+ * checking magic, version, sizes and CRC32 and then every size and value in the body:
+ * NG_EIO if the file cannot be read, NG_EFORMAT for a foreign, truncated, corrupted or
+ * inconsistent file, NG_EUNSUPPORTED for a newer format version (or a big-endian host: the
+ * format is little-endian as in memory). docs/robustness.md states the guarantees. */
 int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err);
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err);
+/* The same from size bytes at data (a whole checkpoint file's contents, borrowed). */
+int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -13,11 +13,27 @@
  *                  f64 episode return, f64 discounted return, f64 raw obs[obs_dim],
  *                  f64 normalised obs[obs_dim]
  *   an rng is u64 s[4], f64 spare normal, i64 has_spare.
- * The file is written to path.tmp, flushed, fsync'ed and renamed over path, so a crash
- * leaves either the old or the new checkpoint. */
+ *
+ * Writing: the bytes go to path.tmp, which is flushed and fsync'ed, renamed over path, and
+ * then the folder is fsync'ed so that the rename itself survives a power loss: a crash at
+ * any instant leaves either the old or the new checkpoint at path, never a torn one. A
+ * state that the loader would refuse (non-finite parameters after a numerical fault, say)
+ * is never written, so a good checkpoint is never replaced by a bad one.
+ *
+ * Reading trusts no byte before it has been checked: the magic, the version, the byte-order
+ * mark, the reserved word and the body size against the file's size come first, then the
+ * CRC-32 of the body. Inside the body the config text is parsed and validated, the eight
+ * sizes are checked against the body's length (before anything is allocated for them) and
+ * against the trainer the config builds, and every value is range-checked (finite
+ * parameters and statistics, non-negative counters, non-degenerate random states) before
+ * the trainer is handed out. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -27,6 +43,8 @@
 #define NG_CKPT_VERSION 1u
 #define NG_CKPT_BOM 0x01020304u
 #define NG_CKPT_HEADER 32u
+#define NG_CKPT_MAX_CONFIG (1u << 20) /* config text: a few hundred bytes in practice */
+#define NG_CKPT_RNG_BYTES 48u          /* u64 s[4], f64 spare, i64 has_spare */
 
 /* ---- writer ---- */
 
@@ -91,10 +109,12 @@ static int64_t ng__r_i64(ng__r_t *r) {
   return x;
 }
 static void ng__r_f64s(ng__r_t *r, double *x, size_t n) { ng__r_bytes(r, x, n * sizeof *x); }
+/* has_spare must be 0 or 1: anything else comes back as 2, which ng__rng_ok refuses. */
 static void ng__r_rng(ng__r_t *r, ng_rng_t *g) {
   for (int i = 0; i < 4; i++) g->s[i] = ng__r_u64(r);
   ng__r_f64s(r, &g->spare_normal, 1);
-  g->has_spare = ng__r_i64(r) != 0;
+  int64_t h = ng__r_i64(r);
+  g->has_spare = (h == 0 || h == 1) ? (int)h : 2;
 }
 
 static int ng__little_endian(void) {
@@ -109,7 +129,84 @@ static size_t ng__state_size(const ng_rl_t *t) {
   return info ? info->state_size : 0;
 }
 
+static uint32_t ng__crc32(const unsigned char *p, size_t n) {
+  uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+  /* zlib's crc32 takes uInt lengths: feed large bodies in pieces */
+  for (size_t off = 0; off < n;) {
+    size_t k = n - off > 0x40000000u ? 0x40000000u : n - off;
+    crc = (uint32_t)crc32(crc, p + off, (uInt)k);
+    off += k;
+  }
+  return crc;
+}
+
+/* ---- the values a trainer may hold, checked alike before saving and after loading ---- */
+
+/* xoshiro256** never leaves the all-zero state (it would draw 0 for ever, and the normal
+ * sampler's rejection loop would never end). */
+static int ng__rng_ok(const ng_rng_t *g) {
+  return (g->s[0] | g->s[1] | g->s[2] | g->s[3]) != 0 && isfinite(g->spare_normal) &&
+         (g->has_spare == 0 || g->has_spare == 1);
+}
+
+static int ng__rms_ok(const ng__rms_t *r) {
+  if (!(isfinite(r->count) && r->count > 0)) return 0;
+  for (size_t i = 0; i < r->dim; i++)
+    if (!isfinite(r->mean[i]) || !isfinite(r->var[i]) || !(r->var[i] >= 0)) return 0;
+  return 1;
+}
+
+/* What is wrong with t's state (env states in states, E x ss), or NULL if nothing is. */
+static const char *ng__state_problem(const ng_rl_t *t, const double *states, size_t ss) {
+  if (t->iteration < 0 || t->env_steps < 0) return "negative iteration or step counter";
+  if (!ng_all_finite(t->n_pol, t->theta)) return "non-finite policy parameters";
+  if (!ng_all_finite(t->n_vf, t->vtheta)) return "non-finite value-function parameters";
+  if (!ng_all_finite(t->n_vf, t->adam.m) || !ng_all_finite(t->n_vf, t->adam.v))
+    return "non-finite optimiser moments";
+  for (size_t i = 0; i < t->n_vf; i++)
+    if (!(t->adam.v[i] >= 0)) return "negative optimiser second moment";
+  if (t->adam.t < 0) return "negative optimiser step count";
+  if (!ng__rms_ok(&t->obs_rms) || !ng__rms_ok(&t->ret_rms))
+    return "invalid normaliser statistics (non-finite, negative variance or count <= 0)";
+  if (!ng__rng_ok(&t->rng)) return "invalid trainer random state";
+  const size_t od = t->obs_dim;
+  for (size_t e = 0; e < t->n_envs; e++) {
+    if (!ng__rng_ok(&t->act_rng[e]) || !ng__rng_ok(ng_env_rng(t->envs[e])))
+      return "invalid environment random state";
+    if (t->ep_length[e] < 0 || (t->max_episode_steps > 0 && t->ep_length[e] >= t->max_episode_steps))
+      return "episode length outside [0, time limit)";
+    if (!isfinite(t->ep_return[e]) || !isfinite(t->disc_return[e]))
+      return "non-finite episode return";
+    if (!ng_all_finite(od, t->obs_raw + e * od) || !ng_all_finite(od, t->obs_norm + e * od))
+      return "non-finite observation";
+    if (states && !ng_all_finite(ss, states + e * ss)) return "non-finite environment state";
+  }
+  return NULL;
+}
+
 /* ---- save ---- */
+
+/* fsync of the folder holding path: makes a rename into it durable. File systems that
+ * cannot sync a folder (EINVAL) have nothing to make durable there. */
+static int ng__sync_dir(const char *path, char *dir) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    strcpy(dir, ".");
+  } else if (slash == path) {
+    strcpy(dir, "/");
+  } else {
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return -1;
+  int r = fsync(fd);
+  int e = errno;
+  close(fd);
+  if (r != 0 && e == EINVAL) r = 0;
+  errno = e;
+  return r;
+}
 
 int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
   if (!t || !path) return ng_error_set(err, NG_EINVAL, "save: NULL argument");
@@ -117,13 +214,25 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
     return ng_error_set(err, NG_EUNSUPPORTED, "save: checkpoints need a little-endian host");
   const size_t E = t->n_envs, od = t->obs_dim, ss = ng__state_size(t);
   ng__w_t w = {NULL, 0, 0, 0};
-  double *state = ng_calloc(ss ? ss : 1, sizeof *state);
+  double *states = ng_calloc(E * ss + 1, sizeof *states);
   char *tmp = ng_malloc(strlen(path) + 5);
+  char *dir = ng_malloc(strlen(path) + 2);
   size_t clen = ng_rl_config_format(&t->cfg, NULL, 0);
   char *ctext = ng_malloc(clen + 1);
   int s = NG_OK;
-  if (!state || !tmp || !ctext) {
+  if (!states || !tmp || !dir || !ctext) {
     s = ng_error_set(err, NG_ENOMEM, "save: out of memory");
+    goto done;
+  }
+  for (size_t e = 0; e < E && ss; e++)
+    if ((s = ng_env_get_state(t->envs[e], states + e * ss))) {
+      ng_error_set(err, s, "save: reading env %zu's state failed (%s)", e, ng_strerror(s));
+      goto done;
+    }
+  const char *bad = ng__state_problem(t, states, ss);
+  if (bad) {
+    s = ng_error_set(err, NG_ENONFINITE, "save: refusing to write %s: the trainer holds %s",
+                     path, bad);
     goto done;
   }
   ng_rl_config_format(&t->cfg, ctext, clen + 1);
@@ -150,11 +259,7 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
   for (size_t e = 0; e < E; e++) {
     ng__w_rng(&w, &t->act_rng[e]);
     ng__w_rng(&w, ng_env_rng(t->envs[e]));
-    if (ss && (s = ng_env_get_state(t->envs[e], state))) {
-      ng_error_set(err, s, "save: reading env %zu's state failed (%s)", e, ng_strerror(s));
-      goto done;
-    }
-    ng__w_f64s(&w, state, ss);
+    ng__w_f64s(&w, states + e * ss, ss);
     ng__w_i64(&w, t->ep_length[e]);
     ng__w_f64s(&w, &t->ep_return[e], 1);
     ng__w_f64s(&w, &t->disc_return[e], 1);
@@ -171,13 +276,7 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
   memcpy(header, NG_CKPT_MAGIC, 8);
   uint32_t version = NG_CKPT_VERSION, bom = NG_CKPT_BOM;
   uint64_t body = w.len;
-  uint32_t crc = (uint32_t)crc32(0L, w.buf, (uInt)0);
-  /* zlib's crc32 takes uInt lengths: feed large bodies in pieces */
-  for (size_t off = 0; off < w.len;) {
-    size_t n = w.len - off > 0x40000000u ? 0x40000000u : w.len - off;
-    crc = (uint32_t)crc32(crc, w.buf + off, (uInt)n);
-    off += n;
-  }
+  uint32_t crc = ng__crc32(w.buf, w.len);
   memcpy(header + 8, &version, 4);
   memcpy(header + 12, &bom, 4);
   memcpy(header + 16, &body, 8);
@@ -186,148 +285,243 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
   sprintf(tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "wb");
   if (!f) {
-    s = ng_error_set(err, NG_EIO, "save: cannot open %s for writing", tmp);
+    s = ng_error_set(err, NG_EIO, "save: cannot open %s for writing: %s", tmp, strerror(errno));
     goto done;
   }
   int ok = fwrite(header, 1, sizeof header, f) == sizeof header &&
            fwrite(w.buf, 1, w.len, f) == w.len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || rename(tmp, path) != 0) {
+  int e = errno;
+  if (fclose(f) != 0 && ok) {
+    ok = 0;
+    e = errno;
+  }
+  if (!ok) {
     remove(tmp);
-    s = ng_error_set(err, NG_EIO, "save: writing %s failed", path);
+    s = ng_error_set(err, NG_EIO, "save: writing %s failed: %s", tmp, strerror(e));
+    goto done;
+  }
+  if (rename(tmp, path) != 0) {
+    e = errno;
+    remove(tmp);
+    s = ng_error_set(err, NG_EIO, "save: renaming %s to %s failed: %s", tmp, path, strerror(e));
+    goto done;
+  }
+  if (ng__sync_dir(path, dir) != 0) {
+    s = ng_error_set(err, NG_EIO, "save: %s is written but syncing its folder %s failed: %s",
+                     path, dir, strerror(errno));
     goto done;
   }
   ng_error_clear(err);
 done:
   ng_free(w.buf);
-  ng_free(state);
+  ng_free(states);
   ng_free(tmp);
+  ng_free(dir);
   ng_free(ctext);
   return s;
 }
 
 /* ---- load ---- */
 
-static int ng__read_file(const char *path, unsigned char **out, size_t *len, ng_error_t *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return ng_error_set(err, NG_EIO, "load: cannot open %s", path);
-  unsigned char *buf = NULL;
-  size_t cap = 0, n = 0;
-  for (;;) {
-    if (n == cap) {
-      size_t nc = cap ? 2 * cap : 65536;
-      unsigned char *nb = ng_realloc(buf, nc);
-      if (!nb) {
-        ng_free(buf);
-        fclose(f);
-        return ng_error_set(err, NG_ENOMEM, "load: out of memory reading %s", path);
-      }
-      buf = nb;
-      cap = nc;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EIO, "load: error reading %s", path);
-  }
-  *out = buf;
-  *len = n;
-  return NG_OK;
+/* a += b * c, 0 on overflow */
+static int ng__madd(uint64_t *a, uint64_t b, uint64_t c) {
+  if (c && b > (UINT64_MAX - *a) / c) return 0;
+  *a += b * c;
+  return 1;
 }
 
-static int ng__load_body(ng_rl_t **out, ng__r_t *r, const char *path, ng_error_t *err) {
-  uint64_t clen = ng__r_u64(r);
-  if (r->bad || clen > r->len - r->pos || clen > (1u << 20))
-    return ng_error_set(err, NG_EFORMAT, "load: %s: bad config length", path);
+/* The body length that the sizes sz[8] and a config text of clen bytes imply; 0 if it
+ * overflows (no real body is that long). */
+static uint64_t ng__body_length(uint64_t clen, const uint64_t *sz) {
+  const uint64_t E = sz[0], od = sz[2], n_pol = sz[5], n_vf = sz[6], ss = sz[7];
+  uint64_t per_env = 2 * NG_CKPT_RNG_BYTES + 3 * 8, n = 8;
+  int ok = ng__madd(&per_env, 8, ss) && ng__madd(&per_env, 16, od) && ng__madd(&n, 1, clen) &&
+           ng__madd(&n, 8, 8 + 3) && ng__madd(&n, 8, n_pol) && ng__madd(&n, 24, n_vf) &&
+           ng__madd(&n, 8, 1 + 1 + 2 + 1) && ng__madd(&n, 16, od) &&
+           ng__madd(&n, 1, NG_CKPT_RNG_BYTES) && ng__madd(&n, E, per_env);
+  return ok ? n : 0;
+}
+
+static const char *const ng__size_names[8] = {"n_envs", "n_steps", "obs_dim", "action size",
+                                              "distribution size", "policy parameters",
+                                              "value parameters", "env state size"};
+
+/* The body, whose CRC has been checked: config, sizes, then the values. */
+static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
+                         const char *name, ng_error_t *err) {
+  ng__r_t r = {body, len, 0, 0};
+  uint64_t clen = ng__r_u64(&r);
+  if (r.bad || clen > r.len - r.pos || clen > NG_CKPT_MAX_CONFIG)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: bad config length", name);
+  if (memchr(body + r.pos, '\0', (size_t)clen))
+    return ng_error_set(err, NG_EFORMAT, "load: %s: bad config: a NUL byte in its text", name);
   char *ctext = ng_malloc((size_t)clen + 1);
   if (!ctext) return ng_error_set(err, NG_ENOMEM, "load: out of memory");
-  ng__r_bytes(r, ctext, (size_t)clen);
+  ng__r_bytes(&r, ctext, (size_t)clen);
   ctext[clen] = '\0';
   ng_rl_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
   int s = ng__rl_config_parse(&cfg, ctext, err);
   ng_free(ctext);
+  if (!s) s = ng_rl_config_validate(&cfg, err);
   if (s) {
     char msg[sizeof err->message];
     snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-    return ng_error_set(err, NG_EFORMAT, "load: %s: bad config: %s", path, msg);
+    return ng_error_set(err, NG_EFORMAT, "load: %s: bad config: %s", name, msg);
   }
+
+  /* the sizes: first against the body length and what the config fixes without building
+   * anything, so that nothing is allocated for a size the file cannot back */
+  uint64_t sz[8];
+  for (int i = 0; i < 8; i++) sz[i] = ng__r_u64(&r);
+  if (r.bad) return ng_error_set(err, NG_EFORMAT, "load: %s: body too short for its sizes", name);
+  uint64_t want_len = ng__body_length(clen, sz);
+  if (want_len != len)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: the body has %zu bytes but its sizes need "
+                        "%llu", name, len, (unsigned long long)want_len);
+  const ng_env_info_t *info = ng_env_find(cfg.env_id);
+  const uint64_t early[8] = {(uint64_t)cfg.n_envs, (uint64_t)cfg.n_steps,
+                             info->observation_space.dim, sz[3], sz[4], sz[5], sz[6],
+                             info->state_size};
+  for (int i = 0; i < 8; i++)
+    if (sz[i] != early[i])
+      return ng_error_set(err, NG_EFORMAT, "load: %s: %s is %llu in the file but %llu for its "
+                          "config", name, ng__size_names[i], (unsigned long long)sz[i],
+                          (unsigned long long)early[i]);
+
   ng_rl_t *t;
   s = ng_rl_create(&t, &cfg, err);
   if (s) return s;
-
   const size_t E = t->n_envs, od = t->obs_dim, ss = ng__state_size(t);
   const uint64_t want[8] = {E, t->n_steps, od, t->act_size, t->n_dist, t->n_pol, t->n_vf, ss};
-  static const char *names[8] = {"n_envs", "n_steps", "obs_dim", "action size",
-                                 "distribution size", "policy parameters",
-                                 "value parameters", "env state size"};
-  for (int i = 0; i < 8; i++) {
-    uint64_t got = ng__r_u64(r);
-    if (r->bad || got != want[i]) {
+  for (int i = 0; i < 8; i++)
+    if (sz[i] != want[i]) {
       ng_rl_destroy(t);
       return ng_error_set(err, NG_EFORMAT, "load: %s: %s is %llu in the file but %llu for its "
-                          "config", path, names[i], (unsigned long long)got,
+                          "config", name, ng__size_names[i], (unsigned long long)sz[i],
                           (unsigned long long)want[i]);
     }
-  }
-  double *state = ng_calloc(ss ? ss : 1, sizeof *state);
-  double *obs = ng_calloc(od, sizeof *obs);
-  if (!state || !obs) {
-    ng_free(state);
-    ng_free(obs);
+  /* E x ss states, then room for the observation that setting one writes */
+  double *states = ng_calloc(E * ss + od, sizeof *states);
+  if (!states) {
     ng_rl_destroy(t);
     return ng_error_set(err, NG_ENOMEM, "load: out of memory");
   }
-  t->iteration = (long)ng__r_i64(r);
-  t->env_steps = (long)ng__r_i64(r);
-  t->started = ng__r_i64(r) != 0;
-  ng__r_f64s(r, t->theta, t->n_pol);
-  ng__r_f64s(r, t->vtheta, t->n_vf);
-  ng__r_f64s(r, t->adam.m, t->n_vf);
-  ng__r_f64s(r, t->adam.v, t->n_vf);
-  t->adam.t = (long)ng__r_i64(r);
+  const char *bad = NULL;
+  int64_t it = ng__r_i64(&r), steps = ng__r_i64(&r), started = ng__r_i64(&r);
+  if (it < 0 || steps < 0) bad = "negative iteration or step counter";
+  if (started != 0 && started != 1) bad = "a 'started' flag that is neither 0 nor 1";
+  t->iteration = (long)it;
+  t->env_steps = (long)steps;
+  t->started = (int)(started != 0);
+  ng__r_f64s(&r, t->theta, t->n_pol);
+  ng__r_f64s(&r, t->vtheta, t->n_vf);
+  ng__r_f64s(&r, t->adam.m, t->n_vf);
+  ng__r_f64s(&r, t->adam.v, t->n_vf);
+  int64_t adam_t = ng__r_i64(&r);
+  if (adam_t < 0 && !bad) bad = "negative optimiser step count";
+  t->adam.t = (long)adam_t;
   ng__rms_t *rms[2] = {&t->obs_rms, &t->ret_rms};
   for (int k = 0; k < 2; k++) {
-    ng__r_f64s(r, &rms[k]->count, 1);
-    ng__r_f64s(r, rms[k]->mean, rms[k]->dim);
-    ng__r_f64s(r, rms[k]->var, rms[k]->dim);
+    ng__r_f64s(&r, &rms[k]->count, 1);
+    ng__r_f64s(&r, rms[k]->mean, rms[k]->dim);
+    ng__r_f64s(&r, rms[k]->var, rms[k]->dim);
   }
-  ng__r_rng(r, &t->rng);
-  s = NG_OK;
-  for (size_t e = 0; e < E && !r->bad && !s; e++) {
-    ng_rng_t env_rng;
-    ng__r_rng(r, &t->act_rng[e]);
-    ng__r_rng(r, &env_rng);
-    ng__r_f64s(r, state, ss);
-    t->ep_length[e] = (long)ng__r_i64(r);
-    ng__r_f64s(r, &t->ep_return[e], 1);
-    ng__r_f64s(r, &t->disc_return[e], 1);
-    ng__r_f64s(r, t->obs_raw + e * od, od);
-    ng__r_f64s(r, t->obs_norm + e * od, od);
-    if (r->bad) break;
-    /* the env's own step counter restarts here; the trainer keeps the time limit */
-    if (ss) s = ng_env_set_state(t->envs[e], state, obs);
-    if (!s) *ng_env_rng(t->envs[e]) = env_rng;
+  ng__r_rng(&r, &t->rng);
+  for (size_t e = 0; e < E; e++) {
+    ng__r_rng(&r, &t->act_rng[e]);
+    ng__r_rng(&r, ng_env_rng(t->envs[e]));
+    ng__r_f64s(&r, states + e * ss, ss);
+    int64_t ep_len = ng__r_i64(&r);
+    if ((ep_len < 0 || ep_len > 0x7fffffff) && !bad) bad = "episode length outside [0, time limit)";
+    t->ep_length[e] = (long)ep_len;
+    ng__r_f64s(&r, &t->ep_return[e], 1);
+    ng__r_f64s(&r, &t->disc_return[e], 1);
+    ng__r_f64s(&r, t->obs_raw + e * od, od);
+    ng__r_f64s(&r, t->obs_norm + e * od, od);
   }
-  ng_free(state);
-  ng_free(obs);
-  if (r->bad || r->pos != r->len) {
+  if (!bad && (r.bad || r.pos != r.len)) bad = "a body of the wrong length for its sizes";
+  if (!bad) bad = ng__state_problem(t, states, ss);
+  /* the env's own step counter restarts here; the trainer keeps the time limit */
+  for (size_t e = 0; e < E && !bad && ss; e++) {
+    ng_rng_t keep = *ng_env_rng(t->envs[e]);
+    s = ng_env_set_state(t->envs[e], states + e * ss, states + E * ss);
+    if (s) bad = "an environment state that its environment rejects";
+    *ng_env_rng(t->envs[e]) = keep;
+  }
+  ng_free(states);
+  if (bad) {
     ng_rl_destroy(t);
-    return ng_error_set(err, NG_EFORMAT, "load: %s: body has the wrong length for its sizes",
-                        path);
-  }
-  if (s) {
-    ng_rl_destroy(t);
-    return ng_error_set(err, NG_EFORMAT, "load: %s: an environment rejected its saved state "
-                        "(%s)", path, ng_strerror(s));
+    return ng_error_set(err, NG_EFORMAT, "load: %s: invalid checkpoint: %s", name, bad);
   }
   *out = t;
   return NG_OK;
+}
+
+/* Checks the header h (have bytes of it present) of a file of total bytes; on success
+ * *body is the body length (= total - header) and *crc its checksum. */
+static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
+                            const char *name, uint64_t *body, uint32_t *crc, ng_error_t *err) {
+  if (have < 8 || memcmp(h, NG_CKPT_MAGIC, 8) != 0) {
+    if (have < 8 && memcmp(h, NG_CKPT_MAGIC, have) == 0)
+      return ng_error_set(err, NG_EFORMAT, "load: %s: truncated (%zu bytes)", name, have);
+    return ng_error_set(err, NG_EFORMAT, "load: %s: not a natgrad checkpoint (bad magic)", name);
+  }
+  if (have < NG_CKPT_HEADER)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: truncated header (%zu bytes)", name, have);
+  uint32_t version, bom, reserved;
+  memcpy(&version, h + 8, 4);
+  memcpy(&bom, h + 12, 4);
+  memcpy(body, h + 16, 8);
+  memcpy(crc, h + 24, 4);
+  memcpy(&reserved, h + 28, 4);
+  /* the version first: a later format may lay out everything after it differently */
+  if (version > NG_CKPT_VERSION)
+    return ng_error_set(err, NG_EUNSUPPORTED, "load: %s: format version %u is newer than this "
+                        "build reads (%u)", name, version, NG_CKPT_VERSION);
+  if (version == 0)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: bad format version 0", name);
+  if (bom != NG_CKPT_BOM)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: bad byte-order mark (written on a host of "
+                        "another byte order, or corrupted)", name);
+  if (reserved != 0)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: corrupted header (reserved word %08x)",
+                        name, reserved);
+  uint64_t present = total - NG_CKPT_HEADER;
+  if (*body > present)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: truncated (body of %llu bytes, %llu "
+                        "present)", name, (unsigned long long)*body,
+                        (unsigned long long)present);
+  if (*body < present)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: %llu unexpected bytes after the body", name,
+                        (unsigned long long)(present - *body));
+  return NG_OK;
+}
+
+static int ng__load_checked(ng_rl_t **out, const unsigned char *body, size_t len, uint32_t crc,
+                            const char *name, ng_error_t *err) {
+  uint32_t got = ng__crc32(body, len);
+  if (got != crc)
+    return ng_error_set(err, NG_EFORMAT, "load: %s: corrupted (CRC-32 %08x, header says %08x)",
+                        name, got, crc);
+  int s = ng__load_body(out, body, len, name, err);
+  if (!s) ng_error_clear(err);
+  return s;
+}
+
+int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err) {
+  if (!out || (!data && size)) return ng_error_set(err, NG_EINVAL, "load: NULL argument");
+  *out = NULL;
+  if (!ng__little_endian())
+    return ng_error_set(err, NG_EUNSUPPORTED, "load: checkpoints need a little-endian host");
+  static const char name[] = "checkpoint in memory";
+  const unsigned char *p = size ? data : (const unsigned char *)"";
+  uint64_t body;
+  uint32_t crc;
+  int s = ng__check_header(p, size < NG_CKPT_HEADER ? size : NG_CKPT_HEADER, size, name, &body,
+                           &crc, err);
+  if (s) return s;
+  return ng__load_checked(out, p + NG_CKPT_HEADER, (size_t)body, crc, name, err);
 }
 
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err) {
@@ -335,65 +529,36 @@ int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err) {
   *out = NULL;
   if (!ng__little_endian())
     return ng_error_set(err, NG_EUNSUPPORTED, "load: checkpoints need a little-endian host");
+  FILE *f = fopen(path, "rb");
+  if (!f) return ng_error_set(err, NG_EIO, "load: cannot open %s: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0) {
+    int e = errno;
+    fclose(f);
+    return ng_error_set(err, NG_EIO, "load: %s: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    fclose(f);
+    return ng_error_set(err, NG_EIO, "load: %s: %s", path,
+                        S_ISDIR(st.st_mode) ? "is a folder" : "not a regular file");
+  }
+  /* the header decides how much to read: a foreign or damaged file costs 32 bytes */
+  unsigned char header[NG_CKPT_HEADER];
+  size_t have = fread(header, 1, sizeof header, f);
+  uint64_t body = 0;
+  uint32_t crc = 0;
+  int s = ferror(f) ? ng_error_set(err, NG_EIO, "load: error reading %s", path)
+                    : ng__check_header(header, have, (uint64_t)st.st_size, path, &body, &crc, err);
   unsigned char *buf = NULL;
-  size_t len = 0;
-  int s = ng__read_file(path, &buf, &len, err);
-  if (s) return s;
-  if (len < 8 || memcmp(buf, NG_CKPT_MAGIC, 8) != 0) {
-    int partial = len < 8 && memcmp(buf, NG_CKPT_MAGIC, len) == 0;
-    ng_free(buf);
-    return ng_error_set(err, NG_EFORMAT, partial ? "load: %s: truncated (%zu bytes)"
-                                                 : "load: %s: not a natgrad checkpoint "
-                                                   "(bad magic)", path, len);
-  }
-  if (len < NG_CKPT_HEADER) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EFORMAT, "load: %s: truncated header (%zu bytes)", path, len);
-  }
-  uint32_t version, bom, crc;
-  uint64_t body;
-  memcpy(&version, buf + 8, 4);
-  memcpy(&bom, buf + 12, 4);
-  memcpy(&body, buf + 16, 8);
-  memcpy(&crc, buf + 24, 4);
-  if (bom != NG_CKPT_BOM) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EFORMAT, "load: %s: bad byte-order mark (written on a host of "
-                        "another byte order, or corrupted)", path);
-  }
-  if (version > NG_CKPT_VERSION) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EUNSUPPORTED, "load: %s: format version %u is newer than this "
-                        "build reads (%u)", path, version, NG_CKPT_VERSION);
-  }
-  if (version == 0) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EFORMAT, "load: %s: bad format version 0", path);
-  }
-  if (body > len - NG_CKPT_HEADER) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EFORMAT, "load: %s: truncated (body of %llu bytes, %zu "
-                        "present)", path, (unsigned long long)body, len - NG_CKPT_HEADER);
-  }
-  if (body < len - NG_CKPT_HEADER) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EFORMAT, "load: %s: %zu unexpected bytes after the body",
-                        path, (size_t)(len - NG_CKPT_HEADER - body));
-  }
-  uint32_t got = (uint32_t)crc32(0L, buf, (uInt)0);
-  for (size_t off = 0; off < body;) {
-    size_t n = body - off > 0x40000000u ? 0x40000000u : (size_t)(body - off);
-    got = (uint32_t)crc32(got, buf + NG_CKPT_HEADER + off, (uInt)n);
-    off += n;
-  }
-  if (got != crc) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EFORMAT, "load: %s: corrupted (CRC-32 %08x, header says %08x)",
-                        path, got, crc);
-  }
-  ng__r_t r = {buf + NG_CKPT_HEADER, (size_t)body, 0, 0};
-  s = ng__load_body(out, &r, path, err);
+  if (!s && body > SIZE_MAX - 1) s = ng_error_set(err, NG_ENOMEM, "load: %s is too large", path);
+  if (!s && !(buf = ng_malloc((size_t)body)))
+    s = ng_error_set(err, NG_ENOMEM, "load: out of memory reading %s", path);
+  /* one byte more than the body must not be there: the file did not grow meanwhile */
+  if (!s && (fread(buf, 1, (size_t)body, f) != body || fgetc(f) != EOF))
+    s = ng_error_set(err, ferror(f) ? NG_EIO : NG_EFORMAT, "load: %s changed size while it "
+                     "was read", path);
+  fclose(f);
+  if (!s) s = ng__load_checked(out, buf, (size_t)body, crc, path, err);
   ng_free(buf);
-  if (!s) ng_error_clear(err);
   return s;
 }
