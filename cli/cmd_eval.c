@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_args.h"
 #include "natgrad/rl.h"
 #include "run_dir.h"
 
@@ -19,7 +20,9 @@ static void help(FILE *out) {
           "\n"
           "Loads the checkpoint of a run (DIR/checkpoint.ngc, or a checkpoint file), runs N fresh\n"
           "episodes of its policy and prints the mean return ± its standard deviation (over\n"
-          "episodes, population form) and the lowest and highest return.\n"
+          "episodes, population form) and the lowest and highest return. If a run folder's\n"
+          "latest checkpoint is damaged, its previous one (checkpoint.prev.ngc) is used, with a\n"
+          "warning.\n"
           "\n"
           "options:\n"
           "  --episodes N   episodes to run (default %d)\n"
@@ -33,11 +36,11 @@ static void help(FILE *out) {
           NG_RUN_EVAL_EPISODES, NG_RUN_EVAL_SEED);
 }
 
-int ng_cmd_eval(int argc, char **argv) {
-  const char *where = NULL;
-  long episodes = NG_RUN_EVAL_EPISODES;
-  uint64_t seed = NG_RUN_EVAL_SEED;
-  int stochastic = 0;
+int ng_eval_parse_args(int argc, char **argv, ng_eval_opts_t *o) {
+  o->where = NULL;
+  o->episodes = NG_RUN_EVAL_EPISODES;
+  o->seed = NG_RUN_EVAL_SEED;
+  o->stochastic = 0;
   for (int i = 1; i < argc; i++) {
     char name[64];
     const char *arg = argv[i], *v = NULL, *eq = strchr(arg, '=');
@@ -62,8 +65,8 @@ int ng_cmd_eval(int argc, char **argv) {
       return NG_EXIT_OK;
     } else if (!strcmp(name, "--episodes")) {
       errno = 0;
-      episodes = strtol(v, &end, 10);
-      if (end == v || *end || errno || episodes < 1 || episodes > MAX_EPISODES) {
+      o->episodes = strtol(v, &end, 10);
+      if (end == v || *end || errno || o->episodes < 1 || o->episodes > MAX_EPISODES) {
         ng_cli_error(CMD, "--episodes: expected an integer in [1, %d], got '%s'", MAX_EPISODES,
                      v);
         return NG_EXIT_USAGE;
@@ -75,41 +78,58 @@ int ng_cmd_eval(int argc, char **argv) {
         ng_cli_error(CMD, "--seed: expected a non-negative integer, got '%s'", v);
         return NG_EXIT_USAGE;
       }
-      seed = (uint64_t)s;
+      o->seed = (uint64_t)s;
     } else if (!strcmp(name, "--stochastic") && !v) {
-      stochastic = 1;
+      o->stochastic = 1;
     } else if (arg[0] == '-') {
       ng_cli_error(CMD, "unknown option '%s' (see natgrad eval --help)", arg);
       return NG_EXIT_USAGE;
-    } else if (where) {
+    } else if (o->where) {
       ng_cli_error(CMD, "unexpected argument '%s': one run folder or checkpoint only", arg);
       return NG_EXIT_USAGE;
     } else {
-      where = arg;
+      o->where = arg;
     }
   }
-  if (!where) {
+  if (!o->where) {
     ng_cli_error(CMD, "which run? usage: natgrad eval DIR|FILE.ngc [--episodes N]");
     return NG_EXIT_USAGE;
   }
+  return -1;
+}
 
-  char path[1100];
+int ng_cmd_eval(int argc, char **argv) {
+  ng_eval_opts_t o;
+  int rc = ng_eval_parse_args(argc, argv, &o);
+  if (rc >= 0) return rc;
+  const char *where = o.where;
+  const long episodes = o.episodes;
+  const uint64_t seed = o.seed;
+  const int stochastic = o.stochastic;
+
+  char path[1100], prev[1100], warning[2048] = "";
   ng_error_t err;
   ng_error_clear(&err);
-  if (ng_run_is_dir(where)) {
-    if (ng_run_path(path, sizeof path, where, NG_RUN_CHECKPOINT, &err) != NG_OK) {
+  int is_dir = ng_run_is_dir(where);
+  if (is_dir) {
+    if (ng_run_path(path, sizeof path, where, NG_RUN_CHECKPOINT, &err) != NG_OK ||
+        ng_run_path(prev, sizeof prev, where, NG_RUN_CHECKPOINT_PREV, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       return NG_EXIT_USAGE;
     }
   } else {
     snprintf(path, sizeof path, "%s", where);
   }
-  if (!ng_run_exists(path)) {
+  if (!ng_run_exists(path) && !(is_dir && ng_run_exists(prev))) {
     ng_cli_error(CMD, "no checkpoint: '%s' does not exist", path);
     return NG_EXIT_USAGE;
   }
   ng_rl_t *t = NULL;
-  if (ng_rl_load(&t, path, &err) != NG_OK) {
+  /* a run folder falls back to its previous checkpoint if the latest is damaged (and
+   * leaves the files as they are: eval only reads) */
+  int st = is_dir ? ng_run_load_checkpoint(&t, where, 0, warning, sizeof warning, &err)
+                  : ng_rl_load(&t, path, &err);
+  if (st != NG_OK) {
     const char *msg = ng_run_untag(err.message, "load");
     if (strstr(msg, path))
       ng_cli_error(CMD, "cannot load checkpoint: %s", msg);
@@ -117,8 +137,9 @@ int ng_cmd_eval(int argc, char **argv) {
       ng_cli_error(CMD, "cannot load checkpoint '%s': %s", path, msg);
     return NG_EXIT_FAILURE;
   }
+  if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
   double *ret = malloc((size_t)episodes * sizeof *ret);
-  int rc = NG_EXIT_FAILURE;
+  rc = NG_EXIT_FAILURE;
   if (!ret) {
     ng_cli_error(CMD, "out of memory for %ld episodes", episodes);
   } else if (ng_rl_evaluate(t, (int)episodes, seed, !stochastic, ret, &err) != NG_OK) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_args.h"
 #include "natgrad/env.h"
 #include "natgrad/rl.h"
 #include "progress.h"
@@ -19,24 +20,12 @@
 #include "svg.h"
 
 #define CMD "train"
-#define MAX_SETTINGS 128
 #define DEFAULT_CHECKPOINT_EVERY 10
 #define PLAIN_EVERY 10       /* non-terminal output: a progress line every this many iterations */
 #define CURVE_SMOOTH NG_PROGRESS_SMOOTH /* as the progress line smooths the return */
 
-typedef struct {
-  const char *flag; /* as typed, for messages: "--steps", "--set" */
-  const char *key;
-  const char *value;
-  char buf[320]; /* --set key=value split here */
-} setting_t;
-
-typedef struct {
-  const char *env, *config, *out, *resume;
-  setting_t settings[MAX_SETTINGS];
-  int n_settings;
-  int force, quiet, checkpoint_every, eval_episodes;
-} train_opts_t;
+typedef ng_train_setting_t setting_t;
+typedef ng_train_opts_t train_opts_t;
 
 static volatile sig_atomic_t g_signal = 0;
 static volatile sig_atomic_t g_mode = NG_PROGRESS_QUIET; /* the progress line's mode */
@@ -87,8 +76,12 @@ static void help(FILE *out) {
           "is such a file: `natgrad train --config runs/X/config.ini` repeats the run.\n"
           "\n"
           "Ctrl-C (or SIGTERM) finishes the current iteration, saves a checkpoint and exits;\n"
-          "`natgrad train --resume DIR` continues from there. Exit status: 0 done, 1 failure\n"
-          "(numerics, I/O), 2 usage or config error, 130 interrupted by Ctrl-C, 143 by SIGTERM.\n",
+          "`natgrad train --resume DIR` continues from there. Checkpoints are written atomically\n"
+          "and the one before is kept as checkpoint.prev.ngc: if the latest is damaged, --resume\n"
+          "falls back to it with a warning.\n"
+          "\n"
+          "Exit status: 0 done, 1 failure (numerics, I/O), 2 usage or config error, 130\n"
+          "interrupted by Ctrl-C, 143 by SIGTERM.\n",
           DEFAULT_CHECKPOINT_EVERY, NG_RUN_EVAL_EPISODES);
 }
 
@@ -126,8 +119,8 @@ static int parse_int(const char *flag, const char *s, long lo, long hi, int *out
 }
 
 static int add_setting(train_opts_t *o, const char *flag, const char *key, const char *value) {
-  if (o->n_settings == MAX_SETTINGS) {
-    ng_cli_error(CMD, "too many settings (at most %d)", MAX_SETTINGS);
+  if (o->n_settings == NG_TRAIN_MAX_SETTINGS) {
+    ng_cli_error(CMD, "too many settings (at most %d)", NG_TRAIN_MAX_SETTINGS);
     return 0;
   }
   setting_t *s = &o->settings[o->n_settings++];
@@ -137,8 +130,7 @@ static int add_setting(train_opts_t *o, const char *flag, const char *key, const
   return 1;
 }
 
-/* Returns -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, train_opts_t *o) {
+int ng_train_parse_args(int argc, char **argv, train_opts_t *o) {
   memset(o, 0, sizeof *o);
   o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
   o->eval_episodes = NG_RUN_EVAL_EPISODES;
@@ -241,8 +233,7 @@ static void unknown_env(const char *env, const ng_error_t *err) {
     ng_cli_error(CMD, "%s", msg);
 }
 
-/* The effective config of a new run: defaults for the env < file < flags; validated. */
-static int build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
+int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   ng_error_t err;
   ng_error_clear(&err);
   ng_config_file_t cf = {0};
@@ -409,7 +400,7 @@ int ng_cmd_train(int argc, char **argv) {
     ng_cli_error(CMD, "out of memory");
     return NG_EXIT_FAILURE;
   }
-  int rc = parse_args(argc, argv, o);
+  int rc = ng_train_parse_args(argc, argv, o);
   ng_rl_t *t = NULL;
   ng_log_t log = {0};
   ng_error_t err;
@@ -443,11 +434,17 @@ int ng_cmd_train(int argc, char **argv) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
     }
-    if (!ng_run_exists(ckpt)) {
+    char prev[1100], warning[2048];
+    if (ng_run_path(prev, sizeof prev, dir, NG_RUN_CHECKPOINT_PREV, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      goto out;
+    }
+    if (!ng_run_exists(ckpt) && !ng_run_exists(prev)) {
       ng_cli_error(CMD, "no checkpoint to resume: '%s' does not exist", ckpt);
       goto out;
     }
-    if (ng_rl_load(&t, ckpt, &err) != NG_OK) {
+    /* a damaged latest checkpoint falls back to the previous one, said loudly */
+    if (ng_run_load_checkpoint(&t, dir, 1, warning, sizeof warning, &err) != NG_OK) {
       const char *msg = ng_run_untag(err.message, "load");
       if (strstr(msg, ckpt))
         ng_cli_error(CMD, "cannot resume: %s", msg);
@@ -456,6 +453,7 @@ int ng_cmd_train(int argc, char **argv) {
       rc = NG_EXIT_FAILURE;
       goto out;
     }
+    if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
     if (steps_value) {
       char *end;
       long steps = strtol(steps_value, &end, 10);
@@ -475,7 +473,7 @@ int ng_cmd_train(int argc, char **argv) {
     }
   } else {
     ng_rl_config_t cfg;
-    if ((rc = build_config(o, &cfg)) >= 0) goto out;
+    if ((rc = ng_train_build_config(o, &cfg)) >= 0) goto out;
     rc = NG_EXIT_USAGE;
     int len = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
                      : snprintf(dir, sizeof dir, "runs/%s-%s-s%llu", cfg.env_id,
@@ -499,11 +497,20 @@ int ng_cmd_train(int argc, char **argv) {
       rc = NG_EXIT_FAILURE;
       goto out;
     }
-    /* --force: the old checkpoint goes now, so it can never be resumed with the new log. */
-    if (ng_run_exists(ckpt) && remove(ckpt) != 0) {
-      ng_cli_error(CMD, "cannot remove the old checkpoint '%s': %s", ckpt, strerror(errno));
-      rc = NG_EXIT_FAILURE;
-      goto out;
+    /* --force: the old checkpoints go now, so they can never be resumed with the new log. */
+    static const char *const old_files[3] = {NG_RUN_CHECKPOINT, NG_RUN_CHECKPOINT_PREV,
+                                             NG_RUN_CHECKPOINT_DAMAGED};
+    for (int i = 0; i < 3; i++) {
+      char old[1100];
+      if (ng_run_path(old, sizeof old, dir, old_files[i], &err) != NG_OK) {
+        ng_cli_error(CMD, "%s", err.message);
+        goto out;
+      }
+      if (ng_run_exists(old) && remove(old) != 0) {
+        ng_cli_error(CMD, "cannot remove the old checkpoint '%s': %s", old, strerror(errno));
+        rc = NG_EXIT_FAILURE;
+        goto out;
+      }
     }
     if (ng_rl_create(&t, &cfg, &err) != NG_OK) {
       ng_cli_error(CMD, "cannot set up training: %s", err.message);
@@ -575,13 +582,20 @@ int ng_cmd_train(int argc, char **argv) {
     ng_rl_stats_t s;
     ng_error_clear(&err);
     if (ng_rl_iterate(t, &s, &err) != NG_OK) {
+      /* nothing of this iteration is saved: the last checkpoint holds the last good state */
       ng_progress_break(&progress);
-      ng_cli_error(CMD, "iteration %ld failed: %s", ng_rl_iteration(t) + 1,
+      ng_cli_error(CMD, "training stopped: %s",
                    err.message[0] ? err.message : ng_strerror(err.status));
-      if (saved_at > 0)
-        ng_cli_error(CMD, "the last checkpoint (iteration %ld) is in %s", saved_at, ckpt);
+      if (ng_run_exists(ckpt))
+        ng_cli_error(CMD, "the last good checkpoint (iteration %ld) is in %s", saved_at, ckpt);
       failed = 1;
       break;
+    }
+    if (s.update_status != NG_OK && !o->quiet) {
+      ng_progress_break(&progress);
+      ng_cli_error(CMD, "warning: iteration %ld: policy step skipped: %s (%s); the policy is "
+                   "unchanged", s.iteration, s.skip_reason ? s.skip_reason : "no reason given",
+                   ng_status_name(s.update_status));
     }
     if (ng_log_append(&log, &s, wall_base + ng_progress_now() - t0, &err) != NG_OK) {
       ng_progress_break(&progress);
@@ -591,7 +605,7 @@ int ng_cmd_train(int argc, char **argv) {
     }
     ng_progress_update(&progress, &s, ng_rl_done(t) || g_signal);
     if (s.iteration % o->checkpoint_every == 0) {
-      if (ng_rl_save(t, ckpt, &err) != NG_OK) {
+      if (ng_run_save_checkpoint(t, dir, &err) != NG_OK) {
         ng_progress_break(&progress);
         ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
         failed = 1;
@@ -609,7 +623,7 @@ int ng_cmd_train(int argc, char **argv) {
 
   /* ---- the end: checkpoint, curve, summary ---- */
   if (saved_at != ng_rl_iteration(t) || !ng_run_exists(ckpt)) {
-    if (ng_rl_save(t, ckpt, &err) != NG_OK) {
+    if (ng_run_save_checkpoint(t, dir, &err) != NG_OK) {
       ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
       goto out;
     }

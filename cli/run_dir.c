@@ -76,6 +76,110 @@ int ng_run_prepare_dir(const char *dir, ng_error_t *err) {
   return NG_OK;
 }
 
+/* ---- checkpoints ------------------------------------------------------------------------ */
+
+/* Copies src to dst through dst.tmp (flushed, fsync'ed, renamed): for file systems without
+ * hard links. */
+static int copy_file(const char *src, const char *dst) {
+  char tmp[1100];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", dst) >= (int)sizeof tmp) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  FILE *in = fopen(src, "rb");
+  if (!in) return -1;
+  FILE *out = fopen(tmp, "wb");
+  if (!out) {
+    int e = errno;
+    fclose(in);
+    errno = e;
+    return -1;
+  }
+  char buf[65536];
+  size_t n;
+  int ok = 1;
+  while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+  ok = ok && !ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+  int e = errno;
+  fclose(in);
+  if (fclose(out) != 0 && ok) {
+    ok = 0;
+    e = errno;
+  }
+  if (ok && rename(tmp, dst) != 0) {
+    ok = 0;
+    e = errno;
+  }
+  if (!ok) {
+    remove(tmp);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+int ng_run_save_checkpoint(const ng_rl_t *t, const char *dir, ng_error_t *err) {
+  char ckpt[1100], prev[1100], prev_tmp[1100];
+  int st = ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, err);
+  if (st == NG_OK) st = ng_run_path(prev, sizeof prev, dir, NG_RUN_CHECKPOINT_PREV, err);
+  if (st == NG_OK) st = ng_run_path(prev_tmp, sizeof prev_tmp, dir, NG_RUN_CHECKPOINT_PREV ".tmp",
+                                    err);
+  if (st != NG_OK) return st;
+  if (ng_run_exists(ckpt)) {
+    /* link to a temporary name, then rename: prev is never missing once it exists */
+    if (remove(prev_tmp) != 0 && errno != ENOENT)
+      return ng_error_set(err, NG_EIO, "cannot remove '%s': %s", prev_tmp, strerror(errno));
+    if (link(ckpt, prev_tmp) == 0) {
+      if (rename(prev_tmp, prev) != 0) {
+        int e = errno;
+        remove(prev_tmp);
+        return ng_error_set(err, NG_EIO, "cannot keep the previous checkpoint as '%s': %s", prev,
+                            strerror(e));
+      }
+    } else if (copy_file(ckpt, prev) != 0) {
+      return ng_error_set(err, NG_EIO, "cannot keep the previous checkpoint as '%s': %s", prev,
+                          strerror(errno));
+    }
+  }
+  return ng_rl_save(t, ckpt, err);
+}
+
+int ng_run_load_checkpoint(ng_rl_t **t, const char *dir, int set_aside, char *warning,
+                           size_t wsize, ng_error_t *err) {
+  char ckpt[1100], prev[1100], damaged[1100];
+  if (wsize) warning[0] = '\0';
+  *t = NULL;
+  int st = ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, err);
+  if (st == NG_OK) st = ng_run_path(prev, sizeof prev, dir, NG_RUN_CHECKPOINT_PREV, err);
+  if (st == NG_OK) st = ng_run_path(damaged, sizeof damaged, dir, NG_RUN_CHECKPOINT_DAMAGED, err);
+  if (st != NG_OK) return st;
+  int have = ng_run_exists(ckpt), have_prev = ng_run_exists(prev);
+  if (!have && !have_prev)
+    return ng_error_set(err, NG_ENOTFOUND, "no checkpoint: '%s' does not exist", ckpt);
+  char why[1200];
+  ng_error_t e1, e2;
+  ng_error_clear(&e1);
+  ng_error_clear(&e2);
+  if (have) {
+    st = ng_rl_load(t, ckpt, &e1);
+    if (st == NG_OK || !have_prev || (st != NG_EIO && st != NG_EFORMAT))
+      return st == NG_OK ? NG_OK : ng_error_set(err, st, "%s", e1.message);
+    snprintf(why, sizeof why, "%s", ng_run_untag(e1.message, "load"));
+  } else {
+    snprintf(why, sizeof why, "'%s' is missing", ckpt);
+  }
+  st = ng_rl_load(t, prev, &e2);
+  if (st != NG_OK) /* the latest one's error is the one to report, if there is one */
+    return have ? ng_error_set(err, e1.status, "%s", e1.message)
+                : ng_error_set(err, st, "%s", e2.message);
+  int moved = set_aside && have && rename(ckpt, damaged) == 0;
+  snprintf(warning, wsize, "the latest checkpoint is unusable (%s); using the previous one, "
+           "'%s' (iteration %ld)%s%s%s", why, prev, ng_rl_iteration(*t),
+           moved ? "; the damaged file is kept as '" : "", moved ? damaged : "",
+           moved ? "'" : "");
+  return NG_OK;
+}
+
 int ng_run_write_file(const char *path, const char *text, ng_error_t *err) {
   char tmp[1100];
   int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -224,16 +328,27 @@ int ng_config_file_read(ng_config_file_t *cf, const char *path, ng_error_t *err)
   memset(cf, 0, sizeof *cf);
   if (strlen(path) >= sizeof cf->path)
     return ng_error_set(err, NG_ERANGE, "config file path too long: '%s'", path);
-  snprintf(cf->path, sizeof cf->path, "%s", path);
   if (ng_run_is_dir(path))
     return ng_error_set(err, NG_ENOTFOUND, "cannot read config file '%s': is a folder", path);
-  parse_ctx_t ctx = {.f = fopen(path, "r"), .cf = cf};
-  if (!ctx.f)
+  FILE *f = fopen(path, "r");
+  if (!f)
     return ng_error_set(err, NG_ENOTFOUND, "cannot read config file '%s': %s", path,
                         strerror(errno));
+  int st = ng_config_file_read_stream(cf, f, path, err);
+  fclose(f);
+  return st;
+}
+
+int ng_config_file_read_stream(ng_config_file_t *cf, FILE *f, const char *name,
+                               ng_error_t *err) {
+  memset(cf, 0, sizeof *cf);
+  if (strlen(name) >= sizeof cf->path)
+    return ng_error_set(err, NG_ERANGE, "config file path too long: '%s'", name);
+  snprintf(cf->path, sizeof cf->path, "%s", name);
+  const char *path = cf->path;
+  parse_ctx_t ctx = {.f = f, .cf = cf};
   int ret = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
   int read_failed = ferror(ctx.f);
-  fclose(ctx.f);
   int st = NG_OK;
   if (read_failed) {
     st = ng_error_set(err, NG_EIO, "cannot read config file '%s'", path);

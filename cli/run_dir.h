@@ -6,6 +6,7 @@
  *                   reproduces the run)
  *   progress.csv    one row per iteration (NG_RUN_CSV_HEADER)
  *   checkpoint.ngc  the trainer's state (ng_rl_save), enough to continue bit for bit
+ *   checkpoint.prev.ngc  the checkpoint before it, kept until the new one is safely written
  *   curve.svg       mean return against environment steps
  *
  * Config-file format: one `key = value` per line (or `key: value`), keys as listed by
@@ -27,6 +28,8 @@
 #define NG_RUN_CONFIG "config.ini"
 #define NG_RUN_LOG "progress.csv"
 #define NG_RUN_CHECKPOINT "checkpoint.ngc"
+#define NG_RUN_CHECKPOINT_PREV "checkpoint.prev.ngc"   /* the one before: the fallback */
+#define NG_RUN_CHECKPOINT_DAMAGED "checkpoint.damaged.ngc" /* set aside by a fallback */
 #define NG_RUN_CURVE "curve.svg"
 
 /* The final score of `natgrad train` and the default of `natgrad eval`: deterministic
@@ -50,6 +53,24 @@ int ng_run_is_dir(const char *path);
  * a file in it. NG_EIO with "cannot create output folder 'DIR': reason" or "output folder
  * 'DIR' is not writable: reason". */
 int ng_run_prepare_dir(const char *dir, ng_error_t *err);
+
+/* ---- checkpoints ------------------------------------------------------------------------ */
+
+/* Saves t as DIR/checkpoint.ngc and keeps the checkpoint it replaces as
+ * DIR/checkpoint.prev.ngc: the current file is first hard-linked (or, where links are not
+ * possible, copied) to the previous name, then ng_rl_save writes the new one atomically.
+ * At every instant both names hold a complete checkpoint (or the latest one is absent
+ * because none was ever written). */
+int ng_run_save_checkpoint(const ng_rl_t *t, const char *dir, ng_error_t *err);
+
+/* Loads DIR's latest checkpoint. If it is missing, truncated, corrupted or unreadable
+ * (NG_EIO, NG_EFORMAT) and DIR/checkpoint.prev.ngc loads, that one is used and warning
+ * (wsize bytes) says so and why; with set_aside, the damaged latest file is renamed to
+ * checkpoint.damaged.ngc, so the next save cannot rotate it into the fallback's place.
+ * Otherwise the latest one's error (and NG_ENOTFOUND if neither file exists). warning
+ * is "" when the latest checkpoint was used. */
+int ng_run_load_checkpoint(ng_rl_t **t, const char *dir, int set_aside, char *warning,
+                           size_t wsize, ng_error_t *err);
 
 /* Writes text to path atomically (temporary file in the same folder, flush, rename). */
 int ng_run_write_file(const char *path, const char *text, ng_error_t *err);
@@ -77,6 +98,9 @@ typedef struct {
  * error, a line too long or an unknown section (message "PATH:LINE: ..."). On failure
  * cf holds nothing to free. */
 int ng_config_file_read(ng_config_file_t *cf, const char *path, ng_error_t *err);
+/* The same from an open stream (name for messages); the caller closes f. */
+int ng_config_file_read_stream(ng_config_file_t *cf, FILE *f, const char *name,
+                               ng_error_t *err);
 /* The value of the last entry for key, or NULL. */
 const char *ng_config_file_get(const ng_config_file_t *cf, const char *key);
 /* Applies every entry with ng_rl_config_set; the first failure's message reads

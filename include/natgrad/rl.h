@@ -111,6 +111,8 @@ typedef struct {
   int update_status;       /* NG_OK if the policy step was taken; else why it was skipped:
                               NG_ELINESEARCH (every trial rejected), NG_ECURVATURE or
                               NG_ENONFINITE (CG or s^T F s failed); theta is then unchanged */
+  const char *skip_reason; /* NULL if the step was taken; else where the update stopped, e.g.
+                              "CG breakdown (p^T F p <= 0)" (static text) */
 } ng_rl_stats_t;
 
 /* Builds the environments, policy, value function and buffers for cfg (validated). */
@@ -118,9 +120,14 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err);
 void ng_rl_destroy(ng_rl_t *t);
 const ng_rl_config_t *ng_rl_config(const ng_rl_t *t);
 
-/* One iteration (rollout + policy update + value fit). A NaN/Inf from an environment or in
- * the update is reported with where it happened; the policy is then left at its last good
- * parameters. */
+/* One iteration (rollout + policy update + value fit). A NaN/Inf or a failed step from an
+ * environment, or a non-finite value anywhere in the update, is reported in err with where
+ * it happened (environment id and index, episode step, run step, iteration) and the call
+ * fails; the policy and value parameters, the optimiser state and the normaliser statistics
+ * are then exactly as before the call (the environments have moved on). A policy step that
+ * cannot be trusted (CG breakdown, s^T F s <= 0 or non-finite, every line-search trial
+ * rejected) is not a failure: it is skipped, theta is unchanged, and stats->update_status
+ * and stats->skip_reason say why. */
 int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
 /* 1 once total_steps have been taken. */
 int ng_rl_done(const ng_rl_t *t);

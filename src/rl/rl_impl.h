@@ -152,10 +152,24 @@ struct ng_rl {
   double *step_p;          /* n_envs x n_dist */
   double *step_logp;       /* n_envs */
   double *step_act;        /* act_size: the action handed to the env */
+  double *step_obs;        /* obs_dim: the observation it returns, until checked */
 
   /* evaluation (separate env) */
   ng_env_t *eval_env;
   double *eval_obs, *eval_obs_norm, *eval_act;
+
+  /* the last good state, taken at the start of every iteration and put back if it fails:
+   * theta | vtheta | Adam m | Adam v | obs mean | obs var | ret mean | ret var | counts */
+  double *snap;
+  long snap_adam_t;
+
+  /* Test hook (NULL in normal use): called after every environment step with the step's
+   * status and outputs, which it may change, to play a misbehaving environment (a NaN
+   * observation, an Inf reward, a failing step) where a real one would. Returns the status
+   * the trainer then sees. run_step counts the environment steps of the run (from 1). */
+  int (*step_hook)(void *ctx, size_t env, long run_step, int status, double *obs,
+                   double *reward);
+  void *step_hook_ctx;
 
   /* training RNG and counters */
   ng_rng_t rng;

@@ -58,14 +58,19 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
        * action's square). */
       memcpy(t->step_act, act + e * as, as * sizeof(double));
       ng__rl_clip_action(t, t->step_act);
-      s = ng_env_step(t->envs[e], t->step_act, t->obs_raw + e * od, &r, &term, &trunc);
-      if (s)
-        return ng_error_set(err, s, "rollout: %s (env %zu) step %ld of its episode: %s",
-                            t->cfg.env_id, e, t->ep_length[e] + 1, ng_strerror(s));
-      if (!isfinite(r))
-        return ng_error_set(err, NG_ENONFINITE, "rollout: %s (env %zu) returned a non-finite "
-                            "reward at step %ld of its episode", t->cfg.env_id, e,
-                            t->ep_length[e] + 1);
+      double *obs = t->step_obs; /* into obs_raw only once it is known to be good */
+      s = ng_env_step(t->envs[e], t->step_act, obs, &r, &term, &trunc);
+      const long run_step = t->env_steps + (long)e + 1;
+      if (t->step_hook) s = t->step_hook(t->step_hook_ctx, e, run_step, s, obs, &r);
+      /* checked here, where it happens: nothing non-finite reaches the buffer or the
+       * normalisers (the env wrapper checks too; this holds for any environment) */
+      const char *what = s ? ng_strerror(s) : !isfinite(r) ? "non-finite reward"
+                         : !ng_all_finite(od, obs) ? "non-finite observation" : NULL;
+      if (what)
+        return ng_error_set(err, s ? s : NG_ENONFINITE, "rollout: %s env %zu, step %ld of its "
+                            "episode (step %ld of the run): %s", t->cfg.env_id, e,
+                            t->ep_length[e] + 1, run_step, what);
+      memcpy(t->obs_raw + e * od, obs, od * sizeof(double));
       t->ep_return[e] += r;
       t->ep_length[e]++;
       /* The trainer keeps the time limit itself so that a resumed run (whose envs restart
@@ -82,8 +87,10 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
         t->ep_return[e] = 0.0;
         t->ep_length[e] = 0;
         s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
-        if (s) return ng_error_set(err, s, "rollout: %s (env %zu) reset failed: %s",
-                                   t->cfg.env_id, e, ng_strerror(s));
+        if (!s && !ng_all_finite(od, t->obs_raw + e * od)) s = NG_ENONFINITE;
+        if (s) return ng_error_set(err, s, "rollout: %s env %zu, reset after step %ld of the "
+                                   "run failed: %s", t->cfg.env_id, e, run_step,
+                                   ng_strerror(s));
       }
     }
     t->env_steps += (long)E;

@@ -1,6 +1,7 @@
 /* The trainer: creation of every piece a run needs (all allocation happens here), the
  * iteration driver, evaluation on a separate environment, accessors. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -147,9 +148,11 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
   NG__ALLOC(t->step_p, E * t->n_dist);
   NG__ALLOC(t->step_logp, E);
   NG__ALLOC(t->step_act, t->act_size);
+  NG__ALLOC(t->step_obs, od);
   NG__ALLOC(t->eval_obs, od);
   NG__ALLOC(t->eval_obs_norm, od);
   NG__ALLOC(t->eval_act, t->act_size);
+  NG__ALLOC(t->snap, t->n_pol + 3 * t->n_vf + 2 * od + 2 + 2);
 
   for (size_t e = 0; e < E; e++) {
     s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
@@ -194,7 +197,8 @@ void ng_rl_destroy(ng_rl_t *t) {
                     t->disc_return, t->b_obs, t->b_act, t->b_rew, t->b_term, t->b_trunc,
                     t->b_logp, t->b_pold, t->b_val, t->b_final_obs, t->b_final_val, t->b_adv,
                     t->b_ret, t->b_adv_n, t->b_w, t->b_scratch, t->b_idx, t->last_val,
-                    t->step_p, t->step_logp, t->step_act, t->eval_obs, t->eval_obs_norm, t->eval_act};
+                    t->step_p, t->step_logp, t->step_act, t->eval_obs, t->eval_obs_norm, t->eval_act,
+                    t->snap, t->step_obs};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
   ng_free(t);
 }
@@ -227,12 +231,34 @@ const double *ng_rl_value_params(const ng_rl_t *t, size_t *n) {
   return t ? t->vtheta : NULL;
 }
 
+/* Copies the parameters, optimiser state and normaliser statistics into t->snap (take) or
+ * back (restore). */
+static void ng__snapshot(ng_rl_t *t, int restore) {
+  double *p = t->snap;
+  struct {
+    double *x;
+    size_t n;
+  } parts[] = {{t->theta, t->n_pol},        {t->vtheta, t->n_vf},
+               {t->adam.m, t->n_vf},        {t->adam.v, t->n_vf},
+               {t->obs_rms.mean, t->obs_dim}, {t->obs_rms.var, t->obs_dim},
+               {t->ret_rms.mean, 1},        {t->ret_rms.var, 1},
+               {&t->obs_rms.count, 1},      {&t->ret_rms.count, 1}};
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    if (restore) memcpy(parts[i].x, p, parts[i].n * sizeof(double));
+    else memcpy(p, parts[i].x, parts[i].n * sizeof(double));
+    p += parts[i].n;
+  }
+  if (restore) t->adam.t = t->snap_adam_t;
+  else t->snap_adam_t = t->adam.t;
+}
+
 int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   if (!t) return ng_error_set(err, NG_EINVAL, "rl: NULL trainer");
   ng_rl_stats_t local;
   if (!stats) stats = &local;
   memset(stats, 0, sizeof *stats);
   stats->mean_return = stats->mean_length = NAN;
+  ng__snapshot(t, 0);
   double t0 = ng__now();
   int s = ng__rl_rollout(t, stats, err);
   double t1 = ng__now();
@@ -241,7 +267,17 @@ int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   if (!s) s = ng__rl_policy_update(t, stats, err);
   if (!s) s = ng__rl_value_fit(t, stats, err);
   stats->update_seconds = ng__now() - t1;
-  if (s) return s;
+  if (s) {
+    /* back to the last good state; the message names the iteration that failed */
+    ng__snapshot(t, 1);
+    if (err) {
+      char msg[sizeof err->message];
+      snprintf(msg, sizeof msg, "%s", err->message);
+      ng_error_set(err, s, "iteration %ld: %s; the policy and value function are left at "
+                   "their last good values", t->iteration + 1, msg);
+    }
+    return s;
+  }
   t->iteration++;
   stats->iteration = t->iteration;
   stats->env_steps = t->env_steps;

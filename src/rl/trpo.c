@@ -96,8 +96,8 @@ static int ng__surrogate_grad(ng_rl_t *t, double *loss0, double *h, ng_error_t *
   if (!s) s = ng_reduce_sum(&t->reducer, sums, 3);
   if (s) return ng_error_set(err, s, "update: reducer failed (%s)", ng_strerror(s));
   if (!ng_all_finite(np, t->grad) || !ng_all_finite(3, sums) || !(sums[2] > 0))
-    return ng_error_set(err, NG_ENONFINITE, "update: non-finite surrogate gradient at "
-                        "iteration %ld; the policy is left unchanged", t->iteration + 1);
+    return ng_error_set(err, NG_ENONFINITE, "update: non-finite surrogate or surrogate "
+                        "gradient");
   ng_vec_scale(np, -1.0 / sums[2], t->grad); /* gradient of the loss -L */
   *h = sums[1] / sums[2];
   *loss0 = -(sums[0] / sums[2] + t->cfg.entropy_coef * *h);
@@ -131,19 +131,33 @@ int ng__rl_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   s = ng_natgrad_cg(t->fisher, t->cg, t->cfg.cg_damping, t->grad, t->step_dir, &opts, &rep);
   stats->cg_iterations = rep.iterations;
   stats->cg_residual = rep.residual_norm2;
+  const char *why = NULL;
+  if (s == NG_ECURVATURE) why = "CG breakdown (p^T F p <= 0)";
+  else if (s == NG_ENONFINITE) why = "CG breakdown (non-finite Fisher product)";
+  else if (s == NG_ENOTPD) why = "CG breakdown (Fisher not positive definite)";
   double sfs = NAN;
-  if (!s) {
-    if (!ng_all_finite(np, t->step_dir)) s = NG_ENONFINITE;
+  if (!s && !ng_all_finite(np, t->step_dir)) {
+    s = NG_ENONFINITE;
+    why = "non-finite CG solution";
   }
-  if (!s) s = ng_fisher_apply(t->fisher, t->step_dir, t->cfg.cg_damping, t->work_n);
+  if (!s) {
+    s = ng_fisher_apply(t->fisher, t->step_dir, t->cfg.cg_damping, t->work_n);
+    if (s == NG_ENONFINITE) why = "non-finite s^T F s";
+  }
   if (!s) {
     sfs = ng_vec_dot(np, t->step_dir, t->work_n);
-    if (!isfinite(sfs)) s = NG_ENONFINITE;
-    else if (!(sfs > 0.0)) s = NG_ECURVATURE;
+    if (!isfinite(sfs)) {
+      s = NG_ENONFINITE;
+      why = "non-finite s^T F s";
+    } else if (!(sfs > 0.0)) {
+      s = NG_ECURVATURE;
+      why = "s^T F s <= 0";
+    }
   }
-  if (s == NG_ECURVATURE || s == NG_ENONFINITE || s == NG_ENOTPD) {
+  if (why) {
     /* no trustworthy direction this time: keep theta, say why, go on */
     stats->update_status = s;
+    stats->skip_reason = why;
     return NG_OK;
   }
   if (s) return ng_error_set(err, s, "update: natural-gradient solve failed (%s)",
@@ -165,10 +179,10 @@ int ng__rl_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
     } else if (s == NG_ELINESEARCH || (s == NG_OK && !tr.accepted)) {
       memcpy(t->theta, t->theta_backup, np * sizeof(double));
       stats->update_status = NG_ELINESEARCH;
+      stats->skip_reason = "line search rejected every trial";
     } else {
       memcpy(t->theta, t->theta_backup, np * sizeof(double));
-      return ng_error_set(err, s, "update: line search failed (%s); the policy is left "
-                          "unchanged", ng_strerror(s));
+      return ng_error_set(err, s, "update: line search failed (%s)", ng_strerror(s));
     }
   } else {
     s = ng_npg_step(np, t->theta, t->step_dir, sfs, t->cfg.max_kl);
@@ -177,7 +191,7 @@ int ng__rl_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
     if (s || !ng_all_finite(np, t->theta)) {
       memcpy(t->theta, t->theta_backup, np * sizeof(double));
       return ng_error_set(err, s ? s : NG_ENONFINITE, "update: natural-gradient step gave "
-                          "non-finite values; the policy is left unchanged");
+                          "non-finite values");
     }
     stats->step_accepted = 1;
     stats->kl = kl;
@@ -185,8 +199,7 @@ int ng__rl_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   }
   if (!ng_all_finite(np, t->theta)) {
     memcpy(t->theta, t->theta_backup, np * sizeof(double));
-    return ng_error_set(err, NG_ENONFINITE, "update: non-finite policy parameters; the policy "
-                        "is left unchanged");
+    return ng_error_set(err, NG_ENONFINITE, "update: non-finite policy parameters");
   }
   return NG_OK;
 }

@@ -1,0 +1,46 @@
+/* The command lines of `natgrad train` and `natgrad eval` as data: parsed (and, for train,
+ * turned into a config) without touching a file or training anything, so that the parsers
+ * can be tested and fuzzed on their own (fuzz/fuzz_cli.c). */
+#ifndef NG_CLI_CMD_ARGS_H
+#define NG_CLI_CMD_ARGS_H
+
+#include <stdint.h>
+
+#include "natgrad/rl.h"
+
+#define NG_TRAIN_MAX_SETTINGS 128
+
+typedef struct {
+  const char *flag; /* as typed, for messages: "--steps", "--set" */
+  const char *key;
+  const char *value;
+  char buf[320]; /* --set key=value split here */
+} ng_train_setting_t;
+
+/* Strings point into argv (or into a setting's buf). */
+typedef struct {
+  const char *env, *config, *out, *resume;
+  ng_train_setting_t settings[NG_TRAIN_MAX_SETTINGS];
+  int n_settings;
+  int force, quiet, checkpoint_every, eval_episodes;
+} ng_train_opts_t;
+
+/* Parses `train`'s arguments (argv[0] is the command name). Returns -1 to go on, else the
+ * exit code (after printing help, or an error through ng_cli_error). */
+int ng_train_parse_args(int argc, char **argv, ng_train_opts_t *o);
+/* The effective config of a new run: the env's defaults < o->config (read from its file,
+ * if set) < the flags in order; validated. -1 to go on, else the exit code (after an
+ * error message). */
+int ng_train_build_config(const ng_train_opts_t *o, ng_rl_config_t *cfg);
+
+typedef struct {
+  const char *where; /* a run folder or a checkpoint file */
+  long episodes;
+  uint64_t seed;
+  int stochastic;
+} ng_eval_opts_t;
+
+/* Parses `eval`'s arguments; -1 to go on, else the exit code. */
+int ng_eval_parse_args(int argc, char **argv, ng_eval_opts_t *o);
+
+#endif
