@@ -26,6 +26,7 @@ static const ng_command_t commands[] = {
     {"eval", ng_cmd_eval, "mean return of a saved policy over fresh episodes"},
     {"list", ng_cmd_list, "the built-in environments: spaces, time limits, state layouts"},
     {"replay", ng_cmd_replay, "step an environment from a given state under given actions (CSV)"},
+    {"fit", ng_cmd_fit, "train an MLP on Fashion-MNIST or a CSV table: SGD, Adam, diag/CG natural gradient, K-FAC"},
 };
 
 static void usage(FILE *out) {

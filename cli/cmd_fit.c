@@ -1,0 +1,1133 @@
+/* natgrad fit: supervised training of an MLP on Fashion-MNIST, an MNIST-style IDX folder or a
+ * CSV table, with SGD, Adam, diagonal NG, CG NG or K-FAC, into an output folder shared by
+ * several runs:
+ *     NAME.csv    one row per epoch (FIT_CSV_HEADER), epoch 0 = the initial model
+ *     NAME.ckpt   the run's checkpoint (ng_fit_save): resumes bit for bit
+ *     fit.svg     loss and test accuracy against epochs and seconds, one line per run
+ * NAME is --name, by default the optimiser's name.
+ *
+ * The run's description (data, model, batch, seed, optimiser settings) is stored as
+ * "key = value" text inside the checkpoint, so `--resume DIR` needs nothing else. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "cli.h"
+#include "natgrad/data.h"
+#include "natgrad/supervised.h"
+#include "progress.h"
+#include "svg.h"
+
+#define CMD "fit"
+#define MAX_SETTINGS 64
+#define MAX_LAYERS 16
+#define EVAL_BATCH 1000
+#define FIT_SVG "fit.svg"
+#define FIT_CSV_HEADER                                                                     \
+  "epoch,steps,seconds,batch_loss,train_loss,train_acc,test_loss,test_acc,test_rmse,"      \
+  "examples_per_s,damping,theta_crc32"
+#define TTY_REFRESH_S 0.2
+
+/* ---- the run description ---------------------------------------------------------------------- */
+
+typedef struct {
+  char data[1024];
+  char model[256];
+  char act[16];
+  char task[16];     /* classify | regress */
+  char variance[16]; /* fixed | learned (regression) */
+  char name[64];
+  long batch;
+  unsigned long long seed;
+  long limit, test_limit;
+  int label_col;
+  double test_fraction;
+  int standardize;
+  ng_sup_opt_config_t opt;
+} run_t;
+
+typedef struct {
+  const char *key, *value;
+  char buf[320];
+} setting_t;
+
+typedef struct {
+  run_t run;
+  const char *out, *resume;
+  long epochs;
+  int quiet, force, have_opt, have_name;
+  /* which run fields were given as flags (a resumed run takes none but these) */
+  int n_run_flags;
+  const char *first_run_flag;
+  setting_t settings[MAX_SETTINGS];
+  int n_settings;
+} fit_opts_t;
+
+static volatile sig_atomic_t g_signal = 0;
+
+static void on_signal(int sig) {
+  static const char msg[] =
+      "\nnatgrad fit: stopping after this batch to save a checkpoint (Ctrl-C again quits)\n";
+  if (g_signal) _exit(128 + sig);
+  g_signal = sig;
+  ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)w;
+}
+
+static void help(FILE *out) {
+  fprintf(out,
+          "usage: natgrad fit --data fashion-mnist|DIR|FILE.csv --opt sgd|adam|diag-ng|cg-ng|kfac\n"
+          "                   [--model 784-256-10] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
+          "                   [--out DIR] [options]\n"
+          "       natgrad fit --resume DIR [--name NAME | --opt KIND] [--epochs N]\n"
+          "\n"
+          "Trains an MLP by minimising -log p(y | x): a categorical over logits (cross-entropy)\n"
+          "for classes, a Gaussian (squared error) for real targets. Writes into DIR (default\n"
+          "runs/fit): NAME.csv (one row per epoch; epoch 0 is the initial model), NAME.ckpt (a\n"
+          "checkpoint after every epoch) and fit.svg (training loss and test accuracy against\n"
+          "epochs and against training seconds, one line for every run in DIR).\n"
+          "\n"
+          "data:\n"
+          "  --data fashion-mnist  Debian's dataset-fashion-mnist (%s, or\n"
+          "                        $NATGRAD_FASHION_MNIST_DIR); its own 10000-image test set\n"
+          "  --data DIR            a folder with MNIST-style IDX files (train-images-idx3-ubyte,\n"
+          "                        train-labels-idx1-ubyte, t10k-..., each maybe .gz)\n"
+          "  --data FILE           a numeric CSV table (maybe .gz), e.g. scikit-learn's iris.csv;\n"
+          "                        a held-out part is split off (--test-fraction, default 0.2)\n"
+          "  --label-col K         CSV target column, negative from the end (default -1)\n"
+          "  --task classify|regress   CSV target kind (default classify)\n"
+          "  --variance fixed|learned  regression: fixed sigma = 1, or a learned log std\n"
+          "  --no-standardize      CSV: keep raw features and targets (default: features, and\n"
+          "                        regression targets, standardised with the training rows'\n"
+          "                        mean and std; RMSE is reported in the data's units)\n"
+          "  --limit N, --test-limit N  use only the first N training / test rows\n"
+          "\n"
+          "model and training:\n"
+          "  --model A-B-...-K     layer widths; 'auto' for the first or last takes the data's\n"
+          "                        (default auto-256-auto)\n"
+          "  --act relu|tanh       hidden activation (default relu)\n"
+          "  --opt KIND            sgd, adam, diag-ng, cg-ng or kfac (default kfac)\n"
+          "  --epochs N            epochs in all (default 10); with --resume, the new total\n"
+          "  --batch B             minibatch rows (default 256)\n"
+          "  --seed S              seed for the initial weights, batches and sampling (default 0)\n"
+          "  --lr X, --momentum X, --damping X, --weight-decay X\n"
+          "  --fisher true|empirical   diag-ng and kfac: labels drawn from the model (the true\n"
+          "                        Fisher, default) or the data's (the empirical Fisher: a\n"
+          "                        different matrix)\n"
+          "  --set KEY=VALUE       any optimiser setting (--keys lists them); repeatable\n"
+          "  --name NAME           the run's file names in DIR (default: the optimiser's name)\n"
+          "  --out DIR             output folder (default runs/fit)\n"
+          "  --resume DIR          continue a run of DIR from its checkpoint\n"
+          "  --force               overwrite a run of the same name in DIR\n"
+          "  --quiet, -q           print only errors\n"
+          "  --keys                list the optimiser settings and their defaults\n"
+          "\n"
+          "Ctrl-C saves a checkpoint after the current batch; --resume continues from it bit for\n"
+          "bit. Exit status: 0 done, 1 failure (data, numerics, I/O), 2 usage error, 130/143\n"
+          "interrupted.\n",
+          NG_FASHION_MNIST_DIR);
+}
+
+static void list_keys(FILE *out) {
+  fprintf(out, "optimiser settings (--set KEY=VALUE), with the defaults of each kind:\n\n");
+  char buf[NG_OPT_KINDS][4096];
+  for (int k = 0; k < NG_OPT_KINDS; k++) {
+    ng_sup_opt_config_t c;
+    ng_sup_opt_config_default(&c, (ng_opt_kind_t)k);
+    ng_sup_opt_config_format(&c, buf[k], sizeof buf[k]);
+  }
+  fprintf(out, "%-16s", "key");
+  for (int k = 0; k < NG_OPT_KINDS; k++) fprintf(out, " %-10s", ng_opt_name((ng_opt_kind_t)k));
+  fputc('\n', out);
+  char *pos[NG_OPT_KINDS];
+  for (int k = 0; k < NG_OPT_KINDS; k++) pos[k] = buf[k];
+  for (;;) {
+    char key[64] = "", val[NG_OPT_KINDS][64];
+    int got = 0;
+    for (int k = 0; k < NG_OPT_KINDS; k++) {
+      char *nl = strchr(pos[k], '\n');
+      if (!nl) break;
+      *nl = '\0';
+      if (sscanf(pos[k], "%63s = %63s", key, val[k]) == 2) got++;
+      pos[k] = nl + 1;
+    }
+    if (got != NG_OPT_KINDS) break;
+    if (!strcmp(key, "kind")) continue;
+    fprintf(out, "%-16s", key);
+    for (int k = 0; k < NG_OPT_KINDS; k++) fprintf(out, " %-10s", val[k]);
+    fputc('\n', out);
+  }
+  fprintf(out, "\nSee include/natgrad/supervised.h and docs/supervised.md for their meaning.\n");
+}
+
+static void run_defaults(run_t *r) {
+  memset(r, 0, sizeof *r);
+  snprintf(r->model, sizeof r->model, "auto-256-auto");
+  snprintf(r->act, sizeof r->act, "relu");
+  snprintf(r->task, sizeof r->task, "classify");
+  snprintf(r->variance, sizeof r->variance, "fixed");
+  r->batch = 256;
+  r->label_col = -1;
+  r->test_fraction = 0.2;
+  r->standardize = 1;
+  ng_sup_opt_config_default(&r->opt, NG_OPT_KFAC);
+}
+
+/* The run as "key = value" lines (the checkpoint's meta text). */
+static int run_format(const run_t *r, char *buf, size_t size) {
+  int n = snprintf(buf, size,
+                   "data = %s\nmodel = %s\nact = %s\ntask = %s\nvariance = %s\nname = %s\n"
+                   "batch = %ld\nseed = %llu\nlimit = %ld\ntest_limit = %ld\nlabel_col = %d\n"
+                   "test_fraction = %.17g\nstandardize = %d\n",
+                   r->data, r->model, r->act, r->task, r->variance, r->name, r->batch, r->seed,
+                   r->limit, r->test_limit, r->label_col, r->test_fraction, r->standardize);
+  if (n < 0 || (size_t)n >= size) return -1;
+  int m = ng_sup_opt_config_format(&r->opt, buf + n, size - (size_t)n);
+  if (m < 0 || (size_t)(n + m) >= size) return -1;
+  return n + m;
+}
+
+static int copy_str(char *dst, size_t size, const char *src) {
+  size_t n = strlen(src);
+  if (n >= size) return 0;
+  memcpy(dst, src, n + 1);
+  return 1;
+}
+
+/* One run field by key; 0 with a message in err if bad, -1 if the key is not a run field. */
+static int run_set(run_t *r, const char *key, const char *v, char *err, size_t esize) {
+  char *end = NULL;
+  errno = 0;
+#define STR(field)                                                     \
+  if (!strcmp(key, #field)) {                                          \
+    if (!copy_str(r->field, sizeof r->field, v)) {                     \
+      snprintf(err, esize, "%s: value too long", key);                 \
+      return 0;                                                        \
+    }                                                                  \
+    return 1;                                                          \
+  }
+  STR(data)
+  STR(model)
+  STR(act)
+  STR(task)
+  STR(variance)
+  STR(name)
+#undef STR
+  if (!strcmp(key, "batch") || !strcmp(key, "limit") || !strcmp(key, "test_limit") ||
+      !strcmp(key, "label_col") || !strcmp(key, "standardize")) {
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno) {
+      snprintf(err, esize, "%s: '%s' is not an integer", key, v);
+      return 0;
+    }
+    if (!strcmp(key, "batch")) r->batch = x;
+    else if (!strcmp(key, "limit")) r->limit = x;
+    else if (!strcmp(key, "test_limit")) r->test_limit = x;
+    else if (!strcmp(key, "label_col")) r->label_col = (int)x;
+    else r->standardize = (int)x;
+    return 1;
+  }
+  if (!strcmp(key, "seed")) {
+    if (v[0] == '-') {
+      snprintf(err, esize, "seed: '%s' must not be negative", v);
+      return 0;
+    }
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || *end || errno) {
+      snprintf(err, esize, "seed: '%s' is not an integer", v);
+      return 0;
+    }
+    r->seed = x;
+    return 1;
+  }
+  if (!strcmp(key, "test_fraction")) {
+    double x = strtod(v, &end);
+    if (end == v || *end || errno) {
+      snprintf(err, esize, "test_fraction: '%s' is not a number", v);
+      return 0;
+    }
+    r->test_fraction = x;
+    return 1;
+  }
+  return -1;
+}
+
+/* Checks the run fields that do not need the data. */
+static int run_check(const run_t *r, char *err, size_t esize) {
+  ng_act_t act;
+  if (ng_act_parse(r->act, &act) != NG_OK || act == NG_ACT_IDENTITY) {
+    snprintf(err, esize, "--act: '%s' is neither relu nor tanh", r->act);
+    return 0;
+  }
+  if (strcmp(r->task, "classify") && strcmp(r->task, "regress")) {
+    snprintf(err, esize, "--task: '%s' is neither classify nor regress", r->task);
+    return 0;
+  }
+  if (strcmp(r->variance, "fixed") && strcmp(r->variance, "learned")) {
+    snprintf(err, esize, "--variance: '%s' is neither fixed nor learned", r->variance);
+    return 0;
+  }
+  if (r->batch < 1 || r->batch > 1000000) {
+    snprintf(err, esize, "--batch: %ld is not in [1, 1000000]", r->batch);
+    return 0;
+  }
+  if (r->limit < 0 || r->test_limit < 0) {
+    snprintf(err, esize, "--limit and --test-limit must be >= 0");
+    return 0;
+  }
+  if (!(r->test_fraction > 0.0 && r->test_fraction < 1.0)) {
+    snprintf(err, esize, "--test-fraction: %g is not in (0, 1)", r->test_fraction);
+    return 0;
+  }
+  if (!r->name[0] || strchr(r->name, '/') || r->name[0] == '.') {
+    snprintf(err, esize, "--name: '%s' is not a plain file name", r->name);
+    return 0;
+  }
+  if (!r->data[0]) {
+    snprintf(err, esize, "no data: pass --data fashion-mnist, a folder or a CSV file");
+    return 0;
+  }
+  ng_error_t e;
+  if (ng_sup_opt_config_check(&r->opt, &e) != NG_OK) {
+    snprintf(err, esize, "%s", e.message);
+    return 0;
+  }
+  return 1;
+}
+
+/* ---- arguments ------------------------------------------------------------------------------------ */
+
+static const char *flag_value(int argc, char **argv, int *i, const char *name, const char *inl) {
+  if (inl) return inl;
+  if (*i + 1 >= argc) {
+    ng_cli_error(CMD, "%s needs a value (see natgrad fit --help)", name);
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+static int add_setting(fit_opts_t *o, const char *key, const char *value) {
+  if (o->n_settings == MAX_SETTINGS) {
+    ng_cli_error(CMD, "too many settings (at most %d)", MAX_SETTINGS);
+    return 0;
+  }
+  setting_t *s = &o->settings[o->n_settings++];
+  s->key = key;
+  s->value = value;
+  return 1;
+}
+
+/* Flags that map to one run or optimiser key. */
+static const struct {
+  const char *flag, *key;
+  int is_opt;
+} FLAG_KEYS[] = {
+    {"--data", "data", 0},           {"--model", "model", 0},
+    {"--act", "act", 0},             {"--task", "task", 0},
+    {"--variance", "variance", 0},   {"--batch", "batch", 0},
+    {"--seed", "seed", 0},           {"--limit", "limit", 0},
+    {"--test-limit", "test_limit", 0}, {"--label-col", "label_col", 0},
+    {"--test-fraction", "test_fraction", 0},
+    {"--lr", "lr", 1},               {"--momentum", "momentum", 1},
+    {"--damping", "damping", 1},     {"--weight-decay", "weight_decay", 1},
+    {"--fisher", "fisher", 1},
+};
+
+static int parse_args(int argc, char **argv, fit_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  run_defaults(&o->run);
+  o->epochs = -1;
+  for (int i = 1; i < argc; i++) {
+    char name[64];
+    const char *arg = argv[i], *inl = NULL, *eq = strchr(arg, '=');
+    if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
+      memcpy(name, arg, (size_t)(eq - arg));
+      name[eq - arg] = '\0';
+      inl = eq + 1;
+    } else {
+      snprintf(name, sizeof name, "%s", arg);
+    }
+    const char *v;
+#define VALUE() \
+  if (!(v = flag_value(argc, argv, &i, name, inl))) return NG_EXIT_USAGE
+    int mapped = 0;
+    for (size_t f = 0; f < sizeof FLAG_KEYS / sizeof FLAG_KEYS[0]; f++)
+      if (!strcmp(name, FLAG_KEYS[f].flag)) {
+        VALUE();
+        if (!add_setting(o, FLAG_KEYS[f].key, v)) return NG_EXIT_USAGE;
+        if (!o->n_run_flags++) o->first_run_flag = FLAG_KEYS[f].flag;
+        mapped = 1;
+      }
+    if (mapped) continue;
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+      help(stdout);
+      return NG_EXIT_OK;
+    } else if (!strcmp(name, "--keys")) {
+      list_keys(stdout);
+      return NG_EXIT_OK;
+    } else if (!strcmp(name, "--opt")) {
+      VALUE();
+      ng_opt_kind_t k;
+      if (ng_opt_parse(v, &k) != NG_OK) {
+        ng_cli_error(CMD, "--opt: unknown optimiser '%s' (sgd, adam, diag-ng, cg-ng, kfac)", v);
+        return NG_EXIT_USAGE;
+      }
+      /* a new kind starts from that kind's defaults; later flags refine them */
+      ng_sup_opt_config_default(&o->run.opt, k);
+      o->have_opt = 1;
+    } else if (!strcmp(name, "--set")) {
+      VALUE();
+      const char *e = strchr(v, '=');
+      if (!e || e == v || strlen(v) >= sizeof o->settings[0].buf) {
+        ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
+        return NG_EXIT_USAGE;
+      }
+      if (!add_setting(o, NULL, NULL)) return NG_EXIT_USAGE;
+      setting_t *s = &o->settings[o->n_settings - 1];
+      memcpy(s->buf, v, strlen(v) + 1);
+      s->buf[e - v] = '\0';
+      s->key = s->buf;
+      s->value = s->buf + (e - v) + 1;
+      if (!o->n_run_flags++) o->first_run_flag = "--set";
+    } else if (!strcmp(name, "--epochs")) {
+      VALUE();
+      char *end;
+      errno = 0;
+      long x = strtol(v, &end, 10);
+      if (end == v || *end || errno || x < 0 || x > 1000000) {
+        ng_cli_error(CMD, "--epochs: expected an integer in [0, 1000000], got '%s'", v);
+        return NG_EXIT_USAGE;
+      }
+      o->epochs = x;
+    } else if (!strcmp(name, "--name")) {
+      VALUE();
+      if (!copy_str(o->run.name, sizeof o->run.name, v)) {
+        ng_cli_error(CMD, "--name: too long");
+        return NG_EXIT_USAGE;
+      }
+      o->have_name = 1;
+    } else if (!strcmp(name, "--out")) {
+      VALUE();
+      o->out = v;
+    } else if (!strcmp(name, "--resume")) {
+      VALUE();
+      o->resume = v;
+    } else if (!strcmp(name, "--no-standardize") && !inl) {
+      if (!add_setting(o, "standardize", "0")) return NG_EXIT_USAGE;
+      if (!o->n_run_flags++) o->first_run_flag = "--no-standardize";
+    } else if (!strcmp(name, "--force") && !inl) {
+      o->force = 1;
+    } else if ((!strcmp(name, "--quiet") || !strcmp(name, "-q")) && !inl) {
+      o->quiet = 1;
+    } else if (arg[0] == '-') {
+      ng_cli_error(CMD, "unknown option '%s' (see natgrad fit --help)", arg);
+      return NG_EXIT_USAGE;
+    } else {
+      ng_cli_error(CMD, "unexpected argument '%s' (see natgrad fit --help)", arg);
+      return NG_EXIT_USAGE;
+    }
+#undef VALUE
+  }
+  return -1;
+}
+
+/* Applies the settings (flags, --set) in order onto r. */
+static int apply_settings(const fit_opts_t *o, run_t *r) {
+  for (int i = 0; i < o->n_settings; i++) {
+    const setting_t *s = &o->settings[i];
+    char msg[400];
+    int rs = run_set(r, s->key, s->value, msg, sizeof msg);
+    if (rs == 0) {
+      ng_cli_error(CMD, "%s", msg);
+      return 0;
+    }
+    if (rs > 0) continue;
+    if (!strcmp(s->key, "kind")) {
+      ng_cli_error(CMD, "use --opt to choose the optimiser");
+      return 0;
+    }
+    ng_error_t err;
+    ng_error_clear(&err);
+    if (ng_sup_opt_config_set(&r->opt, s->key, s->value, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s (see natgrad fit --keys)", err.message);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* ---- data and model ---------------------------------------------------------------------------------- */
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Regression targets to zero mean and unit variance on train (test with train's numbers), so
+ * a fixed sigma = 1 and the default step sizes suit any table; *scale gets the std, to
+ * report RMSE in the data's units. */
+static void standardize_targets(ng_dataset_t *train, ng_dataset_t *test, double *scale) {
+  size_t t = train->n_targets;
+  for (size_t j = 0; j < t; j++) {
+    double mu = 0, var = 0;
+    for (size_t i = 0; i < train->n; i++) mu += train->y[i * t + j];
+    mu /= (double)train->n;
+    for (size_t i = 0; i < train->n; i++)
+      var += (train->y[i * t + j] - mu) * (train->y[i * t + j] - mu);
+    double sd = sqrt(var / (double)train->n);
+    if (!(sd >= 1e-12)) sd = 1.0;
+    for (size_t i = 0; i < train->n; i++) train->y[i * t + j] = (train->y[i * t + j] - mu) / sd;
+    for (size_t i = 0; i < test->n; i++) test->y[i * t + j] = (test->y[i * t + j] - mu) / sd;
+    if (j == 0) *scale = sd;
+  }
+}
+
+/* Loads train/test as the run says; *y_scale is the factor from the model's regression
+ * targets back to the data's (1 unless they were standardised). Returns an exit code, -1 on
+ * success. */
+static int load_data(const run_t *r, ng_dataset_t *train, ng_dataset_t *test, double *y_scale) {
+  *y_scale = 1.0;
+  ng_error_t err;
+  ng_error_clear(&err);
+  int st;
+  if (!strcmp(r->data, "fashion-mnist")) {
+    const char *dir = getenv("NATGRAD_FASHION_MNIST_DIR");
+    if (!dir || !dir[0]) dir = NG_FASHION_MNIST_DIR;
+    st = ng_data_load_mnist_dir(dir, train, test, &err);
+    if (st == NG_ENOTFOUND) {
+      ng_cli_error(CMD, "Fashion-MNIST not found: %s\n  install Debian's dataset-fashion-mnist "
+                        "(scripts/deps.sh dataset-fashion-mnist) or set "
+                        "NATGRAD_FASHION_MNIST_DIR",
+                   err.message);
+      return NG_EXIT_FAILURE;
+    }
+  } else if (is_dir(r->data)) {
+    st = ng_data_load_mnist_dir(r->data, train, test, &err);
+  } else {
+    ng_dataset_t all;
+    ng_task_t task = strcmp(r->task, "regress") ? NG_TASK_CLASSIFY : NG_TASK_REGRESS;
+    st = ng_data_load_csv(r->data, r->label_col, task, &all, &err);
+    if (st == NG_OK) {
+      if (all.n < 2) {
+        ng_dataset_free(&all);
+        ng_cli_error(CMD, "%s: a table of %zu row cannot be split into train and test", r->data,
+                     all.n);
+        return NG_EXIT_FAILURE;
+      }
+      st = ng_data_split(&all, r->test_fraction, r->seed, train, test);
+      ng_dataset_free(&all);
+      if (st != NG_OK)
+        ng_error_set(&err, st, "%s: cannot split %g of the rows off as a test set", r->data,
+                     r->test_fraction);
+      else if (r->standardize)
+        st = ng_data_standardize(train, test, NULL, NULL);
+      if (st == NG_OK && r->standardize && task == NG_TASK_REGRESS)
+        standardize_targets(train, test, y_scale);
+    }
+  }
+  if (st != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message[0] ? err.message : ng_strerror(st));
+    return NG_EXIT_FAILURE;
+  }
+  if (r->limit > 0) ng_data_truncate(train, (size_t)r->limit);
+  if (r->test_limit > 0) ng_data_truncate(test, (size_t)r->test_limit);
+  return -1;
+}
+
+/* Parses "784-256-10" (ends may be "auto") against the data. Returns the number of widths,
+ * 0 after an error message. */
+static size_t parse_model(const char *spec, size_t n_in, size_t n_out, size_t *w) {
+  char buf[256];
+  if (!copy_str(buf, sizeof buf, spec)) return 0;
+  size_t n = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(buf, "-", &save); t; t = strtok_r(NULL, "-", &save)) {
+    if (n == MAX_LAYERS + 1) {
+      ng_cli_error(CMD, "--model: at most %d layers", MAX_LAYERS);
+      return 0;
+    }
+    if (!strcmp(t, "auto")) {
+      w[n++] = 0;
+      continue;
+    }
+    char *end;
+    long x = strtol(t, &end, 10);
+    if (end == t || *end || x < 1 || x > 100000) {
+      ng_cli_error(CMD, "--model: '%s' is not a layer width (e.g. 784-256-10)", t);
+      return 0;
+    }
+    w[n++] = (size_t)x;
+  }
+  if (n < 2) {
+    ng_cli_error(CMD, "--model: '%s' needs an input and an output width (e.g. 784-256-10)", spec);
+    return 0;
+  }
+  for (size_t i = 1; i + 1 < n; i++)
+    if (w[i] == 0) {
+      ng_cli_error(CMD, "--model: only the first and last widths may be 'auto'");
+      return 0;
+    }
+  if (w[0] == 0) w[0] = n_in;
+  if (w[n - 1] == 0) w[n - 1] = n_out;
+  if (w[0] != n_in) {
+    ng_cli_error(CMD, "--model %s: the data has %zu input features, the model takes %zu", spec,
+                 n_in, w[0]);
+    return 0;
+  }
+  if (w[n - 1] != n_out) {
+    ng_cli_error(CMD, "--model %s: the data needs %zu outputs (%s), the model has %zu", spec,
+                 n_out, n_out == 1 ? "one target" : "one per class", w[n - 1]);
+    return 0;
+  }
+  return n;
+}
+
+/* ---- log and plot -------------------------------------------------------------------------------------- */
+
+typedef struct {
+  long epoch;
+  double seconds, train_loss, test_acc, test_rmse;
+} log_row_t;
+
+/* Reads a log's rows with epoch <= keep (all if keep < 0). -1 if it is not our format. */
+static long read_log(const char *path, long keep, log_row_t *rows, long cap, char **lines,
+                     size_t *lines_len) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[1024];
+  long n = 0;
+  if (!fgets(line, sizeof line, f) || strncmp(line, FIT_CSV_HEADER, strlen(FIT_CSV_HEADER))) {
+    fclose(f);
+    return -1;
+  }
+  size_t cap_lines = 0;
+  if (lines) {
+    *lines_len = 0;
+    *lines = NULL;
+  }
+  while (fgets(line, sizeof line, f)) {
+    log_row_t r;
+    long steps;
+    double bl;
+    if (sscanf(line, "%ld,%ld,%lf,%lf,%lf", &r.epoch, &steps, &r.seconds, &bl, &r.train_loss) !=
+        5)
+      continue;
+    if (keep >= 0 && r.epoch > keep) break;
+    /* columns 7 and 9: test_acc, test_rmse ("nan" allowed) */
+    char *p = line;
+    r.test_acc = r.test_rmse = NAN;
+    for (int c = 0; c < 9 && p; c++) {
+      if (c == 7) r.test_acc = strtod(p, NULL);
+      if (c == 8) r.test_rmse = strtod(p, NULL);
+      p = strchr(p, ',');
+      if (p) p++;
+    }
+    if (rows && n < cap) rows[n] = r;
+    n++;
+    if (lines) {
+      size_t l = strlen(line);
+      if (*lines_len + l + 1 > cap_lines) {
+        cap_lines = 2 * (cap_lines + l + 1);
+        char *nb = realloc(*lines, cap_lines);
+        if (!nb) break;
+        *lines = nb;
+      }
+      memcpy(*lines + *lines_len, line, l + 1);
+      *lines_len += l;
+    }
+  }
+  fclose(f);
+  return n;
+}
+
+/* fit.svg from every *.csv with our header in dir. */
+static int draw_plot(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return NG_EIO;
+  enum { MAX_RUNS = 16, MAX_ROWS = 4096 };
+  char names[MAX_RUNS][64];
+  log_row_t *rows[MAX_RUNS];
+  long counts[MAX_RUNS];
+  int n_runs = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n_runs < MAX_RUNS) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || len - 4 >= sizeof names[0] || strcmp(e->d_name + len - 4, ".csv")) continue;
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    log_row_t *r = malloc(MAX_ROWS * sizeof *r);
+    if (!r) break;
+    long n = read_log(path, -1, r, MAX_ROWS, NULL, NULL);
+    if (n <= 0) {
+      free(r);
+      continue;
+    }
+    memcpy(names[n_runs], e->d_name, len - 4);
+    names[n_runs][len - 4] = '\0';
+    rows[n_runs] = r;
+    counts[n_runs] = n < MAX_ROWS ? n : MAX_ROWS;
+    n_runs++;
+  }
+  closedir(d);
+  /* stable order: by name */
+  for (int i = 0; i < n_runs; i++)
+    for (int j = i + 1; j < n_runs; j++)
+      if (strcmp(names[j], names[i]) < 0) {
+        char t[64];
+        memcpy(t, names[i], 64);
+        memcpy(names[i], names[j], 64);
+        memcpy(names[j], t, 64);
+        log_row_t *tr = rows[i];
+        rows[i] = rows[j];
+        rows[j] = tr;
+        long tc = counts[i];
+        counts[i] = counts[j];
+        counts[j] = tc;
+      }
+  int regression = n_runs > 0 && isnan(rows[0][0].test_acc);
+  ng_svg_series_t s[4][MAX_RUNS];
+  double *bufs[MAX_RUNS];
+  for (int i = 0; i < n_runs; i++) {
+    long n = counts[i];
+    double *b = malloc((size_t)(4 * n + 1) * sizeof *b);
+    bufs[i] = b;
+    if (!b) continue;
+    double *ep = b, *sec = b + n, *loss = b + 2 * n, *acc = b + 3 * n;
+    for (long k = 0; k < n; k++) {
+      ep[k] = (double)rows[i][k].epoch;
+      sec[k] = rows[i][k].seconds;
+      loss[k] = rows[i][k].train_loss;
+      acc[k] = regression ? rows[i][k].test_rmse : 100.0 * rows[i][k].test_acc;
+    }
+    for (int p = 0; p < 4; p++) {
+      memset(&s[p][i], 0, sizeof s[p][i]);
+      s[p][i].label = names[i];
+      s[p][i].n = (size_t)n;
+      s[p][i].x = (p % 2 == 0) ? ep : sec;
+      s[p][i].y = p < 2 ? loss : acc;
+      s[p][i].markers = (size_t)n;
+      s[p][i].marker_size = 2.5;
+    }
+  }
+  char path[2048];
+  snprintf(path, sizeof path, "%s/%s", dir, FIT_SVG);
+  char tmp[2100];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  int st = NG_EIO;
+  if (f) {
+    ng_svg_t svg;
+    ng_svg_begin(&svg, f, 1100, 820, "natgrad fit: training loss and test metric");
+    const char *metric = regression ? "test RMSE" : "test accuracy (%)";
+    ng_svg_panel_t pn[4] = {
+        {0, 30, 550, 395, "training loss vs epochs", "epoch", "mean -log p (train set)", 1,
+         NG_SVG_LEGEND_TOP_RIGHT, 0, 0, 0, 0},
+        {550, 30, 550, 395, "training loss vs time", "training seconds",
+         "mean -log p (train set)", 1, NG_SVG_LEGEND_TOP_RIGHT, 0, 0, 0, 0},
+        {0, 425, 550, 395, NULL, "epoch", metric, 0,
+         regression ? NG_SVG_LEGEND_TOP_RIGHT : NG_SVG_LEGEND_BOTTOM_RIGHT, 0, 0, 0, 0},
+        {550, 425, 550, 395, NULL, "training seconds", metric, 0,
+         regression ? NG_SVG_LEGEND_TOP_RIGHT : NG_SVG_LEGEND_BOTTOM_RIGHT, 0, 0, 0, 0},
+    };
+    pn[2].title = regression ? "test RMSE vs epochs" : "test accuracy vs epochs";
+    pn[3].title = regression ? "test RMSE vs time" : "test accuracy vs time";
+    for (int p = 0; p < 4; p++) ng_svg_lines(&svg, &pn[p], (size_t)n_runs, s[p]);
+    st = ng_svg_end(&svg);
+    if (fclose(f) != 0) st = NG_EIO;
+    if (st == NG_OK && rename(tmp, path) != 0) st = NG_EIO;
+    if (st != NG_OK) remove(tmp);
+  }
+  for (int i = 0; i < n_runs; i++) {
+    free(rows[i]);
+    free(bufs[i]);
+  }
+  return st;
+}
+
+/* ---- progress ---------------------------------------------------------------------------------------- */
+
+typedef struct {
+  int tty, quiet;
+  const char *name;
+  long epochs;
+  size_t n_batches;
+  double epoch_start;    /* wall clock at the start of this epoch's training */
+  double seconds_before; /* training seconds before this epoch (pos.seconds at its start) */
+  uint64_t rows_start;   /* pos.epoch_rows at the start of this process's part of the epoch */
+  double last_draw;
+  int on_line;
+} progress_t;
+
+static int on_batch(void *ctx, const ng_sup_step_info_t *info, const ng_fit_pos_t *pos) {
+  progress_t *p = ctx;
+  if (p->tty && !p->quiet) {
+    double now = ng_progress_now();
+    if (now - p->last_draw >= TTY_REFRESH_S || pos->batch_index == p->n_batches) {
+      p->last_draw = now;
+      double el = now - p->epoch_start;
+      double rate = el > 0 ? (double)(pos->epoch_rows - p->rows_start) / el : 0.0;
+      int width = 20, done = (int)(width * (double)pos->batch_index / (double)p->n_batches);
+      char bar[32];
+      for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : ' ';
+      bar[width] = '\0';
+      fprintf(stderr, "\r%s  epoch %llu/%ld [%s] %llu/%zu  batch loss %.4f  %.0f ex/s   ",
+              p->name, (unsigned long long)pos->epoch + 1, p->epochs, bar,
+              (unsigned long long)pos->batch_index, p->n_batches, info->loss, rate);
+      fflush(stderr);
+      p->on_line = 1;
+    }
+  }
+  return g_signal != 0;
+}
+
+static void progress_break(progress_t *p) {
+  if (p->on_line) {
+    fprintf(stderr, "\r%*s\r", 110, "");
+    p->on_line = 0;
+  }
+}
+
+/* ---- the command ----------------------------------------------------------------------------------------- */
+
+static uint32_t theta_crc(size_t n, const double *theta) {
+  uLong c = crc32(0L, Z_NULL, 0);
+  return (uint32_t)crc32(c, (const Bytef *)theta, (uInt)(n * sizeof(double)));
+}
+
+/* Reads the run description from meta text. */
+static int run_from_meta(run_t *r, const char *meta) {
+  run_defaults(r);
+  char buf[8192];
+  if (!copy_str(buf, sizeof buf, meta)) return 0;
+  char *save = NULL;
+  for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *eq = strstr(line, " = ");
+    if (!eq) return 0;
+    *eq = '\0';
+    const char *key = line, *val = eq + 3;
+    char msg[400];
+    int rs = run_set(r, key, val, msg, sizeof msg);
+    if (rs == 0) return 0;
+    if (rs < 0 && ng_sup_opt_config_set(&r->opt, key, val, NULL) != NG_OK) return 0;
+  }
+  return 1;
+}
+
+int ng_cmd_fit(int argc, char **argv) {
+  fit_opts_t o;
+  int rc = parse_args(argc, argv, &o);
+  if (rc >= 0) return rc;
+  run_t *r = &o.run;
+  const char *dir = o.resume ? o.resume : (o.out ? o.out : "runs/fit");
+  if (o.resume && o.out && strcmp(o.out, o.resume)) {
+    ng_cli_error(CMD, "--resume continues in its own folder; drop --out");
+    return NG_EXIT_USAGE;
+  }
+  if (o.resume && o.n_run_flags) {
+    ng_cli_error(CMD, "%s cannot be changed on --resume (the checkpoint holds the run's "
+                      "settings); only --epochs, --name/--opt and --quiet apply",
+                 o.first_run_flag);
+    return NG_EXIT_USAGE;
+  }
+  if (!o.have_name) snprintf(r->name, sizeof r->name, "%s", ng_opt_name(r->opt.kind));
+  long epochs = o.epochs >= 0 ? o.epochs : 10;
+
+  char ck_path[2048], log_path[2048], msg[512];
+  snprintf(ck_path, sizeof ck_path, "%s/%s.ckpt", dir, r->name);
+  snprintf(log_path, sizeof log_path, "%s/%s.csv", dir, r->name);
+  ng_fit_checkpoint_t ck;
+  memset(&ck, 0, sizeof ck);
+  ng_error_t err;
+  ng_error_clear(&err);
+  if (o.resume) {
+    if (!is_dir(o.resume)) {
+      ng_cli_error(CMD, "--resume %s: no such folder", o.resume);
+      return NG_EXIT_USAGE;
+    }
+    int st = ng_fit_checkpoint_read(ck_path, &ck, &err);
+    if (st == NG_ENOTFOUND) {
+      ng_cli_error(CMD, "--resume %s: no checkpoint '%s.ckpt' there (choose the run with "
+                        "--name or --opt)",
+                   o.resume, r->name);
+      return NG_EXIT_USAGE;
+    }
+    if (st != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      return NG_EXIT_FAILURE;
+    }
+    char name[64];
+    memcpy(name, r->name, sizeof name);
+    if (!run_from_meta(r, ck.meta)) {
+      ng_cli_error(CMD, "%s: the run description inside is malformed", ck_path);
+      ng_fit_checkpoint_free(&ck);
+      return NG_EXIT_FAILURE;
+    }
+    memcpy(r->name, name, sizeof name);
+    if (o.epochs < 0) epochs = (long)ck.pos.epoch > 10 ? (long)ck.pos.epoch : 10;
+  } else {
+    if (!apply_settings(&o, r)) return NG_EXIT_USAGE;
+    if (!r->data[0]) {
+      ng_cli_error(CMD, "no data: pass --data fashion-mnist, an IDX folder or a CSV file "
+                        "(see natgrad fit --help)");
+      return NG_EXIT_USAGE;
+    }
+    if (!o.have_name) snprintf(r->name, sizeof r->name, "%s", ng_opt_name(r->opt.kind));
+    r->opt.seed = r->opt.seed ? r->opt.seed : r->seed;
+  }
+  if (!run_check(r, msg, sizeof msg)) {
+    ng_cli_error(CMD, "%s", msg);
+    ng_fit_checkpoint_free(&ck);
+    return o.resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
+  }
+  snprintf(ck_path, sizeof ck_path, "%s/%s.ckpt", dir, r->name);
+  snprintf(log_path, sizeof log_path, "%s/%s.csv", dir, r->name);
+  if (!o.resume) {
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+      ng_cli_error(CMD, "cannot create output folder '%s': %s", dir, strerror(errno));
+      return NG_EXIT_FAILURE;
+    }
+    if (!is_dir(dir)) {
+      ng_cli_error(CMD, "--out %s: not a folder", dir);
+      return NG_EXIT_FAILURE;
+    }
+    if (!o.force && (access(ck_path, F_OK) == 0 || access(log_path, F_OK) == 0)) {
+      ng_cli_error(CMD, "a run named '%s' is already in %s: continue it with --resume %s "
+                        "--name %s, or start over with --force",
+                   r->name, dir, dir, r->name);
+      return NG_EXIT_USAGE;
+    }
+  }
+
+  /* data, model, fit */
+  ng_dataset_t train = {0}, test = {0};
+  double y_scale;
+  rc = load_data(r, &train, &test, &y_scale);
+  if (rc >= 0) {
+    ng_fit_checkpoint_free(&ck);
+    return rc;
+  }
+  int classify = train.n_classes > 0;
+  size_t n_out = classify ? train.n_classes : train.n_targets;
+  size_t w[MAX_LAYERS + 1];
+  size_t nw = parse_model(r->model, train.n_features, n_out, w);
+  ng_model_t *m = NULL;
+  ng_fit_t *fit = NULL;
+  ng_model_ws_t *ews = NULL;
+  double *theta = NULL;
+  unsigned char *mask = NULL;
+  FILE *log = NULL;
+  rc = NG_EXIT_FAILURE;
+  if (!nw) {
+    rc = o.resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
+    goto done;
+  }
+  ng_act_t act;
+  ng_act_parse(r->act, &act);
+  ng_dist_t dist = {classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, n_out};
+  int st = ng_model_create(&m, w[0], nw - 2, w + 1, act, dist, NG_LOGSTD_STATE_INDEPENDENT);
+  if (st == NG_OK) st = ng_model_ws_create(&ews, m, EVAL_BATCH);
+  if (st != NG_OK) {
+    ng_cli_error(CMD, "cannot build the model: %s", ng_strerror(st));
+    goto done;
+  }
+  size_t n = ng_model_n_params(m);
+  theta = malloc(n * sizeof *theta);
+  if (!theta) goto done;
+  st = ng_fit_create(&fit, m, &r->opt, train.n, (size_t)r->batch, r->seed, &err);
+  if (st != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
+    goto done;
+  }
+  if (!classify && !strcmp(r->variance, "fixed")) {
+    /* fixed variance: the head's log stds stay at 0 (sigma = 1) */
+    mask = malloc(n);
+    if (!mask) goto done;
+    size_t n_mlp = ng_mlp_n_params(ng_model_mlp(m));
+    for (size_t i = 0; i < n; i++) mask[i] = i < n_mlp;
+    ng_sup_opt_set_trainable(ng_fit_opt(fit), mask);
+  }
+  if (o.resume) {
+    st = ng_fit_restore(fit, &ck, theta, &err);
+    if (st != NG_OK) {
+      ng_cli_error(CMD, "%s: %s", ck_path, err.message);
+      goto done;
+    }
+  } else {
+    ng_rng_t rng;
+    ng_rng_seed(&rng, r->seed, 1);
+    double hidden_gain = act == NG_ACT_RELU ? sqrt(2.0) : 1.0;
+    ng_model_init(m, theta, hidden_gain, 1.0, 0.0, &rng);
+  }
+  char meta[8192];
+  if (run_format(r, meta, sizeof meta) < 0) {
+    ng_cli_error(CMD, "run description too long");
+    goto done;
+  }
+
+  /* the log: fresh, or cut back to the checkpoint's epoch */
+  if (o.resume) {
+    char *lines = NULL;
+    size_t len = 0;
+    long kept = read_log(log_path, (long)ck.pos.epoch, NULL, 0, &lines, &len);
+    log = fopen(log_path, "w");
+    if (log) {
+      fprintf(log, "%s\n", FIT_CSV_HEADER);
+      if (kept > 0 && lines) fwrite(lines, 1, len, log);
+    }
+    free(lines);
+  } else {
+    log = fopen(log_path, "w");
+    if (log) fprintf(log, "%s\n", FIT_CSV_HEADER);
+  }
+  if (!log) {
+    ng_cli_error(CMD, "cannot write '%s': %s", log_path, strerror(errno));
+    goto done;
+  }
+  fflush(log);
+
+  progress_t pr = {0};
+  pr.tty = isatty(STDERR_FILENO);
+  pr.quiet = o.quiet;
+  pr.name = r->name;
+  pr.epochs = epochs;
+  pr.n_batches = ng_fit_n_batches(fit);
+  if (!o.quiet) {
+    char opt_line[64];
+    snprintf(opt_line, sizeof opt_line, "lr %g", r->opt.lr);
+    fprintf(stderr, "natgrad fit: %s, %zu train / %zu test rows, model %s (%s, %zu parameters), "
+                    "%s, batch %ld, %s, seed %llu%s\n",
+            r->data, train.n, test.n, r->model, r->act, n, ng_opt_name(r->opt.kind), r->batch,
+            opt_line, r->seed, o.resume ? " (resumed)" : "");
+  }
+
+  /* epoch 0: the initial model */
+  ng_sup_metrics_t mtr, mte;
+  if (!o.resume || ck.pos.epoch == 0) {
+    if (ng_sup_evaluate(m, ews, theta, &train, &mtr) != NG_OK ||
+        ng_sup_evaluate(m, ews, theta, &test, &mte) != NG_OK) {
+      ng_cli_error(CMD, "cannot evaluate the initial model");
+      goto done;
+    }
+    if (!o.resume || ck.pos.batch_index == 0) {
+      /* a resumed epoch-0 row was kept above unless the run stopped before logging it */
+      long have = read_log(log_path, -1, NULL, 0, NULL, NULL);
+      if (have <= 0) {
+        fprintf(log, "0,0,0,nan,%.6f,%.6f,%.6f,%.6f,%.6f,nan,%.6g,%08x\n", mtr.loss,
+                mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale,
+                ng_sup_opt_damping(ng_fit_opt(fit)),
+                theta_crc(n, theta));
+        fflush(log);
+      }
+    }
+    if (!o.resume && ng_fit_save(fit, ck_path, meta, theta, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      goto done;
+    }
+    if (!o.quiet && !o.resume) {
+      if (classify)
+        fprintf(stderr, "epoch %3d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%\n", 0,
+                mtr.loss, 100 * mtr.accuracy, mte.loss, 100 * mte.accuracy);
+      else
+        fprintf(stderr, "epoch %3d  train loss %.4f rmse %.4g  test loss %.4f rmse %.4g\n", 0,
+                mtr.loss, mtr.rmse * y_scale, mte.loss, mte.rmse * y_scale);
+    }
+  }
+
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  rc = NG_EXIT_OK;
+  while ((long)ng_fit_pos(fit)->epoch < epochs) {
+    const ng_fit_pos_t *pos = ng_fit_pos(fit);
+    pr.epoch_start = ng_progress_now();
+    pr.seconds_before = pos->seconds;
+    pr.rows_start = pos->epoch_rows;
+    pr.last_draw = 0;
+    double mean_loss = NAN;
+    st = ng_fit_epoch(fit, theta, &train, on_batch, &pr, &mean_loss);
+    double trained = ng_progress_now() - pr.epoch_start;
+    ng_fit_set_seconds(fit, pr.seconds_before + trained);
+    progress_break(&pr);
+    if (st == NG_EINTERRUPTED) {
+      if (ng_fit_save(fit, ck_path, meta, theta, &err) != NG_OK) {
+        ng_cli_error(CMD, "%s", err.message);
+        rc = NG_EXIT_FAILURE;
+      } else {
+        if (!o.quiet)
+          fprintf(stderr, "natgrad fit: interrupted in epoch %llu (batch %llu/%zu); saved %s\n"
+                          "  continue with: natgrad fit --resume %s --name %s --epochs %ld\n",
+                  (unsigned long long)pos->epoch + 1, (unsigned long long)pos->batch_index,
+                  pr.n_batches, ck_path, dir, r->name, epochs);
+        rc = 128 + (int)g_signal;
+      }
+      break;
+    }
+    if (st != NG_OK) {
+      ng_cli_error(CMD, "epoch %llu failed: %s (try a smaller --lr or a larger --damping)",
+                   (unsigned long long)pos->epoch + 1, ng_strerror(st));
+      rc = NG_EXIT_FAILURE;
+      break;
+    }
+    double rate = (double)(train.n - pr.rows_start) / (trained > 0 ? trained : 1e-9);
+    if (ng_sup_evaluate(m, ews, theta, &train, &mtr) != NG_OK ||
+        ng_sup_evaluate(m, ews, theta, &test, &mte) != NG_OK) {
+      ng_cli_error(CMD, "evaluation failed after epoch %llu (non-finite loss)",
+                   (unsigned long long)pos->epoch);
+      rc = NG_EXIT_FAILURE;
+      break;
+    }
+    fprintf(log, "%llu,%llu,%.4f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.6g,%08x\n",
+            (unsigned long long)pos->epoch, (unsigned long long)pos->steps, pos->seconds,
+            mean_loss, mtr.loss, mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale, rate,
+            ng_sup_opt_damping(ng_fit_opt(fit)), theta_crc(n, theta));
+    fflush(log);
+    if (ng_fit_save(fit, ck_path, meta, theta, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      rc = NG_EXIT_FAILURE;
+      break;
+    }
+    if (!o.quiet) {
+      char tr_m[32], te_m[32];
+      if (classify) {
+        snprintf(tr_m, sizeof tr_m, " acc %.2f%%", 100 * mtr.accuracy);
+        snprintf(te_m, sizeof te_m, " acc %.2f%%", 100 * mte.accuracy);
+      } else {
+        snprintf(tr_m, sizeof tr_m, " rmse %.4g", mtr.rmse * y_scale);
+        snprintf(te_m, sizeof te_m, " rmse %.4g", mte.rmse * y_scale);
+      }
+      fprintf(stderr, "epoch %3llu  train loss %.4f%s  test loss %.4f%s  %.0f ex/s  %.1fs\n",
+              (unsigned long long)pos->epoch, mtr.loss, tr_m, mte.loss, te_m, rate,
+              pos->seconds);
+    }
+  }
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  if (log) {
+    fclose(log);
+    log = NULL;
+  }
+  if (draw_plot(dir) != NG_OK) {
+    ng_cli_error(CMD, "could not write %s/%s", dir, FIT_SVG);
+    if (rc == NG_EXIT_OK) rc = NG_EXIT_FAILURE;
+  } else if (!o.quiet && rc == NG_EXIT_OK) {
+    fprintf(stderr, "natgrad fit: wrote %s, %s and %s/%s\n", log_path, ck_path, dir, FIT_SVG);
+  }
+
+done:
+  if (log) fclose(log);
+  ng_fit_checkpoint_free(&ck);
+  ng_fit_destroy(fit);
+  ng_model_ws_destroy(ews);
+  ng_model_destroy(m);
+  free(theta);
+  free(mask);
+  ng_dataset_free(&train);
+  ng_dataset_free(&test);
+  return rc;
+}
