@@ -106,9 +106,8 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
       s = ng_reduce_sum(&t->reducer, t->vgrad, nv + 2);
       if (s) return ng_error_set(err, s, "value fit: reducer failed (%s)", ng_strerror(s));
       if (!ng_all_finite(nv + 2, t->vgrad) || !(t->vgrad[nv + 1] > 0))
-        return ng_error_set(err, NG_ENONFINITE,
-                            "value fit: non-finite gradient in epoch %d (value parameters left "
-                            "at their last step)", epoch);
+        return ng_error_set(err, NG_ENONFINITE, "value fit: non-finite loss or gradient in "
+                            "epoch %d, minibatch %zu", epoch + 1, start / mb + 1);
       ng_vec_scale(nv, 1.0 / t->vgrad[nv + 1], t->vgrad);
       ng__adam_step(&t->adam, t->vtheta, t->vgrad);
     }
