@@ -736,6 +736,23 @@ static int draw_plot(const char *dir) {
         {550, 425, 550, 395, NULL, "training seconds", metric, 0,
          regression ? NG_SVG_LEGEND_TOP_RIGHT : NG_SVG_LEGEND_BOTTOM_RIGHT, 0, 0, 0, 0},
     };
+    /* the metric's range after the first epoch: epoch 0 (chance) would flatten the rest */
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n_runs; i++)
+      for (long k = 0; k < counts[i]; k++) {
+        double v = regression ? rows[i][k].test_rmse : 100.0 * rows[i][k].test_acc;
+        if (rows[i][k].epoch >= 1 && isfinite(v)) {
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+      }
+    if (lo < hi) {
+      double pad = 0.08 * (hi - lo);
+      for (int p = 2; p < 4; p++) {
+        pn[p].y_lo = lo - pad;
+        pn[p].y_hi = hi + pad;
+      }
+    }
     pn[2].title = regression ? "test RMSE vs epochs" : "test accuracy vs epochs";
     pn[3].title = regression ? "test RMSE vs time" : "test accuracy vs time";
     for (int p = 0; p < 4; p++) ng_svg_lines(&svg, &pn[p], (size_t)n_runs, s[p]);
