@@ -467,20 +467,23 @@ static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
       return ng_error_set(err, NG_EFORMAT, "load: %s: truncated (%zu bytes)", name, have);
     return ng_error_set(err, NG_EFORMAT, "load: %s: not a natgrad checkpoint (bad magic)", name);
   }
+  /* the version right after the magic: a later format may lay out everything after it
+   * differently, even the header's length */
+  uint32_t version, bom, reserved;
+  if (have >= 12) {
+    memcpy(&version, h + 8, 4);
+    if (version > NG_CKPT_VERSION)
+      return ng_error_set(err, NG_EUNSUPPORTED, "load: %s: format version %u is newer than "
+                          "this build reads (%u)", name, version, NG_CKPT_VERSION);
+    if (version == 0)
+      return ng_error_set(err, NG_EFORMAT, "load: %s: bad format version 0", name);
+  }
   if (have < NG_CKPT_HEADER)
     return ng_error_set(err, NG_EFORMAT, "load: %s: truncated header (%zu bytes)", name, have);
-  uint32_t version, bom, reserved;
-  memcpy(&version, h + 8, 4);
   memcpy(&bom, h + 12, 4);
   memcpy(body, h + 16, 8);
   memcpy(crc, h + 24, 4);
   memcpy(&reserved, h + 28, 4);
-  /* the version first: a later format may lay out everything after it differently */
-  if (version > NG_CKPT_VERSION)
-    return ng_error_set(err, NG_EUNSUPPORTED, "load: %s: format version %u is newer than this "
-                        "build reads (%u)", name, version, NG_CKPT_VERSION);
-  if (version == 0)
-    return ng_error_set(err, NG_EFORMAT, "load: %s: bad format version 0", name);
   if (bom != NG_CKPT_BOM)
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad byte-order mark (written on a host of "
                         "another byte order, or corrupted)", name);
