@@ -1,0 +1,245 @@
+/* The checkpoint loader trusts no byte it has not checked. Files are forged from a real
+ * checkpoint with a correct CRC-32 (so that the checksum does not catch them) and each
+ * must be refused with NG_EFORMAT and a message naming what is wrong: a NUL byte or a bad
+ * value in the config text, sizes that disagree with the body's length or with the config,
+ * non-finite parameters or statistics, negative counters, a degenerate random state, a bad
+ * flag, an episode past its time limit, a non-zero reserved header word. A size the file
+ * cannot back is refused before anything is allocated for it. Loading from memory and from
+ * a file agree, and so do a saved, loaded and saved-again trainer's bytes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ng_test.h"
+#include "rl/rl_impl.h"
+
+#define HDR 32
+
+static unsigned char g_file[1 << 20], g_mod[1 << 20];
+static size_t g_len;
+static size_t g_clen; /* config text length */
+static ng_rl_t *g_t;  /* the trainer the file was saved from */
+
+/* body offsets of the fields, from the layout in src/rl/checkpoint.c */
+static size_t off_sizes(void) { return HDR + 8 + g_clen; }
+static size_t off_counters(void) { return off_sizes() + 8 * 8; }
+static size_t off_theta(void) { return off_counters() + 3 * 8; }
+static size_t off_adam_v(void) { return off_theta() + 8 * (g_t->n_pol + 2 * g_t->n_vf); }
+static size_t off_obs_rms(void) { return off_adam_v() + 8 * g_t->n_vf + 8; }
+static size_t off_rng(void) { return off_obs_rms() + 8 * (1 + 2 * g_t->obs_dim) + 8 * 3; }
+static size_t off_env(size_t e) {
+  size_t per = 2 * 48 + 8 * 4 /* CartPole state */ + 3 * 8 + 16 * g_t->obs_dim;
+  return off_rng() + 48 + e * per;
+}
+
+static void fix_crc(unsigned char *f, size_t len) {
+  uint64_t body = len - HDR;
+  uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), f + HDR, (uInt)body);
+  memcpy(f + 16, &body, 8);
+  memcpy(f + 24, &crc, 4);
+}
+
+/* Loads g_mod[0..len) from memory; must fail with status and a message containing what. */
+static void expect_refused(size_t len, int status, const char *what) {
+  ng_rl_t *t = (ng_rl_t *)g_file;
+  ng_error_t err;
+  int s = ng_rl_load_mem(&t, g_mod, len, &err);
+  NG_CHECK_STATUS(s, status);
+  NG_CHECK(t == NULL);
+  if (!strstr(err.message, what)) {
+    ng_test_failures++;
+    fprintf(stderr, "expected '%s' in: %s\n", what, err.message);
+  }
+}
+
+static void put_u64(size_t off, uint64_t x) { memcpy(g_mod + off, &x, 8); }
+static void put_f64(size_t off, double x) { memcpy(g_mod + off, &x, 8); }
+
+static void forge_u64(size_t off, uint64_t x, const char *what) {
+  memcpy(g_mod, g_file, g_len);
+  put_u64(off, x);
+  fix_crc(g_mod, g_len);
+  expect_refused(g_len, NG_EFORMAT, what);
+}
+static void forge_f64(size_t off, double x, const char *what) {
+  memcpy(g_mod, g_file, g_len);
+  put_f64(off, x);
+  fix_crc(g_mod, g_len);
+  expect_refused(g_len, NG_EFORMAT, what);
+}
+
+static void setup(void) {
+  ng_rl_config_t c;
+  ng_error_t err;
+  if (ng_rl_config_default(&c, "CartPole-v1", &err)) exit(1);
+  c.n_envs = 2;
+  c.n_steps = 32;
+  c.vf_minibatch = 16;
+  c.normalize_obs = 1;
+  if (ng_rl_create(&g_t, &c, &err)) exit(1);
+  ng_rl_stats_t st;
+  if (ng_rl_iterate(g_t, &st, &err)) exit(1);
+  char path[64];
+  snprintf(path, sizeof path, "test_checkpoint_%d.ngc", (int)getpid());
+  if (ng_rl_save(g_t, path, &err)) exit(1);
+  FILE *f = fopen(path, "rb");
+  g_len = f ? fread(g_file, 1, sizeof g_file, f) : 0;
+  if (f) fclose(f);
+  remove(path);
+  memcpy(&g_clen, g_file + HDR, 8);
+  if (g_len < 1000) exit(1);
+}
+
+static void test_intact(void) {
+  ng_rl_t *a = NULL, *b = NULL;
+  ng_error_t err;
+  NG_CHECK_OK(ng_rl_load_mem(&a, g_file, g_len, &err));
+  /* loaded, saved again: the same bytes */
+  char path[64];
+  snprintf(path, sizeof path, "test_checkpoint_%d_b.ngc", (int)getpid());
+  NG_CHECK_OK(ng_rl_save(a, path, &err));
+  static unsigned char again[1 << 20];
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(again, 1, sizeof again, f) : 0;
+  if (f) fclose(f);
+  NG_CHECK(n == g_len && memcmp(again, g_file, g_len) == 0);
+  NG_CHECK_OK(ng_rl_load(&b, path, &err));
+  NG_CHECK(b && ng_rl_iteration(b) == 1 && memcmp(b->theta, g_t->theta, g_t->n_pol * 8) == 0);
+  remove(path);
+  /* a folder is not a checkpoint */
+  NG_CHECK_STATUS(ng_rl_load(&b, ".", &err), NG_EIO);
+  NG_CHECK(b == NULL && strstr(err.message, "is a folder") != NULL);
+  NG_CHECK_STATUS(ng_rl_load_mem(&b, NULL, 0, &err), NG_EFORMAT);
+  NG_CHECK_STATUS(ng_rl_load_mem(NULL, g_file, g_len, &err), NG_EINVAL);
+  ng_rl_destroy(a);
+}
+
+static void test_header(void) {
+  memcpy(g_mod, g_file, g_len);
+  g_mod[30] = 1; /* the reserved word */
+  expect_refused(g_len, NG_EFORMAT, "reserved word");
+  memcpy(g_mod, g_file, g_len);
+  g_mod[12] ^= 0xff; /* byte-order mark */
+  expect_refused(g_len, NG_EFORMAT, "byte-order mark");
+  memcpy(g_mod, g_file, 12);
+  g_mod[8] = 7; /* a future version is named even in a file cut after it */
+  expect_refused(12, NG_EUNSUPPORTED, "format version 7 is newer");
+  memcpy(g_mod, g_file, g_len);
+  g_mod[8] = g_mod[9] = g_mod[10] = g_mod[11] = 0;
+  expect_refused(g_len, NG_EFORMAT, "bad format version 0");
+  memcpy(g_mod, g_file, g_len);
+  expect_refused(g_len - 1, NG_EFORMAT, "truncated");
+  expect_refused(20, NG_EFORMAT, "truncated header");
+  expect_refused(3, NG_EFORMAT, "truncated");
+  g_mod[g_len] = 0;
+  expect_refused(g_len + 1, NG_EFORMAT, "unexpected bytes after the body");
+}
+
+static void test_config_text(void) {
+  /* a NUL inside the text would hide the rest of it from the parser */
+  memcpy(g_mod, g_file, g_len);
+  g_mod[HDR + 8 + 5] = '\0';
+  fix_crc(g_mod, g_len);
+  expect_refused(g_len, NG_EFORMAT, "NUL byte");
+  /* a value out of range: "gamma = 0.99..." becomes "gamma = 9.99..." */
+  memcpy(g_mod, g_file, g_len);
+  char *text = (char *)g_mod + HDR + 8;
+  char *gamma = strstr(text, "\ngamma = 0.");
+  NG_CHECK(gamma != NULL && gamma < text + g_clen);
+  if (gamma) gamma[9] = '9';
+  fix_crc(g_mod, g_len);
+  expect_refused(g_len, NG_EFORMAT, "bad config: ");
+  /* an unknown key */
+  memcpy(g_mod, g_file, g_len);
+  text = (char *)g_mod + HDR + 8;
+  NG_CHECK(memcmp(text, "env = ", 6) == 0);
+  memcpy(text, "vne", 3); /* "env = ..." -> "vne = ..." */
+  fix_crc(g_mod, g_len);
+  expect_refused(g_len, NG_EFORMAT, "unknown key");
+  /* a config length that runs past the body */
+  forge_u64(HDR, g_len, "bad config length");
+}
+
+/* A forged size is refused before anything is allocated for it. */
+static long g_allocs;
+static void *c_malloc(size_t n) { g_allocs++; return malloc(n); }
+static void *c_calloc(size_t c, size_t n) { g_allocs++; return calloc(c, n); }
+static void *c_realloc(void *p, size_t n) { g_allocs++; return realloc(p, n); }
+
+static void test_sizes(void) {
+  const uint64_t huge = (uint64_t)1 << 40;
+  NG_CHECK_OK(ng_set_allocator(c_malloc, c_calloc, c_realloc, free));
+  for (int i = 0; i < 8; i++) {
+    g_allocs = 0;
+    /* n_steps, the action and distribution sizes do not change the body's length: they
+     * are checked against the config instead, still before the trainer is built */
+    int in_length = i != 1 && i != 3 && i != 4;
+    forge_u64(off_sizes() + 8 * (size_t)i, huge,
+              in_length ? "but its sizes need" : "1099511627776 in the file but");
+    NG_CHECK(g_allocs <= 1); /* the config text's copy; never the trainer */
+  }
+  NG_CHECK_OK(ng_set_allocator(NULL, NULL, NULL, NULL));
+  /* sizes that overflow when multiplied out */
+  memcpy(g_mod, g_file, g_len);
+  put_u64(off_sizes() + 0, UINT64_MAX / 3);
+  put_u64(off_sizes() + 16, UINT64_MAX / 5);
+  fix_crc(g_mod, g_len);
+  expect_refused(g_len, NG_EFORMAT, "but its sizes need");
+  /* consistent with the body length but not with the config: swap policy and value sizes
+   * is caught by the trainer the config builds */
+  memcpy(g_mod, g_file, g_len);
+  uint64_t n_envs;
+  memcpy(&n_envs, g_mod + off_sizes(), 8);
+  NG_CHECK(n_envs == 2);
+  /* n_steps 32 -> 33: the body length does not depend on it, the config does */
+  forge_u64(off_sizes() + 8, 33, "n_steps is 33 in the file but 32 for its config");
+}
+
+static void test_values(void) {
+  forge_f64(off_theta() + 8 * 17, NAN, "non-finite policy parameters");
+  forge_f64(off_theta() + 8 * g_t->n_pol, INFINITY, "non-finite value-function parameters");
+  forge_f64(off_adam_v() + 8, -1.0, "negative optimiser second moment");
+  forge_u64(off_counters(), (uint64_t)-5, "negative iteration or step counter");
+  forge_u64(off_counters() + 8, (uint64_t)-1, "negative iteration or step counter");
+  forge_u64(off_counters() + 16, 7, "'started' flag");
+  forge_u64(off_obs_rms() - 8, (uint64_t)-1, "negative optimiser step count");
+  forge_f64(off_obs_rms(), 0.0, "normaliser statistics");
+  forge_f64(off_obs_rms() + 8 * (1 + g_t->obs_dim), -0.5, "normaliser statistics");
+  forge_f64(off_obs_rms() + 8, NAN, "normaliser statistics");
+  /* the trainer's random state all zero, or with has_spare not 0/1 */
+  memcpy(g_mod, g_file, g_len);
+  memset(g_mod + off_rng(), 0, 32);
+  fix_crc(g_mod, g_len);
+  expect_refused(g_len, NG_EFORMAT, "invalid trainer random state");
+  forge_u64(off_rng() + 40, 2, "invalid trainer random state");
+  /* env 1: its action stream, its state, its episode */
+  forge_u64(off_env(1) + 40, 3, "invalid environment random state");
+  forge_f64(off_env(1) + 96 + 8, NAN, "non-finite environment state");
+  forge_u64(off_env(1) + 96 + 32, 500, "episode length outside [0, time limit)");
+  forge_u64(off_env(1) + 96 + 32, (uint64_t)-1, "episode length outside [0, time limit)");
+  forge_f64(off_env(1) + 96 + 40, INFINITY, "non-finite episode return");
+  forge_f64(off_env(0) + 96 + 56 + 8 * 3, NAN, "non-finite observation");
+  /* the untouched file still loads: the offsets above hit what they meant to */
+  memcpy(g_mod, g_file, g_len);
+  fix_crc(g_mod, g_len);
+  ng_rl_t *t = NULL;
+  ng_error_t err;
+  NG_CHECK_OK(ng_rl_load_mem(&t, g_mod, g_len, &err));
+  NG_CHECK(t && t->ep_length[1] == g_t->ep_length[1] &&
+           t->obs_raw[3] == g_t->obs_raw[3] && t->obs_rms.count == g_t->obs_rms.count);
+  ng_rl_destroy(t);
+}
+
+int main(void) {
+  setup();
+  NG_TEST_RUN(test_intact);
+  NG_TEST_RUN(test_header);
+  NG_TEST_RUN(test_config_text);
+  NG_TEST_RUN(test_sizes);
+  NG_TEST_RUN(test_values);
+  ng_rl_destroy(g_t);
+  NG_TEST_END();
+}
