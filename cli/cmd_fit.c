@@ -1016,12 +1016,14 @@ int ng_cmd_fit(int argc, char **argv) {
   pr.epochs = epochs;
   pr.n_batches = ng_fit_n_batches(fit);
   if (!o.quiet) {
-    char opt_line[64];
-    snprintf(opt_line, sizeof opt_line, "lr %g", r->opt.lr);
+    char widths[256];
+    size_t len = 0;
+    for (size_t i = 0; i < nw && len < sizeof widths; i++)
+      len += (size_t)snprintf(widths + len, sizeof widths - len, "%s%zu", i ? "-" : "", w[i]);
     fprintf(stderr, "natgrad fit: %s, %zu train / %zu test rows, model %s (%s, %zu parameters), "
-                    "%s, batch %ld, %s, seed %llu%s\n",
-            r->data, train.n, test.n, r->model, r->act, n, ng_opt_name(r->opt.kind), r->batch,
-            opt_line, r->seed, o.resume ? " (resumed)" : "");
+                    "%s, batch %ld, lr %g, seed %llu%s\n",
+            r->data, train.n, test.n, widths, r->act, n, ng_opt_name(r->opt.kind), r->batch,
+            r->opt.lr, r->seed, o.resume ? " (resumed)" : "");
   }
 
   /* epoch 0: the initial model */
