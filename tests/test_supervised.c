@@ -192,6 +192,7 @@ static void convex_config(ng_sup_opt_config_t *c, ng_opt_kind_t k) {
     break;
   case NG_OPT_CG_NG:
     c->damping = 1e-3;
+    c->damping_min = 1e-8;
     break;
   case NG_OPT_KFAC:
     c->lr = 0.5;
@@ -356,6 +357,7 @@ static void test_levenberg_marquardt(void) {
     c.adapt_damping = 1;
     c.damping_every = 1;
     c.damping = 1e-3;
+    c.damping_min = 1e-8;
     c.kl_clip = 0.0;
     c.momentum = 0.0;
     c.lr = 0.5;
@@ -381,6 +383,7 @@ static void test_levenberg_marquardt(void) {
   c.lr = 40.0;
   c.kl_clip = 0.0;
   c.damping = 1e-3;
+  c.damping_min = 1e-8;
   ng_sup_opt_t *o;
   ng_error_t err;
   NG_CHECK_OK(ng_sup_opt_create(&o, mc, &c, N, &err));

@@ -60,9 +60,9 @@ int ng_sup_opt_config_default(ng_sup_opt_config_t *c, ng_opt_kind_t kind) {
     c->lr = 1e-3;
     break;
   case NG_OPT_DIAG_NG:
-    c->lr = 1e-3;
+    c->lr = 1e-2;
     c->momentum = 0.9;
-    c->damping = 1e-3;
+    c->damping = 1e-1;
     break;
   case NG_OPT_CG_NG:
     /* Hessian-free's schedule: adapt every step by 3/2 or 2/3 */
@@ -71,13 +71,17 @@ int ng_sup_opt_config_default(ng_sup_opt_config_t *c, ng_opt_kind_t kind) {
     c->adapt_damping = 1;
     c->damping_every = 1;
     c->lm_factor = 2.0 / 3.0;
+    c->damping_min = 1e-2; /* measured on the batch it fits, rho is optimistic: keep a floor */
     c->kl_clip = 1e-2;
     break;
   case NG_OPT_KFAC:
-    c->lr = 0.1;
+    c->lr = 0.2;
     c->momentum = 0.9;
-    c->damping = 1e-3;
+    c->damping = 1e-1;
+    c->damping_min = 3e-2; /* as for cg-ng: rho on the step's own batch is optimistic */
     c->adapt_damping = 1;
+    c->stats_every = 2;
+    c->inverse_every = 10;
     c->kl_clip = 1e-3;
     break;
   }
