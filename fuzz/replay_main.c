@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
       snprintf(names[n++], len, "%s/%s", argv[i], e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names); /* the same order on every machine */
+    if (n) qsort(names, n, sizeof *names, cmp_names); /* the same order on every machine */
     for (size_t k = 0; k < n; k++) {
       if (replay_file(names[k]) == 0) count++;
       else bad = 1;

@@ -109,6 +109,7 @@ static void test_intact(void) {
   NG_CHECK_OK(ng_rl_load(&b, path, &err));
   NG_CHECK(b && ng_rl_iteration(b) == 1 && memcmp(b->theta, g_t->theta, g_t->n_pol * 8) == 0);
   remove(path);
+  ng_rl_destroy(b);
   /* a folder is not a checkpoint */
   NG_CHECK_STATUS(ng_rl_load(&b, ".", &err), NG_EIO);
   NG_CHECK(b == NULL && strstr(err.message, "is a folder") != NULL);
