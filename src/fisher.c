@@ -1,8 +1,19 @@
 /* The model's Fisher F = (1/N) sum_b J_b^T M(P_b) J_b as products over stored activations.
  *
- * set_point runs the one forward pass and precomputes, per row, what M(P_b) needs (the
- * Gaussian's diagonal, the categorical's probabilities). A product is then
- *     dP = J v (one JVP) -> dP_b <- M(P_b) dP_b per row -> J^T dP (one VJP) -> reduce -> / N.
+ * set_point runs the one forward pass (on the model's MLP, through a workspace owned here)
+ * and precomputes, per row, what M(P_b) needs (the Gaussian's diagonal, the categorical's
+ * probabilities). Then, on one of two paths (fisher.h):
+ *   JVP/VJP:   dP = J v (one JVP) -> dP_b <- M(P_b) dP_b per row -> J^T dP (one VJP);
+ *   factored:  set_point also caches the deltas of the per-row gradients s_{b,r} = J_b^T
+ *              u_{b,r} (u a square-root factor of M restricted to the MLP's outputs); a
+ *              product is c = S v (one matrix product per layer), then S^T c (another),
+ *              chunk by chunk so a chunk's deltas are still in cache for the second pass.
+ * Both end in one reduction and the division by the total row count N.
+ *
+ * The model layout (model.h): theta = [MLP | head]; P_b = y_b, or [y_b | head] for a
+ * Gaussian with state-independent log stds, whose head block of F is exactly 2 I with no
+ * cross terms (M is diagonal and the head does not move the means).
+ *
  * Everything is allocated in create; products, dense, diag and distance allocate nothing.
  */
 #include "natgrad/fisher.h"
@@ -11,47 +22,115 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "natgrad/mlp.h"
+
+/* Rows per chunk of the factored product: the chunk's deltas (r x width doubles a row) and
+ * activations stay in L2 between the dot and the accumulate. */
+#define NG__FISHER_CHUNK 256
+
 struct ng_fisher {
   const ng_model_t *m;
-  ng_model_ws_t *ws;
+  const ng_mlp_t *mlp;
+  ng_mlp_ws_t *ws;   /* the forward at the point */
   ng_dist_t dist;
+  int si_head;       /* Gaussian, log stds in theta's head (the last d parameters) */
   size_t n;          /* parameters */
+  size_t n_mlp;      /* MLP parameters: theta[0, n_mlp) */
   size_t np;         /* distribution parameters per row */
+  size_t n_out;      /* MLP outputs per row */
   size_t n_in;
   size_t max_batch;
+  size_t k;          /* factor rows per sample on the factored path (0: no factored form) */
+  size_t width;      /* ng_mlp_deltas_width */
+  size_t cache_rows; /* rows the factored cache holds (0: disabled) */
+  int factored;      /* the current point uses the cache */
   ng_reducer_t reducer;
   double *theta;     /* n: the point */
   double *xsub;      /* max_batch x n_in: sub-sampled rows */
   size_t *idx;       /* max_batch: index array for the partial Fisher-Yates shuffle */
+  double *p;         /* max_batch x np: P at the point */
   double *dp;        /* max_batch x np: tangents / cotangents of P */
+  double *dy;        /* max_batch x n_out: MLP-output (co)tangents (si head only, else NULL) */
   double *mc;        /* max_batch x np: Gaussian diag(M) per row, or the categorical's pi */
   double *u;         /* np x np: factor of M (generic path) */
   double *tmp;       /* np: M dP_b (generic path) */
-  double *vec;       /* n: unit vectors for dense, F d for distance */
+  double *vec;       /* n: unit vectors for dense */
+  double *deltas;    /* cache_rows*k x width: the cached deltas */
+  double *uy;        /* cache_rows*k x n_out: factor rows as MLP-output cotangents */
+  double *c;         /* cache_rows x k: the dots s_{b,r}^T v */
   size_t batch;      /* local rows at the point (0: no point yet) */
   double n_total;    /* rows over all participants (reduced once at set_point) */
   double linop_damping;
   unsigned long products;
 };
 
-int ng_fisher_create(ng_fisher_t **out, const ng_model_t *m, size_t max_batch) {
+/* ---- sizes --------------------------------------------------------------------------------- */
+
+/* Factor rows per sample that reach the MLP (0: none, no factored path). */
+static size_t ng__factor_rows(const ng_model_t *m) {
+  ng_dist_t dist = ng_model_dist(m);
+  size_t n_out = ng_mlp_n_out(ng_model_mlp(m));
+  if (dist.kind == NG_DIST_CATEGORICAL) return dist.dim - 1;
+  if (dist.kind == NG_DIST_GAUSSIAN) return n_out; /* d means, or 2d means and log stds */
+  return 0;
+}
+
+/* Doubles per row of the cache: deltas, factor rows and dots; 0 on overflow or no form. */
+static size_t ng__cache_doubles_per_row(const ng_model_t *m) {
+  size_t k = ng__factor_rows(m);
+  const ng_mlp_t *mlp = ng_model_mlp(m);
+  size_t per = ng_mlp_deltas_width(mlp) + ng_mlp_n_out(mlp) + 1;
+  if (k == 0 || per > SIZE_MAX / k) return 0;
+  return k * per;
+}
+
+size_t ng_fisher_cache_bytes(const ng_model_t *m, size_t rows) {
+  if (!m) return 0;
+  size_t per = ng__cache_doubles_per_row(m);
+  if (per == 0 || rows > SIZE_MAX / sizeof(double) / per) return 0;
+  return rows * per * sizeof(double);
+}
+
+/* ---- create / destroy ----------------------------------------------------------------------- */
+
+int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch,
+                        size_t cache_bytes) {
   if (!out) return NG_EINVAL;
   *out = NULL;
   if (!m || max_batch == 0) return NG_EINVAL;
   size_t n = ng_model_n_params(m), np = ng_model_n_dist_params(m), n_in = ng_model_n_in(m);
-  if (n == 0 || np == 0 || n_in == 0) return NG_EINVAL;
+  const ng_mlp_t *mlp = ng_model_mlp(m);
+  if (n == 0 || np == 0 || n_in == 0 || !mlp) return NG_EINVAL;
+  ng_dist_t dist = ng_model_dist(m);
+  size_t n_mlp = ng_mlp_n_params(mlp), n_out = ng_mlp_n_out(mlp);
+  int si = dist.kind == NG_DIST_GAUSSIAN &&
+           ng_model_logstd_mode(m) == NG_LOGSTD_STATE_INDEPENDENT;
+  /* the layout this file relies on (model.h) */
+  if (n != n_mlp + (si ? dist.dim : 0) || np != (si ? 2 * dist.dim : n_out))
+    return NG_EUNSUPPORTED;
   if (max_batch > SIZE_MAX / sizeof(double) / np || max_batch > SIZE_MAX / sizeof(double) / n_in ||
       np > SIZE_MAX / sizeof(double) / np)
     return NG_EINVAL;
   ng_fisher_t *f = ng_calloc(1, sizeof *f);
   if (!f) return NG_ENOMEM;
   f->m = m;
-  f->dist = ng_model_dist(m);
+  f->mlp = mlp;
+  f->dist = dist;
+  f->si_head = si;
   f->n = n;
+  f->n_mlp = n_mlp;
   f->np = np;
+  f->n_out = n_out;
   f->n_in = n_in;
   f->max_batch = max_batch;
-  int st = ng_model_ws_create(&f->ws, m, max_batch);
+  f->k = ng__factor_rows(m);
+  f->width = ng_mlp_deltas_width(mlp);
+  size_t per_row = ng__cache_doubles_per_row(m);
+  if (per_row > 0 && cache_bytes / sizeof(double) >= per_row) {
+    f->cache_rows = cache_bytes / sizeof(double) / per_row;
+    if (f->cache_rows > max_batch) f->cache_rows = max_batch;
+  }
+  int st = ng_mlp_ws_create(&f->ws, mlp, max_batch);
   if (st != NG_OK) {
     ng_free(f);
     return st;
@@ -59,12 +138,22 @@ int ng_fisher_create(ng_fisher_t **out, const ng_model_t *m, size_t max_batch) {
   f->theta = ng_malloc(n * sizeof(double));
   f->xsub = ng_malloc(max_batch * n_in * sizeof(double));
   f->idx = ng_malloc(max_batch * sizeof(size_t));
+  f->p = ng_malloc(max_batch * np * sizeof(double));
   f->dp = ng_malloc(max_batch * np * sizeof(double));
+  if (si) f->dy = ng_malloc(max_batch * n_out * sizeof(double));
   f->mc = ng_malloc(max_batch * np * sizeof(double));
   f->u = ng_malloc(np * np * sizeof(double));
   f->tmp = ng_malloc(np * sizeof(double));
   f->vec = ng_malloc(n * sizeof(double));
-  if (!f->theta || !f->xsub || !f->idx || !f->dp || !f->mc || !f->u || !f->tmp || !f->vec) {
+  if (f->cache_rows > 0) {
+    size_t rk = f->cache_rows * f->k;
+    f->deltas = ng_malloc(rk * f->width * sizeof(double));
+    f->uy = ng_malloc(rk * n_out * sizeof(double));
+    f->c = ng_malloc(rk * sizeof(double));
+  }
+  if (!f->theta || !f->xsub || !f->idx || !f->p || !f->dp || (si && !f->dy) || !f->mc ||
+      !f->u || !f->tmp || !f->vec ||
+      (f->cache_rows > 0 && (!f->deltas || !f->uy || !f->c))) {
     ng_fisher_destroy(f);
     return NG_ENOMEM;
   }
@@ -72,17 +161,26 @@ int ng_fisher_create(ng_fisher_t **out, const ng_model_t *m, size_t max_batch) {
   return NG_OK;
 }
 
+int ng_fisher_create(ng_fisher_t **out, const ng_model_t *m, size_t max_batch) {
+  return ng_fisher_create_ex(out, m, max_batch, NG_FISHER_CACHE_BYTES_DEFAULT);
+}
+
 void ng_fisher_destroy(ng_fisher_t *f) {
   if (!f) return;
-  ng_model_ws_destroy(f->ws);
+  ng_mlp_ws_destroy(f->ws);
   ng_free(f->theta);
   ng_free(f->xsub);
   ng_free(f->idx);
+  ng_free(f->p);
   ng_free(f->dp);
+  ng_free(f->dy);
   ng_free(f->mc);
   ng_free(f->u);
   ng_free(f->tmp);
   ng_free(f->vec);
+  ng_free(f->deltas);
+  ng_free(f->uy);
+  ng_free(f->c);
   ng_free(f);
 }
 
@@ -100,6 +198,49 @@ int ng_fisher_set_reducer(ng_fisher_t *f, const ng_reducer_t *r) {
 size_t ng_fisher_n(const ng_fisher_t *f) { return f ? f->n : 0; }
 size_t ng_fisher_batch(const ng_fisher_t *f) { return f ? f->batch : 0; }
 unsigned long ng_fisher_products(const ng_fisher_t *f) { return f ? f->products : 0; }
+size_t ng_fisher_cache_rows(const ng_fisher_t *f) { return f ? f->cache_rows : 0; }
+int ng_fisher_factored(const ng_fisher_t *f) { return f && f->batch > 0 && f->factored; }
+
+/* ---- the model's passes over the workspace (model.c's layout, on f's own ws) ------------------ */
+
+/* v (n) -> dP (B x np) = J v. */
+static int ng__jvp(ng_fisher_t *f, const double *v, double *dp) {
+  size_t batch = f->batch;
+  if (!f->si_head) return ng_mlp_jvp(f->mlp, f->theta, f->ws, batch, v, dp);
+  size_t np = f->np, d = f->n_out;
+  int st = ng_mlp_jvp(f->mlp, f->theta, f->ws, batch, v, f->dy);
+  if (st != NG_OK) return st;
+  for (size_t b = 0; b < batch; b++) {
+    memcpy(dp + b * np, f->dy + b * d, d * sizeof(double));
+    memcpy(dp + b * np + d, v + f->n_mlp, d * sizeof(double));
+  }
+  return NG_OK;
+}
+
+/* dP (B x np) -> out (n) += sum_b J_b^T dP_b (sq: += (J_b^T dP_b)^2 elementwise). */
+static int ng__vjp(ng_fisher_t *f, const double *dp, double *out, int sq) {
+  size_t batch = f->batch;
+  const double *dy = dp;
+  if (f->si_head) {
+    size_t np = f->np, d = f->n_out;
+    for (size_t b = 0; b < batch; b++) memcpy(f->dy + b * d, dp + b * np, d * sizeof(double));
+    dy = f->dy;
+  }
+  int st = sq ? ng_mlp_vjp_sq(f->mlp, f->theta, f->ws, batch, dy, out)
+              : ng_mlp_vjp(f->mlp, f->theta, f->ws, batch, dy, out, NULL);
+  if (st != NG_OK || !f->si_head) return st;
+  /* every row's log stds are the same head parameters */
+  size_t np = f->np, d = f->n_out;
+  double *oh = out + f->n_mlp;
+  for (size_t b = 0; b < batch; b++)
+    for (size_t j = 0; j < d; j++) {
+      double g = dp[b * np + d + j];
+      oh[j] += sq ? g * g : g;
+    }
+  return NG_OK;
+}
+
+/* ---- the point ------------------------------------------------------------------------------- */
 
 /* P: B x np -> mc: B x np, per row what M(P_b) needs. Gaussian: diag(M) =
  * [exp(-2 log_std) (d), 2 (d)]; categorical: pi = softmax(logits). */
@@ -132,20 +273,69 @@ static void ng__precompute_m(ng_fisher_t *f, const double *p, size_t batch) {
   }
 }
 
+/* Row b's k factor rows of M(P_b), restricted to the MLP's outputs, into uy (k x n_out):
+ *   Gaussian:     u_r = sqrt(M_rr) e_r over the n_out outputs (means, and log stds if the
+ *                 network makes them);
+ *   categorical:  the stick-breaking (Cholesky) factor of diag(pi) - pi pi^T, k - 1
+ *                 columns: with tails S_j = pi_j + ... + pi_{K-1},
+ *                     u_j = sqrt(pi_j / S_j) (sqrt(S_{j+1}) e_j - pi_{>j} / sqrt(S_{j+1})),
+ *                 since sum_{j<i} pi_j / (S_j S_{j+1}) telescopes to 1/S_i - 1. Written so
+ *                 nothing overflows when a tail underflows; a zero tail gives a zero column. */
+static void ng__factor_row(ng_fisher_t *f, const double *mb, double *uy) {
+  size_t k = f->k, n_out = f->n_out;
+  memset(uy, 0, k * n_out * sizeof(double));
+  if (f->dist.kind == NG_DIST_GAUSSIAN) {
+    for (size_t r = 0; r < k; r++) uy[r * n_out + r] = sqrt(mb[r]);
+    return;
+  }
+  /* categorical: n_out = K categories, k = K - 1; tails summed from the end (no
+   * cancellation), into tmp (np = K doubles) */
+  double *tail = f->tmp;
+  double s = 0.0;
+  for (size_t j = n_out; j-- > 0;) tail[j] = (s += mb[j]);
+  for (size_t j = 0; j < k; j++) {
+    double s_j = tail[j], s_next = tail[j + 1];
+    if (!(s_j > 0.0) || !(s_next > 0.0)) continue;
+    double a = sqrt(mb[j] / s_j), rb = sqrt(s_next);
+    double *u = uy + j * n_out;
+    u[j] = a * rb;
+    for (size_t i = j + 1; i < n_out; i++) u[i] = -a * (mb[i] / rb);
+  }
+}
+
 /* The common tail of both set_point flavours: x (batch x n_in) is the final row set. */
 static int ng__set_point(ng_fisher_t *f, const double *theta, size_t batch, const double *x) {
   f->batch = 0;
-  int st = ng_model_forward(f->m, theta, f->ws, batch, x, NULL);
+  f->factored = 0;
+  /* the whole theta, head included, and x: a ReLU can turn a NaN input into 0 */
+  if (!ng_all_finite(f->n, theta) || !ng_all_finite(batch * f->n_in, x)) return NG_ENONFINITE;
+  int st = ng_mlp_forward(f->mlp, theta, f->ws, batch, x, f->si_head ? NULL : f->p);
   if (st != NG_OK) return st;
+  if (f->si_head) {
+    const double *y = ng_mlp_ws_output(f->ws);
+    size_t np = f->np, d = f->n_out;
+    for (size_t b = 0; b < batch; b++) {
+      memcpy(f->p + b * np, y + b * d, d * sizeof(double));
+      memcpy(f->p + b * np + d, theta + f->n_mlp, d * sizeof(double));
+    }
+  }
+  if (!ng_all_finite(batch * f->np, f->p)) return NG_ENONFINITE;
   memcpy(f->theta, theta, f->n * sizeof(double));
-  const double *p = ng_model_ws_params(f->ws);
-  ng__precompute_m(f, p, batch);
+  ng__precompute_m(f, f->p, batch);
   if (!ng_all_finite(batch * f->np, f->mc)) return NG_ENONFINITE;
+  int factored = batch <= f->cache_rows;
+  if (factored) {
+    size_t k = f->k, n_out = f->n_out;
+    for (size_t b = 0; b < batch; b++) ng__factor_row(f, f->mc + b * f->np, f->uy + b * k * n_out);
+    st = ng_mlp_deltas(f->mlp, f->theta, f->ws, batch, k, f->uy, f->deltas);
+    if (st != NG_OK) return st;
+  }
   double count = (double)batch;
   st = ng_reduce_sum(&f->reducer, &count, 1);
   if (st != NG_OK) return st;
   if (!(count >= 1.0) || !isfinite(count)) return NG_ERANGE;
   f->n_total = count;
+  f->factored = factored;
   f->batch = batch;
   return NG_OK;
 }
@@ -179,29 +369,72 @@ int ng_fisher_set_point_subsample(ng_fisher_t *f, const double *theta, size_t ba
   return ng__set_point(f, theta, n_sub, f->xsub);
 }
 
+/* ---- products ---------------------------------------------------------------------------------- */
+
+/* pi^T w as wm + s with wm = w at the most likely category m and s = sum_{j != m} pi_j
+ * (w_j - wm) (returned): then w_i - pi^T w = (w_i - wm) - s keeps its relative accuracy
+ * when pi_m rounds to 1, where the plain w_i - pi^T w cancels to rounding noise (a nearly
+ * deterministic policy's M = diag(pi) - pi pi^T is ~ 1 - pi_m, all of it in that noise). */
+static double ng__centred_mean(size_t np, const double *pi, const double *w, double *wm) {
+  size_t m = 0;
+  for (size_t j = 1; j < np; j++)
+    if (pi[j] > pi[m]) m = j;
+  double s = 0.0;
+  for (size_t j = 0; j < np; j++)
+    if (j != m) s += pi[j] * (w[j] - w[m]);
+  *wm = w[m];
+  return s;
+}
+
 /* dp: B x np, in place dP_b <- M(P_b) dP_b. */
 static int ng__apply_m(ng_fisher_t *f, double *dp, size_t batch) {
   size_t np = f->np;
   if (f->dist.kind == NG_DIST_GAUSSIAN) {
     for (size_t i = 0; i < batch * np; i++) dp[i] *= f->mc[i];
   } else if (f->dist.kind == NG_DIST_CATEGORICAL) {
-    /* (diag(pi) - pi pi^T) w = pi .* (w - pi^T w) */
+    /* (diag(pi) - pi pi^T) w = pi .* (w - wbar), wbar = pi^T w */
     for (size_t b = 0; b < batch; b++) {
       double *w = dp + b * np;
       const double *pi = f->mc + b * np;
-      double s = 0.0;
-      for (size_t j = 0; j < np; j++) s += pi[j] * w[j];
-      for (size_t j = 0; j < np; j++) w[j] = pi[j] * (w[j] - s);
+      double wm, s = ng__centred_mean(np, pi, w, &wm);
+      for (size_t j = 0; j < np; j++) w[j] = pi[j] * ((w[j] - wm) - s);
     }
   } else {
-    const double *p = ng_model_ws_params(f->ws);
     for (size_t b = 0; b < batch; b++) {
-      int st = ng_dist_fisher_apply(&f->dist, p + b * np, dp + b * np, f->tmp);
+      int st = ng_dist_fisher_apply(&f->dist, f->p + b * np, dp + b * np, f->tmp);
       if (st != NG_OK) return st;
       memcpy(dp + b * np, f->tmp, np * sizeof(double));
     }
   }
   return NG_OK;
+}
+
+/* Factored: out (n, zeroed here) = sum_{b,r} s_{b,r} (s_{b,r}^T v) over the local rows, head
+ * block 2 B v_head; chunk by chunk. */
+static int ng__apply_factored(ng_fisher_t *f, const double *v, double *out) {
+  size_t batch = f->batch, k = f->k;
+  memset(out, 0, f->n * sizeof(double));
+  for (size_t row0 = 0; row0 < batch; row0 += NG__FISHER_CHUNK) {
+    size_t rows = batch - row0 < NG__FISHER_CHUNK ? batch - row0 : NG__FISHER_CHUNK;
+    int st = ng_mlp_rowgrad_dot(f->mlp, f->theta, f->ws, row0, rows, k, f->deltas, v, f->c);
+    if (st == NG_OK) st = ng_mlp_rowgrad_acc(f->mlp, f->theta, f->ws, row0, rows, k, f->deltas, f->c, out);
+    if (st != NG_OK) return st;
+  }
+  if (f->si_head) {
+    double scale = 2.0 * (double)batch;
+    for (size_t j = 0; j < f->n_out; j++) out[f->n_mlp + j] = scale * v[f->n_mlp + j];
+  }
+  return NG_OK;
+}
+
+/* JVP/VJP: out (n, zeroed here) = sum_b J_b^T M_b J_b v over the local rows. */
+static int ng__apply_jvp_vjp(ng_fisher_t *f, const double *v, double *out) {
+  int st = ng__jvp(f, v, f->dp);
+  if (st != NG_OK) return st;
+  st = ng__apply_m(f, f->dp, f->batch);
+  if (st != NG_OK) return st;
+  memset(out, 0, f->n * sizeof(double));
+  return ng__vjp(f, f->dp, out, 0);
 }
 
 int ng_fisher_apply(ng_fisher_t *f, const double *v, double damping, double *out) {
@@ -210,13 +443,8 @@ int ng_fisher_apply(ng_fisher_t *f, const double *v, double damping, double *out
   if (!isfinite(damping)) return NG_ENONFINITE;
   if (damping < 0.0) return NG_EINVAL;
   if (!ng_all_finite(f->n, v)) return NG_ENONFINITE;
-  size_t n = f->n, batch = f->batch;
-  int st = ng_model_jvp(f->m, f->theta, f->ws, batch, v, f->dp);
-  if (st != NG_OK) return st;
-  st = ng__apply_m(f, f->dp, batch);
-  if (st != NG_OK) return st;
-  memset(out, 0, n * sizeof(double));
-  st = ng_model_vjp(f->m, f->theta, f->ws, batch, f->dp, out);
+  size_t n = f->n;
+  int st = f->factored ? ng__apply_factored(f, v, out) : ng__apply_jvp_vjp(f, v, out);
   if (st != NG_OK) return st;
   /* Sum over every participant's rows before dividing by their total; the damping is
    * added after the reduction so it is counted once, not once per process. */
@@ -244,11 +472,65 @@ int ng_fisher_linop(ng_fisher_t *f, double damping, ng_linop_t *op) {
   return NG_OK;
 }
 
+/* sum_b dP_b^T M_b dP_b over the local rows, dp: B x np. */
+static int ng__quad_m(ng_fisher_t *f, const double *dp, double *sum) {
+  size_t np = f->np, batch = f->batch;
+  double s = 0.0;
+  if (f->dist.kind == NG_DIST_GAUSSIAN) {
+    for (size_t i = 0; i < batch * np; i++) s += f->mc[i] * (dp[i] * dp[i]);
+  } else if (f->dist.kind == NG_DIST_CATEGORICAL) {
+    /* w^T (diag(pi) - pi pi^T) w = sum_j pi_j (w_j - pi^T w)^2, a variance: no
+     * cancellation, never negative */
+    for (size_t b = 0; b < batch; b++) {
+      const double *w = dp + b * np, *pi = f->mc + b * np;
+      double wm, c = ng__centred_mean(np, pi, w, &wm), v = 0.0;
+      for (size_t j = 0; j < np; j++) {
+        double e = (w[j] - wm) - c;
+        v += pi[j] * (e * e);
+      }
+      s += v;
+    }
+  } else {
+    for (size_t b = 0; b < batch; b++) {
+      int st = ng_dist_fisher_apply(&f->dist, f->p + b * np, dp + b * np, f->tmp);
+      if (st != NG_OK) return st;
+      for (size_t j = 0; j < np; j++) s += dp[b * np + j] * f->tmp[j];
+    }
+  }
+  *sum = s;
+  return NG_OK;
+}
+
 int ng_fisher_distance(ng_fisher_t *f, const double *d, double *dist) {
   if (!f || !d || !dist) return NG_EINVAL;
-  int st = ng_fisher_apply(f, d, 0.0, f->vec);
+  if (f->batch == 0) return NG_EINVAL;
+  if (!ng_all_finite(f->n, d)) return NG_ENONFINITE;
+  size_t batch = f->batch;
+  double s = 0.0;
+  if (f->factored) {
+    /* sum of squared dots s_{b,r}^T d, plus the head's 2 B |d_head|^2 */
+    size_t k = f->k;
+    for (size_t row0 = 0; row0 < batch; row0 += NG__FISHER_CHUNK) {
+      size_t rows = batch - row0 < NG__FISHER_CHUNK ? batch - row0 : NG__FISHER_CHUNK;
+      int st = ng_mlp_rowgrad_dot(f->mlp, f->theta, f->ws, row0, rows, k, f->deltas, d, f->c);
+      if (st != NG_OK) return st;
+    }
+    for (size_t i = 0; i < batch * k; i++) s += f->c[i] * f->c[i];
+    if (f->si_head) {
+      double h = 0.0;
+      for (size_t j = 0; j < f->n_out; j++) h += d[f->n_mlp + j] * d[f->n_mlp + j];
+      s += 2.0 * (double)batch * h;
+    }
+  } else {
+    int st = ng__jvp(f, d, f->dp);
+    if (st == NG_OK) st = ng__quad_m(f, f->dp, &s);
+    if (st != NG_OK) return st;
+  }
+  int st = ng_reduce_sum(&f->reducer, &s, 1);
   if (st != NG_OK) return st;
-  *dist = ng_vec_dot(f->n, d, f->vec);
+  f->products++;
+  *dist = s / f->n_total;
+  if (!isfinite(*dist)) return NG_ENONFINITE;
   return NG_OK;
 }
 
@@ -283,29 +565,37 @@ int ng_fisher_diag(ng_fisher_t *f, double *out) {
   if (!f || !out) return NG_EINVAL;
   if (f->batch == 0) return NG_EINVAL;
   size_t n = f->n, np = f->np, batch = f->batch;
-  const double *p = ng_model_ws_params(f->ws);
   memset(out, 0, n * sizeof(double));
-  for (size_t r = 0; r < np; r++) {
-    for (size_t b = 0; b < batch; b++) {
-      double *u = f->dp + b * np;
-      const double *mb = f->mc + b * np;
-      if (f->dist.kind == NG_DIST_GAUSSIAN) {
-        /* u_r = sqrt(M_rr) e_r */
-        memset(u, 0, np * sizeof(double));
-        u[r] = sqrt(mb[r]);
-      } else if (f->dist.kind == NG_DIST_CATEGORICAL) {
-        /* u_r = sqrt(pi_r) (e_r - pi) */
-        double s = sqrt(mb[r]);
-        for (size_t j = 0; j < np; j++) u[j] = -s * mb[j];
-        u[r] += s;
-      } else {
-        int st = ng_dist_fisher_factor(&f->dist, p + b * np, f->u);
-        if (st != NG_OK) return st;
-        memcpy(u, f->u + r * np, np * sizeof(double));
-      }
-    }
-    int st = ng_model_vjp_sq(f->m, f->theta, f->ws, batch, f->dp, out);
+  if (f->factored) {
+    int st = ng_mlp_rowgrad_sq_acc(f->mlp, f->theta, f->ws, 0, batch, f->k, f->deltas, NULL, out);
     if (st != NG_OK) return st;
+    if (f->si_head)
+      for (size_t j = 0; j < f->n_out; j++) out[f->n_mlp + j] = 2.0 * (double)batch;
+  } else {
+    /* factor rows: Gaussian np (log stds included), categorical k - 1 (the stick-breaking
+     * factor, accurate for nearly deterministic rows; rebuilt per row into f->u), other
+     * kinds np */
+    size_t n_rows = f->dist.kind == NG_DIST_CATEGORICAL ? np - 1 : np;
+    for (size_t r = 0; r < n_rows; r++) {
+      for (size_t b = 0; b < batch; b++) {
+        double *u = f->dp + b * np;
+        const double *mb = f->mc + b * np;
+        if (f->dist.kind == NG_DIST_GAUSSIAN) {
+          /* u_r = sqrt(M_rr) e_r */
+          memset(u, 0, np * sizeof(double));
+          u[r] = sqrt(mb[r]);
+        } else if (f->dist.kind == NG_DIST_CATEGORICAL) {
+          ng__factor_row(f, mb, f->u);
+          memcpy(u, f->u + r * np, np * sizeof(double));
+        } else {
+          int st = ng_dist_fisher_factor(&f->dist, f->p + b * np, f->u);
+          if (st != NG_OK) return st;
+          memcpy(u, f->u + r * np, np * sizeof(double));
+        }
+      }
+      int st = ng__vjp(f, f->dp, out, 1);
+      if (st != NG_OK) return st;
+    }
   }
   int st = ng_reduce_sum(&f->reducer, out, n);
   if (st != NG_OK) return st;

@@ -198,6 +198,15 @@ static void ng__act_mul_deriv(ng_act_t act, size_t n, const double *a, double *g
   }
 }
 
+/* g (B*k x n) .*= act'(z) with k rows of g per row of a (B x n): row b*k + r takes the
+ * derivative at a's row b. */
+static void ng__act_mul_deriv_rows(ng_act_t act, size_t batch, size_t k, size_t n,
+                                   const double *a, double *g) {
+  if (act == NG_ACT_IDENTITY) return;
+  for (size_t b = 0; b < batch; b++)
+    for (size_t r = 0; r < k; r++) ng__act_mul_deriv(act, n, a + b * n, g + (b * k + r) * n);
+}
+
 /* ---- architecture -------------------------------------------------------------------- */
 
 /* *r = a * b, 0 on overflow. */
@@ -597,5 +606,262 @@ int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t
     ng__act_mul_deriv(mlp->acts[l], batch * r, ws->a[l], t);
     t_prev = t;
   }
+  return NG_OK;
+}
+
+/* ---- per-row gradients through cached cotangents ------------------------------------------ */
+
+/* x . y over n values with four partial sums: a single running sum is a chain of
+ * dependent additions (the compiler may not reorder them), four chains keep the adder
+ * busy. The order is fixed, so results do not depend on alignment or chunking. */
+static inline double ng__dot(size_t n, const double *x, const double *y) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    s0 += x[j] * y[j];
+    s1 += x[j + 1] * y[j + 1];
+    s2 += x[j + 2] * y[j + 2];
+    s3 += x[j + 3] * y[j + 3];
+  }
+  for (; j < n; j++) s0 += x[j] * y[j];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* The layer whose deltas are not stored: the last hidden one, L-2 (none for L = 1). */
+static int ng__delta_stored(const ng_mlp_t *mlp, size_t l) {
+  return mlp->n_layers < 2 || l != mlp->n_layers - 2;
+}
+
+size_t ng_mlp_deltas_width(const ng_mlp_t *mlp) {
+  if (!mlp) return 0;
+  size_t w = 0;
+  for (size_t l = 0; l < mlp->n_layers; l++)
+    if (ng__delta_stored(mlp, l)) w += mlp->sizes[l + 1];
+  return w;
+}
+
+/* Start of stored layer l's block in a deltas array of `rows` = B*k rows. */
+static size_t ng__delta_block(const ng_mlp_t *mlp, size_t rows, size_t l) {
+  size_t off = 0;
+  for (size_t j = 0; j < l; j++)
+    if (ng__delta_stored(mlp, j)) off += mlp->sizes[j + 1];
+  return rows * off;
+}
+
+/* B*k rows of width doubles fit in memory and in BLAS's int row count. */
+static int ng__deltas_rows_ok(const ng_mlp_t *mlp, size_t batch, size_t k) {
+  size_t rows, total;
+  return k != 0 && ng__mul_ok(batch, k, &rows) && rows <= (size_t)INT_MAX &&
+         ng__mul_ok(rows, ng_mlp_deltas_width(mlp), &total) &&
+         total <= SIZE_MAX / sizeof(double);
+}
+
+/* The input of layer l for rows from row0: a_{l-1}, or the forward's copy of X. */
+static const double *ng__layer_input(const ng_mlp_t *mlp, const ng_mlp_ws_t *ws, size_t l,
+                                     size_t row0) {
+  return (l ? ws->a[l - 1] : ws->x) + row0 * mlp->sizes[l];
+}
+
+int ng_mlp_deltas(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+                  size_t k, const double *dy, double *deltas) {
+  if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !deltas) return NG_EINVAL;
+  if (!ng__deltas_rows_ok(mlp, batch, k)) return NG_EINVAL;
+  const size_t L = mlp->n_layers, n_out = mlp->sizes[L], rows = batch * k;
+  if (!ng_all_finite(rows * n_out, dy)) return NG_ENONFINITE;
+  /* top block (B*k x n_out) = dY .* act'(z_{L-1}) */
+  double *top = deltas + ng__delta_block(mlp, rows, L - 1);
+  memcpy(top, dy, rows * n_out * sizeof *dy);
+  ng__act_mul_deriv_rows(mlp->acts[L - 1], batch, k, n_out, ws->a[L - 1], top);
+  if (L < 3) return NG_OK; /* nothing stored below the unstored last hidden layer */
+  /* Block L-3 through the unstored layer L-2, one cotangent q at a time (the block rows
+   * b*k + q, every k-th row):  D (B x h) = top_q (B x n_out) W_{L-1} .* act'(z_{L-2}) in
+   * scratch, block_{L-3,q} (B x c) = D W_{L-2} (h x c). */
+  const size_t h = mlp->sizes[L - 1], c = mlp->sizes[L - 2];
+  const double *w_out = theta + mlp->offsets[L - 1], *w_hid = theta + mlp->offsets[L - 2];
+  double *below = deltas + ng__delta_block(mlp, rows, L - 3), *d = ws->buf[0];
+  for (size_t q = 0; q < k; q++) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)h, (int)n_out, 1.0,
+                top + q * n_out, (int)(k * n_out), w_out, (int)h, 0.0, d, (int)h);
+    ng__act_mul_deriv(mlp->acts[L - 2], batch * h, ws->a[L - 2], d);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)c, (int)h, 1.0, d,
+                (int)h, w_hid, (int)c, 0.0, below + q * c, (int)(k * c));
+  }
+  ng__act_mul_deriv_rows(mlp->acts[L - 3], batch, k, c, ws->a[L - 3], below);
+  for (size_t l = L - 3; l > 0; l--) {
+    /* block l-1 (B*k x c) = block l (B*k x r) W_l (r x c), then .* act'(z_{l-1}) */
+    const size_t r = mlp->sizes[l + 1], cc = mlp->sizes[l];
+    double *cur = deltas + ng__delta_block(mlp, rows, l);
+    double *prev = deltas + ng__delta_block(mlp, rows, l - 1);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cc, (int)r, 1.0, cur,
+                (int)r, theta + mlp->offsets[l], (int)cc, 0.0, prev, (int)cc);
+    ng__act_mul_deriv_rows(mlp->acts[l - 1], batch, k, cc, ws->a[l - 1], prev);
+  }
+  return NG_OK;
+}
+
+/* Common checks of the rowgrad functions: a forward on ws covers the chunk, and its B*k
+ * deltas rows are addressable. */
+static int ng__rowgrad_args_ok(const ng_mlp_t *mlp, const double *theta, const ng_mlp_ws_t *ws,
+                               size_t row0, size_t n_rows, size_t k, const double *deltas,
+                               double *out) {
+  return mlp && theta && ws && ng__ws_matches(mlp, ws) && deltas && out && ws->batch != 0 &&
+         n_rows != 0 && row0 < ws->batch && n_rows <= ws->batch - row0 &&
+         ng__deltas_rows_ok(mlp, ws->batch, k);
+}
+
+/* p (n x r) = A_{l-1} V_l^T + 1 bv_l^T for the chunk's rows: v's direct effect on z_l. */
+static void ng__layer_tangent(const ng_mlp_t *mlp, const ng_mlp_ws_t *ws, size_t l,
+                              size_t row0, size_t n_rows, const double *v, double *p) {
+  const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+  const double *vw = v + mlp->offsets[l];
+  ng__rows_set(n_rows, r, vw + r * c, p);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_rows, (int)r, (int)c, 1.0,
+              ng__layer_input(mlp, ws, l, row0), (int)c, vw, (int)c, 1.0, p, (int)r);
+}
+
+/* c_{b,q} += <D_{b,q}, P_b> for the chunk: D's rows b*k + q (r wide), P (n x r). */
+static void ng__rowdots(size_t n_rows, size_t k, size_t r, const double *d, const double *p,
+                        double *c) {
+  for (size_t b = 0; b < n_rows; b++)
+    for (size_t q = 0; q < k; q++) c[b * k + q] += ng__dot(r, d + (b * k + q) * r, p + b * r);
+}
+
+/* Stored layers: P_l, dotted with block l. The top adds the unstored layer L-2, whose
+ * delta is (delta_{L-1} W_{L-1}) .* act': <delta_{L-2}, P_{L-2}> = <delta_{L-1},
+ * (act' .* P_{L-2}) W_{L-1}^T>, so Z = P_{L-1} + (act' .* P_{L-2}) W_{L-1}^T (n x n_out)
+ * is dotted with the top block, a product with only n_out columns. */
+int ng_mlp_rowgrad_dot(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t row0,
+                       size_t n_rows, size_t k, const double *deltas, const double *v,
+                       double *c) {
+  if (!ng__rowgrad_args_ok(mlp, theta, ws, row0, n_rows, k, deltas, c) || !v) return NG_EINVAL;
+  if (!ng_all_finite(mlp->n_params, v)) return NG_ENONFINITE;
+  const size_t L = mlp->n_layers, rows = ws->batch * k, n_out = mlp->sizes[L];
+  double *cc = c + row0 * k;
+  memset(cc, 0, n_rows * k * sizeof *cc);
+  for (size_t l = 0; l + 2 < L; l++) {
+    const size_t r = mlp->sizes[l + 1];
+    ng__layer_tangent(mlp, ws, l, row0, n_rows, v, ws->buf[0]);
+    ng__rowdots(n_rows, k, r, deltas + ng__delta_block(mlp, rows, l) + row0 * k * r,
+                ws->buf[0], cc);
+  }
+  double *z = ws->buf[1];
+  ng__layer_tangent(mlp, ws, L - 1, row0, n_rows, v, z);
+  if (L >= 2) {
+    const size_t h = mlp->sizes[L - 1];
+    double *t = ws->buf[0];
+    ng__layer_tangent(mlp, ws, L - 2, row0, n_rows, v, t);
+    ng__act_mul_deriv(mlp->acts[L - 2], n_rows * h, ws->a[L - 2] + row0 * h, t);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_rows, (int)n_out, (int)h, 1.0, t,
+                (int)h, theta + mlp->offsets[L - 1], (int)h, 1.0, z, (int)n_out);
+  }
+  ng__rowdots(n_rows, k, n_out, deltas + ng__delta_block(mlp, rows, L - 1) + row0 * k * n_out,
+              z, cc);
+  return NG_OK;
+}
+
+/* H (n x r) = sum_q w_{:,q} .* f(D_q), f the identity or the square, for the chunk rows of a
+ * block D (row b*k + q, r wide) and weights w (NULL: 1). */
+static void ng__rowgrad_combine(size_t n_rows, size_t k, size_t r, const double *d,
+                                const double *w, int square, double *h) {
+  for (size_t b = 0; b < n_rows; b++) {
+    double *hb = h + b * r;
+    for (size_t q = 0; q < k; q++) {
+      const double *dq = d + (b * k + q) * r;
+      const double wq = w ? w[b * k + q] : 1.0;
+      if (square) {
+        if (q == 0)
+          for (size_t j = 0; j < r; j++) hb[j] = wq * (dq[j] * dq[j]);
+        else
+          for (size_t j = 0; j < r; j++) hb[j] += wq * (dq[j] * dq[j]);
+      } else {
+        if (q == 0)
+          for (size_t j = 0; j < r; j++) hb[j] = wq * dq[j];
+        else
+          for (size_t j = 0; j < r; j++) hb[j] += wq * dq[j];
+      }
+    }
+  }
+}
+
+/* dW_l (r x c) += H^T A (A = a_{l-1}, squared if square, into a2), db_l (r) += H^T 1. */
+static void ng__layer_accumulate(const ng_mlp_t *mlp, ng_mlp_ws_t *ws, size_t l, size_t row0,
+                                 size_t n_rows, const double *h, int square, double *out) {
+  const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+  double *dw = out + mlp->offsets[l], *db = dw + r * c;
+  const double *a = ng__layer_input(mlp, ws, l, row0);
+  if (square) {
+    double *a2 = ws->sq[1];
+    for (size_t i = 0; i < n_rows * c; i++) a2[i] = a[i] * a[i];
+    a = a2;
+  }
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c, (int)n_rows, 1.0, h,
+              (int)r, a, (int)c, 1.0, dw, (int)c);
+  cblas_dgemv(CblasRowMajor, CblasTrans, (int)n_rows, (int)r, 1.0, h, (int)r, ws->ones, 1, 1.0,
+              db, 1);
+}
+
+/* The accumulate shared by rowgrad_acc and rowgrad_sq_acc. Stored layers: H_l from block l.
+ * Top: H_{L-1} from the top block; the unstored layer L-2 then gets
+ *     plain:   H_{L-2} = (H_{L-1} W_{L-1}) .* act'                   (linear in the deltas)
+ *     square:  H_{L-2} = sum_q w_q ((top_q W_{L-1}) .* act')^2      (one product per q) */
+static void ng__rowgrad_accumulate(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
+                                   size_t row0, size_t n_rows, size_t k, const double *deltas,
+                                   const double *w, int square, double *out) {
+  const size_t L = mlp->n_layers, rows = ws->batch * k, n_out = mlp->sizes[L];
+  const double *wc = w ? w + row0 * k : NULL;
+  for (size_t l = 0; l + 2 < L; l++) {
+    const size_t r = mlp->sizes[l + 1];
+    ng__rowgrad_combine(n_rows, k, r, deltas + ng__delta_block(mlp, rows, l) + row0 * k * r,
+                        wc, square, ws->buf[0]);
+    ng__layer_accumulate(mlp, ws, l, row0, n_rows, ws->buf[0], square, out);
+  }
+  const double *top = deltas + ng__delta_block(mlp, rows, L - 1) + row0 * k * n_out;
+  double *htop = ws->buf[1];
+  ng__rowgrad_combine(n_rows, k, n_out, top, wc, square, htop);
+  ng__layer_accumulate(mlp, ws, L - 1, row0, n_rows, htop, square, out);
+  if (L < 2) return;
+  const size_t h = mlp->sizes[L - 1];
+  const double *w_out = theta + mlp->offsets[L - 1], *a_h = ws->a[L - 2] + row0 * h;
+  double *hh = ws->buf[0];
+  if (!square) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)h, (int)n_out, 1.0,
+                htop, (int)n_out, w_out, (int)h, 0.0, hh, (int)h);
+    ng__act_mul_deriv(mlp->acts[L - 2], n_rows * h, a_h, hh);
+  } else {
+    double *dq = ws->buf[1];
+    for (size_t q = 0; q < k; q++) {
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)h, (int)n_out,
+                  1.0, top + q * n_out, (int)(k * n_out), w_out, (int)h, 0.0, dq, (int)h);
+      ng__act_mul_deriv(mlp->acts[L - 2], n_rows * h, a_h, dq);
+      for (size_t b = 0; b < n_rows; b++) {
+        const double wq = wc ? wc[b * k + q] : 1.0;
+        double *hb = hh + b * h;
+        const double *db = dq + b * h;
+        if (q == 0)
+          for (size_t j = 0; j < h; j++) hb[j] = wq * (db[j] * db[j]);
+        else
+          for (size_t j = 0; j < h; j++) hb[j] += wq * (db[j] * db[j]);
+      }
+    }
+  }
+  ng__layer_accumulate(mlp, ws, L - 2, row0, n_rows, hh, square, out);
+}
+
+int ng_mlp_rowgrad_acc(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t row0,
+                       size_t n_rows, size_t k, const double *deltas, const double *w,
+                       double *out) {
+  if (!ng__rowgrad_args_ok(mlp, theta, ws, row0, n_rows, k, deltas, out) || !w)
+    return NG_EINVAL;
+  if (!ng_all_finite(n_rows * k, w + row0 * k)) return NG_ENONFINITE;
+  ng__rowgrad_accumulate(mlp, theta, ws, row0, n_rows, k, deltas, w, 0, out);
+  return NG_OK;
+}
+
+int ng_mlp_rowgrad_sq_acc(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
+                          size_t row0, size_t n_rows, size_t k, const double *deltas,
+                          const double *w, double *out) {
+  if (!ng__rowgrad_args_ok(mlp, theta, ws, row0, n_rows, k, deltas, out)) return NG_EINVAL;
+  if (w && !ng_all_finite(n_rows * k, w + row0 * k)) return NG_ENONFINITE;
+  ng__rowgrad_accumulate(mlp, theta, ws, row0, n_rows, k, deltas, w, 1, out);
   return NG_OK;
 }

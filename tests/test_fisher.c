@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "natgrad/fisher.h"
+#include "natgrad/mlp.h"
 #include "ng_test.h"
 
 /* The KL Hessian by Richardson-extrapolated central differences of the exact gradient
@@ -23,6 +24,8 @@
 #define JAC_RTOL 1e-7
 /* Identities that hold up to rounding (symmetry, linearity, diag vs dense). */
 #define EXACT_RTOL 1e-12
+/* The factored and JVP/VJP paths: the same sums in another order. */
+#define PATH_RTOL 1e-12
 /* Monte Carlo: per-entry z-scores against a conservative standard error. */
 #define MC_SAMPLES_PER_ROW 20000
 #define MC_MAX_Z 6.0
@@ -73,6 +76,15 @@ static ng_model_t *make_model(const arch_t *a) {
   int st = ng_model_create(&m, a->n_in, a->n_hidden, a->hidden, a->act, dist, a->logstd);
   NG_CHECK_OK(st);
   return st == NG_OK ? m : NULL;
+}
+
+/* Every test runs twice (main): on the factored path (the default cache) and on the
+ * JVP/VJP path (cache disabled). Every Fisher a test makes comes from make_fisher. */
+static size_t g_cache_bytes = NG_FISHER_CACHE_BYTES_DEFAULT;
+static int g_factored = 1; /* the path g_cache_bytes selects for these small batches */
+
+static int make_fisher(ng_fisher_t **f, const ng_model_t *m, size_t max_batch) {
+  return ng_fisher_create_ex(f, m, max_batch, g_cache_bytes);
 }
 
 /* Weights ~ N(0, 1.5 / fan_in), biases and log stds O(0.3): every nonlinearity matters. */
@@ -134,8 +146,9 @@ static int setup(setup_t *s, const arch_t *arch, size_t batch, uint64_t seed) {
   s->x = malloc(batch * s->n_in * sizeof *s->x);
   random_theta(s->m, s->theta, &rng);
   random_vec(batch * s->n_in, s->x, 1.0, &rng);
-  NG_CHECK_OK(ng_fisher_create(&s->f, s->m, batch));
+  NG_CHECK_OK(make_fisher(&s->f, s->m, batch));
   NG_CHECK_OK(ng_fisher_set_point(s->f, s->theta, batch, s->x));
+  NG_CHECK(ng_fisher_factored(s->f) == g_factored); /* the path this run means to test */
   return s->f != NULL;
 }
 
@@ -558,7 +571,7 @@ static void test_subsample(void) {
 
   /* its rows are a subset: exactly one of the C(6,3) row sets gives the same product */
   ng_fisher_t *g = NULL;
-  NG_CHECK_OK(ng_fisher_create(&g, s.m, SB));
+  NG_CHECK_OK(make_fisher(&g, s.m, SB));
   int matches = 0;
   double closest_other = INFINITY;
   for (size_t i = 0; i < SB; i++)
@@ -655,40 +668,46 @@ static void test_reducer_two_processes(void) {
     double dist_whole;
     NG_CHECK_OK(ng_fisher_distance(s.f, v, &dist_whole));
 
-    fake_allreduce_t *rb = calloc(1, sizeof *rb), *ra = calloc(1, sizeof *ra);
-    ra->peer = rb;
-    ng_reducer_t red_b = {fake_sum, rb}, red_a = {fake_sum, ra};
-    ng_fisher_t *fa = NULL, *fb = NULL;
-    NG_CHECK_OK(ng_fisher_create(&fa, s.m, BATCH));
-    NG_CHECK_OK(ng_fisher_create(&fb, s.m, BATCH));
-    NG_CHECK_OK(ng_fisher_set_reducer(fb, &red_b));
-    NG_CHECK_OK(ng_fisher_set_reducer(fa, &red_a));
-    double dist_b, dist_a;
-    /* process B: rows [half, BATCH) */
-    NG_CHECK_OK(ng_fisher_set_point(fb, s.theta, BATCH - half, s.x + half * s.n_in));
-    NG_CHECK(rb->calls == 1); /* the row count, once */
-    NG_CHECK_OK(ng_fisher_apply(fb, v, lambda, part));
-    NG_CHECK(rb->calls == 2); /* one reduction per product */
-    NG_CHECK_OK(ng_fisher_diag(fb, dpart));
-    NG_CHECK(rb->calls == 3);
-    NG_CHECK_OK(ng_fisher_distance(fb, v, &dist_b));
-    NG_CHECK(rb->calls == 4);
-    /* process A: rows [0, half) */
-    NG_CHECK_OK(ng_fisher_set_point(fa, s.theta, half, s.x));
-    NG_CHECK(ng_fisher_batch(fa) == half);
-    NG_CHECK_OK(ng_fisher_apply(fa, v, lambda, part));
-    NG_CHECK_OK(ng_fisher_diag(fa, dpart));
-    NG_CHECK_OK(ng_fisher_distance(fa, v, &dist_a));
-    NG_CHECK(ra->calls == 4 && ra->pos == rb->len);
-    NG_CHECK(ng_test_rel_err(n, part, whole, 1e-300) <= EXACT_RTOL);
-    NG_CHECK(ng_test_rel_err(n, dpart, dwhole, 1e-300) <= EXACT_RTOL);
-    NG_CHECK_CLOSE(dist_a, dist_whole, EXACT_RTOL, 0.0);
-    /* a failing reducer's status comes back */
-    NG_CHECK_STATUS(ng_fisher_apply(fa, v, lambda, part), NG_ERANGE);
-    ng_fisher_destroy(fa);
-    ng_fisher_destroy(fb);
-    free(ra);
-    free(rb);
+    /* both processes on this run's path, then B on the other path: the sequence of
+     * reductions does not depend on the path */
+    for (int mixed = 0; mixed < 2; mixed++) {
+      fake_allreduce_t *rb = calloc(1, sizeof *rb), *ra = calloc(1, sizeof *ra);
+      ra->peer = rb;
+      ng_reducer_t red_b = {fake_sum, rb}, red_a = {fake_sum, ra};
+      ng_fisher_t *fa = NULL, *fb = NULL;
+      NG_CHECK_OK(make_fisher(&fa, s.m, BATCH));
+      size_t other = g_cache_bytes ? 0 : NG_FISHER_CACHE_BYTES_DEFAULT;
+      NG_CHECK_OK(ng_fisher_create_ex(&fb, s.m, BATCH, mixed ? other : g_cache_bytes));
+      NG_CHECK_OK(ng_fisher_set_reducer(fb, &red_b));
+      NG_CHECK_OK(ng_fisher_set_reducer(fa, &red_a));
+      double dist_b, dist_a;
+      /* process B: rows [half, BATCH) */
+      NG_CHECK_OK(ng_fisher_set_point(fb, s.theta, BATCH - half, s.x + half * s.n_in));
+      NG_CHECK(ng_fisher_factored(fb) == (mixed ? !g_factored : g_factored));
+      NG_CHECK(rb->calls == 1); /* the row count, once */
+      NG_CHECK_OK(ng_fisher_apply(fb, v, lambda, part));
+      NG_CHECK(rb->calls == 2); /* one reduction per product */
+      NG_CHECK_OK(ng_fisher_diag(fb, dpart));
+      NG_CHECK(rb->calls == 3);
+      NG_CHECK_OK(ng_fisher_distance(fb, v, &dist_b));
+      NG_CHECK(rb->calls == 4);
+      /* process A: rows [0, half) */
+      NG_CHECK_OK(ng_fisher_set_point(fa, s.theta, half, s.x));
+      NG_CHECK(ng_fisher_batch(fa) == half);
+      NG_CHECK_OK(ng_fisher_apply(fa, v, lambda, part));
+      NG_CHECK_OK(ng_fisher_diag(fa, dpart));
+      NG_CHECK_OK(ng_fisher_distance(fa, v, &dist_a));
+      NG_CHECK(ra->calls == 4 && ra->pos == rb->len);
+      NG_CHECK(ng_test_rel_err(n, part, whole, 1e-300) <= EXACT_RTOL);
+      NG_CHECK(ng_test_rel_err(n, dpart, dwhole, 1e-300) <= EXACT_RTOL);
+      NG_CHECK_CLOSE(dist_a, dist_whole, EXACT_RTOL, 0.0);
+      /* a failing reducer's status comes back */
+      NG_CHECK_STATUS(ng_fisher_apply(fa, v, lambda, part), NG_ERANGE);
+      ng_fisher_destroy(fa);
+      ng_fisher_destroy(fb);
+      free(ra);
+      free(rb);
+    }
     free(v);
     free(whole);
     free(part);
@@ -764,7 +783,7 @@ static void test_bad_inputs(void) {
   NG_CHECK_STATUS(ng_fisher_create(&f, s.m, 0), NG_EINVAL);
   NG_CHECK(f == NULL);
   ng_fisher_destroy(NULL);
-  NG_CHECK_OK(ng_fisher_create(&f, s.m, 4));
+  NG_CHECK_OK(make_fisher(&f, s.m, 4));
   /* nothing works before a point is set */
   double d;
   NG_CHECK(ng_fisher_batch(f) == 0);
@@ -826,16 +845,263 @@ static void test_bad_inputs(void) {
   teardown(&s);
 }
 
+/* ---- the two paths against each other ------------------------------------------------------ */
+
+/* Products, distances, diagonals and (small models) dense F on the factored path equal the
+ * JVP/VJP path's up to rounding, on every architecture. */
+static void test_paths_agree(void) {
+  for (size_t t = 0; t < N_ARCHS; t++) {
+    setup_t s;
+    if (!setup(&s, &ARCHS[t], BATCH, 11000 + t)) continue;
+    size_t n = s.n;
+    ng_fisher_t *fa = NULL, *fj = NULL;
+    NG_CHECK_OK(ng_fisher_create_ex(&fa, s.m, BATCH, NG_FISHER_CACHE_BYTES_DEFAULT));
+    NG_CHECK_OK(ng_fisher_create_ex(&fj, s.m, BATCH, 0));
+    NG_CHECK_OK(ng_fisher_set_point(fa, s.theta, BATCH, s.x));
+    NG_CHECK_OK(ng_fisher_set_point(fj, s.theta, BATCH, s.x));
+    NG_CHECK(ng_fisher_factored(fa) == 1 && ng_fisher_factored(fj) == 0);
+    NG_CHECK(ng_fisher_cache_rows(fa) == BATCH && ng_fisher_cache_rows(fj) == 0);
+    ng_rng_t rng;
+    ng_rng_seed(&rng, 11100 + t, 0);
+    double *v = malloc(n * sizeof *v), *oa = malloc(n * sizeof *oa), *oj = malloc(n * sizeof *oj);
+    double worst = 0.0;
+    for (int rep = 0; rep < 3; rep++) {
+      random_vec(n, v, 1.0, &rng);
+      NG_CHECK_OK(ng_fisher_apply(fa, v, 0.0, oa));
+      NG_CHECK_OK(ng_fisher_apply(fj, v, 0.0, oj));
+      worst = fmax(worst, ng_test_rel_err(n, oa, oj, 1e-300));
+      double da, dj;
+      NG_CHECK_OK(ng_fisher_distance(fa, v, &da));
+      NG_CHECK_OK(ng_fisher_distance(fj, v, &dj));
+      NG_CHECK_CLOSE(da, dj, PATH_RTOL, 0.0);
+      NG_CHECK_CLOSE(da, dot(n, v, oa), PATH_RTOL, 0.0);
+    }
+    NG_CHECK(worst <= PATH_RTOL);
+    if (!(worst <= PATH_RTOL))
+      fprintf(stderr, "  %s: factored vs JVP/VJP product: rel err %.3g\n", s.arch->name, worst);
+    NG_CHECK_OK(ng_fisher_diag(fa, oa));
+    NG_CHECK_OK(ng_fisher_diag(fj, oj));
+    NG_CHECK(ng_test_rel_err(n, oa, oj, 1e-300) <= PATH_RTOL);
+    if (t < N_SMALL) {
+      double *da = malloc(n * n * sizeof *da), *dj = malloc(n * n * sizeof *dj);
+      NG_CHECK_OK(ng_fisher_dense(fa, da));
+      NG_CHECK_OK(ng_fisher_dense(fj, dj));
+      NG_CHECK(ng_test_rel_err(n * n, da, dj, 1e-300) <= PATH_RTOL);
+      free(da);
+      free(dj);
+    }
+    free(v);
+    free(oa);
+    free(oj);
+    ng_fisher_destroy(fa);
+    ng_fisher_destroy(fj);
+    teardown(&s);
+  }
+}
+
+/* Near-deterministic categorical rows (logits hundreds apart: the top probability rounds to
+ * 1, others underflow to 0 and the stick-breaking factor's tails vanish). M = diag(pi) -
+ * pi pi^T is then all in 1 - pi_max, which the plain formulas lose to cancellation: both
+ * paths must match a reference that never forms it, and distances stay >= 0. */
+static void test_peaked_categorical(void) {
+  const arch_t *arch = &ARCHS[4]; /* 3-(6)-4 cat relu */
+  setup_t s;
+  if (!setup(&s, arch, BATCH, 12000)) return;
+  size_t n = s.n;
+  const ng_mlp_t *mlp = ng_model_mlp(s.m);
+  size_t last = ng_mlp_n_layers(mlp) - 1;
+  size_t off = ng_mlp_layer_offset(mlp, last);
+  size_t cnt = ng_mlp_size(mlp, last + 1) * (ng_mlp_size(mlp, last) + 1);
+  for (size_t i = 0; i < cnt; i++) s.theta[off + i] *= 3000.0;
+  ng_fisher_t *fa = NULL, *fj = NULL;
+  NG_CHECK_OK(ng_fisher_create_ex(&fa, s.m, BATCH, NG_FISHER_CACHE_BYTES_DEFAULT));
+  NG_CHECK_OK(ng_fisher_create_ex(&fj, s.m, BATCH, 0));
+  NG_CHECK_OK(ng_fisher_set_point(fa, s.theta, BATCH, s.x));
+  NG_CHECK_OK(ng_fisher_set_point(fj, s.theta, BATCH, s.x));
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 12001, 0);
+  double *v = malloc(n * sizeof *v), *oa = malloc(n * sizeof *oa), *oj = malloc(n * sizeof *oj);
+  double *ref = malloc(n * sizeof *ref), *jv = malloc(BATCH * s.np * sizeof *jv);
+  double *mjv = malloc(BATCH * s.np * sizeof *mjv);
+  ng_model_ws_t *ws = NULL;
+  NG_CHECK_OK(ng_model_ws_create(&ws, s.m, BATCH));
+  NG_CHECK_OK(ng_model_forward(s.m, s.theta, ws, BATCH, s.x, NULL));
+  const double *p = ng_model_ws_params(ws);
+  for (int rep = 0; rep < 3; rep++) {
+    random_vec(n, v, 1.0, &rng);
+    NG_CHECK_OK(ng_fisher_apply(fa, v, 0.0, oa));
+    NG_CHECK_OK(ng_fisher_apply(fj, v, 0.0, oj));
+    /* reference: J^T M J v with M applied in the pairwise form (M w)_i = pi_i sum_{j != i}
+     * pi_j (w_i - w_j), which never forms 1 - pi_i */
+    NG_CHECK_OK(ng_model_jvp(s.m, s.theta, ws, BATCH, v, jv));
+    for (size_t b = 0; b < BATCH; b++) {
+      const double *l = p + b * s.np, *w = jv + b * s.np;
+      double pi[8], mx = l[0], z = 0.0;
+      for (size_t j = 1; j < s.np; j++) mx = fmax(mx, l[j]);
+      for (size_t j = 0; j < s.np; j++) z += (pi[j] = exp(l[j] - mx));
+      for (size_t i = 0; i < s.np; i++) {
+        double acc = 0.0;
+        for (size_t j = 0; j < s.np; j++)
+          if (j != i) acc += (pi[j] / z) * (w[i] - w[j]);
+        mjv[b * s.np + i] = (pi[i] / z) * acc;
+      }
+    }
+    memset(ref, 0, n * sizeof *ref);
+    NG_CHECK_OK(ng_model_vjp(s.m, s.theta, ws, BATCH, mjv, ref));
+    for (size_t i = 0; i < n; i++) ref[i] /= BATCH;
+    double ea = ng_test_rel_err(n, oa, ref, 1e-300), ej = ng_test_rel_err(n, oj, ref, 1e-300);
+    NG_CHECK(ea <= PATH_RTOL && ej <= PATH_RTOL);
+    if (!(ea <= PATH_RTOL && ej <= PATH_RTOL))
+      fprintf(stderr, "  peaked: rel err factored %.3g, JVP/VJP %.3g\n", ea, ej);
+    double da, dj;
+    NG_CHECK_OK(ng_fisher_distance(fa, v, &da));
+    NG_CHECK_OK(ng_fisher_distance(fj, v, &dj));
+    NG_CHECK(da >= 0.0 && dj >= 0.0);
+    NG_CHECK_CLOSE(da, dot(n, v, ref), PATH_RTOL, 0.0);
+    NG_CHECK_CLOSE(dj, dot(n, v, ref), PATH_RTOL, 0.0);
+  }
+  /* the diagonals agree too (the JVP/VJP path's through the same accurate factor) */
+  NG_CHECK_OK(ng_fisher_diag(fa, oa));
+  NG_CHECK_OK(ng_fisher_diag(fj, oj));
+  NG_CHECK(ng_test_rel_err(n, oa, oj, 1e-300) <= PATH_RTOL);
+  free(ref);
+  free(jv);
+  free(mjv);
+  /* the point really is peaked: some probabilities are exactly 0 */
+  double spread = 0.0;
+  for (size_t b = 0; b < BATCH; b++)
+    for (size_t j = 0; j < s.np; j++)
+      for (size_t i = 0; i < s.np; i++) spread = fmax(spread, p[b * s.np + j] - p[b * s.np + i]);
+  NG_CHECK(spread > 800.0); /* exp(-800) underflows to 0 */
+  ng_model_ws_destroy(ws);
+  free(v);
+  free(oa);
+  free(oj);
+  ng_fisher_destroy(fa);
+  ng_fisher_destroy(fj);
+  teardown(&s);
+}
+
+/* The cache's size: ng_fisher_cache_bytes by hand for each head; a cache for fewer rows
+ * than the batch sends the full batch down the JVP/VJP path and a small enough subsample
+ * down the factored one; a one-category model has no factored form. */
+static void test_cache_sizing(void) {
+  /* {arch, factor rows r, stored delta width}: r = k - 1 categories, d, 2d */
+  const struct {
+    size_t arch, r, width;
+  } cases[] = {
+      {0, 2, 2},        /* 3-(8)-2 gauss si: d = 2; the one hidden layer is not stored */
+      {1, 4, 4},        /* 3-(8)-2 gauss net: 2d = 4 outputs */
+      {2, 2, 3},        /* 3-(8)-3 cat: k - 1 = 2 */
+      {7, 4, 5 + 4},    /* 2-(5,4)-2 gauss net: layer 0 (5) and the output (4) */
+      {8, 1, 64 + 2},   /* 4-(64,64)-2 cat */
+      {9, 3, 64 + 3},   /* 11-(64,64)-3 gauss si */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    ng_model_t *m = make_model(&ARCHS[cases[c].arch]);
+    if (!m) continue;
+    size_t n_out = ng_mlp_n_out(ng_model_mlp(m));
+    NG_CHECK(ng_mlp_deltas_width(ng_model_mlp(m)) == cases[c].width);
+    size_t per_row = cases[c].r * (cases[c].width + n_out + 1) * sizeof(double);
+    NG_CHECK(ng_fisher_cache_bytes(m, 1000) == 1000 * per_row);
+    NG_CHECK(ng_fisher_cache_bytes(m, 0) == 0);
+    NG_CHECK(ng_fisher_cache_bytes(m, SIZE_MAX / 2) == 0); /* overflow */
+    ng_fisher_t *f = NULL;
+    NG_CHECK_OK(ng_fisher_create_ex(&f, m, 100, 5 * per_row + per_row / 2));
+    NG_CHECK(ng_fisher_cache_rows(f) == 5);
+    ng_fisher_destroy(f);
+    NG_CHECK_OK(ng_fisher_create_ex(&f, m, 3, SIZE_MAX));
+    NG_CHECK(ng_fisher_cache_rows(f) == 3); /* never more than max_batch */
+    ng_fisher_destroy(f);
+    NG_CHECK_OK(ng_fisher_create_ex(&f, m, 3, per_row - 1));
+    NG_CHECK(ng_fisher_cache_rows(f) == 0);
+    ng_fisher_destroy(f);
+    ng_model_destroy(m);
+  }
+  NG_CHECK(ng_fisher_cache_bytes(NULL, 10) == 0);
+
+  /* 16 rows with a 5-row cache: JVP/VJP for the batch, factored for subsamples of <= 5 */
+  setup_t s;
+  if (!setup(&s, &ARCHS[2], BATCH, 13000)) return;
+  size_t n = s.n;
+  ng_fisher_t *f = NULL, *g = NULL;
+  NG_CHECK_OK(ng_fisher_create_ex(&f, s.m, BATCH, ng_fisher_cache_bytes(s.m, 5)));
+  NG_CHECK_OK(ng_fisher_create_ex(&g, s.m, BATCH, 0));
+  NG_CHECK(ng_fisher_cache_rows(f) == 5);
+  double *v = malloc(n * sizeof *v), *o1 = malloc(n * sizeof *o1), *o2 = malloc(n * sizeof *o2);
+  ng_rng_t rng, rng2;
+  ng_rng_seed(&rng, 13001, 0);
+  random_vec(n, v, 1.0, &rng);
+  NG_CHECK(ng_fisher_factored(f) == 0); /* no point yet */
+  NG_CHECK_OK(ng_fisher_set_point(f, s.theta, BATCH, s.x));
+  NG_CHECK(ng_fisher_factored(f) == 0);
+  NG_CHECK_OK(ng_fisher_apply(f, v, 0.0, o1));
+  NG_CHECK_OK(ng_fisher_set_point(g, s.theta, BATCH, s.x));
+  NG_CHECK_OK(ng_fisher_apply(g, v, 0.0, o2));
+  NG_CHECK(memcmp(o1, o2, n * sizeof *o1) == 0); /* the same path, bit for bit */
+  for (size_t n_sub = 4; n_sub <= 6; n_sub++) {
+    rng2 = rng;
+    NG_CHECK_OK(ng_fisher_set_point_subsample(f, s.theta, BATCH, s.x, n_sub, &rng));
+    NG_CHECK(ng_fisher_factored(f) == (n_sub <= 5));
+    NG_CHECK_OK(ng_fisher_set_point_subsample(g, s.theta, BATCH, s.x, n_sub, &rng2));
+    NG_CHECK(ng_fisher_factored(g) == 0);
+    NG_CHECK_OK(ng_fisher_apply(f, v, 0.0, o1));
+    NG_CHECK_OK(ng_fisher_apply(g, v, 0.0, o2));
+    NG_CHECK(ng_test_rel_err(n, o1, o2, 1e-300) <= PATH_RTOL);
+  }
+  /* a failed set_point leaves no point, on either path */
+  NG_CHECK_STATUS(ng_fisher_set_point(f, s.theta, 0, s.x), NG_EINVAL);
+  NG_CHECK(ng_fisher_factored(f) == 0 && ng_fisher_batch(f) == 0);
+  NG_CHECK(ng_fisher_factored(NULL) == 0 && ng_fisher_cache_rows(NULL) == 0);
+  ng_fisher_destroy(f);
+  ng_fisher_destroy(g);
+  free(v);
+  free(o1);
+  free(o2);
+  teardown(&s);
+
+  /* one category: M = 0, no factored form, F = 0 */
+  const arch_t one = {"3-(4)-1 cat", 3, 1, {4}, NG_ACT_TANH, NG_DIST_CATEGORICAL, 1,
+                      NG_LOGSTD_STATE_INDEPENDENT};
+  ng_model_t *m1 = make_model(&one);
+  if (!m1) return;
+  NG_CHECK(ng_fisher_cache_bytes(m1, 10) == 0);
+  size_t n1 = ng_model_n_params(m1);
+  double *t1 = calloc(n1, sizeof *t1), *v1 = malloc(n1 * sizeof *v1), *d1 = malloc(n1 * n1 * sizeof *d1);
+  double x1[3 * 2] = {0.1, -0.2, 0.3, 1.0, 0.5, -0.7};
+  random_vec(n1, v1, 1.0, &rng);
+  NG_CHECK_OK(ng_fisher_create(&f, m1, 2));
+  NG_CHECK(ng_fisher_cache_rows(f) == 0);
+  NG_CHECK_OK(ng_fisher_set_point(f, t1, 2, x1));
+  NG_CHECK_OK(ng_fisher_dense(f, d1));
+  double mx = 0.0;
+  for (size_t i = 0; i < n1 * n1; i++) mx = fmax(mx, fabs(d1[i]));
+  NG_CHECK(mx == 0.0);
+  ng_fisher_destroy(f);
+  free(t1);
+  free(v1);
+  free(d1);
+  ng_model_destroy(m1);
+}
+
 int main(void) {
-  NG_TEST_RUN(test_fv_is_kl_hessian);
-  NG_TEST_RUN(test_dense_is_jtmj);
-  NG_TEST_RUN(test_monte_carlo);
-  NG_TEST_RUN(test_dense_properties);
-  NG_TEST_RUN(test_diag_large);
-  NG_TEST_RUN(test_distance);
-  NG_TEST_RUN(test_subsample);
-  NG_TEST_RUN(test_reducer_two_processes);
-  NG_TEST_RUN(test_no_alloc_and_counter);
-  NG_TEST_RUN(test_bad_inputs);
+  for (int path = 0; path < 2; path++) {
+    g_cache_bytes = path == 0 ? NG_FISHER_CACHE_BYTES_DEFAULT : 0;
+    g_factored = path == 0;
+    fprintf(stderr, "-- %s path\n", path == 0 ? "factored" : "JVP/VJP");
+    NG_TEST_RUN(test_fv_is_kl_hessian);
+    NG_TEST_RUN(test_dense_is_jtmj);
+    NG_TEST_RUN(test_monte_carlo);
+    NG_TEST_RUN(test_dense_properties);
+    NG_TEST_RUN(test_diag_large);
+    NG_TEST_RUN(test_distance);
+    NG_TEST_RUN(test_subsample);
+    NG_TEST_RUN(test_reducer_two_processes);
+    NG_TEST_RUN(test_no_alloc_and_counter);
+    NG_TEST_RUN(test_bad_inputs);
+  }
+  NG_TEST_RUN(test_paths_agree);
+  NG_TEST_RUN(test_peaked_categorical);
+  NG_TEST_RUN(test_cache_sizing);
   NG_TEST_END();
 }

@@ -25,6 +25,8 @@
 #define TANH_ULP_EXACT 2.0  /* measured max ~1.3 */
 #define TANH_ULP_LIBM 4.0   /* ours plus libm's own error (glibc ~2.1) */
 #define TANH_SAMPLES 2000000
+#define ROWGRAD_RTOL 1e-12 /* cached-delta products vs per-row brute force */
+#define ROWGRAD_K 3        /* cotangents per row in the rowgrad tests */
 
 typedef struct {
   const char *name;
@@ -431,6 +433,287 @@ static void test_vjp_sq(void) {
     }
 }
 
+/* ---- allocation faults: the k-th allocation fails; every call must fail cleanly ---- */
+
+static long fault_countdown = -1; /* allocations left before one fails; -1: never */
+
+static int fault_hit(void) {
+  if (fault_countdown < 0) return 0;
+  return fault_countdown-- == 0;
+}
+static void *fault_malloc(size_t s) { return fault_hit() ? NULL : malloc(s); }
+static void *fault_calloc(size_t n, size_t s) { return fault_hit() ? NULL : calloc(n, s); }
+static void *fault_realloc(void *p, size_t s) { return fault_hit() ? NULL : realloc(p, s); }
+
+/* ---- per-row gradients through cached deltas ---- */
+
+/* Row b's gradient for cotangent row dyr (n_out), by a batch-1 forward and vjp. */
+static void brute_row_grad(const case_t *c, ng_mlp_ws_t *ws1, size_t b, const double *dyr,
+                           double *g) {
+  memset(g, 0, c->n * sizeof(double));
+  NG_CHECK_OK(ng_mlp_forward(c->mlp, c->theta, ws1, 1, c->x + b * c->n_in, NULL));
+  NG_CHECK_OK(ng_mlp_vjp(c->mlp, c->theta, ws1, 1, dyr, g, NULL));
+}
+
+/* deltas, rowgrad_dot, rowgrad_acc and rowgrad_sq_acc against per-row gradients from
+ * batch-1 vjps: dots, weighted sums and weighted squares, over the whole batch and in
+ * chunks; accumulate / overwrite contracts. */
+static void test_rowgrad_brute(void) {
+  const size_t ks[2] = {1, ROWGRAD_K};
+  for (size_t a = 0; a < N_ARCHS; a++)
+    for (size_t bi = 0; bi < 2; bi++)
+      for (size_t ki = 0; ki < 2; ki++) {
+        case_t c;
+        int ok = case_setup(&c, &ARCHS[a], BATCHES[bi], 600 + a);
+        NG_CHECK(ok);
+        if (!ok) {
+          case_teardown(&c);
+          continue;
+        }
+        const size_t B = c.batch, k = ks[ki], n = c.n, width = ng_mlp_deltas_width(c.mlp);
+        size_t want_width = 0; /* every layer but the last hidden one */
+        for (size_t l = 0; l < c.arch->n_layers; l++)
+          if (l + 2 != c.arch->n_layers) want_width += c.arch->sizes[l + 1];
+        NG_CHECK(width == want_width);
+        ng_rng_t rng;
+        ng_rng_seed(&rng, 610 + a, bi * 2 + ki);
+        ng_mlp_ws_t *ws1 = NULL;
+        NG_CHECK_OK(ng_mlp_ws_create(&ws1, c.mlp, 1));
+        double *dy = malloc(B * k * c.n_out * sizeof(double));
+        double *deltas = malloc(B * k * width * sizeof(double));
+        double *g = malloc(B * k * n * sizeof(double)); /* g[(b*k + r)*n + i] */
+        double *w = malloc(B * k * sizeof(double)), *cdot = malloc(B * k * sizeof(double));
+        double *want = malloc(n * sizeof(double)), *want_sq = malloc(n * sizeof(double));
+        double *got = malloc(n * sizeof(double)), *u = malloc(n * sizeof(double));
+        fill_normal(&rng, B * k * c.n_out, dy, 1.0);
+        fill_normal(&rng, B * k, w, 1.0);
+        fill_normal(&rng, n, u, 1.0);
+        for (size_t i = 0; i < B * k; i++) brute_row_grad(&c, ws1, i / k, dy + i * c.n_out, g + i * n);
+
+        NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, B, c.x, NULL));
+        NG_CHECK_OK(ng_mlp_deltas(c.mlp, c.theta, c.ws, B, k, dy, deltas));
+
+        /* dots: whole batch, then in two chunks (the split row varies with the case) */
+        double worst = 0.0;
+        NG_CHECK_OK(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, B, k, deltas, c.v, cdot));
+        for (int pass = 0; pass < 2; pass++) {
+          if (pass == 1) {
+            size_t split = B / 3;
+            for (size_t i = 0; i < B * k; i++) cdot[i] = NAN;
+            if (split > 0) NG_CHECK_OK(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, split, k, deltas, c.v, cdot));
+            NG_CHECK_OK(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, split, B - split, k, deltas, c.v, cdot));
+          }
+          for (size_t i = 0; i < B * k; i++) {
+            double ref = 0.0, scale = 0.0;
+            for (size_t j = 0; j < n; j++) {
+              ref += g[i * n + j] * c.v[j];
+              scale += fabs(g[i * n + j] * c.v[j]);
+            }
+            double e = fabs(cdot[i] - ref) / (scale + 1e-300);
+            if (!(e <= worst)) worst = e;
+          }
+        }
+        NG_CHECK(worst <= ROWGRAD_RTOL);
+        if (!(worst <= ROWGRAD_RTOL))
+          fprintf(stderr, "  %s B=%zu k=%zu: dot rel err %.3g\n", c.arch->name, B, k, worst);
+        /* a chunk's dot leaves the other rows' entries alone */
+        if (B > 1) {
+          for (size_t i = 0; i < B * k; i++) cdot[i] = -7.0;
+          NG_CHECK_OK(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 1, B - 1, k, deltas, c.v, cdot));
+          int kept = 1;
+          for (size_t r = 0; r < k; r++) kept &= cdot[r] == -7.0;
+          NG_CHECK(kept);
+        }
+
+        /* weighted sums and weighted squares, onto a nonzero start */
+        for (size_t j = 0; j < n; j++) {
+          want[j] = 0.0;
+          want_sq[j] = 0.0;
+          for (size_t i = 0; i < B * k; i++) {
+            want[j] += w[i] * g[i * n + j];
+            want_sq[j] += w[i] * g[i * n + j] * g[i * n + j];
+          }
+        }
+        memcpy(got, u, n * sizeof(double));
+        NG_CHECK_OK(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, 0, B, k, deltas, w, got));
+        for (size_t j = 0; j < n; j++) got[j] -= u[j];
+        NG_CHECK_VEC_CLOSE(n, got, want, ROWGRAD_RTOL);
+        memset(got, 0, n * sizeof(double));
+        for (size_t b = 0; b < B; b++) /* one row at a time adds up to the same */
+          NG_CHECK_OK(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, b, 1, k, deltas, w, got));
+        NG_CHECK_VEC_CLOSE(n, got, want, ROWGRAD_RTOL);
+        memcpy(got, u, n * sizeof(double));
+        NG_CHECK_OK(ng_mlp_rowgrad_sq_acc(c.mlp, c.theta, c.ws, 0, B, k, deltas, w, got));
+        for (size_t j = 0; j < n; j++) got[j] -= u[j];
+        NG_CHECK_VEC_CLOSE(n, got, want_sq, ROWGRAD_RTOL);
+        /* unweighted squares: the sum of squared per-row gradients, as vjp_sq gives it for
+         * k = 1 */
+        memset(got, 0, n * sizeof(double));
+        NG_CHECK_OK(ng_mlp_rowgrad_sq_acc(c.mlp, c.theta, c.ws, 0, B, k, deltas, NULL, got));
+        for (size_t j = 0; j < n; j++) {
+          want_sq[j] = 0.0;
+          for (size_t i = 0; i < B * k; i++) want_sq[j] += g[i * n + j] * g[i * n + j];
+        }
+        NG_CHECK_VEC_CLOSE(n, got, want_sq, ROWGRAD_RTOL);
+        if (k == 1) {
+          memset(want, 0, n * sizeof(double));
+          NG_CHECK_OK(ng_mlp_vjp_sq(c.mlp, c.theta, c.ws, B, dy, want));
+          NG_CHECK_VEC_CLOSE(n, got, want, ROWGRAD_RTOL);
+        }
+
+        /* deltas overwrite: a NaN-filled buffer gives the same bits */
+        double *d2 = malloc(B * k * width * sizeof(double));
+        for (size_t i = 0; i < B * k * width; i++) d2[i] = NAN;
+        NG_CHECK_OK(ng_mlp_deltas(c.mlp, c.theta, c.ws, B, k, dy, d2));
+        NG_CHECK(memcmp(d2, deltas, B * k * width * sizeof(double)) == 0);
+        free(d2);
+
+        free(dy);
+        free(deltas);
+        free(g);
+        free(w);
+        free(cdot);
+        free(want);
+        free(want_sq);
+        free(got);
+        free(u);
+        ng_mlp_ws_destroy(ws1);
+        case_teardown(&c);
+      }
+}
+
+/* The stored deltas are the gradients of <dY_b, f(x_b)> w.r.t. each layer's bias, as
+ * central differences of the reference network show (row by row, every stored layer). */
+static void test_deltas_fd(void) {
+  for (size_t a = 0; a < N_ARCHS; a++) {
+    case_t c;
+    int ok = case_setup(&c, &ARCHS[a], MAX_BATCH, 700 + a);
+    NG_CHECK(ok);
+    if (!ok) {
+      case_teardown(&c);
+      continue;
+    }
+    const size_t B = c.batch, k = 2, width = ng_mlp_deltas_width(c.mlp);
+    ng_rng_t rng;
+    ng_rng_seed(&rng, 710 + a, 0);
+    double *dy = malloc(B * k * c.n_out * sizeof(double));
+    double *deltas = malloc(B * k * width * sizeof(double));
+    double *got = malloc(B * k * width * sizeof(double)), *fd = malloc(B * k * width * sizeof(double));
+    double ybuf[16];
+    fill_normal(&rng, B * k * c.n_out, dy, 1.0);
+    NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, B, c.x, NULL));
+    NG_CHECK_OK(ng_mlp_deltas(c.mlp, c.theta, c.ws, B, k, dy, deltas));
+    size_t m = 0, stride = (B * k * width) / FD_MAX_CHECKS + 1, idx = 0;
+    for (size_t i = 0; i < B * k; i++) {
+      size_t off = 0;
+      for (size_t l = 0; l < c.arch->n_layers; l++) {
+        size_t r = c.arch->sizes[l + 1];
+        if (l + 2 == c.arch->n_layers) continue; /* the last hidden layer is not stored */
+        size_t boff = ng_mlp_layer_offset(c.mlp, l) + r * c.arch->sizes[l];
+        for (size_t j = 0; j < r; j++, idx++) {
+          if (idx % stride) continue;
+          double t0 = c.theta[boff + j];
+          c.theta[boff + j] = t0 + FD_H;
+          double sp = ref_objective(c.arch, c.theta, 1, c.x + (i / k) * c.n_in,
+                                    dy + i * c.n_out, ybuf);
+          c.theta[boff + j] = t0 - FD_H;
+          double sm = ref_objective(c.arch, c.theta, 1, c.x + (i / k) * c.n_in,
+                                    dy + i * c.n_out, ybuf);
+          c.theta[boff + j] = t0;
+          got[m] = deltas[B * k * off + i * r + j];
+          fd[m++] = (sp - sm) / (2 * FD_H);
+        }
+        off += r;
+      }
+    }
+    NG_CHECK_VEC_CLOSE(m, got, fd, FD_RTOL);
+    free(dy);
+    free(deltas);
+    free(got);
+    free(fd);
+    case_teardown(&c);
+  }
+}
+
+/* Bad arguments, NaN inputs, and no allocation in any of the four passes. */
+static void test_rowgrad_bad_inputs(void) {
+  const arch_t *a = &ARCHS[0];
+  case_t c;
+  int ok = case_setup(&c, a, 4, 800);
+  NG_CHECK(ok);
+  if (!ok) {
+    case_teardown(&c);
+    return;
+  }
+  ng_mlp_t *m2 = NULL;
+  NG_CHECK_OK(ng_mlp_create(&m2, a->n_layers, a->sizes, a->acts));
+  const size_t k = 2, width = ng_mlp_deltas_width(c.mlp), n = c.n;
+  double dy[4 * 2 * 2], deltas[4 * 2 * 7], w[8], cdot[8], out[64];
+  NG_CHECK(width == 2 && c.n_out == 2 && n <= 64); /* 3-5-2: the hidden layer is not stored */
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 801, 0);
+  fill_normal(&rng, 16, dy, 1.0);
+  fill_normal(&rng, 8, w, 1.0);
+  memset(out, 0, sizeof out);
+  NG_CHECK(ng_mlp_deltas_width(NULL) == 0);
+  /* before any forward */
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, c.ws, 4, k, dy, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 4, k, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_OK(ng_mlp_forward(c.mlp, c.theta, c.ws, 4, c.x, NULL));
+  /* deltas */
+  NG_CHECK_STATUS(ng_mlp_deltas(NULL, c.theta, c.ws, 4, k, dy, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(m2, c.theta, c.ws, 4, k, dy, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, NULL, c.ws, 4, k, dy, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, NULL, 4, k, dy, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, c.ws, 3, k, dy, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, c.ws, 4, 0, dy, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, c.ws, 4, SIZE_MAX / 2, dy, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, c.ws, 4, k, NULL, deltas), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, c.ws, 4, k, dy, NULL), NG_EINVAL);
+  dy[15] = NAN;
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, c.ws, 4, k, dy, deltas), NG_ENONFINITE);
+  dy[15] = 0.5;
+  /* rowgrad: chunk bounds, k, NULLs, NaN */
+  NG_CHECK_OK(ng_set_allocator(fault_malloc, fault_calloc, fault_realloc, free));
+  fault_countdown = 0; /* every allocation from here fails: the passes must not need one */
+  NG_CHECK_OK(ng_mlp_deltas(c.mlp, c.theta, c.ws, 4, k, dy, deltas));
+  NG_CHECK_OK(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 4, k, deltas, c.v, cdot));
+  NG_CHECK_OK(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, 1, 3, k, deltas, w, out));
+  NG_CHECK_OK(ng_mlp_rowgrad_sq_acc(c.mlp, c.theta, c.ws, 3, 1, k, deltas, NULL, out));
+  NG_CHECK(fault_countdown == 0);
+  fault_countdown = -1;
+  NG_CHECK_OK(ng_set_allocator(NULL, NULL, NULL, NULL));
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(NULL, c.theta, c.ws, 0, 4, k, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(m2, c.theta, c.ws, 0, 4, k, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, NULL, 0, 4, k, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 0, k, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 5, k, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 4, 1, k, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 2, SIZE_MAX, k, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 4, 0, deltas, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 4, k, NULL, c.v, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 4, k, deltas, NULL, cdot), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 4, k, deltas, c.v, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, 0, 4, k, deltas, NULL, out), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, 0, 4, k, deltas, w, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, 3, 2, k, deltas, w, out), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_sq_acc(c.mlp, c.theta, c.ws, 0, 4, k, NULL, NULL, out), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_sq_acc(c.mlp, c.theta, c.ws, 0, 4, k, deltas, NULL, NULL), NG_EINVAL);
+  c.v[n - 1] = INFINITY;
+  NG_CHECK_STATUS(ng_mlp_rowgrad_dot(c.mlp, c.theta, c.ws, 0, 4, k, deltas, c.v, cdot), NG_ENONFINITE);
+  w[7] = NAN; /* row 3's second weight: only chunks containing row 3 see it */
+  NG_CHECK_STATUS(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, 0, 4, k, deltas, w, out), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_sq_acc(c.mlp, c.theta, c.ws, 2, 2, k, deltas, w, out), NG_ENONFINITE);
+  NG_CHECK_OK(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, 0, 3, k, deltas, w, out));
+  /* a failed forward invalidates the rows */
+  c.x[0] = NAN;
+  NG_CHECK_STATUS(ng_mlp_forward(c.mlp, c.theta, c.ws, 4, c.x, NULL), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_mlp_rowgrad_acc(c.mlp, c.theta, c.ws, 0, 3, k, deltas, w, out), NG_EINVAL);
+  NG_CHECK_STATUS(ng_mlp_deltas(c.mlp, c.theta, c.ws, 4, k, dy, deltas), NG_EINVAL);
+  ng_mlp_destroy(m2);
+  case_teardown(&c);
+}
+
 /* Orthogonal init: W W^T = g^2 I (r <= c) or W^T W = g^2 I (r > c); zero biases; seeded. */
 static void test_init_orthogonal(void) {
   const size_t sizes[] = {5, 8, 8, 3, 1, 1};
@@ -653,18 +936,6 @@ static void test_bad_inputs(void) {
   ng_mlp_destroy(m2);
 }
 
-/* ---- allocation faults: the k-th allocation fails; every call must fail cleanly ---- */
-
-static long fault_countdown = -1; /* allocations left before one fails; -1: never */
-
-static int fault_hit(void) {
-  if (fault_countdown < 0) return 0;
-  return fault_countdown-- == 0;
-}
-static void *fault_malloc(size_t s) { return fault_hit() ? NULL : malloc(s); }
-static void *fault_calloc(size_t n, size_t s) { return fault_hit() ? NULL : calloc(n, s); }
-static void *fault_realloc(void *p, size_t s) { return fault_hit() ? NULL : realloc(p, s); }
-
 static void test_alloc_faults(void) {
   const arch_t *a = &ARCHS[4];
   double theta[256], gains[4] = {1.0, 1.0, 1.0, 1.0};
@@ -828,6 +1099,9 @@ int main(void) {
   NG_TEST_RUN(test_jvp_fd);
   NG_TEST_RUN(test_adjoint_and_contracts);
   NG_TEST_RUN(test_vjp_sq);
+  NG_TEST_RUN(test_rowgrad_brute);
+  NG_TEST_RUN(test_deltas_fd);
+  NG_TEST_RUN(test_rowgrad_bad_inputs);
   NG_TEST_RUN(test_init_orthogonal);
   NG_TEST_RUN(test_init_normal);
   NG_TEST_RUN(test_bad_inputs);

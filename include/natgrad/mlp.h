@@ -109,6 +109,60 @@ int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t
 int ng_mlp_vjp_sq(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                   const double *dy, double *out);
 
+/* ---- per-row gradients through cached cotangents ----------------------------------------
+ * For an output cotangent dY_b, row b's parameter gradient g_b = J_b^T dY_b is, layer by
+ * layer, the outer product delta_{l,b} a_{l-1,b}^T (bias: delta_{l,b}), with delta_{l,b}
+ * the cotangent at the pre-activation z_l. ng_mlp_deltas caches these deltas for k
+ * cotangents per row; products with the B*k per-row gradients g_{b,r} then need no further
+ * backward pass: all dots <g_{b,r}, v> cost one matrix product per layer, a weighted sum of
+ * the g_{b,r} another (the Fisher product F v = (1/N) sum g (g^T v) in fisher.c).
+ *
+ * The last hidden layer (L-2) is not stored: its delta is (delta_{L-1} W_{L-1}) .* act', and
+ * W_{L-1} has only n_out rows, so the passes recompute its share through a product with
+ * n_out columns at a small fraction of a hidden layer's cost, and the cache is that much
+ * smaller (for 64-64 hidden layers, about half).
+ *
+ * Layout. A deltas array holds B*k*ng_mlp_deltas_width() doubles: one block per stored
+ * layer l (every layer but L-2), in layer order, each a (B*k) x sizes[l+1] row-major matrix
+ * whose row b*k + r is delta_l for the r-th cotangent of batch row b. Weights and dots w, c
+ * are B x k arrays (entry b*k + r). The rowgrad functions work on rows [row0, row0 + n_rows)
+ * of the last forward on ws (a chunk, so a caller can keep the chunk's deltas in cache
+ * between a dot and an accumulate) and read/write only those rows' entries; theta must be
+ * the forward's, and deltas must come from ng_mlp_deltas on that same forward with the same
+ * k (not checked, nor scanned for NaN: it is the caller's cache). */
+
+/* Doubles per deltas row: the sum of sizes[l+1] over the stored layers (every layer but
+ * L-2); 0 for NULL. */
+size_t ng_mlp_deltas_width(const ng_mlp_t *mlp);
+
+/* deltas (B*k*width doubles in the layout above, OVERWRITES) for the k cotangents per row in
+ * dy (B*k x n_out, row b*k + r the r-th cotangent of row b), through the last forward on ws
+ * (batch = its rows):
+ *     delta_{L-1} = dY .* act'(z_{L-1}),    delta_{l-1} = (delta_l W_l) .* act'(z_{l-1})
+ * One product per layer above the first, for all k at once; no parameter gradient. */
+int ng_mlp_deltas(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+                  size_t k, const double *dy, double *deltas);
+
+/* c[b*k + r] = <g_{b,r}, v> for the chunk's rows (OVERWRITES those entries), v a parameter
+ * vector (n_params):  P_l = A_{l-1} V_l^T + 1 bv_l^T (one product per layer, shared by the
+ * k cotangents),  c_{b,r} = sum_l <delta_{l,b,r}, P_{l,b}>. */
+int ng_mlp_rowgrad_dot(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t row0,
+                       size_t n_rows, size_t k, const double *deltas, const double *v,
+                       double *c);
+
+/* out += sum_{b in chunk, r} w[b*k + r] g_{b,r}   (ACCUMULATES, n_params):
+ *     H_l = sum_r w_{:,r} .* delta_{l,r},   dW_l += H_l^T A_{l-1},   db_l += H_l^T 1. */
+int ng_mlp_rowgrad_acc(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t row0,
+                       size_t n_rows, size_t k, const double *deltas, const double *w,
+                       double *out);
+
+/* out += sum_{b in chunk, r} w[b*k + r] g_{b,r} .* g_{b,r}   (ACCUMULATES; w NULL: all 1):
+ *     dW_l += (sum_r w_{:,r} .* delta_{l,r} .* delta_{l,r})^T (A_{l-1} .* A_{l-1}).
+ * With deltas of a square-root factor of a Fisher, the exact diagonal. */
+int ng_mlp_rowgrad_sq_acc(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
+                          size_t row0, size_t n_rows, size_t k, const double *deltas,
+                          const double *w, double *out);
+
 #ifdef __cplusplus
 }
 #endif
