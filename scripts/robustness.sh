@@ -61,6 +61,11 @@ memcheck 0 train-resume train --resume "$run" --steps 1536 --eval-episodes 1
 memcheck 0 eval eval "$run" --episodes 2
 memcheck 0 train-pendulum train --env Pendulum-v1 --steps 512 --set n_steps=128 \
   --set vf_epochs=1 --eval-episodes 1 --out "$work/pendulum" --quiet
+# MuJoCo, when this build has it
+if printf '0\n' | "$ng" replay --env InvertedPendulum-v5 --seed 1 --actions - >/dev/null 2>&1; then
+  memcheck 0 train-mujoco train --env InvertedPendulum-v5 --steps 512 --set n_steps=128 \
+    --set vf_epochs=1 --eval-episodes 1 --out "$work/mujoco" --quiet
+fi
 # damaged files and bad input: clean failures
 cp "$run/checkpoint.ngc" "$work/keep.ngc"
 printf 'x' | dd of="$run/checkpoint.ngc" bs=1 seek=200 conv=notrunc 2>/dev/null
