@@ -487,9 +487,18 @@ int ng_cmd_train(int argc, char **argv) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
     }
-    if (ng_run_exists(ckpt) && !o->force) {
+    /* a previous checkpoint alone is a run too: it must never become a fallback for a
+     * different run */
+    char prev[1100];
+    if (ng_run_path(prev, sizeof prev, dir, NG_RUN_CHECKPOINT_PREV, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      goto out;
+    }
+    int has_prev = !ng_run_exists(ckpt) && ng_run_exists(prev);
+    if ((ng_run_exists(ckpt) || has_prev) && !o->force) {
       ng_cli_error(CMD, "'%s' already holds a run (%s); continue it with --resume %s, or pass "
-                        "--force to start over and overwrite it", dir, NG_RUN_CHECKPOINT, dir);
+                        "--force to start over and overwrite it", dir,
+                   has_prev ? NG_RUN_CHECKPOINT_PREV : NG_RUN_CHECKPOINT, dir);
       goto out;
     }
     if (ng_run_prepare_dir(dir, &err) != NG_OK) {

@@ -92,10 +92,14 @@ if(TARGET natgrad_cli)
   set_tests_properties(cli_resume_damaged_no_prev PROPERTIES FIXTURES_REQUIRED robust_run
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 60)
 
-  # --force starts over without any of the old checkpoints.
+  # A folder holding only a previous checkpoint is a run too; --force starts over without
+# any of the old checkpoints.
   add_test(NAME cli_force_clears_checkpoints COMMAND sh -c [=[
     src=$1; dir=$2; rm -rf "$dir"; cp -R "$src" "$dir" || exit 1
-    cp "$dir/checkpoint.ngc" "$dir/checkpoint.damaged.ngc"
+    mv "$dir/checkpoint.ngc" "$dir/checkpoint.damaged.ngc"
+    # a previous checkpoint alone still marks the folder as holding a run
+    out=$("$0" train --env CartPole-v1 --steps 512 --out "$dir" 2>&1); rc=$?; printf '%s\n' "$out"
+    [ "$rc" -eq 2 ] && printf '%s\n' "$out" | grep -q "already holds a run (checkpoint.prev.ngc)" || exit 1
     "$0" train --env CartPole-v1 --steps 512 --set n_steps=256 --out "$dir" --force --quiet \
       --eval-episodes 0 || exit 1
     [ ! -e "$dir/checkpoint.prev.ngc" ] && [ ! -e "$dir/checkpoint.damaged.ngc" ] ||
