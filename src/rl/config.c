@@ -64,6 +64,27 @@
  *   MountainCarContinuous-v0  normalize true, n_envs 2, n_timesteps 50000, use_sde True,
  *                             sde_sample_freq 4
  *
+ * MuJoCo: the zoo tunes the v4 ids; natgrad gives the same values to the v5 ids (v5 changed
+ * the environments' defaults only slightly: Ant-v5 observes the contact forces). The zoo's
+ * `Ant-v4: &mujoco-defaults` is `<<: *pybullet-defaults` (HalfCheetahBulletEnv-v0) with
+ * n_timesteps 1e6:
+ *
+ *   mujoco-defaults           normalize true, n_envs 2, n_timesteps 1e6, batch_size 128,
+ *                             n_steps 1024, gamma 0.99, gae_lambda 0.95,
+ *                             sub_sampling_factor 1, cg_max_steps 25, cg_damping 0.1,
+ *                             n_critic_updates 20, learning_rate 1e-3
+ *   Ant-v4, Hopper-v4,        mujoco-defaults
+ *   Walker2d-v4
+ *   HalfCheetah-v4            mujoco-defaults, target_kl 0.04
+ *   Swimmer-v4                mujoco-defaults, gamma 0.9999 (VecNormalize's too)
+ *
+ * as natgrad keys: normalize_obs/_reward 1, n_envs 2, steps 1e6, vf_minibatch 128 (= the
+ * library default), n_steps 1024, gamma 0.99, gae_lambda 0.95, fisher_subsample 1, cg_iters
+ * 25, cg_damping 0.1, vf_epochs 20, vf_lr 1e-3 (= the library default); max_kl 0.04 for
+ * HalfCheetah. The zoo has no InvertedPendulum or InvertedDoublePendulum entry (it would run
+ * them with `default`: the library defaults, 1e6 steps); natgrad gives them the
+ * mujoco-defaults too, so that all seven MuJoCo tasks share one setting.
+ *
  * Deviations. natgrad has no generalised state-dependent exploration (gSDE), so Pendulum-v1
  * and MountainCarContinuous-v0 explore with the plain state-independent Gaussian
  * (use_sde=False, sde_sample_freq ignored). Pendulum-v1 reaches its goal without it. On
@@ -78,15 +99,25 @@ typedef struct {
   long steps;
   double gamma, gae_lambda, cg_damping; /* < 0: keep the library default */
   double init_log_std;                  /* NAN: keep the library default */
+  int cg_iters;                         /* 0: keep the library default */
+  double max_kl;                        /* 0: keep the library default */
 } ng__zoo_entry_t;
 
 static const ng__zoo_entry_t ng__zoo[] = {
-    {"CartPole-v1", 2, 512, 512, 20, 0, 100000, 0.99, 0.98, 1e-3, NAN},
-    {"Pendulum-v1", 2, 1024, -1, 15, 0, 100000, 0.9, -1, -1, NAN},
-    {"Acrobot-v1", 2, 1024, -1, -1, 1, 100000, -1, -1, -1, NAN},
-    {"MountainCar-v0", 2, 1024, -1, 20, 1, 100000, -1, -1, -1, NAN},
+    {"CartPole-v1", 2, 512, 512, 20, 0, 100000, 0.99, 0.98, 1e-3, NAN, 0, 0},
+    {"Pendulum-v1", 2, 1024, -1, 15, 0, 100000, 0.9, -1, -1, NAN, 0, 0},
+    {"Acrobot-v1", 2, 1024, -1, -1, 1, 100000, -1, -1, -1, NAN, 0, 0},
+    {"MountainCar-v0", 2, 1024, -1, 20, 1, 100000, -1, -1, -1, NAN, 0, 0},
     /* init_log_std 0.5: natgrad's deviation, see above */
-    {"MountainCarContinuous-v0", 2, -1, -1, -1, 1, 50000, -1, -1, -1, 0.5},
+    {"MountainCarContinuous-v0", 2, -1, -1, -1, 1, 50000, -1, -1, -1, 0.5, 0, 0},
+    /* mujoco-defaults (the Inverted* two: natgrad's choice, see above) */
+    {"InvertedPendulum-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"InvertedDoublePendulum-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"Swimmer-v5", 2, 1024, 128, 20, 1, 1000000, 0.9999, 0.95, 0.1, NAN, 25, 0},
+    {"Hopper-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"Walker2d-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"HalfCheetah-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0.04},
+    {"Ant-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
 };
 
 static void ng__config_base(ng_rl_config_t *c) {
@@ -145,6 +176,8 @@ int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *er
     if (z->gae_lambda >= 0) cfg->gae_lambda = z->gae_lambda;
     if (z->cg_damping >= 0) cfg->cg_damping = z->cg_damping;
     if (!isnan(z->init_log_std)) cfg->init_log_std = z->init_log_std;
+    if (z->cg_iters > 0) cfg->cg_iters = z->cg_iters;
+    if (z->max_kl > 0) cfg->max_kl = z->max_kl;
     cfg->normalize_obs = cfg->normalize_reward = z->normalize;
   }
   ng_error_clear(err);
