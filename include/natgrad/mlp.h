@@ -139,7 +139,8 @@ size_t ng_mlp_deltas_width(const ng_mlp_t *mlp);
  * dy (B*k x n_out, row b*k + r the r-th cotangent of row b), through the last forward on ws
  * (batch = its rows):
  *     delta_{L-1} = dY .* act'(z_{L-1}),    delta_{l-1} = (delta_l W_l) .* act'(z_{l-1})
- * One product per layer above the first, for all k at once; no parameter gradient. */
+ * One product per layer above the first (one per cotangent for the two top layers, all k
+ * at once below them); no parameter gradient. */
 int ng_mlp_deltas(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                   size_t k, const double *dy, double *deltas);
 
