@@ -250,10 +250,14 @@ int main(int argc, char **argv) {
       timing_t tsu = bench(op_setup, &p, target_s, 15);
       timing_t tf = bench(op_fvp, &p, target_s, 15);
       timing_t tc = bench(op_cg10, &p, target_s, 5);
-      /* an F.v is one JVP + one VJP: 4 products per layer less the 2 skipped on layer 0 */
+      /* F.v on the factored path (fisher.h): two products per layer, A V^T and H^T A, so
+       * twice a forward's matrix FLOPs (the elementwise work over r is not counted); on the
+       * JVP/VJP path it would be four per layer less the two skipped on layer 0. */
       double fwd = mlp_flops(batch, gauss);
       size_t in0 = gauss ? 11 : 4;
-      double fvp_flops = 4.0 * fwd - 2.0 * 2.0 * (double)batch * (double)(in0 * 64);
+      double fvp_flops = ng_fisher_cache_rows(p.fisher) >= batch
+                             ? 2.0 * fwd
+                             : 4.0 * fwd - 2.0 * 2.0 * (double)batch * (double)(in0 * 64);
       printf("%-6s %6zu %9.3f %9.3f %9.3f %9.3f %7.2f %7.2f %9.1f\n", gauss ? "gauss" : "cat",
              batch, tg.median_s * 1e3, tsu.median_s * 1e3, tf.median_s * 1e3, tc.median_s * 1e3,
              tf.median_s / tg.median_s, tc.median_s / tg.median_s,
