@@ -72,6 +72,29 @@ if(TARGET natgrad_cli)
   set_tests_properties(cli_resume_falls_back PROPERTIES FIXTURES_REQUIRED robust_run
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 180)
 
+  # What a kill can leave behind: temporary files of a checkpoint write and of the
+  # previous-checkpoint rotation, and (where the rotation had to copy) no latest file yet.
+  # --resume uses the previous checkpoint, says why, and the next saves clean up.
+  add_test(NAME cli_resume_after_torn_save COMMAND sh -c [=[
+    src=$1; dir=$2; rm -rf "$dir"; cp -R "$src" "$dir" || exit 1
+    head -c 5000 "$src/checkpoint.ngc" > "$dir/checkpoint.ngc.tmp"
+    head -c 700 "$src/checkpoint.ngc" > "$dir/checkpoint.prev.ngc.tmp"
+    rm "$dir/checkpoint.ngc"
+    out=$("$0" train --resume "$dir" --steps 3072 --checkpoint-every 1 --quiet 2>&1); rc=$?
+    printf '%s\n' "$out"
+    [ "$rc" -eq 0 ] || { echo "exit status $rc"; exit 1; }
+    printf '%s\n' "$out" | grep -q "checkpoint.ngc' is missing); using the previous one" || exit 1
+    for f in checkpoint.ngc.tmp checkpoint.prev.ngc.tmp; do
+      [ ! -e "$dir/$f" ] || { echo "$f left behind"; exit 1; }
+    done
+    "$0" eval "$dir/checkpoint.ngc" --episodes 1 | grep -q " after 3072 steps" || exit 1
+    "$0" eval "$dir/checkpoint.prev.ngc" --episodes 1 | grep -q " after 2560 steps" || exit 1
+    awk -F, 'NR > 1 && $1 != NR - 1 { print "bad row " NR ": " $0; bad = 1 } END { exit bad }' \
+      "$dir/progress.csv" || exit 1
+  ]=] ${NG_ROB_CLI} ${NG_ROB_DIR}/run ${NG_ROB_DIR}/torn)
+  set_tests_properties(cli_resume_after_torn_save PROPERTIES FIXTURES_REQUIRED robust_run
+                       ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 60)
+
   # Damaged with nothing to fall back to: a clear error, exit status 1, nothing changed.
   add_test(NAME cli_resume_damaged_no_prev COMMAND sh -c [=[
     src=$1; dir=$2; rm -rf "$dir"; cp -R "$src" "$dir" || exit 1
