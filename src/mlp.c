@@ -865,3 +865,18 @@ int ng_mlp_rowgrad_sq_acc(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t 
   ng__rowgrad_accumulate(mlp, theta, ws, row0, n_rows, k, deltas, w, 1, out);
   return NG_OK;
 }
+
+/* ---- read access for callers building their own statistics (K-FAC) ----------------------- */
+
+int ng_act_mul_deriv(ng_act_t act, size_t n, const double *a, double *g) {
+  if (!ng__act_valid(act) || (n > 0 && (!a || !g))) return NG_EINVAL;
+  ng__act_mul_deriv(act, n, a, g);
+  return NG_OK;
+}
+
+const double *ng_mlp_ws_activation(const ng_mlp_ws_t *ws, size_t i) {
+  if (!ws || ws->batch == 0 || i > ws->n_layers) return NULL;
+  return i ? ws->a[i - 1] : ws->x;
+}
+
+size_t ng_mlp_ws_batch(const ng_mlp_ws_t *ws) { return ws ? ws->batch : 0; }

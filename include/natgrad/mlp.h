@@ -41,6 +41,11 @@ const char *ng_act_name(ng_act_t act);
  * an unknown act or NULL arrays. */
 int ng_act_apply(ng_act_t act, size_t n, const double *z, double *a);
 
+/* g .*= act'(z) elementwise, n values, with the derivative read off the OUTPUT a = act(z)
+ * as the passes do (identity 1, tanh 1 - a^2, relu [a > 0]): the backward's own rule, for
+ * callers that push cotangents through a layer themselves. NG_EINVAL as ng_act_apply. */
+int ng_act_mul_deriv(ng_act_t act, size_t n, const double *a, double *g);
+
 typedef struct ng_mlp ng_mlp_t;
 
 /* n_layers >= 1 layers; sizes has n_layers + 1 entries, all >= 1; acts has n_layers
@@ -88,6 +93,14 @@ int ng_mlp_forward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, si
 
 /* The last forward's output (B x n_out, borrowed, valid until the next forward). */
 const double *ng_mlp_ws_output(const ng_mlp_ws_t *ws);
+
+/* Activation i of the last forward (borrowed, valid until the next forward), B x sizes[i]
+ * row-major, indexed like sizes: i = 0 is the forward's copy of X, i = l + 1 is layer l's
+ * output a_l, so layer l reads activation l and writes activation l + 1 (i = n_layers is
+ * the output). NULL for i > n_layers or when ws holds no forward. */
+const double *ng_mlp_ws_activation(const ng_mlp_ws_t *ws, size_t i);
+/* Rows B of the last successful forward on ws (0: none). */
+size_t ng_mlp_ws_batch(const ng_mlp_ws_t *ws);
 
 /* Backprop of the output cotangent dY (B x n_out) through the last forward on ws:
  *     dtheta += sum_b J_b^T dY_b        (ACCUMULATES: zero dtheta first for a plain gradient)
