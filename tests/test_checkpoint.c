@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -113,6 +114,14 @@ static void test_intact(void) {
   /* a folder is not a checkpoint */
   NG_CHECK_STATUS(ng_rl_load(&b, ".", &err), NG_EIO);
   NG_CHECK(b == NULL && strstr(err.message, "is a folder") != NULL);
+  /* nor a FIFO (opening it for reading would block until a writer came) */
+  char fifo[64];
+  snprintf(fifo, sizeof fifo, "test_checkpoint_%d.fifo", (int)getpid());
+  if (mkfifo(fifo, 0600) == 0) {
+    NG_CHECK_STATUS(ng_rl_load(&b, fifo, &err), NG_EIO);
+    NG_CHECK(b == NULL && strstr(err.message, "not a regular file") != NULL);
+    remove(fifo);
+  }
   NG_CHECK_STATUS(ng_rl_load_mem(&b, NULL, 0, &err), NG_EFORMAT);
   NG_CHECK_STATUS(ng_rl_load_mem(NULL, g_file, g_len, &err), NG_EINVAL);
   ng_rl_destroy(a);

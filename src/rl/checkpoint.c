@@ -535,9 +535,14 @@ int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err) {
   *out = NULL;
   if (!ng__little_endian())
     return ng_error_set(err, NG_EUNSUPPORTED, "load: checkpoints need a little-endian host");
+  /* a FIFO or a device would block or never end: only regular files (checked again on
+   * the open file below) */
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return ng_error_set(err, NG_EIO, "load: %s: %s", path,
+                        S_ISDIR(st.st_mode) ? "is a folder" : "not a regular file");
   FILE *f = fopen(path, "rb");
   if (!f) return ng_error_set(err, NG_EIO, "load: cannot open %s: %s", path, strerror(errno));
-  struct stat st;
   if (fstat(fileno(f), &st) != 0) {
     int e = errno;
     fclose(f);
