@@ -1,9 +1,12 @@
 /* K-FAC: the factors A = E[a a^T] and G = E[g g^T] against their definitions computed by
- * brute force (an independent per-row forward pass, g by central differences through it);
- * sampled G converging to the exact expectation; exactness where theory says so (one dense
- * layer, Gaussian head: A (x) G equals the dense Fisher block of fisher.h); the damped
- * Kronecker inverse against a dense solve; running averages; K-FAC's step as Newton's on
- * linear least squares; bad inputs. */
+ * brute force (an independent per-row forward pass, g by central differences through it),
+ * for one to four layers so every way mlp's cotangent cache holds a layer is covered; the
+ * loss and gradient bit for bit those of ng_sup_loss_grad (the same mlp passes); the mlp
+ * read access K-FAC builds on (activations, derivative rule); sampled G converging to the
+ * exact expectation; exactness where theory says so (one dense layer, Gaussian head:
+ * A (x) G equals the dense Fisher block of fisher.h); the damped Kronecker inverse against a
+ * dense solve; running averages; K-FAC's step as Newton's on linear least squares; bad
+ * inputs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,8 +211,13 @@ static void check_factors(ng_model_t *m, ng_fisher_kind_t kind) {
   free(theta);
 }
 
+/* mlp.h's cotangent cache skips the last hidden layer (L-2), which K-FAC recomputes: one
+ * hidden layer (only it skipped), two (one stored below it), three (stored layers below it
+ * reached through the cache's own backward), and no hidden layer (nothing skipped) in the
+ * exactness test below. ReLU too: the brute force's differences straddle no kink with these
+ * seeds and FD_H (a kink would show as a failure, not pass silently). */
 static void test_factors_brute_force(void) {
-  size_t h2[2] = {4, 3};
+  size_t h2[2] = {4, 3}, h3[3] = {4, 5, 3};
   ng_dist_t cat = {NG_DIST_CATEGORICAL, 3}, gau = {NG_DIST_GAUSSIAN, 2};
   ng_model_t *m1 = model(3, 2, h2, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT);
   check_factors(m1, NG_FISHER_TRUE);
@@ -219,21 +227,37 @@ static void test_factors_brute_force(void) {
   ng_model_t *m3 = model(2, 2, h2, NG_ACT_TANH, gau, NG_LOGSTD_STATE_INDEPENDENT);
   check_factors(m3, NG_FISHER_TRUE);
   check_factors(m3, NG_FISHER_EMPIRICAL);
+  ng_model_t *m4 = model(3, 3, h3, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT);
+  check_factors(m4, NG_FISHER_TRUE);
+  check_factors(m4, NG_FISHER_EMPIRICAL);
+  ng_model_t *m5 = model(3, 3, h3, NG_ACT_RELU, gau, NG_LOGSTD_STATE_INDEPENDENT);
+  check_factors(m5, NG_FISHER_TRUE);
+  ng_model_t *m6 = model(3, 1, h2, NG_ACT_RELU, cat, NG_LOGSTD_STATE_INDEPENDENT);
+  check_factors(m6, NG_FISHER_TRUE);
   ng_model_destroy(m1);
   ng_model_destroy(m2);
   ng_model_destroy(m3);
+  ng_model_destroy(m4);
+  ng_model_destroy(m5);
+  ng_model_destroy(m6);
 }
 
-/* The kfac module's own forward/backward gives the same loss and gradient as model.h's. */
+/* K-FAC's loss and gradient run on mlp's passes in ng_sup_loss_grad's order: equal BIT FOR
+ * BIT to the model's, for every head layout, zero to three hidden layers, tanh and ReLU, and
+ * on a batch smaller than the workspace's. */
 static void test_loss_grad_matches_model(void) {
-  size_t h2[2] = {5, 4};
+  size_t h2[2] = {5, 4}, h3[3] = {6, 5, 4};
   ng_dist_t cat = {NG_DIST_CATEGORICAL, 3}, gau = {NG_DIST_GAUSSIAN, 2};
-  ng_model_t *ms[3] = {model(3, 2, h2, NG_ACT_RELU, cat, NG_LOGSTD_STATE_INDEPENDENT),
-                       model(3, 2, h2, NG_ACT_TANH, gau, NG_LOGSTD_STATE_INDEPENDENT),
-                       model(3, 1, h2, NG_ACT_TANH, gau, NG_LOGSTD_NETWORK)};
+  enum { NM = 6 };
+  ng_model_t *ms[NM] = {model(3, 2, h2, NG_ACT_RELU, cat, NG_LOGSTD_STATE_INDEPENDENT),
+                        model(3, 2, h2, NG_ACT_TANH, gau, NG_LOGSTD_STATE_INDEPENDENT),
+                        model(3, 1, h2, NG_ACT_TANH, gau, NG_LOGSTD_NETWORK),
+                        model(3, 0, NULL, NG_ACT_IDENTITY, cat, NG_LOGSTD_STATE_INDEPENDENT),
+                        model(3, 3, h3, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT),
+                        model(3, 3, h3, NG_ACT_RELU, gau, NG_LOGSTD_STATE_INDEPENDENT)};
   ng_rng_t rng;
   ng_rng_seed(&rng, 3, 0);
-  for (int t = 0; t < 3; t++) {
+  for (int t = 0; t < NM; t++) {
     ng_model_t *m = ms[t];
     size_t n = ng_model_n_params(m);
     ng_dist_t d = ng_model_dist(m);
@@ -248,11 +272,30 @@ static void test_loss_grad_matches_model(void) {
     ng_model_ws_t *ws;
     NG_CHECK_OK(ng_kfac_create(&k, m, BATCH));
     NG_CHECK_OK(ng_model_ws_create(&ws, m, BATCH));
-    double l1, l2;
-    NG_CHECK_OK(ng_kfac_loss_grad(k, theta, BATCH, x, y, &l1, g1));
-    NG_CHECK_OK(ng_sup_loss_grad(m, ws, theta, BATCH, x, y, &l2, g2));
-    NG_CHECK_CLOSE(l1, l2, TOL_EXACT, 0);
-    NG_CHECK_VEC_CLOSE(n, g1, g2, TOL_EXACT);
+    for (size_t rows = BATCH; rows >= BATCH - 2; rows -= 2) {
+      double l1 = 0, l2 = 1, l3 = 2;
+      memset(g1, 0xff, n * sizeof *g1); /* NaN: the gradient OVERWRITES */
+      NG_CHECK_OK(ng_kfac_loss_grad(k, theta, rows, x, y, &l1, g1));
+      NG_CHECK_OK(ng_sup_loss_grad(m, ws, theta, rows, x, y, &l2, g2));
+      NG_CHECK(memcmp(&l1, &l2, sizeof l1) == 0);
+      NG_CHECK(memcmp(g1, g2, n * sizeof *g1) == 0);
+      /* the loss alone is the same number */
+      NG_CHECK_OK(ng_kfac_loss_grad(k, theta, rows, x, y, &l3, NULL));
+      NG_CHECK(memcmp(&l3, &l2, sizeof l3) == 0);
+    }
+    /* and it is the gradient: a central difference of the loss along a random direction */
+    double *v = malloc(n * sizeof *v), *tp = malloc(n * sizeof *tp), lp, lm;
+    random_fill(&rng, n, v, 1.0);
+    for (size_t i = 0; i < n; i++) tp[i] = theta[i] + FD_H * v[i];
+    NG_CHECK_OK(ng_kfac_loss_grad(k, tp, BATCH, x, y, &lp, NULL));
+    for (size_t i = 0; i < n; i++) tp[i] = theta[i] - FD_H * v[i];
+    NG_CHECK_OK(ng_kfac_loss_grad(k, tp, BATCH, x, y, &lm, NULL));
+    double l0;
+    NG_CHECK_OK(ng_kfac_loss_grad(k, theta, BATCH, x, y, &l0, g1));
+    NG_CHECK_CLOSE(ng_vec_dot(n, g1, v), (lp - lm) / (2 * FD_H), TOL_FD,
+                   TOL_FD * ng_vec_norm2(n, g1) * ng_vec_norm2(n, v));
+    free(v);
+    free(tp);
     ng_kfac_destroy(k);
     ng_model_ws_destroy(ws);
     free(theta);
@@ -260,6 +303,67 @@ static void test_loss_grad_matches_model(void) {
     free(g2);
     ng_model_destroy(m);
   }
+}
+
+/* The mlp read access K-FAC builds on: activation i has width sizes[i], 0 the input copy and
+ * L the output; none before a forward or after a failed one; the derivative rule read off
+ * the outputs matches central differences of the activation. */
+static void test_mlp_read_access(void) {
+  size_t sizes[4] = {3, 4, 5, 2};
+  ng_act_t acts[3] = {NG_ACT_TANH, NG_ACT_RELU, NG_ACT_IDENTITY};
+  ng_mlp_t *mlp;
+  ng_mlp_ws_t *ws;
+  NG_CHECK_OK(ng_mlp_create(&mlp, 3, sizes, acts));
+  NG_CHECK_OK(ng_mlp_ws_create(&ws, mlp, BATCH));
+  NG_CHECK(ng_mlp_ws_activation(ws, 0) == NULL && ng_mlp_ws_batch(ws) == 0);
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 41, 0);
+  size_t n = ng_mlp_n_params(mlp);
+  double *theta = malloc(n * sizeof *theta), x[BATCH * 3], y[BATCH * 2];
+  random_fill(&rng, n, theta, 0.8);
+  random_fill(&rng, BATCH * 3, x, 1.0);
+  NG_CHECK_OK(ng_mlp_forward(mlp, theta, ws, BATCH - 1, x, y));
+  NG_CHECK(ng_mlp_ws_batch(ws) == BATCH - 1);
+  NG_CHECK(memcmp(ng_mlp_ws_activation(ws, 0), x, (BATCH - 1) * 3 * sizeof(double)) == 0);
+  NG_CHECK(ng_mlp_ws_activation(ws, 3) == ng_mlp_ws_output(ws));
+  NG_CHECK(memcmp(ng_mlp_ws_activation(ws, 3), y, (BATCH - 1) * 2 * sizeof(double)) == 0);
+  NG_CHECK(ng_mlp_ws_activation(ws, 4) == NULL && ng_mlp_ws_activation(NULL, 0) == NULL);
+  /* each activation is its layer applied to the previous one (independent loop; libm's tanh
+   * against mlp's own, within a few ulp) */
+  for (size_t l = 0; l < 3; l++) {
+    const double *in = ng_mlp_ws_activation(ws, l), *out = ng_mlp_ws_activation(ws, l + 1);
+    size_t ro = sizes[l + 1], c = sizes[l];
+    const double *W = theta + ng_mlp_layer_offset(mlp, l), *bias = W + ro * c;
+    for (size_t b = 0; b < BATCH - 1; b++)
+      for (size_t i = 0; i < ro; i++) {
+        double z = bias[i];
+        for (size_t j = 0; j < c; j++) z += W[i * c + j] * in[b * c + j];
+        NG_CHECK_CLOSE(out[b * ro + i], ref_act(acts[l], z), TOL_EXACT, TOL_EXACT);
+      }
+  }
+  /* derivative rule: g .* act'(z) read off a = act(z), against (act(z+h) - act(z-h)) / 2h */
+  double z[6] = {-1.3, -0.2, 0.05, 0.4, 1.7, 3.0}, a[6], g[6], want[6];
+  for (int t = 0; t < 3; t++) {
+    ng_act_t act = (ng_act_t)t;
+    NG_CHECK_OK(ng_act_apply(act, 6, z, a));
+    for (int i = 0; i < 6; i++) {
+      g[i] = 0.5 + i;
+      want[i] = g[i] * (ref_act(act, z[i] + FD_H) - ref_act(act, z[i] - FD_H)) / (2 * FD_H);
+    }
+    NG_CHECK_OK(ng_act_mul_deriv(act, 6, a, g));
+    NG_CHECK_VEC_CLOSE(6, g, want, TOL_FD);
+  }
+  NG_CHECK_STATUS(ng_act_mul_deriv((ng_act_t)7, 6, a, g), NG_EINVAL);
+  NG_CHECK_STATUS(ng_act_mul_deriv(NG_ACT_TANH, 6, NULL, g), NG_EINVAL);
+  NG_CHECK_STATUS(ng_act_mul_deriv(NG_ACT_TANH, 6, a, NULL), NG_EINVAL);
+  NG_CHECK_OK(ng_act_mul_deriv(NG_ACT_TANH, 0, NULL, NULL));
+  /* a failed forward leaves nothing to read */
+  x[0] = NAN;
+  NG_CHECK_STATUS(ng_mlp_forward(mlp, theta, ws, BATCH, x, NULL), NG_ENONFINITE);
+  NG_CHECK(ng_mlp_ws_activation(ws, 1) == NULL && ng_mlp_ws_batch(ws) == 0);
+  free(theta);
+  ng_mlp_ws_destroy(ws);
+  ng_mlp_destroy(mlp);
 }
 
 /* G from sampled labels converges to the exact expectation. */
@@ -527,6 +631,7 @@ static void test_newton_on_least_squares(void) {
 int main(void) {
   NG_TEST_RUN(test_factors_brute_force);
   NG_TEST_RUN(test_loss_grad_matches_model);
+  NG_TEST_RUN(test_mlp_read_access);
   NG_TEST_RUN(test_sampled_converges);
   NG_TEST_RUN(test_exact_one_layer_gaussian);
   NG_TEST_RUN(test_precondition_and_running);

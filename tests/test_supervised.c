@@ -3,8 +3,10 @@
  * on problems with a known optimum (linear least squares by the normal equations; L2-
  * regularised softmax regression by Newton's method on the exact Hessian); the masked
  * (fixed-variance) head staying put; Levenberg-Marquardt damping against the quadratic
- * model; a fit resumed from its checkpoint continuing bit for bit for every optimiser; and
- * corrupt or truncated checkpoints rejected. */
+ * model; every optimiser's first step reporting the same loss and gradient norm bit for bit
+ * (K-FAC computes them on its own workspace, with the model's passes); a fit resumed from
+ * its checkpoint continuing bit for bit for every optimiser; and corrupt or truncated
+ * checkpoints rejected. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -407,6 +409,62 @@ static void test_levenberg_marquardt(void) {
   ng_model_destroy(mc);
 }
 
+/* ---- every kind sees the same loss --------------------------------------------------------------- */
+
+/* The step's loss and gradient norm do not depend on the kind: K-FAC's come from
+ * ng_kfac_loss_grad, the others' from ng_sup_loss_grad, equal bit for bit (weight decay and
+ * a frozen head included). Two hidden tanh layers, both head layouts. */
+static void test_same_loss_every_kind(void) {
+  enum { B = 9, D = 3 };
+  size_t h[2] = {6, 4};
+  ng_dist_t dists[2] = {{NG_DIST_CATEGORICAL, 3}, {NG_DIST_GAUSSIAN, 2}};
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 12, 0);
+  for (int t = 0; t < 2; t++) {
+    ng_model_t *m = model(D, 2, h, NG_ACT_TANH, dists[t]);
+    size_t n = ng_model_n_params(m);
+    double *th0 = malloc(n * sizeof *th0), *th = malloc(n * sizeof *th), x[B * D], y[B * 2];
+    unsigned char *mask = malloc(n);
+    memset(mask, 1, n);
+    mask[n - 1] = 0;
+    fill(&rng, n, th0, 0.5);
+    fill(&rng, B * D, x, 1.0);
+    for (int b = 0; b < B; b++)
+      if (t == 0) y[b] = b % 3;
+      else fill(&rng, 2, y + 2 * b, 1.0);
+    double loss0 = 0, gnorm0 = 0;
+    for (int k = 0; k < NG_OPT_KINDS; k++) {
+      ng_sup_opt_config_t c;
+      ng_sup_opt_config_default(&c, (ng_opt_kind_t)k);
+      c.weight_decay = 1e-3;
+      ng_sup_opt_t *o;
+      ng_error_t err;
+      NG_CHECK_OK(ng_sup_opt_create(&o, m, &c, B, &err));
+      NG_CHECK_OK(ng_sup_opt_set_trainable(o, mask));
+      memcpy(th, th0, n * sizeof *th);
+      ng_sup_step_info_t info;
+      NG_CHECK_OK(ng_sup_opt_step(o, th, B, x, y, &info));
+      if (k == 0) {
+        loss0 = info.loss;
+        gnorm0 = info.grad_norm;
+      } else {
+        int same = memcmp(&info.loss, &loss0, sizeof loss0) == 0 &&
+                   memcmp(&info.grad_norm, &gnorm0, sizeof gnorm0) == 0;
+        if (!same)
+          fprintf(stderr, "%s: loss %.17g grad norm %.17g, sgd's %.17g %.17g\n",
+                  ng_opt_name((ng_opt_kind_t)k), info.loss, info.grad_norm, loss0, gnorm0);
+        NG_CHECK(same);
+      }
+      NG_CHECK(th[n - 1] == th0[n - 1]);
+      ng_sup_opt_destroy(o);
+    }
+    free(th0);
+    free(th);
+    free(mask);
+    ng_model_destroy(m);
+  }
+}
+
 /* ---- resume bit for bit ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -581,6 +639,7 @@ int main(void) {
   NG_TEST_RUN(test_least_squares_optimum);
   NG_TEST_RUN(test_softmax_optimum);
   NG_TEST_RUN(test_levenberg_marquardt);
+  NG_TEST_RUN(test_same_loss_every_kind);
   NG_TEST_RUN(test_resume_bit_for_bit);
   NG_TEST_RUN(test_checkpoint_corruption);
   remove(ckpath);

@@ -1,12 +1,14 @@
 /* K-FAC: Kronecker-factored curvature per dense layer (Martens & Grosse, 2015).
  *
- * mlp.h keeps the layer inputs a_{l-1} and the back-propagated gradients g_l to itself, so
- * this file runs its own forward and backward over the public layout (ng_mlp_layer_offset,
- * ng_mlp_size, ng_mlp_act) with the same CBLAS products as mlp.c. Per batch it keeps every
- * layer's output; the factors then need one more backward per sampled label (no dW).
+ * Built on mlp.c's own passes: ng_mlp_forward keeps every layer's input in an mlp
+ * workspace (read back with ng_mlp_ws_activation) for the A factors, and ng_mlp_deltas turns
+ * one output cotangent per row into the per-layer pre-activation cotangents g for the G
+ * factors. The loss and gradient are ng_sup_loss_grad's sequence of operations on those
+ * same passes, so they match it bit for bit (test_kfac checks).
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "natgrad/linalg.h"
@@ -18,6 +20,9 @@ extern void dpotrf_(const char *uplo, const blasint *n, double *a, const blasint
 extern void dpotri_(const char *uplo, const blasint *n, double *a, const blasint *lda,
                     blasint *info, size_t uplo_len);
 
+/* A layer whose cotangents ng_mlp_deltas does not store (the last hidden one, mlp.h). */
+#define NG__UNSTORED SIZE_MAX
+
 struct ng_kfac {
   const ng_model_t *m;
   const ng_mlp_t *mlp;
@@ -25,11 +30,13 @@ struct ng_kfac {
   size_t L, max_batch, n_in, n_out, np, na, n_mlp, n_params;
   int si_head;       /* Gaussian with state-independent log stds in theta's head */
   size_t *r, *c;     /* per layer: outputs, inputs */
-  double *x;         /* max_batch x n_in: the batch's inputs */
-  double **a;        /* a[l]: max_batch x r[l], layer outputs */
+  size_t *dcol;      /* per layer: first column of its block in a deltas row, or UNSTORED */
+  ng_mlp_ws_t *ws;   /* the last forward's activations */
   double *p;         /* max_batch x np: distribution parameters */
   double *dp;        /* max_batch x np: cotangents of P */
-  double *gb[2];     /* max_batch x max_r: back-propagated gradients, ping-pong */
+  double *dy;        /* max_batch x n_out: the MLP-output part of dp */
+  double *deltas;    /* max_batch x ng_mlp_deltas_width: one cotangent per row */
+  double *dhid;      /* max_batch x sizes[L-1]: the unstored layer's cotangents (L >= 2) */
   double *ones;      /* max_batch ones */
   double *u;         /* np x np: factor of M */
   double *ys;        /* na: one sampled label */
@@ -69,28 +76,46 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
   size_t L = k->L;
   k->r = ng_malloc(L * sizeof *k->r);
   k->c = ng_malloc(L * sizeof *k->c);
-  k->a = ng_calloc(L, sizeof *k->a);
+  k->dcol = ng_malloc(L * sizeof *k->dcol);
   k->Ab = ng_calloc(L, sizeof *k->Ab);
   k->Gb = ng_calloc(L, sizeof *k->Gb);
   k->A = ng_calloc(L, sizeof *k->A);
   k->G = ng_calloc(L, sizeof *k->G);
   k->Ai = ng_calloc(L, sizeof *k->Ai);
   k->Gi = ng_calloc(L, sizeof *k->Gi);
-  if (!k->r || !k->c || !k->a || !k->Ab || !k->Gb || !k->A || !k->G || !k->Ai || !k->Gi) {
+  if (!k->r || !k->c || !k->dcol || !k->Ab || !k->Gb || !k->A || !k->G || !k->Ai || !k->Gi) {
     ng_kfac_destroy(k);
     return NG_ENOMEM;
   }
-  size_t max_r = 0, max_c = 0, max_rc = 0, total = 0;
+  int st = ng_mlp_ws_create(&k->ws, k->mlp, max_batch);
+  if (st != NG_OK) {
+    ng_kfac_destroy(k);
+    return st;
+  }
+  /* deltas layout (mlp.h): one block per stored layer, every layer but L-2; with one
+   * cotangent per row, block l is B x r[l] starting at B * dcol[l] */
+  size_t max_r = 0, max_c = 0, max_rc = 0, total = 0, col = 0;
   for (size_t l = 0; l < L; l++) {
     k->r[l] = ng_mlp_size(k->mlp, l + 1);
     k->c[l] = ng_mlp_size(k->mlp, l);
+    if (L >= 2 && l == L - 2) {
+      k->dcol[l] = NG__UNSTORED;
+    } else {
+      k->dcol[l] = col;
+      col += k->r[l];
+    }
     if (k->r[l] > max_r) max_r = k->r[l];
     if (k->c[l] > max_c) max_c = k->c[l];
     if (k->r[l] * (k->c[l] + 1) > max_rc) max_rc = k->r[l] * (k->c[l] + 1);
     size_t ad = k->c[l] + 1;
-    total += max_batch * k->r[l] + 3 * ad * ad + 3 * k->r[l] * k->r[l];
+    total += 3 * ad * ad + 3 * k->r[l] * k->r[l];
   }
-  total += max_batch * (k->n_in + 2 * k->np + 2 * max_r + 1) + k->np * k->np + k->na +
+  const size_t width = ng_mlp_deltas_width(k->mlp), hid = L >= 2 ? k->r[L - 2] : 0;
+  if (width != col) { /* the layout mlp.h documents */
+    ng_kfac_destroy(k);
+    return NG_EINVAL;
+  }
+  total += max_batch * (2 * k->np + k->n_out + width + hid + 1) + k->np * k->np + k->na +
            2 * max_rc + max_c;
   k->slab = ng_calloc(total, sizeof(double));
   if (!k->slab) {
@@ -103,11 +128,11 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
     (ptr) = q;               \
     q += (count);            \
   } while (0)
-  NG__TAKE(k->x, max_batch * k->n_in);
   NG__TAKE(k->p, max_batch * k->np);
   NG__TAKE(k->dp, max_batch * k->np);
-  NG__TAKE(k->gb[0], max_batch * max_r);
-  NG__TAKE(k->gb[1], max_batch * max_r);
+  NG__TAKE(k->dy, max_batch * k->n_out);
+  NG__TAKE(k->deltas, max_batch * width);
+  NG__TAKE(k->dhid, max_batch * hid);
   NG__TAKE(k->ones, max_batch);
   NG__TAKE(k->u, k->np * k->np);
   NG__TAKE(k->ys, k->na);
@@ -116,7 +141,6 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
   NG__TAKE(k->colsum, max_c);
   for (size_t l = 0; l < L; l++) {
     size_t ad = k->c[l] + 1, r = k->r[l];
-    NG__TAKE(k->a[l], max_batch * r);
     NG__TAKE(k->Ab[l], ad * ad);
     NG__TAKE(k->A[l], ad * ad);
     NG__TAKE(k->Ai[l], ad * ad);
@@ -132,9 +156,10 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
 
 void ng_kfac_destroy(ng_kfac_t *k) {
   if (!k) return;
+  ng_mlp_ws_destroy(k->ws);
   ng_free(k->r);
   ng_free(k->c);
-  ng_free(k->a);
+  ng_free(k->dcol);
   ng_free(k->Ab);
   ng_free(k->Gb);
   ng_free(k->A);
@@ -158,40 +183,16 @@ int ng__kfac_inverted(const ng_kfac_t *k) { return k && k->inverted; }
 
 /* ---- passes ----------------------------------------------------------------------------------- */
 
-/* g .*= act'(z), read off the stored output a = act(z) (as mlp.c does). */
-static void ng__mul_deriv(ng_act_t act, size_t n, const double *a, double *g) {
-  if (act == NG_ACT_TANH) {
-    for (size_t i = 0; i < n; i++) g[i] *= 1.0 - a[i] * a[i];
-  } else if (act == NG_ACT_RELU) {
-    for (size_t i = 0; i < n; i++)
-      if (!(a[i] > 0.0)) g[i] = 0.0;
-  }
-}
-
-static const double *ng__input(const ng_kfac_t *k, size_t l) { return l ? k->a[l - 1] : k->x; }
-
-/* X (B x n_in) -> a[l] for every layer, P (B x np). */
+/* X (B x n_in) -> the MLP's activations in ws, P (B x np) as model.c lays it out:
+ * [y | theta_head] for a state-independent Gaussian head, y itself otherwise. */
 static int ng__forward(ng_kfac_t *k, const double *theta, size_t batch, const double *x) {
   k->batch = 0;
+  /* the whole theta, head included (the MLP checks only its own part), as ng_model_forward */
   if (!ng_all_finite(k->n_params, theta) || !ng_all_finite(batch * k->n_in, x))
     return NG_ENONFINITE;
-  memcpy(k->x, x, batch * k->n_in * sizeof(double));
-  for (size_t l = 0; l < k->L; l++) {
-    /* z (B x r) = a_prev (B x c) W^T + 1 b^T; a = act(z) */
-    size_t r = k->r[l], c = k->c[l];
-    const double *w = theta + ng_mlp_layer_offset(k->mlp, l), *b = w + r * c;
-    double *z = k->a[l];
-    for (size_t i = 0; i < batch; i++) memcpy(z + i * r, b, r * sizeof(double));
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)r, (int)c, 1.0,
-                ng__input(k, l), (int)c, w, (int)c, 1.0, z, (int)r);
-    ng_act_t act = ng_mlp_act(k->mlp, l);
-    if (act == NG_ACT_TANH) {
-      for (size_t i = 0; i < batch * r; i++) z[i] = tanh(z[i]);
-    } else if (act == NG_ACT_RELU) {
-      for (size_t i = 0; i < batch * r; i++) z[i] = z[i] > 0.0 ? z[i] : 0.0;
-    }
-  }
-  const double *y = k->a[k->L - 1];
+  int st = ng_mlp_forward(k->mlp, theta, k->ws, batch, x, NULL);
+  if (st != NG_OK) return st;
+  const double *y = ng_mlp_ws_output(k->ws);
   if (k->si_head) {
     size_t d = k->dist.dim;
     for (size_t b = 0; b < batch; b++) {
@@ -206,43 +207,10 @@ static int ng__forward(ng_kfac_t *k, const double *theta, size_t batch, const do
   return NG_OK;
 }
 
-/* Backprop of the P-cotangents dp (B x np) through the stored forward. With grad non-NULL:
- * grad += scale * (J^T dp) (dW = scale G^T A, db = scale G^T 1 per layer, head = column sums).
- * With gfac non-NULL: gfac[l] += scale * G_l^T G_l (upper triangle, r x r) per layer. */
-static void ng__backward(ng_kfac_t *k, const double *theta, size_t batch, const double *dp,
-                         double scale, double *grad, double **gfac) {
-  const size_t L = k->L, n_out = k->n_out, np = k->np;
-  const int B = (int)batch;
-  double *g = k->gb[0], *g_prev = k->gb[1];
-  for (size_t b = 0; b < batch; b++) memcpy(g + b * n_out, dp + b * np, n_out * sizeof(double));
-  ng__mul_deriv(ng_mlp_act(k->mlp, L - 1), batch * n_out, k->a[L - 1], g);
-  if (grad && k->si_head) {
-    size_t d = k->dist.dim;
-    double *gh = grad + k->n_mlp;
-    for (size_t b = 0; b < batch; b++)
-      for (size_t j = 0; j < d; j++) gh[j] += scale * dp[b * np + d + j];
-  }
-  for (size_t l = L; l-- > 0;) {
-    const size_t r = k->r[l], c = k->c[l];
-    const double *w = theta + ng_mlp_layer_offset(k->mlp, l);
-    if (grad) {
-      double *dw = grad + ng_mlp_layer_offset(k->mlp, l), *db = dw + r * c;
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c, B, scale, g, (int)r,
-                  ng__input(k, l), (int)c, 1.0, dw, (int)c);
-      cblas_dgemv(CblasRowMajor, CblasTrans, B, (int)r, scale, g, (int)r, k->ones, 1, 1.0, db, 1);
-    }
-    if (gfac)
-      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)r, B, scale, g, (int)r, 1.0,
-                  gfac[l], (int)r);
-    if (l == 0) break;
-    /* G_prev (B x c) = (G W) .* act'(a_{l-1}) */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, (int)c, (int)r, 1.0, g, (int)r, w,
-                (int)c, 0.0, g_prev, (int)c);
-    ng__mul_deriv(ng_mlp_act(k->mlp, l - 1), batch * c, k->a[l - 1], g_prev);
-    double *t = g;
-    g = g_prev;
-    g_prev = t;
-  }
+/* dy (B x n_out) = the MLP-output columns of the P-cotangents dp (B x np). */
+static void ng__dp_to_dy(ng_kfac_t *k, size_t batch) {
+  for (size_t b = 0; b < batch; b++)
+    memcpy(k->dy + b * k->n_out, k->dp + b * k->np, k->n_out * sizeof(double));
 }
 
 /* Copies the upper triangle of the n x n row-major m onto its lower one. */
@@ -251,6 +219,37 @@ static void ng__mirror_upper(size_t n, double *m) {
     for (size_t j = 0; j < i; j++) m[i * n + j] = m[j * n + i];
 }
 
+/* Gb[l] += scale * D_l^T D_l (upper triangle, r x r) for every layer, D_l (B x r) the
+ * pre-activation cotangents of the output cotangents in dy (one per row). ng_mlp_deltas
+ * gives every layer's but the last hidden one's, which is D_{L-2} = (D_{L-1} W_{L-1}) .*
+ * act'(z_{L-2}): one product with n_out inner columns. */
+static int ng__g_accumulate(ng_kfac_t *k, const double *theta, size_t batch, double scale) {
+  int st = ng_mlp_deltas(k->mlp, theta, k->ws, batch, 1, k->dy, k->deltas);
+  if (st != NG_OK) return st;
+  const size_t L = k->L;
+  for (size_t l = 0; l < L; l++) {
+    const size_t r = k->r[l];
+    const double *d;
+    if (k->dcol[l] != NG__UNSTORED) {
+      d = k->deltas + batch * k->dcol[l];
+    } else {
+      /* dhid (B x r) = D_{L-1} (B x n_out) W_{L-1} (n_out x r), then .* act' */
+      const double *w_out = theta + ng_mlp_layer_offset(k->mlp, L - 1);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)r, (int)k->n_out,
+                  1.0, k->deltas + batch * k->dcol[L - 1], (int)k->n_out, w_out, (int)r, 0.0,
+                  k->dhid, (int)r);
+      st = ng_act_mul_deriv(ng_mlp_act(k->mlp, l), batch * r,
+                            ng_mlp_ws_activation(k->ws, l + 1), k->dhid);
+      if (st != NG_OK) return st;
+      d = k->dhid;
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)r, (int)batch, scale, d, (int)r, 1.0,
+                k->Gb[l], (int)r);
+  }
+  return NG_OK;
+}
+
+/* ng_sup_loss_grad's operations in its order (loss.c, model.c), on the same mlp passes. */
 int ng_kfac_loss_grad(ng_kfac_t *k, const double *theta, size_t batch, const double *x,
                       const double *y, double *loss, double *grad) {
   if (!k || !theta || !x || !y || !loss || batch == 0 || batch > k->max_batch) return NG_EINVAL;
@@ -272,8 +271,22 @@ int ng_kfac_loss_grad(ng_kfac_t *k, const double *theta, size_t batch, const dou
   *loss = -sum / (double)batch;
   if (!grad) return NG_OK;
   ng_vec_zero(k->n_params, grad);
-  /* dp holds grad log p; the loss is its negated mean */
-  ng__backward(k, theta, batch, k->dp, -1.0 / (double)batch, grad, NULL);
+  /* grad = -(1/B) J^T dp, dp = grad log p: the MLP part by mlp's backward, then the head's
+   * log stds (shared by every row) as the column sums of their cotangents */
+  if (!ng_all_finite(batch * k->np, k->dp)) return NG_ENONFINITE;
+  if (k->si_head) {
+    ng__dp_to_dy(k, batch);
+    st = ng_mlp_vjp(k->mlp, theta, k->ws, batch, k->dy, grad, NULL);
+    if (st != NG_OK) return st;
+    size_t d = k->dist.dim;
+    double *gh = grad + k->n_mlp;
+    for (size_t b = 0; b < batch; b++)
+      for (size_t j = 0; j < d; j++) gh[j] += k->dp[b * k->np + d + j];
+  } else {
+    st = ng_mlp_vjp(k->mlp, theta, k->ws, batch, k->dp, grad, NULL);
+    if (st != NG_OK) return st;
+  }
+  ng_vec_scale(k->n_params, -1.0 / (double)batch, grad);
   return ng_all_finite(k->n_params, grad) ? NG_OK : NG_ENONFINITE;
 }
 
@@ -285,10 +298,11 @@ int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind
   if (kind == NG_FISHER_TRUE && (samples < 0 || (samples > 0 && !rng))) return NG_EINVAL;
   const size_t batch = k->batch, np = k->np;
   const double inv_b = 1.0 / (double)batch;
-  /* A = (1/B) [a 1]^T [a 1] = (1/B) [[a^T a, a^T 1], [1^T a, B]] */
+  /* A = (1/B) [a 1]^T [a 1] = (1/B) [[a^T a, a^T 1], [1^T a, B]], a = layer l's input */
   for (size_t l = 0; l < k->L; l++) {
     size_t c = k->c[l], ad = c + 1;
-    const double *in = ng__input(k, l);
+    const double *in = ng_mlp_ws_activation(k->ws, l);
+    if (!in) return NG_EINVAL;
     double *A = k->Ab[l];
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)c, (int)batch, inv_b, in, (int)c,
                 0.0, A, (int)ad);
@@ -304,31 +318,34 @@ int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind
     for (size_t b = 0; b < batch && st == NG_OK; b++)
       st = ng_dist_logp_grad(&k->dist, k->p + b * np, y + b * k->na, k->dp + b * np);
     if (st != NG_OK) return st;
-    ng__backward(k, theta, batch, k->dp, inv_b, NULL, k->Gb);
+    ng__dp_to_dy(k, batch);
+    st = ng__g_accumulate(k, theta, batch, inv_b);
   } else if (samples == 0) {
     /* E over y~ of g g^T = J^T M J = sum_r (J^T u_r)(J^T u_r)^T for M = sum_r u_r u_r^T;
      * rows of the factor that touch only the head's log stds give g = 0 and are skipped. */
     size_t rows = k->si_head ? k->dist.dim : np;
-    for (size_t rr = 0; rr < rows; rr++) {
+    for (size_t rr = 0; rr < rows && st == NG_OK; rr++) {
       for (size_t b = 0; b < batch && st == NG_OK; b++) {
         st = ng_dist_fisher_factor(&k->dist, k->p + b * np, k->u);
-        if (st == NG_OK) memcpy(k->dp + b * np, k->u + rr * np, np * sizeof(double));
+        if (st == NG_OK) memcpy(k->dy + b * k->n_out, k->u + rr * np, k->n_out * sizeof(double));
       }
-      if (st != NG_OK) return st;
-      ng__backward(k, theta, batch, k->dp, inv_b, NULL, k->Gb);
+      if (st == NG_OK) st = ng__g_accumulate(k, theta, batch, inv_b);
     }
   } else {
     double scale = inv_b / (double)samples;
-    for (int s = 0; s < samples; s++) {
+    for (int s = 0; s < samples && st == NG_OK; s++) {
       for (size_t b = 0; b < batch && st == NG_OK; b++) {
         const double *pb = k->p + b * np;
         st = ng_dist_sample(&k->dist, pb, rng, k->ys);
         if (st == NG_OK) st = ng_dist_logp_grad(&k->dist, pb, k->ys, k->dp + b * np);
       }
-      if (st != NG_OK) return st;
-      ng__backward(k, theta, batch, k->dp, scale, NULL, k->Gb);
+      if (st == NG_OK) {
+        ng__dp_to_dy(k, batch);
+        st = ng__g_accumulate(k, theta, batch, scale);
+      }
     }
   }
+  if (st != NG_OK) return st;
   for (size_t l = 0; l < k->L; l++) {
     ng__mirror_upper(k->r[l], k->Gb[l]);
     if (!ng_all_finite(k->r[l] * k->r[l], k->Gb[l]) ||
