@@ -21,7 +21,7 @@
 #define NG_RL_ADV_EPS 1e-8        /* (A - mean) / (std + 1e-8) */
 #define NG_RL_ADAM_BETA1 0.9
 #define NG_RL_ADAM_BETA2 0.999
-#define NG_RL_ADAM_EPS 1e-8
+#define NG_RL_ADAM_EPS 1e-5 /* SB3 ActorCriticPolicy: optimizer_kwargs["eps"] = 1e-5 for Adam */
 
 /* Random streams of one seed: env i uses stream i (its own dynamics), its action sampling
  * stream NG_RL_STREAM_ACTION + i; the trainer (init, shuffles, Fisher sub-sampling) uses
