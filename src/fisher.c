@@ -23,10 +23,15 @@
 #include <string.h>
 
 #include "natgrad/mlp.h"
+#include "natgrad/pool.h"
 
 /* Rows per chunk of the factored product: the chunk's deltas (r x width doubles a row) and
- * activations stay in L2 between the dot and the accumulate. */
+ * activations stay in L2 between the dot and the accumulate. A product sums its chunks into
+ * min(NG__FISHER_SLICES, chunks) partial sums, slice s taking chunks [s C / S, (s+1) C / S)
+ * in order, added in slice order at the end: fixed by the batch alone, so a product is the
+ * same for any number of threads (each slice is one thread's task). */
 #define NG__FISHER_CHUNK 256
+#define NG__FISHER_SLICES 4
 
 struct ng_fisher {
   const ng_model_t *m;
@@ -58,6 +63,8 @@ struct ng_fisher {
   double *deltas;    /* cache_rows*k x width: the cached deltas */
   double *uy;        /* cache_rows*k x n_out: factor rows as MLP-output cotangents */
   double *c;         /* cache_rows x k: the dots s_{b,r}^T v */
+  double *part;      /* (slices - 1) x n: partial sums of a factored product */
+  ng_pool_t *pool;   /* borrowed; NULL: one thread */
   size_t batch;      /* local rows at the point (0: no point yet) */
   double n_total;    /* rows over all participants (reduced once at set_point) */
   double linop_damping;
@@ -150,10 +157,14 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
     f->deltas = ng_malloc(rk * f->width * sizeof(double));
     f->uy = ng_malloc(rk * n_out * sizeof(double));
     f->c = ng_malloc(rk * sizeof(double));
+    size_t chunks = (f->cache_rows + NG__FISHER_CHUNK - 1) / NG__FISHER_CHUNK;
+    size_t slices = chunks < NG__FISHER_SLICES ? chunks : NG__FISHER_SLICES;
+    if (slices > 1) f->part = ng_malloc((slices - 1) * n * sizeof(double));
   }
   if (!f->theta || !f->xsub || !f->idx || !f->p || !f->dp || (si && !f->dy) || !f->mc ||
       !f->u || !f->tmp || !f->vec ||
-      (f->cache_rows > 0 && (!f->deltas || !f->uy || !f->c))) {
+      (f->cache_rows > 0 && (!f->deltas || !f->uy || !f->c)) ||
+      (f->cache_rows > NG__FISHER_CHUNK && !f->part)) {
     ng_fisher_destroy(f);
     return NG_ENOMEM;
   }
@@ -181,6 +192,7 @@ void ng_fisher_destroy(ng_fisher_t *f) {
   ng_free(f->deltas);
   ng_free(f->uy);
   ng_free(f->c);
+  ng_free(f->part);
   ng_free(f);
 }
 
@@ -193,6 +205,12 @@ int ng_fisher_set_reducer(ng_fisher_t *f, const ng_reducer_t *r) {
     f->reducer.ctx = NULL;
   }
   return NG_OK;
+}
+
+int ng_fisher_set_pool(ng_fisher_t *f, ng_pool_t *pool) {
+  if (!f) return NG_EINVAL;
+  f->pool = pool;
+  return ng_mlp_ws_set_pool(f->ws, pool);
 }
 
 size_t ng_fisher_n(const ng_fisher_t *f) { return f ? f->n : 0; }
@@ -409,16 +427,48 @@ static int ng__apply_m(ng_fisher_t *f, double *dp, size_t batch) {
   return NG_OK;
 }
 
-/* Factored: out (n, zeroed here) = sum_{b,r} s_{b,r} (s_{b,r}^T v) over the local rows, head
- * block 2 B v_head; chunk by chunk. */
-static int ng__apply_factored(ng_fisher_t *f, const double *v, double *out) {
-  size_t batch = f->batch, k = f->k;
-  memset(out, 0, f->n * sizeof(double));
-  for (size_t row0 = 0; row0 < batch; row0 += NG__FISHER_CHUNK) {
-    size_t rows = batch - row0 < NG__FISHER_CHUNK ? batch - row0 : NG__FISHER_CHUNK;
-    int st = ng_mlp_rowgrad_dot(f->mlp, f->theta, f->ws, row0, rows, k, f->deltas, v, f->c);
-    if (st == NG_OK) st = ng_mlp_rowgrad_acc(f->mlp, f->theta, f->ws, row0, rows, k, f->deltas, f->c, out);
+/* A factored product's (or distance's) arguments, shared by its tasks. */
+typedef struct {
+  ng_fisher_t *f;
+  const double *v;
+  double *out;
+  size_t n_chunks, n_slices;
+} ng__fjob_t;
+
+/* Rows [row0, row0 + rows) of chunk c of the point. */
+static size_t ng__fchunk(const ng_fisher_t *f, size_t c, size_t *row0) {
+  *row0 = c * NG__FISHER_CHUNK;
+  return f->batch - *row0 < NG__FISHER_CHUNK ? f->batch - *row0 : NG__FISHER_CHUNK;
+}
+
+/* Slice s of a product: its chunks in order, each dotted (c = S v) then accumulated
+ * (S^T c) while its deltas are in cache, into out (s = 0) or the slice's partial sum. */
+static int ng__factored_task(void *ctx, size_t s) {
+  const ng__fjob_t *j = ctx;
+  ng_fisher_t *f = j->f;
+  double *acc = s == 0 ? j->out : f->part + (s - 1) * f->n;
+  memset(acc, 0, f->n * sizeof(double));
+  for (size_t c = s * j->n_chunks / j->n_slices; c < (s + 1) * j->n_chunks / j->n_slices; c++) {
+    size_t row0, rows = ng__fchunk(f, c, &row0);
+    int st = ng_mlp_rowgrad_dot(f->mlp, f->theta, f->ws, row0, rows, f->k, f->deltas, j->v, f->c);
+    if (st == NG_OK)
+      st = ng_mlp_rowgrad_acc(f->mlp, f->theta, f->ws, row0, rows, f->k, f->deltas, f->c, acc);
     if (st != NG_OK) return st;
+  }
+  return NG_OK;
+}
+
+/* Factored: out (n, overwritten) = sum_{b,r} s_{b,r} (s_{b,r}^T v) over the local rows, head
+ * block 2 B v_head; chunk by chunk, in fixed slices. */
+static int ng__apply_factored(ng_fisher_t *f, const double *v, double *out) {
+  size_t batch = f->batch;
+  ng__fjob_t job = {f, v, out, (batch + NG__FISHER_CHUNK - 1) / NG__FISHER_CHUNK, 0};
+  job.n_slices = job.n_chunks < NG__FISHER_SLICES ? job.n_chunks : NG__FISHER_SLICES;
+  int st = ng_pool_run(f->pool, job.n_slices, ng__factored_task, &job);
+  if (st != NG_OK) return st;
+  for (size_t s = 1; s < job.n_slices; s++) {
+    const double *part = f->part + (s - 1) * f->n;
+    for (size_t i = 0; i < f->n; i++) out[i] += part[i];
   }
   if (f->si_head) {
     double scale = 2.0 * (double)batch;
@@ -501,6 +551,14 @@ static int ng__quad_m(ng_fisher_t *f, const double *dp, double *sum) {
   return NG_OK;
 }
 
+/* The dots c = S d of chunk c (distance). */
+static int ng__dot_task(void *ctx, size_t c) {
+  const ng__fjob_t *j = ctx;
+  ng_fisher_t *f = j->f;
+  size_t row0, rows = ng__fchunk(f, c, &row0);
+  return ng_mlp_rowgrad_dot(f->mlp, f->theta, f->ws, row0, rows, f->k, f->deltas, j->v, f->c);
+}
+
 int ng_fisher_distance(ng_fisher_t *f, const double *d, double *dist) {
   if (!f || !d || !dist) return NG_EINVAL;
   if (f->batch == 0) return NG_EINVAL;
@@ -510,11 +568,9 @@ int ng_fisher_distance(ng_fisher_t *f, const double *d, double *dist) {
   if (f->factored) {
     /* sum of squared dots s_{b,r}^T d, plus the head's 2 B |d_head|^2 */
     size_t k = f->k;
-    for (size_t row0 = 0; row0 < batch; row0 += NG__FISHER_CHUNK) {
-      size_t rows = batch - row0 < NG__FISHER_CHUNK ? batch - row0 : NG__FISHER_CHUNK;
-      int st = ng_mlp_rowgrad_dot(f->mlp, f->theta, f->ws, row0, rows, k, f->deltas, d, f->c);
-      if (st != NG_OK) return st;
-    }
+    ng__fjob_t job = {f, d, NULL, (batch + NG__FISHER_CHUNK - 1) / NG__FISHER_CHUNK, 0};
+    int st = ng_pool_run(f->pool, job.n_chunks, ng__dot_task, &job);
+    if (st != NG_OK) return st;
     for (size_t i = 0; i < batch * k; i++) s += f->c[i] * f->c[i];
     if (f->si_head) {
       double h = 0.0;

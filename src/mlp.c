@@ -8,6 +8,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "natgrad/pool.h"
+
+/* Rows per chunk of a pass, and the most partial sums of a batch reduction (ws section). */
+#define NG__CHUNK 256
+#define NG__SLICES 4
+
 /* LAPACK's Householder QR from OpenBLAS (Fortran ABI, column-major, integers are blasint). */
 extern void dgeqrf_(const blasint *m, const blasint *n, double *a, const blasint *lda,
                     double *tau, double *work, const blasint *lwork, blasint *info);
@@ -39,6 +45,8 @@ struct ng_mlp_ws {
   double *buf[2]; /* max_batch x max_width each: ping-pong deltas / tangents */
   double *sq[2];  /* max_batch x max_size each: squared G and squared A_prev for vjp_sq */
   double *ones;   /* max_batch ones: column sums as G^T 1 */
+  double *part;   /* (slices(max_batch) - 1) x n_params: a reduction's partial sums */
+  ng_pool_t *pool; /* borrowed; NULL: one thread */
   double *slab;
 };
 
@@ -76,8 +84,8 @@ static int ng__act_valid(ng_act_t act) {
 
 /* ---- tanh ----------------------------------------------------------------------------
  * libm's tanh (glibc: expm1 plus branches, ~15 ns a call) was most of a forward pass. This
- * one evaluates both of Cephes' branches on two lanes at once, without branches, and picks
- * per lane:
+ * one evaluates both of Cephes' branches on all lanes of a vector at once, without
+ * branches, and picks per lane:
  *     |x| <= 0.625:  x + x^3 P(x^2) / Q(x^2)          (Cephes tanh.c, degree 2/3 rational)
  *     |x| >  0.625:  1 - 2 / (exp(2|x|) + 1)          (exp as fdlibm's e_exp.c kernel)
  * with the sign copied from x. |x| is clamped at 20 (tanh(20) rounds to 1) so the exp never
@@ -85,11 +93,15 @@ static int ng__act_valid(ng_act_t act) {
  * against a long-double tanhl over the whole double range (libm's own: ~2.1), checked in
  * test_mlp. No fused multiply-adds (-ffp-contract=off), so every machine rounds the same.
  * GCC/clang vector extensions keep it vectorised whatever the optimiser decides; other
- * compilers get libm. */
+ * compilers get libm.
+ *
+ * Width. The kernel is one macro instantiated for 2 lanes (SSE2, any x86-64) and, on x86,
+ * for 4 (AVX2) and 8 (AVX-512F) lanes, picked at run time. Lanes are independent and every
+ * operation is an IEEE basic one (+ - * /, compares, bit logic), so all widths give the same
+ * bits; the 8-lane one is ~4x faster than the 2-lane one here (three divisions per value
+ * dominate, and the divider's throughput scales with width). */
 #if defined(__GNUC__)
 #define NG__TANH_SIMD 1
-typedef double ng__v2d __attribute__((vector_size(16)));
-typedef uint64_t ng__v2u __attribute__((vector_size(16)));
 
 /* Cephes tanh: P (numerator, highest first) and Q (monic denominator). */
 #define NG__TP0 -9.64399179425052238628E-1
@@ -111,51 +123,78 @@ typedef uint64_t ng__v2u __attribute__((vector_size(16)));
 /* 1.5 * 2^52: adding it rounds to an integer, held in the low mantissa bits. */
 #define NG__ROUND_SHIFT 0x1.8p52
 
-/* tanh of two lanes; (a & m) | (b & ~m) is the lane select. */
-static inline ng__v2d ng__tanh_v2(ng__v2d x) {
-  const ng__v2u sign = {UINT64_C(1) << 63, UINT64_C(1) << 63};
-  const ng__v2d clamp = {20.0, 20.0};
-  ng__v2d ax = (ng__v2d)((ng__v2u)x & ~sign);
-  ng__v2u big = (ng__v2u)(ax > 20.0);
-  ax = (ng__v2d)(((ng__v2u)ax & ~big) | ((ng__v2u)clamp & big));
-  /* small branch */
-  ng__v2d s = ax * ax;
-  ng__v2d p = (NG__TP0 * s + NG__TP1) * s + NG__TP2;
-  ng__v2d q = ((s + NG__TQ0) * s + NG__TQ1) * s + NG__TQ2;
-  ng__v2d small = ax + ax * (s * (p / q));
-  /* large branch: e = exp(y) = 2^k exp(r), y = k ln2 + r, |r| <= ln2/2 */
-  ng__v2d y = 2.0 * ax;
-  ng__v2d t = y * NG__INV_LN2 + NG__ROUND_SHIFT;
-  ng__v2d kd = t - NG__ROUND_SHIFT;
-  ng__v2d hi = y - kd * NG__LN2_HI, lo = kd * NG__LN2_LO;
-  ng__v2d r = hi - lo, r2 = r * r;
-  ng__v2d c = r - r2 * (NG__EP1 + r2 * (NG__EP2 + r2 * (NG__EP3 + r2 * (NG__EP4 + r2 * NG__EP5))));
-  ng__v2d er = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
-  /* 2^k from k's bits in t (0 <= k <= 58 here): shift them into the exponent field */
-  ng__v2d two_k = (ng__v2d)(((ng__v2u)t << 52) + (UINT64_C(1023) << 52));
-  ng__v2d large = 1.0 - 2.0 / (er * two_k + 1.0);
-  /* NaN compares false: it takes the small branch, which propagates it */
-  ng__v2u use_large = (ng__v2u)(ax > 0.625);
-  ng__v2u res = ((ng__v2u)large & use_large) | ((ng__v2u)small & ~use_large);
-  return (ng__v2d)(res | ((ng__v2u)x & sign));
-}
+/* NAME(n, z, a): a = tanh(z) on the first n - n % W values, W lanes at a time; returns how
+ * many it did. VD/VU: W-lane double / uint64 vector types; (a & m) | (b & ~m) is the lane
+ * select. */
+#define NG__TANH_KERNEL(NAME, VD, VU, W, ATTR)                                                 \
+  ATTR static size_t NAME(size_t n, const double *z, double *a) {                             \
+    const VU sign = (VU){0} + (UINT64_C(1) << 63);                                             \
+    const VD clamp = (VD){0} + 20.0;                                                           \
+    size_t i = 0;                                                                              \
+    for (; i + (W) <= n; i += (W)) {                                                           \
+      VD x;                                                                                    \
+      memcpy(&x, z + i, sizeof x); /* no alignment assumed */                                 \
+      VD ax = (VD)((VU)x & ~sign);                                                             \
+      VU big = (VU)(ax > 20.0);                                                                \
+      ax = (VD)(((VU)ax & ~big) | ((VU)clamp & big));                                          \
+      /* small branch */                                                                       \
+      VD s = ax * ax;                                                                          \
+      VD p = (NG__TP0 * s + NG__TP1) * s + NG__TP2;                                            \
+      VD q = ((s + NG__TQ0) * s + NG__TQ1) * s + NG__TQ2;                                      \
+      VD small = ax + ax * (s * (p / q));                                                      \
+      /* large branch: e = exp(y) = 2^k exp(r), y = k ln2 + r, |r| <= ln2/2 */                 \
+      VD y = 2.0 * ax;                                                                         \
+      VD t = y * NG__INV_LN2 + NG__ROUND_SHIFT;                                                \
+      VD kd = t - NG__ROUND_SHIFT;                                                             \
+      VD hi = y - kd * NG__LN2_HI, lo = kd * NG__LN2_LO;                                       \
+      VD r = hi - lo, r2 = r * r;                                                              \
+      VD c = r - r2 * (NG__EP1 + r2 * (NG__EP2 + r2 * (NG__EP3 + r2 * (NG__EP4 + r2 * NG__EP5)))); \
+      VD er = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);                                         \
+      /* 2^k from k's bits in t (0 <= k <= 58 here): shift them into the exponent field */     \
+      VD two_k = (VD)(((VU)t << 52) + (UINT64_C(1023) << 52));                                 \
+      VD large = 1.0 - 2.0 / (er * two_k + 1.0);                                               \
+      /* NaN compares false: it takes the small branch, which propagates it */                 \
+      VU use_large = (VU)(ax > 0.625);                                                         \
+      VU res = ((VU)large & use_large) | ((VU)small & ~use_large);                             \
+      VD out = (VD)(res | ((VU)x & sign));                                                     \
+      memcpy(a + i, &out, sizeof out);                                                         \
+    }                                                                                          \
+    return i;                                                                                  \
+  }
+
+typedef double ng__v2d __attribute__((vector_size(16)));
+typedef uint64_t ng__v2u __attribute__((vector_size(16)));
+NG__TANH_KERNEL(ng__tanh_w2, ng__v2d, ng__v2u, 2, )
+
+#if defined(__x86_64__) || defined(__i386__)
+#define NG__X86_DISPATCH 1
+typedef double ng__v4d __attribute__((vector_size(32)));
+typedef uint64_t ng__v4u __attribute__((vector_size(32)));
+typedef double ng__v8d __attribute__((vector_size(64)));
+typedef uint64_t ng__v8u __attribute__((vector_size(64)));
+NG__TANH_KERNEL(ng__tanh_w4, ng__v4d, ng__v4u, 4, __attribute__((target("avx2"))))
+NG__TANH_KERNEL(ng__tanh_w8, ng__v8d, ng__v8u, 8, __attribute__((target("avx512f"))))
+#else
+#define NG__X86_DISPATCH 0
+#endif
 #else
 #define NG__TANH_SIMD 0
+#define NG__X86_DISPATCH 0
 #endif
 
 /* a = tanh(z), n values; a may equal z. */
 static void ng__tanh_array(size_t n, const double *z, double *a) {
 #if NG__TANH_SIMD
   size_t i = 0;
-  for (; i + 2 <= n; i += 2) {
-    ng__v2d v;
-    memcpy(&v, z + i, sizeof v); /* no alignment assumed */
-    v = ng__tanh_v2(v);
-    memcpy(a + i, &v, sizeof v);
-  }
+#if NG__X86_DISPATCH
+  if (__builtin_cpu_supports("avx512f")) i = ng__tanh_w8(n, z, a);
+  else if (__builtin_cpu_supports("avx2")) i = ng__tanh_w4(n, z, a);
+#endif
+  i += ng__tanh_w2(n - i, z + i, a + i);
   if (i < n) {
-    ng__v2d v = {z[i], 0.0};
-    a[i] = ng__tanh_v2(v)[0];
+    double pair[2] = {z[i], 0.0};
+    ng__tanh_w2(2, pair, pair);
+    a[i] = pair[0];
   }
 #else
   for (size_t i = 0; i < n; i++) a[i] = tanh(z[i]);
@@ -395,6 +434,20 @@ int ng_mlp_init_normal(const ng_mlp_t *mlp, double *theta, const double *gains, 
 
 /* ---- workspace ----------------------------------------------------------------------- */
 
+/* Chunks and slices of a batch. Passes cut a batch into chunks of NG__CHUNK rows (from row
+ * 0; the last may be short), each pushed through every layer while its activations are
+ * still in cache, and each a unit of work for a thread. A batch reduction (the parameter
+ * gradient) sums its chunks into S = min(NG__SLICES, chunks) partial sums, slice s taking
+ * the chunks [s C / S, (s+1) C / S) in order; slice 0 accumulates straight into the
+ * caller's output and the others are added to it afterwards in slice order. Both depend
+ * on the batch size only, so every result is the same for any number of threads (and a
+ * batch of one chunk does exactly what one whole-batch product would). */
+static size_t ng__n_chunks(size_t batch) { return (batch + NG__CHUNK - 1) / NG__CHUNK; }
+static size_t ng__n_slices(size_t batch) {
+  size_t c = ng__n_chunks(batch);
+  return c < NG__SLICES ? c : NG__SLICES;
+}
+
 /* Doubles in the slab for max_batch rows; 0 on overflow. */
 static size_t ng__ws_doubles(const ng_mlp_t *mlp, size_t max_batch) {
   size_t per_row = mlp->sizes[0];                              /* x copy */
@@ -404,8 +457,12 @@ static size_t ng__ws_doubles(const ng_mlp_t *mlp, size_t max_batch) {
     return 0;
   if (!ng__mul_ok(mlp->max_size, 2, &extra) || !ng__add_ok(per_row, extra, &per_row)) return 0;
   if (!ng__add_ok(per_row, 1, &per_row)) return 0; /* ones */
-  size_t total;
-  if (!ng__mul_ok(per_row, max_batch, &total) || total > SIZE_MAX / sizeof(double)) return 0;
+  size_t total, part;
+  if (!ng__mul_ok(per_row, max_batch, &total)) return 0;
+  /* the partial sums of slices 1.. */
+  if (!ng__mul_ok(ng__n_slices(max_batch) - 1, mlp->n_params, &part) ||
+      !ng__add_ok(total, part, &total) || total > SIZE_MAX / sizeof(double))
+    return 0;
   return total;
 }
 
@@ -456,6 +513,8 @@ int ng_mlp_ws_create(ng_mlp_ws_t **out, const ng_mlp_t *mlp, size_t max_batch) {
   }
   ws->ones = p;
   for (size_t i = 0; i < max_batch; i++) ws->ones[i] = 1.0;
+  p += max_batch;
+  ws->part = p;
   *out = ws;
   return NG_OK;
 }
@@ -465,6 +524,12 @@ void ng_mlp_ws_destroy(ng_mlp_ws_t *ws) {
   ng_free(ws->a);
   ng_free(ws->slab);
   ng_free(ws);
+}
+
+int ng_mlp_ws_set_pool(ng_mlp_ws_t *ws, ng_pool_t *pool) {
+  if (!ws) return NG_EINVAL;
+  ws->pool = pool;
+  return NG_OK;
 }
 
 size_t ng_mlp_ws_max_batch(const ng_mlp_ws_t *ws) { return ws ? ws->max_batch : 0; }
@@ -487,30 +552,76 @@ static void ng__rows_set(size_t batch, size_t r, const double *b, double *z) {
   for (size_t i = 0; i < batch; i++) memcpy(z + i * r, b, r * sizeof *z);
 }
 
+/* 1 if all n values are finite: x * 0 is 0 for a finite x and NaN otherwise, summed in four
+ * independent lanes (the check runs on theta at every forward, including the rollout's
+ * two-row ones, where the branchy per-value test cost as much as the products). */
+static int ng__finite(size_t n, const double *x) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i] * 0.0;
+    s1 += x[i + 1] * 0.0;
+    s2 += x[i + 2] * 0.0;
+    s3 += x[i + 3] * 0.0;
+  }
+  for (; i < n; i++) s0 += x[i] * 0.0;
+  return (s0 + s1) + (s2 + s3) == 0.0;
+}
+
+/* One pass's arguments, shared by its chunk tasks. */
+typedef struct {
+  const ng_mlp_t *mlp;
+  const double *theta;
+  ng_mlp_ws_t *ws;
+  size_t batch, n_chunks, n_slices;
+  const double *in;  /* x (forward), dy (backward), v (jvp) */
+  double *out;       /* y or NULL (forward), dtheta (backward), dy (jvp) */
+  double *dx;        /* backward: B x n_in or NULL */
+  int sq;            /* backward: squared gradients */
+} ng__pass_t;
+
+/* Rows [row0, row0 + rows) of chunk c. */
+static size_t ng__chunk_rows(const ng__pass_t *p, size_t c, size_t *row0) {
+  *row0 = c * NG__CHUNK;
+  return p->batch - *row0 < NG__CHUNK ? p->batch - *row0 : NG__CHUNK;
+}
+
+/* Forward of one chunk: per layer, z (rows x r) = a_prev (rows x c) W^T (c x r) + 1 b^T,
+ * then a = act(z) in place. */
+static int ng__forward_task(void *ctx, size_t chunk) {
+  const ng__pass_t *p = ctx;
+  const ng_mlp_t *mlp = p->mlp;
+  ng_mlp_ws_t *ws = p->ws;
+  size_t row0, rows = ng__chunk_rows(p, chunk, &row0);
+  const size_t n_in = mlp->sizes[0], L = mlp->n_layers;
+  memcpy(ws->x + row0 * n_in, p->in + row0 * n_in, rows * n_in * sizeof(double));
+  for (size_t l = 0; l < L; l++) {
+    const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
+    const double *w = p->theta + mlp->offsets[l], *b = w + r * c;
+    const double *a_prev = (l ? ws->a[l - 1] : ws->x) + row0 * c;
+    double *z = ws->a[l] + row0 * r;
+    ng__rows_set(rows, r, b, z);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)r, (int)c, 1.0, a_prev,
+                (int)c, w, (int)c, 1.0, z, (int)r);
+    ng__act_apply(mlp->acts[l], rows * r, z, z);
+  }
+  if (p->out) {
+    const size_t n_out = mlp->sizes[L];
+    memcpy(p->out + row0 * n_out, ws->a[L - 1] + row0 * n_out, rows * n_out * sizeof(double));
+  }
+  return NG_OK;
+}
+
 int ng_mlp_forward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                    const double *x, double *y) {
   if (!mlp || !ws || !theta || !x || !ng__ws_matches(mlp, ws)) return NG_EINVAL;
   ws->batch = 0; /* whatever happens below, the previous activations are gone */
   if (batch == 0 || batch > ws->max_batch) return NG_EINVAL;
-  const size_t n_in = mlp->sizes[0];
-  if (!ng_all_finite(mlp->n_params, theta) || !ng_all_finite(batch * n_in, x))
+  if (!ng__finite(mlp->n_params, theta) || !ng__finite(batch * mlp->sizes[0], x))
     return NG_ENONFINITE;
-
-  memcpy(ws->x, x, batch * n_in * sizeof *x);
-  const int B = (int)batch;
-  for (size_t l = 0; l < mlp->n_layers; l++) {
-    /* z (B x r) = a_prev (B x c) W^T (c x r) + 1 b^T; then a = act(z) in place. */
-    const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
-    const double *w = theta + mlp->offsets[l], *b = w + r * c;
-    const double *a_prev = l ? ws->a[l - 1] : ws->x;
-    double *z = ws->a[l];
-    ng__rows_set(batch, r, b, z);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)r, (int)c, 1.0, a_prev,
-                (int)c, w, (int)c, 1.0, z, (int)r);
-    ng__act_apply(mlp->acts[l], batch * r, z, z);
-  }
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, x, y, NULL, 0};
+  ng_pool_run(ws->pool, p.n_chunks, ng__forward_task, &p);
   ws->batch = batch;
-  if (y) memcpy(y, ws->a[mlp->n_layers - 1], batch * mlp->sizes[mlp->n_layers] * sizeof *y);
   return NG_OK;
 }
 
@@ -520,29 +631,32 @@ static int ng__pass_args_ok(const ng_mlp_t *mlp, const double *theta, const ng_m
   return mlp && theta && ws && ng__ws_matches(mlp, ws) && batch != 0 && ws->batch == batch;
 }
 
-/* Backprop shared by vjp and vjp_sq. dy (B x n_out) is taken through every layer from the
- * top; per layer, with G (B x r) the gradient w.r.t. z_l and A (B x c) = a_{l-1}:
+/* Backprop of rows [row0, row0 + rows) into acc (n_params, accumulated). dy (B x n_out) is
+ * taken through every layer from the top; per layer, with G (rows x r) the gradient w.r.t.
+ * z_l and A (rows x c) = a_{l-1}:
  *     sq == 0:  dW (r x c) += G^T A,            db (r) += G^T 1
  *     sq == 1:  dW (r x c) += (G.G)^T (A.A),    db (r) += (G.G)^T 1
- * and then G_prev (B x c) = (G W) .* act'(z_{l-1}); at l = 0, G W goes to dx if wanted. */
-static void ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
-                         size_t batch, const double *dy, double *dtheta, double *dx, int sq) {
-  const size_t L = mlp->n_layers;
-  const int B = (int)batch;
-  double *g = ws->buf[0], *g_prev = ws->buf[1];
-  memcpy(g, dy, batch * mlp->sizes[L] * sizeof *g);
-  ng__act_mul_deriv(mlp->acts[L - 1], batch * mlp->sizes[L], ws->a[L - 1], g);
+ * and then G_prev (rows x c) = (G W) .* act'(z_{l-1}); at l = 0, G W goes to dx if wanted.
+ * Scratch: the chunk's own rows of buf and sq. */
+static void ng__backward_rows(const ng__pass_t *p, size_t row0, size_t rows, double *acc) {
+  const ng_mlp_t *mlp = p->mlp;
+  ng_mlp_ws_t *ws = p->ws;
+  const size_t L = mlp->n_layers, n_out = mlp->sizes[L];
+  const int B = (int)rows;
+  double *g = ws->buf[0] + row0 * mlp->max_width, *g_prev = ws->buf[1] + row0 * mlp->max_width;
+  memcpy(g, p->in + row0 * n_out, rows * n_out * sizeof *g);
+  ng__act_mul_deriv(mlp->acts[L - 1], rows * n_out, ws->a[L - 1] + row0 * n_out, g);
 
   for (size_t l = L; l-- > 0;) {
     const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
-    const double *w = theta + mlp->offsets[l];
-    double *dw = dtheta + mlp->offsets[l], *db = dw + r * c;
-    const double *a_prev = l ? ws->a[l - 1] : ws->x;
+    const double *w = p->theta + mlp->offsets[l];
+    double *dw = acc + mlp->offsets[l], *db = dw + r * c;
+    const double *a_prev = (l ? ws->a[l - 1] : ws->x) + row0 * c;
     const double *gm = g, *am = a_prev;
-    if (sq) {
-      double *g2 = ws->sq[0], *a2 = ws->sq[1];
-      for (size_t i = 0; i < batch * r; i++) g2[i] = g[i] * g[i];
-      for (size_t i = 0; i < batch * c; i++) a2[i] = a_prev[i] * a_prev[i];
+    if (p->sq) {
+      double *g2 = ws->sq[0] + row0 * mlp->max_size, *a2 = ws->sq[1] + row0 * mlp->max_size;
+      for (size_t i = 0; i < rows * r; i++) g2[i] = g[i] * g[i];
+      for (size_t i = 0; i < rows * c; i++) a2[i] = a_prev[i] * a_prev[i];
       gm = g2;
       am = a2;
     }
@@ -551,12 +665,12 @@ static void ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *
     cblas_dgemv(CblasRowMajor, CblasTrans, B, (int)r, 1.0, gm, (int)r, ws->ones, 1, 1.0, db,
                 1);
 
-    if (l == 0 && !dx) break;
-    double *dst = l ? g_prev : dx;
+    if (l == 0 && !p->dx) break;
+    double *dst = l ? g_prev : p->dx + row0 * c;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, (int)c, (int)r, 1.0, g, (int)r,
                 w, (int)c, 0.0, dst, (int)c);
     if (l) {
-      ng__act_mul_deriv(mlp->acts[l - 1], batch * c, ws->a[l - 1], g_prev);
+      ng__act_mul_deriv(mlp->acts[l - 1], rows * c, ws->a[l - 1] + row0 * c, g_prev);
       double *t = g;
       g = g_prev;
       g_prev = t;
@@ -564,10 +678,36 @@ static void ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *
   }
 }
 
+/* Slice s of a backward: its chunks in order, into the output (s = 0) or its own partial
+ * sum. */
+static int ng__backward_task(void *ctx, size_t s) {
+  const ng__pass_t *p = ctx;
+  const size_t n = p->mlp->n_params;
+  double *acc = s == 0 ? p->out : p->ws->part + (s - 1) * n;
+  if (s) memset(acc, 0, n * sizeof *acc);
+  for (size_t c = s * p->n_chunks / p->n_slices; c < (s + 1) * p->n_chunks / p->n_slices; c++) {
+    size_t row0, rows = ng__chunk_rows(p, c, &row0);
+    ng__backward_rows(p, row0, rows, acc);
+  }
+  return NG_OK;
+}
+
+static void ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
+                         size_t batch, const double *dy, double *dtheta, double *dx, int sq) {
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), ng__n_slices(batch),
+                  dy, dtheta, dx, sq};
+  ng_pool_run(ws->pool, p.n_slices, ng__backward_task, &p);
+  const size_t n = mlp->n_params;
+  for (size_t s = 1; s < p.n_slices; s++) {
+    const double *part = ws->part + (s - 1) * n;
+    for (size_t i = 0; i < n; i++) dtheta[i] += part[i];
+  }
+}
+
 int ng_mlp_vjp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                const double *dy, double *dtheta, double *dx) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !dtheta) return NG_EINVAL;
-  if (!ng_all_finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
+  if (!ng__finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
   ng__backward(mlp, theta, ws, batch, dy, dtheta, dx, 0);
   return NG_OK;
 }
@@ -575,37 +715,47 @@ int ng_mlp_vjp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t
 int ng_mlp_vjp_sq(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                   const double *dy, double *out) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !out) return NG_EINVAL;
-  if (!ng_all_finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
+  if (!ng__finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
   ng__backward(mlp, theta, ws, batch, dy, out, NULL, 1);
   return NG_OK;
 }
 
-/* Forward mode. With t_{l-1} (B x c) the tangent of a_{l-1} (t_{-1} = 0, x is fixed) and
- * (dW, db) = v's block for layer l:
- *     dz_l (B x r) = t_{l-1} W^T + a_{l-1} dW^T + 1 db^T,     t_l = act'(z_l) .* dz_l
+/* Forward mode of one chunk. With t_{l-1} (rows x c) the tangent of a_{l-1} (t_{-1} = 0, x
+ * is fixed) and (dW, db) = v's block for layer l:
+ *     dz_l (rows x r) = t_{l-1} W^T + a_{l-1} dW^T + 1 db^T,     t_l = act'(z_l) .* dz_l
  * and dy = t_{L-1}, written straight into the caller's buffer. */
-int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
-               const double *v, double *dy) {
-  if (!ng__pass_args_ok(mlp, theta, ws, batch) || !v || !dy) return NG_EINVAL;
-  if (!ng_all_finite(mlp->n_params, v)) return NG_ENONFINITE;
+static int ng__jvp_task(void *ctx, size_t chunk) {
+  const ng__pass_t *p = ctx;
+  const ng_mlp_t *mlp = p->mlp;
+  ng_mlp_ws_t *ws = p->ws;
+  size_t row0, rows = ng__chunk_rows(p, chunk, &row0);
   const size_t L = mlp->n_layers;
-  const int B = (int)batch;
+  const int B = (int)rows;
   const double *t_prev = NULL;
   for (size_t l = 0; l < L; l++) {
     const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
-    const double *w = theta + mlp->offsets[l];
-    const double *dw = v + mlp->offsets[l], *db = dw + r * c;
-    const double *a_prev = l ? ws->a[l - 1] : ws->x;
-    double *t = (l == L - 1) ? dy : ws->buf[l % 2];
-    ng__rows_set(batch, r, db, t);
+    const double *w = p->theta + mlp->offsets[l];
+    const double *dw = p->in + mlp->offsets[l], *db = dw + r * c;
+    const double *a_prev = (l ? ws->a[l - 1] : ws->x) + row0 * c;
+    double *t = (l == L - 1) ? p->out + row0 * r : ws->buf[l % 2] + row0 * mlp->max_width;
+    ng__rows_set(rows, r, db, t);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)r, (int)c, 1.0, a_prev,
                 (int)c, dw, (int)c, 1.0, t, (int)r);
     if (t_prev)
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)r, (int)c, 1.0, t_prev,
                   (int)c, w, (int)c, 1.0, t, (int)r);
-    ng__act_mul_deriv(mlp->acts[l], batch * r, ws->a[l], t);
+    ng__act_mul_deriv(mlp->acts[l], rows * r, ws->a[l] + row0 * r, t);
     t_prev = t;
   }
+  return NG_OK;
+}
+
+int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
+               const double *v, double *dy) {
+  if (!ng__pass_args_ok(mlp, theta, ws, batch) || !v || !dy) return NG_EINVAL;
+  if (!ng__finite(mlp->n_params, v)) return NG_ENONFINITE;
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, v, dy, NULL, 0};
+  ng_pool_run(ws->pool, p.n_chunks, ng__jvp_task, &p);
   return NG_OK;
 }
 
@@ -662,41 +812,63 @@ static const double *ng__layer_input(const ng_mlp_t *mlp, const ng_mlp_ws_t *ws,
   return (l ? ws->a[l - 1] : ws->x) + row0 * mlp->sizes[l];
 }
 
+typedef struct {
+  const ng_mlp_t *mlp;
+  const double *theta;
+  ng_mlp_ws_t *ws;
+  size_t batch, k;
+  const double *dy;
+  double *deltas;
+} ng__deltas_job_t;
+
+/* The deltas of one chunk of batch rows [b0, b0 + nb): its rows b*k + q of every block. */
+static int ng__deltas_task(void *ctx, size_t chunk) {
+  const ng__deltas_job_t *j = ctx;
+  const ng_mlp_t *mlp = j->mlp;
+  ng_mlp_ws_t *ws = j->ws;
+  const double *theta = j->theta;
+  const size_t L = mlp->n_layers, n_out = mlp->sizes[L], k = j->k, rows = j->batch * k;
+  const size_t b0 = chunk * NG__CHUNK;
+  const size_t nb = j->batch - b0 < NG__CHUNK ? j->batch - b0 : NG__CHUNK;
+  /* top block (nb*k x n_out) = dY .* act'(z_{L-1}) */
+  double *top = j->deltas + ng__delta_block(mlp, rows, L - 1) + b0 * k * n_out;
+  memcpy(top, j->dy + b0 * k * n_out, nb * k * n_out * sizeof *top);
+  ng__act_mul_deriv_rows(mlp->acts[L - 1], nb, k, n_out, ws->a[L - 1] + b0 * n_out, top);
+  if (L < 3) return NG_OK; /* nothing stored below the unstored last hidden layer */
+  /* Block L-3 through the unstored layer L-2, one cotangent q at a time (the block rows
+   * b*k + q, every k-th row):  D (nb x h) = top_q (nb x n_out) W_{L-1} .* act'(z_{L-2}) in
+   * scratch, block_{L-3,q} (nb x c) = D W_{L-2} (h x c). */
+  const size_t h = mlp->sizes[L - 1], c = mlp->sizes[L - 2];
+  const double *w_out = theta + mlp->offsets[L - 1], *w_hid = theta + mlp->offsets[L - 2];
+  double *below = j->deltas + ng__delta_block(mlp, rows, L - 3) + b0 * k * c;
+  double *d = ws->buf[0] + b0 * mlp->max_width;
+  for (size_t q = 0; q < k; q++) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)h, (int)n_out, 1.0,
+                top + q * n_out, (int)(k * n_out), w_out, (int)h, 0.0, d, (int)h);
+    ng__act_mul_deriv(mlp->acts[L - 2], nb * h, ws->a[L - 2] + b0 * h, d);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)c, (int)h, 1.0, d,
+                (int)h, w_hid, (int)c, 0.0, below + q * c, (int)(k * c));
+  }
+  ng__act_mul_deriv_rows(mlp->acts[L - 3], nb, k, c, ws->a[L - 3] + b0 * c, below);
+  for (size_t l = L - 3; l > 0; l--) {
+    /* block l-1 (nb*k x cc) = block l (nb*k x r) W_l (r x cc), then .* act'(z_{l-1}) */
+    const size_t r = mlp->sizes[l + 1], cc = mlp->sizes[l];
+    double *cur = j->deltas + ng__delta_block(mlp, rows, l) + b0 * k * r;
+    double *prev = j->deltas + ng__delta_block(mlp, rows, l - 1) + b0 * k * cc;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * k), (int)cc, (int)r, 1.0,
+                cur, (int)r, theta + mlp->offsets[l], (int)cc, 0.0, prev, (int)cc);
+    ng__act_mul_deriv_rows(mlp->acts[l - 1], nb, k, cc, ws->a[l - 1] + b0 * cc, prev);
+  }
+  return NG_OK;
+}
+
 int ng_mlp_deltas(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                   size_t k, const double *dy, double *deltas) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !deltas) return NG_EINVAL;
   if (!ng__deltas_rows_ok(mlp, batch, k)) return NG_EINVAL;
-  const size_t L = mlp->n_layers, n_out = mlp->sizes[L], rows = batch * k;
-  if (!ng_all_finite(rows * n_out, dy)) return NG_ENONFINITE;
-  /* top block (B*k x n_out) = dY .* act'(z_{L-1}) */
-  double *top = deltas + ng__delta_block(mlp, rows, L - 1);
-  memcpy(top, dy, rows * n_out * sizeof *dy);
-  ng__act_mul_deriv_rows(mlp->acts[L - 1], batch, k, n_out, ws->a[L - 1], top);
-  if (L < 3) return NG_OK; /* nothing stored below the unstored last hidden layer */
-  /* Block L-3 through the unstored layer L-2, one cotangent q at a time (the block rows
-   * b*k + q, every k-th row):  D (B x h) = top_q (B x n_out) W_{L-1} .* act'(z_{L-2}) in
-   * scratch, block_{L-3,q} (B x c) = D W_{L-2} (h x c). */
-  const size_t h = mlp->sizes[L - 1], c = mlp->sizes[L - 2];
-  const double *w_out = theta + mlp->offsets[L - 1], *w_hid = theta + mlp->offsets[L - 2];
-  double *below = deltas + ng__delta_block(mlp, rows, L - 3), *d = ws->buf[0];
-  for (size_t q = 0; q < k; q++) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)h, (int)n_out, 1.0,
-                top + q * n_out, (int)(k * n_out), w_out, (int)h, 0.0, d, (int)h);
-    ng__act_mul_deriv(mlp->acts[L - 2], batch * h, ws->a[L - 2], d);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)c, (int)h, 1.0, d,
-                (int)h, w_hid, (int)c, 0.0, below + q * c, (int)(k * c));
-  }
-  ng__act_mul_deriv_rows(mlp->acts[L - 3], batch, k, c, ws->a[L - 3], below);
-  for (size_t l = L - 3; l > 0; l--) {
-    /* block l-1 (B*k x c) = block l (B*k x r) W_l (r x c), then .* act'(z_{l-1}) */
-    const size_t r = mlp->sizes[l + 1], cc = mlp->sizes[l];
-    double *cur = deltas + ng__delta_block(mlp, rows, l);
-    double *prev = deltas + ng__delta_block(mlp, rows, l - 1);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cc, (int)r, 1.0, cur,
-                (int)r, theta + mlp->offsets[l], (int)cc, 0.0, prev, (int)cc);
-    ng__act_mul_deriv_rows(mlp->acts[l - 1], batch, k, cc, ws->a[l - 1], prev);
-  }
-  return NG_OK;
+  if (!ng__finite(batch * k * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
+  ng__deltas_job_t j = {mlp, theta, ws, batch, k, dy, deltas};
+  return ng_pool_run(ws->pool, ng__n_chunks(batch), ng__deltas_task, &j);
 }
 
 /* Common checks of the rowgrad functions: a forward on ws covers the chunk, and its B*k
@@ -734,21 +906,21 @@ int ng_mlp_rowgrad_dot(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws
                        size_t n_rows, size_t k, const double *deltas, const double *v,
                        double *c) {
   if (!ng__rowgrad_args_ok(mlp, theta, ws, row0, n_rows, k, deltas, c) || !v) return NG_EINVAL;
-  if (!ng_all_finite(mlp->n_params, v)) return NG_ENONFINITE;
+  if (!ng__finite(mlp->n_params, v)) return NG_ENONFINITE;
   const size_t L = mlp->n_layers, rows = ws->batch * k, n_out = mlp->sizes[L];
   double *cc = c + row0 * k;
+  /* scratch: the chunk's own rows of buf, so chunks can run on different threads */
+  double *p0 = ws->buf[0] + row0 * mlp->max_width, *z = ws->buf[1] + row0 * mlp->max_width;
   memset(cc, 0, n_rows * k * sizeof *cc);
   for (size_t l = 0; l + 2 < L; l++) {
     const size_t r = mlp->sizes[l + 1];
-    ng__layer_tangent(mlp, ws, l, row0, n_rows, v, ws->buf[0]);
-    ng__rowdots(n_rows, k, r, deltas + ng__delta_block(mlp, rows, l) + row0 * k * r,
-                ws->buf[0], cc);
+    ng__layer_tangent(mlp, ws, l, row0, n_rows, v, p0);
+    ng__rowdots(n_rows, k, r, deltas + ng__delta_block(mlp, rows, l) + row0 * k * r, p0, cc);
   }
-  double *z = ws->buf[1];
   ng__layer_tangent(mlp, ws, L - 1, row0, n_rows, v, z);
   if (L >= 2) {
     const size_t h = mlp->sizes[L - 1];
-    double *t = ws->buf[0];
+    double *t = p0;
     ng__layer_tangent(mlp, ws, L - 2, row0, n_rows, v, t);
     ng__act_mul_deriv(mlp->acts[L - 2], n_rows * h, ws->a[L - 2] + row0 * h, t);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_rows, (int)n_out, (int)h, 1.0, t,
@@ -790,7 +962,7 @@ static void ng__layer_accumulate(const ng_mlp_t *mlp, ng_mlp_ws_t *ws, size_t l,
   double *dw = out + mlp->offsets[l], *db = dw + r * c;
   const double *a = ng__layer_input(mlp, ws, l, row0);
   if (square) {
-    double *a2 = ws->sq[1];
+    double *a2 = ws->sq[1] + row0 * mlp->max_size;
     for (size_t i = 0; i < n_rows * c; i++) a2[i] = a[i] * a[i];
     a = a2;
   }
@@ -809,26 +981,28 @@ static void ng__rowgrad_accumulate(const ng_mlp_t *mlp, const double *theta, ng_
                                    const double *w, int square, double *out) {
   const size_t L = mlp->n_layers, rows = ws->batch * k, n_out = mlp->sizes[L];
   const double *wc = w ? w + row0 * k : NULL;
+  /* scratch: the chunk's own rows of buf (see rowgrad_dot) */
+  double *b0 = ws->buf[0] + row0 * mlp->max_width, *b1 = ws->buf[1] + row0 * mlp->max_width;
   for (size_t l = 0; l + 2 < L; l++) {
     const size_t r = mlp->sizes[l + 1];
     ng__rowgrad_combine(n_rows, k, r, deltas + ng__delta_block(mlp, rows, l) + row0 * k * r,
-                        wc, square, ws->buf[0]);
-    ng__layer_accumulate(mlp, ws, l, row0, n_rows, ws->buf[0], square, out);
+                        wc, square, b0);
+    ng__layer_accumulate(mlp, ws, l, row0, n_rows, b0, square, out);
   }
   const double *top = deltas + ng__delta_block(mlp, rows, L - 1) + row0 * k * n_out;
-  double *htop = ws->buf[1];
+  double *htop = b1;
   ng__rowgrad_combine(n_rows, k, n_out, top, wc, square, htop);
   ng__layer_accumulate(mlp, ws, L - 1, row0, n_rows, htop, square, out);
   if (L < 2) return;
   const size_t h = mlp->sizes[L - 1];
   const double *w_out = theta + mlp->offsets[L - 1], *a_h = ws->a[L - 2] + row0 * h;
-  double *hh = ws->buf[0];
+  double *hh = b0;
   if (!square) {
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)h, (int)n_out, 1.0,
                 htop, (int)n_out, w_out, (int)h, 0.0, hh, (int)h);
     ng__act_mul_deriv(mlp->acts[L - 2], n_rows * h, a_h, hh);
   } else {
-    double *dq = ws->buf[1];
+    double *dq = b1;
     for (size_t q = 0; q < k; q++) {
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)h, (int)n_out,
                   1.0, top + q * n_out, (int)(k * n_out), w_out, (int)h, 0.0, dq, (int)h);
@@ -852,7 +1026,7 @@ int ng_mlp_rowgrad_acc(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws
                        double *out) {
   if (!ng__rowgrad_args_ok(mlp, theta, ws, row0, n_rows, k, deltas, out) || !w)
     return NG_EINVAL;
-  if (!ng_all_finite(n_rows * k, w + row0 * k)) return NG_ENONFINITE;
+  if (!ng__finite(n_rows * k, w + row0 * k)) return NG_ENONFINITE;
   ng__rowgrad_accumulate(mlp, theta, ws, row0, n_rows, k, deltas, w, 0, out);
   return NG_OK;
 }
@@ -861,7 +1035,7 @@ int ng_mlp_rowgrad_sq_acc(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t 
                           size_t row0, size_t n_rows, size_t k, const double *deltas,
                           const double *w, double *out) {
   if (!ng__rowgrad_args_ok(mlp, theta, ws, row0, n_rows, k, deltas, out)) return NG_EINVAL;
-  if (w && !ng_all_finite(n_rows * k, w + row0 * k)) return NG_ENONFINITE;
+  if (w && !ng__finite(n_rows * k, w + row0 * k)) return NG_ENONFINITE;
   ng__rowgrad_accumulate(mlp, theta, ws, row0, n_rows, k, deltas, w, 1, out);
   return NG_OK;
 }

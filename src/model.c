@@ -184,6 +184,10 @@ void ng_model_ws_destroy(ng_model_ws_t *ws) {
 
 size_t ng_model_ws_max_batch(const ng_model_ws_t *ws) { return ws ? ws->max_batch : 0; }
 
+int ng_model_ws_set_pool(ng_model_ws_t *ws, ng_pool_t *pool) {
+  return ws ? ng_mlp_ws_set_pool(ws->mlp_ws, pool) : NG_EINVAL;
+}
+
 const double *ng_model_ws_params(const ng_model_ws_t *ws) { return ws ? ws->p : NULL; }
 
 /* ---- passes ------------------------------------------------------------------------------- */

@@ -39,6 +39,7 @@
 #include "natgrad/core.h"
 #include "natgrad/linalg.h"
 #include "natgrad/model.h"
+#include "natgrad/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +67,12 @@ size_t ng_fisher_cache_rows(const ng_fisher_t *f);
 /* 1 if the products at the current point use the factored path, else 0. */
 int ng_fisher_factored(const ng_fisher_t *f);
 void ng_fisher_destroy(ng_fisher_t *f);
+
+/* Optional: threads for set_point and the products (pool.h; borrowed, must outlive its use
+ * here; NULL: the caller's thread only). A product cuts the rows into fixed chunks and sums
+ * them into a fixed number of partial sums added in a fixed order, so results are
+ * bit-identical for any pool, and for none. NG_EINVAL for a NULL f. */
+int ng_fisher_set_pool(ng_fisher_t *f, ng_pool_t *pool);
 
 /* Optional: the reducer that adds partial sums across processes (core.h). The mean is then
  * over the total number of rows of all participants. Copied; default is single-process. */

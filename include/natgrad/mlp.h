@@ -20,6 +20,7 @@
 #define NATGRAD_MLP_H
 
 #include "natgrad/core.h"
+#include "natgrad/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,12 @@ void ng_mlp_ws_destroy(ng_mlp_ws_t *ws);
 size_t ng_mlp_ws_max_batch(const ng_mlp_ws_t *ws);
 /* Bytes a workspace for max_batch rows holds (for planning memory). */
 size_t ng_mlp_ws_bytes(const ng_mlp_t *mlp, size_t max_batch);
+
+/* Threads for the passes on ws (pool.h; borrowed, must outlive its use here; NULL: the
+ * caller's thread only). Passes cut the batch into fixed chunks of rows and sum a
+ * gradient's chunks into a fixed number of partial sums (mlp.c), so every result is
+ * bit-identical for any pool, and for none. NG_EINVAL for a NULL ws. */
+int ng_mlp_ws_set_pool(ng_mlp_ws_t *ws, ng_pool_t *pool);
 
 /* ---- passes ------------------------------------------------------------------------------- */
 

@@ -55,6 +55,9 @@ typedef struct ng_model_ws ng_model_ws_t;
 int ng_model_ws_create(ng_model_ws_t **out, const ng_model_t *m, size_t max_batch);
 void ng_model_ws_destroy(ng_model_ws_t *ws);
 size_t ng_model_ws_max_batch(const ng_model_ws_t *ws);
+/* Threads for the passes on ws (as ng_mlp_ws_set_pool: borrowed, results bit-identical for
+ * any pool). NG_EINVAL for a NULL ws. */
+int ng_model_ws_set_pool(ng_model_ws_t *ws, ng_pool_t *pool);
 
 /* P = dist params for B rows of X (B x n_in). Keeps activations and P in ws. p_out may be
  * NULL; the rows are then read with ng_model_ws_params. */
