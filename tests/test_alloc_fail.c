@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "natgrad/data.h"
+#include "natgrad/pool.h"
 #include "natgrad/supervised.h"
 #include "ng_test.h"
 #include "rl/rl_impl.h"
@@ -169,6 +170,15 @@ static int case_cg(void) {
   return s;
 }
 
+static int g_threads;
+static int case_pool(void) {
+  ng_pool_t *p = (ng_pool_t *)&g_live;
+  int s = ng_pool_create(&p, g_threads);
+  CHECK_OUT(s, p);
+  if (!s) ng_pool_destroy(p);
+  return s;
+}
+
 static const char *g_env_id;
 static int case_env(void) {
   ng_env_t *e = (ng_env_t *)&g_live;
@@ -282,6 +292,10 @@ static void test_core_objects(void) {
   check_case("ng_model_init", case_model_init);
   check_case("ng_fisher_create", case_fisher);
   check_case("ng_cg_create", case_cg);
+  g_threads = 1;
+  check_case("ng_pool_create (1 thread)", case_pool);
+  g_threads = 3;
+  check_case("ng_pool_create (3 threads)", case_pool);
   ng_model_destroy(g_model);
   g_model = NULL;
 }
