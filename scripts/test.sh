@@ -11,6 +11,9 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DNG_WERROR=ON >/dev/null
 cmake --build build/release -j"$jobs"
 ctest --test-dir build/release --output-on-failure -j"$jobs"
 
+echo "== robustness: crash test (SIGKILL + resume) and valgrind memcheck of the CLI =="
+scripts/robustness.sh build/release
+
 echo "== clang build (warnings only, -Werror) =="
 CC=clang cmake -S . -B build/clang -DCMAKE_BUILD_TYPE=Release -DNG_WERROR=ON -DNG_BUILD_TESTS=ON >/dev/null
 cmake --build build/clang -j"$jobs"
