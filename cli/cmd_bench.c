@@ -314,10 +314,13 @@ static void problem_free(problem_t *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* A policy of widths hidden x hidden over `batch` random observations; with_fisher 0 skips the
- * Fisher (a gradient-only problem, for the memory curves). */
+/* What a problem holds: everything, the gradient's part only, or the Fisher's part only (the
+ * memory curves attribute each op's memory alone). */
+enum { PROBLEM_FULL, PROBLEM_GRAD, PROBLEM_FISHER };
+
+/* A policy of widths hidden x hidden over `batch` random observations. */
 static int problem_init(problem_t *p, const policy_t *pol, size_t hidden, size_t batch,
-                        int with_fisher, uint64_t seed) {
+                        int what, uint64_t seed) {
   memset(p, 0, sizeof *p);
   p->pol = pol;
   p->hidden[0] = p->hidden[1] = hidden;
@@ -335,8 +338,8 @@ static int problem_init(problem_t *p, const policy_t *pol, size_t hidden, size_t
   p->sizes[0] = pol->n_in;
   p->sizes[1] = p->sizes[2] = hidden;
   p->sizes[3] = pol->out_dim;
-  if ((st = ng_model_ws_create(&p->ws, p->model, batch))) goto fail;
-  if (with_fisher && (st = ng_fisher_create(&p->fisher, p->model, batch))) goto fail;
+  if ((st = ng_model_ws_create(&p->ws, p->model, what == PROBLEM_FISHER ? 1 : batch))) goto fail;
+  if (what != PROBLEM_GRAD && (st = ng_fisher_create(&p->fisher, p->model, batch))) goto fail;
   if ((st = ng_cg_create(&p->cg, p->n))) goto fail;
   size_t n = p->n;
   p->theta = malloc(n * sizeof(double));
@@ -362,6 +365,7 @@ static int problem_init(problem_t *p, const policy_t *pol, size_t hidden, size_t
   for (size_t i = 0; i < batch * p->n_in; i++) p->x[i] = ng_rng_normal(&rng);
   for (size_t i = 0; i < n; i++) p->v[i] = ng_rng_normal(&rng);
   for (size_t i = 0; i < batch; i++) p->adv[i] = ng_rng_normal(&rng);
+  if (what == PROBLEM_FISHER) return NG_OK;
   if ((st = ng_model_forward(p->model, p->theta, p->ws, batch, p->x, p->p_old))) goto fail;
   for (size_t b = 0; b < batch; b++)
     if ((st = ng_dist_sample(&dist, p->p_old + b * p->np, &rng, p->act + b * p->a_size)))
@@ -480,7 +484,7 @@ static int run_kernels(const opts_t *o, const policy_t *pol, size_t batch, ng_po
                        kernel_result_t *r) {
   problem_t p;
   memset(r, 0, sizeof *r);
-  int st = problem_init(&p, pol, 64, batch, 1, 0);
+  int st = problem_init(&p, pol, 64, batch, PROBLEM_FULL, 0);
   if (st) return st;
   r->pol = pol;
   r->batch = batch;
@@ -854,9 +858,8 @@ static int run_point(const opts_t *o) {
   long base = peak_rss_kb();
   int fvp = !strcmp(op, "fvp");
   problem_t p;
-  int st = problem_init(&p, policy, hidden, batch, fvp, 0);
-  if (!st) st = op_grad(&p);
-  if (!st && fvp) st = op_setup(&p);
+  int st = problem_init(&p, policy, hidden, batch, fvp ? PROBLEM_FISHER : PROBLEM_GRAD, 0);
+  if (!st) st = fvp ? op_setup(&p) : op_grad(&p);
   if (st) {
     ng_cli_error(CMD, "--point %s: %s", o->point, ng_strerror(st));
     if (p.model) problem_free(&p);
