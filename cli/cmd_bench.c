@@ -643,7 +643,7 @@ static void train_run(const char *env, int threads, run_result_t *r) {
   double t0 = now_s();
   r->status = ng_rl_config_default(&cfg, env, &err);
   if (!r->status) r->status = ng_rl_create(&t, &cfg, &err);
-  if (!r->status && threads > 1) r->status = NG_EUNSUPPORTED; /* BENCH_TODO: ng_rl_set_threads */
+  if (!r->status) r->status = ng_rl_set_threads(t, threads);
   while (!r->status && !ng_rl_done(t)) {
     ng_rl_stats_t st;
     r->status = ng_rl_iterate(t, &st, &err);

@@ -1,6 +1,7 @@
 /* Threads: the pool runs every task exactly once and reports the lowest failing task; the
- * chunked passes (mlp.c) give the same result as a pass computed row by row; and every pass
- * and Fisher product is bit-identical for 1, 2, 3 and 4 threads. */
+ * chunked passes (mlp.c) give the same result as a pass computed row by row; and every pass,
+ * Fisher product and training run (with environment stepping on the threads, too) is
+ * bit-identical for 1, 2, 3 and 4 threads. */
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -8,6 +9,7 @@
 #include "natgrad/mlp.h"
 #include "natgrad/model.h"
 #include "natgrad/pool.h"
+#include "natgrad/rl.h"
 #include "ng_test.h"
 
 /* Chunked sums against per-row sums: both are sums of the same terms in another order. */
@@ -235,6 +237,69 @@ static void test_fisher_products(void) {
   }
 }
 
+/* ---- training: a whole run is the same for any thread count ---- */
+
+static void run_train(const char *env, int threads, size_t *n_pol, double **theta,
+                      size_t *n_vf, double **vtheta) {
+  ng_rl_config_t cfg;
+  ng_error_t err;
+  NG_CHECK_OK(ng_rl_config_default(&cfg, env, &err));
+  cfg.n_envs = 3;
+  cfg.n_steps = 200; /* 600 rows: three chunks */
+  cfg.total_steps = 1800;
+  cfg.vf_minibatch = 300;
+  cfg.vf_epochs = 2;
+  NG_CHECK_OK(ng_rl_config_validate(&cfg, &err));
+  ng_rl_t *t = NULL;
+  NG_CHECK_OK(ng_rl_create(&t, &cfg, &err));
+  if (!t) return;
+  NG_CHECK_OK(ng_rl_set_threads(t, threads));
+  /* these envs are too cheap for threads on their own: force the threaded stepping */
+  NG_CHECK_OK(ng_rl_set_threads_envs(t, 1));
+  while (!ng_rl_done(t)) {
+    int s = ng_rl_iterate(t, NULL, &err);
+    NG_CHECK_OK(s);
+    if (s) break;
+  }
+  const double *p = ng_rl_policy_params(t, n_pol), *q = ng_rl_value_params(t, n_vf);
+  *theta = malloc(*n_pol * sizeof(double));
+  *vtheta = malloc(*n_vf * sizeof(double));
+  memcpy(*theta, p, *n_pol * sizeof(double));
+  memcpy(*vtheta, q, *n_vf * sizeof(double));
+  ng_rl_destroy(t);
+}
+
+static void test_training(void) {
+  const char *envs[] = {"CartPole-v1", "Pendulum-v1", "MountainCarContinuous-v0"};
+  for (size_t e = 0; e < sizeof envs / sizeof envs[0]; e++) {
+    size_t np0 = 0, nv0 = 0;
+    double *th0 = NULL, *vt0 = NULL;
+    run_train(envs[e], 1, &np0, &th0, &nv0, &vt0);
+    for (int t = 2; t <= 3; t++) {
+      size_t np1 = 0, nv1 = 0;
+      double *th1 = NULL, *vt1 = NULL;
+      run_train(envs[e], t, &np1, &th1, &nv1, &vt1);
+      int ok = th0 && th1 && np0 == np1 && nv0 == nv1 && same(np0, th0, th1) &&
+               same(nv0, vt0, vt1);
+      if (!ok) fprintf(stderr, "%s: %d threads train differently\n", envs[e], t);
+      NG_CHECK(ok);
+      free(th1), free(vt1);
+    }
+    free(th0), free(vt0);
+  }
+  ng_rl_config_t cfg;
+  ng_rl_t *t = NULL;
+  NG_CHECK_OK(ng_rl_config_default(&cfg, "CartPole-v1", NULL));
+  NG_CHECK_OK(ng_rl_create(&t, &cfg, NULL));
+  NG_CHECK_STATUS(ng_rl_set_threads(t, 0), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_set_threads(t, NG_POOL_MAX_THREADS + 1), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_set_threads(NULL, 2), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_set_threads_envs(NULL, 1), NG_EINVAL);
+  NG_CHECK_OK(ng_rl_set_threads(t, 2));
+  NG_CHECK_OK(ng_rl_set_threads(t, 1)); /* back to one: the pool goes */
+  ng_rl_destroy(t);
+}
+
 int main(void) {
   for (int t = 1; t <= MAX_THREADS; t++) {
     if (ng_pool_create(&g_pools[t], t) != NG_OK) {
@@ -245,6 +310,7 @@ int main(void) {
   NG_TEST_RUN(test_pool);
   NG_TEST_RUN(test_mlp_passes);
   NG_TEST_RUN(test_fisher_products);
+  NG_TEST_RUN(test_training);
   for (int t = 1; t <= MAX_THREADS; t++) ng_pool_destroy(g_pools[t]);
   NG_TEST_END();
 }

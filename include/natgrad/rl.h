@@ -134,6 +134,18 @@ int ng_rl_done(const ng_rl_t *t);
 /* Changes the step budget (e.g. to extend a run resumed from a checkpoint); the config's
  * total_steps follows. NG_EINVAL for steps < 1. */
 int ng_rl_set_total_steps(ng_rl_t *t, long steps);
+/* Threads for the run (n_threads >= 1, at most NG_POOL_MAX_THREADS; 1, the default, runs
+ * everything on the caller's thread). The batch passes (policy gradient and line search,
+ * Fisher products, value fit) split their rows over the threads in fixed chunks summed in a
+ * fixed order, and the environments are stepped on them when a step costs more than a few
+ * microseconds (measured here on the evaluation env: MuJoCo, not CartPole): results are
+ * bit-identical for every n_threads. Not part of the config or the checkpoint. NG_EINVAL
+ * for a bad count, NG_ENOMEM if the threads cannot start (the old setting stays). */
+int ng_rl_set_threads(ng_rl_t *t, int n_threads);
+/* Forces environment stepping on the threads on (1) or off (0) whatever a step costs (for
+ * measurements; ignored with one thread or one env). */
+int ng_rl_set_threads_envs(ng_rl_t *t, int on);
+
 /* The reducer through which every batch sum passes (gradient, KL, surrogate, statistics,
  * Fisher products, normaliser statistics); copied. NULL restores the identity. */
 int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r);

@@ -12,6 +12,7 @@
 #include "natgrad/mlp.h"
 #include "natgrad/model.h"
 #include "natgrad/optim.h"
+#include "natgrad/pool.h"
 #include "natgrad/rl.h"
 
 /* Constants from Stable-Baselines3 (RunningMeanStd, VecNormalize, TRPO's advantage
@@ -151,8 +152,15 @@ struct ng_rl {
   double *last_val;        /* n_envs */
   double *step_p;          /* n_envs x n_dist */
   double *step_logp;       /* n_envs */
-  double *step_act;        /* act_size: the action handed to the env */
-  double *step_obs;        /* obs_dim: the observation it returns, until checked */
+  double *step_act;        /* n_envs x act_size: the actions handed to the envs */
+  double *step_obs;        /* n_envs x obs_dim: the observations they return, until checked */
+  double *step_rew;        /* n_envs: their rewards, until checked */
+  int *step_term, *step_trunc, *step_status; /* n_envs: their flags and statuses */
+
+  /* threads (ng_rl_set_threads): the batch passes (policy gradient, Fisher products, value
+   * fit) run on the pool, and so do the environment steps when one costs enough */
+  ng_pool_t *pool;         /* NULL: one thread */
+  int par_envs;            /* step the environments on the pool */
 
   /* evaluation (separate env) */
   ng_env_t *eval_env;

@@ -25,6 +25,30 @@ void ng__rl_clip_action(const ng_rl_t *t, double *a) {
   }
 }
 
+typedef struct {
+  ng_rl_t *t;
+  const double *act; /* n_envs x act_size: this step's sampled actions */
+} ng__step_job_t;
+
+/* Env e's step into its slots of step_*. The buffer keeps the sampled action for the
+ * log-probs; the env gets it clipped to its Box (SB3's collect_rollouts) or, with
+ * clip_actions = 0, as sampled (the env clips the force as Gymnasium does, but
+ * MountainCarContinuous charges the unclipped action's square). Envs share nothing, so
+ * these run on the pool when a step is costly (ng_rl_set_threads); everything after the
+ * step happens in env order on the caller's thread. */
+static int ng__env_step_task(void *ctx, size_t e) {
+  const ng__step_job_t *j = ctx;
+  ng_rl_t *t = j->t;
+  const size_t as = t->act_size;
+  double *a = t->step_act + e * as;
+  memcpy(a, j->act + e * as, as * sizeof(double));
+  ng__rl_clip_action(t, a);
+  t->step_term[e] = t->step_trunc[e] = 0;
+  t->step_status[e] = ng_env_step(t->envs[e], a, t->step_obs + e * t->obs_dim, &t->step_rew[e],
+                                  &t->step_term[e], &t->step_trunc[e]);
+  return NG_OK;
+}
+
 int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   const size_t E = t->n_envs, od = t->obs_dim, as = t->act_size, nd = t->n_dist;
   const ng_dist_t dist = ng_model_dist(t->policy);
@@ -48,18 +72,15 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
     memcpy(t->b_obs + row0 * od, t->obs_norm, E * od * sizeof(double));
     memcpy(t->b_pold + row0 * nd, t->step_p, E * nd * sizeof(double));
 
+    ng__step_job_t job = {t, act};
+    if (t->par_envs) ng_pool_run(t->pool, E, ng__env_step_task, &job);
     for (size_t e = 0; e < E; e++) {
       const size_t row = row0 + e;
-      double r;
-      int term = 0, trunc = 0;
-      /* The buffer keeps the sampled action for the log-probs; the env gets it clipped to
-       * its Box (SB3's collect_rollouts) or, with clip_actions = 0, as sampled (the env
-       * clips the force as Gymnasium does, but MountainCarContinuous charges the unclipped
-       * action's square). */
-      memcpy(t->step_act, act + e * as, as * sizeof(double));
-      ng__rl_clip_action(t, t->step_act);
-      double *obs = t->step_obs; /* into obs_raw only once it is known to be good */
-      s = ng_env_step(t->envs[e], t->step_act, obs, &r, &term, &trunc);
+      if (!t->par_envs) ng__env_step_task(&job, e);
+      double r = t->step_rew[e];
+      int term = t->step_term[e], trunc = t->step_trunc[e];
+      double *obs = t->step_obs + e * od; /* into obs_raw only once it is known to be good */
+      s = t->step_status[e];
       const long run_step = t->env_steps + (long)e + 1;
       if (t->step_hook) s = t->step_hook(t->step_hook_ctx, e, run_step, s, obs, &r);
       /* checked here, where it happens: nothing non-finite reaches the buffer or the
