@@ -202,21 +202,30 @@ static void ng__tanh_array(size_t n, const double *z, double *a) {
 #endif
 }
 
-/* ---- small batches ----------------------------------------------------------------------
- * The rollout runs a forward on n_envs rows (often 1 or 2) at every environment step, where
- * a BLAS call's fixed cost was most of the time (2.6 us for a 4-64-64-2 forward on 2 rows).
- * For up to NG__SMALL_ROWS rows, each output is instead a dot product over the layer's inputs
- * in 8 lanes (lane q sums the inputs q, q + 8, ...), the lanes summed in a fixed tree, the
- * last c % 8 inputs added in order, then the bias: z = b + sum. The 8-lane vector type is
- * generic, so the AVX-512, AVX2 and plain builds of the kernel (picked at run time) give the
- * same bits. */
-#define NG__SMALL_ROWS 4
+/* ---- small and thin products ------------------------------------------------------------
+ * BLAS is fast on the 64 x 64 layer products but slow where one dimension is tiny: the
+ * rollout's forward on n_envs rows (often 2; 2.6 us for a 4-64-64-2 forward, most of it
+ * call overhead), and, in every pass, the products through a 2- or 3-wide output layer or a
+ * 3- or 4-wide input (a 256 x 2 x 64 product ran at 13 GFLOP/s, a 2 x 64 x 256 one at 8,
+ * against 50-58 for the 64-wide ones; together a quarter of a Fisher product's time). Those
+ * shapes go to the kernels below; ng__gemm routes every product of this file.
+ *
+ * The kernels use a generic 8-lane vector type and only + and * (no fused multiply-add), so
+ * their AVX-512, AVX2 and plain builds, picked at run time, give the same bits. Orders:
+ *   dot    out = init + sum_k a_k b_k: lane q sums k = q, q + 8, ... in order, the lanes
+ *          are added in a fixed tree, then the last k % 8 terms in order;
+ *   axpy   out_j = init_j + a_0 b_0j + a_1 b_1j + ... in order of k;
+ *   outer  O_pq += S_0p L_0q + S_1p L_1q + ... in order of the rows.
+ * init is the bias, or C (beta = 1), or 0. */
+#define NG__SMALL_ROWS 4 /* forward rows the dot kernel takes (the rollout's) */
+#define NG__THIN 4       /* a product with a dimension this small goes to the kernels */
+#define NG__THIN_MAX 1024 /* ... if the other operand fits a stack buffer of 4 x this */
 
 #if NG__TANH_SIMD
 typedef double ng__g8d __attribute__((vector_size(64)));
 
-/* The tree over an accumulator's lanes, then the tail inputs k in [c8, c) in order. */
-#define NG__SMALL_FINISH(acc, ai, wj, c8, c, out)                                              \
+/* The tree over an accumulator's lanes, then the tail terms k in [c8, c) in order. */
+#define NG__DOT_FINISH(acc, ai, wj, c8, c, out)                                                \
   do {                                                                                         \
     double s_ = (((acc)[0] + (acc)[4]) + ((acc)[2] + (acc)[6])) +                              \
                 (((acc)[1] + (acc)[5]) + ((acc)[3] + (acc)[7]));                               \
@@ -224,18 +233,22 @@ typedef double ng__g8d __attribute__((vector_size(64)));
     (out) = s_;                                                                                \
   } while (0)
 
-/* NAME(rows, r, c, a, w, b, z): z (rows x r) = a (rows x c) W^T + 1 b^T, W (r x c). Four
- * outputs at a time share each load of the row's inputs. */
-#define NG__SMALL_KERNEL(NAME, ATTR)                                                           \
-  ATTR static void NAME(size_t rows, size_t r, size_t c, const double *a, const double *w,     \
-                        const double *b, double *z) {                                          \
+/* The output's initial value: the bias, C itself (beta = 1) or 0. */
+#define NG__INIT(bias, beta, zij, j) ((bias) ? (bias)[j] : (beta) != 0.0 ? (zij) : 0.0)
+
+#define NG__THIN_KERNELS(SFX, ATTR)                                                            \
+  /* z (rows x r, ldz) = init + a (rows x c, lda) W^T, W (r x c, ldw): dot products. Four    \
+   * outputs at a time share each load of the row's inputs. */                                 \
+  ATTR static void ng__dot_##SFX(size_t rows, size_t r, size_t c, const double *a,              \
+                                 size_t lda, const double *w, size_t ldw, const double *bias,   \
+                                 double beta, double *z, size_t ldz) {                          \
     const size_t c8 = c - c % 8;                                                               \
     for (size_t i = 0; i < rows; i++) {                                                        \
-      const double *ai = a + i * c;                                                            \
-      double *zi = z + i * r;                                                                  \
+      const double *ai = a + i * lda;                                                          \
+      double *zi = z + i * ldz;                                                                \
       size_t j = 0;                                                                            \
       for (; j + 4 <= r; j += 4) {                                                             \
-        const double *w0 = w + j * c, *w1 = w0 + c, *w2 = w1 + c, *w3 = w2 + c;                \
+        const double *w0 = w + j * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;        \
         ng__g8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, av, wv;                                \
         for (size_t k = 0; k < c8; k += 8) {                                                   \
           memcpy(&av, ai + k, sizeof av);                                                      \
@@ -249,17 +262,17 @@ typedef double ng__g8d __attribute__((vector_size(64)));
           s3 += av * wv;                                                                       \
         }                                                                                      \
         double d0, d1, d2, d3;                                                                 \
-        NG__SMALL_FINISH(s0, ai, w0, c8, c, d0);                                               \
-        NG__SMALL_FINISH(s1, ai, w1, c8, c, d1);                                               \
-        NG__SMALL_FINISH(s2, ai, w2, c8, c, d2);                                               \
-        NG__SMALL_FINISH(s3, ai, w3, c8, c, d3);                                               \
-        zi[j] = b[j] + d0;                                                                     \
-        zi[j + 1] = b[j + 1] + d1;                                                             \
-        zi[j + 2] = b[j + 2] + d2;                                                             \
-        zi[j + 3] = b[j + 3] + d3;                                                             \
+        NG__DOT_FINISH(s0, ai, w0, c8, c, d0);                                                 \
+        NG__DOT_FINISH(s1, ai, w1, c8, c, d1);                                                 \
+        NG__DOT_FINISH(s2, ai, w2, c8, c, d2);                                                 \
+        NG__DOT_FINISH(s3, ai, w3, c8, c, d3);                                                 \
+        zi[j] = NG__INIT(bias, beta, zi[j], j) + d0;                                           \
+        zi[j + 1] = NG__INIT(bias, beta, zi[j + 1], j + 1) + d1;                               \
+        zi[j + 2] = NG__INIT(bias, beta, zi[j + 2], j + 2) + d2;                               \
+        zi[j + 3] = NG__INIT(bias, beta, zi[j + 3], j + 3) + d3;                               \
       }                                                                                        \
       for (; j < r; j++) {                                                                     \
-        const double *wj = w + j * c;                                                          \
+        const double *wj = w + j * ldw;                                                        \
         ng__g8d s0 = {0}, av, wv;                                                              \
         for (size_t k = 0; k < c8; k += 8) {                                                   \
           memcpy(&av, ai + k, sizeof av);                                                      \
@@ -267,37 +280,165 @@ typedef double ng__g8d __attribute__((vector_size(64)));
           s0 += av * wv;                                                                       \
         }                                                                                      \
         double d0;                                                                             \
-        NG__SMALL_FINISH(s0, ai, wj, c8, c, d0);                                               \
-        zi[j] = b[j] + d0;                                                                     \
+        NG__DOT_FINISH(s0, ai, wj, c8, c, d0);                                                 \
+        zi[j] = NG__INIT(bias, beta, zi[j], j) + d0;                                           \
       }                                                                                        \
     }                                                                                          \
+  }                                                                                            \
+  /* z (rows x n, ldz) = init + a (rows x k, lda) B (k x n, ldb), k small: axpys along the   \
+   * rows of B, 8 outputs a lane-vector. */                                                    \
+  ATTR static void ng__axpy_##SFX(size_t rows, size_t n, size_t k, const double *a,             \
+                                  size_t lda, const double *bm, size_t ldb, double beta,        \
+                                  double *z, size_t ldz) {                                      \
+    const size_t n8 = n - n % 8;                                                               \
+    for (size_t i = 0; i < rows; i++) {                                                        \
+      const double *ai = a + i * lda;                                                          \
+      double *zi = z + i * ldz;                                                                \
+      for (size_t j = 0; j < n8; j += 8) {                                                     \
+        ng__g8d acc = {0}, bv;                                                                 \
+        if (beta != 0.0) memcpy(&acc, zi + j, sizeof acc);                                     \
+        for (size_t q = 0; q < k; q++) {                                                       \
+          memcpy(&bv, bm + q * ldb + j, sizeof bv);                                            \
+          acc += ai[q] * bv;                                                                   \
+        }                                                                                      \
+        memcpy(zi + j, &acc, sizeof acc);                                                      \
+      }                                                                                        \
+      for (size_t j = n8; j < n; j++) {                                                        \
+        double acc = beta != 0.0 ? zi[j] : 0.0;                                                \
+        for (size_t q = 0; q < k; q++) acc += ai[q] * bm[q * ldb + j];                         \
+        zi[j] = acc;                                                                           \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
+  /* O (s x n, ldo) += S^T L over K rows, S (K x s, lds) with s <= NG__THIN, L (K x n, ldl):  \
+   * per block of 16 outputs of each of the s rows, a sum over the K rows in order. */         \
+  ATTR static void ng__outer_##SFX(size_t K, size_t s, size_t n, const double *sm, size_t lds, \
+                                   const double *lm, size_t ldl, double *o, size_t ldo) {       \
+    const size_t n16 = n - n % 16;                                                             \
+    for (size_t j = 0; j < n16; j += 16) {                                                     \
+      ng__g8d acc[NG__THIN][2], lv0, lv1;                                                      \
+      for (size_t p = 0; p < s; p++) {                                                         \
+        memcpy(&acc[p][0], o + p * ldo + j, sizeof lv0);                                       \
+        memcpy(&acc[p][1], o + p * ldo + j + 8, sizeof lv0);                                   \
+      }                                                                                        \
+      for (size_t b = 0; b < K; b++) {                                                         \
+        memcpy(&lv0, lm + b * ldl + j, sizeof lv0);                                            \
+        memcpy(&lv1, lm + b * ldl + j + 8, sizeof lv1);                                        \
+        for (size_t p = 0; p < s; p++) {                                                       \
+          const double sp = sm[b * lds + p];                                                   \
+          acc[p][0] += sp * lv0;                                                               \
+          acc[p][1] += sp * lv1;                                                               \
+        }                                                                                      \
+      }                                                                                        \
+      for (size_t p = 0; p < s; p++) {                                                         \
+        memcpy(o + p * ldo + j, &acc[p][0], sizeof lv0);                                       \
+        memcpy(o + p * ldo + j + 8, &acc[p][1], sizeof lv0);                                   \
+      }                                                                                        \
+    }                                                                                          \
+    for (size_t j = n16; j < n; j++)                                                           \
+      for (size_t p = 0; p < s; p++) {                                                         \
+        double acc = o[p * ldo + j];                                                           \
+        for (size_t b = 0; b < K; b++) acc += sm[b * lds + p] * lm[b * ldl + j];               \
+        o[p * ldo + j] = acc;                                                                  \
+      }                                                                                        \
   }
 
-NG__SMALL_KERNEL(ng__small_generic, )
+NG__THIN_KERNELS(generic, )
 #if NG__X86_DISPATCH
-NG__SMALL_KERNEL(ng__small_avx2, __attribute__((target("avx2"))))
-NG__SMALL_KERNEL(ng__small_avx512, __attribute__((target("avx512f"))))
+NG__THIN_KERNELS(avx2, __attribute__((target("avx2"))))
+NG__THIN_KERNELS(avx512, __attribute__((target("avx512f"))))
+/* 2: AVX-512F, 1: AVX2, 0: neither */
+static int ng__isa(void) {
+  return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+#define NG__PICK(name, ...)                                                                    \
+  do {                                                                                         \
+    int isa_ = ng__isa();                                                                      \
+    if (isa_ == 2) name##_avx512(__VA_ARGS__);                                                 \
+    else if (isa_ == 1) name##_avx2(__VA_ARGS__);                                              \
+    else name##_generic(__VA_ARGS__);                                                          \
+  } while (0)
+#else
+#define NG__PICK(name, ...) name##_generic(__VA_ARGS__)
 #endif
 
 /* z (rows x r) = a (rows x c) W^T + 1 b^T for rows <= NG__SMALL_ROWS. */
 static void ng__small_layer(size_t rows, size_t r, size_t c, const double *a, const double *w,
                             const double *b, double *z) {
-#if NG__X86_DISPATCH
-  if (__builtin_cpu_supports("avx512f")) {
-    ng__small_avx512(rows, r, c, a, w, b, z);
-    return;
-  }
-  if (__builtin_cpu_supports("avx2")) {
-    ng__small_avx2(rows, r, c, a, w, b, z);
-    return;
-  }
-#endif
-  ng__small_generic(rows, r, c, a, w, b, z);
+  NG__PICK(ng__dot, rows, r, c, a, c, w, c, b, 0.0, z, r);
+}
+
+/* db (n) += the sum of the K rows of G (K x n), in row order: the outer kernel with S a
+ * column of ones (one value read with stride 0). */
+static void ng__colsum(size_t K, size_t n, const double *g, double *db) {
+  static const double one = 1.0;
+  /* S = a column of ones read with stride 0 */
+  NG__PICK(ng__outer, K, 1, n, &one, 0, g, n, db, n);
 }
 #define NG__HAVE_SMALL 1
 #else
 #define NG__HAVE_SMALL 0
 #endif
+
+/* C (m x n, ldc) = A' B' + beta C, A' = A or A^T (ta), B' = B or B^T (tb), row-major, beta 0
+ * or 1: thin shapes by the kernels above, everything else by BLAS. */
+static void ng__gemm(int ta, int tb, size_t m, size_t n, size_t k, const double *a, size_t lda,
+                     const double *b, size_t ldb, double beta, double *c, size_t ldc) {
+#if NG__HAVE_SMALL
+  double buf[NG__THIN * NG__THIN_MAX];
+  if (!ta && tb) {
+    /* C = A B^T: B (n x k) */
+    if (n <= NG__THIN) {
+      NG__PICK(ng__dot, m, n, k, a, lda, b, ldb, NULL, beta, c, ldc);
+      return;
+    }
+    if (k <= NG__THIN && n <= NG__THIN_MAX) {
+      for (size_t q = 0; q < k; q++)
+        for (size_t j = 0; j < n; j++) buf[q * n + j] = b[j * ldb + q];
+      NG__PICK(ng__axpy, m, n, k, a, lda, buf, n, beta, c, ldc);
+      return;
+    }
+  } else if (!ta && !tb) {
+    /* C = A B: B (k x n) */
+    if (k <= NG__THIN) {
+      NG__PICK(ng__axpy, m, n, k, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+    if (n <= NG__THIN && k <= NG__THIN_MAX) {
+      for (size_t j = 0; j < n; j++)
+        for (size_t q = 0; q < k; q++) buf[j * k + q] = b[q * ldb + j];
+      NG__PICK(ng__dot, m, n, k, a, lda, buf, k, NULL, beta, c, ldc);
+      return;
+    }
+  } else if (ta && !tb && beta != 0.0) {
+    /* C += A^T B: A (k x m), B (k x n) */
+    if (m <= NG__THIN) {
+      NG__PICK(ng__outer, k, m, n, a, lda, b, ldb, c, ldc);
+      return;
+    }
+    if (n <= NG__THIN && m <= NG__THIN_MAX) {
+      /* C^T (n x m) += B^T A, summed apart and added in */
+      memset(buf, 0, n * m * sizeof *buf);
+      NG__PICK(ng__outer, k, n, m, b, ldb, a, lda, buf, m);
+      for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) c[i * ldc + j] += buf[j * m + i];
+      return;
+    }
+  }
+#endif
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (int)m, (int)n, (int)k, 1.0, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+/* db (n) += sum of the K rows of G (K x n). */
+static void ng__bias_grad(size_t K, size_t n, const double *g, double *db) {
+#if NG__HAVE_SMALL
+  ng__colsum(K, n, g, db);
+#else
+  for (size_t b = 0; b < K; b++)
+    for (size_t j = 0; j < n; j++) db[j] += g[b * n + j];
+#endif
+}
 
 /* a = act(z), n values; a may equal z. */
 static void ng__act_apply(ng_act_t act, size_t n, const double *z, double *a) {
@@ -723,8 +864,7 @@ static int ng__forward_task(void *ctx, size_t chunk) {
     }
 #endif
     ng__rows_set(rows, r, b, z);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)r, (int)c, 1.0, a_prev,
-                (int)c, w, (int)c, 1.0, z, (int)r);
+    ng__gemm(0, 1, rows, r, c, a_prev, c, w, c, 1.0, z, r);
     ng__act_apply(mlp->acts[l], rows * r, z, z);
   }
   if (p->out) {
@@ -782,15 +922,12 @@ static void ng__backward_rows(const ng__pass_t *p, size_t row0, size_t rows, dou
       gm = g2;
       am = a2;
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c, B, 1.0, gm, (int)r,
-                am, (int)c, 1.0, dw, (int)c);
-    cblas_dgemv(CblasRowMajor, CblasTrans, B, (int)r, 1.0, gm, (int)r, ws->ones, 1, 1.0, db,
-                1);
+    ng__gemm(1, 0, r, c, B, gm, r, am, c, 1.0, dw, c);
+    ng__bias_grad(B, r, gm, db);
 
     if (l == 0 && !p->dx) break;
     double *dst = l ? g_prev : p->dx + row0 * c;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, (int)c, (int)r, 1.0, g, (int)r,
-                w, (int)c, 0.0, dst, (int)c);
+    ng__gemm(0, 0, B, c, r, g, r, w, c, 0.0, dst, c);
     if (l) {
       ng__act_mul_deriv(mlp->acts[l - 1], rows * c, ws->a[l - 1] + row0 * c, g_prev);
       double *t = g;
@@ -861,11 +998,9 @@ static int ng__jvp_task(void *ctx, size_t chunk) {
     const double *a_prev = (l ? ws->a[l - 1] : ws->x) + row0 * c;
     double *t = (l == L - 1) ? p->out + row0 * r : ws->buf[l % 2] + row0 * mlp->max_width;
     ng__rows_set(rows, r, db, t);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)r, (int)c, 1.0, a_prev,
-                (int)c, dw, (int)c, 1.0, t, (int)r);
+    ng__gemm(0, 1, B, r, c, a_prev, c, dw, c, 1.0, t, r);
     if (t_prev)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)r, (int)c, 1.0, t_prev,
-                  (int)c, w, (int)c, 1.0, t, (int)r);
+      ng__gemm(0, 1, B, r, c, t_prev, c, w, c, 1.0, t, r);
     ng__act_mul_deriv(mlp->acts[l], rows * r, ws->a[l] + row0 * r, t);
     t_prev = t;
   }
@@ -965,11 +1100,9 @@ static int ng__deltas_task(void *ctx, size_t chunk) {
   double *below = j->deltas + ng__delta_block(mlp, rows, L - 3) + b0 * k * c;
   double *d = ws->buf[0] + b0 * mlp->max_width;
   for (size_t q = 0; q < k; q++) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)h, (int)n_out, 1.0,
-                top + q * n_out, (int)(k * n_out), w_out, (int)h, 0.0, d, (int)h);
+    ng__gemm(0, 0, nb, h, n_out, top + q * n_out, (k * n_out), w_out, h, 0.0, d, h);
     ng__act_mul_deriv(mlp->acts[L - 2], nb * h, ws->a[L - 2] + b0 * h, d);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)c, (int)h, 1.0, d,
-                (int)h, w_hid, (int)c, 0.0, below + q * c, (int)(k * c));
+    ng__gemm(0, 0, nb, c, h, d, h, w_hid, c, 0.0, below + q * c, (k * c));
   }
   ng__act_mul_deriv_rows(mlp->acts[L - 3], nb, k, c, ws->a[L - 3] + b0 * c, below);
   for (size_t l = L - 3; l > 0; l--) {
@@ -977,8 +1110,7 @@ static int ng__deltas_task(void *ctx, size_t chunk) {
     const size_t r = mlp->sizes[l + 1], cc = mlp->sizes[l];
     double *cur = j->deltas + ng__delta_block(mlp, rows, l) + b0 * k * r;
     double *prev = j->deltas + ng__delta_block(mlp, rows, l - 1) + b0 * k * cc;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * k), (int)cc, (int)r, 1.0,
-                cur, (int)r, theta + mlp->offsets[l], (int)cc, 0.0, prev, (int)cc);
+    ng__gemm(0, 0, (nb * k), cc, r, cur, r, theta + mlp->offsets[l], cc, 0.0, prev, cc);
     ng__act_mul_deriv_rows(mlp->acts[l - 1], nb, k, cc, ws->a[l - 1] + b0 * cc, prev);
   }
   return NG_OK;
@@ -1009,8 +1141,7 @@ static void ng__layer_tangent(const ng_mlp_t *mlp, const ng_mlp_ws_t *ws, size_t
   const size_t r = mlp->sizes[l + 1], c = mlp->sizes[l];
   const double *vw = v + mlp->offsets[l];
   ng__rows_set(n_rows, r, vw + r * c, p);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_rows, (int)r, (int)c, 1.0,
-              ng__layer_input(mlp, ws, l, row0), (int)c, vw, (int)c, 1.0, p, (int)r);
+  ng__gemm(0, 1, n_rows, r, c, ng__layer_input(mlp, ws, l, row0), c, vw, c, 1.0, p, r);
 }
 
 /* c_{b,q} += <D_{b,q}, P_b> for the chunk: D's rows b*k + q (r wide), P (n x r). */
@@ -1045,8 +1176,7 @@ int ng_mlp_rowgrad_dot(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws
     double *t = p0;
     ng__layer_tangent(mlp, ws, L - 2, row0, n_rows, v, t);
     ng__act_mul_deriv(mlp->acts[L - 2], n_rows * h, ws->a[L - 2] + row0 * h, t);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_rows, (int)n_out, (int)h, 1.0, t,
-                (int)h, theta + mlp->offsets[L - 1], (int)h, 1.0, z, (int)n_out);
+    ng__gemm(0, 1, n_rows, n_out, h, t, h, theta + mlp->offsets[L - 1], h, 1.0, z, n_out);
   }
   ng__rowdots(n_rows, k, n_out, deltas + ng__delta_block(mlp, rows, L - 1) + row0 * k * n_out,
               z, cc);
@@ -1088,10 +1218,8 @@ static void ng__layer_accumulate(const ng_mlp_t *mlp, ng_mlp_ws_t *ws, size_t l,
     for (size_t i = 0; i < n_rows * c; i++) a2[i] = a[i] * a[i];
     a = a2;
   }
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c, (int)n_rows, 1.0, h,
-              (int)r, a, (int)c, 1.0, dw, (int)c);
-  cblas_dgemv(CblasRowMajor, CblasTrans, (int)n_rows, (int)r, 1.0, h, (int)r, ws->ones, 1, 1.0,
-              db, 1);
+  ng__gemm(1, 0, r, c, n_rows, h, r, a, c, 1.0, dw, c);
+  ng__bias_grad(n_rows, r, h, db);
 }
 
 /* The accumulate shared by rowgrad_acc and rowgrad_sq_acc. Stored layers: H_l from block l.
@@ -1120,14 +1248,12 @@ static void ng__rowgrad_accumulate(const ng_mlp_t *mlp, const double *theta, ng_
   const double *w_out = theta + mlp->offsets[L - 1], *a_h = ws->a[L - 2] + row0 * h;
   double *hh = b0;
   if (!square) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)h, (int)n_out, 1.0,
-                htop, (int)n_out, w_out, (int)h, 0.0, hh, (int)h);
+    ng__gemm(0, 0, n_rows, h, n_out, htop, n_out, w_out, h, 0.0, hh, h);
     ng__act_mul_deriv(mlp->acts[L - 2], n_rows * h, a_h, hh);
   } else {
     double *dq = b1;
     for (size_t q = 0; q < k; q++) {
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)h, (int)n_out,
-                  1.0, top + q * n_out, (int)(k * n_out), w_out, (int)h, 0.0, dq, (int)h);
+      ng__gemm(0, 0, n_rows, h, n_out, top + q * n_out, (k * n_out), w_out, h, 0.0, dq, h);
       ng__act_mul_deriv(mlp->acts[L - 2], n_rows * h, a_h, dq);
       for (size_t b = 0; b < n_rows; b++) {
         const double wq = wc ? wc[b * k + q] : 1.0;
