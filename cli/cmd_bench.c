@@ -261,7 +261,8 @@ static double flops_of(op_id_t op, size_t L, const size_t *s, size_t batch, size
   if (factored && L >= 3) {
     setup += 2.0 * N * (double)k *
              ((double)s[L] * (double)s[L - 1] + (double)s[L - 1] * (double)s[L - 2]);
-    for (size_t l = 1; l + 3 <= L; l++) setup += 2.0 * N * (double)k * (double)s[l + 1] * (double)s[l];
+    for (size_t l = 1; l + 3 <= L; l++)
+      setup += 2.0 * N * (double)k * (double)s[l + 1] * (double)s[l];
   }
   double fvp = factored ? 2.0 * fwd + (L >= 2 ? 4.0 * N * (double)s[L - 1] * (double)s[L] : 0.0)
                         : 4.0 * fwd - 2.0 * first;
@@ -520,10 +521,17 @@ static int run_kernels(const opts_t *o, const policy_t *pol, size_t batch, ng_po
 
 /* ---- environments ------------------------------------------------------------------------- */
 
+/* One env's state for the threaded steps, alone on its cache lines: RNGs and buffers of two
+ * envs side by side made both cores fight over one line at every step (CartPole ran 0.6x
+ * slower on two threads than on one). */
 typedef struct {
-  ng_env_t *env[NG_POOL_MAX_THREADS];
-  ng_rng_t rng[NG_POOL_MAX_THREADS];
-  double *obs[NG_POOL_MAX_THREADS], *act[NG_POOL_MAX_THREADS];
+  _Alignas(64) ng_rng_t rng;
+  ng_env_t *env;
+  double *obs, *act; /* each in its own 64-byte-aligned block */
+} env_slot_t;
+
+typedef struct {
+  env_slot_t *slot[NG_POOL_MAX_THREADS];
   const ng_env_info_t *info;
   long steps;
 } env_job_t;
@@ -532,21 +540,22 @@ typedef struct {
  * normal where a bound is infinite), resetting at episode ends. */
 static int env_task(void *ctx, size_t i) {
   env_job_t *j = ctx;
+  env_slot_t *e = j->slot[i];
   const ng_space_t *as = &j->info->action_space;
   for (long t = 0; t < j->steps; t++) {
     if (as->kind == NG_SPACE_DISCRETE) {
-      j->act[i][0] = (double)ng_rng_below(&j->rng[i], as->dim);
+      e->act[0] = (double)ng_rng_below(&e->rng, as->dim);
     } else {
       for (size_t d = 0; d < as->dim; d++) {
         double lo = as->low[d], hi = as->high[d];
-        j->act[i][d] = isfinite(lo) && isfinite(hi) ? ng_rng_uniform_range(&j->rng[i], lo, hi)
-                                                    : ng_rng_normal(&j->rng[i]);
+        e->act[d] = isfinite(lo) && isfinite(hi) ? ng_rng_uniform_range(&e->rng, lo, hi)
+                                                 : ng_rng_normal(&e->rng);
       }
     }
     double r;
     int term = 0, trunc = 0;
-    int st = ng_env_step(j->env[i], j->act[i], j->obs[i], &r, &term, &trunc);
-    if (!st && (term || trunc)) st = ng_env_reset(j->env[i], j->obs[i]);
+    int st = ng_env_step(e->env, e->act, e->obs, &r, &term, &trunc);
+    if (!st && (term || trunc)) st = ng_env_reset(e->env, e->obs);
     if (st) return st;
   }
   return NG_OK;
@@ -579,15 +588,26 @@ static env_result_t bench_env(const opts_t *o, const ng_env_info_t *info, ng_poo
   j->info = info;
   size_t n_envs = o->threads > 1 ? (size_t)o->threads : 1;
   size_t od = info->observation_space.dim, ad = ng_space_size(&info->action_space);
+  size_t ob = (od * sizeof(double) + 63) / 64 * 64;
+  size_t ab = ((ad ? ad : 1) * sizeof(double) + 63) / 64 * 64;
   for (size_t i = 0; i < n_envs && !res.status; i++) {
-    res.status = ng_env_create(&j->env[i], info->id, NULL);
+    env_slot_t *e = j->slot[i] = aligned_alloc(64, sizeof *e);
+    if (!e) {
+      res.status = NG_ENOMEM;
+      break;
+    }
+    memset(e, 0, sizeof *e);
+    e->obs = aligned_alloc(64, ob);
+    e->act = aligned_alloc(64, ab);
+    if (!e->obs || !e->act) {
+      res.status = NG_ENOMEM;
+      break;
+    }
+    res.status = ng_env_create(&e->env, info->id, NULL);
     if (res.status) break;
-    ng_env_seed(j->env[i], 0, i);
-    ng_rng_seed(&j->rng[i], 0, 1000 + i);
-    j->obs[i] = malloc(od * sizeof(double));
-    j->act[i] = malloc((ad ? ad : 1) * sizeof(double));
-    if (!j->obs[i] || !j->act[i]) res.status = NG_ENOMEM;
-    else res.status = ng_env_reset(j->env[i], j->obs[i]);
+    ng_env_seed(e->env, 0, i);
+    ng_rng_seed(&e->rng, 0, 1000 + i);
+    res.status = ng_env_reset(e->env, e->obs);
   }
   if (!res.status) {
     /* steps per repetition: a tenth of the time budget's worth */
@@ -612,9 +632,11 @@ static env_result_t bench_env(const opts_t *o, const ng_env_info_t *info, ng_poo
     }
   }
   for (size_t i = 0; i < n_envs; i++) {
-    ng_env_destroy(j->env[i]);
-    free(j->obs[i]);
-    free(j->act[i]);
+    if (!j->slot[i]) continue;
+    ng_env_destroy(j->slot[i]->env);
+    free(j->slot[i]->obs);
+    free(j->slot[i]->act);
+    free(j->slot[i]);
   }
   free(j);
   return res;
@@ -803,7 +825,8 @@ static int run_peer(const opts_t *o, const char *dir, peer_t *peer) {
       if (n >= sizeof peer->blas) n = sizeof peer->blas - 1;
       memcpy(peer->blas, line + 5, n);
       peer->blas[n] = '\0';
-    } else if (!strncmp(line, "row ", 4) && peer->n < (int)(sizeof peer->rows / sizeof peer->rows[0])) {
+    } else if (!strncmp(line, "row ", 4) &&
+               peer->n < (int)(sizeof peer->rows / sizeof peer->rows[0])) {
       peer_row_t *r = &peer->rows[peer->n];
       if (sscanf(line + 4, "%15s %zu %15s %d %lf %lf %lf %lf", r->policy, &r->batch, r->dtype,
                  &r->threads, &r->grad_s, &r->setup_s, &r->fvp_s, &r->cg10_s) == 8)
@@ -1226,7 +1249,8 @@ static void print_peer(const opts_t *o, const kernel_result_t *k, int n_k, const
     const peer_row_t *s = peer_find(peer, k[i].pol->peer, k[i].batch, "float32", 1);
     if (!d || !s) continue;
     const op_result_t *q = k[i].op;
-    printf("%-8s %7zu | %8.3f %8.3f %9.3f | %8.3f %8.3f %9.3f | %9.3f | %6.1f %6.1f %6.1f | %8.1f\n",
+    printf("%-8s %7zu | %8.3f %8.3f %9.3f | %8.3f %8.3f %9.3f | %9.3f | %6.1f %6.1f %6.1f "
+           "| %8.1f\n",
            k[i].pol->name, k[i].batch, 1e3 * q[OP_GRAD].t1.median_s,
            1e3 * q[OP_FVP].t1.median_s, 1e3 * q[OP_CG10].t1.median_s, 1e3 * d->grad_s,
            1e3 * d->fvp_s, 1e3 * d->cg10_s, 1e3 * s->cg10_s, d->grad_s / q[OP_GRAD].t1.median_s,
