@@ -16,8 +16,9 @@
 #define TOL_REORDER 1e-12
 #define MAX_THREADS 4
 
-/* Batches around the chunk (256 rows) and slice (4) boundaries: 1 to 7 chunks. */
-static const size_t BATCHES[] = {1, 255, 256, 257, 700, 1024, 1800};
+/* Batches around the chunk-size (64 rows up to 256, then 256) and slice (4) boundaries: 1
+ * to 8 chunks. */
+static const size_t BATCHES[] = {1, 5, 100, 255, 256, 257, 700, 1024, 1025, 1800};
 #define N_BATCHES (sizeof BATCHES / sizeof BATCHES[0])
 #define MAX_BATCH 1800
 
@@ -168,6 +169,19 @@ static void test_mlp_passes(void) {
     NG_CHECK_VEC_CLOSE(n, r[0].g, g_row, TOL_REORDER);
     NG_CHECK_VEC_CLOSE(n, r[0].gsq, sq_row, TOL_REORDER);
     (void)scratch;
+  }
+  /* a workspace sized for fewer rows than its largest-sliced batch (256 rows: 4 chunks of
+   * 64; 300 rows: 2 of 256) has room for every batch's partial sums, and gives the same
+   * bits as any other workspace */
+  {
+    ng_mlp_ws_t *ws300 = NULL;
+    NG_CHECK_OK(ng_mlp_ws_create(&ws300, mlp, 300));
+    for (size_t batch = 250; batch <= 300; batch += 6) {
+      run_passes(mlp, ws, g_pools[2], theta, batch, x, dy, v, k, dyk, &r[0]);
+      run_passes(mlp, ws300, g_pools[3], theta, batch, x, dy, v, k, dyk, &r[1]);
+      NG_CHECK(same(n, r[0].g, r[1].g) && same(n, r[0].gsq, r[1].gsq));
+    }
+    ng_mlp_ws_destroy(ws300);
   }
   /* with a pool attached, bad arguments still fail cleanly */
   NG_CHECK_STATUS(ng_mlp_ws_set_pool(NULL, g_pools[2]), NG_EINVAL);
