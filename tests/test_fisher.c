@@ -10,6 +10,7 @@
 #include "natgrad/fisher.h"
 #include "natgrad/mlp.h"
 #include "ng_test.h"
+#include "ng_test_arch.h"
 
 /* The KL Hessian by Richardson-extrapolated central differences of the exact gradient
  * along a unit direction: truncation ~h^4, rounding ~eps/h; 1e-6 relative is far above
@@ -31,17 +32,6 @@
 #define MC_MAX_Z 6.0
 #define MC_MAX_MEAN_Z2 2.0
 #define BATCH 16
-
-typedef struct {
-  const char *name;
-  size_t n_in;
-  size_t n_hidden;
-  size_t hidden[3];
-  ng_act_t act;
-  ng_dist_kind_t kind;
-  size_t dim;
-  ng_logstd_mode_t logstd;
-} arch_t;
 
 static const arch_t ARCHS[] = {
     {"3-(8)-2 gauss si tanh", 3, 1, {8}, NG_ACT_TANH, NG_DIST_GAUSSIAN, 2,
@@ -69,14 +59,6 @@ static const arch_t ARCHS[] = {
 };
 #define N_ARCHS (sizeof ARCHS / sizeof ARCHS[0])
 #define N_SMALL 8 /* ARCHS[0..N_SMALL) are small enough for a dense F */
-
-static ng_model_t *make_model(const arch_t *a) {
-  ng_model_t *m = NULL;
-  ng_dist_t dist = {a->kind, a->dim};
-  int st = ng_model_create(&m, a->n_in, a->n_hidden, a->hidden, a->act, dist, a->logstd);
-  NG_CHECK_OK(st);
-  return st == NG_OK ? m : NULL;
-}
 
 /* Every test runs twice (main): on the factored path (the default cache) and on the
  * JVP/VJP path (cache disabled). Every Fisher a test makes comes from make_fisher. */

@@ -7,6 +7,7 @@
 
 #include "natgrad/model.h"
 #include "ng_test.h"
+#include "ng_test_arch.h"
 
 /* Central differences with step FD_H have truncation error ~h^2 and rounding ~eps/h: both
  * ~1e-10 relative here, so 1e-6 leaves a wide margin yet catches any wrong term. */
@@ -17,17 +18,6 @@
 /* At most this many theta coordinates are checked one by one (all of them when fewer). */
 #define FD_MAX_COORDS 200
 #define BATCH 6
-
-typedef struct {
-  const char *name;
-  size_t n_in;
-  size_t n_hidden;
-  size_t hidden[3];
-  ng_act_t act;
-  ng_dist_kind_t kind;
-  size_t dim;
-  ng_logstd_mode_t logstd;
-} arch_t;
 
 static const arch_t ARCHS[] = {
     {"3-(8)-2 gauss si tanh", 3, 1, {8}, NG_ACT_TANH, NG_DIST_GAUSSIAN, 2,
@@ -54,14 +44,6 @@ static const arch_t ARCHS[] = {
      NG_LOGSTD_STATE_INDEPENDENT},
 };
 #define N_ARCHS (sizeof ARCHS / sizeof ARCHS[0])
-
-static ng_model_t *make_model(const arch_t *a) {
-  ng_model_t *m = NULL;
-  ng_dist_t dist = {a->kind, a->dim};
-  int st = ng_model_create(&m, a->n_in, a->n_hidden, a->hidden, a->act, dist, a->logstd);
-  NG_CHECK_OK(st);
-  return st == NG_OK ? m : NULL;
-}
 
 /* Random parameters large enough that every nonlinearity matters: weights
  * ~ N(0, 1.5 / fan_in) (tanh neither linear nor saturated), biases and log stds O(0.3). */

@@ -9,23 +9,13 @@
 
 #include "natgrad/optim.h"
 #include "ng_test.h"
+#include "ng_test_arch.h"
 
 /* CG run to convergence against the exact Cholesky solve. */
 #define SOLVE_RTOL 1e-8
 /* Closed forms evaluated two ways (beta, KL of the quadratic model). */
 #define FORMULA_RTOL 1e-12
 #define BATCH 32
-
-typedef struct {
-  const char *name;
-  size_t n_in;
-  size_t n_hidden;
-  size_t hidden[2];
-  ng_act_t act;
-  ng_dist_kind_t kind;
-  size_t dim;
-  ng_logstd_mode_t logstd;
-} arch_t;
 
 static const arch_t ARCHS[] = {
     {"3-(8)-2 gauss si tanh", 3, 1, {8}, NG_ACT_TANH, NG_DIST_GAUSSIAN, 2,
