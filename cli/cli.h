@@ -18,6 +18,10 @@ void ng_cli_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* OpenBLAS's own controls (also in its cblas.h; declared here for other CBLAS headers). */
+char *openblas_get_config(void);
+void openblas_set_num_threads(int num_threads);
+
 /* Commands (keep in the order of the table in main.c). */
 int ng_cmd_demo(int argc, char **argv);
 int ng_cmd_train(int argc, char **argv);

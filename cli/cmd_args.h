@@ -23,6 +23,7 @@ typedef struct {
   ng_train_setting_t settings[NG_TRAIN_MAX_SETTINGS];
   int n_settings;
   int force, quiet, checkpoint_every, eval_episodes;
+  int threads; /* 0: one per online core (ng_train_default_threads) */
 } ng_train_opts_t;
 
 /* Parses `train`'s arguments (argv[0] is the command name). Returns -1 to go on, else the
@@ -32,6 +33,9 @@ int ng_train_parse_args(int argc, char **argv, ng_train_opts_t *o);
  * if set) < the flags in order; validated. -1 to go on, else the exit code (after an
  * error message). */
 int ng_train_build_config(const ng_train_opts_t *o, ng_rl_config_t *cfg);
+/* --threads' default: the online cores, at most NG_TRAIN_DEFAULT_MAX_THREADS. */
+#define NG_TRAIN_DEFAULT_MAX_THREADS 8
+int ng_train_default_threads(void);
 
 typedef struct {
   const char *where; /* a run folder or a checkpoint file */

@@ -29,10 +29,6 @@
 #include "natgrad/rl.h"
 #include "svg.h"
 
-/* OpenBLAS's own controls (also in its cblas.h; declared here for other headers). */
-char *openblas_get_config(void);
-void openblas_set_num_threads(int num_threads);
-
 #define CMD "bench"
 #define DAMPING 0.1
 #define CG_ITERS 10

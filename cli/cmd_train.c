@@ -64,6 +64,8 @@ static void help(FILE *out) {
           "  --force              start over in a run folder that already holds a run\n"
           "  --checkpoint-every K save a checkpoint every K iterations (default %d) and at the end\n"
           "  --eval-episodes N    deterministic episodes for the final score (default %d, 0: none)\n"
+          "  --threads N          threads for rollouts and updates (default: one per core, here %d);\n"
+          "                       a run's results are the same for every N\n"
           "  --quiet, -q          print nothing but errors\n"
           "  --keys               list every hyperparameter with its meaning\n"
           "  --help, -h           this help\n"
@@ -82,7 +84,7 @@ static void help(FILE *out) {
           "\n"
           "Exit status: 0 done, 1 failure (numerics, I/O), 2 usage or config error, 130\n"
           "interrupted by Ctrl-C, 143 by SIGTERM.\n",
-          DEFAULT_CHECKPOINT_EVERY, NG_RUN_EVAL_EPISODES);
+          DEFAULT_CHECKPOINT_EVERY, NG_RUN_EVAL_EPISODES, ng_train_default_threads());
 }
 
 static void list_keys(FILE *out) {
@@ -116,6 +118,11 @@ static int parse_int(const char *flag, const char *s, long lo, long hi, int *out
   }
   *out = (int)v;
   return 1;
+}
+
+int ng_train_default_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > NG_TRAIN_DEFAULT_MAX_THREADS ? NG_TRAIN_DEFAULT_MAX_THREADS : (int)n;
 }
 
 static int add_setting(train_opts_t *o, const char *flag, const char *key, const char *value) {
@@ -199,6 +206,9 @@ int ng_train_parse_args(int argc, char **argv, train_opts_t *o) {
     } else if (!strcmp(name, "--eval-episodes")) {
       VALUE();
       if (!parse_int(name, v, 0, 1000000, &o->eval_episodes)) return NG_EXIT_USAGE;
+    } else if (!strcmp(name, "--threads")) {
+      VALUE();
+      if (!parse_int(name, v, 1, NG_POOL_MAX_THREADS, &o->threads)) return NG_EXIT_USAGE;
     } else if (!strcmp(name, "--force") && !inl) {
       o->force = 1;
     } else if ((!strcmp(name, "--quiet") || !strcmp(name, "-q")) && !inl) {
@@ -528,6 +538,15 @@ int ng_cmd_train(int argc, char **argv) {
     }
   }
   rc = NG_EXIT_FAILURE;
+  /* The pool splits rollouts and batch passes; OpenBLAS stays on one thread inside them
+   * rather than start threads of its own under ours. */
+  int threads = o->threads ? o->threads : ng_train_default_threads();
+  if (threads > 1) openblas_set_num_threads(1);
+  int s_threads = ng_rl_set_threads(t, threads);
+  if (s_threads != NG_OK) {
+    ng_cli_error(CMD, "cannot start %d threads: %s", threads, ng_strerror(s_threads));
+    goto out;
+  }
   if (ng_run_path(log_path, sizeof log_path, dir, NG_RUN_LOG, &err) != NG_OK ||
       ng_run_path(curve, sizeof curve, dir, NG_RUN_CURVE, &err) != NG_OK ||
       ng_run_path(cfg_path, sizeof cfg_path, dir, NG_RUN_CONFIG, &err) != NG_OK) {
@@ -568,9 +587,9 @@ int ng_cmd_train(int argc, char **argv) {
                ng_rl_env_steps(t), cfg->total_steps);
     }
   } else if (!o->quiet) {
-    printf("training %s with %s for %ld steps (seed %llu) into %s\n", cfg->env_id,
-           cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
-           (unsigned long long)cfg->seed, dir);
+    printf("training %s with %s for %ld steps (seed %llu, %d thread%s) into %s\n",
+           cfg->env_id, cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
+           (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s", dir);
   }
   fflush(stdout);
 

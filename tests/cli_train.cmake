@@ -103,6 +103,19 @@ steps = 999999
   set_tests_properties(cli_train_resume PROPERTIES FIXTURES_REQUIRED cli_run
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 300)
 
+  # --threads changes the speed, never the run: one thread and three give the same log
+  # (but the timings) and the same checkpoint, byte for byte.
+  add_test(NAME cli_train_threads COMMAND sh -c [=[
+    dir=$1; rm -rf "$dir"
+    "$0" train --env Pendulum-v1 --steps 8192 --threads 1 --eval-episodes 0 --out "$dir/one" --quiet || exit 1
+    "$0" train --env Pendulum-v1 --steps 8192 --threads 3 --eval-episodes 0 --out "$dir/three" --quiet || exit 1
+    cut -d, -f1-14 "$dir/one/progress.csv" > "$dir/a.csv"; cut -d, -f1-14 "$dir/three/progress.csv" > "$dir/b.csv"
+    cmp "$dir/a.csv" "$dir/b.csv" || { diff "$dir/a.csv" "$dir/b.csv"; exit 1; }
+    cmp "$dir/one/checkpoint.ngc" "$dir/three/checkpoint.ngc" || exit 1
+  ]=] ${NG_CLI} ${NG_CLI_DIR}/threads)
+  set_tests_properties(cli_train_threads PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1"
+                       TIMEOUT 300)
+
   # A run's config.ini is a config file that reproduces it (the format round-trips).
   add_test(NAME cli_train_config_roundtrip COMMAND sh -c [=[
     src=$1; dir=$2; rm -rf "$dir"
@@ -194,6 +207,8 @@ steps = 999999
                 train --env CartPole-v1 --steps 100000000 --out /proc/natgrad-test)
   ng_cli_expect(cli_train_out_under_file 1 "cannot create output folder '.*bad_key\\.ini/run'"
                 train --env CartPole-v1 --steps 100000000 --out ${NG_CLI_DIR}/bad_key.ini/run)
+  ng_cli_expect(cli_train_bad_threads 2 "--threads: expected an integer in \\[1, 64\\], got '0'"
+                train --env CartPole-v1 --threads 0)
   ng_cli_expect(cli_train_unknown_flag 2 "unknown option '--no-such-flag'"
                 train --env CartPole-v1 --no-such-flag)
   ng_cli_expect(cli_train_missing_value 2 "--out needs a value" train --env CartPole-v1 --out)
