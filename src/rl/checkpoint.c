@@ -1,6 +1,6 @@
 /* Checkpoints: everything a run needs to continue bit for bit, in one binary file.
  *
- * Layout (little-endian, as in memory on the hosts natgrad supports):
+ * Layout (little-endian whatever the host, through src/ckpt_io.h):
  *   header, 32 bytes: magic "NGCKPT01" | u32 format version | u32 byte-order mark 0x01020304
  *                     | u64 body size | u32 CRC-32 of the body (zlib's crc32) | u32 zero
  *   body: u64 length + config text (ng_rl_config_format)
@@ -14,9 +14,9 @@
  *                  f64 normalised obs[obs_dim]
  *   an rng is u64 s[4], f64 spare normal, i64 has_spare.
  *
- * Writing: the bytes go to path.tmp, which is flushed and fsync'ed, renamed over path, and
- * then the folder is fsync'ed so that the rename itself survives a power loss: a crash at
- * any instant leaves either the old or the new checkpoint at path, never a torn one. A
+ * Writing: ng__ckio_write_file (path.tmp, fflush, fsync, rename over path, fsync of the
+ * folder): a crash at any instant leaves either the old or the new checkpoint at path,
+ * never a torn one. A
  * state that the loader would refuse (non-finite parameters after a numerical fault, say)
  * is never written, so a good checkpoint is never replaced by a bad one.
  *
@@ -28,15 +28,13 @@
  * parameters and statistics, non-negative counters, non-degenerate random states) before
  * the trainer is handed out. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
 
+#include "ckpt_io.h"
 #include "rl/rl_impl.h"
 
 #define NG_CKPT_MAGIC "NGCKPT01"
@@ -46,98 +44,24 @@
 #define NG_CKPT_MAX_CONFIG (1u << 20) /* config text: a few hundred bytes in practice */
 #define NG_CKPT_RNG_BYTES 48u          /* u64 s[4], f64 spare, i64 has_spare */
 
-/* ---- writer ---- */
-
-typedef struct {
-  unsigned char *buf;
-  size_t len, cap;
-  int oom;
-} ng__w_t;
-
-static void ng__w_bytes(ng__w_t *w, const void *p, size_t n) {
-  if (w->oom) return;
-  if (w->len + n > w->cap) {
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < w->len + n) cap *= 2;
-    unsigned char *nb = ng_realloc(w->buf, cap);
-    if (!nb) {
-      w->oom = 1;
-      return;
-    }
-    w->buf = nb;
-    w->cap = cap;
-  }
-  memcpy(w->buf + w->len, p, n);
-  w->len += n;
-}
-static void ng__w_u64(ng__w_t *w, uint64_t x) { ng__w_bytes(w, &x, sizeof x); }
-static void ng__w_i64(ng__w_t *w, int64_t x) { ng__w_bytes(w, &x, sizeof x); }
-static void ng__w_f64s(ng__w_t *w, const double *x, size_t n) {
-  ng__w_bytes(w, x, n * sizeof *x);
-}
-static void ng__w_rng(ng__w_t *w, const ng_rng_t *r) {
-  for (int i = 0; i < 4; i++) ng__w_u64(w, r->s[i]);
-  ng__w_f64s(w, &r->spare_normal, 1);
-  ng__w_i64(w, r->has_spare);
+/* an rng: u64 s[4], f64 spare, i64 has_spare */
+static void ng__w_rng(ng__ckio_w_t *w, const ng_rng_t *r) {
+  for (int i = 0; i < 4; i++) ng__ckio_put_u64(w, r->s[i]);
+  ng__ckio_put_f64(w, r->spare_normal);
+  ng__ckio_put_i64(w, r->has_spare);
 }
 
-/* ---- reader: every read is bounds-checked; a short body sets bad ---- */
-
-typedef struct {
-  const unsigned char *p;
-  size_t len, pos;
-  int bad;
-} ng__r_t;
-
-static void ng__r_bytes(ng__r_t *r, void *out, size_t n) {
-  if (r->bad || n > r->len - r->pos) {
-    r->bad = 1;
-    memset(out, 0, n);
-    return;
-  }
-  memcpy(out, r->p + r->pos, n);
-  r->pos += n;
-}
-static uint64_t ng__r_u64(ng__r_t *r) {
-  uint64_t x;
-  ng__r_bytes(r, &x, sizeof x);
-  return x;
-}
-static int64_t ng__r_i64(ng__r_t *r) {
-  int64_t x;
-  ng__r_bytes(r, &x, sizeof x);
-  return x;
-}
-static void ng__r_f64s(ng__r_t *r, double *x, size_t n) { ng__r_bytes(r, x, n * sizeof *x); }
 /* has_spare must be 0 or 1: anything else comes back as 2, which ng__rng_ok refuses. */
-static void ng__r_rng(ng__r_t *r, ng_rng_t *g) {
-  for (int i = 0; i < 4; i++) g->s[i] = ng__r_u64(r);
-  ng__r_f64s(r, &g->spare_normal, 1);
-  int64_t h = ng__r_i64(r);
+static void ng__r_rng(ng__ckio_r_t *r, ng_rng_t *g) {
+  for (int i = 0; i < 4; i++) g->s[i] = ng__ckio_get_u64(r);
+  g->spare_normal = ng__ckio_get_f64(r);
+  int64_t h = ng__ckio_get_i64(r);
   g->has_spare = (h == 0 || h == 1) ? (int)h : 2;
-}
-
-static int ng__little_endian(void) {
-  uint32_t x = 1;
-  unsigned char c;
-  memcpy(&c, &x, 1);
-  return c == 1;
 }
 
 static size_t ng__state_size(const ng_rl_t *t) {
   const ng_env_info_t *info = ng_env_info(t->envs[0]);
   return info ? info->state_size : 0;
-}
-
-static uint32_t ng__crc32(const unsigned char *p, size_t n) {
-  uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
-  /* zlib's crc32 takes uInt lengths: feed large bodies in pieces */
-  for (size_t off = 0; off < n;) {
-    size_t k = n - off > 0x40000000u ? 0x40000000u : n - off;
-    crc = (uint32_t)crc32(crc, p + off, (uInt)k);
-    off += k;
-  }
-  return crc;
 }
 
 /* ---- the values a trainer may hold, checked alike before saving and after loading ---- */
@@ -186,41 +110,15 @@ static const char *ng__state_problem(const ng_rl_t *t, const double *states, siz
 
 /* ---- save ---- */
 
-/* fsync of the folder holding path: makes a rename into it durable. File systems that
- * cannot sync a folder (EINVAL) have nothing to make durable there. */
-static int ng__sync_dir(const char *path, char *dir) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) {
-    strcpy(dir, ".");
-  } else if (slash == path) {
-    strcpy(dir, "/");
-  } else {
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-  }
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return -1;
-  int r = fsync(fd);
-  int e = errno;
-  close(fd);
-  if (r != 0 && e == EINVAL) r = 0;
-  errno = e;
-  return r;
-}
-
 int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
   if (!t || !path) return ng_error_set(err, NG_EINVAL, "save: NULL argument");
-  if (!ng__little_endian())
-    return ng_error_set(err, NG_EUNSUPPORTED, "save: checkpoints need a little-endian host");
   const size_t E = t->n_envs, od = t->obs_dim, ss = ng__state_size(t);
-  ng__w_t w = {NULL, 0, 0, 0};
+  ng__ckio_w_t w = {0};
   double *states = ng_calloc(E * ss + 1, sizeof *states);
-  char *tmp = ng_malloc(strlen(path) + 5);
-  char *dir = ng_malloc(strlen(path) + 2);
   size_t clen = ng_rl_config_format(&t->cfg, NULL, 0);
   char *ctext = ng_malloc(clen + 1);
   int s = NG_OK;
-  if (!states || !tmp || !dir || !ctext) {
+  if (!states || !ctext) {
     s = ng_error_set(err, NG_ENOMEM, "save: out of memory");
     goto done;
   }
@@ -237,86 +135,50 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
   }
   ng_rl_config_format(&t->cfg, ctext, clen + 1);
 
-  ng__w_u64(&w, clen);
-  ng__w_bytes(&w, ctext, clen);
+  ng__ckio_put_zeros(&w, NG_CKPT_HEADER); /* filled in once the body's CRC is known */
+  ng__ckio_put_u64(&w, clen);
+  ng__ckio_put_bytes(&w, ctext, clen);
   const uint64_t sizes[8] = {E, t->n_steps, od, t->act_size, t->n_dist, t->n_pol, t->n_vf, ss};
-  for (int i = 0; i < 8; i++) ng__w_u64(&w, sizes[i]);
-  ng__w_i64(&w, t->iteration);
-  ng__w_i64(&w, t->env_steps);
-  ng__w_i64(&w, t->started);
-  ng__w_f64s(&w, t->theta, t->n_pol);
-  ng__w_f64s(&w, t->vtheta, t->n_vf);
-  ng__w_f64s(&w, t->adam.m, t->n_vf);
-  ng__w_f64s(&w, t->adam.v, t->n_vf);
-  ng__w_i64(&w, t->adam.t);
+  for (int i = 0; i < 8; i++) ng__ckio_put_u64(&w, sizes[i]);
+  ng__ckio_put_i64(&w, t->iteration);
+  ng__ckio_put_i64(&w, t->env_steps);
+  ng__ckio_put_i64(&w, t->started);
+  ng__ckio_put_f64s(&w, t->theta, t->n_pol);
+  ng__ckio_put_f64s(&w, t->vtheta, t->n_vf);
+  ng__ckio_put_f64s(&w, t->adam.m, t->n_vf);
+  ng__ckio_put_f64s(&w, t->adam.v, t->n_vf);
+  ng__ckio_put_i64(&w, t->adam.t);
   const ng__rms_t *rms[2] = {&t->obs_rms, &t->ret_rms};
   for (int k = 0; k < 2; k++) {
-    ng__w_f64s(&w, &rms[k]->count, 1);
-    ng__w_f64s(&w, rms[k]->mean, rms[k]->dim);
-    ng__w_f64s(&w, rms[k]->var, rms[k]->dim);
+    ng__ckio_put_f64(&w, rms[k]->count);
+    ng__ckio_put_f64s(&w, rms[k]->mean, rms[k]->dim);
+    ng__ckio_put_f64s(&w, rms[k]->var, rms[k]->dim);
   }
   ng__w_rng(&w, &t->rng);
   for (size_t e = 0; e < E; e++) {
     ng__w_rng(&w, &t->act_rng[e]);
     ng__w_rng(&w, ng_env_rng(t->envs[e]));
-    ng__w_f64s(&w, states + e * ss, ss);
-    ng__w_i64(&w, t->ep_length[e]);
-    ng__w_f64s(&w, &t->ep_return[e], 1);
-    ng__w_f64s(&w, &t->disc_return[e], 1);
-    ng__w_f64s(&w, t->obs_raw + e * od, od);
-    ng__w_f64s(&w, t->obs_norm + e * od, od);
+    ng__ckio_put_f64s(&w, states + e * ss, ss);
+    ng__ckio_put_i64(&w, t->ep_length[e]);
+    ng__ckio_put_f64(&w, t->ep_return[e]);
+    ng__ckio_put_f64(&w, t->disc_return[e]);
+    ng__ckio_put_f64s(&w, t->obs_raw + e * od, od);
+    ng__ckio_put_f64s(&w, t->obs_norm + e * od, od);
   }
-  if (w.oom) {
+  if (w.status) {
     s = ng_error_set(err, NG_ENOMEM, "save: out of memory");
     goto done;
   }
-
-  unsigned char header[NG_CKPT_HEADER];
-  memset(header, 0, sizeof header);
-  memcpy(header, NG_CKPT_MAGIC, 8);
-  uint32_t version = NG_CKPT_VERSION, bom = NG_CKPT_BOM;
-  uint64_t body = w.len;
-  uint32_t crc = ng__crc32(w.buf, w.len);
-  memcpy(header + 8, &version, 4);
-  memcpy(header + 12, &bom, 4);
-  memcpy(header + 16, &body, 8);
-  memcpy(header + 24, &crc, 4);
-
-  sprintf(tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    s = ng_error_set(err, NG_EIO, "save: cannot open %s for writing: %s", tmp, strerror(errno));
-    goto done;
-  }
-  int ok = fwrite(header, 1, sizeof header, f) == sizeof header &&
-           fwrite(w.buf, 1, w.len, f) == w.len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  int e = errno;
-  if (fclose(f) != 0 && ok) {
-    ok = 0;
-    e = errno;
-  }
-  if (!ok) {
-    remove(tmp);
-    s = ng_error_set(err, NG_EIO, "save: writing %s failed: %s", tmp, strerror(e));
-    goto done;
-  }
-  if (rename(tmp, path) != 0) {
-    e = errno;
-    remove(tmp);
-    s = ng_error_set(err, NG_EIO, "save: renaming %s to %s failed: %s", tmp, path, strerror(e));
-    goto done;
-  }
-  if (ng__sync_dir(path, dir) != 0) {
-    s = ng_error_set(err, NG_EIO, "save: %s is written but syncing its folder %s failed: %s",
-                     path, dir, strerror(errno));
-    goto done;
-  }
-  ng_error_clear(err);
+  const size_t body = w.len - NG_CKPT_HEADER;
+  memcpy(w.buf, NG_CKPT_MAGIC, 8);
+  ng__ckio_st32(w.buf + 8, NG_CKPT_VERSION);
+  ng__ckio_st32(w.buf + 12, NG_CKPT_BOM);
+  ng__ckio_st64(w.buf + 16, body);
+  ng__ckio_st32(w.buf + 24, ng__ckio_crc32(w.buf + NG_CKPT_HEADER, body));
+  if ((s = ng__ckio_write_file(path, w.buf, w.len, err)) == NG_OK) ng_error_clear(err);
 done:
-  ng_free(w.buf);
+  ng__ckio_w_free(&w);
   ng_free(states);
-  ng_free(tmp);
-  ng_free(dir);
   ng_free(ctext);
   return s;
 }
@@ -349,15 +211,15 @@ static const char *const ng__size_names[8] = {"n_envs", "n_steps", "obs_dim", "a
 /* The body, whose CRC has been checked: config, sizes, then the values. */
 static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
                          const char *name, ng_error_t *err) {
-  ng__r_t r = {body, len, 0, 0};
-  uint64_t clen = ng__r_u64(&r);
+  ng__ckio_r_t r = {body, len, 0, 0};
+  uint64_t clen = ng__ckio_get_u64(&r);
   if (r.bad || clen > r.len - r.pos || clen > NG_CKPT_MAX_CONFIG)
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad config length", name);
   if (memchr(body + r.pos, '\0', (size_t)clen))
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad config: a NUL byte in its text", name);
   char *ctext = ng_malloc((size_t)clen + 1);
   if (!ctext) return ng_error_set(err, NG_ENOMEM, "load: out of memory");
-  ng__r_bytes(&r, ctext, (size_t)clen);
+  ng__ckio_get_bytes(&r, ctext, (size_t)clen);
   ctext[clen] = '\0';
   ng_rl_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -373,7 +235,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   /* the sizes: first against the body length and what the config fixes without building
    * anything, so that nothing is allocated for a size the file cannot back */
   uint64_t sz[8];
-  for (int i = 0; i < 8; i++) sz[i] = ng__r_u64(&r);
+  for (int i = 0; i < 8; i++) sz[i] = ng__ckio_get_u64(&r);
   if (r.bad) return ng_error_set(err, NG_EFORMAT, "load: %s: body too short for its sizes", name);
   uint64_t want_len = ng__body_length(clen, sz);
   if (want_len != len)
@@ -411,37 +273,37 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
     return ng_error_set(err, NG_ENOMEM, "load: out of memory");
   }
   const char *bad = NULL;
-  int64_t it = ng__r_i64(&r), steps = ng__r_i64(&r), started = ng__r_i64(&r);
+  int64_t it = ng__ckio_get_i64(&r), steps = ng__ckio_get_i64(&r), started = ng__ckio_get_i64(&r);
   if (it < 0 || steps < 0) bad = "negative iteration or step counter";
   if (started != 0 && started != 1) bad = "a 'started' flag that is neither 0 nor 1";
   t->iteration = (long)it;
   t->env_steps = (long)steps;
   t->started = (int)(started != 0);
-  ng__r_f64s(&r, t->theta, t->n_pol);
-  ng__r_f64s(&r, t->vtheta, t->n_vf);
-  ng__r_f64s(&r, t->adam.m, t->n_vf);
-  ng__r_f64s(&r, t->adam.v, t->n_vf);
-  int64_t adam_t = ng__r_i64(&r);
+  ng__ckio_get_f64s(&r, t->theta, t->n_pol);
+  ng__ckio_get_f64s(&r, t->vtheta, t->n_vf);
+  ng__ckio_get_f64s(&r, t->adam.m, t->n_vf);
+  ng__ckio_get_f64s(&r, t->adam.v, t->n_vf);
+  int64_t adam_t = ng__ckio_get_i64(&r);
   if (adam_t < 0 && !bad) bad = "negative optimiser step count";
   t->adam.t = (long)adam_t;
   ng__rms_t *rms[2] = {&t->obs_rms, &t->ret_rms};
   for (int k = 0; k < 2; k++) {
-    ng__r_f64s(&r, &rms[k]->count, 1);
-    ng__r_f64s(&r, rms[k]->mean, rms[k]->dim);
-    ng__r_f64s(&r, rms[k]->var, rms[k]->dim);
+    rms[k]->count = ng__ckio_get_f64(&r);
+    ng__ckio_get_f64s(&r, rms[k]->mean, rms[k]->dim);
+    ng__ckio_get_f64s(&r, rms[k]->var, rms[k]->dim);
   }
   ng__r_rng(&r, &t->rng);
   for (size_t e = 0; e < E; e++) {
     ng__r_rng(&r, &t->act_rng[e]);
     ng__r_rng(&r, ng_env_rng(t->envs[e]));
-    ng__r_f64s(&r, states + e * ss, ss);
-    int64_t ep_len = ng__r_i64(&r);
+    ng__ckio_get_f64s(&r, states + e * ss, ss);
+    int64_t ep_len = ng__ckio_get_i64(&r);
     if ((ep_len < 0 || ep_len > 0x7fffffff) && !bad) bad = "episode length outside [0, time limit)";
     t->ep_length[e] = (long)ep_len;
-    ng__r_f64s(&r, &t->ep_return[e], 1);
-    ng__r_f64s(&r, &t->disc_return[e], 1);
-    ng__r_f64s(&r, t->obs_raw + e * od, od);
-    ng__r_f64s(&r, t->obs_norm + e * od, od);
+    t->ep_return[e] = ng__ckio_get_f64(&r);
+    t->disc_return[e] = ng__ckio_get_f64(&r);
+    ng__ckio_get_f64s(&r, t->obs_raw + e * od, od);
+    ng__ckio_get_f64s(&r, t->obs_norm + e * od, od);
   }
   if (!bad && (r.bad || r.pos != r.len)) bad = "a body of the wrong length for its sizes";
   if (!bad) bad = ng__state_problem(t, states, ss);
@@ -474,7 +336,7 @@ static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
    * differently, even the header's length */
   uint32_t version, bom, reserved;
   if (have >= 12) {
-    memcpy(&version, h + 8, 4);
+    version = ng__ckio_ld32(h + 8);
     if (version > NG_CKPT_VERSION)
       return ng_error_set(err, NG_EUNSUPPORTED, "load: %s: format version %u is newer than "
                           "this build reads (%u)", name, version, NG_CKPT_VERSION);
@@ -483,10 +345,10 @@ static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
   }
   if (have < NG_CKPT_HEADER)
     return ng_error_set(err, NG_EFORMAT, "load: %s: truncated header (%zu bytes)", name, have);
-  memcpy(&bom, h + 12, 4);
-  memcpy(body, h + 16, 8);
-  memcpy(crc, h + 24, 4);
-  memcpy(&reserved, h + 28, 4);
+  bom = ng__ckio_ld32(h + 12);
+  *body = ng__ckio_ld64(h + 16);
+  *crc = ng__ckio_ld32(h + 24);
+  reserved = ng__ckio_ld32(h + 28);
   if (bom != NG_CKPT_BOM)
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad byte-order mark (written on a host of "
                         "another byte order, or corrupted)", name);
@@ -506,7 +368,7 @@ static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
 
 static int ng__load_checked(ng_rl_t **out, const unsigned char *body, size_t len, uint32_t crc,
                             const char *name, ng_error_t *err) {
-  uint32_t got = ng__crc32(body, len);
+  uint32_t got = ng__ckio_crc32(body, len);
   if (got != crc)
     return ng_error_set(err, NG_EFORMAT, "load: %s: corrupted (CRC-32 %08x, header says %08x)",
                         name, got, crc);
@@ -518,8 +380,6 @@ static int ng__load_checked(ng_rl_t **out, const unsigned char *body, size_t len
 int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err) {
   if (!out || (!data && size)) return ng_error_set(err, NG_EINVAL, "load: NULL argument");
   *out = NULL;
-  if (!ng__little_endian())
-    return ng_error_set(err, NG_EUNSUPPORTED, "load: checkpoints need a little-endian host");
   static const char name[] = "checkpoint in memory";
   const unsigned char *p = size ? data : (const unsigned char *)"";
   uint64_t body;
@@ -533,8 +393,6 @@ int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err) {
   if (!out || !path) return ng_error_set(err, NG_EINVAL, "load: NULL argument");
   *out = NULL;
-  if (!ng__little_endian())
-    return ng_error_set(err, NG_EUNSUPPORTED, "load: checkpoints need a little-endian host");
   /* a FIFO or a device would block or never end: only regular files (checked again on
    * the open file below) */
   struct stat st;

@@ -1,12 +1,12 @@
-/* The training loop over seeded minibatches, and checkpoints of a run. */
+/* The training loop over seeded minibatches, and checkpoints of a run (their bytes through
+ * src/ckpt_io.h, the layout in natgrad/supervised.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <zlib.h>
 
+#include "ckpt_io.h"
 #include "supervised/sup_impl.h"
 
 #define NG__CK_MAGIC "NGSUPCK1"
@@ -100,40 +100,22 @@ int ng_fit_epoch(ng_fit_t *f, double *theta, const ng_dataset_t *train, ng_fit_b
 
 /* ---- checkpoints ------------------------------------------------------------------------------- */
 
-static void ng__put_pos(ng__wbuf_t *w, const ng_fit_pos_t *p) {
-  ng__put_u64(w, p->epoch);
-  ng__put_u64(w, p->batch_index);
-  ng__put_u64(w, p->steps);
-  ng__put_f64(w, p->seconds);
-  ng__put_f64(w, p->epoch_loss_sum);
-  ng__put_u64(w, p->epoch_rows);
+static void ng__put_pos(ng__ckio_w_t *w, const ng_fit_pos_t *p) {
+  ng__ckio_put_u64(w, p->epoch);
+  ng__ckio_put_u64(w, p->batch_index);
+  ng__ckio_put_u64(w, p->steps);
+  ng__ckio_put_f64(w, p->seconds);
+  ng__ckio_put_f64(w, p->epoch_loss_sum);
+  ng__ckio_put_u64(w, p->epoch_rows);
 }
 
-static void ng__get_pos(ng__rbuf_t *r, ng_fit_pos_t *p) {
-  p->epoch = ng__get_u64(r);
-  p->batch_index = ng__get_u64(r);
-  p->steps = ng__get_u64(r);
-  p->seconds = ng__get_f64(r);
-  p->epoch_loss_sum = ng__get_f64(r);
-  p->epoch_rows = ng__get_u64(r);
-}
-
-static uint32_t ng__crc(const unsigned char *p, size_t n) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (n > 0) {
-    uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
-    crc = crc32(crc, p, k);
-    p += k;
-    n -= k;
-  }
-  return (uint32_t)crc;
-}
-
-static void ng__le32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t ng__rd32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+static void ng__get_pos(ng__ckio_r_t *r, ng_fit_pos_t *p) {
+  p->epoch = ng__ckio_get_u64(r);
+  p->batch_index = ng__ckio_get_u64(r);
+  p->steps = ng__ckio_get_u64(r);
+  p->seconds = ng__ckio_get_f64(r);
+  p->epoch_loss_sum = ng__ckio_get_f64(r);
+  p->epoch_rows = ng__ckio_get_u64(r);
 }
 
 int ng_fit_save(const ng_fit_t *f, const char *path, const char *meta, const double *theta,
@@ -142,50 +124,32 @@ int ng_fit_save(const ng_fit_t *f, const char *path, const char *meta, const dou
   if (!meta) meta = "";
   size_t meta_len = strlen(meta), n = ng_model_n_params(f->m);
   size_t state = ng_sup_opt_state_size(f->opt);
-  size_t body = 8 + meta_len + 48 + 8 + 8 * n + 8 + state;
-  unsigned char *buf = ng_malloc(NG__CK_HEADER + body);
-  if (!buf) return ng_error_set(err, NG_ENOMEM, "checkpoint: out of memory");
-  ng__wbuf_t w = {buf + NG__CK_HEADER, body, 0, 1};
-  ng__put_u64(&w, meta_len);
-  ng__put_bytes(&w, meta_len, meta);
+  ng__ckio_w_t w = {0};
+  ng__ckio_put_zeros(&w, NG__CK_HEADER); /* filled in once the body's CRC is known */
+  ng__ckio_put_u64(&w, meta_len);
+  ng__ckio_put_bytes(&w, meta, meta_len);
   ng__put_pos(&w, &f->pos);
-  ng__put_u64(&w, n);
-  ng__put_f64s(&w, n, theta);
-  ng__put_u64(&w, state);
-  int st = NG_OK;
-  if (w.ok && w.pos + state == body)
-    st = ng_sup_opt_state_save(f->opt, buf + NG__CK_HEADER + w.pos, state);
-  else
-    st = NG_ERANGE;
+  ng__ckio_put_u64(&w, n);
+  ng__ckio_put_f64s(&w, theta, n);
+  ng__ckio_put_u64(&w, state);
+  unsigned char *sp = ng__ckio_put_zeros(&w, state);
+  if (!sp) {
+    ng__ckio_w_free(&w);
+    return ng_error_set(err, NG_ENOMEM, "checkpoint: out of memory");
+  }
+  int st = ng_sup_opt_state_save(f->opt, sp, state);
   if (st != NG_OK) {
-    ng_free(buf);
+    ng__ckio_w_free(&w);
     return ng_error_set(err, st, "checkpoint: cannot serialise the optimiser state");
   }
-  memcpy(buf, NG__CK_MAGIC, 8);
-  ng__le32(buf + 8, NG__CK_VERSION);
-  ng__le32(buf + 12, ng__crc(buf + NG__CK_HEADER, body));
-  for (int i = 0; i < 8; i++) buf[16 + i] = (unsigned char)((uint64_t)body >> (8 * i));
-  memset(buf + 24, 0, 8);
-
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-    ng_free(buf);
-    return ng_error_set(err, NG_ERANGE, "%s: path too long", path);
-  }
-  FILE *fp = fopen(tmp, "wb");
-  if (!fp) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-  }
-  int ok = fwrite(buf, 1, NG__CK_HEADER + body, fp) == NG__CK_HEADER + body;
-  ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-  ok = (fclose(fp) == 0) && ok;
-  ng_free(buf);
-  if (!ok || rename(tmp, path) != 0) {
-    remove(tmp);
-    return ng_error_set(err, NG_EIO, "%s: write failed: %s", path, strerror(errno));
-  }
-  return NG_OK;
+  const size_t body = w.len - NG__CK_HEADER;
+  memcpy(w.buf, NG__CK_MAGIC, 8);
+  ng__ckio_st32(w.buf + 8, NG__CK_VERSION);
+  ng__ckio_st32(w.buf + 12, ng__ckio_crc32(w.buf + NG__CK_HEADER, body));
+  ng__ckio_st64(w.buf + 16, body);
+  st = ng__ckio_write_file(path, w.buf, w.len, err);
+  ng__ckio_w_free(&w);
+  return st;
 }
 
 void ng_fit_checkpoint_free(ng_fit_checkpoint_t *ck) {
@@ -213,13 +177,12 @@ int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t
     st = ng_error_set(err, NG_EFORMAT, "%s: not a natgrad fit checkpoint (bad magic)", path);
     goto done;
   }
-  if (ng__rd32(head + 8) != NG__CK_VERSION) {
+  if (ng__ckio_ld32(head + 8) != NG__CK_VERSION) {
     st = ng_error_set(err, NG_EFORMAT, "%s: checkpoint format version %u, this build reads %u",
-                      path, ng__rd32(head + 8), NG__CK_VERSION);
+                      path, ng__ckio_ld32(head + 8), NG__CK_VERSION);
     goto done;
   }
-  uint64_t size = 0;
-  for (int i = 0; i < 8; i++) size |= (uint64_t)head[16 + i] << (8 * i);
+  uint64_t size = ng__ckio_ld64(head + 16);
   if (size > ((uint64_t)1 << 40)) {
     st = ng_error_set(err, NG_EFORMAT, "%s: absurd body size %llu", path,
                       (unsigned long long)size);
@@ -239,13 +202,13 @@ int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t
     st = ng_error_set(err, NG_EFORMAT, "%s: bytes after the checkpoint body", path);
     goto done;
   }
-  if (ng__crc(body, (size_t)size) != ng__rd32(head + 12)) {
+  if (ng__ckio_crc32(body, (size_t)size) != ng__ckio_ld32(head + 12)) {
     st = ng_error_set(err, NG_EFORMAT, "%s: checksum mismatch (the file is corrupt)", path);
     goto done;
   }
-  ng__rbuf_t r = {body, (size_t)size, 0, 1};
-  uint64_t meta_len = ng__get_u64(&r);
-  if (!r.ok || meta_len > size - r.pos) {
+  ng__ckio_r_t r = {body, (size_t)size, 0, 0};
+  uint64_t meta_len = ng__ckio_get_u64(&r);
+  if (r.bad || meta_len > size - r.pos) {
     st = ng_error_set(err, NG_EFORMAT, "%s: bad meta length", path);
     goto done;
   }
@@ -254,12 +217,11 @@ int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t
     st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
     goto done;
   }
-  memcpy(ck->meta, body + r.pos, (size_t)meta_len);
+  ng__ckio_get_bytes(&r, ck->meta, (size_t)meta_len);
   ck->meta[meta_len] = '\0';
-  r.pos += (size_t)meta_len;
   ng__get_pos(&r, &ck->pos);
-  uint64_t n = ng__get_u64(&r);
-  if (!r.ok || n == 0 || n > (size - r.pos) / 8) {
+  uint64_t n = ng__ckio_get_u64(&r);
+  if (r.bad || n == 0 || n > (size - r.pos) / 8) {
     st = ng_error_set(err, NG_EFORMAT, "%s: bad parameter count", path);
     goto done;
   }
@@ -269,9 +231,9 @@ int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t
     st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
     goto done;
   }
-  ng__get_f64s(&r, (size_t)n, ck->theta);
-  uint64_t ss = ng__get_u64(&r);
-  if (!r.ok || ss != size - r.pos) {
+  ng__ckio_get_f64s(&r, ck->theta, (size_t)n);
+  uint64_t ss = ng__ckio_get_u64(&r);
+  if (r.bad || ss != size - r.pos) {
     st = ng_error_set(err, NG_EFORMAT, "%s: optimiser state size does not match the body", path);
     goto done;
   }
@@ -281,7 +243,7 @@ int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t
     st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
     goto done;
   }
-  memcpy(ck->state, body + r.pos, (size_t)ss);
+  ng__ckio_get_bytes(&r, ck->state, (size_t)ss);
 done:
   fclose(fp);
   ng_free(body);
