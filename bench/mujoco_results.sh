@@ -5,7 +5,8 @@
 # markdown table: per-seed returns, their mean ± sd over seeds, the published figure, wall
 # time (and CPU time) and training steps/s of each run, and the raw env steps/s (random
 # actions, one environment, tests/test_mujoco.c --bench).
-# Runs one training at a time on one BLAS thread; each run's folder is $NG_OUT/ENV-trpo-sS.
+# Runs one training at a time with one thread per core (NG_THREADS=N to choose; the returns
+# are the same for any N, only the times change); each run's folder is $NG_OUT/ENV-trpo-sS.
 #
 # usage: bench/mujoco_results.sh [ENV ...]       (default: the seven MuJoCo environments)
 #        NG_SEEDS="0 1 2" NG_STEPS=1000000 NG_EPISODES=10 bench/mujoco_results.sh Hopper-v5
@@ -58,7 +59,7 @@ for env in "${envs[@]}"; do
       mkdir -p "$dir"
       TIMEFORMAT='%U %S'
       { time "$ng" train --env "$env" --seed "$s" --steps "$steps" --out "$dir" --force \
-          --eval-episodes 0 >"$dir/train.log.tmp" 2>&1; } 2>"$dir/cpu.txt"
+          ${NG_THREADS:+--threads "$NG_THREADS"} --eval-episodes 0 >"$dir/train.log.tmp" 2>&1; } 2>"$dir/cpu.txt"
       mv "$dir/train.log.tmp" "$dir/train.log"
     fi
     # "time: 2m41s for 1001472 steps (6210 steps/s)": the seconds come from progress.csv
