@@ -8,11 +8,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* path.tmp and the folder's name live on the stack: a longer path cannot be opened anyway
- * (Linux's PATH_MAX), so no allocation can fail in a write. */
+/* path.tmp and the folder's name on the stack (no allocation to fail): a longer path could
+ * not be opened anyway (Linux's PATH_MAX). */
 #define NG__CKIO_PATH_MAX 4096
-
-/* ---- writer ---- */
 
 void ng__ckio_w_free(ng__ckio_w_t *w) {
   ng_free(w->buf);
@@ -21,17 +19,10 @@ void ng__ckio_w_free(ng__ckio_w_t *w) {
 
 unsigned char *ng__ckio_put_zeros(ng__ckio_w_t *w, size_t n) {
   if (w->status) return NULL;
-  /* the first put always allocates, so a successful one never returns NULL */
-  if (!w->buf || n > w->cap - w->len) {
+  if (!w->buf || n > w->cap - w->len) { /* the first put allocates: success is never NULL */
     size_t cap = w->cap ? w->cap : 4096;
-    while (cap - w->len < n) {
-      if (cap > SIZE_MAX / 2) {
-        w->status = NG_ENOMEM;
-        return NULL;
-      }
-      cap *= 2;
-    }
-    unsigned char *nb = ng_realloc(w->buf, cap);
+    while (cap - w->len < n && cap <= SIZE_MAX / 2) cap *= 2;
+    unsigned char *nb = cap - w->len < n ? NULL : ng_realloc(w->buf, cap);
     if (!nb) {
       w->status = NG_ENOMEM;
       return NULL;
@@ -39,10 +30,9 @@ unsigned char *ng__ckio_put_zeros(ng__ckio_w_t *w, size_t n) {
     w->buf = nb;
     w->cap = cap;
   }
-  unsigned char *p = w->buf + w->len;
-  memset(p, 0, n);
+  memset(w->buf + w->len, 0, n);
   w->len += n;
-  return p;
+  return w->buf + w->len - n;
 }
 
 void ng__ckio_put_bytes(ng__ckio_w_t *w, const void *p, size_t n) {
@@ -52,26 +42,23 @@ void ng__ckio_put_bytes(ng__ckio_w_t *w, const void *p, size_t n) {
 
 void ng__ckio_put_u64(ng__ckio_w_t *w, uint64_t x) {
   unsigned char *d = ng__ckio_put_zeros(w, 8);
-  if (d) ng__ckio_st64(d, x);
+  if (d) ng__ckio_st(d, x, 8);
 }
 
-/* two's complement: the conversion to uint64_t keeps the bits */
+/* two's complement: the conversion keeps the bits */
 void ng__ckio_put_i64(ng__ckio_w_t *w, int64_t x) { ng__ckio_put_u64(w, (uint64_t)x); }
-
 void ng__ckio_put_f64(ng__ckio_w_t *w, double x) { ng__ckio_put_f64s(w, &x, 1); }
 
-/* x[n] -> 8n bytes, each double's IEEE-754 bits as a little-endian u64 */
+/* x[n] -> 8n bytes: each double's IEEE-754 bits as a little-endian u64 */
 void ng__ckio_put_f64s(ng__ckio_w_t *w, const double *x, size_t n) {
   if (n > SIZE_MAX / 8) w->status = NG_ENOMEM;
   unsigned char *d = ng__ckio_put_zeros(w, 8 * n);
   for (size_t i = 0; d && i < n; i++) {
     uint64_t u;
     memcpy(&u, x + i, 8);
-    ng__ckio_st64(d + 8 * i, u);
+    ng__ckio_st(d + 8 * i, u, 8);
   }
 }
-
-/* ---- reader ---- */
 
 void ng__ckio_get_bytes(ng__ckio_r_t *r, void *out, size_t n) {
   if (r->bad || n > r->len - r->pos) {
@@ -86,14 +73,13 @@ void ng__ckio_get_bytes(ng__ckio_r_t *r, void *out, size_t n) {
 uint64_t ng__ckio_get_u64(ng__ckio_r_t *r) {
   unsigned char b[8];
   ng__ckio_get_bytes(r, b, 8);
-  return ng__ckio_ld64(b);
+  return ng__ckio_ld(b, 8);
 }
 
+/* two's complement back, without an implementation-defined conversion */
 int64_t ng__ckio_get_i64(ng__ckio_r_t *r) {
   uint64_t u = ng__ckio_get_u64(r);
-  int64_t x;
-  memcpy(&x, &u, 8); /* the bits back, without an out-of-range conversion */
-  return x;
+  return u <= INT64_MAX ? (int64_t)u : -(int64_t)~u - 1;
 }
 
 double ng__ckio_get_f64(ng__ckio_r_t *r) {
@@ -102,7 +88,7 @@ double ng__ckio_get_f64(ng__ckio_r_t *r) {
   return x;
 }
 
-/* 8n bytes -> x[n]; all checked against the end before any is read */
+/* 8n bytes -> x[n], all checked against the end before any is read */
 void ng__ckio_get_f64s(ng__ckio_r_t *r, double *x, size_t n) {
   if (r->bad || n > (r->len - r->pos) / 8) {
     r->bad = 1;
@@ -110,70 +96,48 @@ void ng__ckio_get_f64s(ng__ckio_r_t *r, double *x, size_t n) {
     return;
   }
   for (size_t i = 0; i < n; i++) {
-    uint64_t u = ng__ckio_ld64(r->p + r->pos + 8 * i);
+    uint64_t u = ng__ckio_ld(r->p + r->pos + 8 * i, 8);
     memcpy(x + i, &u, 8);
   }
   r->pos += 8 * n;
 }
 
-/* ---- little-endian words ---- */
+void ng__ckio_st(unsigned char *p, uint64_t x, int bytes) {
+  for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(x >> (8 * i));
+}
 
-void ng__ckio_st32(unsigned char *p, uint32_t x) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(x >> (8 * i));
-}
-void ng__ckio_st64(unsigned char *p, uint64_t x) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(x >> (8 * i));
-}
-uint32_t ng__ckio_ld32(const unsigned char *p) {
-  uint32_t x = 0;
-  for (int i = 0; i < 4; i++) x |= (uint32_t)p[i] << (8 * i);
-  return x;
-}
-uint64_t ng__ckio_ld64(const unsigned char *p) {
+uint64_t ng__ckio_ld(const unsigned char *p, int bytes) {
   uint64_t x = 0;
-  for (int i = 0; i < 8; i++) x |= (uint64_t)p[i] << (8 * i);
+  for (int i = 0; i < bytes; i++) x |= (uint64_t)p[i] << (8 * i);
   return x;
 }
-
-/* ---- CRC-32 ---- */
 
 uint32_t ng__ckio_crc32_pieces(const void *p, size_t n, size_t piece) {
   const unsigned char *b = p;
   if (piece == 0 || piece > NG__CKIO_CRC_PIECE) piece = NG__CKIO_CRC_PIECE; /* fits a uInt */
   uLong crc = crc32(0L, Z_NULL, 0);
-  for (size_t off = 0; off < n;) {
-    size_t k = n - off < piece ? n - off : piece;
+  for (size_t off = 0, k; off < n; off += k) {
+    k = n - off < piece ? n - off : piece;
     crc = crc32(crc, b + off, (uInt)k);
-    off += k;
   }
   return (uint32_t)crc;
 }
 
-uint32_t ng__ckio_crc32(const void *p, size_t n) {
-  return ng__ckio_crc32_pieces(p, n, NG__CKIO_CRC_PIECE);
-}
-
-/* ---- durable atomic write ---- */
+uint32_t ng__ckio_crc32(const void *p, size_t n) { return ng__ckio_crc32_pieces(p, n, 0); }
 
 /* fsync of the folder holding path (its name into dir): makes a rename into it durable.
  * File systems that cannot sync a folder (EINVAL) have nothing to make durable there. */
 static int ng__ckio_sync_dir(const char *path, char *dir) {
   const char *slash = strrchr(path, '/');
-  if (!slash) {
-    strcpy(dir, ".");
-  } else {
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-  }
+  size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+  memcpy(dir, n ? path : ".", n ? n : 1);
+  dir[n ? n : 1] = '\0';
   int fd = open(dir, O_RDONLY | O_DIRECTORY);
   if (fd < 0) return -1;
-  int r = fsync(fd);
-  int e = errno;
+  int r = fsync(fd), e = errno;
   close(fd);
-  if (r != 0 && e == EINVAL) r = 0;
   errno = e;
-  return r;
+  return r != 0 && e == EINVAL ? 0 : r;
 }
 
 int ng__ckio_write_file(const char *path, const void *data, size_t len, ng_error_t *err) {

@@ -1,8 +1,6 @@
-/* The byte-level plumbing of natgrad's two binary checkpoint formats (TRPO/NPG `.ngc` in
- * src/rl/checkpoint.c, `natgrad fit` in src/supervised/fit.c): a growable writer, a
- * bounds-checked reader, CRC-32, and a durable atomic file write. Every multi-byte value
- * is little-endian whatever the host, so a file means the same bytes everywhere.
- * Internal: not part of the public API. */
+/* The byte layer under both binary checkpoint formats (TRPO/NPG `.ngc`, src/rl/checkpoint.c;
+ * `natgrad fit`, src/supervised/fit.c): numbers little-endian whatever the host, a reader
+ * that cannot run past its end, CRC-32, a crash-safe file write. Internal, not public API. */
 #ifndef NG_CKPT_IO_H
 #define NG_CKPT_IO_H
 
@@ -11,18 +9,16 @@
 
 #include "natgrad/core.h"
 
-/* A growable byte buffer; start from {0} and free with ng__ckio_w_free. status turns from
- * NG_OK to NG_ENOMEM at the first growth that fails and stays there, every later put doing
- * nothing: a writer puts a whole record and checks status once. */
+/* A growable buffer: start from {0}, free with ng__ckio_w_free. The first growth that fails
+ * sets status to NG_ENOMEM for good and later puts do nothing, so a writer puts a whole
+ * record and checks status once. put_zeros returns its n bytes (valid until the next put),
+ * NULL once status is set: room for a header or a blob filled in afterwards. */
 typedef struct {
   unsigned char *buf;
   size_t len, cap;
   int status;
 } ng__ckio_w_t;
-
 void ng__ckio_w_free(ng__ckio_w_t *w);
-/* Appends n zero bytes and returns where they start (valid until the next put), or NULL
- * once status is set: room for a header or a blob that is filled in afterwards. */
 unsigned char *ng__ckio_put_zeros(ng__ckio_w_t *w, size_t n);
 void ng__ckio_put_bytes(ng__ckio_w_t *w, const void *p, size_t n);
 void ng__ckio_put_u64(ng__ckio_w_t *w, uint64_t x);
@@ -30,39 +26,35 @@ void ng__ckio_put_i64(ng__ckio_w_t *w, int64_t x);
 void ng__ckio_put_f64(ng__ckio_w_t *w, double x);
 void ng__ckio_put_f64s(ng__ckio_w_t *w, const double *x, size_t n);
 
-/* A reader over p[0, len) (borrowed). A read that would pass the end sets bad, which stays
- * set: that read and every later one yield zeros and advance nothing, so a parser reads a
- * record and checks bad once, and no byte outside p is ever touched. */
+/* A reader over p[0, len), borrowed. A read that would pass the end sets bad for good: it
+ * and every later read yield zeros and advance nothing, so a parser reads a record and
+ * checks bad once, and no byte outside p[0, len) is ever touched. */
 typedef struct {
   const unsigned char *p;
   size_t len, pos;
   int bad;
 } ng__ckio_r_t;
-
 void ng__ckio_get_bytes(ng__ckio_r_t *r, void *out, size_t n);
 uint64_t ng__ckio_get_u64(ng__ckio_r_t *r);
 int64_t ng__ckio_get_i64(ng__ckio_r_t *r);
 double ng__ckio_get_f64(ng__ckio_r_t *r);
 void ng__ckio_get_f64s(ng__ckio_r_t *r, double *x, size_t n);
 
-/* Little-endian stores and loads at p, for headers filled in or parsed in place. */
-void ng__ckio_st32(unsigned char *p, uint32_t x);
-void ng__ckio_st64(unsigned char *p, uint64_t x);
-uint32_t ng__ckio_ld32(const unsigned char *p);
-uint64_t ng__ckio_ld64(const unsigned char *p);
+/* The low `bytes` (1..8) bytes of x at p, little-endian, and back: headers in place. */
+void ng__ckio_st(unsigned char *p, uint64_t x, int bytes);
+uint64_t ng__ckio_ld(const unsigned char *p, int bytes);
 
-/* zlib's CRC-32 of p[0, n). zlib takes uInt lengths, so the bytes go in pieces of at most
- * `piece` (> 0) bytes: NG__CKIO_CRC_PIECE in ng__ckio_crc32, a small one in tests. */
+/* zlib's CRC-32 of p[0, n), fed in pieces of at most `piece` bytes as zlib takes uInt
+ * lengths (0: NG__CKIO_CRC_PIECE, the most it takes; tests check the joins with less). */
 #define NG__CKIO_CRC_PIECE ((size_t)1 << 30)
 uint32_t ng__ckio_crc32_pieces(const void *p, size_t n, size_t piece);
 uint32_t ng__ckio_crc32(const void *p, size_t n);
 
 /* Replaces path by data[0, len) so that a crash at any instant leaves the old file or the
- * new one, never a torn one: writes path.tmp, fflush, fsync, renames it over path, then
- * fsyncs the folder so the rename itself survives a power loss. On failure path.tmp is
- * removed and path left as it was (unless only the folder's fsync failed: path then holds
- * the new bytes, maybe not yet durable). NG_EINVAL, NG_ERANGE (path too long) or NG_EIO,
- * with a message naming the file in err. No allocation. */
+ * new one, never a torn one: path.tmp is written, flushed, fsync'ed and renamed over path,
+ * then the folder is fsync'ed so that the rename survives a power loss. On failure path.tmp
+ * is gone and path as it was (unless only the folder's fsync failed). NG_EINVAL, NG_ERANGE
+ * (path too long), NG_EIO; the message names the file. Allocates nothing. */
 int ng__ckio_write_file(const char *path, const void *data, size_t len, ng_error_t *err);
 
 #endif

@@ -90,12 +90,12 @@ static void test_round_trip(void) {
   NG_CHECK(w.buf == NULL && w.len == 0 && w.cap == 0);
 
   /* the fixed-width words used for headers */
-  unsigned char b[8];
-  ng__ckio_st32(b, 0x01020304u);
-  NG_CHECK(b[0] == 4 && b[1] == 3 && b[2] == 2 && b[3] == 1);
-  NG_CHECK(ng__ckio_ld32(b) == 0x01020304u);
-  ng__ckio_st64(b, 0x8877665544332211u);
-  NG_CHECK(b[0] == 0x11 && b[7] == 0x88 && ng__ckio_ld64(b) == 0x8877665544332211u);
+  unsigned char b[9] = {0};
+  ng__ckio_st(b, 0xaa01020304u, 4); /* the low four bytes only */
+  NG_CHECK(b[0] == 4 && b[1] == 3 && b[2] == 2 && b[3] == 1 && b[4] == 0);
+  NG_CHECK(ng__ckio_ld(b, 4) == 0x01020304u && ng__ckio_ld(b, 2) == 0x0304u);
+  ng__ckio_st(b, 0x8877665544332211u, 8);
+  NG_CHECK(b[0] == 0x11 && b[7] == 0x88 && b[8] == 0 && ng__ckio_ld(b, 8) == 0x8877665544332211u);
 }
 
 /* Many puts: the buffer moves on every doubling and keeps every byte. */

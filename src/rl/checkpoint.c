@@ -171,10 +171,10 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
   }
   const size_t body = w.len - NG_CKPT_HEADER;
   memcpy(w.buf, NG_CKPT_MAGIC, 8);
-  ng__ckio_st32(w.buf + 8, NG_CKPT_VERSION);
-  ng__ckio_st32(w.buf + 12, NG_CKPT_BOM);
-  ng__ckio_st64(w.buf + 16, body);
-  ng__ckio_st32(w.buf + 24, ng__ckio_crc32(w.buf + NG_CKPT_HEADER, body));
+  ng__ckio_st(w.buf + 8, NG_CKPT_VERSION, 4);
+  ng__ckio_st(w.buf + 12, NG_CKPT_BOM, 4);
+  ng__ckio_st(w.buf + 16, body, 8);
+  ng__ckio_st(w.buf + 24, ng__ckio_crc32(w.buf + NG_CKPT_HEADER, body), 4);
   if ((s = ng__ckio_write_file(path, w.buf, w.len, err)) == NG_OK) ng_error_clear(err);
 done:
   ng__ckio_w_free(&w);
@@ -336,7 +336,7 @@ static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
    * differently, even the header's length */
   uint32_t version, bom, reserved;
   if (have >= 12) {
-    version = ng__ckio_ld32(h + 8);
+    version = (uint32_t)ng__ckio_ld(h + 8, 4);
     if (version > NG_CKPT_VERSION)
       return ng_error_set(err, NG_EUNSUPPORTED, "load: %s: format version %u is newer than "
                           "this build reads (%u)", name, version, NG_CKPT_VERSION);
@@ -345,10 +345,10 @@ static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
   }
   if (have < NG_CKPT_HEADER)
     return ng_error_set(err, NG_EFORMAT, "load: %s: truncated header (%zu bytes)", name, have);
-  bom = ng__ckio_ld32(h + 12);
-  *body = ng__ckio_ld64(h + 16);
-  *crc = ng__ckio_ld32(h + 24);
-  reserved = ng__ckio_ld32(h + 28);
+  bom = (uint32_t)ng__ckio_ld(h + 12, 4);
+  *body = ng__ckio_ld(h + 16, 8);
+  *crc = (uint32_t)ng__ckio_ld(h + 24, 4);
+  reserved = (uint32_t)ng__ckio_ld(h + 28, 4);
   if (bom != NG_CKPT_BOM)
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad byte-order mark (written on a host of "
                         "another byte order, or corrupted)", name);

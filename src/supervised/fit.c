@@ -133,21 +133,18 @@ int ng_fit_save(const ng_fit_t *f, const char *path, const char *meta, const dou
   ng__ckio_put_f64s(&w, theta, n);
   ng__ckio_put_u64(&w, state);
   unsigned char *sp = ng__ckio_put_zeros(&w, state);
-  if (!sp) {
-    ng__ckio_w_free(&w);
-    return ng_error_set(err, NG_ENOMEM, "checkpoint: out of memory");
-  }
-  int st = ng_sup_opt_state_save(f->opt, sp, state);
+  int st = sp ? ng_sup_opt_state_save(f->opt, sp, state) : NG_ENOMEM;
   if (st != NG_OK) {
-    ng__ckio_w_free(&w);
-    return ng_error_set(err, st, "checkpoint: cannot serialise the optimiser state");
+    ng_error_set(err, st, sp ? "checkpoint: cannot serialise the optimiser state"
+                             : "checkpoint: out of memory");
+  } else {
+    const size_t body = w.len - NG__CK_HEADER;
+    memcpy(w.buf, NG__CK_MAGIC, 8);
+    ng__ckio_st(w.buf + 8, NG__CK_VERSION, 4);
+    ng__ckio_st(w.buf + 12, ng__ckio_crc32(w.buf + NG__CK_HEADER, body), 4);
+    ng__ckio_st(w.buf + 16, body, 8);
+    st = ng__ckio_write_file(path, w.buf, w.len, err);
   }
-  const size_t body = w.len - NG__CK_HEADER;
-  memcpy(w.buf, NG__CK_MAGIC, 8);
-  ng__ckio_st32(w.buf + 8, NG__CK_VERSION);
-  ng__ckio_st32(w.buf + 12, ng__ckio_crc32(w.buf + NG__CK_HEADER, body));
-  ng__ckio_st64(w.buf + 16, body);
-  st = ng__ckio_write_file(path, w.buf, w.len, err);
   ng__ckio_w_free(&w);
   return st;
 }
@@ -160,6 +157,36 @@ void ng_fit_checkpoint_free(ng_fit_checkpoint_t *ck) {
   memset(ck, 0, sizeof *ck);
 }
 
+/* The body of path, whose CRC has been checked: meta, position, parameters, optimiser state
+ * (ck's arrays are freed by the caller on failure). */
+static int ng__parse_body(ng_fit_checkpoint_t *ck, const unsigned char *body, size_t size,
+                          const char *path, ng_error_t *err) {
+  ng__ckio_r_t r = {body, size, 0, 0};
+  uint64_t meta_len = ng__ckio_get_u64(&r);
+  if (r.bad || meta_len > size - r.pos)
+    return ng_error_set(err, NG_EFORMAT, "%s: bad meta length", path);
+  if (!(ck->meta = ng_malloc((size_t)meta_len + 1)))
+    return ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
+  ng__ckio_get_bytes(&r, ck->meta, (size_t)meta_len);
+  ck->meta[meta_len] = '\0';
+  ng__get_pos(&r, &ck->pos);
+  uint64_t n = ng__ckio_get_u64(&r);
+  if (r.bad || n == 0 || n > (size - r.pos) / 8)
+    return ng_error_set(err, NG_EFORMAT, "%s: bad parameter count", path);
+  ck->n_params = (size_t)n;
+  if (!(ck->theta = ng_malloc((size_t)n * sizeof(double))))
+    return ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
+  ng__ckio_get_f64s(&r, ck->theta, (size_t)n);
+  uint64_t ss = ng__ckio_get_u64(&r);
+  if (r.bad || ss != size - r.pos)
+    return ng_error_set(err, NG_EFORMAT, "%s: optimiser state size does not match the body", path);
+  ck->state_size = (size_t)ss;
+  if (!(ck->state = ng_malloc(ss ? (size_t)ss : 1)))
+    return ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
+  ng__ckio_get_bytes(&r, ck->state, (size_t)ss);
+  return NG_OK;
+}
+
 int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t *err) {
   if (!ck) return ng_error_set(err, NG_EINVAL, "checkpoint: NULL output");
   memset(ck, 0, sizeof *ck);
@@ -169,82 +196,28 @@ int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t
   unsigned char head[NG__CK_HEADER];
   unsigned char *body = NULL;
   int st = NG_OK;
-  if (fread(head, 1, NG__CK_HEADER, fp) != NG__CK_HEADER) {
+  uint64_t size = 0;
+  if (fread(head, 1, NG__CK_HEADER, fp) != NG__CK_HEADER)
     st = ng_error_set(err, NG_EFORMAT, "%s: truncated: shorter than a checkpoint header", path);
-    goto done;
-  }
-  if (memcmp(head, NG__CK_MAGIC, 8) != 0) {
+  else if (memcmp(head, NG__CK_MAGIC, 8) != 0)
     st = ng_error_set(err, NG_EFORMAT, "%s: not a natgrad fit checkpoint (bad magic)", path);
-    goto done;
-  }
-  if (ng__ckio_ld32(head + 8) != NG__CK_VERSION) {
+  else if (ng__ckio_ld(head + 8, 4) != NG__CK_VERSION)
     st = ng_error_set(err, NG_EFORMAT, "%s: checkpoint format version %u, this build reads %u",
-                      path, ng__ckio_ld32(head + 8), NG__CK_VERSION);
-    goto done;
-  }
-  uint64_t size = ng__ckio_ld64(head + 16);
-  if (size > ((uint64_t)1 << 40)) {
+                      path, (unsigned)ng__ckio_ld(head + 8, 4), NG__CK_VERSION);
+  else if ((size = ng__ckio_ld(head + 16, 8)) > ((uint64_t)1 << 40))
     st = ng_error_set(err, NG_EFORMAT, "%s: absurd body size %llu", path,
                       (unsigned long long)size);
-    goto done;
-  }
-  body = ng_malloc((size_t)size);
-  if (!body) {
+  else if (!(body = ng_malloc((size_t)size)))
     st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
-    goto done;
-  }
-  if (fread(body, 1, (size_t)size, fp) != (size_t)size) {
+  else if (fread(body, 1, (size_t)size, fp) != (size_t)size)
     st = ng_error_set(err, NG_EFORMAT, "%s: truncated: the header promises %llu bytes of body",
                       path, (unsigned long long)size);
-    goto done;
-  }
-  if (fgetc(fp) != EOF) {
+  else if (fgetc(fp) != EOF)
     st = ng_error_set(err, NG_EFORMAT, "%s: bytes after the checkpoint body", path);
-    goto done;
-  }
-  if (ng__ckio_crc32(body, (size_t)size) != ng__ckio_ld32(head + 12)) {
+  else if (ng__ckio_crc32(body, (size_t)size) != ng__ckio_ld(head + 12, 4))
     st = ng_error_set(err, NG_EFORMAT, "%s: checksum mismatch (the file is corrupt)", path);
-    goto done;
-  }
-  ng__ckio_r_t r = {body, (size_t)size, 0, 0};
-  uint64_t meta_len = ng__ckio_get_u64(&r);
-  if (r.bad || meta_len > size - r.pos) {
-    st = ng_error_set(err, NG_EFORMAT, "%s: bad meta length", path);
-    goto done;
-  }
-  ck->meta = ng_malloc((size_t)meta_len + 1);
-  if (!ck->meta) {
-    st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
-    goto done;
-  }
-  ng__ckio_get_bytes(&r, ck->meta, (size_t)meta_len);
-  ck->meta[meta_len] = '\0';
-  ng__get_pos(&r, &ck->pos);
-  uint64_t n = ng__ckio_get_u64(&r);
-  if (r.bad || n == 0 || n > (size - r.pos) / 8) {
-    st = ng_error_set(err, NG_EFORMAT, "%s: bad parameter count", path);
-    goto done;
-  }
-  ck->n_params = (size_t)n;
-  ck->theta = ng_malloc((size_t)n * sizeof(double));
-  if (!ck->theta) {
-    st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
-    goto done;
-  }
-  ng__ckio_get_f64s(&r, ck->theta, (size_t)n);
-  uint64_t ss = ng__ckio_get_u64(&r);
-  if (r.bad || ss != size - r.pos) {
-    st = ng_error_set(err, NG_EFORMAT, "%s: optimiser state size does not match the body", path);
-    goto done;
-  }
-  ck->state_size = (size_t)ss;
-  ck->state = ng_malloc(ss ? (size_t)ss : 1);
-  if (!ck->state) {
-    st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
-    goto done;
-  }
-  ng__ckio_get_bytes(&r, ck->state, (size_t)ss);
-done:
+  else
+    st = ng__parse_body(ck, body, (size_t)size, path, err);
   fclose(fp);
   ng_free(body);
   if (st != NG_OK) ng_fit_checkpoint_free(ck);
