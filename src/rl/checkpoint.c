@@ -16,9 +16,9 @@
  *
  * Writing: ng__ckio_write_file (path.tmp, fflush, fsync, rename over path, fsync of the
  * folder): a crash at any instant leaves either the old or the new checkpoint at path,
- * never a torn one. A
- * state that the loader would refuse (non-finite parameters after a numerical fault, say)
- * is never written, so a good checkpoint is never replaced by a bad one.
+ * never a torn one. A state that the loader would refuse (non-finite parameters after a
+ * numerical fault, say) is never written, so a good checkpoint is never replaced by a bad
+ * one.
  *
  * Reading trusts no byte before it has been checked: the magic, the version, the byte-order
  * mark, the reserved word and the body size against the file's size come first, then the
