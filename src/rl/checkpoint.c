@@ -382,8 +382,8 @@ int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err
   *out = NULL;
   static const char name[] = "checkpoint in memory";
   const unsigned char *p = size ? data : (const unsigned char *)"";
-  uint64_t body;
-  uint32_t crc;
+  uint64_t body = 0; /* set by the header check (gcc -O3 cannot see that it always is) */
+  uint32_t crc = 0;
   int s = ng__check_header(p, size < NG_CKPT_HEADER ? size : NG_CKPT_HEADER, size, name, &body,
                            &crc, err);
   if (s) return s;
