@@ -169,8 +169,8 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
  * would reject, e.g. non-finite parameters. load creates a trainer from a checkpoint after
  * checking magic, version, sizes and CRC32 and then every size and value in the body:
  * NG_EIO if the file cannot be read, NG_EFORMAT for a foreign, truncated, corrupted or
- * inconsistent file, NG_EUNSUPPORTED for a newer format version (or a big-endian host: the
- * format is little-endian as in memory). docs/robustness.md states the guarantees. */
+ * inconsistent file, NG_EUNSUPPORTED for a newer format version. The format is
+ * little-endian on every host. docs/robustness.md states the guarantees. */
 int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err);
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err);
 /* The same from size bytes at data (a whole checkpoint file's contents, borrowed). */
