@@ -176,6 +176,77 @@ static void test_cg_matches_cholesky(void) {
   }
 }
 
+/* ---- SB3's per-component KL units ------------------------------------------------------------
+ * SB3-contrib's TRPO averages a Gaussian policy's KL over its d action components, so its
+ * Fisher is F/d and its bound target_kl is per component. natgrad's defaults translate its
+ * settings to max_kl = d target_kl and damping = d lambda (src/rl/config.c). Here the step
+ * is computed both ways with the model's own Fisher, truncated CG included: SB3's as CG on
+ * (F/d + lambda I) with the bound target_kl, natgrad's through ng_natgrad_cg and
+ * ng_trust_region_scale. The iterates must differ by exactly the factor d, the steps not at
+ * all, and the KL of the step's quadratic model must be d times SB3's. */
+typedef struct {
+  ng_fisher_t *f;
+  double inv_d, lambda;
+} sb3_fisher_t;
+
+static int sb3_fisher_apply(void *ctx, const double *v, double *out) {
+  sb3_fisher_t *c = ctx;
+  int st = ng_fisher_apply(c->f, v, 0.0, out);
+  size_t n = ng_fisher_n(c->f);
+  for (size_t i = 0; st == NG_OK && i < n; i++) out[i] = c->inv_d * out[i] + c->lambda * v[i];
+  return st;
+}
+
+static void test_sb3_kl_units(void) {
+  const double target_kl = 0.01, lambda = 0.1;
+  for (size_t t = 0; t < N_ARCHS; t++) {
+    if (ARCHS[t].kind != NG_DIST_GAUSSIAN) continue;
+    problem_t pb;
+    if (!problem_init(&pb, &ARCHS[t], BATCH, 300 + t)) continue;
+    const size_t n = pb.n;
+    const double d = (double)ARCHS[t].dim;
+    double *g = malloc(n * sizeof *g), *s_ng = malloc(n * sizeof *s_ng);
+    double *s_sb3 = malloc(n * sizeof *s_sb3), *fs = malloc(n * sizeof *fs), loss, kl;
+    NG_CHECK_OK(surrogate(&pb, pb.theta0, &loss, &kl, g));
+    ng_cg_t *cg = NULL;
+    NG_CHECK_OK(ng_cg_create(&cg, n));
+    sb3_fisher_t ctx = {pb.f, 1.0 / d, lambda};
+    ng_linop_t sb3_op = {sb3_fisher_apply, &ctx, n};
+    for (int iters = 1; iters <= 8; iters++) {
+      ng_cg_opts_t opts = {iters, 0.0, NULL, NULL};
+      NG_CHECK_OK(ng_natgrad_cg(pb.f, cg, d * lambda, g, s_ng, &opts, NULL));
+      NG_CHECK_OK(ng_cg_solve(cg, &sb3_op, g, s_sb3, &opts, NULL));
+      for (size_t i = 0; i < n; i++) fs[i] = s_sb3[i] / d;
+      NG_CHECK(ng_test_rel_err(n, s_ng, fs, 1e-300) <= FORMULA_RTOL);
+      /* the steps: beta s, with s^T A s of each side's own damped operator */
+      NG_CHECK_OK(ng_fisher_apply(pb.f, s_ng, d * lambda, fs));
+      double sas_ng = dot(n, s_ng, fs), beta_ng, beta_sb3;
+      NG_CHECK_OK(sb3_fisher_apply(&ctx, s_sb3, fs));
+      double sas_sb3 = dot(n, s_sb3, fs);
+      NG_CHECK_OK(ng_trust_region_scale(sas_ng, d * target_kl, &beta_ng));
+      NG_CHECK_OK(ng_trust_region_scale(sas_sb3, target_kl, &beta_sb3));
+      for (size_t i = 0; i < n; i++) {
+        s_ng[i] *= beta_ng;
+        s_sb3[i] *= beta_sb3;
+      }
+      NG_CHECK(ng_test_rel_err(n, s_ng, s_sb3, 1e-300) <= FORMULA_RTOL);
+      /* the quadratic model's KL of that step: natgrad's per state = d x SB3's per component */
+      NG_CHECK_OK(ng_fisher_apply(pb.f, s_ng, 0.0, fs));
+      double kl_state = 0.5 * dot(n, s_ng, fs);
+      NG_CHECK_OK(ng_fisher_apply(pb.f, s_sb3, 0.0, fs));
+      double kl_component = 0.5 * dot(n, s_sb3, fs) / d;
+      NG_CHECK_CLOSE(kl_state, d * kl_component, FORMULA_RTOL, 0.0);
+      NG_CHECK(kl_state < d * target_kl); /* damping only shortens the step */
+    }
+    ng_cg_destroy(cg);
+    free(g);
+    free(s_ng);
+    free(s_sb3);
+    free(fs);
+    problem_free(&pb);
+  }
+}
+
 /* An over-parameterised model on one row: F is singular, so Cholesky needs damping. */
 static void test_cholesky_singular(void) {
   problem_t pb;
@@ -612,6 +683,7 @@ static void test_natural_descent_mle(void) {
 int main(void) {
   NG_TEST_RUN(test_cg_matches_cholesky);
   NG_TEST_RUN(test_cholesky_singular);
+  NG_TEST_RUN(test_sb3_kl_units);
   NG_TEST_RUN(test_trust_region_scale);
   NG_TEST_RUN(test_npg_step);
   NG_TEST_RUN(test_trust_region_surrogate);

@@ -44,6 +44,17 @@
  *                                 (OnPolicyAlgorithm.collect_rollouts) and in predict();
  *                                 the buffer keeps the unclipped sample
  *   (orthogonal init, gains sqrt(2) hidden, 0.01 policy head, 1 value head: ortho_init=True)
+ *
+ * One unit differs, and the defaults translate it. SB3's Gaussian policy is a Normal per
+ * action component, and TRPO takes kl_divergence(new, old).mean() over rows AND the d
+ * components: its target_kl bounds the KL per component, and its Fisher is F/d. natgrad's
+ * max_kl bounds the KL of the whole action distribution per state (the TRPO paper's), with
+ * the Fisher F. The same steps follow from max_kl = d * target_kl and cg_damping = d *
+ * cg_damping: (F + d*l I) s = g is solved by s = (F/d + l I)^-1 g / d, every CG residual is
+ * the same, the step rule sqrt(2 max_kl / s'(F + d*l I)s) s undoes the 1/d, and the line
+ * search's KL test is the same test times d. So a Box env with d actions gets its published
+ * target_kl and cg_damping multiplied by d (Hopper-v5: 0.03 and 0.3); Discrete policies
+ * (one categorical) are unchanged.
  *   n_envs                1       one environment unless the zoo says otherwise
  *   steps                 1e6     rl-baselines3-zoo hyperparams/trpo.yml `default`
  *   normalize_obs/_reward 0       off unless the zoo sets `normalize: true`
@@ -80,8 +91,9 @@
  *
  * as natgrad keys: normalize_obs/_reward 1, n_envs 2, steps 1e6, vf_minibatch 128 (= the
  * library default), n_steps 1024, gamma 0.99, gae_lambda 0.95, fisher_subsample 1, cg_iters
- * 25, cg_damping 0.1, vf_epochs 20, vf_lr 1e-3 (= the library default); max_kl 0.04 for
- * HalfCheetah. The zoo has no InvertedPendulum or InvertedDoublePendulum entry, so it runs
+ * 25, cg_damping 0.1, vf_epochs 20, vf_lr 1e-3 (= the library default); target_kl 0.04 for
+ * HalfCheetah; max_kl and cg_damping then times the action dimension, as above (Swimmer 2,
+ * Hopper 3, Walker2d and HalfCheetah 6, Ant 8; the pendulums 1). The zoo has no InvertedPendulum or InvertedDoublePendulum entry, so it runs
  * them with `default` (the library defaults, 1e6 steps), and so does natgrad: they have no
  * row. (With the mujoco-defaults instead, InvertedPendulum-v5 balances for 1000 steps by
  * 30k steps, then degrades: deterministic returns 14, 4 and 213 after 1M steps, seeds 0-2;
@@ -180,6 +192,12 @@ int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *er
     if (z->max_kl > 0) cfg->max_kl = z->max_kl;
     cfg->normalize_obs = cfg->normalize_reward = z->normalize;
   }
+  /* SB3's per-component KL in natgrad's per-state units (see the top of the file) */
+  const ng_space_t *act = &ng_env_find(env_id)->action_space;
+  if (act->kind == NG_SPACE_BOX) {
+    cfg->max_kl *= (double)act->dim;
+    cfg->cg_damping *= (double)act->dim;
+  }
   ng_error_clear(err);
   return NG_OK;
 }
@@ -210,7 +228,8 @@ static const ng__key_t ng__keys[] = {
     {"gamma", K_DOUBLE, OFF(gamma), 0, 1, 0, 0, "discount factor"},
     {"gae_lambda", K_DOUBLE, OFF(gae_lambda), 0, 1, 0, 0, "GAE lambda"},
     {"max_kl", K_DOUBLE, OFF(max_kl), 0, 10, 1, 0,
-     "KL bound per update (TRPO) or fixed KL step (NPG)"},
+     "KL bound per update (TRPO) or fixed KL step (NPG); per state, summed over action "
+     "components"},
     {"cg_damping", K_DOUBLE, OFF(cg_damping), 0, 1e6, 0, 0, "damping d in (F + d I) s = g"},
     {"cg_iters", K_INT, OFF(cg_iters), 1, 10000, 0, 0, "conjugate-gradient iterations"},
     {"cg_residual_tol", K_DOUBLE, OFF(cg_residual_tol), 0, 1e300, 0, 0,
