@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Reproduces docs/mujoco.md's TRPO results: for each MuJoCo environment, trains seeds 0 1 2
+# Reproduces docs/mujoco.md's TRPO results: for each MuJoCo environment, trains seeds 0-4
 # for 1M steps with natgrad's defaults for it (rl-baselines3-zoo's, src/rl/config.c),
 # evaluates each policy over 10 deterministic episodes with `natgrad eval`, and prints a
-# markdown table: per-seed returns, their mean ± sd over seeds, the published figure, wall
-# time (and CPU time) and training steps/s of each run, and the raw env steps/s (random
-# actions, one environment, tests/test_mujoco.c --bench).
+# markdown table: per-seed returns, their mean ± standard error over seeds (and sd), the
+# published figure, wall time (and CPU time) and training steps/s of each run, and the raw
+# env steps/s (random actions, one environment, tests/test_mujoco.c --bench).
 # Runs one training at a time with one thread per core (NG_THREADS=N to choose; the returns
 # are the same for any N, only the times change); each run's folder is $NG_OUT/ENV-trpo-sS.
 #
 # usage: bench/mujoco_results.sh [ENV ...]       (default: the seven MuJoCo environments)
-#        NG_SEEDS="0 1 2" NG_STEPS=1000000 NG_EPISODES=10 bench/mujoco_results.sh Hopper-v5
+#        NG_SEEDS="0 1 2 3 4" NG_STEPS=1000000 NG_EPISODES=10 bench/mujoco_results.sh Hopper-v5
 #        NG_REUSE=1: evaluate a seed's finished run instead of training it again
 #        NG_BUILD=DIR: the Release build folder to use (default build/release)
 set -euo pipefail
@@ -20,7 +20,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target natgrad_cli test_mujoco \
   >/dev/null
 ng=$build/natgrad
-seeds=${NG_SEEDS:-0 1 2}
+seeds=${NG_SEEDS:-0 1 2 3 4}
 steps=${NG_STEPS:-1000000}
 episodes=${NG_EPISODES:-10}
 envs=("$@")
@@ -30,7 +30,8 @@ out=${NG_OUT:-runs/mujoco}
 mkdir -p "$out"
 export OPENBLAS_NUM_THREADS=1
 
-# Published TRPO returns at 1M steps: SB3-contrib's docs (mean ± sd) / OpenAI baselines.
+# Published TRPO returns at 1M steps: SB3-contrib's docs (mean ± standard error of 3 seeds,
+# v3 tasks) / OpenAI baselines.
 published() {
   case $1 in
     InvertedPendulum-v5) echo "– / 905" ;;
@@ -47,7 +48,7 @@ published() {
 # Raw env steps/s, one environment with random actions ("Hopper-v5  22486  89942").
 raw=$("$build/test_mujoco" --bench 2)
 
-echo "| environment | TRPO return after ${steps} steps, seeds ${seeds// /, } (${episodes} deterministic episodes each) | mean ± sd over seeds | published (SB3-contrib / baselines) | wall time per run (its CPU time) | training steps/s (wall) | raw env steps/s |"
+echo "| environment | TRPO return after ${steps} steps, seeds ${seeds// /, } (${episodes} deterministic episodes each) | mean ± s.e. over seeds (sd) | published (SB3-contrib / baselines) | wall time per run (its CPU time) | training steps/s (wall) | raw env steps/s |"
 echo "|---|---|---|---|---|---|---|"
 for env in "${envs[@]}"; do
   returns=() times=() rates=()
@@ -73,9 +74,11 @@ for env in "${envs[@]}"; do
     r=$("$ng" eval "$dir" --episodes "$episodes" | sed -E 's/.*mean return ([-0-9.]+) .*/\1/')
     returns+=("$r")
   done
+  # mean ± standard error over seeds (np.std / sqrt(n), as rl-baselines3-zoo's
+  # scripts/all_plots.py reports the published figures), then the spread itself
   stats=$(printf '%s\n' "${returns[@]}" |
           awk '{x[NR]=$1; s+=$1} END {m=s/NR; for (i=1;i<=NR;i++) v+=(x[i]-m)^2;
-               printf "%.0f ± %.0f", m, sqrt(v/NR)}')
+               sd=sqrt(v/NR); printf "%.0f ± %.0f (sd %.0f)", m, sd/sqrt(NR), sd}')
   joined=$(printf '%s\n' "${returns[@]}" | awk '{printf "%s%.0f", (NR > 1 ? ", " : ""), $1}')
   walls=$(printf '%s\n' "${times[@]}" | awk '{printf "%s%s", (NR > 1 ? ", " : ""), $0}')
   rs=$(printf '%s\n' "${rates[@]}" | awk '{printf "%s%d", (NR > 1 ? ", " : ""), $1}')
