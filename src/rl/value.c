@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "adam.h"
 #include "rl/rl_impl.h"
 
 int ng__adam_init(ng__adam_t *a, size_t n, double lr) {
@@ -29,18 +30,11 @@ void ng__adam_free(ng__adam_t *a) {
   memset(a, 0, sizeof *a);
 }
 
-/* Shapes: theta, g: n. */
+/* Shapes: theta, g: n. The arithmetic is src/adam.c's, shared with the supervised Adam. */
 void ng__adam_step(ng__adam_t *a, double *theta, const double *g) {
+  ng__adam_hp_t hp = {a->lr, a->beta1, a->beta2, a->eps};
   a->t++;
-  double bc1 = 1.0 - pow(a->beta1, (double)a->t);
-  double bc2 = 1.0 - pow(a->beta2, (double)a->t);
-  for (size_t i = 0; i < a->n; i++) {
-    a->m[i] = a->beta1 * a->m[i] + (1.0 - a->beta1) * g[i];
-    a->v[i] = a->beta2 * a->v[i] + (1.0 - a->beta2) * g[i] * g[i];
-    double mhat = a->m[i] / bc1;
-    double vhat = a->v[i] / bc2;
-    theta[i] -= a->lr * mhat / (sqrt(vhat) + a->eps);
-  }
+  ng__adam_update(a->n, &hp, (uint64_t)a->t, theta, a->m, a->v, g);
 }
 
 /* 1 - Var(returns - values) / Var(returns) over the batch (NaN if Var(returns) is 0), with

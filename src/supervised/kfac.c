@@ -433,34 +433,35 @@ int ng_kfac_precondition(ng_kfac_t *k, const double *g, double *s) {
 
 /* ---- state ------------------------------------------------------------------------------------ */
 
-void ng__kfac_state_write(const ng_kfac_t *k, ng__wbuf_t *w) {
-  ng__put_u64(w, k->L);
-  ng__put_u64(w, k->n_updates);
-  ng__put_u64(w, (uint64_t)k->inverted);
-  ng__put_f64(w, k->inv_damping);
+void ng__kfac_state_put(const ng_kfac_t *k, ng__ckio_w_t *w) {
+  ng__ckio_put_u64(w, k->L);
+  ng__ckio_put_u64(w, k->n_updates);
+  ng__ckio_put_u64(w, (uint64_t)k->inverted);
+  ng__ckio_put_f64(w, k->inv_damping);
   for (size_t l = 0; l < k->L; l++) {
     size_t na = ng__a_dim(k, l) * ng__a_dim(k, l), ng = k->r[l] * k->r[l];
-    ng__put_u64(w, ng__a_dim(k, l));
-    ng__put_u64(w, k->r[l]);
-    ng__put_f64s(w, na, k->A[l]);
-    ng__put_f64s(w, ng, k->G[l]);
-    ng__put_f64s(w, na, k->Ai[l]);
-    ng__put_f64s(w, ng, k->Gi[l]);
+    ng__ckio_put_u64(w, ng__a_dim(k, l));
+    ng__ckio_put_u64(w, k->r[l]);
+    ng__ckio_put_f64s(w, k->A[l], na);
+    ng__ckio_put_f64s(w, k->G[l], ng);
+    ng__ckio_put_f64s(w, k->Ai[l], na);
+    ng__ckio_put_f64s(w, k->Gi[l], ng);
   }
 }
 
-int ng__kfac_state_read(ng_kfac_t *k, ng__rbuf_t *r) {
-  if (ng__get_u64(r) != k->L) return NG_EFORMAT;
-  k->n_updates = ng__get_u64(r);
-  k->inverted = ng__get_u64(r) != 0;
-  k->inv_damping = ng__get_f64(r);
-  for (size_t l = 0; l < k->L && r->ok; l++) {
+int ng__kfac_state_get(ng_kfac_t *k, ng__ckio_r_t *r) {
+  if (ng__ckio_get_u64(r) != k->L) return NG_EFORMAT;
+  k->n_updates = ng__ckio_get_u64(r);
+  k->inverted = ng__ckio_get_u64(r) != 0;
+  k->inv_damping = ng__ckio_get_f64(r);
+  for (size_t l = 0; l < k->L && !r->bad; l++) {
     size_t na = ng__a_dim(k, l) * ng__a_dim(k, l), ng = k->r[l] * k->r[l];
-    if (ng__get_u64(r) != ng__a_dim(k, l) || ng__get_u64(r) != k->r[l]) return NG_EFORMAT;
-    ng__get_f64s(r, na, k->A[l]);
-    ng__get_f64s(r, ng, k->G[l]);
-    ng__get_f64s(r, na, k->Ai[l]);
-    ng__get_f64s(r, ng, k->Gi[l]);
+    if (ng__ckio_get_u64(r) != ng__a_dim(k, l) || ng__ckio_get_u64(r) != k->r[l])
+      return NG_EFORMAT;
+    ng__ckio_get_f64s(r, k->A[l], na);
+    ng__ckio_get_f64s(r, k->G[l], ng);
+    ng__ckio_get_f64s(r, k->Ai[l], na);
+    ng__ckio_get_f64s(r, k->Gi[l], ng);
   }
-  return r->ok ? NG_OK : NG_EFORMAT;
+  return r->bad ? NG_EFORMAT : NG_OK;
 }

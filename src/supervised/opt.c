@@ -2,6 +2,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "adam.h"
+#include "ckpt_io.h"
 #include "natgrad/fisher.h"
 #include "natgrad/linalg.h"
 #include "natgrad/optim.h"
@@ -257,15 +259,9 @@ int ng_sup_opt_step(ng_sup_opt_t *o, double *theta, size_t batch, const double *
       d[i] = -c->lr * o->s[i];
     }
   } else if (c->kind == NG_OPT_ADAM) {
-    double t = (double)(o->steps + 1);
-    double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);
-    for (size_t i = 0; i < n; i++) {
-      double m1 = c->beta1 * o->v[i] + (1.0 - c->beta1) * o->g[i];
-      double m2 = c->beta2 * o->v2[i] + (1.0 - c->beta2) * o->g[i] * o->g[i];
-      o->s[i] = m1; /* committed below */
-      o->trial[i] = m2;
-      d[i] = -c->lr * (m1 / bc1) / (sqrt(m2 / bc2) + c->eps);
-    }
+    /* the new moments into s and trial, committed below */
+    ng__adam_hp_t hp = {c->lr, c->beta1, c->beta2, c->eps};
+    ng__adam_delta(n, &hp, o->steps + 1, o->v, o->v2, o->g, o->s, o->trial, d);
   } else {
     ng__mask(o, o->s);
     double gs = ng_vec_dot(n, o->g, o->s);
@@ -324,53 +320,63 @@ int ng_sup_opt_step(ng_sup_opt_t *o, double *theta, size_t batch, const double *
 
 /* ---- state -------------------------------------------------------------------------------------- */
 
-static void ng__state_write(const ng_sup_opt_t *o, ng__wbuf_t *w) {
-  ng__put_u64(w, NG__STATE_MAGIC);
-  ng__put_u64(w, NG__STATE_VERSION);
-  ng__put_u64(w, (uint64_t)o->cfg.kind);
-  ng__put_u64(w, o->n);
-  ng__put_u64(w, o->steps);
-  ng__put_u64(w, o->diag_updates);
-  ng__put_f64(w, o->lambda);
-  ng__put_rng(w, &o->rng);
-  ng__put_f64s(w, o->n, o->v);
-  if (o->v2) ng__put_f64s(w, o->n, o->v2);
-  if (o->diag) ng__put_f64s(w, o->n, o->diag);
-  if (o->kfac) ng__kfac_state_write(o->kfac, w);
+/* The layout is the order of these puts: the kind and sizes first, then what the kind keeps. */
+static void ng__state_put(const ng_sup_opt_t *o, ng__ckio_w_t *w) {
+  ng__ckio_put_u64(w, NG__STATE_MAGIC);
+  ng__ckio_put_u64(w, NG__STATE_VERSION);
+  ng__ckio_put_u64(w, (uint64_t)o->cfg.kind);
+  ng__ckio_put_u64(w, o->n);
+  ng__ckio_put_u64(w, o->steps);
+  ng__ckio_put_u64(w, o->diag_updates);
+  ng__ckio_put_f64(w, o->lambda);
+  for (int i = 0; i < 4; i++) ng__ckio_put_u64(w, o->rng.s[i]);
+  ng__ckio_put_f64(w, o->rng.spare_normal);
+  ng__ckio_put_u64(w, (uint64_t)o->rng.has_spare);
+  ng__ckio_put_f64s(w, o->v, o->n);
+  if (o->v2) ng__ckio_put_f64s(w, o->v2, o->n);
+  if (o->diag) ng__ckio_put_f64s(w, o->diag, o->n);
+  if (o->kfac) ng__kfac_state_put(o->kfac, w);
 }
 
 size_t ng_sup_opt_state_size(const ng_sup_opt_t *o) {
   if (!o) return 0;
-  ng__wbuf_t w = {NULL, 0, 0, 1};
-  ng__state_write(o, &w);
-  return w.pos;
+  ng__ckio_w_t w = {0};
+  ng__state_put(o, &w);
+  size_t size = w.status ? 0 : w.len; /* 0 (out of memory) is no state's size */
+  ng__ckio_w_free(&w);
+  return size;
 }
 
 int ng_sup_opt_state_save(const ng_sup_opt_t *o, void *buf, size_t size) {
   if (!o || !buf) return NG_EINVAL;
-  ng__wbuf_t w = {buf, size, 0, 1};
-  ng__state_write(o, &w);
-  return w.ok && w.pos == size ? NG_OK : NG_ERANGE;
+  ng__ckio_w_t w = {0};
+  ng__state_put(o, &w);
+  int st = w.status ? w.status : w.len != size ? NG_ERANGE : NG_OK;
+  if (st == NG_OK) memcpy(buf, w.buf, size);
+  ng__ckio_w_free(&w);
+  return st;
 }
 
 int ng_sup_opt_state_load(ng_sup_opt_t *o, const void *buf, size_t size) {
   if (!o || !buf) return NG_EINVAL;
-  ng__rbuf_t r = {buf, size, 0, 1};
-  if (ng__get_u64(&r) != NG__STATE_MAGIC || ng__get_u64(&r) != NG__STATE_VERSION ||
-      ng__get_u64(&r) != (uint64_t)o->cfg.kind || ng__get_u64(&r) != o->n)
+  ng__ckio_r_t r = {buf, size, 0, 0};
+  if (ng__ckio_get_u64(&r) != NG__STATE_MAGIC || ng__ckio_get_u64(&r) != NG__STATE_VERSION ||
+      ng__ckio_get_u64(&r) != (uint64_t)o->cfg.kind || ng__ckio_get_u64(&r) != o->n)
     return NG_EFORMAT;
-  /* The size check makes every read below land inside buf. */
+  /* a state of another size is refused before o changes */
   if (size != ng_sup_opt_state_size(o)) return NG_EFORMAT;
-  o->steps = ng__get_u64(&r);
-  o->diag_updates = ng__get_u64(&r);
-  o->lambda = ng__get_f64(&r);
-  ng__get_rng(&r, &o->rng);
-  ng__get_f64s(&r, o->n, o->v);
-  if (o->v2) ng__get_f64s(&r, o->n, o->v2);
-  if (o->diag) ng__get_f64s(&r, o->n, o->diag);
+  o->steps = ng__ckio_get_u64(&r);
+  o->diag_updates = ng__ckio_get_u64(&r);
+  o->lambda = ng__ckio_get_f64(&r);
+  for (int i = 0; i < 4; i++) o->rng.s[i] = ng__ckio_get_u64(&r);
+  o->rng.spare_normal = ng__ckio_get_f64(&r);
+  o->rng.has_spare = ng__ckio_get_u64(&r) != 0;
+  ng__ckio_get_f64s(&r, o->v, o->n);
+  if (o->v2) ng__ckio_get_f64s(&r, o->v2, o->n);
+  if (o->diag) ng__ckio_get_f64s(&r, o->diag, o->n);
   if (o->kfac) {
-    int st = ng__kfac_state_read(o->kfac, &r);
+    int st = ng__kfac_state_get(o->kfac, &r);
     if (st != NG_OK) return st;
   }
-  return r.ok && r.pos == size ? NG_OK : NG_EFORMAT;
+  return !r.bad && r.pos == size ? NG_OK : NG_EFORMAT;
 }
