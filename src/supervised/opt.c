@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "adam.h"
-#include "ckpt_io.h"
 #include "natgrad/fisher.h"
 #include "natgrad/linalg.h"
 #include "natgrad/optim.h"
