@@ -5,12 +5,8 @@
 
 #include <math.h>
 
-/* sqrt may set errno (below 0), so under the default -fmath-errno each element keeps a branch
- * to the library call and no loop vectorises. Its argument here, v / (1 - beta2^t), is >= 0 or
- * NaN, where sqrt sets no errno: declared const it is the same root, as an instruction. */
-#if defined(__GNUC__)
-double sqrt(double) __attribute__((const));
-#endif
+/* Built with -fno-math-errno (CMakeLists.txt) so that sqrt is an instruction and the loops
+ * vectorise. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define NG__ADAM_WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
