@@ -39,7 +39,8 @@
  * learning_rate 1e-3) with n_timesteps 1e6; HalfCheetah-v4 target_kl 0.04; Swimmer-v4
  * gamma 0.9999. The Inverted* pendulums have no zoo entry: `default` (n_timesteps 1e6 with
  * SB3-contrib's TRPO defaults: one env, no VecNormalize, n_steps 2048, cg_max_steps 15,
- * n_critic_updates 10, target_kl 0.01). */
+ * n_critic_updates 10, target_kl 0.01), with observations normalised as OpenAI baselines'
+ * MuJoCo TRPO does (natgrad's choice, src/rl/config.c). */
 typedef struct {
   const char *id;
   int zoo_tuned; /* 1: mujoco-defaults; 0: `default` */
@@ -67,7 +68,8 @@ static void test_defaults(void) {
     NG_CHECK_OK(ng_rl_config_default(&c, zoo[k].id, &err));
     NG_CHECK(strcmp(c.env_id, zoo[k].id) == 0);
     NG_CHECK(c.algo == NG_ALGO_TRPO);
-    NG_CHECK(c.normalize_obs == z && c.normalize_reward == z); /* normalize: true */
+    /* normalize: true (VecNormalize); the pendulums observations only (baselines') */
+    NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == z);
     NG_CHECK(c.obs_clip == 10.0 && c.reward_clip == 10.0);     /* VecNormalize's clips */
     NG_CHECK(c.n_envs == (z ? 2 : 1));
     NG_CHECK(c.total_steps == 1000000);

@@ -93,11 +93,18 @@
  * library default), n_steps 1024, gamma 0.99, gae_lambda 0.95, fisher_subsample 1, cg_iters
  * 25, cg_damping 0.1, vf_epochs 20, vf_lr 1e-3 (= the library default); target_kl 0.04 for
  * HalfCheetah; max_kl and cg_damping then times the action dimension, as above (Swimmer 2,
- * Hopper 3, Walker2d and HalfCheetah 6, Ant 8; the pendulums 1). The zoo has no InvertedPendulum or InvertedDoublePendulum entry, so it runs
- * them with `default` (the library defaults, 1e6 steps), and so does natgrad: they have no
- * row. (With the mujoco-defaults instead, InvertedPendulum-v5 balances for 1000 steps by
- * 30k steps, then degrades: deterministic returns 14, 4 and 213 after 1M steps, seeds 0-2;
- * with the reward normalisation off it stays at 1000: docs/mujoco.md.)
+ * Hopper 3, Walker2d and HalfCheetah 6, Ant 8; the pendulums 1).
+ *
+ * The zoo has no InvertedPendulum or InvertedDoublePendulum entry, so it runs them with
+ * `default` (the library defaults, 1e6 steps). natgrad does too, but normalises their
+ * observations (running mean/std, clip 10; rewards left alone), as OpenAI baselines' MuJoCo
+ * TRPO does (trpo_mpi/defaults.py mujoco(): normalize_observations=True), whose 905 and 6732
+ * are the published figures for these two. InvertedDoublePendulum-v5, 1M steps, seeds 0-4:
+ * 4732, 9360, 979, 8442, 5702 without it, 7538, 4889, 8430, 5759, 7543 with it;
+ * InvertedPendulum-v5 stays at 1000 either way. (With the mujoco-defaults instead,
+ * InvertedPendulum-v5 balances for 1000 steps by 30k steps, then degrades: deterministic
+ * returns 14, 4 and 213 after 1M steps, seeds 0-2; with the reward normalisation off it
+ * stays at 1000: docs/mujoco.md.)
  *
  * Deviations. natgrad has no generalised state-dependent exploration (gSDE), so Pendulum-v1
  * and MountainCarContinuous-v0 explore with the plain state-independent Gaussian
@@ -116,9 +123,13 @@
  * SB3 figure is from Ant-v3, whose contact forces read as zeros under mujoco-py 2 and so
  * cost nothing; v5 observes and charges them. */
 
+/* What a row normalises: nothing, VecNormalize's observations and rewards (the zoo's
+ * `normalize: true`), or the observations alone (baselines' normalize_observations). */
+enum { NG__NORM_NONE = 0, NG__NORM_ALL = 1, NG__NORM_OBS = 2 };
+
 typedef struct {
   const char *id;
-  int n_envs, n_steps, vf_minibatch, vf_epochs, normalize;
+  int n_envs, n_steps, vf_minibatch, vf_epochs, normalize; /* normalize: NG__NORM_* */
   long steps;
   double gamma, gae_lambda, cg_damping; /* < 0: keep the library default */
   double init_log_std;                  /* NAN: keep the library default */
@@ -127,19 +138,23 @@ typedef struct {
 } ng__zoo_entry_t;
 
 static const ng__zoo_entry_t ng__zoo[] = {
-    {"CartPole-v1", 2, 512, 512, 20, 0, 100000, 0.99, 0.98, 1e-3, NAN, 0, 0},
-    {"Pendulum-v1", 2, 1024, -1, 15, 0, 100000, 0.9, -1, -1, NAN, 0, 0},
-    {"Acrobot-v1", 2, 1024, -1, -1, 1, 100000, -1, -1, -1, NAN, 0, 0},
-    {"MountainCar-v0", 2, 1024, -1, 20, 1, 100000, -1, -1, -1, NAN, 0, 0},
+    {"CartPole-v1", 2, 512, 512, 20, NG__NORM_NONE, 100000, 0.99, 0.98, 1e-3, NAN, 0, 0},
+    {"Pendulum-v1", 2, 1024, -1, 15, NG__NORM_NONE, 100000, 0.9, -1, -1, NAN, 0, 0},
+    {"Acrobot-v1", 2, 1024, -1, -1, NG__NORM_ALL, 100000, -1, -1, -1, NAN, 0, 0},
+    {"MountainCar-v0", 2, 1024, -1, 20, NG__NORM_ALL, 100000, -1, -1, -1, NAN, 0, 0},
     /* init_log_std 0.5: natgrad's deviation, see above */
-    {"MountainCarContinuous-v0", 2, -1, -1, -1, 1, 50000, -1, -1, -1, 0.5, 0, 0},
+    {"MountainCarContinuous-v0", 2, -1, -1, -1, NG__NORM_ALL, 50000, -1, -1, -1, 0.5, 0, 0},
+    /* the zoo's `default` and baselines' observation normalisation: see above */
+    {"InvertedPendulum-v5", -1, -1, -1, -1, NG__NORM_OBS, -1, -1, -1, -1, NAN, 0, 0},
+    {"InvertedDoublePendulum-v5", -1, -1, -1, -1, NG__NORM_OBS, -1, -1, -1, -1, NAN, 0, 0},
     /* mujoco-defaults */
-    {"Swimmer-v5", 2, 1024, 128, 20, 1, 1000000, 0.9999, 0.95, 0.1, NAN, 25, 0},
-    {"Hopper-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
-    {"Walker2d-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
-    {"HalfCheetah-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0.04},
+    {"Swimmer-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.9999, 0.95, 0.1, NAN, 25, 0},
+    {"Hopper-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"Walker2d-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"HalfCheetah-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25,
+     0.04},
     /* init_log_std -1: natgrad's deviation, see above */
-    {"Ant-v5", 2, 1024, 128, 20, 1, 1000000, 0.99, 0.95, 0.1, -1.0, 25, 0},
+    {"Ant-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, -1.0, 25, 0},
 };
 
 static void ng__config_base(ng_rl_config_t *c) {
@@ -200,7 +215,8 @@ int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *er
     if (!isnan(z->init_log_std)) cfg->init_log_std = z->init_log_std;
     if (z->cg_iters > 0) cfg->cg_iters = z->cg_iters;
     if (z->max_kl > 0) cfg->max_kl = z->max_kl;
-    cfg->normalize_obs = cfg->normalize_reward = z->normalize;
+    cfg->normalize_obs = z->normalize != NG__NORM_NONE;
+    cfg->normalize_reward = z->normalize == NG__NORM_ALL;
   }
   /* SB3's per-component KL in natgrad's per-state units (see the top of the file) */
   const ng_space_t *act = &ng_env_find(env_id)->action_space;
