@@ -44,22 +44,22 @@
  *                                 (OnPolicyAlgorithm.collect_rollouts) and in predict();
  *                                 the buffer keeps the unclipped sample
  *   (orthogonal init, gains sqrt(2) hidden, 0.01 policy head, 1 value head: ortho_init=True)
- *
- * One unit differs, and the defaults translate it. SB3's Gaussian policy is a Normal per
- * action component, and TRPO takes kl_divergence(new, old).mean() over rows AND the d
- * components: its target_kl bounds the KL per component, and its Fisher is F/d. natgrad's
- * max_kl bounds the KL of the whole action distribution per state (the TRPO paper's), with
- * the Fisher F. The same steps follow from max_kl = d * target_kl and cg_damping = d *
- * cg_damping: (F + d*l I) s = g is solved by s = (F/d + l I)^-1 g / d, every CG residual is
- * the same, the step rule sqrt(2 max_kl / s'(F + d*l I)s) s undoes the 1/d, and the line
- * search's KL test is the same test times d. So a Box env with d actions gets its published
- * target_kl and cg_damping multiplied by d (Hopper-v5: 0.03 and 0.3); Discrete policies
- * (one categorical) are unchanged.
  *   n_envs                1       one environment unless the zoo says otherwise
  *   steps                 1e6     rl-baselines3-zoo hyperparams/trpo.yml `default`
  *   normalize_obs/_reward 0       off unless the zoo sets `normalize: true`
  *   obs_clip              10      VecNormalize clip_obs=10.0
  *   reward_clip           10      VecNormalize clip_reward=10.0
+ *
+ * One unit differs. SB3's Gaussian policy is a Normal per action component, and its TRPO
+ * bounds kl_divergence(new, old).mean() over rows AND the d components, so its target_kl is
+ * a KL per component and its Fisher is F/d. natgrad's max_kl bounds the KL of the whole
+ * action distribution per state (the TRPO paper's). SB3's steps exactly would be max_kl =
+ * d * target_kl and cg_damping = d * cg_damping ((F + d*l I) s = g is solved by
+ * (F/d + l I)^-1 g / d with the same CG residuals, and the step rule and the line search's
+ * KL test undo the 1/d; test_optim's test_sb3_kl_units checks it). natgrad's defaults keep
+ * the published numbers in its own units instead, i.e. steps d times smaller in KL than
+ * SB3's for a d-dimensional Box: on the MuJoCo v5 tasks that trained Walker2d and Swimmer
+ * clearly better and the others about as well (docs/mujoco.md has the measurements).
  *
  * Per environment: rl-baselines3-zoo hyperparams/trpo.yml ("# Tuned" entries). The zoo's
  * `normalize: true` is VecNormalize (observations and rewards, gamma of the run):
@@ -92,8 +92,7 @@
  * as natgrad keys: normalize_obs/_reward 1, n_envs 2, steps 1e6, vf_minibatch 128 (= the
  * library default), n_steps 1024, gamma 0.99, gae_lambda 0.95, fisher_subsample 1, cg_iters
  * 25, cg_damping 0.1, vf_epochs 20, vf_lr 1e-3 (= the library default); target_kl 0.04 for
- * HalfCheetah; max_kl and cg_damping then times the action dimension, as above (Swimmer 2,
- * Hopper 3, Walker2d and HalfCheetah 6, Ant 8; the pendulums 1).
+ * HalfCheetah (in natgrad's units: see above).
  *
  * The zoo has no InvertedPendulum or InvertedDoublePendulum entry, so it runs them with
  * `default` (the library defaults, 1e6 steps). natgrad does too, but normalises their
@@ -217,12 +216,6 @@ int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *er
     if (z->max_kl > 0) cfg->max_kl = z->max_kl;
     cfg->normalize_obs = z->normalize != NG__NORM_NONE;
     cfg->normalize_reward = z->normalize == NG__NORM_ALL;
-  }
-  /* SB3's per-component KL in natgrad's per-state units (see the top of the file) */
-  const ng_space_t *act = &ng_env_find(env_id)->action_space;
-  if (act->kind == NG_SPACE_BOX) {
-    cfg->max_kl *= (double)act->dim;
-    cfg->cg_damping *= (double)act->dim;
   }
   ng_error_clear(err);
   return NG_OK;
