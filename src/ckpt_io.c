@@ -19,6 +19,11 @@ void ng__ckio_w_free(ng__ckio_w_t *w) {
 
 unsigned char *ng__ckio_put_zeros(ng__ckio_w_t *w, size_t n) {
   if (w->status) return NULL;
+  if (w->measure) {
+    if (n > SIZE_MAX - w->len) w->status = NG_ENOMEM;
+    else w->len += n;
+    return NULL;
+  }
   if (!w->buf || n > w->cap - w->len) { /* the first put allocates: success is never NULL */
     size_t cap = w->cap ? w->cap : 4096;
     while (cap - w->len < n && cap <= SIZE_MAX / 2) cap *= 2;

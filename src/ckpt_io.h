@@ -12,11 +12,13 @@
 /* A growable buffer: start from {0}, free with ng__ckio_w_free. The first growth that fails
  * sets status to NG_ENOMEM for good and later puts do nothing, so a writer puts a whole
  * record and checks status once. put_zeros returns its n bytes (valid until the next put),
- * NULL once status is set: room for a header or a blob filled in afterwards. */
+ * NULL once status is set: room for a header or a blob filled in afterwards. A writer
+ * started as {.measure = 1} only counts: len grows, nothing is allocated or written, and
+ * put_zeros returns NULL (the size of a record without building it). */
 typedef struct {
   unsigned char *buf;
   size_t len, cap;
-  int status;
+  int status, measure;
 } ng__ckio_w_t;
 void ng__ckio_w_free(ng__ckio_w_t *w);
 unsigned char *ng__ckio_put_zeros(ng__ckio_w_t *w, size_t n);

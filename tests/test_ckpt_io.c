@@ -115,6 +115,18 @@ static void test_growth(void) {
   ng__ckio_w_free(&w);
 }
 
+/* A measuring writer counts exactly the bytes a real one would write, and allocates nothing. */
+static void test_measure(void) {
+  ng__ckio_w_t m = {.measure = 1};
+  for (int i = 0; i < 4; i++) ng__ckio_put_u64(&m, U[i]);
+  ng__ckio_put_i64(&m, I[0]);
+  ng__ckio_put_f64s(&m, F, 6);
+  ng__ckio_put_bytes(&m, TEXT, sizeof TEXT);
+  NG_CHECK(ng__ckio_put_zeros(&m, 3) == NULL);
+  NG_CHECK(m.status == NG_OK && m.buf == NULL && m.cap == 0);
+  NG_CHECK(m.len == 8 * 4 + 8 + 8 * 6 + sizeof TEXT + 3);
+}
+
 /* ---- allocation failure ---- */
 
 static long g_reallocs_left;
@@ -330,6 +342,7 @@ int main(void) {
   init_doubles();
   NG_TEST_RUN(test_round_trip);
   NG_TEST_RUN(test_growth);
+  NG_TEST_RUN(test_measure);
   NG_TEST_RUN(test_out_of_memory);
   NG_TEST_RUN(test_truncated);
   NG_TEST_RUN(test_crc);

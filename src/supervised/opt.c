@@ -339,11 +339,9 @@ static void ng__state_put(const ng_sup_opt_t *o, ng__ckio_w_t *w) {
 
 size_t ng_sup_opt_state_size(const ng_sup_opt_t *o) {
   if (!o) return 0;
-  ng__ckio_w_t w = {0};
+  ng__ckio_w_t w = {.measure = 1};
   ng__state_put(o, &w);
-  size_t size = w.status ? 0 : w.len; /* 0 (out of memory) is no state's size */
-  ng__ckio_w_free(&w);
-  return size;
+  return w.len;
 }
 
 int ng_sup_opt_state_save(const ng_sup_opt_t *o, void *buf, size_t size) {
