@@ -9,6 +9,7 @@
  * checkpoints rejected. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "natgrad/fisher.h"
@@ -610,6 +611,16 @@ static void test_checkpoint_corruption(void) {
   corrupt_and_expect(buf, len, -1, -2, "after");
   ng_fit_checkpoint_t ck;
   NG_CHECK_STATUS(ng_fit_checkpoint_read("/nonexistent/ck", &ck, &err), NG_ENOTFOUND);
+  /* a folder is not a checkpoint, nor a FIFO (opening it would block until a writer came) */
+  NG_CHECK_STATUS(ng_fit_checkpoint_read(".", &ck, &err), NG_EIO);
+  NG_CHECK(strstr(err.message, "is a folder") != NULL);
+  char fifo[64];
+  snprintf(fifo, sizeof fifo, "test_supervised_%d.fifo", (int)getpid());
+  if (mkfifo(fifo, 0600) == 0) {
+    NG_CHECK_STATUS(ng_fit_checkpoint_read(fifo, &ck, &err), NG_EIO);
+    NG_CHECK(strstr(err.message, "not a regular file") != NULL);
+    remove(fifo);
+  }
   /* a checkpoint of another architecture is refused by restore */
   fp = fopen(ckpath, "wb");
   fwrite(buf, 1, len, fp);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ckpt_io.h"
 #include "supervised/sup_impl.h"
@@ -191,22 +192,30 @@ int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t
   if (!ck) return ng_error_set(err, NG_EINVAL, "checkpoint: NULL output");
   memset(ck, 0, sizeof *ck);
   if (!path) return ng_error_set(err, NG_EINVAL, "checkpoint: NULL path");
+  /* a folder, FIFO or device is no checkpoint, and opening a FIFO would block until a writer
+   * came: only regular files (checked again on the open file) */
+  struct stat sb;
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return ng_error_set(err, NG_EIO, "%s: %s", path,
+                        S_ISDIR(sb.st_mode) ? "is a folder" : "not a regular file");
   FILE *fp = fopen(path, "rb");
   if (!fp) return ng_error_set(err, NG_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno));
   unsigned char head[NG__CK_HEADER];
   unsigned char *body = NULL;
   int st = NG_OK;
   uint64_t size = 0;
-  if (fread(head, 1, NG__CK_HEADER, fp) != NG__CK_HEADER)
+  if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
+    st = ng_error_set(err, NG_EIO, "%s: not a regular file", path);
+  else if (fread(head, 1, NG__CK_HEADER, fp) != NG__CK_HEADER)
     st = ng_error_set(err, NG_EFORMAT, "%s: truncated: shorter than a checkpoint header", path);
   else if (memcmp(head, NG__CK_MAGIC, 8) != 0)
     st = ng_error_set(err, NG_EFORMAT, "%s: not a natgrad fit checkpoint (bad magic)", path);
   else if (ng__ckio_ld(head + 8, 4) != NG__CK_VERSION)
     st = ng_error_set(err, NG_EFORMAT, "%s: checkpoint format version %u, this build reads %u",
                       path, (unsigned)ng__ckio_ld(head + 8, 4), NG__CK_VERSION);
-  else if ((size = ng__ckio_ld(head + 16, 8)) > ((uint64_t)1 << 40))
-    st = ng_error_set(err, NG_EFORMAT, "%s: absurd body size %llu", path,
-                      (unsigned long long)size);
+  else if ((size = ng__ckio_ld(head + 16, 8)) > (uint64_t)sb.st_size - NG__CK_HEADER)
+    st = ng_error_set(err, NG_EFORMAT, "%s: truncated: the header promises %llu bytes of body",
+                      path, (unsigned long long)size); /* refused before allocating it */
   else if (!(body = ng_malloc((size_t)size)))
     st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
   else if (fread(body, 1, (size_t)size, fp) != (size_t)size)
