@@ -371,6 +371,35 @@ static void test_bad_create(void) {
   ng_rl_destroy(NULL);
 }
 
+/* Pendulum-v1 never terminates and truncates every 200 steps. With timeout_as_terminal a
+ * truncation is a termination: the advantage of each truncated row is r - V(s) exactly (no
+ * bootstrap, nothing carried from the next episode); without it, r + gamma V(final) - V(s)
+ * with the critic's non-zero V(final), so the two must differ there. */
+static void test_timeout_as_terminal(void) {
+  for (int terminal = 0; terminal <= 1; terminal++) {
+    ng_rl_config_t c;
+    small_config(&c, "Pendulum-v1", 256);
+    c.timeout_terminal = terminal;
+    ng_rl_t *t = make(&c);
+    ng_rl_stats_t st;
+    ng_error_t err;
+    memset(&st, 0, sizeof st);
+    NG_CHECK_OK(ng__rl_rollout(t, &st, &err));
+    NG_CHECK_OK(ng__rl_advantages(t, &err));
+    size_t truncs = 0, bootstrapped = 0;
+    for (size_t i = 0; i < t->batch; i++) {
+      if (!t->b_trunc[i]) continue;
+      truncs++;
+      double plain = t->b_rew[i] - t->b_val[i];
+      if (terminal) NG_CHECK(t->b_adv[i] == plain);
+      else bootstrapped += t->b_adv[i] != plain;
+    }
+    NG_CHECK(truncs == 2); /* two envs of 256 steps: each truncates at its step 200 */
+    if (!terminal) NG_CHECK(bootstrapped == truncs);
+    ng_rl_destroy(t);
+  }
+}
+
 static void test_clip_actions(void) {
   ng_rl_config_t c;
   ng_error_t err;
@@ -390,6 +419,7 @@ static void test_clip_actions(void) {
 
 int main(void) {
   NG_TEST_RUN(test_clip_actions);
+  NG_TEST_RUN(test_timeout_as_terminal);
   NG_TEST_RUN(test_trpo_steps_categorical);
   NG_TEST_RUN(test_trpo_steps_gaussian);
   NG_TEST_RUN(test_npg_steps);

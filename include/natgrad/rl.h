@@ -51,6 +51,9 @@ typedef struct {
   double ls_accept_ratio;  /* ls_accept_ratio: min actual/expected improvement (0: any) */
   double entropy_coef;     /* entropy_coef: bonus weight in the surrogate */
   int normalize_advantages;/* normalize_advantages: 0|1 */
+  int timeout_terminal;    /* timeout_as_terminal: 0|1, a time-limit truncation counts as a
+                              terminal state (no bootstrap), as SB3 before 1.4 did; 0 (the
+                              default) bootstraps on the final observation's value */
   int normalize_obs;       /* normalize_obs: 0|1, running mean/std (saved with the policy) */
   int normalize_reward;    /* normalize_reward: 0|1, scale by running std of the return */
   double obs_clip;         /* obs_clip: clip normalised observations to +-obs_clip */

@@ -34,6 +34,8 @@
  *   vf_epochs             10      TRPO n_critic_updates=10
  *   vf_lr                 1e-3    TRPO learning_rate=1e-3 (critic Adam)
  *   normalize_advantages  1       TRPO normalize_advantage=True
+ *   timeout_as_terminal   0       SB3 >= 1.4 bootstraps a time-limit truncation on
+ *                                 gamma V(final observation) (collect_rollouts)
  *   fisher_subsample      1       TRPO sub_sampling_factor=1
  *   entropy_coef          0       TRPO passes ent_coef=0.0 ("not used by TRPO")
  *   policy_hidden         64,64   ActorCriticPolicy net_arch pi=[64, 64]
@@ -264,6 +266,8 @@ static const ng__key_t ng__keys[] = {
      "weight of the entropy bonus in the surrogate"},
     {"normalize_advantages", K_FLAG, OFF(normalize_advantages), 0, 0, 0, 0,
      "standardise advantages per batch (0/1)"},
+    {"timeout_as_terminal", K_FLAG, OFF(timeout_terminal), 0, 0, 0, 0,
+     "treat a time-limit truncation as a terminal state, no bootstrap (0/1; SB3 < 1.4)"},
     {"normalize_obs", K_FLAG, OFF(normalize_obs), 0, 0, 0, 0,
      "running mean/std observation normalisation (0/1)"},
     {"normalize_reward", K_FLAG, OFF(normalize_reward), 0, 0, 0, 0,

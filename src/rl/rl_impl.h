@@ -65,7 +65,8 @@ void ng__rms_normalize(const ng__rms_t *r, size_t rows, const double *x, double 
  *        = last_val[e]             if t = T-1
  *   delta = r + gamma * next * (1 - terminated) - values[row]
  *   A     = delta + gamma * lambda * (1 - done) * A[row + E]      (done = term or trunc)
- * and returns = A + values. final_val is read only where truncated. */
+ * and returns = A + values. final_val is read only where truncated; NULL makes a
+ * truncation a termination (next = 0: no bootstrap). */
 int ng__gae(size_t n_steps, size_t n_envs, double gamma, double lambda, const double *rewards,
             const double *values, const unsigned char *terminated,
             const unsigned char *truncated, const double *final_val, const double *last_val,

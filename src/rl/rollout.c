@@ -156,9 +156,11 @@ int ng__rl_advantages(ng_rl_t *t, ng_error_t *err) {
   const size_t N = t->batch, E = t->n_envs, od = t->obs_dim;
   int s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, N, t->b_obs, t->b_val);
   if (s) return ng_error_set(err, s, "advantages: value forward failed (%s)", ng_strerror(s));
-  /* values of the truncations' final observations, in one gathered forward */
+  /* values of the truncations' final observations, in one gathered forward (none when a
+   * truncation counts as a termination) */
+  const int bootstrap = !t->cfg.timeout_terminal;
   size_t k = 0;
-  for (size_t i = 0; i < N; i++)
+  for (size_t i = 0; bootstrap && i < N; i++)
     if (t->b_trunc[i]) {
       memcpy(t->b_scratch + k * od, t->b_final_obs + i * od, od * sizeof(double));
       t->b_idx[k++] = i;
@@ -172,7 +174,7 @@ int ng__rl_advantages(ng_rl_t *t, ng_error_t *err) {
   s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, E, t->obs_norm, t->last_val);
   if (s) return ng_error_set(err, s, "advantages: value forward failed (%s)", ng_strerror(s));
   s = ng__gae(t->n_steps, E, t->cfg.gamma, t->cfg.gae_lambda, t->b_rew, t->b_val, t->b_term,
-              t->b_trunc, t->b_final_val, t->last_val, t->b_adv, t->b_ret);
+              t->b_trunc, bootstrap ? t->b_final_val : NULL, t->last_val, t->b_adv, t->b_ret);
   if (s) return ng_error_set(err, s, "advantages: non-finite advantages (value function "
                              "diverged?)");
   return NG_OK;
