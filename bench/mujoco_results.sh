@@ -11,6 +11,8 @@
 # usage: bench/mujoco_results.sh [ENV ...]       (default: the seven MuJoCo environments)
 #        NG_SEEDS="0 1 2 3 4" NG_STEPS=1000000 NG_EPISODES=10 bench/mujoco_results.sh Hopper-v5
 #        NG_REUSE=1: evaluate a seed's finished run instead of training it again
+#        NG_TRAIN_ARGS="--set KEY=VALUE ...": extra `natgrad train` arguments for every run
+#          (with NG_OUT=another/folder), e.g. SB3 2021's protocol: --set timeout_as_terminal=1
 #        NG_BUILD=DIR: the Release build folder to use (default build/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +62,7 @@ for env in "${envs[@]}"; do
       mkdir -p "$dir"
       TIMEFORMAT='%U %S'
       { time "$ng" train --env "$env" --seed "$s" --steps "$steps" --out "$dir" --force \
-          ${NG_THREADS:+--threads "$NG_THREADS"} --eval-episodes 0 >"$dir/train.log.tmp" 2>&1; } 2>"$dir/cpu.txt"
+          ${NG_THREADS:+--threads "$NG_THREADS"} ${NG_TRAIN_ARGS:-} --eval-episodes 0 >"$dir/train.log.tmp" 2>&1; } 2>"$dir/cpu.txt"
       mv "$dir/train.log.tmp" "$dir/train.log"
     fi
     # "time: 2m41s for 1001472 steps (6210 steps/s)": the seconds come from progress.csv
