@@ -33,6 +33,12 @@
 #define NG__FISHER_CHUNK 256
 #define NG__FISHER_SLICES 4
 
+/* Chunks of `rows` rows, and the slices (partial sums) a product of that many chunks uses. */
+static size_t ng__fchunks(size_t rows) { return (rows + NG__FISHER_CHUNK - 1) / NG__FISHER_CHUNK; }
+static size_t ng__fslices(size_t chunks) {
+  return chunks < NG__FISHER_SLICES ? chunks : NG__FISHER_SLICES;
+}
+
 struct ng_fisher {
   const ng_model_t *m;
   const ng_mlp_t *mlp;
@@ -157,8 +163,7 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
     f->deltas = ng_malloc(rk * f->width * sizeof(double));
     f->uy = ng_malloc(rk * n_out * sizeof(double));
     f->c = ng_malloc(rk * sizeof(double));
-    size_t chunks = (f->cache_rows + NG__FISHER_CHUNK - 1) / NG__FISHER_CHUNK;
-    size_t slices = chunks < NG__FISHER_SLICES ? chunks : NG__FISHER_SLICES;
+    size_t slices = ng__fslices(ng__fchunks(f->cache_rows));
     if (slices > 1) f->part = ng_malloc((slices - 1) * n * sizeof(double));
   }
   if (!f->theta || !f->xsub || !f->idx || !f->p || !f->dp || (si && !f->dy) || !f->mc ||
@@ -462,8 +467,8 @@ static int ng__factored_task(void *ctx, size_t s) {
  * block 2 B v_head; chunk by chunk, in fixed slices. */
 static int ng__apply_factored(ng_fisher_t *f, const double *v, double *out) {
   size_t batch = f->batch;
-  ng__fjob_t job = {f, v, out, (batch + NG__FISHER_CHUNK - 1) / NG__FISHER_CHUNK, 0};
-  job.n_slices = job.n_chunks < NG__FISHER_SLICES ? job.n_chunks : NG__FISHER_SLICES;
+  ng__fjob_t job = {f, v, out, ng__fchunks(batch), 0};
+  job.n_slices = ng__fslices(job.n_chunks);
   int st = ng_pool_run(f->pool, job.n_slices, ng__factored_task, &job);
   if (st != NG_OK) return st;
   for (size_t s = 1; s < job.n_slices; s++) {
@@ -568,7 +573,7 @@ int ng_fisher_distance(ng_fisher_t *f, const double *d, double *dist) {
   if (f->factored) {
     /* sum of squared dots s_{b,r}^T d, plus the head's 2 B |d_head|^2 */
     size_t k = f->k;
-    ng__fjob_t job = {f, d, NULL, (batch + NG__FISHER_CHUNK - 1) / NG__FISHER_CHUNK, 0};
+    ng__fjob_t job = {f, d, NULL, ng__fchunks(batch), 0};
     int st = ng_pool_run(f->pool, job.n_chunks, ng__dot_task, &job);
     if (st != NG_OK) return st;
     for (size_t i = 0; i < batch * k; i++) s += f->c[i] * f->c[i];

@@ -368,13 +368,6 @@ static void ng__small_layer(size_t rows, size_t r, size_t c, const double *a, co
   NG__PICK(ng__dot, rows, r, c, a, c, w, c, b, 0.0, z, r);
 }
 
-/* db (n) += the sum of the K rows of G (K x n), in row order: the outer kernel with S a
- * column of ones (one value read with stride 0). */
-static void ng__colsum(size_t K, size_t n, const double *g, double *db) {
-  static const double one = 1.0;
-  /* S = a column of ones read with stride 0 */
-  NG__PICK(ng__outer, K, 1, n, &one, 0, g, n, db, n);
-}
 #define NG__HAVE_SMALL 1
 #else
 #define NG__HAVE_SMALL 0
@@ -430,10 +423,11 @@ static void ng__gemm(int ta, int tb, size_t m, size_t n, size_t k, const double 
               (int)m, (int)n, (int)k, 1.0, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
 
-/* db (n) += sum of the K rows of G (K x n). */
+/* db (n) += sum of the K rows of G (K x n), in row order. */
 static void ng__bias_grad(size_t K, size_t n, const double *g, double *db) {
 #if NG__HAVE_SMALL
-  ng__colsum(K, n, g, db);
+  static const double one = 1.0; /* the outer kernel with S a column of ones, stride 0 */
+  NG__PICK(ng__outer, K, 1, n, &one, 0, g, n, db, n);
 #else
   for (size_t b = 0; b < K; b++)
     for (size_t j = 0; j < n; j++) db[j] += g[b * n + j];

@@ -217,29 +217,30 @@ static void check_factors(ng_model_t *m, ng_fisher_kind_t kind) {
  * exactness test below. ReLU too: the brute force's differences straddle no kink with these
  * seeds and FD_H (a kink would show as a failure, not pass silently). */
 static void test_factors_brute_force(void) {
-  size_t h2[2] = {4, 3}, h3[3] = {4, 5, 3};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 3}, gau = {NG_DIST_GAUSSIAN, 2};
-  ng_model_t *m1 = model(3, 2, h2, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT);
-  check_factors(m1, NG_FISHER_TRUE);
-  check_factors(m1, NG_FISHER_EMPIRICAL);
-  ng_model_t *m2 = model(3, 1, h2, NG_ACT_TANH, gau, NG_LOGSTD_NETWORK);
-  check_factors(m2, NG_FISHER_TRUE);
-  ng_model_t *m3 = model(2, 2, h2, NG_ACT_TANH, gau, NG_LOGSTD_STATE_INDEPENDENT);
-  check_factors(m3, NG_FISHER_TRUE);
-  check_factors(m3, NG_FISHER_EMPIRICAL);
-  ng_model_t *m4 = model(3, 3, h3, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT);
-  check_factors(m4, NG_FISHER_TRUE);
-  check_factors(m4, NG_FISHER_EMPIRICAL);
-  ng_model_t *m5 = model(3, 3, h3, NG_ACT_RELU, gau, NG_LOGSTD_STATE_INDEPENDENT);
-  check_factors(m5, NG_FISHER_TRUE);
-  ng_model_t *m6 = model(3, 1, h2, NG_ACT_RELU, cat, NG_LOGSTD_STATE_INDEPENDENT);
-  check_factors(m6, NG_FISHER_TRUE);
-  ng_model_destroy(m1);
-  ng_model_destroy(m2);
-  ng_model_destroy(m3);
-  ng_model_destroy(m4);
-  ng_model_destroy(m5);
-  ng_model_destroy(m6);
+  static const size_t h2[2] = {4, 3}, h3[3] = {4, 5, 3};
+  const ng_dist_t cat = {NG_DIST_CATEGORICAL, 3}, gau = {NG_DIST_GAUSSIAN, 2};
+  const struct {
+    size_t n_in, n_hidden;
+    const size_t *hidden;
+    ng_act_t act;
+    ng_dist_t dist;
+    ng_logstd_mode_t logstd;
+    int empirical_too; /* also check the empirical Fisher's factors */
+  } cases[] = {
+      {3, 2, h2, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT, 1},
+      {3, 1, h2, NG_ACT_TANH, gau, NG_LOGSTD_NETWORK, 0},
+      {2, 2, h2, NG_ACT_TANH, gau, NG_LOGSTD_STATE_INDEPENDENT, 1},
+      {3, 3, h3, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT, 1},
+      {3, 3, h3, NG_ACT_RELU, gau, NG_LOGSTD_STATE_INDEPENDENT, 0},
+      {3, 1, h2, NG_ACT_RELU, cat, NG_LOGSTD_STATE_INDEPENDENT, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ng_model_t *m = model(cases[i].n_in, cases[i].n_hidden, cases[i].hidden, cases[i].act,
+                          cases[i].dist, cases[i].logstd);
+    check_factors(m, NG_FISHER_TRUE);
+    if (cases[i].empirical_too) check_factors(m, NG_FISHER_EMPIRICAL);
+    ng_model_destroy(m);
+  }
 }
 
 /* K-FAC's loss and gradient run on mlp's passes in ng_sup_loss_grad's order: equal BIT FOR

@@ -14,6 +14,7 @@
 #include "natgrad/optim.h"
 #include "natgrad/pool.h"
 #include "natgrad/rl.h"
+#include "adam.h"
 
 /* Constants from Stable-Baselines3 (RunningMeanStd, VecNormalize, TRPO's advantage
  * normalisation) and Kingma & Ba (Adam). */
@@ -76,9 +77,9 @@ int ng__gae(size_t n_steps, size_t n_envs, double gamma, double lambda, const do
 
 typedef struct {
   size_t n;
-  double *m, *v; /* first and second moments, n each */
-  long t;        /* steps taken */
-  double lr, beta1, beta2, eps;
+  double *m, *v;    /* first and second moments, n each */
+  long t;           /* steps taken */
+  ng__adam_hp_t hp; /* lr, betas, eps (src/adam.h) */
 } ng__adam_t;
 
 int ng__adam_init(ng__adam_t *a, size_t n, double lr);

@@ -4,7 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "adam.h"
 #include "rl/rl_impl.h"
 
 int ng__adam_init(ng__adam_t *a, size_t n, double lr) {
@@ -17,10 +16,7 @@ int ng__adam_init(ng__adam_t *a, size_t n, double lr) {
     return NG_ENOMEM;
   }
   a->n = n;
-  a->lr = lr;
-  a->beta1 = NG_RL_ADAM_BETA1;
-  a->beta2 = NG_RL_ADAM_BETA2;
-  a->eps = NG_RL_ADAM_EPS;
+  a->hp = (ng__adam_hp_t){lr, NG_RL_ADAM_BETA1, NG_RL_ADAM_BETA2, NG_RL_ADAM_EPS};
   return NG_OK;
 }
 
@@ -32,9 +28,8 @@ void ng__adam_free(ng__adam_t *a) {
 
 /* Shapes: theta, g: n. The arithmetic is src/adam.c's, shared with the supervised Adam. */
 void ng__adam_step(ng__adam_t *a, double *theta, const double *g) {
-  ng__adam_hp_t hp = {a->lr, a->beta1, a->beta2, a->eps};
   a->t++;
-  ng__adam_update(a->n, &hp, (uint64_t)a->t, theta, a->m, a->v, g);
+  ng__adam_update(a->n, &a->hp, (uint64_t)a->t, theta, a->m, a->v, g);
 }
 
 /* 1 - Var(returns - values) / Var(returns) over the batch (NaN if Var(returns) is 0), with
