@@ -106,6 +106,34 @@ static size_t pick_coords(size_t n, size_t *idx, ng_rng_t *rng) {
   return k;
 }
 
+/* Relative error of g, the gradient of sum_b dP_b . P_b at theta, against central
+ * differences on pick_coords of theta[0, n_check). */
+static double vjp_fd_err(const ng_model_t *m, ng_model_ws_t *ws, const double *theta,
+                         const double *x, const double *dp, const double *g, size_t n_check,
+                         ng_rng_t *rng) {
+  size_t n = ng_model_n_params(m);
+  size_t *idx = malloc((n_check < FD_MAX_COORDS ? n_check : FD_MAX_COORDS) * sizeof *idx);
+  double *tp = malloc(n * sizeof *tp);
+  size_t k = pick_coords(n_check, idx, rng);
+  double *got = malloc(k * sizeof *got), *fd = malloc(k * sizeof *fd);
+  for (size_t t = 0; t < k; t++) {
+    size_t i = idx[t];
+    memcpy(tp, theta, n * sizeof *tp);
+    tp[i] = theta[i] + FD_H;
+    double sp = weighted_p(m, ws, tp, x, dp);
+    tp[i] = theta[i] - FD_H;
+    double sm = weighted_p(m, ws, tp, x, dp);
+    fd[t] = (sp - sm) / (2.0 * FD_H);
+    got[t] = g[i];
+  }
+  double err = ng_test_rel_err(k, got, fd, 1e-3);
+  free(idx);
+  free(tp);
+  free(got);
+  free(fd);
+  return err;
+}
+
 static void check_jacobian_products(const arch_t *a, uint64_t seed) {
   ng_rng_t rng;
   ng_rng_seed(&rng, seed, 0);
@@ -119,7 +147,6 @@ static void check_jacobian_products(const arch_t *a, uint64_t seed) {
   double *x = malloc(BATCH * n_in * sizeof *x), *dp = malloc(BATCH * np * sizeof *dp);
   double *jv = malloc(BATCH * np * sizeof *jv), *jv_fd = malloc(BATCH * np * sizeof *jv_fd);
   double *pp = malloc(BATCH * np * sizeof *pp), *pm = malloc(BATCH * np * sizeof *pm);
-  size_t *idx = malloc((n < FD_MAX_COORDS ? n : FD_MAX_COORDS) * sizeof *idx);
   random_theta(m, theta, &rng);
   random_vec(BATCH * n_in, x, 1.0, &rng);
   random_vec(BATCH * np, dp, 1.0, &rng);
@@ -128,19 +155,7 @@ static void check_jacobian_products(const arch_t *a, uint64_t seed) {
   /* vjp, coordinate by coordinate */
   NG_CHECK_OK(ng_model_forward(m, theta, ws, BATCH, x, NULL));
   NG_CHECK_OK(ng_model_vjp(m, theta, ws, BATCH, dp, g));
-  size_t k = pick_coords(n, idx, &rng);
-  double *gsel = malloc(k * sizeof *gsel);
-  for (size_t t = 0; t < k; t++) {
-    size_t i = idx[t];
-    memcpy(tp, theta, n * sizeof *tp);
-    tp[i] = theta[i] + FD_H;
-    double sp = weighted_p(m, ws, tp, x, dp);
-    tp[i] = theta[i] - FD_H;
-    double sm = weighted_p(m, ws, tp, x, dp);
-    g_fd[t] = (sp - sm) / (2.0 * FD_H);
-    gsel[t] = g[i];
-  }
-  double err = ng_test_rel_err(k, gsel, g_fd, 1e-3);
+  double err = vjp_fd_err(m, ws, theta, x, dp, g, n, &rng);
   NG_CHECK(err <= FD_RTOL);
   if (!(err <= FD_RTOL)) fprintf(stderr, "  %s: vjp rel err %.3g\n", a->name, err);
 
@@ -184,8 +199,6 @@ static void check_jacobian_products(const arch_t *a, uint64_t seed) {
   ng_model_ws_destroy(ws1);
   free(sq);
   free(sq_ref);
-  free(gsel);
-  free(idx);
   free(theta);
   free(tp);
   free(g);
@@ -452,11 +465,10 @@ static void check_mlp_cotangent(const arch_t *a, uint64_t seed) {
   size_t n_out = ng_mlp_n_out(mlp);
   ng_model_ws_t *ws = NULL;
   NG_CHECK_OK(ng_model_ws_create(&ws, m, BATCH));
-  double *theta = malloc(n * sizeof *theta), *tp = malloc(n * sizeof *tp);
+  double *theta = malloc(n * sizeof *theta);
   double *g = calloc(n, sizeof *g), *g_mlp = calloc(n_mlp, sizeof *g_mlp);
   double *x = malloc(BATCH * n_in * sizeof *x), *dp = malloc(BATCH * np * sizeof *dp);
   double *dy = malloc(BATCH * n_out * sizeof *dy);
-  size_t *idx = malloc((n_mlp < FD_MAX_COORDS ? n_mlp : FD_MAX_COORDS) * sizeof *idx);
   random_theta(m, theta, &rng);
   random_vec(BATCH * n_in, x, 1.0, &rng);
   random_vec(BATCH * np, dp, 1.0, &rng);
@@ -472,27 +484,11 @@ static void check_mlp_cotangent(const arch_t *a, uint64_t seed) {
     NG_CHECK(g[n_mlp + j] == want);
   }
 
-  size_t k = pick_coords(n_mlp, idx, &rng);
-  double *got = malloc(k * sizeof *got), *fd = malloc(k * sizeof *fd);
-  for (size_t t = 0; t < k; t++) {
-    size_t i = idx[t];
-    memcpy(tp, theta, n * sizeof *tp);
-    tp[i] = theta[i] + FD_H;
-    double sp = weighted_p(m, ws, tp, x, dp);
-    tp[i] = theta[i] - FD_H;
-    double sm = weighted_p(m, ws, tp, x, dp);
-    fd[t] = (sp - sm) / (2.0 * FD_H);
-    got[t] = g_mlp[i];
-  }
-  double err = ng_test_rel_err(k, got, fd, 1e-3);
+  double err = vjp_fd_err(m, ws, theta, x, dp, g_mlp, n_mlp, &rng);
   NG_CHECK(err <= FD_RTOL);
   if (!(err <= FD_RTOL)) fprintf(stderr, "  %s: MLP-part vjp rel err %.3g\n", a->name, err);
 
-  free(got);
-  free(fd);
-  free(idx);
   free(theta);
-  free(tp);
   free(g);
   free(g_mlp);
   free(x);
