@@ -10,6 +10,7 @@
  * The run's description (data, model, batch, seed, epochs, optimiser settings) is also
  * stored inside the checkpoint, so `--resume DIR` needs nothing else. */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -527,8 +528,8 @@ static int load_data(const run_t *r, ng_dataset_t *train, ng_dataset_t *test, do
     if (st == NG_OK) {
       if (all.n < 2) {
         ng_dataset_free(&all);
-        ng_cli_error(CMD, "%s: a table of %zu row cannot be split into train and test", r->data,
-                     all.n);
+        ng_cli_error(CMD, "%s: %zu data row%s (after any header line): at least 2 are needed to "
+                          "split off a test set", r->data, all.n, all.n == 1 ? "" : "s");
         return NG_EXIT_FAILURE;
       }
       st = ng_data_split(&all, r->test_fraction, r->seed, train, test);
@@ -554,26 +555,36 @@ static int load_data(const run_t *r, ng_dataset_t *train, ng_dataset_t *test, do
 /* Parses "784-256-10" (ends may be "auto") against the data. Returns the number of widths,
  * 0 after an error message. */
 static size_t parse_model(const char *spec, size_t n_in, size_t n_out, size_t *w) {
-  char buf[256];
-  if (!copy_str(buf, sizeof buf, spec)) return 0;
   size_t n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(buf, "-", &save); t; t = strtok_r(NULL, "-", &save)) {
+  for (const char *t = spec;; n++) {
+    size_t len = strcspn(t, "-");
+    char tok[16];
     if (n == MAX_LAYERS + 1) {
       ng_cli_error(CMD, "--model: at most %d layers", MAX_LAYERS);
       return 0;
     }
-    if (!strcmp(t, "auto")) {
-      w[n++] = 0;
-      continue;
-    }
-    char *end;
-    long x = strtol(t, &end, 10);
-    if (end == t || *end || x < 1 || x > 100000) {
-      ng_cli_error(CMD, "--model: '%s' is not a layer width (e.g. 784-256-10)", t);
+    if (len == 0 || len >= sizeof tok) { /* "16--10", "-16-8", "16-8-" */
+      ng_cli_error(CMD, "--model: '%s' is not a list of layer widths (e.g. 784-256-10)", spec);
       return 0;
     }
-    w[n++] = (size_t)x;
+    memcpy(tok, t, len);
+    tok[len] = '\0';
+    if (!strcmp(tok, "auto")) {
+      w[n] = 0;
+    } else {
+      char *end;
+      long x = strtol(tok, &end, 10);
+      if (!isdigit((unsigned char)tok[0]) || *end || x < 1 || x > 100000) {
+        ng_cli_error(CMD, "--model: '%s' is not a layer width (e.g. 784-256-10)", tok);
+        return 0;
+      }
+      w[n] = (size_t)x;
+    }
+    if (!t[len]) {
+      n++;
+      break;
+    }
+    t += len + 1;
   }
   if (n < 2) {
     ng_cli_error(CMD, "--model: '%s' needs an input and an output width (e.g. 784-256-10)", spec);
