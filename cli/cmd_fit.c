@@ -38,7 +38,6 @@
 #define FIT_CSV_HEADER                                                                     \
   "epoch,steps,seconds,batch_loss,train_loss,train_acc,test_loss,test_acc,test_rmse,"      \
   "examples_per_s,damping,theta_crc32"
-#define TTY_REFRESH_S 0.2
 
 /* ---- the run description ---------------------------------------------------------------------- */
 
@@ -785,44 +784,25 @@ static int draw_plots(const char *dir) {
 /* ---- progress ---------------------------------------------------------------------------------------- */
 
 typedef struct {
-  int tty, quiet;
-  const char *name;
+  ng_progress_t line; /* on a terminal; plain output gets the per-epoch lines only */
   long epochs;
-  size_t n_batches;
+  size_t n_batches, n_train;
   double epoch_start;    /* wall clock at the start of this epoch's training */
   double seconds_before; /* training seconds before this epoch (pos.seconds at its start) */
   uint64_t rows_start;   /* pos.epoch_rows at the start of this process's part of the epoch */
-  double last_draw;
-  int on_line;
 } progress_t;
 
 static int on_batch(void *ctx, const ng_sup_step_info_t *info, const ng_fit_pos_t *pos) {
   progress_t *p = ctx;
-  if (p->tty && !p->quiet) {
-    double now = ng_progress_now();
-    if (now - p->last_draw >= TTY_REFRESH_S || pos->batch_index == p->n_batches) {
-      p->last_draw = now;
-      double el = now - p->epoch_start;
-      double rate = el > 0 ? (double)(pos->epoch_rows - p->rows_start) / el : 0.0;
-      int width = 20, done = (int)(width * (double)pos->batch_index / (double)p->n_batches);
-      char bar[32];
-      for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : ' ';
-      bar[width] = '\0';
-      fprintf(stderr, "\r%s  epoch %llu/%ld [%s] %llu/%zu  batch loss %.4f  %.0f ex/s   ",
-              p->name, (unsigned long long)pos->epoch + 1, p->epochs, bar,
-              (unsigned long long)pos->batch_index, p->n_batches, info->loss, rate);
-      fflush(stderr);
-      p->on_line = 1;
-    }
-  }
+  char epoch[48], batch[48], loss[48];
+  snprintf(epoch, sizeof epoch, "epoch %llu/%ld", (unsigned long long)pos->epoch + 1, p->epochs);
+  snprintf(batch, sizeof batch, "batch %llu/%zu", (unsigned long long)pos->batch_index,
+           p->n_batches);
+  snprintf(loss, sizeof loss, "loss %.4f", info->loss);
+  const char *fields[3] = {epoch, batch, loss};
+  long done = (long)(pos->epoch * p->n_train + pos->epoch_rows);
+  ng_progress_show(&p->line, done, (long)pos->batch_index, 0, fields, 3);
   return g_signal != 0;
-}
-
-static void progress_break(progress_t *p) {
-  if (p->on_line) {
-    fprintf(stderr, "\r%*s\r", 110, "");
-    p->on_line = 0;
-  }
 }
 
 /* ---- the run folder ------------------------------------------------------------------------------------ */
@@ -1093,12 +1073,14 @@ int ng_cmd_fit(int argc, char **argv) {
   }
   fit_saver_t saver = {fit, meta, theta};
 
-  progress_t pr = {0};
-  pr.tty = isatty(STDERR_FILENO);
-  pr.quiet = o.quiet;
-  pr.name = r->name;
-  pr.epochs = epochs;
-  pr.n_batches = ng_fit_n_batches(fit);
+  progress_t pr = {.epochs = epochs, .n_batches = ng_fit_n_batches(fit), .n_train = train.n};
+  {
+    const ng_fit_pos_t *pos = ng_fit_pos(fit);
+    ng_progress_mode_t mode = ng_progress_auto_mode(stderr, o.quiet);
+    ng_progress_init(&pr.line, stderr, mode == NG_PROGRESS_TTY ? mode : NG_PROGRESS_QUIET, 1,
+                     "examples", (long)(pos->epoch * train.n + pos->epoch_rows),
+                     epochs * (long)train.n);
+  }
   if (!o.quiet) {
     char widths[256];
     size_t len = 0;
@@ -1156,12 +1138,11 @@ int ng_cmd_fit(int argc, char **argv) {
     pr.epoch_start = ng_progress_now();
     pr.seconds_before = pos->seconds;
     pr.rows_start = pos->epoch_rows;
-    pr.last_draw = 0;
     double mean_loss = NAN;
     st = ng_fit_epoch(fit, theta, &train, on_batch, &pr, &mean_loss);
     double trained = ng_progress_now() - pr.epoch_start;
     ng_fit_set_seconds(fit, pr.seconds_before + trained);
-    progress_break(&pr);
+    ng_progress_break(&pr.line);
     if (st == NG_EINTERRUPTED) {
       if (ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
         ng_cli_error(CMD, "%s", err.message);
