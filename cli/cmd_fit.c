@@ -475,79 +475,38 @@ static int apply_settings(const fit_opts_t *o, run_t *r) {
 
 /* ---- data and model ---------------------------------------------------------------------------------- */
 
-static int is_dir(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Regression targets to zero mean and unit variance on train (test with train's numbers), so
- * a fixed sigma = 1 and the default step sizes suit any table; *scale gets the std, to
- * report RMSE in the data's units. */
-static void standardize_targets(ng_dataset_t *train, ng_dataset_t *test, double *scale) {
-  size_t t = train->n_targets;
-  for (size_t j = 0; j < t; j++) {
-    double mu = 0, var = 0;
-    for (size_t i = 0; i < train->n; i++) mu += train->y[i * t + j];
-    mu /= (double)train->n;
-    for (size_t i = 0; i < train->n; i++)
-      var += (train->y[i * t + j] - mu) * (train->y[i * t + j] - mu);
-    double sd = sqrt(var / (double)train->n);
-    if (!(sd >= 1e-12)) sd = 1.0;
-    for (size_t i = 0; i < train->n; i++) train->y[i * t + j] = (train->y[i * t + j] - mu) / sd;
-    for (size_t i = 0; i < test->n; i++) test->y[i * t + j] = (test->y[i * t + j] - mu) / sd;
-    if (j == 0) *scale = sd;
-  }
-}
-
 /* Loads train/test as the run says; *y_scale is the factor from the model's regression
  * targets back to the data's (1 unless they were standardised). Returns an exit code, -1 on
  * success. */
 static int load_data(const run_t *r, ng_dataset_t *train, ng_dataset_t *test, double *y_scale) {
-  *y_scale = 1.0;
   ng_error_t err;
   ng_error_clear(&err);
-  int st;
-  if (!strcmp(r->data, "fashion-mnist")) {
-    const char *dir = getenv("NATGRAD_FASHION_MNIST_DIR");
-    if (!dir || !dir[0]) dir = NG_FASHION_MNIST_DIR;
-    st = ng_data_load_mnist_dir(dir, train, test, &err);
-    if (st == NG_ENOTFOUND) {
-      ng_cli_error(CMD, "Fashion-MNIST not found: %s\n  install Debian's dataset-fashion-mnist "
-                        "(scripts/deps.sh dataset-fashion-mnist) or set "
-                        "NATGRAD_FASHION_MNIST_DIR",
-                   err.message);
-      return NG_EXIT_FAILURE;
-    }
-  } else if (is_dir(r->data)) {
-    st = ng_data_load_mnist_dir(r->data, train, test, &err);
-  } else {
-    ng_dataset_t all;
-    ng_task_t task = strcmp(r->task, "regress") ? NG_TASK_CLASSIFY : NG_TASK_REGRESS;
-    st = ng_data_load_csv(r->data, r->label_col, task, &all, &err);
-    if (st == NG_OK) {
-      if (all.n < 2) {
-        ng_dataset_free(&all);
-        ng_cli_error(CMD, "%s: %zu data row%s (after any header line): at least 2 are needed to "
-                          "split off a test set", r->data, all.n, all.n == 1 ? "" : "s");
-        return NG_EXIT_FAILURE;
-      }
-      st = ng_data_split(&all, r->test_fraction, r->seed, train, test);
-      ng_dataset_free(&all);
-      if (st != NG_OK)
-        ng_error_set(&err, st, "%s: cannot split %g of the rows off as a test set", r->data,
-                     r->test_fraction);
-      else if (r->standardize)
-        st = ng_data_standardize(train, test, NULL, NULL);
-      if (st == NG_OK && r->standardize && task == NG_TASK_REGRESS)
-        standardize_targets(train, test, y_scale);
-    }
+  ng_data_source_t src = {.path = r->data,
+                          .task = strcmp(r->task, "regress") ? NG_TASK_CLASSIFY
+                                                              : NG_TASK_REGRESS,
+                          .label_col = r->label_col,
+                          .test_fraction = r->test_fraction,
+                          .seed = r->seed,
+                          .standardize = r->standardize,
+                          .limit = (size_t)r->limit,
+                          .test_limit = (size_t)r->test_limit};
+  int fashion = !strcmp(r->data, "fashion-mnist");
+  if (fashion) {
+    src.path = getenv("NATGRAD_FASHION_MNIST_DIR");
+    if (!src.path || !src.path[0]) src.path = NG_FASHION_MNIST_DIR;
+  }
+  int st = ng_data_load_source(&src, train, test, y_scale, &err);
+  if (st == NG_ENOTFOUND && fashion) {
+    ng_cli_error(CMD, "Fashion-MNIST not found: %s\n  install Debian's dataset-fashion-mnist "
+                      "(scripts/deps.sh dataset-fashion-mnist) or set "
+                      "NATGRAD_FASHION_MNIST_DIR",
+                 err.message);
+    return NG_EXIT_FAILURE;
   }
   if (st != NG_OK) {
     ng_cli_error(CMD, "%s", err.message[0] ? err.message : ng_strerror(st));
     return NG_EXIT_FAILURE;
   }
-  if (r->limit > 0) ng_data_truncate(train, (size_t)r->limit);
-  if (r->test_limit > 0) ng_data_truncate(test, (size_t)r->test_limit);
   return -1;
 }
 

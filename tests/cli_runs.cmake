@@ -27,9 +27,9 @@ if(TARGET natgrad_cli)
     awk -F, 'NR > 1 && $1 != NR - 1 { print "row " NR ": " $0; bad = 1 } END { exit bad }' \
       "$dir/R/progress.csv" || exit 1
     "$0" eval "$dir/R" --episodes 1 | grep -q "CartPole-v1 after 20480 steps" || exit 1
-    # and two resumes at once: one runs, one is refused, no row twice
-    "$0" train --resume "$dir/R" --steps 40000 --quiet > "$dir.out/a" 2>&1 & a=$!
-    "$0" train --resume "$dir/R" --steps 40000 --quiet > "$dir.out/b" 2>&1 & b=$!
+    # and two long resumes at once: one runs, one is refused, no row twice
+    "$0" train --resume "$dir/R" --steps 120000 --quiet > "$dir.out/a" 2>&1 & a=$!
+    "$0" train --resume "$dir/R" --steps 120000 --quiet > "$dir.out/b" 2>&1 & b=$!
     wait $a; ra=$?; wait $b; rb=$?
     cat "$dir.out/a" "$dir.out/b"
     [ $((ra + rb)) -eq 1 ] || { echo "resume exit statuses $ra and $rb"; exit 1; }
