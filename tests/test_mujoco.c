@@ -687,8 +687,9 @@ static void test_time_limit(void) {
   ng_env_destroy(env);
 }
 
-/* A diverging simulation returns NG_ENONFINITE and leaves the env as it was: state, and
- * the caller's buffers untouched; it can still step from there or reset. */
+/* A diverging simulation returns NG_ERANGE (beyond MuJoCo's 1e10, still finite; a NaN/Inf
+ * would be NG_ENONFINITE) and leaves the env as it was: state, and the caller's buffers
+ * untouched; it can still step from there or reset. */
 static void test_non_finite(void) {
   double obs[NG_MJ_MAX_OBS], st[NG_MJ_MAX_STATE], back[NG_MJ_MAX_STATE], a[8] = {0}, r = 7.0;
   int term = 5, trunc = 5;
@@ -710,7 +711,7 @@ static void test_non_finite(void) {
     NG_CHECK_OK(ng_env_set_state(env, st, obs));
     for (int i = 0; i < s->nobs; i++) obs[i] = -12345.0;
     r = 7.0, term = trunc = 5;
-    NG_CHECK_STATUS(ng_env_step(env, a, obs, &r, &term, &trunc), NG_ENONFINITE);
+    NG_CHECK_STATUS(ng_env_step(env, a, obs, &r, &term, &trunc), NG_ERANGE);
     NG_CHECK(obs[0] == -12345.0 && obs[s->nobs - 1] == -12345.0 && r == 7.0 && term == 5);
     NG_CHECK_OK(ng_env_get_state(env, back));
     NG_CHECK(memcmp(st, back, (size_t)n * sizeof *st) == 0);
