@@ -941,179 +941,185 @@ static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epoch
 
 /* ---- the command ----------------------------------------------------------------------------------------- */
 
-int ng_cmd_fit(int argc, char **argv) {
-  fit_opts_t o;
-  int rc = parse_args(argc, argv, &o);
-  if (rc >= 0) return rc;
-  run_t *r = &o.run;
-  long epochs = 0;
-  ng_fit_checkpoint_t ck;
-  memset(&ck, 0, sizeof ck);
-  ng_run_t *run = NULL;
+/* A fit run while it trains: what the stages below share. */
+typedef struct {
+  run_t *r;
+  ng_run_t *run;
+  const char *dir;
+  int resume, quiet;
+  ng_dataset_t train, test;
+  double y_scale; /* regression targets back to the data's units */
+  int classify;
+  size_t w[MAX_LAYERS + 1], nw, n;
+  ng_model_t *m;
+  ng_model_ws_t *ews;
+  ng_fit_t *fit;
+  double *theta;
+  unsigned char *mask;
+  char meta[8192]; /* the run's description: config.ini and the checkpoint's text */
+} fit_run_t;
+
+static void fit_run_free(fit_run_t *f) {
+  ng_fit_destroy(f->fit);
+  ng_model_ws_destroy(f->ews);
+  ng_model_destroy(f->m);
+  free(f->theta);
+  free(f->mask);
+  ng_dataset_free(&f->train);
+  ng_dataset_free(&f->test);
+}
+
+/* The data, the model and the optimiser, at the checkpoint's state or freshly initialised;
+ * then config.ini and the log. -1 to go on, else the exit code. */
+static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
+  run_t *r = f->r;
   ng_error_t err;
   ng_error_clear(&err);
-  ng_dataset_t train = {0}, test = {0};
-  ng_model_t *m = NULL;
-  ng_fit_t *fit = NULL;
-  ng_model_ws_t *ews = NULL;
-  double *theta = NULL;
-  unsigned char *mask = NULL;
-  char meta[8192];
-  if (o.resume)
-    rc = resume_run(&o, r, &run, &ck, &epochs);
-  else
-    rc = create_run(&o, r, &run, &epochs);
-  if (rc >= 0) goto done;
-  const char *dir = ng_run_dir(run);
-  /* the name shown and plotted: the folder's */
-  const char *slash = strrchr(dir, '/');
-  snprintf(r->name, sizeof r->name, "%s", slash && slash[1] ? slash + 1 : dir);
-
-  /* data, model, fit */
-  double y_scale;
-  rc = load_data(r, &train, &test, &y_scale);
-  if (rc >= 0) goto done;
-  int classify = train.n_classes > 0;
-  size_t n_out = classify ? train.n_classes : train.n_targets;
-  size_t w[MAX_LAYERS + 1];
-  size_t nw = parse_model(r->model, train.n_features, n_out, w);
-  rc = NG_EXIT_FAILURE;
-  if (!nw) {
-    rc = o.resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
-    goto done;
-  }
+  int rc = load_data(r, &f->train, &f->test, &f->y_scale);
+  if (rc >= 0) return rc;
+  f->classify = f->train.n_classes > 0;
+  size_t n_out = f->classify ? f->train.n_classes : f->train.n_targets;
+  f->nw = parse_model(r->model, f->train.n_features, n_out, f->w);
+  if (!f->nw) return f->resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
   ng_act_t act;
   ng_act_parse(r->act, &act);
-  ng_dist_t dist = {classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, n_out};
-  int st = ng_model_create(&m, w[0], nw - 2, w + 1, act, dist, NG_LOGSTD_STATE_INDEPENDENT);
-  if (st == NG_OK) st = ng_model_ws_create(&ews, m, EVAL_BATCH);
+  ng_dist_t dist = {f->classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, n_out};
+  int st = ng_model_create(&f->m, f->w[0], f->nw - 2, f->w + 1, act, dist,
+                           NG_LOGSTD_STATE_INDEPENDENT);
+  if (st == NG_OK) st = ng_model_ws_create(&f->ews, f->m, EVAL_BATCH);
   if (st != NG_OK) {
     ng_cli_error(CMD, "cannot build the model: %s", ng_strerror(st));
-    goto done;
+    return NG_EXIT_FAILURE;
   }
-  size_t n = ng_model_n_params(m);
-  theta = malloc(n * sizeof *theta);
-  if (!theta) goto done;
-  st = ng_fit_create(&fit, m, &r->opt, train.n, (size_t)r->batch, r->seed, &err);
-  if (st != NG_OK) {
+  f->n = ng_model_n_params(f->m);
+  f->theta = malloc(f->n * sizeof *f->theta);
+  if (!f->theta) {
+    ng_cli_error(CMD, "out of memory for %zu parameters", f->n);
+    return NG_EXIT_FAILURE;
+  }
+  if (ng_fit_create(&f->fit, f->m, &r->opt, f->train.n, (size_t)r->batch, r->seed, &err) !=
+      NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
-    goto done;
+    return NG_EXIT_FAILURE;
   }
-  if (!classify && !strcmp(r->variance, "fixed")) {
+  if (!f->classify && !strcmp(r->variance, "fixed")) {
     /* fixed variance: the head's log stds stay at 0 (sigma = 1) */
-    mask = malloc(n);
-    if (!mask) goto done;
-    size_t n_mlp = ng_model_n_mlp_params(m);
-    for (size_t i = 0; i < n; i++) mask[i] = i < n_mlp;
-    ng_sup_opt_set_trainable(ng_fit_opt(fit), mask);
+    f->mask = malloc(f->n);
+    if (!f->mask) {
+      ng_cli_error(CMD, "out of memory");
+      return NG_EXIT_FAILURE;
+    }
+    size_t n_mlp = ng_model_n_mlp_params(f->m);
+    for (size_t i = 0; i < f->n; i++) f->mask[i] = i < n_mlp;
+    ng_sup_opt_set_trainable(ng_fit_opt(f->fit), f->mask);
   }
-  if (o.resume) {
-    st = ng_fit_restore(fit, &ck, theta, &err);
-    if (st != NG_OK) {
-      ng_cli_error(CMD, "%s: %s", dir, err.message);
-      goto done;
+  if (f->resume) {
+    if (ng_fit_restore(f->fit, ck, f->theta, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s: %s", f->dir, err.message);
+      return NG_EXIT_FAILURE;
     }
   } else {
     ng_rng_t rng;
     ng_rng_seed(&rng, r->seed, 1);
-    double hidden_gain = act == NG_ACT_RELU ? sqrt(2.0) : 1.0;
-    ng_model_init(m, theta, hidden_gain, 1.0, 0.0, &rng);
+    ng_model_init(f->m, f->theta, act == NG_ACT_RELU ? sqrt(2.0) : 1.0, 1.0, 0.0, &rng);
   }
-  if (run_format(r, meta, sizeof meta) < 0) {
+  if (run_format(r, f->meta, sizeof f->meta) < 0) {
     ng_cli_error(CMD, "run description too long");
-    goto done;
+    return NG_EXIT_FAILURE;
   }
   /* config.ini, and the log: fresh, or cut back to the checkpoint's epoch */
-  if (ng_run_write_config(run, "natgrad fit: this run's settings (its checkpoint holds them "
-                          "too).", meta, &err) != NG_OK ||
-      ng_run_log_open(run, FIT_CSV_HEADER, o.resume ? (long)ck.pos.epoch : -1, &err) != NG_OK) {
+  if (ng_run_write_config(f->run, "natgrad fit: this run's settings (its checkpoint holds "
+                          "them too).", f->meta, &err) != NG_OK ||
+      ng_run_log_open(f->run, FIT_CSV_HEADER, f->resume ? (long)ck->pos.epoch : -1, &err) !=
+          NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
-    goto done;
+    return NG_EXIT_FAILURE;
   }
-  fit_saver_t saver = {fit, meta, theta};
+  return -1;
+}
 
-  progress_t pr = {.epochs = epochs, .n_batches = ng_fit_n_batches(fit), .n_train = train.n};
-  {
-    const ng_fit_pos_t *pos = ng_fit_pos(fit);
-    ng_progress_mode_t mode = ng_progress_auto_mode(stderr, o.quiet);
-    ng_progress_init(&pr.line, stderr, mode == NG_PROGRESS_TTY ? mode : NG_PROGRESS_QUIET, 1,
-                     "examples", (long)(pos->epoch * train.n + pos->epoch_rows),
-                     epochs * (long)train.n);
-  }
-  if (!o.quiet) {
-    char widths[256];
-    size_t len = 0;
-    for (size_t i = 0; i < nw && len < sizeof widths; i++)
-      len += (size_t)snprintf(widths + len, sizeof widths - len, "%s%zu", i ? "-" : "", w[i]);
-    fprintf(stderr, "natgrad fit: %s, %zu train / %zu test rows, model %s (%s, %zu parameters), "
-                    "%s, batch %ld, lr %g, seed %llu, into %s%s\n",
-            r->data, train.n, test.n, widths, r->act, n, ng_opt_name(r->opt.kind), r->batch,
-            r->opt.lr, r->seed, dir, o.resume ? " (resumed)" : "");
-  }
+static int save(fit_run_t *f) {
+  fit_saver_t saver = {f->fit, f->meta, f->theta};
+  ng_error_t err;
+  ng_error_clear(&err);
+  if (ng_run_save_checkpoint(f->run, save_fit_checkpoint, &saver, &err) == NG_OK) return 1;
+  ng_cli_error(CMD, "%s", err.message);
+  return 0;
+}
 
-  /* epoch 0: the initial model */
+/* Train and test metrics after an epoch, "acc 91.2%" or "rmse 0.31" each. */
+static void metric_text(const fit_run_t *f, const ng_sup_metrics_t *m, char *buf, size_t size) {
+  if (f->classify)
+    snprintf(buf, size, " acc %.2f%%", 100 * m->accuracy);
+  else
+    snprintf(buf, size, " rmse %.4g", m->rmse * f->y_scale);
+}
+
+/* Epoch 0, the initial model: its row (unless a resumed run has it) and first checkpoint.
+ * 1 to go on, else 0 after an error message. */
+static int initial_epoch(fit_run_t *f) {
   ng_sup_metrics_t mtr, mte;
-  if (!o.resume || ck.pos.epoch == 0) {
-    if (ng_sup_evaluate(m, ews, theta, &train, &mtr) != NG_OK ||
-        ng_sup_evaluate(m, ews, theta, &test, &mte) != NG_OK) {
-      ng_cli_error(CMD, "cannot evaluate the initial model");
-      goto done;
-    }
-    ng_run_log_t have;
-    char log_path[NG_CLI_PATH];
-    snprintf(log_path, sizeof log_path, "%s/%s", dir, NG_RUN_LOG);
-    if (ng_run_log_read(log_path, FIT_CSV_HEADER, &have, NULL) == NG_OK && have.n_rows == 0) {
-      /* a resumed epoch-0 row was kept unless the run stopped before logging it */
-      char row[512];
-      snprintf(row, sizeof row, "0,0,0,nan,%.6f,%.6f,%.6f,%.6f,%.6f,nan,%.6g,%08x", mtr.loss,
-               mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale,
-               ng_sup_opt_damping(ng_fit_opt(fit)), theta_crc(n, theta));
-      if (ng_run_log_append(run, row, &err) != NG_OK) {
-        ng_run_log_free(&have);
-        ng_cli_error(CMD, "%s", err.message);
-        goto done;
-      }
-    }
-    ng_run_log_free(&have);
-    if (!o.resume && ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
+  if (ng_sup_evaluate(f->m, f->ews, f->theta, &f->train, &mtr) != NG_OK ||
+      ng_sup_evaluate(f->m, f->ews, f->theta, &f->test, &mte) != NG_OK) {
+    ng_cli_error(CMD, "cannot evaluate the initial model");
+    return 0;
+  }
+  ng_run_log_t have;
+  ng_error_t err;
+  ng_error_clear(&err);
+  char log_path[NG_CLI_PATH];
+  snprintf(log_path, sizeof log_path, "%s/%s", f->dir, NG_RUN_LOG);
+  int fresh = ng_run_log_read(log_path, FIT_CSV_HEADER, &have, NULL) == NG_OK && !have.n_rows;
+  ng_run_log_free(&have);
+  if (fresh) { /* a resumed epoch-0 row was kept unless the run stopped before logging it */
+    char row[512];
+    snprintf(row, sizeof row, "0,0,0,nan,%.6f,%.6f,%.6f,%.6f,%.6f,nan,%.6g,%08x", mtr.loss,
+             mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * f->y_scale,
+             ng_sup_opt_damping(ng_fit_opt(f->fit)), theta_crc(f->n, f->theta));
+    if (ng_run_log_append(f->run, row, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
-      goto done;
-    }
-    if (!o.quiet && !o.resume) {
-      if (classify)
-        fprintf(stderr, "epoch %3d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%\n", 0,
-                mtr.loss, 100 * mtr.accuracy, mte.loss, 100 * mte.accuracy);
-      else
-        fprintf(stderr, "epoch %3d  train loss %.4f rmse %.4g  test loss %.4f rmse %.4g\n", 0,
-                mtr.loss, mtr.rmse * y_scale, mte.loss, mte.rmse * y_scale);
+      return 0;
     }
   }
+  if (!f->resume && !save(f)) return 0;
+  if (!f->quiet && !f->resume) {
+    char tr[32], te[32];
+    metric_text(f, &mtr, tr, sizeof tr);
+    metric_text(f, &mte, te, sizeof te);
+    fprintf(stderr, "epoch %3d  train loss %.4f%s  test loss %.4f%s\n", 0, mtr.loss, tr,
+            mte.loss, te);
+  }
+  return 1;
+}
 
+/* The epochs up to `epochs`: each logged, checkpointed and summed up on a line; a signal
+ * stops after the current batch with a checkpoint. Returns the exit code. */
+static int train_epochs(fit_run_t *f, long epochs) {
+  progress_t pr = {.epochs = epochs, .n_batches = ng_fit_n_batches(f->fit), .n_train = f->train.n};
+  const ng_fit_pos_t *pos = ng_fit_pos(f->fit);
+  ng_progress_mode_t mode = ng_progress_auto_mode(stderr, f->quiet);
+  ng_progress_init(&pr.line, stderr, mode == NG_PROGRESS_TTY ? mode : NG_PROGRESS_QUIET, 1,
+                   "examples", (long)(pos->epoch * f->train.n + pos->epoch_rows),
+                   epochs * (long)f->train.n);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  rc = NG_EXIT_OK;
-  while ((long)ng_fit_pos(fit)->epoch < epochs) {
-    const ng_fit_pos_t *pos = ng_fit_pos(fit);
+  int rc = NG_EXIT_OK;
+  while ((long)pos->epoch < epochs) {
     pr.epoch_start = ng_progress_now();
     pr.seconds_before = pos->seconds;
     pr.rows_start = pos->epoch_rows;
     double mean_loss = NAN;
-    st = ng_fit_epoch(fit, theta, &train, on_batch, &pr, &mean_loss);
+    int st = ng_fit_epoch(f->fit, f->theta, &f->train, on_batch, &pr, &mean_loss);
     double trained = ng_progress_now() - pr.epoch_start;
-    ng_fit_set_seconds(fit, pr.seconds_before + trained);
+    ng_fit_set_seconds(f->fit, pr.seconds_before + trained);
     ng_progress_break(&pr.line);
     if (st == NG_EINTERRUPTED) {
-      if (ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
-        ng_cli_error(CMD, "%s", err.message);
-        rc = NG_EXIT_FAILURE;
-      } else {
-        if (!o.quiet)
-          fprintf(stderr, "natgrad fit: interrupted in epoch %llu (batch %llu/%zu); saved a "
-                          "checkpoint in %s\n  continue with: natgrad fit --resume %s\n",
-                  (unsigned long long)pos->epoch + 1, (unsigned long long)pos->batch_index,
-                  pr.n_batches, dir, dir);
-        rc = 128 + (int)g_signal;
-      }
+      rc = save(f) ? 128 + (int)g_signal : NG_EXIT_FAILURE;
+      if (rc != NG_EXIT_FAILURE && !f->quiet)
+        fprintf(stderr, "natgrad fit: interrupted in epoch %llu (batch %llu/%zu); saved a "
+                        "checkpoint in %s\n  continue with: natgrad fit --resume %s\n",
+                (unsigned long long)pos->epoch + 1, (unsigned long long)pos->batch_index,
+                pr.n_batches, f->dir, f->dir);
       break;
     }
     if (st != NG_OK) {
@@ -1122,9 +1128,10 @@ int ng_cmd_fit(int argc, char **argv) {
       rc = NG_EXIT_FAILURE;
       break;
     }
-    double rate = (double)(train.n - pr.rows_start) / (trained > 0 ? trained : 1e-9);
-    if (ng_sup_evaluate(m, ews, theta, &train, &mtr) != NG_OK ||
-        ng_sup_evaluate(m, ews, theta, &test, &mte) != NG_OK) {
+    double rate = (double)(f->train.n - pr.rows_start) / (trained > 0 ? trained : 1e-9);
+    ng_sup_metrics_t mtr, mte;
+    if (ng_sup_evaluate(f->m, f->ews, f->theta, &f->train, &mtr) != NG_OK ||
+        ng_sup_evaluate(f->m, f->ews, f->theta, &f->test, &mte) != NG_OK) {
       ng_cli_error(CMD, "evaluation failed after epoch %llu (non-finite loss)",
                    (unsigned long long)pos->epoch);
       rc = NG_EXIT_FAILURE;
@@ -1133,47 +1140,73 @@ int ng_cmd_fit(int argc, char **argv) {
     char row[512];
     snprintf(row, sizeof row, "%llu,%llu,%.4f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.6g,%08x",
              (unsigned long long)pos->epoch, (unsigned long long)pos->steps, pos->seconds,
-             mean_loss, mtr.loss, mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale, rate,
-             ng_sup_opt_damping(ng_fit_opt(fit)), theta_crc(n, theta));
-    if (ng_run_log_append(run, row, &err) != NG_OK ||
-        ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
+             mean_loss, mtr.loss, mtr.accuracy, mte.loss, mte.accuracy,
+             mte.rmse * f->y_scale, rate, ng_sup_opt_damping(ng_fit_opt(f->fit)),
+             theta_crc(f->n, f->theta));
+    ng_error_t err;
+    ng_error_clear(&err);
+    if (ng_run_log_append(f->run, row, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       rc = NG_EXIT_FAILURE;
       break;
     }
-    if (!o.quiet) {
-      char tr_m[32], te_m[32];
-      if (classify) {
-        snprintf(tr_m, sizeof tr_m, " acc %.2f%%", 100 * mtr.accuracy);
-        snprintf(te_m, sizeof te_m, " acc %.2f%%", 100 * mte.accuracy);
-      } else {
-        snprintf(tr_m, sizeof tr_m, " rmse %.4g", mtr.rmse * y_scale);
-        snprintf(te_m, sizeof te_m, " rmse %.4g", mte.rmse * y_scale);
-      }
+    if (!save(f)) {
+      rc = NG_EXIT_FAILURE;
+      break;
+    }
+    if (!f->quiet) {
+      char tr[32], te[32];
+      metric_text(f, &mtr, tr, sizeof tr);
+      metric_text(f, &mte, te, sizeof te);
       fprintf(stderr, "epoch %3llu  train loss %.4f%s  test loss %.4f%s  %.0f ex/s  %.1fs\n",
-              (unsigned long long)pos->epoch, mtr.loss, tr_m, mte.loss, te_m, rate,
-              pos->seconds);
+              (unsigned long long)pos->epoch, mtr.loss, tr, mte.loss, te, rate, pos->seconds);
     }
   }
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  if (draw_plots(dir) != NG_OK) {
-    ng_cli_error(CMD, "could not draw %s/%s", dir, NG_RUN_CURVE);
+  return rc;
+}
+
+int ng_cmd_fit(int argc, char **argv) {
+  fit_opts_t o;
+  int rc = parse_args(argc, argv, &o);
+  if (rc >= 0) return rc;
+  long epochs = 0;
+  ng_fit_checkpoint_t ck;
+  memset(&ck, 0, sizeof ck);
+  fit_run_t f = {.r = &o.run, .resume = o.resume != NULL, .quiet = o.quiet};
+  rc = o.resume ? resume_run(&o, f.r, &f.run, &ck, &epochs)
+                : create_run(&o, f.r, &f.run, &epochs);
+  if (rc >= 0) goto done;
+  f.dir = ng_run_dir(f.run);
+  /* the name shown and plotted: the folder's */
+  const char *slash = strrchr(f.dir, '/');
+  snprintf(f.r->name, sizeof f.r->name, "%s", slash && slash[1] ? slash + 1 : f.dir);
+  if ((rc = build(&f, &ck)) >= 0) goto done;
+  if (!o.quiet) {
+    char widths[256];
+    size_t len = 0;
+    for (size_t i = 0; i < f.nw && len < sizeof widths; i++)
+      len += (size_t)snprintf(widths + len, sizeof widths - len, "%s%zu", i ? "-" : "", f.w[i]);
+    fprintf(stderr, "natgrad fit: %s, %zu train / %zu test rows, model %s (%s, %zu parameters), "
+                    "%s, batch %ld, lr %g, seed %llu, into %s%s\n",
+            f.r->data, f.train.n, f.test.n, widths, f.r->act, f.n, ng_opt_name(f.r->opt.kind),
+            f.r->batch, f.r->opt.lr, f.r->seed, f.dir, o.resume ? " (resumed)" : "");
+  }
+  rc = NG_EXIT_FAILURE;
+  if ((!o.resume || ck.pos.epoch == 0) && !initial_epoch(&f)) goto done;
+  rc = train_epochs(&f, epochs);
+  if (draw_plots(f.dir) != NG_OK) {
+    ng_cli_error(CMD, "could not draw %s/%s", f.dir, NG_RUN_CURVE);
     if (rc == NG_EXIT_OK) rc = NG_EXIT_FAILURE;
   } else if (!o.quiet && rc == NG_EXIT_OK) {
     fprintf(stderr, "natgrad fit: wrote %s (config.ini, progress.csv, checkpoint.ngc, "
-                    "curve.svg)\n", dir);
+                    "curve.svg)\n", f.dir);
   }
 
 done:
   ng_fit_checkpoint_free(&ck);
-  ng_fit_destroy(fit);
-  ng_model_ws_destroy(ews);
-  ng_model_destroy(m);
-  free(theta);
-  free(mask);
-  ng_dataset_free(&train);
-  ng_dataset_free(&test);
-  ng_run_close(run);
+  fit_run_free(&f);
+  ng_run_close(f.run);
   return rc;
 }
