@@ -20,7 +20,7 @@
 #include "natgrad/dist.h"
 #include "natgrad/linalg.h"
 #include "natgrad/optim.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD "demo"
 

@@ -23,7 +23,7 @@
 #include "natgrad/data.h"
 #include "natgrad/supervised.h"
 #include "progress.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD "fit"
 #define MAX_SETTINGS 64

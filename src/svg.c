@@ -1,12 +1,10 @@
-/* SVG plots for the CLI: line plots and contour plots (see svg.h). */
-#include "svg.h"
+/* SVG plots: line plots and contour plots (see natgrad/svg.h). */
+#include "natgrad/svg.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "natgrad/core.h"
 
 /* Panel layout, px: room for tick labels and axis labels around the plot area. */
 enum { MARGIN_LEFT = 72, MARGIN_RIGHT = 18, MARGIN_TOP_TITLE = 34, MARGIN_TOP = 14,
@@ -760,7 +758,7 @@ int ng_svg_contour(ng_svg_t *svg, const ng_svg_panel_t *panel, const ng_svg_cont
   layout_t l;
   if (panel_layout(svg, panel, &l) != NG_OK) return fail(svg, NG_EINVAL);
 
-  double *g = malloc(c->nx * c->ny * sizeof *g);
+  double *g = ng_malloc(c->nx * c->ny * sizeof *g);
   if (!g) return fail(svg, NG_ENOMEM);
   double dx = (c->x1 - c->x0) / (double)(c->nx - 1), dy = (c->y1 - c->y0) / (double)(c->ny - 1);
   double fmin = INFINITY, fmax = -INFINITY;
@@ -804,7 +802,7 @@ int ng_svg_contour(ng_svg_t *svg, const ng_svg_panel_t *panel, const ng_svg_cont
     trace_level(svg, g, c, levels[k], &xa, &ya);
     put(svg, "\"/>\n");
   }
-  free(g);
+  ng_free(g);
   for (size_t k = 0; k < n_paths; k++) draw_series(svg, &paths[k], k, &xa, &ya);
   put(svg, "</g>\n");
 
