@@ -121,17 +121,26 @@ static int run_args_ok(const ng_gauss1d_fit_t *fit, double eta, long cap, long *
 
 /* ---- the two descents --------------------------------------------------------------------- */
 
+/* The top of iteration it in both descents: records theta, and ends the run (returns 1,
+ * *iters set) when theta meets the tolerance or the cap is reached; *st is a failure to
+ * record. */
+static int run_ends(const ng_gauss1d_fit_t *fit, const double theta[2], long it, long cap,
+                    ng_gauss1d_path_t *path, long *iters, int *st) {
+  double err = ng_gauss1d_fit_error(fit, theta);
+  if ((*st = path_add(path, theta, err)) != NG_OK) return 1;
+  if (err <= fit->tol) return *iters = it, 1;
+  if (it == cap) return *iters = NG_GAUSS1D_NOT_REACHED, 1;
+  return 0;
+}
+
 int ng_gauss1d_gd(const ng_gauss1d_fit_t *fit, double eta, long cap, ng_gauss1d_path_t *path,
                   long *iters) {
   if (!run_args_ok(fit, eta, cap, iters)) return NG_EINVAL;
   if (path) path->len = 0;
   double theta[2] = {fit->start[0], fit->start[1]}, g[2], loss, prev = INFINITY;
   for (long it = 0;; it++) {
-    double err = ng_gauss1d_fit_error(fit, theta);
-    int st = path_add(path, theta, err);
-    if (st != NG_OK) return st;
-    if (err <= fit->tol) return *iters = it, NG_OK;
-    if (it == cap) return *iters = NG_GAUSS1D_NOT_REACHED, NG_OK;
+    int st;
+    if (run_ends(fit, theta, it, cap, path, iters, &st)) return st;
     st = ng_gauss1d_nll(fit, theta, &loss, g);
     if (st == NG_ENONFINITE || (st == NG_OK && loss > prev + LOSS_RISE_TOL * (1.0 + fabs(prev))))
       return *iters = NG_GAUSS1D_UNSTABLE, NG_OK;
@@ -159,11 +168,8 @@ int ng_gauss1d_ngd(const ng_gauss1d_fit_t *fit, double eta, long cap, ng_gauss1d
   if (path) path->len = 0;
   double theta[2] = {fit->start[0], fit->start[1]}, g[2], s[2], loss;
   for (long it = 0;; it++) {
-    double err = ng_gauss1d_fit_error(fit, theta);
-    int st = path_add(path, theta, err);
-    if (st != NG_OK) return st;
-    if (err <= fit->tol) return *iters = it, NG_OK;
-    if (it == cap) return *iters = NG_GAUSS1D_NOT_REACHED, NG_OK;
+    int st;
+    if (run_ends(fit, theta, it, cap, path, iters, &st)) return st;
     st = ng_gauss1d_nll(fit, theta, &loss, g);
     if (st == NG_OK) st = natural_direction(theta, g, s);
     /* a step so large that sigma over- or underflows: F is then singular or not finite */

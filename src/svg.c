@@ -652,15 +652,23 @@ int ng_svg_lines(ng_svg_t *svg, const ng_svg_panel_t *panel, size_t n_series,
   return svg->status;
 }
 
+/* A one-panel file: begins the canvas and makes *filled the panel stretched over it. */
+static int begin_one_panel(ng_svg_t *svg, FILE *out, double width, double height,
+                           const ng_svg_panel_t *panel, ng_svg_panel_t *filled) {
+  if (!panel) return NG_EINVAL;
+  *filled = *panel;
+  filled->x = filled->y = 0;
+  filled->w = width;
+  filled->h = height;
+  return ng_svg_begin(svg, out, width, height, NULL);
+}
+
 int ng_svg_line_plot(FILE *out, double width, double height, const ng_svg_panel_t *panel,
                      size_t n_series, const ng_svg_series_t *series) {
-  if (!panel) return NG_EINVAL;
   ng_svg_t svg;
-  ng_svg_panel_t p = *panel;
-  p.x = p.y = 0;
-  p.w = width;
-  p.h = height;
-  if (ng_svg_begin(&svg, out, width, height, NULL) != NG_OK) return svg.status;
+  ng_svg_panel_t p;
+  int st = begin_one_panel(&svg, out, width, height, panel, &p);
+  if (st != NG_OK) return st;
   ng_svg_lines(&svg, &p, n_series, series);
   return ng_svg_end(&svg);
 }
@@ -822,13 +830,10 @@ int ng_svg_contour(ng_svg_t *svg, const ng_svg_panel_t *panel, const ng_svg_cont
 int ng_svg_contour_plot(FILE *out, double width, double height, const ng_svg_panel_t *panel,
                         const ng_svg_contour_t *c, size_t n_paths,
                         const ng_svg_series_t *paths) {
-  if (!panel) return NG_EINVAL;
   ng_svg_t svg;
-  ng_svg_panel_t p = *panel;
-  p.x = p.y = 0;
-  p.w = width;
-  p.h = height;
-  if (ng_svg_begin(&svg, out, width, height, NULL) != NG_OK) return svg.status;
+  ng_svg_panel_t p;
+  int st = begin_one_panel(&svg, out, width, height, panel, &p);
+  if (st != NG_OK) return st;
   ng_svg_contour(&svg, &p, c, n_paths, paths);
   return ng_svg_end(&svg);
 }
