@@ -28,7 +28,7 @@
 #include "natgrad/run.h"
 #include "progress.h"
 #include "run_dir.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD "fit"
 #define MAX_SETTINGS 64

@@ -18,7 +18,7 @@
 #include "natgrad/run.h"
 #include "progress.h"
 #include "run_dir.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD "train"
 #define DEFAULT_CHECKPOINT_EVERY 10

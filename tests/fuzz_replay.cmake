@@ -12,8 +12,7 @@ if(TARGET natgrad_cli)
   set(NG_FUZZ_EXTRA_checkpoint)
   set(NG_FUZZ_EXTRA_config ${CMAKE_SOURCE_DIR}/cli/run_dir.c)
   set(NG_FUZZ_EXTRA_cli ${CMAKE_SOURCE_DIR}/cli/cmd_train.c ${CMAKE_SOURCE_DIR}/cli/cmd_eval.c
-      ${CMAKE_SOURCE_DIR}/cli/run_dir.c ${CMAKE_SOURCE_DIR}/cli/progress.c
-      ${CMAKE_SOURCE_DIR}/cli/svg.c)
+      ${CMAKE_SOURCE_DIR}/cli/run_dir.c ${CMAKE_SOURCE_DIR}/cli/progress.c)
   if(NG_FUZZ)
     target_compile_options(natgrad PRIVATE -fsanitize=fuzzer-no-link)
   endif()
