@@ -1,5 +1,5 @@
-/* Run folders for `natgrad train` / `natgrad eval`: the config file (INI, read with inih),
- * the CSV log, checkpoint paths and the output-folder checks.
+/* Run folders for `natgrad train` / `natgrad eval`: the CSV log, checkpoint paths and the
+ * output-folder checks.
  *
  * A run folder holds:
  *   config.ini      the effective config ("key = value" lines; `--config DIR/config.ini`
@@ -9,10 +9,8 @@
  *   checkpoint.prev.ngc  the checkpoint before it, kept until the new one is safely written
  *   curve.svg       mean return against environment steps
  *
- * Config-file format: one `key = value` per line (or `key: value`), keys as listed by
- * `natgrad train --keys`; whole-line comments start with '#' or ';', and a '#' or ';'
- * after whitespace starts a trailing comment. An optional section header [trpo] or [npg]
- * may come first; any other section is an error. Each error names FILE:LINE.
+ * Config files (`--config`) are read by the library's one "key = value" reader,
+ * natgrad/keys.h (ng_kv_read_file), which states their format.
  *
  * Every function reports failures in an ng_error_t (status + one-line message) and returns
  * its status; nothing here prints or exits.
@@ -77,36 +75,6 @@ int ng_run_write_file(const char *path, const char *text, ng_error_t *err);
 
 /* Writes cfg as a config file (a comment header, then ng_rl_config_format's lines). */
 int ng_run_write_config(const char *path, const ng_rl_config_t *cfg, ng_error_t *err);
-
-/* ---- config files ---------------------------------------------------------------------- */
-
-typedef struct {
-  char key[64];
-  char value[256];
-  int line;
-} ng_config_entry_t;
-
-/* A config file read into (key, value, line) entries, in file order; applying them is a
- * separate step so the env id can be read first (its defaults come before the file). */
-typedef struct {
-  char path[1024];
-  ng_config_entry_t *entries;
-  size_t n, cap;
-} ng_config_file_t;
-
-/* Reads and parses path. NG_ENOTFOUND if it cannot be opened, NG_EFORMAT for a syntax
- * error, a line too long or an unknown section (message "PATH:LINE: ..."). On failure
- * cf holds nothing to free. */
-int ng_config_file_read(ng_config_file_t *cf, const char *path, ng_error_t *err);
-/* The same from an open stream (name for messages); the caller closes f. */
-int ng_config_file_read_stream(ng_config_file_t *cf, FILE *f, const char *name,
-                               ng_error_t *err);
-/* The value of the last entry for key, or NULL. */
-const char *ng_config_file_get(const ng_config_file_t *cf, const char *key);
-/* Applies every entry with ng_rl_config_set; the first failure's message reads
- * "PATH:LINE: <library message>" and its status is returned. */
-int ng_config_file_apply(const ng_config_file_t *cf, ng_rl_config_t *cfg, ng_error_t *err);
-void ng_config_file_free(ng_config_file_t *cf);
 
 /* ---- CSV log --------------------------------------------------------------------------- */
 
