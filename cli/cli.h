@@ -11,6 +11,9 @@ enum {
   NG_EXIT_USAGE = 2    /* bad flags, bad config, unknown names */
 };
 
+/* Room for a path the CLI builds (a run folder and a file name in it). */
+#define NG_CLI_PATH 4096
+
 /* Prints "natgrad CMD: message" to stderr (printf-style). */
 void ng_cli_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 
 #include "cli.h"
 #include "cmd_args.h"
 #include "natgrad/rl.h"
+#include "natgrad/run.h"
 #include "run_dir.h"
 
 #define CMD "eval"
@@ -107,34 +111,38 @@ int ng_cmd_eval(int argc, char **argv) {
   const uint64_t seed = o.seed;
   const int stochastic = o.stochastic;
 
-  char path[1100], prev[1100], warning[2048] = "";
+  char warning[2048] = "";
   ng_error_t err;
   ng_error_clear(&err);
-  int is_dir = ng_run_is_dir(where);
-  if (is_dir) {
-    if (ng_run_path(path, sizeof path, where, NG_RUN_CHECKPOINT, &err) != NG_OK ||
-        ng_run_path(prev, sizeof prev, where, NG_RUN_CHECKPOINT_PREV, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s", err.message);
-      return NG_EXIT_USAGE;
-    }
-  } else {
-    snprintf(path, sizeof path, "%s", where);
-  }
-  if (!ng_run_exists(path) && !(is_dir && ng_run_exists(prev))) {
-    ng_cli_error(CMD, "no checkpoint: '%s' does not exist", path);
-    return NG_EXIT_USAGE;
-  }
   ng_rl_t *t = NULL;
-  /* a run folder falls back to its previous checkpoint if the latest is damaged (and
-   * leaves the files as they are: eval only reads) */
-  int st = is_dir ? ng_run_load_checkpoint(&t, where, 0, warning, sizeof warning, &err)
-                  : ng_rl_load(&t, path, &err);
+  struct stat sb;
+  int st;
+  if (stat(where, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    /* a run folder falls back to its previous checkpoint if the latest is damaged (and
+     * leaves the files as they are: eval only reads) */
+    ng_run_t *run;
+    st = ng_run_open(&run, where, NG_RUN_READ, 0, &err);
+    if (st != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      return st == NG_ENOTFOUND ? NG_EXIT_USAGE : NG_EXIT_FAILURE;
+    }
+    st = ng_run_load_checkpoint(run, ng_rl_run_load, &t, ng_rl_resume_keys(), warning,
+                                sizeof warning, &err);
+    ng_run_close(run);
+  } else if (access(where, F_OK) != 0) {
+    ng_cli_error(CMD, "no checkpoint: '%s' %s", where,
+                 errno == ENOENT ? "does not exist" : strerror(errno));
+    return NG_EXIT_USAGE;
+  } else {
+    st = ng_rl_load(&t, where, &err);
+  }
   if (st != NG_OK) {
     const char *msg = ng_run_untag(err.message, "load");
-    if (strstr(msg, path))
+    if (strstr(msg, where))
       ng_cli_error(CMD, "cannot load checkpoint: %s", msg);
     else
-      ng_cli_error(CMD, "cannot load checkpoint '%s': %s", path, msg);
+      ng_cli_error(CMD, "cannot load checkpoint '%s': %s", where, msg);
+    if (t) ng_rl_destroy(t);
     return NG_EXIT_FAILURE;
   }
   if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);

@@ -15,6 +15,7 @@
 #include "cmd_args.h"
 #include "natgrad/env.h"
 #include "natgrad/rl.h"
+#include "natgrad/run.h"
 #include "progress.h"
 #include "run_dir.h"
 #include "svg.h"
@@ -331,24 +332,29 @@ static void smooth(size_t n, const double *y, size_t w, double *out) {
  * iterations in which episodes ended have a mean return; the others are left out. */
 static int draw_curve(const char *path, const char *log_path, const ng_rl_config_t *cfg,
                       ng_error_t *err) {
-  ng_log_row_t *rows = NULL;
-  size_t n_rows = 0;
-  int st = ng_log_read(log_path, &rows, &n_rows, err);
+  ng_run_log_t log;
+  int st = ng_run_log_read(log_path, NG_RL_LOG_HEADER, &log, err);
   if (st != NG_OK) return st;
+  size_t n_rows = log.n_rows, w = log.n_cols;
   double *buf = malloc((3 * n_rows + 1) * sizeof *buf);
   if (!buf) {
-    free(rows);
+    ng_run_log_free(&log);
     return ng_error_set(err, NG_ENOMEM, "out of memory drawing '%s'", path);
   }
+  int c_steps = ng_run_log_column(NG_RL_LOG_HEADER, "env_steps");
+  int c_eps = ng_run_log_column(NG_RL_LOG_HEADER, "episodes");
+  int c_ret = ng_run_log_column(NG_RL_LOG_HEADER, "mean_return");
   double *x = buf, *y = buf + n_rows, *ys = buf + 2 * n_rows;
   size_t n = 0;
-  for (size_t i = 0; i < n_rows; i++)
-    if (rows[i].episodes > 0 && isfinite(rows[i].mean_return)) {
-      x[n] = (double)rows[i].env_steps;
-      y[n] = rows[i].mean_return;
+  for (size_t i = 0; i < n_rows; i++) {
+    const double *row = log.values + i * w;
+    if (row[c_eps] > 0 && isfinite(row[c_ret])) {
+      x[n] = row[c_steps];
+      y[n] = row[c_ret];
       n++;
     }
-  free(rows);
+  }
+  ng_run_log_free(&log);
   smooth(n, y, CURVE_SMOOTH, ys);
   char title[160], smooth_label[64];
   snprintf(title, sizeof title, "%s: %s, seed %llu", cfg->env_id,
@@ -362,7 +368,7 @@ static int draw_curve(const char *path, const char *log_path, const ng_rl_config
       {.label = "per iteration", .n = n, .x = x, .y = y, .color = "#9ecae1", .line_width = 1},
       {.label = smooth_label, .n = n, .x = x, .y = ys, .color = "#0072b2", .line_width = 2.5},
   };
-  char tmp[1100];
+  char tmp[NG_CLI_PATH + 8];
   if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
     free(buf);
     return ng_error_set(err, NG_EINVAL, "path too long: '%s'", path);
@@ -420,6 +426,121 @@ static int print_summary(ng_rl_t *t, const train_opts_t *o, const char *dir,
   return ok;
 }
 
+/* config.ini: the effective config, with a comment saying what it is. */
+static int write_config(ng_run_t *run, const ng_rl_config_t *cfg, ng_error_t *err) {
+  static const char comment[] =
+      "natgrad train: the effective config of this run (defaults for the env, then the\n"
+      "config file, then the command line). `natgrad train --config FILE` reads it back.";
+  size_t need = ng_rl_config_format(cfg, NULL, 0);
+  char *text = malloc(need + 1);
+  if (!text) return ng_error_set(err, NG_ENOMEM, "out of memory writing %s", NG_RUN_CONFIG);
+  ng_rl_config_format(cfg, text, need + 1);
+  int st = ng_run_write_config(run, comment, text, err);
+  free(text);
+  return st;
+}
+
+/* The flags a resume takes: only --steps (into *steps_value). -1 to go on, else the exit
+ * code after an error message. */
+static int resume_flags(const train_opts_t *o, const char **steps_value) {
+  const char *bad = o->env ? "--env" : o->config ? "--config" : o->out ? "--out"
+                                     : o->force ? "--force" : NULL;
+  *steps_value = NULL;
+  for (int i = 0; !bad && i < o->n_settings; i++) {
+    const setting_t *st = &o->settings[i];
+    if (!strcmp(st->key, "steps") || !strcmp(st->key, "total_steps"))
+      *steps_value = st->value;
+    else
+      bad = st->flag;
+  }
+  if (bad) {
+    ng_cli_error(CMD, "%s cannot be used with --resume: a resumed run keeps its config "
+                      "(only --steps can extend it)", bad);
+    return NG_EXIT_USAGE;
+  }
+  return -1;
+}
+
+/* The trainer of a resumed run, from its folder's checkpoint (or the one before it), with
+ * --steps (steps_value, may be NULL) applied. -1 to go on, else the exit code. */
+static int resume_trainer(const char *steps_value, ng_run_t *run, ng_rl_t **t) {
+  char warning[2048];
+  ng_error_t err;
+  ng_error_clear(&err);
+  /* a damaged latest checkpoint falls back to the previous one, said loudly */
+  if (ng_run_load_checkpoint(run, ng_rl_run_load, t, ng_rl_resume_keys(), warning,
+                             sizeof warning, &err) != NG_OK) {
+    ng_cli_error(CMD, "cannot resume: %s", ng_run_untag(err.message, "load"));
+    return NG_EXIT_FAILURE;
+  }
+  if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
+  if (!steps_value) return -1;
+  char *end;
+  long steps = strtol(steps_value, &end, 10);
+  if (end == steps_value || *end || steps < 1) {
+    ng_cli_error(CMD, "--steps: expected a positive integer, got '%s'", steps_value);
+    return NG_EXIT_USAGE;
+  }
+  if (steps <= ng_rl_env_steps(*t)) {
+    ng_cli_error(CMD, "--steps %ld: the run has already taken %ld steps; give a larger "
+                      "total to train longer", steps, ng_rl_env_steps(*t));
+    return NG_EXIT_USAGE;
+  }
+  if (ng_rl_set_total_steps(*t, steps) != NG_OK) {
+    ng_cli_error(CMD, "--steps %ld: not accepted by the trainer", steps);
+    return NG_EXIT_USAGE;
+  }
+  return -1;
+}
+
+/* The trainer of a new run, into a freshly opened folder. -1 to go on, else the exit code. */
+static int new_trainer(const train_opts_t *o, ng_run_t **run, ng_rl_t **t) {
+  ng_rl_config_t cfg;
+  int rc = ng_train_build_config(o, &cfg);
+  if (rc >= 0) return rc;
+  char dir[NG_CLI_PATH];
+  int len = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
+                   : snprintf(dir, sizeof dir, "runs/%s-%s-s%llu", cfg.env_id,
+                              cfg.algo == NG_ALGO_NPG ? "npg" : "trpo",
+                              (unsigned long long)cfg.seed);
+  if (len >= (int)sizeof dir) {
+    ng_cli_error(CMD, "--out: path too long");
+    return NG_EXIT_USAGE;
+  }
+  ng_error_t err;
+  ng_error_clear(&err);
+  if ((rc = ng_cli_run_open(run, dir, NG_RUN_CREATE, o->force, &err)) >= 0) {
+    ng_cli_error(CMD, "%s", err.message);
+    return rc;
+  }
+  if (ng_rl_create(t, &cfg, &err) != NG_OK) {
+    ng_cli_error(CMD, "cannot set up training: %s", err.message);
+    return NG_EXIT_FAILURE;
+  }
+  return -1;
+}
+
+/* The smoothing ring and the wall clock of a resumed run, from its log. */
+static int seed_from_log(const char *log_path, ng_progress_t *progress, double *wall_base,
+                         ng_error_t *err) {
+  ng_run_log_t log;
+  int st = ng_run_log_read(log_path, NG_RL_LOG_HEADER, &log, err);
+  if (st != NG_OK) return st;
+  int c_eps = ng_run_log_column(NG_RL_LOG_HEADER, "episodes");
+  int c_ret = ng_run_log_column(NG_RL_LOG_HEADER, "mean_return");
+  int c_wall = ng_run_log_column(NG_RL_LOG_HEADER, "wall_s");
+  for (size_t i = 0; i < log.n_rows; i++) {
+    const double *row = log.values + i * log.n_cols;
+    ng_progress_add_history(progress, row[c_ret], (int)row[c_eps]);
+  }
+  if (log.n_rows > 0) {
+    double wall = log.values[(log.n_rows - 1) * log.n_cols + (size_t)c_wall];
+    if (isfinite(wall)) *wall_base = wall;
+  }
+  ng_run_log_free(&log);
+  return NG_OK;
+}
+
 int ng_cmd_train(int argc, char **argv) {
   train_opts_t *o = calloc(1, sizeof *o);
   if (!o) {
@@ -428,131 +549,25 @@ int ng_cmd_train(int argc, char **argv) {
   }
   int rc = ng_train_parse_args(argc, argv, o);
   ng_rl_t *t = NULL;
-  ng_log_t log = {0};
+  ng_run_t *run = NULL;
   ng_error_t err;
   ng_error_clear(&err);
-  char dir[1024], ckpt[1100], log_path[1100], curve[1100], cfg_path[1100];
+  char ckpt[NG_CLI_PATH], log_path[NG_CLI_PATH], curve[NG_CLI_PATH];
   if (rc >= 0) goto out;
-  rc = NG_EXIT_USAGE;
 
   /* ---- the trainer: a new run, or the checkpoint of an earlier one ---- */
   if (o->resume) {
-    const char *bad = o->env ? "--env" : o->config ? "--config" : o->out ? "--out"
-                                       : o->force ? "--force" : NULL;
-    const char *steps_value = NULL;
-    for (int i = 0; !bad && i < o->n_settings; i++) {
-      const setting_t *st = &o->settings[i];
-      if (!strcmp(st->key, "steps") || !strcmp(st->key, "total_steps"))
-        steps_value = st->value;
-      else
-        bad = st->flag;
-    }
-    if (bad) {
-      ng_cli_error(CMD, "%s cannot be used with --resume: a resumed run keeps its config "
-                        "(only --steps can extend it)", bad);
-      goto out;
-    }
-    if (snprintf(dir, sizeof dir, "%s", o->resume) >= (int)sizeof dir) {
-      ng_cli_error(CMD, "--resume: path too long");
-      goto out;
-    }
-    if (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK) {
+    const char *steps_value;
+    if ((rc = resume_flags(o, &steps_value)) >= 0) goto out;
+    if ((rc = ng_cli_run_open(&run, o->resume, NG_RUN_RESUME, 0, &err)) >= 0) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
     }
-    char prev[1100], warning[2048];
-    if (ng_run_path(prev, sizeof prev, dir, NG_RUN_CHECKPOINT_PREV, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s", err.message);
-      goto out;
-    }
-    if (!ng_run_exists(ckpt) && !ng_run_exists(prev)) {
-      ng_cli_error(CMD, "no checkpoint to resume: '%s' does not exist", ckpt);
-      goto out;
-    }
-    /* a damaged latest checkpoint falls back to the previous one, said loudly */
-    if (ng_run_load_checkpoint(&t, dir, 1, warning, sizeof warning, &err) != NG_OK) {
-      const char *msg = ng_run_untag(err.message, "load");
-      if (strstr(msg, ckpt))
-        ng_cli_error(CMD, "cannot resume: %s", msg);
-      else
-        ng_cli_error(CMD, "cannot resume from '%s': %s", ckpt, msg);
-      rc = NG_EXIT_FAILURE;
-      goto out;
-    }
-    if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
-    if (steps_value) {
-      char *end;
-      long steps = strtol(steps_value, &end, 10);
-      if (end == steps_value || *end || steps < 1) {
-        ng_cli_error(CMD, "--steps: expected a positive integer, got '%s'", steps_value);
-        goto out;
-      }
-      if (steps <= ng_rl_env_steps(t)) {
-        ng_cli_error(CMD, "--steps %ld: the run has already taken %ld steps; give a larger "
-                          "total to train longer", steps, ng_rl_env_steps(t));
-        goto out;
-      }
-      if (ng_rl_set_total_steps(t, steps) != NG_OK) {
-        ng_cli_error(CMD, "--steps %ld: not accepted by the trainer", steps);
-        goto out;
-      }
-    }
-  } else {
-    ng_rl_config_t cfg;
-    if ((rc = ng_train_build_config(o, &cfg)) >= 0) goto out;
-    rc = NG_EXIT_USAGE;
-    int len = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
-                     : snprintf(dir, sizeof dir, "runs/%s-%s-s%llu", cfg.env_id,
-                                cfg.algo == NG_ALGO_NPG ? "npg" : "trpo",
-                                (unsigned long long)cfg.seed);
-    if (len >= (int)sizeof dir) {
-      ng_cli_error(CMD, "--out: path too long");
-      goto out;
-    }
-    if (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s", err.message);
-      goto out;
-    }
-    /* a previous checkpoint alone is a run too: it must never become a fallback for a
-     * different run */
-    char prev[1100];
-    if (ng_run_path(prev, sizeof prev, dir, NG_RUN_CHECKPOINT_PREV, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s", err.message);
-      goto out;
-    }
-    int has_prev = !ng_run_exists(ckpt) && ng_run_exists(prev);
-    if ((ng_run_exists(ckpt) || has_prev) && !o->force) {
-      ng_cli_error(CMD, "'%s' already holds a run (%s); continue it with --resume %s, or pass "
-                        "--force to start over and overwrite it", dir,
-                   has_prev ? NG_RUN_CHECKPOINT_PREV : NG_RUN_CHECKPOINT, dir);
-      goto out;
-    }
-    if (ng_run_prepare_dir(dir, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s", err.message);
-      rc = NG_EXIT_FAILURE;
-      goto out;
-    }
-    /* --force: the old checkpoints go now, so they can never be resumed with the new log. */
-    static const char *const old_files[3] = {NG_RUN_CHECKPOINT, NG_RUN_CHECKPOINT_PREV,
-                                             NG_RUN_CHECKPOINT_DAMAGED};
-    for (int i = 0; i < 3; i++) {
-      char old[1100];
-      if (ng_run_path(old, sizeof old, dir, old_files[i], &err) != NG_OK) {
-        ng_cli_error(CMD, "%s", err.message);
-        goto out;
-      }
-      if (ng_run_exists(old) && remove(old) != 0) {
-        ng_cli_error(CMD, "cannot remove the old checkpoint '%s': %s", old, strerror(errno));
-        rc = NG_EXIT_FAILURE;
-        goto out;
-      }
-    }
-    if (ng_rl_create(&t, &cfg, &err) != NG_OK) {
-      ng_cli_error(CMD, "cannot set up training: %s", err.message);
-      rc = NG_EXIT_FAILURE;
-      goto out;
-    }
+    if ((rc = resume_trainer(steps_value, run, &t)) >= 0) goto out;
+  } else if ((rc = new_trainer(o, &run, &t)) >= 0) {
+    goto out;
   }
+  const char *dir = ng_run_dir(run);
   rc = NG_EXIT_FAILURE;
   /* The pool splits rollouts and batch passes; OpenBLAS stays on one thread inside them
    * rather than start threads of its own under ours. */
@@ -563,19 +578,18 @@ int ng_cmd_train(int argc, char **argv) {
     ng_cli_error(CMD, "cannot start %d threads: %s", threads, ng_strerror(s_threads));
     goto out;
   }
-  if (ng_run_path(log_path, sizeof log_path, dir, NG_RUN_LOG, &err) != NG_OK ||
-      ng_run_path(curve, sizeof curve, dir, NG_RUN_CURVE, &err) != NG_OK ||
-      ng_run_path(cfg_path, sizeof cfg_path, dir, NG_RUN_CONFIG, &err) != NG_OK) {
+  if (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK ||
+      ng_run_path(log_path, sizeof log_path, dir, NG_RUN_LOG, &err) != NG_OK ||
+      ng_run_path(curve, sizeof curve, dir, NG_RUN_CURVE, &err) != NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
     goto out;
   }
 
   /* ---- the run folder ---- */
   const ng_rl_config_t *cfg = ng_rl_config(t);
-  if ((o->resume && ng_run_prepare_dir(dir, &err) != NG_OK) ||
-      ng_run_write_config(cfg_path, cfg, &err) != NG_OK ||
-      (o->resume ? ng_log_resume(&log, log_path, ng_rl_iteration(t), &err)
-                 : ng_log_create(&log, log_path, &err)) != NG_OK) {
+  if (write_config(run, cfg, &err) != NG_OK ||
+      ng_run_log_open(run, NG_RL_LOG_HEADER, o->resume ? ng_rl_iteration(t) : -1, &err) !=
+          NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
     goto out;
   }
@@ -584,16 +598,10 @@ int ng_cmd_train(int argc, char **argv) {
                    ng_rl_env_steps(t), cfg->total_steps, cfg->ls_max_backtracks + 1);
   double wall_base = 0;
   if (o->resume) {
-    ng_log_row_t *rows = NULL;
-    size_t n = 0;
-    if (ng_log_read(log_path, &rows, &n, &err) != NG_OK) {
+    if (seed_from_log(log_path, &progress, &wall_base, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
     }
-    for (size_t i = 0; i < n; i++) ng_progress_add_history(&progress, rows[i].mean_return,
-                                                           rows[i].episodes);
-    if (n > 0 && isfinite(rows[n - 1].wall_s)) wall_base = rows[n - 1].wall_s;
-    free(rows);
     if (!o->quiet) {
       if (ng_rl_done(t))
         printf("the run in %s has already taken %ld of %ld steps; pass --steps N to train "
@@ -620,7 +628,7 @@ int ng_cmd_train(int argc, char **argv) {
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   double t0 = ng_progress_now();
-  long steps_before = ng_rl_env_steps(t), saved_at = ng_rl_iteration(t);
+  long steps_before = ng_rl_env_steps(t), saved_at = o->resume ? ng_rl_iteration(t) : -1;
   int failed = 0;
   while (!ng_rl_done(t) && !g_signal) {
     ng_rl_stats_t s;
@@ -630,7 +638,7 @@ int ng_cmd_train(int argc, char **argv) {
       ng_progress_break(&progress);
       ng_cli_error(CMD, "training stopped: %s",
                    err.message[0] ? err.message : ng_strerror(err.status));
-      if (ng_run_exists(ckpt))
+      if (saved_at >= 0)
         ng_cli_error(CMD, "the last good checkpoint (iteration %ld) is in %s", saved_at, ckpt);
       failed = 1;
       break;
@@ -641,7 +649,9 @@ int ng_cmd_train(int argc, char **argv) {
                    "unchanged", s.iteration, s.skip_reason ? s.skip_reason : "no reason given",
                    ng_status_name(s.update_status));
     }
-    if (ng_log_append(&log, &s, wall_base + ng_progress_now() - t0, &err) != NG_OK) {
+    char row[512];
+    ng_rl_log_row(&s, wall_base + ng_progress_now() - t0, row, sizeof row);
+    if (ng_run_log_append(run, row, &err) != NG_OK) {
       ng_progress_break(&progress);
       ng_cli_error(CMD, "%s", err.message);
       failed = 1;
@@ -649,7 +659,7 @@ int ng_cmd_train(int argc, char **argv) {
     }
     ng_progress_update(&progress, &s, ng_rl_done(t) || g_signal);
     if (s.iteration % o->checkpoint_every == 0) {
-      if (ng_run_save_checkpoint(t, dir, &err) != NG_OK) {
+      if (ng_run_save_checkpoint(run, ng_rl_run_save, t, &err) != NG_OK) {
         ng_progress_break(&progress);
         ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
         failed = 1;
@@ -662,12 +672,11 @@ int ng_cmd_train(int argc, char **argv) {
   ng_progress_break(&progress);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  ng_log_close(&log);
   if (failed) goto out;
 
   /* ---- the end: checkpoint, curve, summary ---- */
-  if (saved_at != ng_rl_iteration(t) || !ng_run_exists(ckpt)) {
-    if (ng_run_save_checkpoint(t, dir, &err) != NG_OK) {
+  if (saved_at != ng_rl_iteration(t) || access(ckpt, F_OK) != 0) {
+    if (ng_run_save_checkpoint(run, ng_rl_run_save, t, &err) != NG_OK) {
       ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
       goto out;
     }
@@ -688,8 +697,8 @@ int ng_cmd_train(int argc, char **argv) {
     goto out;
   rc = NG_EXIT_OK;
 out:
-  ng_log_close(&log);
   if (t) ng_rl_destroy(t);
+  ng_run_close(run);
   free(o);
   return rc;
 }

@@ -1,18 +1,21 @@
 /* The model's Fisher F = (1/N) sum_b J_b^T M(P_b) J_b as products over stored activations.
  *
- * set_point runs the one forward pass (on the model's MLP, through a workspace owned here)
+ * set_point runs the one forward pass (ng_model_forward, on a model workspace owned here)
  * and precomputes, per row, what M(P_b) needs (the Gaussian's diagonal, the categorical's
  * probabilities). Then, on one of two paths (fisher.h):
- *   JVP/VJP:   dP = J v (one JVP) -> dP_b <- M(P_b) dP_b per row -> J^T dP (one VJP);
+ *   JVP/VJP:   dP = J v (ng_model_jvp) -> dP_b <- M(P_b) dP_b per row -> J^T dP
+ *              (ng_model_vjp): any head the model has;
  *   factored:  set_point also caches the deltas of the per-row gradients s_{b,r} = J_b^T
  *              u_{b,r} (u a square-root factor of M restricted to the MLP's outputs); a
  *              product is c = S v (one matrix product per layer), then S^T c (another),
  *              chunk by chunk so a chunk's deltas are still in cache for the second pass.
  * Both end in one reduction and the division by the total row count N.
  *
- * The model layout (model.h): theta = [MLP | head]; P_b = y_b, or [y_b | head] for a
- * Gaussian with state-independent log stds, whose head block of F is exactly 2 I with no
- * cross terms (M is diagonal and the head does not move the means).
+ * The factored path runs mlp.h's kernels on the forward's MLP workspace (ng_model_ws_mlp),
+ * and takes the rest from model.h's rule P_b = [y_b | theta_head]: the MLP's outputs are
+ * P's first n_out columns, and the head's parameters (ng_model_n_mlp_params on) are P's
+ * last ones. A head is a Gaussian's log stds, whose block of F is exactly 2 I with no cross
+ * terms (M is diagonal and the head does not move the means).
  *
  * Everything is allocated in create; products, dense, diag and distance allocate nothing.
  */
@@ -42,11 +45,12 @@ static size_t ng__fslices(size_t chunks) {
 struct ng_fisher {
   const ng_model_t *m;
   const ng_mlp_t *mlp;
-  ng_mlp_ws_t *ws;   /* the forward at the point */
+  ng_model_ws_t *mws; /* the forward at the point */
+  ng_mlp_ws_t *ws;   /* its MLP workspace (borrowed from mws) */
   ng_dist_t dist;
-  int si_head;       /* Gaussian, log stds in theta's head (the last d parameters) */
   size_t n;          /* parameters */
   size_t n_mlp;      /* MLP parameters: theta[0, n_mlp) */
+  size_t n_head;     /* head parameters (the Gaussian's log stds): theta[n_mlp, n) */
   size_t np;         /* distribution parameters per row */
   size_t n_out;      /* MLP outputs per row */
   size_t n_in;
@@ -59,9 +63,8 @@ struct ng_fisher {
   double *theta;     /* n: the point */
   double *xsub;      /* max_batch x n_in: sub-sampled rows */
   size_t *idx;       /* max_batch: index array for the partial Fisher-Yates shuffle */
-  double *p;         /* max_batch x np: P at the point */
+  const double *p;   /* max_batch x np: P at the point (mws's, borrowed) */
   double *dp;        /* max_batch x np: tangents / cotangents of P */
-  double *dy;        /* max_batch x n_out: MLP-output (co)tangents (si head only, else NULL) */
   double *mc;        /* max_batch x np: Gaussian diag(M) per row, or the categorical's pi */
   double *u;         /* np x np: factor of M (generic path) */
   double *tmp;       /* np: M dP_b (generic path) */
@@ -114,13 +117,7 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
   size_t n = ng_model_n_params(m), np = ng_model_n_dist_params(m), n_in = ng_model_n_in(m);
   const ng_mlp_t *mlp = ng_model_mlp(m);
   if (n == 0 || np == 0 || n_in == 0 || !mlp) return NG_EINVAL;
-  ng_dist_t dist = ng_model_dist(m);
-  size_t n_mlp = ng_mlp_n_params(mlp), n_out = ng_mlp_n_out(mlp);
-  int si = dist.kind == NG_DIST_GAUSSIAN &&
-           ng_model_logstd_mode(m) == NG_LOGSTD_STATE_INDEPENDENT;
-  /* the layout this file relies on (model.h) */
-  if (n != n_mlp + (si ? dist.dim : 0) || np != (si ? 2 * dist.dim : n_out))
-    return NG_EUNSUPPORTED;
+  size_t n_out = ng_mlp_n_out(mlp);
   if (max_batch > SIZE_MAX / sizeof(double) / np || max_batch > SIZE_MAX / sizeof(double) / n_in ||
       np > SIZE_MAX / sizeof(double) / np)
     return NG_EINVAL;
@@ -128,10 +125,10 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
   if (!f) return NG_ENOMEM;
   f->m = m;
   f->mlp = mlp;
-  f->dist = dist;
-  f->si_head = si;
+  f->dist = ng_model_dist(m);
   f->n = n;
-  f->n_mlp = n_mlp;
+  f->n_mlp = ng_model_n_mlp_params(m);
+  f->n_head = ng_model_n_head_params(m);
   f->np = np;
   f->n_out = n_out;
   f->n_in = n_in;
@@ -143,17 +140,17 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
     f->cache_rows = cache_bytes / sizeof(double) / per_row;
     if (f->cache_rows > max_batch) f->cache_rows = max_batch;
   }
-  int st = ng_mlp_ws_create(&f->ws, mlp, max_batch);
+  int st = ng_model_ws_create(&f->mws, m, max_batch);
   if (st != NG_OK) {
     ng_free(f);
     return st;
   }
+  f->ws = ng_model_ws_mlp(f->mws);
+  f->p = ng_model_ws_params(f->mws);
   f->theta = ng_malloc(n * sizeof(double));
   f->xsub = ng_malloc(max_batch * n_in * sizeof(double));
   f->idx = ng_malloc(max_batch * sizeof(size_t));
-  f->p = ng_malloc(max_batch * np * sizeof(double));
   f->dp = ng_malloc(max_batch * np * sizeof(double));
-  if (si) f->dy = ng_malloc(max_batch * n_out * sizeof(double));
   f->mc = ng_malloc(max_batch * np * sizeof(double));
   f->u = ng_malloc(np * np * sizeof(double));
   f->tmp = ng_malloc(np * sizeof(double));
@@ -166,7 +163,7 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
     size_t slices = ng__fslices(ng__fchunks(f->cache_rows));
     if (slices > 1) f->part = ng_malloc((slices - 1) * n * sizeof(double));
   }
-  if (!f->theta || !f->xsub || !f->idx || !f->p || !f->dp || (si && !f->dy) || !f->mc ||
+  if (!f->theta || !f->xsub || !f->idx || !f->dp || !f->mc ||
       !f->u || !f->tmp || !f->vec ||
       (f->cache_rows > 0 && (!f->deltas || !f->uy || !f->c)) ||
       (f->cache_rows > NG__FISHER_CHUNK && !f->part)) {
@@ -183,13 +180,11 @@ int ng_fisher_create(ng_fisher_t **out, const ng_model_t *m, size_t max_batch) {
 
 void ng_fisher_destroy(ng_fisher_t *f) {
   if (!f) return;
-  ng_mlp_ws_destroy(f->ws);
+  ng_model_ws_destroy(f->mws);
   ng_free(f->theta);
   ng_free(f->xsub);
   ng_free(f->idx);
-  ng_free(f->p);
   ng_free(f->dp);
-  ng_free(f->dy);
   ng_free(f->mc);
   ng_free(f->u);
   ng_free(f->tmp);
@@ -215,7 +210,7 @@ int ng_fisher_set_reducer(ng_fisher_t *f, const ng_reducer_t *r) {
 int ng_fisher_set_pool(ng_fisher_t *f, ng_pool_t *pool) {
   if (!f) return NG_EINVAL;
   f->pool = pool;
-  return ng_mlp_ws_set_pool(f->ws, pool);
+  return ng_model_ws_set_pool(f->mws, pool);
 }
 
 size_t ng_fisher_n(const ng_fisher_t *f) { return f ? f->n : 0; }
@@ -223,45 +218,6 @@ size_t ng_fisher_batch(const ng_fisher_t *f) { return f ? f->batch : 0; }
 unsigned long ng_fisher_products(const ng_fisher_t *f) { return f ? f->products : 0; }
 size_t ng_fisher_cache_rows(const ng_fisher_t *f) { return f ? f->cache_rows : 0; }
 int ng_fisher_factored(const ng_fisher_t *f) { return f && f->batch > 0 && f->factored; }
-
-/* ---- the model's passes over the workspace (model.c's layout, on f's own ws) ------------------ */
-
-/* v (n) -> dP (B x np) = J v. */
-static int ng__jvp(ng_fisher_t *f, const double *v, double *dp) {
-  size_t batch = f->batch;
-  if (!f->si_head) return ng_mlp_jvp(f->mlp, f->theta, f->ws, batch, v, dp);
-  size_t np = f->np, d = f->n_out;
-  int st = ng_mlp_jvp(f->mlp, f->theta, f->ws, batch, v, f->dy);
-  if (st != NG_OK) return st;
-  for (size_t b = 0; b < batch; b++) {
-    memcpy(dp + b * np, f->dy + b * d, d * sizeof(double));
-    memcpy(dp + b * np + d, v + f->n_mlp, d * sizeof(double));
-  }
-  return NG_OK;
-}
-
-/* dP (B x np) -> out (n) += sum_b J_b^T dP_b (sq: += (J_b^T dP_b)^2 elementwise). */
-static int ng__vjp(ng_fisher_t *f, const double *dp, double *out, int sq) {
-  size_t batch = f->batch;
-  const double *dy = dp;
-  if (f->si_head) {
-    size_t np = f->np, d = f->n_out;
-    for (size_t b = 0; b < batch; b++) memcpy(f->dy + b * d, dp + b * np, d * sizeof(double));
-    dy = f->dy;
-  }
-  int st = sq ? ng_mlp_vjp_sq(f->mlp, f->theta, f->ws, batch, dy, out)
-              : ng_mlp_vjp(f->mlp, f->theta, f->ws, batch, dy, out, NULL);
-  if (st != NG_OK || !f->si_head) return st;
-  /* every row's log stds are the same head parameters */
-  size_t np = f->np, d = f->n_out;
-  double *oh = out + f->n_mlp;
-  for (size_t b = 0; b < batch; b++)
-    for (size_t j = 0; j < d; j++) {
-      double g = dp[b * np + d + j];
-      oh[j] += sq ? g * g : g;
-    }
-  return NG_OK;
-}
 
 /* ---- the point ------------------------------------------------------------------------------- */
 
@@ -330,19 +286,9 @@ static void ng__factor_row(ng_fisher_t *f, const double *mb, double *uy) {
 static int ng__set_point(ng_fisher_t *f, const double *theta, size_t batch, const double *x) {
   f->batch = 0;
   f->factored = 0;
-  /* the whole theta, head included, and x: a ReLU can turn a NaN input into 0 */
-  if (!ng_all_finite(f->n, theta) || !ng_all_finite(batch * f->n_in, x)) return NG_ENONFINITE;
-  int st = ng_mlp_forward(f->mlp, theta, f->ws, batch, x, f->si_head ? NULL : f->p);
+  /* checks theta (head included), x and P */
+  int st = ng_model_forward(f->m, theta, f->mws, batch, x, NULL);
   if (st != NG_OK) return st;
-  if (f->si_head) {
-    const double *y = ng_mlp_ws_output(f->ws);
-    size_t np = f->np, d = f->n_out;
-    for (size_t b = 0; b < batch; b++) {
-      memcpy(f->p + b * np, y + b * d, d * sizeof(double));
-      memcpy(f->p + b * np + d, theta + f->n_mlp, d * sizeof(double));
-    }
-  }
-  if (!ng_all_finite(batch * f->np, f->p)) return NG_ENONFINITE;
   memcpy(f->theta, theta, f->n * sizeof(double));
   ng__precompute_m(f, f->p, batch);
   if (!ng_all_finite(batch * f->np, f->mc)) return NG_ENONFINITE;
@@ -475,21 +421,21 @@ static int ng__apply_factored(ng_fisher_t *f, const double *v, double *out) {
     const double *part = f->part + (s - 1) * f->n;
     for (size_t i = 0; i < f->n; i++) out[i] += part[i];
   }
-  if (f->si_head) {
+  if (f->n_head) {
     double scale = 2.0 * (double)batch;
-    for (size_t j = 0; j < f->n_out; j++) out[f->n_mlp + j] = scale * v[f->n_mlp + j];
+    for (size_t j = 0; j < f->n_head; j++) out[f->n_mlp + j] = scale * v[f->n_mlp + j];
   }
   return NG_OK;
 }
 
 /* JVP/VJP: out (n, zeroed here) = sum_b J_b^T M_b J_b v over the local rows. */
 static int ng__apply_jvp_vjp(ng_fisher_t *f, const double *v, double *out) {
-  int st = ng__jvp(f, v, f->dp);
+  int st = ng_model_jvp(f->m, f->theta, f->mws, f->batch, v, f->dp);
   if (st != NG_OK) return st;
   st = ng__apply_m(f, f->dp, f->batch);
   if (st != NG_OK) return st;
   memset(out, 0, f->n * sizeof(double));
-  return ng__vjp(f, f->dp, out, 0);
+  return ng_model_vjp(f->m, f->theta, f->mws, f->batch, f->dp, out);
 }
 
 int ng_fisher_apply(ng_fisher_t *f, const double *v, double damping, double *out) {
@@ -577,13 +523,13 @@ int ng_fisher_distance(ng_fisher_t *f, const double *d, double *dist) {
     int st = ng_pool_run(f->pool, job.n_chunks, ng__dot_task, &job);
     if (st != NG_OK) return st;
     for (size_t i = 0; i < batch * k; i++) s += f->c[i] * f->c[i];
-    if (f->si_head) {
+    if (f->n_head) {
       double h = 0.0;
-      for (size_t j = 0; j < f->n_out; j++) h += d[f->n_mlp + j] * d[f->n_mlp + j];
+      for (size_t j = 0; j < f->n_head; j++) h += d[f->n_mlp + j] * d[f->n_mlp + j];
       s += 2.0 * (double)batch * h;
     }
   } else {
-    int st = ng__jvp(f, d, f->dp);
+    int st = ng_model_jvp(f->m, f->theta, f->mws, batch, d, f->dp);
     if (st == NG_OK) st = ng__quad_m(f, f->dp, &s);
     if (st != NG_OK) return st;
   }
@@ -630,8 +576,8 @@ int ng_fisher_diag(ng_fisher_t *f, double *out) {
   if (f->factored) {
     int st = ng_mlp_rowgrad_sq_acc(f->mlp, f->theta, f->ws, 0, batch, f->k, f->deltas, NULL, out);
     if (st != NG_OK) return st;
-    if (f->si_head)
-      for (size_t j = 0; j < f->n_out; j++) out[f->n_mlp + j] = 2.0 * (double)batch;
+    if (f->n_head)
+      for (size_t j = 0; j < f->n_head; j++) out[f->n_mlp + j] = 2.0 * (double)batch;
   } else {
     /* factor rows: Gaussian np (log stds included), categorical k - 1 (the stick-breaking
      * factor, accurate for nearly deterministic rows; rebuilt per row into f->u), other
@@ -654,7 +600,7 @@ int ng_fisher_diag(ng_fisher_t *f, double *out) {
           memcpy(u, f->u + r * np, np * sizeof(double));
         }
       }
-      int st = ng__vjp(f, f->dp, out, 1);
+      int st = ng_model_vjp_sq(f->m, f->theta, f->mws, batch, f->dp, out);
       if (st != NG_OK) return st;
     }
   }

@@ -1,11 +1,12 @@
 /* The model: an MLP (owned) plus a distribution head, over theta = [mlp | head].
  *
- * Per input row b the model produces P_b (dist.h layout). Three layouts:
- *   categorical (k):              P_b = y_b                      (MLP out k, no head)
- *   Gaussian, NG_LOGSTD_NETWORK:  P_b = y_b                      (MLP out 2d, no head)
- *   Gaussian, state independent:  P_b = [y_b | theta_head]       (MLP out d, head d)
- * In the first two cases the MLP output IS the P array; only the third needs the head's
- * columns broadcast in (forward, jvp) or summed out (vjp, vjp_sq).
+ * Per input row b the model produces P_b = [y_b | theta_head] (dist.h layout):
+ *   categorical (k):              MLP out k,  no head
+ *   Gaussian, NG_LOGSTD_NETWORK:  MLP out 2d, no head
+ *   Gaussian, state independent:  MLP out d,  head d (the log stds)
+ * Without a head the MLP output IS the P array; with one, the head's columns are broadcast
+ * in (forward, jvp: ng__rows) or summed out (vjp, vjp_sq: ng__head_vjp). Those two helpers
+ * and ng_model_mlp_cotangent are the only code that knows where the head sits.
  */
 #include "natgrad/model.h"
 
@@ -19,13 +20,13 @@ struct ng_model {
   ng_mlp_t *mlp;
   ng_dist_t dist;
   ng_logstd_mode_t logstd;
-  int si_head;       /* 1: Gaussian with state-independent log stds held in theta's head */
   size_t n_in;
   size_t n_out;      /* MLP outputs */
   size_t n_dp;       /* distribution parameters per row (columns of P) */
   size_t n_act;      /* doubles per action */
   size_t n_mlp;      /* MLP parameters: theta[0, n_mlp) */
-  size_t n_params;   /* n_mlp + head */
+  size_t n_head;     /* head parameters: theta[n_mlp, n_params), P's last n_head columns */
+  size_t n_params;   /* n_mlp + n_head */
   size_t n_layers;
 };
 
@@ -36,7 +37,7 @@ struct ng_model_ws {
   size_t batch;      /* rows of the last successful forward (0: none yet) */
   double *p;         /* max_batch x n_dp: P of the last forward */
   double *dp;        /* max_batch x n_dp: cotangent rows built by the batch helpers */
-  double *dy;        /* max_batch x n_out: MLP-output (co)tangents (si_head only, else NULL) */
+  double *dy;        /* max_batch x n_out: MLP-output (co)tangents (with a head, else NULL) */
 };
 
 /* ---- create / query -------------------------------------------------------------------- */
@@ -79,13 +80,13 @@ int ng_model_create(ng_model_t **out, size_t n_in, size_t n_hidden, const size_t
   if (st != NG_OK) goto fail;
   m->dist = dist;
   m->logstd = logstd;
-  m->si_head = si;
   m->n_in = n_in;
   m->n_out = n_out;
   m->n_dp = n_dp;
   m->n_act = ng_dist_action_size(&dist);
   m->n_mlp = ng_mlp_n_params(m->mlp);
-  m->n_params = m->n_mlp + (si ? dist.dim : 0);
+  m->n_head = si ? dist.dim : 0;
+  m->n_params = m->n_mlp + m->n_head;
   m->n_layers = n_layers;
   ng_free(sizes);
   ng_free(acts);
@@ -115,6 +116,8 @@ ng_logstd_mode_t ng_model_logstd_mode(const ng_model_t *m) {
 }
 size_t ng_model_n_dist_params(const ng_model_t *m) { return m ? m->n_dp : 0; }
 const ng_mlp_t *ng_model_mlp(const ng_model_t *m) { return m ? m->mlp : NULL; }
+size_t ng_model_n_mlp_params(const ng_model_t *m) { return m ? m->n_mlp : 0; }
+size_t ng_model_n_head_params(const ng_model_t *m) { return m ? m->n_head : 0; }
 
 /* ---- initialisation ----------------------------------------------------------------------- */
 
@@ -132,7 +135,7 @@ int ng_model_init(const ng_model_t *m, double *theta, double hidden_gain, double
   if (st != NG_OK) return st;
   if (m->dist.kind != NG_DIST_GAUSSIAN) return NG_OK;
   size_t d = m->dist.dim;
-  if (m->si_head) {
+  if (m->n_head) {
     for (size_t j = 0; j < d; j++) theta[m->n_mlp + j] = init_log_std;
   } else {
     /* The output layer's bias follows its weights; its entries d..2d-1 feed the log stds. */
@@ -164,8 +167,8 @@ int ng_model_ws_create(ng_model_ws_t **out, const ng_model_t *m, size_t max_batc
   }
   ws->p = ng_malloc(max_batch * m->n_dp * sizeof(double));
   ws->dp = ng_malloc(max_batch * m->n_dp * sizeof(double));
-  if (m->si_head) ws->dy = ng_malloc(max_batch * m->n_out * sizeof(double));
-  if (!ws->p || !ws->dp || (m->si_head && !ws->dy)) {
+  if (m->n_head) ws->dy = ng_malloc(max_batch * m->n_out * sizeof(double));
+  if (!ws->p || !ws->dp || (m->n_head && !ws->dy)) {
     ng_model_ws_destroy(ws);
     return NG_ENOMEM;
   }
@@ -189,6 +192,54 @@ int ng_model_ws_set_pool(ng_model_ws_t *ws, ng_pool_t *pool) {
 }
 
 const double *ng_model_ws_params(const ng_model_ws_t *ws) { return ws ? ws->p : NULL; }
+ng_mlp_ws_t *ng_model_ws_mlp(ng_model_ws_t *ws) { return ws ? ws->mlp_ws : NULL; }
+
+/* ---- the head ------------------------------------------------------------------------------ */
+
+/* P (B x n_dp) = rows [y_b | vec_head] from y (B x n_out). The map (y, theta_head) -> P is
+ * linear, so with vec = theta it is the forward's P and with a tangent v its JVP. */
+static void ng__rows(const ng_model_t *m, size_t batch, const double *y, const double *vec,
+                     double *p) {
+  size_t np = m->n_dp, n_out = m->n_out;
+  for (size_t b = 0; b < batch; b++) {
+    memcpy(p + b * np, y + b * n_out, n_out * sizeof(double));
+    memcpy(p + b * np + n_out, vec + m->n_mlp, m->n_head * sizeof(double));
+  }
+}
+
+/* out_head += sum_b dP_b's head columns (sq: their squares). Every row's head columns are
+ * the same parameters, so their gradient is the column sum; row b's own gradient of head
+ * parameter j is its cotangent dP[b, n_out + j] itself. */
+static void ng__head_vjp(const ng_model_t *m, size_t batch, const double *dp, double *out,
+                         int sq) {
+  size_t np = m->n_dp, n_out = m->n_out;
+  double *oh = out + m->n_mlp;
+  for (size_t b = 0; b < batch; b++)
+    for (size_t j = 0; j < m->n_head; j++) {
+      double g = dp[b * np + n_out + j];
+      oh[j] += sq ? g * g : g;
+    }
+}
+
+/* dY (B x n_out) = dP's first n_out columns. */
+static void ng__split(const ng_model_t *m, size_t batch, const double *dp, double *dy) {
+  size_t np = m->n_dp, n_out = m->n_out;
+  for (size_t b = 0; b < batch; b++) memcpy(dy + b * n_out, dp + b * np, n_out * sizeof(double));
+}
+
+int ng_model_mlp_cotangent(const ng_model_t *m, size_t batch, const double *dp, double *dy) {
+  if (!m || !dp || !dy || dp == dy) return NG_EINVAL;
+  ng__split(m, batch, dp, dy);
+  return NG_OK;
+}
+
+/* The MLP-output cotangents of dP: dP itself without a head, else its columns in ws->dy. */
+static const double *ng__mlp_dy(const ng_model_t *m, ng_model_ws_t *ws, size_t batch,
+                                const double *dp) {
+  if (!m->n_head) return dp;
+  ng__split(m, batch, dp, ws->dy);
+  return ws->dy;
+}
 
 /* ---- passes ------------------------------------------------------------------------------- */
 
@@ -208,22 +259,11 @@ int ng_model_forward(const ng_model_t *m, const double *theta, ng_model_ws_t *ws
   /* Checked before P is formed, not only through P: a ReLU can turn a NaN input into 0.
    * ng_mlp_forward checks the MLP's parameters and x; the head is checked here (checking
    * all of theta twice was a tenth of the rollout's per-step forward). */
-  if (!ng_all_finite(m->n_params - m->n_mlp, theta + m->n_mlp)) return NG_ENONFINITE;
+  if (!ng_all_finite(m->n_head, theta + m->n_mlp)) return NG_ENONFINITE;
   size_t np = m->n_dp;
-  if (!m->si_head) {
-    int st = ng_mlp_forward(m->mlp, theta, ws->mlp_ws, batch, x, ws->p);
-    if (st != NG_OK) return st;
-  } else {
-    int st = ng_mlp_forward(m->mlp, theta, ws->mlp_ws, batch, x, NULL);
-    if (st != NG_OK) return st;
-    const double *y = ng_mlp_ws_output(ws->mlp_ws);
-    size_t d = m->dist.dim;
-    const double *head = theta + m->n_mlp;
-    for (size_t b = 0; b < batch; b++) {
-      memcpy(ws->p + b * np, y + b * d, d * sizeof(double));
-      memcpy(ws->p + b * np + d, head, d * sizeof(double));
-    }
-  }
+  int st = ng_mlp_forward(m->mlp, theta, ws->mlp_ws, batch, x, m->n_head ? NULL : ws->p);
+  if (st != NG_OK) return st;
+  if (m->n_head) ng__rows(m, batch, ng_mlp_ws_output(ws->mlp_ws), theta, ws->p);
   if (!ng_all_finite(batch * np, ws->p)) return NG_ENONFINITE;
   ws->batch = batch;
   if (p_out) memcpy(p_out, ws->p, batch * np * sizeof(double));
@@ -238,15 +278,9 @@ int ng_model_vjp(const ng_model_t *m, const double *theta, ng_model_ws_t *ws, si
   if (!theta || !dp || !dtheta) return NG_EINVAL;
   size_t np = m->n_dp;
   if (!ng_all_finite(batch * np, dp)) return NG_ENONFINITE;
-  if (!m->si_head) return ng_mlp_vjp(m->mlp, theta, ws->mlp_ws, batch, dp, dtheta, NULL);
-  size_t d = m->dist.dim;
-  for (size_t b = 0; b < batch; b++) memcpy(ws->dy + b * d, dp + b * np, d * sizeof(double));
-  st = ng_mlp_vjp(m->mlp, theta, ws->mlp_ws, batch, ws->dy, dtheta, NULL);
+  st = ng_mlp_vjp(m->mlp, theta, ws->mlp_ws, batch, ng__mlp_dy(m, ws, batch, dp), dtheta, NULL);
   if (st != NG_OK) return st;
-  /* Every row's log stds are the same head parameters: their gradient is the column sum. */
-  double *gh = dtheta + m->n_mlp;
-  for (size_t b = 0; b < batch; b++)
-    for (size_t j = 0; j < d; j++) gh[j] += dp[b * np + d + j];
+  ng__head_vjp(m, batch, dp, dtheta, 0);
   return NG_OK;
 }
 
@@ -257,15 +291,9 @@ int ng_model_jvp(const ng_model_t *m, const double *theta, ng_model_ws_t *ws, si
   if (st != NG_OK) return st;
   if (!theta || !v || !dp) return NG_EINVAL;
   if (!ng_all_finite(m->n_params, v)) return NG_ENONFINITE;
-  if (!m->si_head) return ng_mlp_jvp(m->mlp, theta, ws->mlp_ws, batch, v, dp);
-  size_t np = m->n_dp, d = m->dist.dim;
-  st = ng_mlp_jvp(m->mlp, theta, ws->mlp_ws, batch, v, ws->dy);
+  st = ng_mlp_jvp(m->mlp, theta, ws->mlp_ws, batch, v, m->n_head ? ws->dy : dp);
   if (st != NG_OK) return st;
-  const double *vh = v + m->n_mlp;
-  for (size_t b = 0; b < batch; b++) {
-    memcpy(dp + b * np, ws->dy + b * d, d * sizeof(double));
-    memcpy(dp + b * np + d, vh, d * sizeof(double));
-  }
+  if (m->n_head) ng__rows(m, batch, ws->dy, v, dp);
   return NG_OK;
 }
 
@@ -277,18 +305,9 @@ int ng_model_vjp_sq(const ng_model_t *m, const double *theta, ng_model_ws_t *ws,
   if (!theta || !dp || !out) return NG_EINVAL;
   size_t np = m->n_dp;
   if (!ng_all_finite(batch * np, dp)) return NG_ENONFINITE;
-  if (!m->si_head) return ng_mlp_vjp_sq(m->mlp, theta, ws->mlp_ws, batch, dp, out);
-  size_t d = m->dist.dim;
-  for (size_t b = 0; b < batch; b++) memcpy(ws->dy + b * d, dp + b * np, d * sizeof(double));
-  st = ng_mlp_vjp_sq(m->mlp, theta, ws->mlp_ws, batch, ws->dy, out);
+  st = ng_mlp_vjp_sq(m->mlp, theta, ws->mlp_ws, batch, ng__mlp_dy(m, ws, batch, dp), out);
   if (st != NG_OK) return st;
-  /* Row b's gradient of head log std j is its cotangent dP[b, d+j] itself. */
-  double *oh = out + m->n_mlp;
-  for (size_t b = 0; b < batch; b++)
-    for (size_t j = 0; j < d; j++) {
-      double g = dp[b * np + d + j];
-      oh[j] += g * g;
-    }
+  ng__head_vjp(m, batch, dp, out, 1);
   return NG_OK;
 }
 

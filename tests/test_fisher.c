@@ -358,6 +358,28 @@ static void test_monte_carlo(void) {
 
 /* ---- dense, diagonal, linearity, damping ------------------------------------------------- */
 
+/* The head's block of F (theta[ng_model_n_mlp_params, n), model.h): exactly 2 I, with no
+ * cross terms to the MLP's parameters, as model.h promises and fisher.c's factored path and
+ * K-FAC take for granted. On the JVP/VJP path it comes out of the model's own passes. */
+static void test_head_block(void) {
+  for (size_t t = 0; t < N_SMALL; t++) {
+    setup_t s;
+    if (!setup(&s, &ARCHS[t], BATCH, 4000 + t)) continue;
+    size_t n = s.n, n_mlp = ng_model_n_mlp_params(s.m);
+    int si = s.arch->kind == NG_DIST_GAUSSIAN && s.arch->logstd == NG_LOGSTD_STATE_INDEPENDENT;
+    NG_CHECK(n - n_mlp == (si ? s.arch->dim : 0));
+    double *F = malloc(n * n * sizeof *F);
+    NG_CHECK_OK(ng_fisher_dense(s.f, F));
+    int exact = 1;
+    for (size_t i = n_mlp; i < n; i++)
+      for (size_t j = 0; j < n; j++) exact &= F[i * n + j] == (i == j ? 2.0 : 0.0);
+    NG_CHECK(exact);
+    if (!exact) fprintf(stderr, "  %s: head block of F is not 2 I\n", s.arch->name);
+    free(F);
+    teardown(&s);
+  }
+}
+
 static void test_dense_properties(void) {
   for (size_t t = 0; t < N_SMALL; t++) {
     setup_t s;
@@ -1075,6 +1097,7 @@ int main(void) {
     NG_TEST_RUN(test_dense_is_jtmj);
     NG_TEST_RUN(test_monte_carlo);
     NG_TEST_RUN(test_dense_properties);
+    NG_TEST_RUN(test_head_block);
     NG_TEST_RUN(test_diag_large);
     NG_TEST_RUN(test_distance);
     NG_TEST_RUN(test_subsample);

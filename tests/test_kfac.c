@@ -243,8 +243,8 @@ static void test_factors_brute_force(void) {
   }
 }
 
-/* K-FAC's loss and gradient run on mlp's passes in ng_sup_loss_grad's order: equal BIT FOR
- * BIT to the model's, for every head layout, zero to three hidden layers, tanh and ReLU, and
+/* K-FAC's loss and gradient (ng_sup_loss_grad on K-FAC's own model workspace): equal BIT
+ * FOR BIT to the model's, for every head layout, zero to three hidden layers, tanh and ReLU, and
  * on a batch smaller than the workspace's. */
 static void test_loss_grad_matches_model(void) {
   size_t h2[2] = {5, 4}, h3[3] = {6, 5, 4};
@@ -566,6 +566,12 @@ static void test_precondition_and_running(void) {
   NG_CHECK_STATUS(ng_kfac_invert(k2, -1.0), NG_EINVAL);
   theta[0] = NAN;
   NG_CHECK_STATUS(ng_kfac_loss_grad(k2, theta, BATCH, x[0], y, &loss, NULL), NG_ENONFINITE);
+  /* a failed forward leaves no batch for the statistics */
+  NG_CHECK_STATUS(ng_kfac_batch_stats(k2, theta, NG_FISHER_TRUE, 0, y, NULL), NG_EINVAL);
+  theta[0] = 0.1;
+  theta[n - 1] = INFINITY; /* a head parameter: the model, not the MLP, checks it */
+  NG_CHECK_STATUS(ng_kfac_loss_grad(k2, theta, BATCH, x[0], y, &loss, NULL), NG_ENONFINITE);
+  NG_CHECK_STATUS(ng_kfac_batch_stats(k2, theta, NG_FISHER_TRUE, 0, y, NULL), NG_EINVAL);
   NG_CHECK(ng_kfac_batch_A(k2, 2) == NULL && ng_kfac_n_layers(k2) == 2);
   ng_model_t *dummy = NULL;
   ng_kfac_t *k3 = (ng_kfac_t *)&k3;

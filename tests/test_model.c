@@ -1,6 +1,7 @@
 /* Model tests: the Jacobian products against central differences of P(theta) for every head
  * layout and several architectures, the batch helpers' gradients against central
- * differences of the sums they return, initialisation properties and bad inputs. */
+ * differences of the sums they return, the layout accessors and the MLP-output cotangent
+ * that fisher.c and kfac.c build on, initialisation properties and bad inputs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,34 @@ static size_t pick_coords(size_t n, size_t *idx, ng_rng_t *rng) {
   return k;
 }
 
+/* Relative error of g, the gradient of sum_b dP_b . P_b at theta, against central
+ * differences on pick_coords of theta[0, n_check). */
+static double vjp_fd_err(const ng_model_t *m, ng_model_ws_t *ws, const double *theta,
+                         const double *x, const double *dp, const double *g, size_t n_check,
+                         ng_rng_t *rng) {
+  size_t n = ng_model_n_params(m);
+  size_t *idx = malloc((n_check < FD_MAX_COORDS ? n_check : FD_MAX_COORDS) * sizeof *idx);
+  double *tp = malloc(n * sizeof *tp);
+  size_t k = pick_coords(n_check, idx, rng);
+  double *got = malloc(k * sizeof *got), *fd = malloc(k * sizeof *fd);
+  for (size_t t = 0; t < k; t++) {
+    size_t i = idx[t];
+    memcpy(tp, theta, n * sizeof *tp);
+    tp[i] = theta[i] + FD_H;
+    double sp = weighted_p(m, ws, tp, x, dp);
+    tp[i] = theta[i] - FD_H;
+    double sm = weighted_p(m, ws, tp, x, dp);
+    fd[t] = (sp - sm) / (2.0 * FD_H);
+    got[t] = g[i];
+  }
+  double err = ng_test_rel_err(k, got, fd, 1e-3);
+  free(idx);
+  free(tp);
+  free(got);
+  free(fd);
+  return err;
+}
+
 static void check_jacobian_products(const arch_t *a, uint64_t seed) {
   ng_rng_t rng;
   ng_rng_seed(&rng, seed, 0);
@@ -118,7 +147,6 @@ static void check_jacobian_products(const arch_t *a, uint64_t seed) {
   double *x = malloc(BATCH * n_in * sizeof *x), *dp = malloc(BATCH * np * sizeof *dp);
   double *jv = malloc(BATCH * np * sizeof *jv), *jv_fd = malloc(BATCH * np * sizeof *jv_fd);
   double *pp = malloc(BATCH * np * sizeof *pp), *pm = malloc(BATCH * np * sizeof *pm);
-  size_t *idx = malloc((n < FD_MAX_COORDS ? n : FD_MAX_COORDS) * sizeof *idx);
   random_theta(m, theta, &rng);
   random_vec(BATCH * n_in, x, 1.0, &rng);
   random_vec(BATCH * np, dp, 1.0, &rng);
@@ -127,19 +155,7 @@ static void check_jacobian_products(const arch_t *a, uint64_t seed) {
   /* vjp, coordinate by coordinate */
   NG_CHECK_OK(ng_model_forward(m, theta, ws, BATCH, x, NULL));
   NG_CHECK_OK(ng_model_vjp(m, theta, ws, BATCH, dp, g));
-  size_t k = pick_coords(n, idx, &rng);
-  double *gsel = malloc(k * sizeof *gsel);
-  for (size_t t = 0; t < k; t++) {
-    size_t i = idx[t];
-    memcpy(tp, theta, n * sizeof *tp);
-    tp[i] = theta[i] + FD_H;
-    double sp = weighted_p(m, ws, tp, x, dp);
-    tp[i] = theta[i] - FD_H;
-    double sm = weighted_p(m, ws, tp, x, dp);
-    g_fd[t] = (sp - sm) / (2.0 * FD_H);
-    gsel[t] = g[i];
-  }
-  double err = ng_test_rel_err(k, gsel, g_fd, 1e-3);
+  double err = vjp_fd_err(m, ws, theta, x, dp, g, n, &rng);
   NG_CHECK(err <= FD_RTOL);
   if (!(err <= FD_RTOL)) fprintf(stderr, "  %s: vjp rel err %.3g\n", a->name, err);
 
@@ -183,8 +199,6 @@ static void check_jacobian_products(const arch_t *a, uint64_t seed) {
   ng_model_ws_destroy(ws1);
   free(sq);
   free(sq_ref);
-  free(gsel);
-  free(idx);
   free(theta);
   free(tp);
   free(g);
@@ -399,6 +413,8 @@ static void test_param_layout(void) {
     NG_CHECK(np == (arch->kind == NG_DIST_GAUSSIAN ? 2 * d : d));
     NG_CHECK(n_out == (si ? d : np));
     NG_CHECK(n == n_mlp + (si ? d : 0));
+    NG_CHECK(ng_model_n_mlp_params(m) == n_mlp);
+    NG_CHECK(ng_model_n_head_params(m) == (si ? d : 0));
     NG_CHECK(ng_model_n_in(m) == n_in);
     if (arch->kind == NG_DIST_GAUSSIAN) NG_CHECK(ng_model_logstd_mode(m) == arch->logstd);
     ng_model_ws_t *ws = NULL;
@@ -420,6 +436,8 @@ static void test_param_layout(void) {
         same &= p[b * np + j] == want;
       }
     NG_CHECK(same);
+    /* the model's own MLP workspace holds that forward's outputs */
+    NG_CHECK(memcmp(ng_mlp_ws_output(ng_model_ws_mlp(ws)), y, BATCH * n_out * sizeof *y) == 0);
     free(theta);
     free(x);
     free(p);
@@ -428,6 +446,60 @@ static void test_param_layout(void) {
     ng_model_ws_destroy(ws);
     ng_model_destroy(m);
   }
+}
+
+/* ---- the MLP inside: what fisher.c and kfac.c build on -------------------------------------- */
+
+/* J^T dP split at the head: mlp.h's VJP of ng_model_mlp_cotangent(dP), run on
+ * ng_model_ws_mlp(ws), is the model's VJP on theta[0, n_mlp) bit for bit (and, by central
+ * differences of sum_b dP_b . P_b(theta), the gradient there); the head's parameters
+ * theta[n_mlp, n) get dP's head columns summed over the rows. */
+static void check_mlp_cotangent(const arch_t *a, uint64_t seed) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, seed, 0);
+  ng_model_t *m = make_model(a);
+  if (!m) return;
+  const ng_mlp_t *mlp = ng_model_mlp(m);
+  size_t n = ng_model_n_params(m), np = ng_model_n_dist_params(m), n_in = a->n_in;
+  size_t n_mlp = ng_model_n_mlp_params(m), n_head = ng_model_n_head_params(m);
+  size_t n_out = ng_mlp_n_out(mlp);
+  ng_model_ws_t *ws = NULL;
+  NG_CHECK_OK(ng_model_ws_create(&ws, m, BATCH));
+  double *theta = malloc(n * sizeof *theta);
+  double *g = calloc(n, sizeof *g), *g_mlp = calloc(n_mlp, sizeof *g_mlp);
+  double *x = malloc(BATCH * n_in * sizeof *x), *dp = malloc(BATCH * np * sizeof *dp);
+  double *dy = malloc(BATCH * n_out * sizeof *dy);
+  random_theta(m, theta, &rng);
+  random_vec(BATCH * n_in, x, 1.0, &rng);
+  random_vec(BATCH * np, dp, 1.0, &rng);
+
+  NG_CHECK_OK(ng_model_forward(m, theta, ws, BATCH, x, NULL));
+  NG_CHECK_OK(ng_model_vjp(m, theta, ws, BATCH, dp, g));
+  NG_CHECK_OK(ng_model_mlp_cotangent(m, BATCH, dp, dy));
+  NG_CHECK_OK(ng_mlp_vjp(mlp, theta, ng_model_ws_mlp(ws), BATCH, dy, g_mlp, NULL));
+  NG_CHECK(memcmp(g_mlp, g, n_mlp * sizeof *g) == 0);
+  for (size_t j = 0; j < n_head; j++) {
+    double want = 0.0;
+    for (size_t b = 0; b < BATCH; b++) want += dp[b * np + n_out + j];
+    NG_CHECK(g[n_mlp + j] == want);
+  }
+
+  double err = vjp_fd_err(m, ws, theta, x, dp, g_mlp, n_mlp, &rng);
+  NG_CHECK(err <= FD_RTOL);
+  if (!(err <= FD_RTOL)) fprintf(stderr, "  %s: MLP-part vjp rel err %.3g\n", a->name, err);
+
+  free(theta);
+  free(g);
+  free(g_mlp);
+  free(x);
+  free(dp);
+  free(dy);
+  ng_model_ws_destroy(ws);
+  ng_model_destroy(m);
+}
+
+static void test_mlp_cotangent(void) {
+  for (size_t i = 0; i < N_ARCHS; i++) check_mlp_cotangent(&ARCHS[i], 300 + i);
 }
 
 /* ---- initialisation ---------------------------------------------------------------------- */
@@ -579,6 +651,12 @@ static void test_bad_inputs(void) {
   NG_CHECK_STATUS(ng_model_init(m, theta, 1.0, NAN, 0.0, &rng), NG_ENONFINITE);
   NG_CHECK_STATUS(ng_model_init(m, theta, 1.0, 1.0, INFINITY, &rng), NG_ENONFINITE);
   NG_CHECK(ng_model_n_params(NULL) == 0 && ng_model_mlp(NULL) == NULL);
+  NG_CHECK(ng_model_n_mlp_params(NULL) == 0 && ng_model_n_head_params(NULL) == 0);
+  NG_CHECK(ng_model_ws_mlp(NULL) == NULL);
+  NG_CHECK_STATUS(ng_model_mlp_cotangent(NULL, 2, dp, p), NG_EINVAL);
+  NG_CHECK_STATUS(ng_model_mlp_cotangent(m, 2, NULL, p), NG_EINVAL);
+  NG_CHECK_STATUS(ng_model_mlp_cotangent(m, 2, dp, NULL), NG_EINVAL);
+  NG_CHECK_STATUS(ng_model_mlp_cotangent(m, 2, dp, dp), NG_EINVAL); /* no aliasing */
 
   ng_model_ws_destroy(ws);
   ng_model_ws_destroy(ws_other);
@@ -591,6 +669,7 @@ int main(void) {
   NG_TEST_RUN(test_batch_helpers);
   NG_TEST_RUN(test_helpers_accumulate);
   NG_TEST_RUN(test_param_layout);
+  NG_TEST_RUN(test_mlp_cotangent);
   NG_TEST_RUN(test_init);
   NG_TEST_RUN(test_bad_inputs);
   NG_TEST_END();

@@ -36,7 +36,9 @@ extern "C" {
   X(NG_ERANGE, -10, "value out of range")                                   \
   X(NG_ENOTFOUND, -11, "not found")                                         \
   X(NG_EUNSUPPORTED, -12, "not supported in this build")                    \
-  X(NG_EINTERRUPTED, -13, "interrupted")
+  X(NG_EINTERRUPTED, -13, "interrupted")                                    \
+  X(NG_EBUSY, -14, "in use by another process")                             \
+  X(NG_EEXIST, -15, "already exists")
 
 enum {
 #define NG__STATUS_ENUM(name, code, text) name = code,

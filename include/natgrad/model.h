@@ -1,12 +1,15 @@
 /* natgrad model: an MLP whose outputs parameterise a distribution (see dist.h); a policy in
  * RL, a probabilistic predictor in supervised learning.
  *
- * Parameters. theta = [MLP parameters | head parameters]:
+ * Parameters. theta = [MLP parameters | head parameters], and per input row the model
+ * produces one distribution-parameter row P_b (dist.h layout) by one rule,
+ *     P_b = [y_b | theta_head],   y_b the MLP's outputs for row b:
  *   - categorical over k classes: the MLP outputs k logits; no head parameters.
  *   - Gaussian over d dims, NG_LOGSTD_STATE_INDEPENDENT (TRPO's choice): the MLP outputs d
  *     means; the head holds d log standard deviations shared by every input.
  *   - Gaussian, NG_LOGSTD_NETWORK: the MLP outputs 2d numbers, means then log stds.
- * Per input row the model produces one distribution-parameter row P_b (dist.h layout).
+ * This file and model.c own that layout; other code reaches the MLP's part and the head's
+ * part of theta and of P only through the functions below.
  *
  * Passes mirror mlp.h: forward keeps what vjp/jvp need in a workspace; vjp accumulates into
  * dtheta; jvp overwrites. Batch helpers return SUMS over the rows they see (not means), so
@@ -44,6 +47,13 @@ ng_dist_t ng_model_dist(const ng_model_t *m);
 ng_logstd_mode_t ng_model_logstd_mode(const ng_model_t *m);
 size_t ng_model_n_dist_params(const ng_model_t *m);  /* columns of P: ng_dist_n_params */
 const ng_mlp_t *ng_model_mlp(const ng_model_t *m);    /* borrowed */
+/* theta[0, n_mlp) are the MLP's parameters (mlp.h's layout), theta[n_mlp, n_params) the
+ * head's: a caller that treats the head apart (freezes it, preconditions it by its own
+ * Fisher block) finds it here. 0 for a NULL model. A head, when there is one, is the
+ * Gaussian's log stds, P's last columns, whose block of the Fisher is exactly 2 I with no
+ * cross terms: fisher.c's factored path and kfac.c rely on that. */
+size_t ng_model_n_mlp_params(const ng_model_t *m);
+size_t ng_model_n_head_params(const ng_model_t *m);
 
 /* Orthogonal initialisation as TRPO/PPO implementations do it: hidden layers with gain
  * hidden_gain (sqrt(2) is usual), output layer with out_gain (0.01 for a policy), biases 0,
@@ -64,6 +74,17 @@ int ng_model_ws_set_pool(ng_model_ws_t *ws, ng_pool_t *pool);
 int ng_model_forward(const ng_model_t *m, const double *theta, ng_model_ws_t *ws, size_t batch,
                      const double *x, double *p_out);
 const double *ng_model_ws_params(const ng_model_ws_t *ws); /* B x n_dist_params, borrowed */
+
+/* ---- the MLP inside, for curvature code that runs mlp.h's kernels (fisher.c, kfac.c) ---- */
+
+/* The MLP workspace of ws (borrowed, lives as long as ws): after ng_model_forward it holds
+ * that forward's activations, so mlp.h's passes that read them (deltas, per-row gradients,
+ * activations) need no second forward. A forward run on it directly leaves ws's P stale. */
+ng_mlp_ws_t *ng_model_ws_mlp(ng_model_ws_t *ws);
+/* dY (B x n_out, OVERWRITES) = the MLP-output columns of P cotangents dP (B x
+ * n_dist_params): the part of J_b^T dP_b that back-propagates through the MLP (the rest
+ * goes straight to the head). dy must not alias dp. */
+int ng_model_mlp_cotangent(const ng_model_t *m, size_t batch, const double *dp, double *dy);
 
 /* dtheta += sum_b J_b^T dP_b, J_b = dP_b / dtheta (ACCUMULATES). */
 int ng_model_vjp(const ng_model_t *m, const double *theta, ng_model_ws_t *ws, size_t batch,

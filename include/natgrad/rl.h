@@ -186,6 +186,24 @@ int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err);
 /* The same from size bytes at data (a whole checkpoint file's contents, borrowed). */
 int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err);
 
+/* ---- in a run folder (natgrad/run.h) ---- */
+
+/* The columns of a run's progress.csv, one row per iteration. */
+#define NG_RL_LOG_HEADER                                                                    \
+  "iteration,env_steps,episodes,mean_return,mean_length,kl,entropy,surrogate_gain,"         \
+  "ls_trials,step_accepted,cg_iterations,cg_residual,vf_loss,explained_variance,rollout_s," \
+  "update_s,wall_s"
+/* One iteration's row (no newline) into buf, snprintf-style: returns the length needed. */
+size_t ng_rl_log_row(const ng_rl_stats_t *s, double wall_s, char *buf, size_t size);
+/* The config keys a resume may change (NULL-terminated): a checkpoint differing from its
+ * folder's config.ini in any other key is another run's. */
+const char *const *ng_rl_resume_keys(void);
+/* ng_run_save_fn and ng_run_load_fn for a trainer: save's ctx is the ng_rl_t *; load's is
+ * an ng_rl_t ** whose trainer (if any) is replaced by the loaded one. */
+int ng_rl_run_save(void *trainer, const char *path, ng_error_t *err);
+int ng_rl_run_load(void *slot, const char *path, char **config, char *state, size_t size,
+                   ng_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

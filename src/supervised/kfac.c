@@ -1,10 +1,11 @@
 /* K-FAC: Kronecker-factored curvature per dense layer (Martens & Grosse, 2015).
  *
- * Built on mlp.c's own passes: ng_mlp_forward keeps every layer's input in an mlp
- * workspace (read back with ng_mlp_ws_activation) for the A factors, and ng_mlp_deltas turns
- * one output cotangent per row into the per-layer pre-activation cotangents g for the G
- * factors. The loss and gradient are ng_sup_loss_grad's sequence of operations on those
- * same passes, so they match it bit for bit (test_kfac checks).
+ * The loss and gradient are ng_sup_loss_grad itself, on a model workspace owned here; its
+ * forward keeps every layer's input in the model's MLP workspace (ng_model_ws_mlp, read back
+ * with ng_mlp_ws_activation) for the A factors, and ng_mlp_deltas turns one MLP-output
+ * cotangent per row (ng_model_mlp_cotangent of a P cotangent) into the per-layer
+ * pre-activation cotangents g for the G factors. The head's parameters (model.h: the
+ * Gaussian's log stds, if any) are no layer: their block of F is exactly 2 I.
  */
 #include <cblas.h>
 #include <math.h>
@@ -27,12 +28,11 @@ struct ng_kfac {
   const ng_model_t *m;
   const ng_mlp_t *mlp;
   ng_dist_t dist;
-  size_t L, max_batch, n_in, n_out, np, na, n_mlp, n_params;
-  int si_head;       /* Gaussian with state-independent log stds in theta's head */
+  size_t L, max_batch, n_out, np, na, n_mlp, n_params;
   size_t *r, *c;     /* per layer: outputs, inputs */
   size_t *dcol;      /* per layer: first column of its block in a deltas row, or UNSTORED */
-  ng_mlp_ws_t *ws;   /* the last forward's activations */
-  double *p;         /* max_batch x np: distribution parameters */
+  ng_model_ws_t *mws; /* the last forward: P and the MLP's activations */
+  ng_mlp_ws_t *ws;   /* mws's MLP workspace (borrowed) */
   double *dp;        /* max_batch x np: cotangents of P */
   double *dy;        /* max_batch x n_out: the MLP-output part of dp */
   double *deltas;    /* max_batch x ng_mlp_deltas_width: one cotangent per row */
@@ -65,14 +65,11 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
   k->dist = ng_model_dist(m);
   k->L = ng_mlp_n_layers(k->mlp);
   k->max_batch = max_batch;
-  k->n_in = ng_mlp_n_in(k->mlp);
   k->n_out = ng_mlp_n_out(k->mlp);
   k->np = ng_model_n_dist_params(m);
   k->na = ng_dist_action_size(&k->dist);
-  k->n_mlp = ng_mlp_n_params(k->mlp);
+  k->n_mlp = ng_model_n_mlp_params(m);
   k->n_params = ng_model_n_params(m);
-  k->si_head = k->dist.kind == NG_DIST_GAUSSIAN &&
-               ng_model_logstd_mode(m) == NG_LOGSTD_STATE_INDEPENDENT;
   size_t L = k->L;
   k->r = ng_malloc(L * sizeof *k->r);
   k->c = ng_malloc(L * sizeof *k->c);
@@ -87,11 +84,12 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
     ng_kfac_destroy(k);
     return NG_ENOMEM;
   }
-  int st = ng_mlp_ws_create(&k->ws, k->mlp, max_batch);
+  int st = ng_model_ws_create(&k->mws, m, max_batch);
   if (st != NG_OK) {
     ng_kfac_destroy(k);
     return st;
   }
+  k->ws = ng_model_ws_mlp(k->mws);
   /* deltas layout (mlp.h): one block per stored layer, every layer but L-2; with one
    * cotangent per row, block l is B x r[l] starting at B * dcol[l] */
   size_t max_r = 0, max_c = 0, max_rc = 0, total = 0, col = 0;
@@ -115,7 +113,7 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
     ng_kfac_destroy(k);
     return NG_EINVAL;
   }
-  total += max_batch * (2 * k->np + k->n_out + width + hid + 1) + k->np * k->np + k->na +
+  total += max_batch * (k->np + k->n_out + width + hid + 1) + k->np * k->np + k->na +
            2 * max_rc + max_c;
   k->slab = ng_calloc(total, sizeof(double));
   if (!k->slab) {
@@ -128,7 +126,6 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
     (ptr) = q;               \
     q += (count);            \
   } while (0)
-  NG__TAKE(k->p, max_batch * k->np);
   NG__TAKE(k->dp, max_batch * k->np);
   NG__TAKE(k->dy, max_batch * k->n_out);
   NG__TAKE(k->deltas, max_batch * width);
@@ -156,7 +153,7 @@ int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
 
 void ng_kfac_destroy(ng_kfac_t *k) {
   if (!k) return;
-  ng_mlp_ws_destroy(k->ws);
+  ng_model_ws_destroy(k->mws);
   ng_free(k->r);
   ng_free(k->c);
   ng_free(k->dcol);
@@ -182,36 +179,6 @@ const double *ng_kfac_G(const ng_kfac_t *k, size_t l) { return k && l < k->L ? k
 int ng__kfac_inverted(const ng_kfac_t *k) { return k && k->inverted; }
 
 /* ---- passes ----------------------------------------------------------------------------------- */
-
-/* X (B x n_in) -> the MLP's activations in ws, P (B x np) as model.c lays it out:
- * [y | theta_head] for a state-independent Gaussian head, y itself otherwise. */
-static int ng__forward(ng_kfac_t *k, const double *theta, size_t batch, const double *x) {
-  k->batch = 0;
-  /* the whole theta, head included (the MLP checks only its own part), as ng_model_forward */
-  if (!ng_all_finite(k->n_params, theta) || !ng_all_finite(batch * k->n_in, x))
-    return NG_ENONFINITE;
-  int st = ng_mlp_forward(k->mlp, theta, k->ws, batch, x, NULL);
-  if (st != NG_OK) return st;
-  const double *y = ng_mlp_ws_output(k->ws);
-  if (k->si_head) {
-    size_t d = k->dist.dim;
-    for (size_t b = 0; b < batch; b++) {
-      memcpy(k->p + b * k->np, y + b * d, d * sizeof(double));
-      memcpy(k->p + b * k->np + d, theta + k->n_mlp, d * sizeof(double));
-    }
-  } else {
-    memcpy(k->p, y, batch * k->np * sizeof(double));
-  }
-  if (!ng_all_finite(batch * k->np, k->p)) return NG_ENONFINITE;
-  k->batch = batch;
-  return NG_OK;
-}
-
-/* dy (B x n_out) = the MLP-output columns of the P-cotangents dp (B x np). */
-static void ng__dp_to_dy(ng_kfac_t *k, size_t batch) {
-  for (size_t b = 0; b < batch; b++)
-    memcpy(k->dy + b * k->n_out, k->dp + b * k->np, k->n_out * sizeof(double));
-}
 
 /* Copies the upper triangle of the n x n row-major m onto its lower one. */
 static void ng__mirror_upper(size_t n, double *m) {
@@ -249,45 +216,12 @@ static int ng__g_accumulate(ng_kfac_t *k, const double *theta, size_t batch, dou
   return NG_OK;
 }
 
-/* ng_sup_loss_grad's operations in its order (loss.c, model.c), on the same mlp passes. */
 int ng_kfac_loss_grad(ng_kfac_t *k, const double *theta, size_t batch, const double *x,
                       const double *y, double *loss, double *grad) {
   if (!k || !theta || !x || !y || !loss || batch == 0 || batch > k->max_batch) return NG_EINVAL;
-  int st = ng__forward(k, theta, batch, x);
-  if (st != NG_OK) return st;
-  double sum = 0.0;
-  for (size_t b = 0; b < batch; b++) {
-    double lp;
-    const double *pb = k->p + b * k->np, *yb = y + b * k->na;
-    st = ng_dist_logp(&k->dist, pb, yb, &lp);
-    if (st == NG_OK && grad) st = ng_dist_logp_grad(&k->dist, pb, yb, k->dp + b * k->np);
-    if (st != NG_OK) {
-      k->batch = 0;
-      return st;
-    }
-    sum += lp;
-  }
-  if (!isfinite(sum)) return NG_ENONFINITE;
-  *loss = -sum / (double)batch;
-  if (!grad) return NG_OK;
-  ng_vec_zero(k->n_params, grad);
-  /* grad = -(1/B) J^T dp, dp = grad log p: the MLP part by mlp's backward, then the head's
-   * log stds (shared by every row) as the column sums of their cotangents */
-  if (!ng_all_finite(batch * k->np, k->dp)) return NG_ENONFINITE;
-  if (k->si_head) {
-    ng__dp_to_dy(k, batch);
-    st = ng_mlp_vjp(k->mlp, theta, k->ws, batch, k->dy, grad, NULL);
-    if (st != NG_OK) return st;
-    size_t d = k->dist.dim;
-    double *gh = grad + k->n_mlp;
-    for (size_t b = 0; b < batch; b++)
-      for (size_t j = 0; j < d; j++) gh[j] += k->dp[b * k->np + d + j];
-  } else {
-    st = ng_mlp_vjp(k->mlp, theta, k->ws, batch, k->dp, grad, NULL);
-    if (st != NG_OK) return st;
-  }
-  ng_vec_scale(k->n_params, -1.0 / (double)batch, grad);
-  return ng_all_finite(k->n_params, grad) ? NG_OK : NG_ENONFINITE;
+  int st = ng_sup_loss_grad(k->m, k->mws, theta, batch, x, y, loss, grad);
+  k->batch = st == NG_OK ? batch : 0;
+  return st;
 }
 
 int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind, int samples,
@@ -297,7 +231,7 @@ int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind
   if (kind == NG_FISHER_EMPIRICAL && !y) return NG_EINVAL;
   if (kind == NG_FISHER_TRUE && (samples < 0 || (samples > 0 && !rng))) return NG_EINVAL;
   const size_t batch = k->batch, np = k->np;
-  const double inv_b = 1.0 / (double)batch;
+  const double inv_b = 1.0 / (double)batch, *p = ng_model_ws_params(k->mws);
   /* A = (1/B) [a 1]^T [a 1] = (1/B) [[a^T a, a^T 1], [1^T a, B]], a = layer l's input */
   for (size_t l = 0; l < k->L; l++) {
     size_t c = k->c[l], ad = c + 1;
@@ -316,18 +250,17 @@ int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind
   int st = NG_OK;
   if (kind == NG_FISHER_EMPIRICAL) {
     for (size_t b = 0; b < batch && st == NG_OK; b++)
-      st = ng_dist_logp_grad(&k->dist, k->p + b * np, y + b * k->na, k->dp + b * np);
-    if (st != NG_OK) return st;
-    ng__dp_to_dy(k, batch);
-    st = ng__g_accumulate(k, theta, batch, inv_b);
+      st = ng_dist_logp_grad(&k->dist, p + b * np, y + b * k->na, k->dp + b * np);
+    if (st == NG_OK) st = ng_model_mlp_cotangent(k->m, batch, k->dp, k->dy);
+    if (st == NG_OK) st = ng__g_accumulate(k, theta, batch, inv_b);
   } else if (samples == 0) {
     /* E over y~ of g g^T = J^T M J = sum_r (J^T u_r)(J^T u_r)^T for M = sum_r u_r u_r^T;
-     * rows of the factor that touch only the head's log stds give g = 0 and are skipped. */
-    size_t rows = k->si_head ? k->dist.dim : np;
-    for (size_t rr = 0; rr < rows && st == NG_OK; rr++) {
+     * the factor's rows past the MLP's n_out outputs touch only the head (the Gaussian's
+     * factor is diagonal; a categorical has no head), give g = 0 and are skipped. */
+    for (size_t rr = 0; rr < k->n_out && st == NG_OK; rr++) {
       for (size_t b = 0; b < batch && st == NG_OK; b++) {
-        st = ng_dist_fisher_factor(&k->dist, k->p + b * np, k->u);
-        if (st == NG_OK) memcpy(k->dy + b * k->n_out, k->u + rr * np, k->n_out * sizeof(double));
+        st = ng_dist_fisher_factor(&k->dist, p + b * np, k->u);
+        if (st == NG_OK) st = ng_model_mlp_cotangent(k->m, 1, k->u + rr * np, k->dy + b * k->n_out);
       }
       if (st == NG_OK) st = ng__g_accumulate(k, theta, batch, inv_b);
     }
@@ -335,14 +268,12 @@ int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind
     double scale = inv_b / (double)samples;
     for (int s = 0; s < samples && st == NG_OK; s++) {
       for (size_t b = 0; b < batch && st == NG_OK; b++) {
-        const double *pb = k->p + b * np;
+        const double *pb = p + b * np;
         st = ng_dist_sample(&k->dist, pb, rng, k->ys);
         if (st == NG_OK) st = ng_dist_logp_grad(&k->dist, pb, k->ys, k->dp + b * np);
       }
-      if (st == NG_OK) {
-        ng__dp_to_dy(k, batch);
-        st = ng__g_accumulate(k, theta, batch, scale);
-      }
+      if (st == NG_OK) st = ng_model_mlp_cotangent(k->m, batch, k->dp, k->dy);
+      if (st == NG_OK) st = ng__g_accumulate(k, theta, batch, scale);
     }
   }
   if (st != NG_OK) return st;
@@ -427,6 +358,7 @@ int ng_kfac_precondition(ng_kfac_t *k, const double *g, double *s) {
       s[off + r * c + i] = k->gam[i * ad + c];
     }
   }
+  /* the head (model.h), a Gaussian's log stds: Fisher block 2 I, damped as the layers */
   for (size_t i = k->n_mlp; i < k->n_params; i++) s[i] = g[i] / (2.0 + k->inv_damping);
   return ng_all_finite(k->n_params, s) ? NG_OK : NG_ENONFINITE;
 }
