@@ -74,10 +74,15 @@ static int in_range(const ng_key_t *k, double x) {
   return 1;
 }
 
+static size_t count_names(const char *const *names) {
+  size_t n = 0;
+  while (names && names[n]) n++;
+  return n;
+}
+
 /* "a, b or c" from a NULL-terminated list. */
 static void choices_text(const char *const *c, char *buf, size_t size) {
-  size_t len = 0, n = 0;
-  while (c[n]) n++;
+  size_t len = 0, n = count_names(c);
   buf[0] = '\0';
   for (size_t i = 0; i < n && len < size; i++) {
     int w = snprintf(buf + len, size - len, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
@@ -125,9 +130,7 @@ static void out_value(out_t *o, const ng_key_t *k, const void *cfg) {
     break;
   case NG_KEY_CHOICE: {
     int i = *(const int *)f - (int)k->lo;
-    size_t n = 0;
-    while (k->choices[n]) n++;
-    if (i >= 0 && (size_t)i < n) out(o, "%s", k->choices[i]);
+    if (i >= 0 && (size_t)i < count_names(k->choices)) out(o, "%s", k->choices[i]);
     else out(o, "%d", *(const int *)f);
     break;
   }
@@ -336,10 +339,8 @@ int ng_keys_check(const ng_key_table_t *t, const void *cfg, ng_error_t *err) {
       return ng_error_set(err, NG_ERANGE, "%s%s must be 0 or 1 (got %d)", pre, k->name,
                           *(const int *)f);
     case NG_KEY_CHOICE: {
-      size_t n = 0;
-      while (k->choices[n]) n++;
       int c = *(const int *)f - (int)k->lo;
-      if (c >= 0 && (size_t)c < n) break;
+      if (c >= 0 && (size_t)c < count_names(k->choices)) break;
       choices_text(k->choices, got, sizeof got);
       return ng_error_set(err, NG_EINVAL, "%s%s: expected %s (got %d)", pre, k->name, got,
                           *(const int *)f);
@@ -391,8 +392,7 @@ static int section_allowed(const char *const *sections, const char *name, size_t
 
 /* "use no section, [a] or [b]" */
 static void sections_text(const char *const *sections, char *buf, size_t size) {
-  size_t len = 0, n = 0;
-  while (sections && sections[n]) n++;
+  size_t len = 0, n = count_names(sections);
   if (n == 0) {
     snprintf(buf, size, "no sections here");
     return;

@@ -314,9 +314,11 @@ static void test_reader_refusals(void) {
   ng_error_t err;
   memset(big, '#', 5000);
   NG_CHECK_OK(ng_kv_parse(&l, big, 5000, "src", NULL, &err));
+  ng_kv_free(&l);
   /* the size cap: a text of NG_KV_MAX_TEXT bytes is read, one byte more is not */
   memset(big, '\n', sizeof big);
   NG_CHECK_OK(ng_kv_parse(&l, big, NG_KV_MAX_TEXT, "src", NULL, &err));
+  ng_kv_free(&l);
   expect_parse(big, NG_KV_MAX_TEXT + 1, NULL, NG_EFORMAT, "src: too large (1048577 bytes");
   /* the entry cap */
   size_t len = 0;
