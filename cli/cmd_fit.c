@@ -1,13 +1,16 @@
 /* natgrad fit: supervised training of an MLP on Fashion-MNIST, an MNIST-style IDX folder or a
- * CSV table, with SGD, Adam, diagonal NG, CG NG or K-FAC, into an output folder shared by
- * several runs:
- *     NAME.csv    one row per epoch (FIT_CSV_HEADER), epoch 0 = the initial model
- *     NAME.ckpt   the run's checkpoint (ng_fit_save): resumes bit for bit
- *     fit.svg     loss and test accuracy against epochs and seconds, one line per run
- * NAME is --name, by default the optimiser's name.
+ * CSV table, with SGD, Adam, diagonal NG, CG NG or K-FAC, into a run folder (natgrad/run.h,
+ * the same files and rules as `natgrad train`):
+ *     config.ini      the run's description, "key = value"
+ *     progress.csv    one row per epoch (FIT_CSV_HEADER), epoch 0 = the initial model
+ *     checkpoint.ngc  the run's checkpoint (ng_fit_save), and checkpoint.prev.ngc before it
+ *     curve.svg       loss and test metric against epochs and seconds
+ * and fit.svg in the folder above, comparing every fit run there.
  *
- * The run's description (data, model, batch, seed, optimiser settings) is stored as
- * "key = value" text inside the checkpoint, so `--resume DIR` needs nothing else. */
+ * The run's description (data, model, batch, seed, epochs, optimiser settings) is also
+ * stored inside the checkpoint, so `--resume DIR` needs nothing else. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -22,7 +25,9 @@
 #include "cli.h"
 #include "natgrad/data.h"
 #include "natgrad/supervised.h"
+#include "natgrad/run.h"
 #include "progress.h"
+#include "run_dir.h"
 #include "svg.h"
 
 #define CMD "fit"
@@ -33,7 +38,6 @@
 #define FIT_CSV_HEADER                                                                     \
   "epoch,steps,seconds,batch_loss,train_loss,train_acc,test_loss,test_acc,test_rmse,"      \
   "examples_per_s,damping,theta_crc32"
-#define TTY_REFRESH_S 0.2
 
 /* ---- the run description ---------------------------------------------------------------------- */
 
@@ -50,6 +54,7 @@ typedef struct {
   int label_col;
   double test_fraction;
   int standardize;
+  long epochs; /* the run's total */
   ng_sup_opt_config_t opt;
 } run_t;
 
@@ -86,13 +91,14 @@ static void help(FILE *out) {
           "usage: natgrad fit --data fashion-mnist|DIR|FILE.csv --opt sgd|adam|diag-ng|cg-ng|kfac\n"
           "                   [--model 784-256-10] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
           "                   [--out DIR] [options]\n"
-          "       natgrad fit --resume DIR [--name NAME | --opt KIND] [--epochs N]\n"
+          "       natgrad fit --resume DIR [--epochs N]\n"
           "\n"
           "Trains an MLP by minimising -log p(y | x): a categorical over logits (cross-entropy)\n"
-          "for classes, a Gaussian (squared error) for real targets. Writes into DIR (default\n"
-          "runs/fit): NAME.csv (one row per epoch; epoch 0 is the initial model), NAME.ckpt (a\n"
-          "checkpoint after every epoch) and fit.svg (training loss and test accuracy against\n"
-          "epochs and against training seconds, one line for every run in DIR).\n"
+          "for classes, a Gaussian (squared error) for real targets. Writes a run folder DIR\n"
+          "(default runs/fit/NAME) as `natgrad train` does: config.ini, progress.csv (one row\n"
+          "per epoch; epoch 0 is the initial model), checkpoint.ngc after every epoch (the one\n"
+          "before kept as the fallback) and curve.svg (training loss and test metric against\n"
+          "epochs and seconds); fit.svg in the folder above DIR compares every fit run there.\n"
           "\n"
           "data:\n"
           "  --data fashion-mnist  Debian's dataset-fashion-mnist (%s, or\n"
@@ -114,7 +120,8 @@ static void help(FILE *out) {
           "                        (default auto-256-auto)\n"
           "  --act relu|tanh       hidden activation (default relu)\n"
           "  --opt KIND            sgd, adam, diag-ng, cg-ng or kfac (default kfac)\n"
-          "  --epochs N            epochs in all (default 10); with --resume, the new total\n"
+          "  --epochs N            epochs in all (default 10); with --resume, a new total (by\n"
+          "                        default the run's own)\n"
           "  --batch B             minibatch rows (default 256)\n"
           "  --seed S              seed for the initial weights, batches and sampling (default 0)\n"
           "  --lr X, --momentum X, --damping X, --weight-decay X\n"
@@ -122,10 +129,11 @@ static void help(FILE *out) {
           "                        Fisher, default) or the data's (the empirical Fisher: a\n"
           "                        different matrix)\n"
           "  --set KEY=VALUE       any optimiser setting (--keys lists them); repeatable\n"
-          "  --name NAME           the run's file names in DIR (default: the optimiser's name)\n"
-          "  --out DIR             output folder (default runs/fit)\n"
-          "  --resume DIR          continue a run of DIR from its checkpoint\n"
-          "  --force               overwrite a run of the same name in DIR\n"
+          "  --name NAME           the run's name: the folder runs/fit/NAME (default: the\n"
+          "                        optimiser's name)\n"
+          "  --out DIR             run folder (default runs/fit/NAME)\n"
+          "  --resume DIR          continue the run in DIR from its checkpoint\n"
+          "  --force               start over in a run folder that already holds a run\n"
           "  --quiet, -q           print only errors\n"
           "  --keys                list the optimiser settings and their defaults\n"
           "\n"
@@ -185,9 +193,10 @@ static int run_format(const run_t *r, char *buf, size_t size) {
   int n = snprintf(buf, size,
                    "data = %s\nmodel = %s\nact = %s\ntask = %s\nvariance = %s\nname = %s\n"
                    "batch = %ld\nseed = %llu\nlimit = %ld\ntest_limit = %ld\nlabel_col = %d\n"
-                   "test_fraction = %.17g\nstandardize = %d\n",
+                   "test_fraction = %.17g\nstandardize = %d\nepochs = %ld\n",
                    r->data, r->model, r->act, r->task, r->variance, r->name, r->batch, r->seed,
-                   r->limit, r->test_limit, r->label_col, r->test_fraction, r->standardize);
+                   r->limit, r->test_limit, r->label_col, r->test_fraction, r->standardize,
+                   r->epochs);
   if (n < 0 || (size_t)n >= size) return -1;
   int m = ng_sup_opt_config_format(&r->opt, buf + n, size - (size_t)n);
   if (m < 0 || (size_t)(n + m) >= size) return -1;
@@ -221,7 +230,7 @@ static int run_set(run_t *r, const char *key, const char *v, char *err, size_t e
   STR(name)
 #undef STR
   if (!strcmp(key, "batch") || !strcmp(key, "limit") || !strcmp(key, "test_limit") ||
-      !strcmp(key, "label_col") || !strcmp(key, "standardize")) {
+      !strcmp(key, "label_col") || !strcmp(key, "standardize") || !strcmp(key, "epochs")) {
     long x = strtol(v, &end, 10);
     if (end == v || *end || errno) {
       snprintf(err, esize, "%s: '%s' is not an integer", key, v);
@@ -231,6 +240,7 @@ static int run_set(run_t *r, const char *key, const char *v, char *err, size_t e
     else if (!strcmp(key, "limit")) r->limit = x;
     else if (!strcmp(key, "test_limit")) r->test_limit = x;
     else if (!strcmp(key, "label_col")) r->label_col = (int)x;
+    else if (!strcmp(key, "epochs")) r->epochs = x;
     else r->standardize = (int)x;
     return 1;
   }
@@ -286,7 +296,7 @@ static int run_check(const run_t *r, char *err, size_t esize) {
     snprintf(err, esize, "--test-fraction: %g is not in (0, 1)", r->test_fraction);
     return 0;
   }
-  if (!r->name[0] || strchr(r->name, '/') || r->name[0] == '.') {
+  if (!r->name[0] || strchr(r->name, '/') || r->name[0] == '.' || strchr(r->name, '\n')) {
     snprintf(err, esize, "--name: '%s' is not a plain file name", r->name);
     return 0;
   }
@@ -465,105 +475,74 @@ static int apply_settings(const fit_opts_t *o, run_t *r) {
 
 /* ---- data and model ---------------------------------------------------------------------------------- */
 
-static int is_dir(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Regression targets to zero mean and unit variance on train (test with train's numbers), so
- * a fixed sigma = 1 and the default step sizes suit any table; *scale gets the std, to
- * report RMSE in the data's units. */
-static void standardize_targets(ng_dataset_t *train, ng_dataset_t *test, double *scale) {
-  size_t t = train->n_targets;
-  for (size_t j = 0; j < t; j++) {
-    double mu = 0, var = 0;
-    for (size_t i = 0; i < train->n; i++) mu += train->y[i * t + j];
-    mu /= (double)train->n;
-    for (size_t i = 0; i < train->n; i++)
-      var += (train->y[i * t + j] - mu) * (train->y[i * t + j] - mu);
-    double sd = sqrt(var / (double)train->n);
-    if (!(sd >= 1e-12)) sd = 1.0;
-    for (size_t i = 0; i < train->n; i++) train->y[i * t + j] = (train->y[i * t + j] - mu) / sd;
-    for (size_t i = 0; i < test->n; i++) test->y[i * t + j] = (test->y[i * t + j] - mu) / sd;
-    if (j == 0) *scale = sd;
-  }
-}
-
 /* Loads train/test as the run says; *y_scale is the factor from the model's regression
  * targets back to the data's (1 unless they were standardised). Returns an exit code, -1 on
  * success. */
 static int load_data(const run_t *r, ng_dataset_t *train, ng_dataset_t *test, double *y_scale) {
-  *y_scale = 1.0;
   ng_error_t err;
   ng_error_clear(&err);
-  int st;
-  if (!strcmp(r->data, "fashion-mnist")) {
-    const char *dir = getenv("NATGRAD_FASHION_MNIST_DIR");
-    if (!dir || !dir[0]) dir = NG_FASHION_MNIST_DIR;
-    st = ng_data_load_mnist_dir(dir, train, test, &err);
-    if (st == NG_ENOTFOUND) {
-      ng_cli_error(CMD, "Fashion-MNIST not found: %s\n  install Debian's dataset-fashion-mnist "
-                        "(scripts/deps.sh dataset-fashion-mnist) or set "
-                        "NATGRAD_FASHION_MNIST_DIR",
-                   err.message);
-      return NG_EXIT_FAILURE;
-    }
-  } else if (is_dir(r->data)) {
-    st = ng_data_load_mnist_dir(r->data, train, test, &err);
-  } else {
-    ng_dataset_t all;
-    ng_task_t task = strcmp(r->task, "regress") ? NG_TASK_CLASSIFY : NG_TASK_REGRESS;
-    st = ng_data_load_csv(r->data, r->label_col, task, &all, &err);
-    if (st == NG_OK) {
-      if (all.n < 2) {
-        ng_dataset_free(&all);
-        ng_cli_error(CMD, "%s: a table of %zu row cannot be split into train and test", r->data,
-                     all.n);
-        return NG_EXIT_FAILURE;
-      }
-      st = ng_data_split(&all, r->test_fraction, r->seed, train, test);
-      ng_dataset_free(&all);
-      if (st != NG_OK)
-        ng_error_set(&err, st, "%s: cannot split %g of the rows off as a test set", r->data,
-                     r->test_fraction);
-      else if (r->standardize)
-        st = ng_data_standardize(train, test, NULL, NULL);
-      if (st == NG_OK && r->standardize && task == NG_TASK_REGRESS)
-        standardize_targets(train, test, y_scale);
-    }
+  ng_data_source_t src = {.path = r->data,
+                          .task = strcmp(r->task, "regress") ? NG_TASK_CLASSIFY
+                                                              : NG_TASK_REGRESS,
+                          .label_col = r->label_col,
+                          .test_fraction = r->test_fraction,
+                          .seed = r->seed,
+                          .standardize = r->standardize,
+                          .limit = (size_t)r->limit,
+                          .test_limit = (size_t)r->test_limit};
+  int fashion = !strcmp(r->data, "fashion-mnist");
+  if (fashion) {
+    src.path = getenv("NATGRAD_FASHION_MNIST_DIR");
+    if (!src.path || !src.path[0]) src.path = NG_FASHION_MNIST_DIR;
+  }
+  int st = ng_data_load_source(&src, train, test, y_scale, &err);
+  if (st == NG_ENOTFOUND && fashion) {
+    ng_cli_error(CMD, "Fashion-MNIST not found: %s\n  install Debian's dataset-fashion-mnist "
+                      "(scripts/deps.sh dataset-fashion-mnist) or set "
+                      "NATGRAD_FASHION_MNIST_DIR",
+                 err.message);
+    return NG_EXIT_FAILURE;
   }
   if (st != NG_OK) {
     ng_cli_error(CMD, "%s", err.message[0] ? err.message : ng_strerror(st));
     return NG_EXIT_FAILURE;
   }
-  if (r->limit > 0) ng_data_truncate(train, (size_t)r->limit);
-  if (r->test_limit > 0) ng_data_truncate(test, (size_t)r->test_limit);
   return -1;
 }
 
 /* Parses "784-256-10" (ends may be "auto") against the data. Returns the number of widths,
  * 0 after an error message. */
 static size_t parse_model(const char *spec, size_t n_in, size_t n_out, size_t *w) {
-  char buf[256];
-  if (!copy_str(buf, sizeof buf, spec)) return 0;
   size_t n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(buf, "-", &save); t; t = strtok_r(NULL, "-", &save)) {
+  for (const char *t = spec;; n++) {
+    size_t len = strcspn(t, "-");
+    char tok[16];
     if (n == MAX_LAYERS + 1) {
       ng_cli_error(CMD, "--model: at most %d layers", MAX_LAYERS);
       return 0;
     }
-    if (!strcmp(t, "auto")) {
-      w[n++] = 0;
-      continue;
-    }
-    char *end;
-    long x = strtol(t, &end, 10);
-    if (end == t || *end || x < 1 || x > 100000) {
-      ng_cli_error(CMD, "--model: '%s' is not a layer width (e.g. 784-256-10)", t);
+    if (len == 0 || len >= sizeof tok) { /* "16--10", "-16-8", "16-8-" */
+      ng_cli_error(CMD, "--model: '%s' is not a list of layer widths (e.g. 784-256-10)", spec);
       return 0;
     }
-    w[n++] = (size_t)x;
+    memcpy(tok, t, len);
+    tok[len] = '\0';
+    if (!strcmp(tok, "auto")) {
+      w[n] = 0;
+    } else {
+      char *end;
+      long x = strtol(tok, &end, 10);
+      if (!isdigit((unsigned char)tok[0]) || *end || x < 1 || x > 100000) {
+        ng_cli_error(CMD, "--model: '%s' is not a layer width (e.g. 784-256-10)", tok);
+        return 0;
+      }
+      w[n] = (size_t)x;
+    }
+    if (!t[len]) {
+      n++;
+      break;
+    }
+    t += len + 1;
   }
   if (n < 2) {
     ng_cli_error(CMD, "--model: '%s' needs an input and an output width (e.g. 784-256-10)", spec);
@@ -596,129 +575,68 @@ typedef struct {
   double seconds, train_loss, test_acc, test_rmse;
 } log_row_t;
 
-/* Reads a log's rows with epoch <= keep (all if keep < 0). -1 if it is not our format. */
-static long read_log(const char *path, long keep, log_row_t *rows, long cap, char **lines,
-                     size_t *lines_len) {
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  char line[1024];
-  long n = 0;
-  if (!fgets(line, sizeof line, f) || strncmp(line, FIT_CSV_HEADER, strlen(FIT_CSV_HEADER))) {
-    fclose(f);
-    return -1;
+/* The rows of one run's log, for its plot; n = 0 when it has none. */
+static int read_rows(const char *path, log_row_t **rows, size_t *n) {
+  ng_run_log_t log;
+  *rows = NULL;
+  *n = 0;
+  if (ng_run_log_read(path, FIT_CSV_HEADER, &log, NULL) != NG_OK) return NG_EFORMAT;
+  log_row_t *r = malloc((log.n_rows + 1) * sizeof *r);
+  if (!r) {
+    ng_run_log_free(&log);
+    return NG_ENOMEM;
   }
-  size_t cap_lines = 0;
-  if (lines) {
-    *lines_len = 0;
-    *lines = NULL;
+  static const char *const cols[5] = {"epoch", "seconds", "train_loss", "test_acc",
+                                      "test_rmse"};
+  int c[5];
+  for (int k = 0; k < 5; k++) c[k] = ng_run_log_column(FIT_CSV_HEADER, cols[k]);
+  for (size_t i = 0; i < log.n_rows; i++) {
+    const double *v = log.values + i * log.n_cols;
+    r[i] = (log_row_t){(long)v[c[0]], v[c[1]], v[c[2]], v[c[3]], v[c[4]]};
   }
-  while (fgets(line, sizeof line, f)) {
-    log_row_t r;
-    long steps;
-    double bl;
-    if (sscanf(line, "%ld,%ld,%lf,%lf,%lf", &r.epoch, &steps, &r.seconds, &bl, &r.train_loss) !=
-        5)
-      continue;
-    if (keep >= 0 && r.epoch > keep) break;
-    /* columns 7 and 9: test_acc, test_rmse ("nan" allowed) */
-    char *p = line;
-    r.test_acc = r.test_rmse = NAN;
-    for (int c = 0; c < 9 && p; c++) {
-      if (c == 7) r.test_acc = strtod(p, NULL);
-      if (c == 8) r.test_rmse = strtod(p, NULL);
-      p = strchr(p, ',');
-      if (p) p++;
-    }
-    if (rows && n < cap) rows[n] = r;
-    n++;
-    if (lines) {
-      size_t l = strlen(line);
-      if (*lines_len + l + 1 > cap_lines) {
-        cap_lines = 2 * (cap_lines + l + 1);
-        char *nb = realloc(*lines, cap_lines);
-        if (!nb) break;
-        *lines = nb;
-      }
-      memcpy(*lines + *lines_len, line, l + 1);
-      *lines_len += l;
-    }
-  }
-  fclose(f);
-  return n;
+  *rows = r;
+  *n = log.n_rows;
+  ng_run_log_free(&log);
+  return NG_OK;
 }
 
-/* fit.svg from every *.csv with our header in dir. */
-static int draw_plot(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return NG_EIO;
-  enum { MAX_RUNS = 16, MAX_ROWS = 4096 };
-  char names[MAX_RUNS][64];
-  log_row_t *rows[MAX_RUNS];
-  long counts[MAX_RUNS];
-  int n_runs = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) && n_runs < MAX_RUNS) {
-    size_t len = strlen(e->d_name);
-    if (len < 5 || len - 4 >= sizeof names[0] || strcmp(e->d_name + len - 4, ".csv")) continue;
-    char path[2048];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    log_row_t *r = malloc(MAX_ROWS * sizeof *r);
-    if (!r) break;
-    long n = read_log(path, -1, r, MAX_ROWS, NULL, NULL);
-    if (n <= 0) {
-      free(r);
-      continue;
-    }
-    memcpy(names[n_runs], e->d_name, len - 4);
-    names[n_runs][len - 4] = '\0';
-    rows[n_runs] = r;
-    counts[n_runs] = n < MAX_ROWS ? n : MAX_ROWS;
-    n_runs++;
-  }
-  closedir(d);
-  /* stable order: by name */
-  for (int i = 0; i < n_runs; i++)
-    for (int j = i + 1; j < n_runs; j++)
-      if (strcmp(names[j], names[i]) < 0) {
-        char t[64];
-        memcpy(t, names[i], 64);
-        memcpy(names[i], names[j], 64);
-        memcpy(names[j], t, 64);
-        log_row_t *tr = rows[i];
-        rows[i] = rows[j];
-        rows[j] = tr;
-        long tc = counts[i];
-        counts[i] = counts[j];
-        counts[j] = tc;
-      }
-  int regression = n_runs > 0 && isnan(rows[0][0].test_acc);
+enum { MAX_RUNS = 16 };
+
+typedef struct {
+  char name[64];
+  log_row_t *rows;
+  size_t n;
+} plot_run_t;
+
+/* Loss and test metric against epochs and seconds, one line per run, into path. */
+static int draw_runs(const char *path, plot_run_t *runs, int n_runs) {
+  int regression = n_runs > 0 && runs[0].n > 0 && isnan(runs[0].rows[0].test_acc);
   ng_svg_series_t s[4][MAX_RUNS];
-  double *bufs[MAX_RUNS];
+  double *bufs[MAX_RUNS] = {0};
   for (int i = 0; i < n_runs; i++) {
-    long n = counts[i];
-    double *b = malloc((size_t)(4 * n + 1) * sizeof *b);
+    size_t n = runs[i].n;
+    double *b = malloc((4 * n + 1) * sizeof *b);
     bufs[i] = b;
     if (!b) continue;
     double *ep = b, *sec = b + n, *loss = b + 2 * n, *acc = b + 3 * n;
-    for (long k = 0; k < n; k++) {
-      ep[k] = (double)rows[i][k].epoch;
-      sec[k] = rows[i][k].seconds;
-      loss[k] = rows[i][k].train_loss;
-      acc[k] = regression ? rows[i][k].test_rmse : 100.0 * rows[i][k].test_acc;
+    for (size_t k = 0; k < n; k++) {
+      const log_row_t *r = &runs[i].rows[k];
+      ep[k] = (double)r->epoch;
+      sec[k] = r->seconds;
+      loss[k] = r->train_loss;
+      acc[k] = regression ? r->test_rmse : 100.0 * r->test_acc;
     }
     for (int p = 0; p < 4; p++) {
       memset(&s[p][i], 0, sizeof s[p][i]);
-      s[p][i].label = names[i];
-      s[p][i].n = (size_t)n;
+      s[p][i].label = runs[i].name;
+      s[p][i].n = n;
       s[p][i].x = (p % 2 == 0) ? ep : sec;
       s[p][i].y = p < 2 ? loss : acc;
-      s[p][i].markers = (size_t)n;
+      s[p][i].markers = n;
       s[p][i].marker_size = 2.5;
     }
   }
-  char path[2048];
-  snprintf(path, sizeof path, "%s/%s", dir, FIT_SVG);
-  char tmp[2100];
+  char tmp[NG_CLI_PATH + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "w");
   int st = NG_EIO;
@@ -739,9 +657,10 @@ static int draw_plot(const char *dir) {
     /* the metric's range after the first epoch: epoch 0 (chance) would flatten the rest */
     double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < n_runs; i++)
-      for (long k = 0; k < counts[i]; k++) {
-        double v = regression ? rows[i][k].test_rmse : 100.0 * rows[i][k].test_acc;
-        if (rows[i][k].epoch >= 1 && isfinite(v)) {
+      for (size_t k = 0; k < runs[i].n; k++) {
+        const log_row_t *r = &runs[i].rows[k];
+        double v = regression ? r->test_rmse : 100.0 * r->test_acc;
+        if (r->epoch >= 1 && isfinite(v)) {
           if (v < lo) lo = v;
           if (v > hi) hi = v;
         }
@@ -761,57 +680,91 @@ static int draw_plot(const char *dir) {
     if (st == NG_OK && rename(tmp, path) != 0) st = NG_EIO;
     if (st != NG_OK) remove(tmp);
   }
-  for (int i = 0; i < n_runs; i++) {
-    free(rows[i]);
-    free(bufs[i]);
+  for (int i = 0; i < n_runs; i++) free(bufs[i]);
+  return st;
+}
+
+/* The run's curve.svg, and fit.svg in the folder above comparing every fit run there
+ * (the folders beside this one whose progress.csv is a fit log), by name. */
+static int draw_plots(const char *dir) {
+  char path[NG_CLI_PATH], parent[NG_CLI_PATH];
+  plot_run_t runs[MAX_RUNS];
+  int n_runs = 0, st = NG_OK;
+  snprintf(parent, sizeof parent, "%s", dir);
+  size_t len = strlen(parent);
+  while (len > 1 && parent[len - 1] == '/') parent[--len] = '\0';
+  char *slash = strrchr(parent, '/');
+  const char *self = slash ? slash + 1 : parent;
+  char self_name[64];
+  snprintf(self_name, sizeof self_name, "%s", self);
+  if (slash == parent) parent[1] = '\0';
+  else if (slash) *slash = '\0';
+  else snprintf(parent, sizeof parent, ".");
+
+  /* this run alone */
+  snprintf(path, sizeof path, "%s/%s", dir, NG_RUN_LOG);
+  if (read_rows(path, &runs[0].rows, &runs[0].n) != NG_OK) return NG_EFORMAT;
+  snprintf(runs[0].name, sizeof runs[0].name, "%s", self_name);
+  snprintf(path, sizeof path, "%s/%s", dir, NG_RUN_CURVE);
+  st = draw_runs(path, runs, 1);
+  free(runs[0].rows);
+  if (st != NG_OK) return st;
+
+  DIR *d = opendir(parent);
+  if (!d) return NG_OK; /* nothing to compare with */
+  struct dirent *e;
+  while ((e = readdir(d)) && n_runs < MAX_RUNS) {
+    if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof runs[0].name) continue;
+    snprintf(path, sizeof path, "%s/%s/%s", parent, e->d_name, NG_RUN_LOG);
+    plot_run_t *r = &runs[n_runs];
+    if (read_rows(path, &r->rows, &r->n) != NG_OK || r->n == 0) {
+      free(r->rows);
+      continue;
+    }
+    snprintf(r->name, sizeof r->name, "%s", e->d_name);
+    n_runs++;
   }
+  closedir(d);
+  for (int i = 0; i < n_runs; i++) /* stable order: by name */
+    for (int j = i + 1; j < n_runs; j++)
+      if (strcmp(runs[j].name, runs[i].name) < 0) {
+        plot_run_t t = runs[i];
+        runs[i] = runs[j];
+        runs[j] = t;
+      }
+  if (n_runs > 1) {
+    snprintf(path, sizeof path, "%s/%s", parent, FIT_SVG);
+    st = draw_runs(path, runs, n_runs);
+  }
+  for (int i = 0; i < n_runs; i++) free(runs[i].rows);
   return st;
 }
 
 /* ---- progress ---------------------------------------------------------------------------------------- */
 
 typedef struct {
-  int tty, quiet;
-  const char *name;
+  ng_progress_t line; /* on a terminal; plain output gets the per-epoch lines only */
   long epochs;
-  size_t n_batches;
+  size_t n_batches, n_train;
   double epoch_start;    /* wall clock at the start of this epoch's training */
   double seconds_before; /* training seconds before this epoch (pos.seconds at its start) */
   uint64_t rows_start;   /* pos.epoch_rows at the start of this process's part of the epoch */
-  double last_draw;
-  int on_line;
 } progress_t;
 
 static int on_batch(void *ctx, const ng_sup_step_info_t *info, const ng_fit_pos_t *pos) {
   progress_t *p = ctx;
-  if (p->tty && !p->quiet) {
-    double now = ng_progress_now();
-    if (now - p->last_draw >= TTY_REFRESH_S || pos->batch_index == p->n_batches) {
-      p->last_draw = now;
-      double el = now - p->epoch_start;
-      double rate = el > 0 ? (double)(pos->epoch_rows - p->rows_start) / el : 0.0;
-      int width = 20, done = (int)(width * (double)pos->batch_index / (double)p->n_batches);
-      char bar[32];
-      for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : ' ';
-      bar[width] = '\0';
-      fprintf(stderr, "\r%s  epoch %llu/%ld [%s] %llu/%zu  batch loss %.4f  %.0f ex/s   ",
-              p->name, (unsigned long long)pos->epoch + 1, p->epochs, bar,
-              (unsigned long long)pos->batch_index, p->n_batches, info->loss, rate);
-      fflush(stderr);
-      p->on_line = 1;
-    }
-  }
+  char epoch[48], batch[48], loss[48];
+  snprintf(epoch, sizeof epoch, "epoch %llu/%ld", (unsigned long long)pos->epoch + 1, p->epochs);
+  snprintf(batch, sizeof batch, "batch %llu/%zu", (unsigned long long)pos->batch_index,
+           p->n_batches);
+  snprintf(loss, sizeof loss, "loss %.4f", info->loss);
+  const char *fields[3] = {epoch, batch, loss};
+  long done = (long)(pos->epoch * p->n_train + pos->epoch_rows);
+  ng_progress_show(&p->line, done, (long)pos->batch_index, 0, fields, 3);
   return g_signal != 0;
 }
 
-static void progress_break(progress_t *p) {
-  if (p->on_line) {
-    fprintf(stderr, "\r%*s\r", 110, "");
-    p->on_line = 0;
-  }
-}
-
-/* ---- the command ----------------------------------------------------------------------------------------- */
+/* ---- the run folder ------------------------------------------------------------------------------------ */
 
 static uint32_t theta_crc(size_t n, const double *theta) {
   uLong c = crc32(0L, Z_NULL, 0);
@@ -821,6 +774,7 @@ static uint32_t theta_crc(size_t n, const double *theta) {
 /* Reads the run description from meta text. */
 static int run_from_meta(run_t *r, const char *meta) {
   run_defaults(r);
+  r->epochs = -1; /* checkpoints from before `epochs` was recorded */
   char buf[8192];
   if (!copy_str(buf, sizeof buf, meta)) return 0;
   char *save = NULL;
@@ -837,109 +791,192 @@ static int run_from_meta(run_t *r, const char *meta) {
   return 1;
 }
 
+static const char *const FIT_RESUME_KEYS[] = {"epochs", NULL};
+
+/* A fit checkpoint for ng_run_load_checkpoint: ctx is the ng_fit_checkpoint_t to fill. */
+static int load_fit_checkpoint(void *ctx, const char *path, char **config, char *state,
+                               size_t size, ng_error_t *err) {
+  ng_fit_checkpoint_t *ck = ctx, fresh;
+  memset(&fresh, 0, sizeof fresh);
+  int st = ng_fit_checkpoint_read(path, &fresh, err);
+  if (st != NG_OK) return st == NG_ENOTFOUND ? NG_EIO : st;
+  size_t n = strlen(fresh.meta ? fresh.meta : "");
+  *config = ng_malloc(n + 1);
+  if (!*config) {
+    ng_fit_checkpoint_free(&fresh);
+    return ng_error_set(err, NG_ENOMEM, "out of memory reading '%s'", path);
+  }
+  memcpy(*config, fresh.meta ? fresh.meta : "", n + 1);
+  ng_fit_checkpoint_free(ck);
+  *ck = fresh;
+  snprintf(state, size, "epoch %llu, batch %llu", (unsigned long long)ck->pos.epoch,
+           (unsigned long long)ck->pos.batch_index);
+  return NG_OK;
+}
+
+typedef struct {
+  const ng_fit_t *fit;
+  const char *meta;
+  const double *theta;
+} fit_saver_t;
+
+static int save_fit_checkpoint(void *ctx, const char *path, ng_error_t *err) {
+  const fit_saver_t *s = ctx;
+  return ng_fit_save(s->fit, path, s->meta, s->theta, err);
+}
+
+/* Runs of natgrad before run folders: NAME.ckpt and NAME.csv side by side in one folder. */
+static int old_layout(const char *dir, char *name, size_t size) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  int found = 0;
+  while (!found && (e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len > 5 && len - 5 < size && !strcmp(e->d_name + len - 5, ".ckpt")) {
+      memcpy(name, e->d_name, len - 5);
+      name[len - 5] = '\0';
+      found = 1;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+/* The run folder and description of a resumed run: its checkpoint (or the one before it)
+ * and --epochs. -1 to go on, else the exit code. */
+static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_checkpoint_t *ck,
+                      long *epochs) {
+  if (o->out && strcmp(o->out, o->resume)) {
+    ng_cli_error(CMD, "--resume continues in its own folder; drop --out");
+    return NG_EXIT_USAGE;
+  }
+  if (o->n_run_flags || o->have_opt || o->have_name || o->force) {
+    ng_cli_error(CMD, "%s cannot be used with --resume: a resumed run keeps its settings "
+                      "(only --epochs can extend it)",
+                 o->n_run_flags ? o->first_run_flag : o->have_opt ? "--opt"
+                                : o->have_name ? "--name" : "--force");
+    return NG_EXIT_USAGE;
+  }
+  ng_error_t err;
+  ng_error_clear(&err);
+  int rc = ng_cli_run_open(run, o->resume, NG_RUN_RESUME, 0, &err);
+  if (rc >= 0) {
+    char name[64];
+    if (rc == NG_EXIT_USAGE && err.status == NG_ENOTFOUND && old_layout(o->resume, name, sizeof name))
+      ng_cli_error(CMD, "'%s' holds fit runs in the old layout (%s.ckpt and %s.csv side by "
+                        "side); each run now has a folder of its own. To continue '%s': mkdir "
+                        "%s/%s && mv %s/%s.ckpt %s/%s/checkpoint.ngc && mv %s/%s.csv %s/%s/"
+                        "progress.csv, then natgrad fit --resume %s/%s",
+                   o->resume, name, name, name, o->resume, name, o->resume, name, o->resume,
+                   name, o->resume, name, o->resume, name, o->resume, name);
+    else
+      ng_cli_error(CMD, "%s", err.message);
+    return rc;
+  }
+  char warning[2048];
+  if (ng_run_load_checkpoint(*run, load_fit_checkpoint, ck, FIT_RESUME_KEYS, warning,
+                             sizeof warning, &err) != NG_OK) {
+    ng_cli_error(CMD, "cannot resume: %s", err.message);
+    return NG_EXIT_FAILURE;
+  }
+  if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
+  if (!run_from_meta(r, ck->meta)) {
+    ng_cli_error(CMD, "%s: the run description inside the checkpoint is malformed", o->resume);
+    return NG_EXIT_FAILURE;
+  }
+  long done = (long)ck->pos.epoch;
+  if (o->epochs >= 0 && o->epochs < done) {
+    ng_cli_error(CMD, "--epochs %ld: the run has already trained %ld epochs; give a larger "
+                      "total to train longer", o->epochs, done);
+    return NG_EXIT_USAGE;
+  }
+  /* the run's own total, unless told; a run from before it was recorded: as far as done */
+  *epochs = o->epochs >= 0 ? o->epochs : r->epochs >= 0 ? r->epochs : done;
+  r->epochs = *epochs;
+  return -1;
+}
+
+/* The run folder and description of a new run. -1 to go on, else the exit code. */
+static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epochs) {
+  if (!apply_settings(o, r)) return NG_EXIT_USAGE;
+  if (!r->data[0]) {
+    ng_cli_error(CMD, "no data: pass --data fashion-mnist, an IDX folder or a CSV file "
+                      "(see natgrad fit --help)");
+    return NG_EXIT_USAGE;
+  }
+  if (!o->have_name) snprintf(r->name, sizeof r->name, "%s", ng_opt_name(r->opt.kind));
+  r->opt.seed = r->opt.seed ? r->opt.seed : r->seed;
+  r->epochs = *epochs = o->epochs >= 0 ? o->epochs : 10;
+  char msg[512];
+  if (!run_check(r, msg, sizeof msg)) {
+    ng_cli_error(CMD, "%s", msg);
+    return NG_EXIT_USAGE;
+  }
+  /* the data as an absolute path, so the run resumes from any folder */
+  if (strcmp(r->data, "fashion-mnist")) {
+    char *abs = realpath(r->data, NULL);
+    if (!abs) {
+      ng_cli_error(CMD, "%s: cannot open: %s", r->data, strerror(errno));
+      return NG_EXIT_FAILURE;
+    }
+    int fits = copy_str(r->data, sizeof r->data, abs);
+    free(abs);
+    if (!fits) {
+      ng_cli_error(CMD, "--data: the absolute path is too long");
+      return NG_EXIT_USAGE;
+    }
+  }
+  char dir[NG_CLI_PATH];
+  if (o->out)
+    snprintf(dir, sizeof dir, "%s", o->out);
+  else
+    snprintf(dir, sizeof dir, "runs/fit/%s", r->name);
+  ng_error_t err;
+  ng_error_clear(&err);
+  int rc = ng_cli_run_open(run, dir, NG_RUN_CREATE, o->force, &err);
+  if (rc >= 0) ng_cli_error(CMD, "%s", err.message);
+  return rc;
+}
+
+/* ---- the command ----------------------------------------------------------------------------------------- */
+
 int ng_cmd_fit(int argc, char **argv) {
   fit_opts_t o;
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0) return rc;
   run_t *r = &o.run;
-  const char *dir = o.resume ? o.resume : (o.out ? o.out : "runs/fit");
-  if (o.resume && o.out && strcmp(o.out, o.resume)) {
-    ng_cli_error(CMD, "--resume continues in its own folder; drop --out");
-    return NG_EXIT_USAGE;
-  }
-  if (o.resume && o.n_run_flags) {
-    ng_cli_error(CMD, "%s cannot be changed on --resume (the checkpoint holds the run's "
-                      "settings); only --epochs, --name/--opt and --quiet apply",
-                 o.first_run_flag);
-    return NG_EXIT_USAGE;
-  }
-  if (!o.have_name) snprintf(r->name, sizeof r->name, "%s", ng_opt_name(r->opt.kind));
-  long epochs = o.epochs >= 0 ? o.epochs : 10;
-
-  char ck_path[2048], log_path[2048], msg[512];
-  snprintf(ck_path, sizeof ck_path, "%s/%s.ckpt", dir, r->name);
-  snprintf(log_path, sizeof log_path, "%s/%s.csv", dir, r->name);
+  long epochs = 0;
   ng_fit_checkpoint_t ck;
   memset(&ck, 0, sizeof ck);
+  ng_run_t *run = NULL;
   ng_error_t err;
   ng_error_clear(&err);
-  if (o.resume) {
-    if (!is_dir(o.resume)) {
-      ng_cli_error(CMD, "--resume %s: no such folder", o.resume);
-      return NG_EXIT_USAGE;
-    }
-    int st = ng_fit_checkpoint_read(ck_path, &ck, &err);
-    if (st == NG_ENOTFOUND) {
-      ng_cli_error(CMD, "--resume %s: no checkpoint '%s.ckpt' there (choose the run with "
-                        "--name or --opt)",
-                   o.resume, r->name);
-      return NG_EXIT_USAGE;
-    }
-    if (st != NG_OK) {
-      ng_cli_error(CMD, "%s", err.message);
-      return NG_EXIT_FAILURE;
-    }
-    char name[64];
-    memcpy(name, r->name, sizeof name);
-    if (!run_from_meta(r, ck.meta)) {
-      ng_cli_error(CMD, "%s: the run description inside is malformed", ck_path);
-      ng_fit_checkpoint_free(&ck);
-      return NG_EXIT_FAILURE;
-    }
-    memcpy(r->name, name, sizeof name);
-    if (o.epochs < 0) epochs = (long)ck.pos.epoch > 10 ? (long)ck.pos.epoch : 10;
-  } else {
-    if (!apply_settings(&o, r)) return NG_EXIT_USAGE;
-    if (!r->data[0]) {
-      ng_cli_error(CMD, "no data: pass --data fashion-mnist, an IDX folder or a CSV file "
-                        "(see natgrad fit --help)");
-      return NG_EXIT_USAGE;
-    }
-    if (!o.have_name) snprintf(r->name, sizeof r->name, "%s", ng_opt_name(r->opt.kind));
-    r->opt.seed = r->opt.seed ? r->opt.seed : r->seed;
-  }
-  if (!run_check(r, msg, sizeof msg)) {
-    ng_cli_error(CMD, "%s", msg);
-    ng_fit_checkpoint_free(&ck);
-    return o.resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
-  }
-  snprintf(ck_path, sizeof ck_path, "%s/%s.ckpt", dir, r->name);
-  snprintf(log_path, sizeof log_path, "%s/%s.csv", dir, r->name);
-  if (!o.resume) {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-      ng_cli_error(CMD, "cannot create output folder '%s': %s", dir, strerror(errno));
-      return NG_EXIT_FAILURE;
-    }
-    if (!is_dir(dir)) {
-      ng_cli_error(CMD, "--out %s: not a folder", dir);
-      return NG_EXIT_FAILURE;
-    }
-    if (!o.force && (access(ck_path, F_OK) == 0 || access(log_path, F_OK) == 0)) {
-      ng_cli_error(CMD, "a run named '%s' is already in %s: continue it with --resume %s "
-                        "--name %s, or start over with --force",
-                   r->name, dir, dir, r->name);
-      return NG_EXIT_USAGE;
-    }
-  }
-
-  /* data, model, fit */
   ng_dataset_t train = {0}, test = {0};
-  double y_scale;
-  rc = load_data(r, &train, &test, &y_scale);
-  if (rc >= 0) {
-    ng_fit_checkpoint_free(&ck);
-    return rc;
-  }
-  int classify = train.n_classes > 0;
-  size_t n_out = classify ? train.n_classes : train.n_targets;
-  size_t w[MAX_LAYERS + 1];
-  size_t nw = parse_model(r->model, train.n_features, n_out, w);
   ng_model_t *m = NULL;
   ng_fit_t *fit = NULL;
   ng_model_ws_t *ews = NULL;
   double *theta = NULL;
   unsigned char *mask = NULL;
-  FILE *log = NULL;
+  char meta[8192];
+  if (o.resume)
+    rc = resume_run(&o, r, &run, &ck, &epochs);
+  else
+    rc = create_run(&o, r, &run, &epochs);
+  if (rc >= 0) goto done;
+  const char *dir = ng_run_dir(run);
+  /* the name shown and plotted: the folder's */
+  const char *slash = strrchr(dir, '/');
+  snprintf(r->name, sizeof r->name, "%s", slash && slash[1] ? slash + 1 : dir);
+
+  /* data, model, fit */
+  double y_scale;
+  rc = load_data(r, &train, &test, &y_scale);
+  if (rc >= 0) goto done;
+  int classify = train.n_classes > 0;
+  size_t n_out = classify ? train.n_classes : train.n_targets;
+  size_t w[MAX_LAYERS + 1];
+  size_t nw = parse_model(r->model, train.n_features, n_out, w);
   rc = NG_EXIT_FAILURE;
   if (!nw) {
     rc = o.resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
@@ -966,14 +1003,14 @@ int ng_cmd_fit(int argc, char **argv) {
     /* fixed variance: the head's log stds stay at 0 (sigma = 1) */
     mask = malloc(n);
     if (!mask) goto done;
-    size_t n_mlp = ng_mlp_n_params(ng_model_mlp(m));
+    size_t n_mlp = ng_model_n_mlp_params(m);
     for (size_t i = 0; i < n; i++) mask[i] = i < n_mlp;
     ng_sup_opt_set_trainable(ng_fit_opt(fit), mask);
   }
   if (o.resume) {
     st = ng_fit_restore(fit, &ck, theta, &err);
     if (st != NG_OK) {
-      ng_cli_error(CMD, "%s: %s", ck_path, err.message);
+      ng_cli_error(CMD, "%s: %s", dir, err.message);
       goto done;
     }
   } else {
@@ -982,48 +1019,36 @@ int ng_cmd_fit(int argc, char **argv) {
     double hidden_gain = act == NG_ACT_RELU ? sqrt(2.0) : 1.0;
     ng_model_init(m, theta, hidden_gain, 1.0, 0.0, &rng);
   }
-  char meta[8192];
   if (run_format(r, meta, sizeof meta) < 0) {
     ng_cli_error(CMD, "run description too long");
     goto done;
   }
-
-  /* the log: fresh, or cut back to the checkpoint's epoch */
-  if (o.resume) {
-    char *lines = NULL;
-    size_t len = 0;
-    long kept = read_log(log_path, (long)ck.pos.epoch, NULL, 0, &lines, &len);
-    log = fopen(log_path, "w");
-    if (log) {
-      fprintf(log, "%s\n", FIT_CSV_HEADER);
-      if (kept > 0 && lines) fwrite(lines, 1, len, log);
-    }
-    free(lines);
-  } else {
-    log = fopen(log_path, "w");
-    if (log) fprintf(log, "%s\n", FIT_CSV_HEADER);
-  }
-  if (!log) {
-    ng_cli_error(CMD, "cannot write '%s': %s", log_path, strerror(errno));
+  /* config.ini, and the log: fresh, or cut back to the checkpoint's epoch */
+  if (ng_run_write_config(run, "natgrad fit: this run's settings (its checkpoint holds them "
+                          "too).", meta, &err) != NG_OK ||
+      ng_run_log_open(run, FIT_CSV_HEADER, o.resume ? (long)ck.pos.epoch : -1, &err) != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
     goto done;
   }
-  fflush(log);
+  fit_saver_t saver = {fit, meta, theta};
 
-  progress_t pr = {0};
-  pr.tty = isatty(STDERR_FILENO);
-  pr.quiet = o.quiet;
-  pr.name = r->name;
-  pr.epochs = epochs;
-  pr.n_batches = ng_fit_n_batches(fit);
+  progress_t pr = {.epochs = epochs, .n_batches = ng_fit_n_batches(fit), .n_train = train.n};
+  {
+    const ng_fit_pos_t *pos = ng_fit_pos(fit);
+    ng_progress_mode_t mode = ng_progress_auto_mode(stderr, o.quiet);
+    ng_progress_init(&pr.line, stderr, mode == NG_PROGRESS_TTY ? mode : NG_PROGRESS_QUIET, 1,
+                     "examples", (long)(pos->epoch * train.n + pos->epoch_rows),
+                     epochs * (long)train.n);
+  }
   if (!o.quiet) {
     char widths[256];
     size_t len = 0;
     for (size_t i = 0; i < nw && len < sizeof widths; i++)
       len += (size_t)snprintf(widths + len, sizeof widths - len, "%s%zu", i ? "-" : "", w[i]);
     fprintf(stderr, "natgrad fit: %s, %zu train / %zu test rows, model %s (%s, %zu parameters), "
-                    "%s, batch %ld, lr %g, seed %llu%s\n",
+                    "%s, batch %ld, lr %g, seed %llu, into %s%s\n",
             r->data, train.n, test.n, widths, r->act, n, ng_opt_name(r->opt.kind), r->batch,
-            r->opt.lr, r->seed, o.resume ? " (resumed)" : "");
+            r->opt.lr, r->seed, dir, o.resume ? " (resumed)" : "");
   }
 
   /* epoch 0: the initial model */
@@ -1034,18 +1059,23 @@ int ng_cmd_fit(int argc, char **argv) {
       ng_cli_error(CMD, "cannot evaluate the initial model");
       goto done;
     }
-    if (!o.resume || ck.pos.batch_index == 0) {
-      /* a resumed epoch-0 row was kept above unless the run stopped before logging it */
-      long have = read_log(log_path, -1, NULL, 0, NULL, NULL);
-      if (have <= 0) {
-        fprintf(log, "0,0,0,nan,%.6f,%.6f,%.6f,%.6f,%.6f,nan,%.6g,%08x\n", mtr.loss,
-                mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale,
-                ng_sup_opt_damping(ng_fit_opt(fit)),
-                theta_crc(n, theta));
-        fflush(log);
+    ng_run_log_t have;
+    char log_path[NG_CLI_PATH];
+    snprintf(log_path, sizeof log_path, "%s/%s", dir, NG_RUN_LOG);
+    if (ng_run_log_read(log_path, FIT_CSV_HEADER, &have, NULL) == NG_OK && have.n_rows == 0) {
+      /* a resumed epoch-0 row was kept unless the run stopped before logging it */
+      char row[512];
+      snprintf(row, sizeof row, "0,0,0,nan,%.6f,%.6f,%.6f,%.6f,%.6f,nan,%.6g,%08x", mtr.loss,
+               mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale,
+               ng_sup_opt_damping(ng_fit_opt(fit)), theta_crc(n, theta));
+      if (ng_run_log_append(run, row, &err) != NG_OK) {
+        ng_run_log_free(&have);
+        ng_cli_error(CMD, "%s", err.message);
+        goto done;
       }
     }
-    if (!o.resume && ng_fit_save(fit, ck_path, meta, theta, &err) != NG_OK) {
+    ng_run_log_free(&have);
+    if (!o.resume && ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       goto done;
     }
@@ -1067,22 +1097,21 @@ int ng_cmd_fit(int argc, char **argv) {
     pr.epoch_start = ng_progress_now();
     pr.seconds_before = pos->seconds;
     pr.rows_start = pos->epoch_rows;
-    pr.last_draw = 0;
     double mean_loss = NAN;
     st = ng_fit_epoch(fit, theta, &train, on_batch, &pr, &mean_loss);
     double trained = ng_progress_now() - pr.epoch_start;
     ng_fit_set_seconds(fit, pr.seconds_before + trained);
-    progress_break(&pr);
+    ng_progress_break(&pr.line);
     if (st == NG_EINTERRUPTED) {
-      if (ng_fit_save(fit, ck_path, meta, theta, &err) != NG_OK) {
+      if (ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
         ng_cli_error(CMD, "%s", err.message);
         rc = NG_EXIT_FAILURE;
       } else {
         if (!o.quiet)
-          fprintf(stderr, "natgrad fit: interrupted in epoch %llu (batch %llu/%zu); saved %s\n"
-                          "  continue with: natgrad fit --resume %s --name %s --epochs %ld\n",
+          fprintf(stderr, "natgrad fit: interrupted in epoch %llu (batch %llu/%zu); saved a "
+                          "checkpoint in %s\n  continue with: natgrad fit --resume %s\n",
                   (unsigned long long)pos->epoch + 1, (unsigned long long)pos->batch_index,
-                  pr.n_batches, ck_path, dir, r->name, epochs);
+                  pr.n_batches, dir, dir);
         rc = 128 + (int)g_signal;
       }
       break;
@@ -1101,12 +1130,13 @@ int ng_cmd_fit(int argc, char **argv) {
       rc = NG_EXIT_FAILURE;
       break;
     }
-    fprintf(log, "%llu,%llu,%.4f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.6g,%08x\n",
-            (unsigned long long)pos->epoch, (unsigned long long)pos->steps, pos->seconds,
-            mean_loss, mtr.loss, mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale, rate,
-            ng_sup_opt_damping(ng_fit_opt(fit)), theta_crc(n, theta));
-    fflush(log);
-    if (ng_fit_save(fit, ck_path, meta, theta, &err) != NG_OK) {
+    char row[512];
+    snprintf(row, sizeof row, "%llu,%llu,%.4f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.6g,%08x",
+             (unsigned long long)pos->epoch, (unsigned long long)pos->steps, pos->seconds,
+             mean_loss, mtr.loss, mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale, rate,
+             ng_sup_opt_damping(ng_fit_opt(fit)), theta_crc(n, theta));
+    if (ng_run_log_append(run, row, &err) != NG_OK ||
+        ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       rc = NG_EXIT_FAILURE;
       break;
@@ -1127,19 +1157,15 @@ int ng_cmd_fit(int argc, char **argv) {
   }
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  if (log) {
-    fclose(log);
-    log = NULL;
-  }
-  if (draw_plot(dir) != NG_OK) {
-    ng_cli_error(CMD, "could not write %s/%s", dir, FIT_SVG);
+  if (draw_plots(dir) != NG_OK) {
+    ng_cli_error(CMD, "could not draw %s/%s", dir, NG_RUN_CURVE);
     if (rc == NG_EXIT_OK) rc = NG_EXIT_FAILURE;
   } else if (!o.quiet && rc == NG_EXIT_OK) {
-    fprintf(stderr, "natgrad fit: wrote %s, %s and %s/%s\n", log_path, ck_path, dir, FIT_SVG);
+    fprintf(stderr, "natgrad fit: wrote %s (config.ini, progress.csv, checkpoint.ngc, "
+                    "curve.svg)\n", dir);
   }
 
 done:
-  if (log) fclose(log);
   ng_fit_checkpoint_free(&ck);
   ng_fit_destroy(fit);
   ng_model_ws_destroy(ews);
@@ -1148,5 +1174,6 @@ done:
   free(mask);
   ng_dataset_free(&train);
   ng_dataset_free(&test);
+  ng_run_close(run);
   return rc;
 }

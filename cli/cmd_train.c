@@ -23,7 +23,12 @@
 #define CMD "train"
 #define DEFAULT_CHECKPOINT_EVERY 10
 #define PLAIN_EVERY 10       /* non-terminal output: a progress line every this many iterations */
-#define CURVE_SMOOTH NG_PROGRESS_SMOOTH /* as the progress line smooths the return */
+/* The return shown on the progress line and drawn smoothed on the curve: the mean of the
+ * per-iteration mean returns of the last RETURN_SMOOTH iterations in which episodes ended
+ * (unweighted: many short early episodes would otherwise hold it down long after the policy
+ * improved). */
+#define RETURN_SMOOTH 10
+#define CURVE_SMOOTH RETURN_SMOOTH
 
 typedef ng_train_setting_t setting_t;
 typedef ng_train_opts_t train_opts_t;
@@ -318,6 +323,44 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   return -1;
 }
 
+typedef struct {
+  double ret[RETURN_SMOOTH];
+  int len, pos;
+} return_ring_t;
+
+static void ring_add(return_ring_t *r, double mean_return, int episodes) {
+  if (episodes <= 0 || !isfinite(mean_return)) return;
+  r->ret[r->pos] = mean_return;
+  r->pos = (r->pos + 1) % RETURN_SMOOTH;
+  if (r->len < RETURN_SMOOTH) r->len++;
+}
+
+/* One iteration on the progress line. */
+static void show_progress(ng_progress_t *p, return_ring_t *ring, const ng_rl_stats_t *s,
+                          int ls_max, int last) {
+  ring_add(ring, s->mean_return, s->episodes);
+  char it[32], ret[48], kl[32], ent[32], ls[64];
+  snprintf(it, sizeof it, "it %ld", s->iteration);
+  double sum = 0;
+  for (int i = 0; i < ring->len; i++) sum += ring->ret[i];
+  if (ring->len)
+    snprintf(ret, sizeof ret, "return %.4g", sum / ring->len);
+  else
+    snprintf(ret, sizeof ret, "return -");
+  snprintf(kl, sizeof kl, "kl %.2g", s->kl);
+  snprintf(ent, sizeof ent, "ent %.3g", s->entropy);
+  if (s->step_accepted && (ls_max <= 0 || s->ls_trials == 0)) /* NPG: no line search */
+    snprintf(ls, sizeof ls, "step taken");
+  else if (s->step_accepted)
+    snprintf(ls, sizeof ls, "ls ok %d/%d", s->ls_trials, ls_max);
+  else if (s->update_status == NG_ELINESEARCH || s->update_status == NG_OK)
+    snprintf(ls, sizeof ls, "ls rejected");
+  else /* CG or the step's curvature failed: no step was tried */
+    snprintf(ls, sizeof ls, "no step (%s)", ng_status_name(s->update_status));
+  const char *fields[5] = {it, ret, kl, ent, ls};
+  ng_progress_show(p, s->env_steps, s->iteration, last, fields, 5);
+}
+
 /* The smoothed line: the mean of the last w points (as the progress line shows it). */
 static void smooth(size_t n, const double *y, size_t w, double *out) {
   for (size_t i = 0; i < n; i++) {
@@ -521,7 +564,7 @@ static int new_trainer(const train_opts_t *o, ng_run_t **run, ng_rl_t **t) {
 }
 
 /* The smoothing ring and the wall clock of a resumed run, from its log. */
-static int seed_from_log(const char *log_path, ng_progress_t *progress, double *wall_base,
+static int seed_from_log(const char *log_path, return_ring_t *ring, double *wall_base,
                          ng_error_t *err) {
   ng_run_log_t log;
   int st = ng_run_log_read(log_path, NG_RL_LOG_HEADER, &log, err);
@@ -531,7 +574,7 @@ static int seed_from_log(const char *log_path, ng_progress_t *progress, double *
   int c_wall = ng_run_log_column(NG_RL_LOG_HEADER, "wall_s");
   for (size_t i = 0; i < log.n_rows; i++) {
     const double *row = log.values + i * log.n_cols;
-    ng_progress_add_history(progress, row[c_ret], (int)row[c_eps]);
+    ring_add(ring, row[c_ret], (int)row[c_eps]);
   }
   if (log.n_rows > 0) {
     double wall = log.values[(log.n_rows - 1) * log.n_cols + (size_t)c_wall];
@@ -595,10 +638,11 @@ int ng_cmd_train(int argc, char **argv) {
   }
   ng_progress_t progress;
   ng_progress_init(&progress, stdout, ng_progress_auto_mode(stdout, o->quiet), PLAIN_EVERY,
-                   ng_rl_env_steps(t), cfg->total_steps, cfg->ls_max_backtracks + 1);
+                   "steps", ng_rl_env_steps(t), cfg->total_steps);
+  return_ring_t ring = {0};
   double wall_base = 0;
   if (o->resume) {
-    if (seed_from_log(log_path, &progress, &wall_base, &err) != NG_OK) {
+    if (seed_from_log(log_path, &ring, &wall_base, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
     }
@@ -657,7 +701,7 @@ int ng_cmd_train(int argc, char **argv) {
       failed = 1;
       break;
     }
-    ng_progress_update(&progress, &s, ng_rl_done(t) || g_signal);
+    show_progress(&progress, &ring, &s, cfg->ls_max_backtracks + 1, ng_rl_done(t) || g_signal);
     if (s.iteration % o->checkpoint_every == 0) {
       if (ng_run_save_checkpoint(run, ng_rl_run_save, t, &err) != NG_OK) {
         ng_progress_break(&progress);

@@ -1,4 +1,4 @@
-/* The live progress line of `natgrad train`. */
+/* The live progress line of `natgrad train` and `natgrad fit`. */
 #include "progress.h"
 
 #include <math.h>
@@ -35,28 +35,16 @@ ng_progress_mode_t ng_progress_auto_mode(FILE *out, int quiet) {
 }
 
 void ng_progress_init(ng_progress_t *p, FILE *out, ng_progress_mode_t mode, int every,
-                      long start_steps, long total_steps, int ls_max) {
+                      const char *unit, long start, long total) {
   memset(p, 0, sizeof *p);
   p->out = out;
   p->mode = mode;
   p->every = every > 0 ? every : 1;
-  p->ls_max = ls_max;
-  p->start_steps = start_steps;
-  p->total_steps = total_steps;
+  p->unit = unit;
+  p->start = start;
+  p->total = total;
   p->start_time = ng_progress_now();
-}
-
-void ng_progress_add_history(ng_progress_t *p, double mean_return, int episodes) {
-  if (episodes <= 0 || !isfinite(mean_return)) return;
-  p->ret[p->ring_pos] = mean_return;
-  p->ring_pos = (p->ring_pos + 1) % NG_PROGRESS_SMOOTH;
-  if (p->ring_len < NG_PROGRESS_SMOOTH) p->ring_len++;
-}
-
-double ng_progress_smoothed_return(const ng_progress_t *p) {
-  double sum = 0.0;
-  for (int i = 0; i < p->ring_len; i++) sum += p->ret[i];
-  return p->ring_len > 0 ? sum / p->ring_len : NAN;
+  p->last_draw = -1e300;
 }
 
 /* Columns of the terminal, so the rewritten line never wraps (a wrapped line cannot be
@@ -79,27 +67,13 @@ static void short_count(char *buf, size_t size, double v) {
     snprintf(buf, size, "%.3gG", v / 1e9);
 }
 
-/* sep goes between fields: two spaces, or one where the terminal is narrow. */
-static void format_line(const ng_progress_t *p, const ng_rl_stats_t *s, const char *sep,
-                        char *buf, size_t size) {
+/* The whole line with sep between fields: two spaces, or one where the terminal is narrow. */
+static void format_line(const ng_progress_t *p, long done, const char *const *fields, int n,
+                        const char *sep, char *buf, size_t size) {
   double elapsed = ng_progress_now() - p->start_time;
-  double done = (double)(s->env_steps - p->start_steps);
-  double rate = elapsed > 0 ? done / elapsed : 0.0;
-  double left = (double)(p->total_steps - s->env_steps);
-  char ret[32], ls[32], eta[32];
-  double r = ng_progress_smoothed_return(p);
-  if (isnan(r))
-    snprintf(ret, sizeof ret, "-");
-  else
-    snprintf(ret, sizeof ret, "%.4g", r);
-  if (s->step_accepted && (p->ls_max <= 0 || s->ls_trials == 0)) /* NPG: no line search */
-    snprintf(ls, sizeof ls, "step taken");
-  else if (s->step_accepted)
-    snprintf(ls, sizeof ls, "ls ok %d/%d", s->ls_trials, p->ls_max);
-  else if (s->update_status == NG_ELINESEARCH || s->update_status == NG_OK)
-    snprintf(ls, sizeof ls, "ls rejected");
-  else /* CG or the step's curvature failed: no step was tried */
-    snprintf(ls, sizeof ls, "no step (%s)", ng_status_name(s->update_status));
+  double rate = elapsed > 0 ? (double)(done - p->start) / elapsed : 0.0;
+  double left = (double)(p->total - done);
+  char eta[32], count[16], total[16], speed[16];
   if (left <= 0)
     snprintf(eta, sizeof eta, "0s");
   else if (rate > 0 && left / rate < 9.5) /* whole seconds: the line must stay short */
@@ -108,29 +82,40 @@ static void format_line(const ng_progress_t *p, const ng_rl_stats_t *s, const ch
     ng_progress_duration(eta, sizeof eta, left / rate);
   else
     snprintf(eta, sizeof eta, "?");
-  char steps[16], total[16], speed[16];
-  short_count(steps, sizeof steps, (double)s->env_steps);
-  short_count(total, sizeof total, (double)p->total_steps);
+  short_count(count, sizeof count, (double)done);
+  short_count(total, sizeof total, (double)p->total);
   short_count(speed, sizeof speed, rate);
-  snprintf(buf, size, "it %ld%ssteps %s/%s%sreturn %s%skl %.2g%sent %.3g%s%s%s%s/s%sETA %s",
-           s->iteration, sep, steps, total, sep, ret, sep, s->kl, sep, s->entropy, sep, ls, sep,
-           speed, sep, eta);
+  size_t len = 0;
+  int k = snprintf(buf, size, "%s%s%s %s/%s", n > 0 ? fields[0] : "", n > 0 ? sep : "",
+                   p->unit, count, total);
+  if (k > 0) len += (size_t)k;
+  for (int i = 1; i <= n; i++) {
+    k = i < n ? snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "%s%s",
+                         sep, fields[i])
+              : snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
+                         "%s%s/s%sETA %s", sep, speed, sep, eta);
+    if (k > 0) len += (size_t)k;
+  }
 }
 
-void ng_progress_update(ng_progress_t *p, const ng_rl_stats_t *s, int last) {
-  ng_progress_add_history(p, s->mean_return, s->episodes);
+void ng_progress_show(ng_progress_t *p, long done, long tick, int last,
+                      const char *const *fields, int n) {
   if (p->mode == NG_PROGRESS_QUIET) return;
+  if (n > NG_PROGRESS_MAX_FIELDS) n = NG_PROGRESS_MAX_FIELDS;
   char line[512];
   if (p->mode == NG_PROGRESS_TTY) {
-    format_line(p, s, "  ", line, sizeof line);
+    double now = ng_progress_now();
+    if (!last && now - p->last_draw < NG_PROGRESS_REFRESH_S) return;
+    p->last_draw = now;
+    format_line(p, done, fields, n, "  ", line, sizeof line);
     int width = term_width(p->out);
-    if ((int)strlen(line) > width - 1) format_line(p, s, " ", line, sizeof line);
+    if ((int)strlen(line) > width - 1) format_line(p, done, fields, n, " ", line, sizeof line);
     if ((int)strlen(line) > width - 1) line[width - 1] = '\0';
     fprintf(p->out, "\r%s\033[K", line);
     p->on_line = 1;
   } else {
-    if (!(last || s->iteration == 1 || s->iteration % p->every == 0)) return;
-    format_line(p, s, "  ", line, sizeof line);
+    if (!(last || tick == 1 || tick % p->every == 0)) return;
+    format_line(p, done, fields, n, "  ", line, sizeof line);
     fprintf(p->out, "%s\n", line);
   }
   fflush(p->out);

@@ -81,48 +81,60 @@ static int make_dirs(const char *dir, int *created) {
   return 0;
 }
 
+/* Reads the PID a lock holder wrote (it writes it just after locking: give it a moment). */
+static long holder_pid(int fd) {
+  char buf[32] = "";
+  for (int tries = 0; tries < 50 && !buf[0]; tries++) {
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    if (!buf[0]) nanosleep(&(struct timespec){0, 2000000}, NULL);
+  }
+  return strtol(buf, NULL, 10);
+}
+
 /* Takes the folder's lock, or says who holds it. The lock is flock(2)'s: the kernel
  * releases it when the holder exits in any way, so there is never a stale lock to clear;
- * the PID inside is only for the message. */
+ * the PID inside is only for the message. A lock taken on a file that a failed set-up
+ * removed meanwhile is not the folder's lock: then it is taken again on the new file. */
 static int take_lock(ng_run_t *run, ng_error_t *err) {
   char path[NG__PATH_MAX];
   int st = run_file(run, NG_RUN_LOCK, path, err);
   if (st) return st;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd < 0)
-    return ng_error_set(err, NG_EIO, "run folder '%s' is not writable: %s", run->dir,
-                        strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    if (e != EWOULDBLOCK) {
+  for (int attempt = 0; attempt < 100; attempt++) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+      return ng_error_set(err, NG_EIO, "run folder '%s' is not writable: %s", run->dir,
+                          strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      long pid = e == EWOULDBLOCK ? holder_pid(fd) : 0;
       close(fd);
-      return ng_error_set(err, NG_EIO, "cannot lock run folder '%s': %s", run->dir,
-                          strerror(e));
-    }
-    /* The owner writes its PID just after locking: give it a moment if the file is empty. */
-    char buf[32] = "";
-    for (int tries = 0; tries < 50 && !buf[0]; tries++) {
-      ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-      buf[n > 0 ? n : 0] = '\0';
-      if (!buf[0]) nanosleep(&(struct timespec){0, 2000000}, NULL);
-    }
-    close(fd);
-    long pid = strtol(buf, NULL, 10);
-    if (pid > 0)
+      if (e != EWOULDBLOCK)
+        return ng_error_set(err, NG_EIO, "cannot lock run folder '%s': %s", run->dir,
+                            strerror(e));
+      if (pid > 0)
+        return ng_error_set(err, NG_EBUSY, "run folder '%s' is in use by another natgrad "
+                            "process (PID %ld)", run->dir, pid);
       return ng_error_set(err, NG_EBUSY, "run folder '%s' is in use by another natgrad "
-                          "process (PID %ld)", run->dir, pid);
-    return ng_error_set(err, NG_EBUSY, "run folder '%s' is in use by another natgrad process",
-                        run->dir);
+                          "process", run->dir);
+    }
+    struct stat held, now;
+    if (fstat(fd, &held) != 0 || stat(path, &now) != 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev) {
+      close(fd); /* the file was removed under us: lock the one there now */
+      continue;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+      int e = errno;
+      close(fd);
+      return ng_error_set(err, NG_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    run->lock_fd = fd;
+    return NG_OK;
   }
-  char pid[32];
-  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-    int e = errno;
-    close(fd);
-    return ng_error_set(err, NG_EIO, "cannot write '%s': %s", path, strerror(e));
-  }
-  run->lock_fd = fd;
-  return NG_OK;
+  return ng_error_set(err, NG_EBUSY, "run folder '%s' keeps changing under its lock", run->dir);
 }
 
 /* Removes name from the run folder if it is there. */
@@ -217,8 +229,9 @@ int ng_run_open(ng_run_t **out, const char *dir, ng_run_mode_t mode, int force,
 void ng_run_close(ng_run_t *run) {
   if (!run) return;
   if (run->log) fclose(run->log);
-  if (run->created_dir && !run->wrote) {
-    /* a set-up that failed before the run began: leave no trace */
+  if (run->created_dir && !run->wrote && run->lock_fd >= 0) {
+    /* a set-up that failed before the run began: leave no trace (only the lock's holder may:
+     * a writer refused by the lock must not touch the holder's files) */
     static const char *const ours[3] = {NG_RUN_CONFIG, NG_RUN_LOG, NG_RUN_LOCK};
     for (int i = 0; i < 3; i++) remove_file(run, ours[i], NULL);
     rmdir(run->dir);

@@ -37,7 +37,9 @@ if(TARGET natgrad_cli)
   endforeach()
   file(WRITE ${NG_FIT_DIR}/reg.csv "${reg}")
   file(WRITE ${NG_FIT_DIR}/ragged.csv "1,2,0\n3,4,1\n5,0\n")
-  file(WRITE ${NG_FIT_DIR}/corrupt/kfac.ckpt "this is not a checkpoint, though it is longer than a header\n")
+  file(WRITE ${NG_FIT_DIR}/corrupt/checkpoint.ngc "this is not a checkpoint, though it is longer than a header\n")
+  # a folder of fit runs as natgrad wrote them before run folders
+  file(WRITE ${NG_FIT_DIR}/oldlayout/kfac.ckpt "an old run\n")
 
   # ng_fit_expect(NAME STATUS REGEX ARG...): `natgrad ARG...` exits with exactly STATUS and
   # prints (stdout + stderr) a line matching the extended regex REGEX.
@@ -72,10 +74,12 @@ if(TARGET natgrad_cli)
                 fit --data ${NG_FIT_DIR}/table.csv --model 3-8-4 --out ${NG_FIT_DIR}/m2)
   ng_fit_expect(cli_fit_model_syntax 2 "'x' is not a layer width"
                 fit --data ${NG_FIT_DIR}/table.csv --model 3-x-3 --out ${NG_FIT_DIR}/m3)
-  ng_fit_expect(cli_fit_resume_change 2 "--lr cannot be changed on --resume"
+  ng_fit_expect(cli_fit_resume_change 2 "--lr cannot be used with --resume"
                 fit --resume ${NG_FIT_DIR} --lr 0.1)
-  ng_fit_expect(cli_fit_resume_none 2 "no checkpoint 'adam.ckpt' there"
-                fit --resume ${NG_FIT_DIR} --opt adam)
+  ng_fit_expect(cli_fit_resume_none 2 "no checkpoint to resume: '.*/checkpoint.ngc' does not exist"
+                fit --resume ${NG_FIT_DIR})
+  ng_fit_expect(cli_fit_resume_old_layout 2 "holds fit runs in the old layout .kfac.ckpt.*mkdir"
+                fit --resume ${NG_FIT_DIR}/oldlayout)
 
   # ---- data and file failures (exit 1) ------------------------------------------------------------
   ng_fit_expect(cli_fit_missing_csv 1 "nope.csv: cannot open"
@@ -105,25 +109,28 @@ if(TARGET natgrad_cli)
   # ---- every optimiser on the table, into one folder ---------------------------------------------------
   add_test(NAME cli_fit_all_optimisers COMMAND sh -c [=[
     dir=$1; csv=$2; rm -rf "$dir"
+    mkdir -p "$dir"
     for opt in sgd adam diag-ng cg-ng kfac; do
       "$0" fit --data "$csv" --model auto-16-auto --act tanh --opt $opt --epochs 6 --batch 16 \
-        --seed 3 --out "$dir" > "$dir.$opt.out" 2>&1; rc=$?
+        --seed 3 --out "$dir/$opt" > "$dir.$opt.out" 2>&1; rc=$?
       cat "$dir.$opt.out"
       [ "$rc" -eq 0 ] || { echo "$opt: exit status $rc"; exit 1; }
-      [ -s "$dir/$opt.csv" ] && [ -s "$dir/$opt.ckpt" ] || { echo "$opt: missing files"; exit 1; }
-      head -n 1 "$dir/$opt.csv" | grep -q '^epoch,steps,seconds,batch_loss,train_loss,train_acc,test_loss,test_acc' || exit 1
+      for f in config.ini progress.csv checkpoint.ngc curve.svg; do
+        [ -s "$dir/$opt/$f" ] || { echo "$opt: missing $f"; exit 1; }
+      done
+      head -n 1 "$dir/$opt/progress.csv" | grep -q '^epoch,steps,seconds,batch_loss,train_loss,train_acc,test_loss,test_acc' || exit 1
       # rows 0..6; epoch 0 is the initial model; the training loss fell
       awk -F, 'NR > 1 && $1 != NR - 2 { print "bad row " NR; bad = 1 }
                NR == 2 { l0 = $5 } END { if (NR != 8 || !($5 < l0)) { print "rows " NR ", loss " l0 " -> " $5; bad = 1 }; exit bad }' \
-        "$dir/$opt.csv" || { echo "$opt: bad log"; exit 1; }
+        "$dir/$opt/progress.csv" || { echo "$opt: bad log"; exit 1; }
       grep -Eq '^epoch +6 +train loss [0-9.]+ acc [0-9.]+%  test loss' "$dir.$opt.out" || exit 1
     done
-    # one plot with every run: five legend entries per panel
+    # one plot with every run in the folder above: five legend entries per panel
     for opt in sgd adam diag-ng cg-ng kfac; do
       [ "$(grep -c ">$opt<" "$dir/fit.svg")" -ge 4 ] || { echo "fit.svg lacks $opt"; exit 1; }
     done
-    # a second run of the same name needs --force
-    "$0" fit --data "$csv" --opt kfac --out "$dir" --epochs 1 > /dev/null 2>&1
+    # a second run in the same folder needs --force
+    "$0" fit --data "$csv" --opt kfac --out "$dir/kfac" --epochs 1 > /dev/null 2>&1
     [ $? -eq 2 ] || { echo "rerun without --force was not refused"; exit 1; }
   ]=] ${NG_FIT_CLI} ${NG_FIT_DIR}/all ${NG_FIT_DIR}/table.csv)
   set_tests_properties(cli_fit_all_optimisers PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1"
@@ -135,12 +142,12 @@ if(TARGET natgrad_cli)
   foreach(opt sgd adam diag-ng cg-ng kfac)
     add_test(NAME cli_fit_resume_${opt} COMMAND sh -c [=[
       dir=$1; opt=$2; rm -rf "$dir"
-      common="--data fashion-mnist --model auto-12-auto --opt $opt --batch 10 --seed 7 --out $dir -q"
-      "$0" fit $common --name a --epochs 4 || exit 1
-      "$0" fit $common --name b --epochs 2 || exit 1
-      "$0" fit --resume "$dir" --name b --epochs 4 -q || { echo "resume failed"; exit 1; }
-      cut -d, -f1,2,4-9,11,12 "$dir/a.csv" > "$dir/a.cmp"
-      cut -d, -f1,2,4-9,11,12 "$dir/b.csv" > "$dir/b.cmp"
+      common="--data fashion-mnist --model auto-12-auto --opt $opt --batch 10 --seed 7 -q"
+      "$0" fit $common --out "$dir/a" --epochs 4 || exit 1
+      "$0" fit $common --out "$dir/b" --epochs 2 || exit 1
+      "$0" fit --resume "$dir/b" --epochs 4 -q || { echo "resume failed"; exit 1; }
+      cut -d, -f1,2,4-9,11,12 "$dir/a/progress.csv" > "$dir/a.cmp"
+      cut -d, -f1,2,4-9,11,12 "$dir/b/progress.csv" > "$dir/b.cmp"
       cat "$dir/a.cmp"
       [ "$(wc -l < "$dir/a.cmp")" -eq 6 ] || { echo "expected 5 epochs of rows"; exit 1; }
       cmp "$dir/a.cmp" "$dir/b.cmp" || { diff "$dir/a.cmp" "$dir/b.cmp"; exit 1; }
@@ -153,7 +160,7 @@ if(TARGET natgrad_cli)
   add_test(NAME cli_fit_idx_kfac COMMAND sh -c [=[
     dir=$1; rm -rf "$dir"
     "$0" fit --data "$2" --model 16-32-auto --opt kfac --epochs 8 --batch 15 --out "$dir" || exit 1
-    acc=$(tail -n 1 "$dir/kfac.csv" | cut -d, -f8)
+    acc=$(tail -n 1 "$dir/progress.csv" | cut -d, -f8)
     echo "test accuracy $acc"
     awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || { echo "K-FAC did not learn idx-tiny"; exit 1; }
   ]=] ${NG_FIT_CLI} ${NG_FIT_DIR}/idx ${NG_FIT_IDX})
@@ -161,9 +168,9 @@ if(TARGET natgrad_cli)
     dir=$1; rm -rf "$dir"
     for v in fixed learned; do
       "$0" fit --data "$2" --task regress --variance $v --model auto-16-auto --act tanh \
-        --opt kfac --epochs 15 --batch 20 --name $v --out "$dir" || exit 1
+        --opt kfac --epochs 15 --batch 20 --out "$dir/$v" || exit 1
       awk -F, 'NR == 2 { r0 = $9 } END { print "rmse " r0 " -> " $9; exit !($9 < 0.5 * r0) }' \
-        "$dir/$v.csv" || exit 1
+        "$dir/$v/progress.csv" || exit 1
     done
     grep -q 'test RMSE' "$dir/fit.svg" || exit 1
   ]=] ${NG_FIT_CLI} ${NG_FIT_DIR}/reg ${NG_FIT_DIR}/reg.csv)

@@ -179,7 +179,9 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
  * would reject, e.g. non-finite parameters. load creates a trainer from a checkpoint after
  * checking magic, version, sizes and CRC32 and then every size and value in the body:
  * NG_EIO if the file cannot be read, NG_EFORMAT for a foreign, truncated, corrupted or
- * inconsistent file, NG_EUNSUPPORTED for a newer format version. The format is
+ * inconsistent file (a version field that is neither 1 nor a newer version vouched for by
+ * the header's own CRC-32 is damage, see src/rl/checkpoint.c), NG_EUNSUPPORTED for a newer
+ * format version. The format is
  * little-endian on every host. docs/robustness.md states the guarantees. */
 int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err);
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err);

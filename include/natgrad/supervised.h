@@ -263,11 +263,15 @@ int ng_fit_epoch(ng_fit_t *f, double *theta, const ng_dataset_t *train, ng_fit_b
                  void *ctx, double *mean_loss);
 
 /* Checkpoint file (written to PATH.tmp, flushed, renamed over PATH):
- *     "NGSUPCK1" | u32 version | u32 CRC-32 (zlib) of the body | u64 body size |
+ *     "NGSUPCK1" | u32 version | u32 CRC-32 (zlib) of the body | u64 body size | 8 zero
+ *     bytes (32 in all) |
  *     body: u64 meta length, meta text | position | u64 n_params, theta | u64 state size,
  *           optimiser state
  * integers and doubles little-endian. meta is the caller's text (e.g. the CLI's run
- * description), stored verbatim. */
+ * description), stored verbatim. This is version 1; a later version keeps the magic and
+ * the version where they are and stores the CRC-32 of the header's first 28 bytes in its
+ * last 4, the rule by which a reader tells a newer format from a damaged header (see
+ * ng_fit_checkpoint_read). */
 int ng_fit_save(const ng_fit_t *f, const char *path, const char *meta, const double *theta,
                 ng_error_t *err);
 
@@ -281,7 +285,9 @@ typedef struct {
 } ng_fit_checkpoint_t;
 
 /* Reads and verifies a checkpoint (NG_ENOTFOUND, NG_EFORMAT with what is wrong: magic,
- * version, size, checksum). Free with ng_fit_checkpoint_free. */
+ * version, size, checksum). A version other than 1 is damage (NG_EFORMAT) unless it is 2..17
+ * and the header's own CRC-32 matches, which only a genuinely newer format writes: then
+ * NG_EUNSUPPORTED ("newer than this build"). Free with ng_fit_checkpoint_free. */
 int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t *err);
 void ng_fit_checkpoint_free(ng_fit_checkpoint_t *ck);
 /* Puts a checkpoint's position and optimiser state into f and its theta into theta
