@@ -117,9 +117,8 @@ int ng_kv_read_file(ng_kv_list_t *l, const char *path, const char *const *sectio
                     ng_error_t *err);
 /* Sets every top-level entry, then, with section non-NULL, every entry of that section (so
  * they override the top level), each in text order, through ng_keys_set; entries of other
- * sections are skipped. A key set
- * twice in one section under two of its names (name and alias) is refused. The first
- * failure is returned, its message "SOURCE:LINE: ...". */
+ * sections are skipped. A key set twice in one section under two of its names (name and
+ * alias) is refused. The first failure is returned, its message "SOURCE:LINE: ...". */
 int ng_kv_apply(const ng_kv_list_t *l, const ng_key_table_t *t, void *cfg, const char *section,
                 ng_error_t *err);
 /* The value ng_kv_apply(l, ..., section) gives key: section's entry if it has one (section
