@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "natgrad/core.h"
+#include "natgrad/keys.h"
 #include "natgrad/mlp.h"
 
 #ifdef __cplusplus
@@ -90,6 +91,12 @@ size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size);
 
 /* Names and one-line descriptions of every key, for --help: iterate i = 0.. until NULL. */
 const char *ng_rl_config_key(size_t i, const char **doc);
+
+/* The key table behind the functions above (keys.h): every key's name, type, range,
+ * library default and meaning, to list, set or read a config with ng_keys_* and ng_kv_*.
+ * ng_kv_apply(list, ng_rl_config_keys(), cfg, "trpo" or "npg", err) reads a config file
+ * with its [trpo] and [npg] sections. */
+const ng_key_table_t *ng_rl_config_keys(void);
 
 /* ---- trainer ----------------------------------------------------------------------------- */
 

@@ -46,6 +46,7 @@
 
 #include "natgrad/core.h"
 #include "natgrad/data.h"
+#include "natgrad/keys.h"
 #include "natgrad/model.h"
 
 #ifdef __cplusplus
@@ -121,7 +122,8 @@ typedef struct {
 int ng_sup_opt_config_default(ng_sup_opt_config_t *c, ng_opt_kind_t kind);
 /* Sets one field by name, as in ng_sup_opt_config_format's output ("lr", "momentum",
  * "damping", "fisher" = true|empirical, "kind" = sgd|..., ...). NG_ENOTFOUND for an
- * unknown key, NG_EINVAL for a bad value (message in err). */
+ * unknown key, NG_EINVAL for a bad value, NG_ERANGE for one out of its key's range
+ * (message in err). */
 int ng_sup_opt_config_set(ng_sup_opt_config_t *c, const char *key, const char *value,
                           ng_error_t *err);
 /* Checks ranges; NG_EINVAL with a message naming the key. */
@@ -129,6 +131,9 @@ int ng_sup_opt_config_check(const ng_sup_opt_config_t *c, ng_error_t *err);
 /* Writes every field as "key = value\n" lines (doubles round-trip, %.17g) into buf.
  * Returns the length needed (like snprintf); NG_EINVAL (< 0) on bad arguments. */
 int ng_sup_opt_config_format(const ng_sup_opt_config_t *c, char *buf, size_t size);
+/* The key table behind these functions (keys.h): every setting's name, type, range,
+ * generic default (before ng_sup_opt_config_default's per-kind values) and meaning. */
+const ng_key_table_t *ng_sup_opt_config_keys(void);
 
 /* ---- optimiser ---------------------------------------------------------------------------------- */
 

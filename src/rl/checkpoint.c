@@ -221,17 +221,12 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   uint64_t clen = ng__ckio_get_u64(&r);
   if (r.bad || clen > r.len - r.pos || clen > NG_CKPT_MAX_CONFIG)
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad config length", name);
-  if (memchr(body + r.pos, '\0', (size_t)clen))
-    return ng_error_set(err, NG_EFORMAT, "load: %s: bad config: a NUL byte in its text", name);
-  char *ctext = ng_malloc((size_t)clen + 1);
-  if (!ctext) return ng_error_set(err, NG_ENOMEM, "load: out of memory");
-  ng__ckio_get_bytes(&r, ctext, (size_t)clen);
-  ctext[clen] = '\0';
   ng_rl_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
-  int s = ng__rl_config_parse(&cfg, ctext, err);
-  ng_free(ctext);
+  int s = ng__rl_config_parse(&cfg, (const char *)body + r.pos, (size_t)clen, err);
+  r.pos += (size_t)clen;
   if (!s) s = ng_rl_config_validate(&cfg, err);
+  if (s == NG_ENOMEM) return s;
   if (s) {
     char msg[sizeof err->message];
     snprintf(msg, sizeof msg, "%s", err ? err->message : "");
