@@ -41,22 +41,7 @@
 
 /* ---- the run description ---------------------------------------------------------------------- */
 
-typedef struct {
-  char data[1024];
-  char model[256];
-  char act[16];
-  char task[16];     /* classify | regress */
-  char variance[16]; /* fixed | learned (regression) */
-  char name[64];
-  long batch;
-  unsigned long long seed;
-  long limit, test_limit;
-  int label_col;
-  double test_fraction;
-  int standardize;
-  long epochs; /* the run's total */
-  ng_sup_opt_config_t opt;
-} run_t;
+typedef ng_fit_run_config_t run_t; /* natgrad/supervised.h: the run's keys */
 
 typedef struct {
   const char *key, *value;
@@ -175,140 +160,10 @@ static void list_keys(FILE *out) {
   fprintf(out, "\nSee include/natgrad/supervised.h and docs/supervised.md for their meaning.\n");
 }
 
-static void run_defaults(run_t *r) {
-  memset(r, 0, sizeof *r);
-  snprintf(r->model, sizeof r->model, "auto-256-auto");
-  snprintf(r->act, sizeof r->act, "relu");
-  snprintf(r->task, sizeof r->task, "classify");
-  snprintf(r->variance, sizeof r->variance, "fixed");
-  r->batch = 256;
-  r->label_col = -1;
-  r->test_fraction = 0.2;
-  r->standardize = 1;
-  ng_sup_opt_config_default(&r->opt, NG_OPT_KFAC);
-}
-
-/* The run as "key = value" lines (the checkpoint's meta text). */
-static int run_format(const run_t *r, char *buf, size_t size) {
-  int n = snprintf(buf, size,
-                   "data = %s\nmodel = %s\nact = %s\ntask = %s\nvariance = %s\nname = %s\n"
-                   "batch = %ld\nseed = %llu\nlimit = %ld\ntest_limit = %ld\nlabel_col = %d\n"
-                   "test_fraction = %.17g\nstandardize = %d\nepochs = %ld\n",
-                   r->data, r->model, r->act, r->task, r->variance, r->name, r->batch, r->seed,
-                   r->limit, r->test_limit, r->label_col, r->test_fraction, r->standardize,
-                   r->epochs);
-  if (n < 0 || (size_t)n >= size) return -1;
-  int m = ng_sup_opt_config_format(&r->opt, buf + n, size - (size_t)n);
-  if (m < 0 || (size_t)(n + m) >= size) return -1;
-  return n + m;
-}
-
 static int copy_str(char *dst, size_t size, const char *src) {
   size_t n = strlen(src);
   if (n >= size) return 0;
   memcpy(dst, src, n + 1);
-  return 1;
-}
-
-/* One run field by key; 0 with a message in err if bad, -1 if the key is not a run field. */
-static int run_set(run_t *r, const char *key, const char *v, char *err, size_t esize) {
-  char *end = NULL;
-  errno = 0;
-#define STR(field)                                                     \
-  if (!strcmp(key, #field)) {                                          \
-    if (!copy_str(r->field, sizeof r->field, v)) {                     \
-      snprintf(err, esize, "%s: value too long", key);                 \
-      return 0;                                                        \
-    }                                                                  \
-    return 1;                                                          \
-  }
-  STR(data)
-  STR(model)
-  STR(act)
-  STR(task)
-  STR(variance)
-  STR(name)
-#undef STR
-  if (!strcmp(key, "batch") || !strcmp(key, "limit") || !strcmp(key, "test_limit") ||
-      !strcmp(key, "label_col") || !strcmp(key, "standardize") || !strcmp(key, "epochs")) {
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno) {
-      snprintf(err, esize, "%s: '%s' is not an integer", key, v);
-      return 0;
-    }
-    if (!strcmp(key, "batch")) r->batch = x;
-    else if (!strcmp(key, "limit")) r->limit = x;
-    else if (!strcmp(key, "test_limit")) r->test_limit = x;
-    else if (!strcmp(key, "label_col")) r->label_col = (int)x;
-    else if (!strcmp(key, "epochs")) r->epochs = x;
-    else r->standardize = (int)x;
-    return 1;
-  }
-  if (!strcmp(key, "seed")) {
-    if (v[0] == '-') {
-      snprintf(err, esize, "seed: '%s' must not be negative", v);
-      return 0;
-    }
-    unsigned long long x = strtoull(v, &end, 10);
-    if (end == v || *end || errno) {
-      snprintf(err, esize, "seed: '%s' is not an integer", v);
-      return 0;
-    }
-    r->seed = x;
-    return 1;
-  }
-  if (!strcmp(key, "test_fraction")) {
-    double x = strtod(v, &end);
-    if (end == v || *end || errno) {
-      snprintf(err, esize, "test_fraction: '%s' is not a number", v);
-      return 0;
-    }
-    r->test_fraction = x;
-    return 1;
-  }
-  return -1;
-}
-
-/* Checks the run fields that do not need the data. */
-static int run_check(const run_t *r, char *err, size_t esize) {
-  ng_act_t act;
-  if (ng_act_parse(r->act, &act) != NG_OK || act == NG_ACT_IDENTITY) {
-    snprintf(err, esize, "--act: '%s' is neither relu nor tanh", r->act);
-    return 0;
-  }
-  if (strcmp(r->task, "classify") && strcmp(r->task, "regress")) {
-    snprintf(err, esize, "--task: '%s' is neither classify nor regress", r->task);
-    return 0;
-  }
-  if (strcmp(r->variance, "fixed") && strcmp(r->variance, "learned")) {
-    snprintf(err, esize, "--variance: '%s' is neither fixed nor learned", r->variance);
-    return 0;
-  }
-  if (r->batch < 1 || r->batch > 1000000) {
-    snprintf(err, esize, "--batch: %ld is not in [1, 1000000]", r->batch);
-    return 0;
-  }
-  if (r->limit < 0 || r->test_limit < 0) {
-    snprintf(err, esize, "--limit and --test-limit must be >= 0");
-    return 0;
-  }
-  if (!(r->test_fraction > 0.0 && r->test_fraction < 1.0)) {
-    snprintf(err, esize, "--test-fraction: %g is not in (0, 1)", r->test_fraction);
-    return 0;
-  }
-  if (!r->name[0] || strchr(r->name, '/') || r->name[0] == '.' || strchr(r->name, '\n')) {
-    snprintf(err, esize, "--name: '%s' is not a plain file name", r->name);
-    return 0;
-  }
-  if (!r->data[0]) {
-    snprintf(err, esize, "no data: pass --data fashion-mnist, a folder or a CSV file");
-    return 0;
-  }
-  ng_error_t e;
-  if (ng_sup_opt_config_check(&r->opt, &e) != NG_OK) {
-    snprintf(err, esize, "%s", e.message);
-    return 0;
-  }
   return 1;
 }
 
@@ -352,7 +207,7 @@ static const struct {
 
 static int parse_args(int argc, char **argv, fit_opts_t *o) {
   memset(o, 0, sizeof *o);
-  run_defaults(&o->run);
+  ng_fit_run_config_default(&o->run, NULL);
   o->epochs = -1;
   for (int i = 1; i < argc; i++) {
     char name[64];
@@ -452,21 +307,14 @@ static int parse_args(int argc, char **argv, fit_opts_t *o) {
 static int apply_settings(const fit_opts_t *o, run_t *r) {
   for (int i = 0; i < o->n_settings; i++) {
     const setting_t *s = &o->settings[i];
-    char msg[400];
-    int rs = run_set(r, s->key, s->value, msg, sizeof msg);
-    if (rs == 0) {
-      ng_cli_error(CMD, "%s", msg);
-      return 0;
-    }
-    if (rs > 0) continue;
     if (!strcmp(s->key, "kind")) {
       ng_cli_error(CMD, "use --opt to choose the optimiser");
       return 0;
     }
     ng_error_t err;
     ng_error_clear(&err);
-    if (ng_sup_opt_config_set(&r->opt, s->key, s->value, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s (see natgrad fit --keys)", err.message);
+    if (ng_fit_run_config_set(r, s->key, s->value, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s (see natgrad fit --keys)", ng_run_untag(err.message, "fit"));
       return 0;
     }
   }
@@ -482,8 +330,7 @@ static int load_data(const run_t *r, ng_dataset_t *train, ng_dataset_t *test, do
   ng_error_t err;
   ng_error_clear(&err);
   ng_data_source_t src = {.path = r->data,
-                          .task = strcmp(r->task, "regress") ? NG_TASK_CLASSIFY
-                                                              : NG_TASK_REGRESS,
+                          .task = r->task,
                           .label_col = r->label_col,
                           .test_fraction = r->test_fraction,
                           .seed = r->seed,
@@ -771,26 +618,6 @@ static uint32_t theta_crc(size_t n, const double *theta) {
   return (uint32_t)crc32(c, (const Bytef *)theta, (uInt)(n * sizeof(double)));
 }
 
-/* Reads the run description from meta text. */
-static int run_from_meta(run_t *r, const char *meta) {
-  run_defaults(r);
-  r->epochs = -1; /* checkpoints from before `epochs` was recorded */
-  char buf[8192];
-  if (!copy_str(buf, sizeof buf, meta)) return 0;
-  char *save = NULL;
-  for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    char *eq = strstr(line, " = ");
-    if (!eq) return 0;
-    *eq = '\0';
-    const char *key = line, *val = eq + 3;
-    char msg[400];
-    int rs = run_set(r, key, val, msg, sizeof msg);
-    if (rs == 0) return 0;
-    if (rs < 0 && ng_sup_opt_config_set(&r->opt, key, val, NULL) != NG_OK) return 0;
-  }
-  return 1;
-}
-
 static const char *const FIT_RESUME_KEYS[] = {"epochs", NULL};
 
 /* A fit checkpoint for ng_run_load_checkpoint: ctx is the ng_fit_checkpoint_t to fill. */
@@ -881,8 +708,10 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
     return NG_EXIT_FAILURE;
   }
   if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
-  if (!run_from_meta(r, ck->meta)) {
-    ng_cli_error(CMD, "%s: the run description inside the checkpoint is malformed", o->resume);
+  const char *meta = ck->meta ? ck->meta : "";
+  if (ng_fit_run_config_parse(r, meta, strlen(meta), "the checkpoint's run description",
+                              &err) != NG_OK) {
+    ng_cli_error(CMD, "%s: %s", o->resume, err.message);
     return NG_EXIT_FAILURE;
   }
   long done = (long)ck->pos.epoch;
@@ -891,8 +720,8 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
                       "total to train longer", o->epochs, done);
     return NG_EXIT_USAGE;
   }
-  /* the run's own total, unless told; a run from before it was recorded: as far as done */
-  *epochs = o->epochs >= 0 ? o->epochs : r->epochs >= 0 ? r->epochs : done;
+  /* the run's own total, unless told (a run from before it was recorded: 10, the default) */
+  *epochs = o->epochs >= 0 ? o->epochs : r->epochs;
   r->epochs = *epochs;
   return -1;
 }
@@ -908,9 +737,10 @@ static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epoch
   if (!o->have_name) snprintf(r->name, sizeof r->name, "%s", ng_opt_name(r->opt.kind));
   r->opt.seed = r->opt.seed ? r->opt.seed : r->seed;
   r->epochs = *epochs = o->epochs >= 0 ? o->epochs : 10;
-  char msg[512];
-  if (!run_check(r, msg, sizeof msg)) {
-    ng_cli_error(CMD, "%s", msg);
+  ng_error_t cerr;
+  ng_error_clear(&cerr);
+  if (ng_fit_run_config_check(r, &cerr) != NG_OK) {
+    ng_cli_error(CMD, "%s", ng_run_untag(cerr.message, "fit"));
     return NG_EXIT_USAGE;
   }
   /* the data as an absolute path, so the run resumes from any folder */
@@ -981,8 +811,7 @@ static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
   size_t n_out = f->classify ? f->train.n_classes : f->train.n_targets;
   f->nw = parse_model(r->model, f->train.n_features, n_out, f->w);
   if (!f->nw) return f->resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
-  ng_act_t act;
-  ng_act_parse(r->act, &act);
+  ng_act_t act = r->act;
   ng_dist_t dist = {f->classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, n_out};
   int st = ng_model_create(&f->m, f->w[0], f->nw - 2, f->w + 1, act, dist,
                            NG_LOGSTD_STATE_INDEPENDENT);
@@ -1002,7 +831,7 @@ static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
     ng_cli_error(CMD, "%s", err.message);
     return NG_EXIT_FAILURE;
   }
-  if (!f->classify && !strcmp(r->variance, "fixed")) {
+  if (!f->classify && r->variance == NG_VARIANCE_FIXED) {
     /* fixed variance: the head's log stds stay at 0 (sigma = 1) */
     f->mask = malloc(f->n);
     if (!f->mask) {
@@ -1023,7 +852,7 @@ static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
     ng_rng_seed(&rng, r->seed, 1);
     ng_model_init(f->m, f->theta, act == NG_ACT_RELU ? sqrt(2.0) : 1.0, 1.0, 0.0, &rng);
   }
-  if (run_format(r, f->meta, sizeof f->meta) < 0) {
+  if (ng_fit_run_config_format(r, f->meta, sizeof f->meta) >= sizeof f->meta) {
     ng_cli_error(CMD, "run description too long");
     return NG_EXIT_FAILURE;
   }
@@ -1190,8 +1019,9 @@ int ng_cmd_fit(int argc, char **argv) {
       len += (size_t)snprintf(widths + len, sizeof widths - len, "%s%zu", i ? "-" : "", f.w[i]);
     fprintf(stderr, "natgrad fit: %s, %zu train / %zu test rows, model %s (%s, %zu parameters), "
                     "%s, batch %ld, lr %g, seed %llu, into %s%s\n",
-            f.r->data, f.train.n, f.test.n, widths, f.r->act, f.n, ng_opt_name(f.r->opt.kind),
-            f.r->batch, f.r->opt.lr, f.r->seed, f.dir, o.resume ? " (resumed)" : "");
+            f.r->data, f.train.n, f.test.n, widths, f.r->act == NG_ACT_RELU ? "relu" : "tanh",
+            f.n, ng_opt_name(f.r->opt.kind), f.r->batch, f.r->opt.lr,
+            (unsigned long long)f.r->seed, f.dir, o.resume ? " (resumed)" : "");
   }
   rc = NG_EXIT_FAILURE;
   if ((!o.resume || ck.pos.epoch == 0) && !initial_epoch(&f)) goto done;

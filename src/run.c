@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ckpt_io.h"
+#include "natgrad/keys.h"
 
 #define NG__PATH_MAX 4096
 
@@ -277,55 +278,24 @@ int ng_run_write_config(ng_run_t *run, const char *comment, const char *text, ng
   return st;
 }
 
-/* The value of key in "key = value" text, as a span; 0 if absent. */
-static int text_value(const char *text, const char *key, const char **v, size_t *n) {
-  size_t kl = strlen(key);
-  for (const char *p = text; p && *p;) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    if (len >= kl + 3 && !strncmp(p, key, kl) && !strncmp(p + kl, " = ", 3)) {
-      *v = p + kl + 3;
-      *n = len - kl - 3;
+/* Looks through a's keys for one whose value b lacks or differs in. */
+static int diff_one_way(const ng_kv_list_t *a, const char *who_a, const ng_kv_list_t *b,
+                        const char *who_b, const char *const *ignore, char *what,
+                        size_t size) {
+  for (size_t i = 0; i < a->n; i++) {
+    const char *key = a->items[i].key, *va = a->items[i].value;
+    int skip = 0;
+    for (const char *const *g = ignore; g && *g && !skip; g++) skip = !strcmp(*g, key);
+    if (skip) continue;
+    const char *vb = ng_kv_get(b, key, NULL);
+    if (!vb) {
+      snprintf(what, size, "%s is set in %s but not in %s", key, who_a, who_b);
       return 1;
     }
-    p = nl ? nl + 1 : NULL;
-  }
-  return 0;
-}
-
-static int ignored(const char *key, size_t kl, const char *const *ignore) {
-  for (; ignore && *ignore; ignore++)
-    if (strlen(*ignore) == kl && !strncmp(*ignore, key, kl)) return 1;
-  return 0;
-}
-
-/* Looks through a's keys for one whose value b lacks or differs in. */
-static int diff_one_way(const char *a, const char *who_a, const char *b, const char *who_b,
-                        const char *const *ignore, char *what, size_t size) {
-  for (const char *p = a; p && *p;) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    const char *eq = memchr(p, '=', len);
-    if (*p != '#' && eq && eq > p + 1 && eq[-1] == ' ') {
-      size_t kl = (size_t)(eq - 1 - p);
-      char key[128];
-      if (kl < sizeof key && !ignored(p, kl, ignore)) {
-        memcpy(key, p, kl);
-        key[kl] = '\0';
-        const char *va = len >= kl + 3 ? eq + 2 : "", *vb;
-        size_t na = len >= kl + 3 ? len - kl - 3 : 0, nb;
-        if (!text_value(b, key, &vb, &nb)) {
-          snprintf(what, size, "%s is set in %s but not in %s", key, who_a, who_b);
-          return 1;
-        }
-        if (na != nb || strncmp(va, vb, na)) {
-          snprintf(what, size, "%s = %.*s in %s, %.*s in %s", key, (int)(na < 200 ? na : 200),
-                   va, who_a, (int)(nb < 200 ? nb : 200), vb, who_b);
-          return 1;
-        }
-      }
+    if (strcmp(va, vb)) {
+      snprintf(what, size, "%s = %.200s in %s, %.200s in %s", key, va, who_a, vb, who_b);
+      return 1;
     }
-    p = nl ? nl + 1 : NULL;
   }
   return 0;
 }
@@ -333,9 +303,22 @@ static int diff_one_way(const char *a, const char *who_a, const char *b, const c
 int ng_run_config_diff(const char *a, const char *who_a, const char *b, const char *who_b,
                        const char *const *ignore, char *what, size_t size) {
   if (size) what[0] = '\0';
+  ng_kv_list_t la, lb;
+  if (ng_kv_parse(&la, a, strlen(a), who_a, NULL, NULL) != NG_OK) {
+    snprintf(what, size, "%s is not a list of keys", who_a);
+    return 1;
+  }
+  if (ng_kv_parse(&lb, b, strlen(b), who_b, NULL, NULL) != NG_OK) {
+    ng_kv_free(&la);
+    snprintf(what, size, "%s is not a list of keys", who_b);
+    return 1;
+  }
   /* a value that differs is found by the first pass; the second finds keys only b has */
-  return diff_one_way(a, who_a, b, who_b, ignore, what, size) ||
-         diff_one_way(b, who_b, a, who_a, ignore, what, size);
+  int d = diff_one_way(&la, who_a, &lb, who_b, ignore, what, size) ||
+          diff_one_way(&lb, who_b, &la, who_a, ignore, what, size);
+  ng_kv_free(&la);
+  ng_kv_free(&lb);
+  return d;
 }
 
 /* ---- checkpoints -------------------------------------------------------------------------- */

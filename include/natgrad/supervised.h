@@ -294,6 +294,44 @@ void ng_fit_checkpoint_free(ng_fit_checkpoint_t *ck);
  * (n_params of f's model). NG_EFORMAT if the sizes do not match. */
 int ng_fit_restore(ng_fit_t *f, const ng_fit_checkpoint_t *ck, double *theta, ng_error_t *err);
 
+/* ---- a fit run's description ---------------------------------------------------------------- */
+
+/* Everything that defines a supervised training run: what config.ini and the checkpoint's
+ * text of a `natgrad fit` run hold, as keys (ng_fit_run_keys, then the optimiser's). */
+typedef enum { NG_VARIANCE_FIXED = 0, NG_VARIANCE_LEARNED = 1 } ng_variance_t;
+
+typedef struct {
+  char data[1024];       /* "fashion-mnist" (for the front end to resolve), an IDX folder or a
+                            CSV file */
+  char model[256];       /* layer widths "784-256-10"; "auto" ends take the data's */
+  ng_act_t act;          /* hidden activation: NG_ACT_TANH or NG_ACT_RELU */
+  ng_task_t task;        /* CSV target kind */
+  ng_variance_t variance; /* regression: sigma = 1 fixed, or a learned log std */
+  char name[64];         /* for plots and messages */
+  long batch;
+  uint64_t seed;
+  long limit, test_limit; /* first rows only (0: all) */
+  int label_col;
+  double test_fraction;
+  int standardize;
+  long epochs;           /* the run's total */
+  ng_sup_opt_config_t opt;
+} ng_fit_run_config_t;
+
+const ng_key_table_t *ng_fit_run_keys(void);
+/* Every key's default, and K-FAC's optimiser settings. */
+int ng_fit_run_config_default(ng_fit_run_config_t *c, ng_error_t *err);
+/* A run key, else an optimiser setting (NG_ENOTFOUND for neither). */
+int ng_fit_run_config_set(ng_fit_run_config_t *c, const char *key, const char *value,
+                          ng_error_t *err);
+/* "key = value" lines, the run's keys then the optimiser's; snprintf-style length. */
+size_t ng_fit_run_config_format(const ng_fit_run_config_t *c, char *buf, size_t size);
+/* Defaults, then the text's keys (a checkpoint's or config.ini's); errors name SOURCE:LINE. */
+int ng_fit_run_config_parse(ng_fit_run_config_t *c, const char *text, size_t len,
+                            const char *source, ng_error_t *err);
+/* Ranges of every key, a data source and a plain name, and the optimiser's rules. */
+int ng_fit_run_config_check(const ng_fit_run_config_t *c, ng_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif
