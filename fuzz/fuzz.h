@@ -83,9 +83,12 @@ static inline void ng_fuzz_alloc_check(const char *target) {
   }
 }
 
-/* path <- /tmp/ng_fuzz_NAME_PID (one per process, so parallel fuzzers do not collide). */
+/* path <- DIR/ng_fuzz_NAME_PID (one per process, so parallel fuzzers do not collide), in
+ * memory (/dev/shm) where there is one: a file per input on a disk costs more than the
+ * parse. */
 static inline void ng_fuzz_temp_path(char *path, size_t size, const char *name) {
-  snprintf(path, size, "/tmp/ng_fuzz_%s_%d", name, (int)getpid());
+  const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  snprintf(path, size, "%s/ng_fuzz_%s_%d", dir, name, (int)getpid());
 }
 
 /* Writes p[0, n) to path, gzip-compressed if gz (for the readers that take both, so that
