@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "natgrad/core.h"
 
@@ -79,6 +81,29 @@ static inline void ng_fuzz_alloc_check(const char *target) {
             ng_fuzz_live_blocks, ng_fuzz_live_bytes);
     abort();
   }
+}
+
+/* path <- DIR/ng_fuzz_NAME_PID (one per process, so parallel fuzzers do not collide), in
+ * memory (/dev/shm) where there is one: a file per input on a disk costs more than the
+ * parse. */
+static inline void ng_fuzz_temp_path(char *path, size_t size, const char *name) {
+  const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  snprintf(path, size, "%s/ng_fuzz_%s_%d", dir, name, (int)getpid());
+}
+
+/* Writes p[0, n) to path, gzip-compressed if gz (for the readers that take both, so that
+ * mutations reach their parsers through zlib too). 0, or -1 if it could not. */
+static inline int ng_fuzz_write_file(const char *path, const void *p, size_t n, int gz) {
+  if (gz) {
+    gzFile g = gzopen(path, "wb");
+    if (!g) return -1;
+    int ok = n == 0 || gzwrite(g, p, (unsigned)n) == (int)n;
+    return (gzclose(g) == Z_OK && ok) ? 0 : -1;
+  }
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  int ok = fwrite(p, 1, n, f) == n;
+  return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
 /* A finding that is not a crash: a broken invariant. */

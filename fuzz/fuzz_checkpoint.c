@@ -8,9 +8,6 @@
  *     and is one of the documented statuses;
  *   - what load accepts, save writes and load accepts again (the same checks both ways);
  *   - a small accepted trainer runs one iteration without crashing. */
-#include <unistd.h>
-#include <zlib.h>
-
 #include "fuzz.h"
 #include "natgrad/rl.h"
 #include "rl/rl_impl.h"
@@ -24,13 +21,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   snprintf(g_path, sizeof g_path, "/tmp/ng_fuzz_ckpt_%d.ngc", (int)getpid());
   snprintf(g_path2, sizeof g_path2, "/tmp/ng_fuzz_ckpt_%d_2.ngc", (int)getpid());
   return 0;
-}
-
-static int write_file(const char *path, const unsigned char *p, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return -1;
-  int ok = fwrite(p, 1, n, f) == n;
-  return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
 static void check_failure(int s, const ng_rl_t *t, const ng_error_t *err) {
@@ -64,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ng_error_clear(&err);
   int s;
   if (mode & 2) {
-    if (write_file(g_path, buf, size) != 0) {
+    if (ng_fuzz_write_file(g_path, buf, size, 0) != 0) {
       free(buf);
       return 0;
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs missing packages, builds with -Werror, runs CTest, then
-# rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and runs CTest again.
+# rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and runs CTest again, and
+# with ThreadSanitizer for the tests that run threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -23,3 +24,31 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNG_SANITIZE=ON -DNG_WERROR=O
 cmake --build build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j"$jobs"
+
+echo "== ThreadSanitizer build + threaded tests (clang) =="
+# clang, not gcc: gcc 12 instruments the resolver of src/adam.c's target_clones, which the
+# dynamic loader runs before TSan is initialised, and every program segfaults at start-up.
+# clang's TSan needs vm.mmap_rnd_bits <= 30 (clang 14 stops at start-up with "unexpected
+# memory mapping" under the 32 bits some newer kernels set).
+scripts/deps.sh libclang-rt-14-dev
+tsan_start=$SECONDS
+CC=clang cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNG_SANITIZE_THREAD=ON \
+  -DNG_WERROR=ON >/dev/null
+cmake --build build/tsan -j"$jobs" --target natgrad_cli test_threads test_alloc_fail
+# OpenBLAS is not instrumented: with threads of its own, TSan would see its workers read
+# and write our buffers with no synchronisation it can see, and report races that are not
+# there. At one thread every BLAS call runs on the thread that made it. (For the same
+# reason `natgrad bench`, which times OpenBLAS at several threads, is not run here.)
+export OPENBLAS_NUM_THREADS=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# The pool (every pass, Fisher product and whole training run at 1-4 threads), thread start
+# failures at every allocation, and `natgrad train` at 1 and 3 threads giving the same run.
+ctest --test-dir build/tsan --output-on-failure -j"$jobs" \
+  -R '^(test_threads|test_alloc_fail|cli_train_threads)$'
+# ... and at 2 threads: the same run again (cli_train_threads kept its one-thread run).
+tsan_runs=build/tsan/cli_tests/threads
+rm -rf "$tsan_runs/two"
+build/tsan/natgrad train --env Pendulum-v1 --steps 8192 --threads 2 --eval-episodes 0 \
+  --out "$tsan_runs/two" --quiet
+cmp "$tsan_runs/one/checkpoint.ngc" "$tsan_runs/two/checkpoint.ngc"
+echo "ThreadSanitizer stage: no report, $((SECONDS - tsan_start)) s"

@@ -8,9 +8,11 @@
 #include "natgrad/data.h"
 
 /* Reads one line (without its newline) into *buf, growing it; 0 at end of file, 1 for a
- * line, -1 on an allocation or zlib error. */
+ * line, -1 on an allocation or zlib error or a NUL byte (no part of a text table; gzgets
+ * would hide the rest of its line and join the next one to it). */
 static int ng__gz_getline(gzFile f, char **buf, size_t *cap) {
   size_t len = 0;
+  int c;
   for (;;) {
     if (*cap - len < 2) {
       size_t nc = *cap ? 2 * *cap : 256;
@@ -19,18 +21,17 @@ static int ng__gz_getline(gzFile f, char **buf, size_t *cap) {
       *buf = nb;
       *cap = nc;
     }
-    if (!gzgets(f, *buf + len, (int)(*cap - len))) {
-      int zerr;
-      gzerror(f, &zerr);
-      if (zerr != Z_OK && zerr != Z_STREAM_END) return -1;
-      if (len == 0) return 0;
-      break;
-    }
-    len += strlen(*buf + len);
-    if (len > 0 && (*buf)[len - 1] == '\n') break;
-    if (gzeof(f)) break;
+    if ((c = gzgetc(f)) == -1 || c == '\n') break;
+    if (c == '\0') return -1;
+    (*buf)[len++] = (char)c;
   }
-  while (len > 0 && ((*buf)[len - 1] == '\n' || (*buf)[len - 1] == '\r')) len--;
+  if (c == -1) {
+    int zerr;
+    gzerror(f, &zerr);
+    if (zerr != Z_OK && zerr != Z_STREAM_END) return -1;
+    if (len == 0) return 0;
+  }
+  while (len > 0 && (*buf)[len - 1] == '\r') len--;
   (*buf)[len] = '\0';
   return 1;
 }

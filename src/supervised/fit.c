@@ -170,6 +170,9 @@ static int ng__parse_body(ng_fit_checkpoint_t *ck, const unsigned char *body, si
     return ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
   ng__ckio_get_bytes(&r, ck->meta, (size_t)meta_len);
   ck->meta[meta_len] = '\0';
+  /* the meta is text: a NUL byte would hide the rest of it from whoever reads it */
+  if (memchr(ck->meta, '\0', (size_t)meta_len))
+    return ng_error_set(err, NG_EFORMAT, "%s: NUL byte in the run description", path);
   ng__get_pos(&r, &ck->pos);
   uint64_t n = ng__ckio_get_u64(&r);
   if (r.bad || n == 0 || n > (size - r.pos) / 8)

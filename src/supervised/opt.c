@@ -416,6 +416,9 @@ int ng_sup_opt_state_load(ng_sup_opt_t *o, const void *buf, size_t size) {
   o->diag_updates = ng__ckio_get_u64(&r);
   o->lambda = ng__ckio_get_f64(&r);
   for (int i = 0; i < 4; i++) o->rng.s[i] = ng__ckio_get_u64(&r);
+  /* xoshiro256** never leaves the all-zero state: it would draw 0 for ever, and the normal
+   * sampler's rejection loop (sampled Gaussian labels) would never end */
+  if ((o->rng.s[0] | o->rng.s[1] | o->rng.s[2] | o->rng.s[3]) == 0) return NG_EFORMAT;
   o->rng.spare_normal = ng__ckio_get_f64(&r);
   o->rng.has_spare = ng__ckio_get_u64(&r) != 0;
   ng__ckio_get_f64s(&r, o->v, o->n);
