@@ -2,9 +2,10 @@
 #
 # Two modes, like tests/demo.cmake.
 # Included by CMakeLists.txt after the `natgrad` target exists, it looks for Debian's
-# libmujoco-dev (headers mujoco/mujoco.h, library libmujoco). If found: the library links it,
-# NG_HAVE_MUJOCO is defined, and models/*.xml are embedded in the library as C arrays
-# generated at build time, so that no model file is needed at run time. If not found (or
+# libmujoco-dev (headers mujoco/mujoco.h, library libmujoco). If found: both libraries link it
+# (through NG_LIB_DEPS), NG_HAVE_MUJOCO is defined in the build (and set ON for
+# cmake/install.cmake), and models/*.xml are embedded in the library as C arrays generated at
+# build time, so that no model file is needed at run time. If not found (or
 # -DNG_MUJOCO=OFF): everything else builds unchanged, and creating a MuJoCo environment
 # returns NG_EUNSUPPORTED with a message saying `apt-get install libmujoco-dev`.
 # Run as a script (cmake -DMODELS=<dir> -DOUT=<file.c> -P mujoco.cmake) it writes that C
@@ -54,13 +55,19 @@ if(NG_MUJOCO AND NG_MUJOCO_INCLUDE_DIR AND NG_MUJOCO_LIBRARY)
     COMMENT "Embedding the MuJoCo models (models/*.xml)"
     VERBATIM)
   target_sources(natgrad PRIVATE ${_ng_mj_out})
-  # PUBLIC: tests/test_mujoco.c compares against MuJoCo called directly.
-  target_compile_definitions(natgrad PUBLIC NG_HAVE_MUJOCO=1)
-  target_include_directories(natgrad PUBLIC ${NG_MUJOCO_INCLUDE_DIR})
-  find_package(Threads REQUIRED)
-  target_link_libraries(natgrad PUBLIC ${NG_MUJOCO_LIBRARY} Threads::Threads)
+  # For tests/test_mujoco.c, which compares against MuJoCo called directly; not part of the
+  # installed interface (no installed header depends on MuJoCo).
+  target_compile_definitions(natgrad PUBLIC $<BUILD_INTERFACE:NG_HAVE_MUJOCO=1>)
+  target_include_directories(natgrad PUBLIC $<BUILD_INTERFACE:${NG_MUJOCO_INCLUDE_DIR}>)
+  # Both libraries link it (NG_LIB_DEPS); natgradConfig.cmake defines the same target again
+  # for the installed static library's users.
+  add_library(natgrad::mujoco UNKNOWN IMPORTED)
+  set_target_properties(natgrad::mujoco PROPERTIES IMPORTED_LOCATION ${NG_MUJOCO_LIBRARY})
+  list(APPEND NG_LIB_DEPS natgrad::mujoco)
+  set(NG_HAVE_MUJOCO ON)
   message(STATUS "MuJoCo: ${NG_MUJOCO_LIBRARY} (MuJoCo environments enabled)")
 else()
+  set(NG_HAVE_MUJOCO OFF)
   message(STATUS "MuJoCo: not used; the MuJoCo environments will report NG_EUNSUPPORTED "
                  "(apt-get install libmujoco-dev, then reconfigure)")
 endif()
