@@ -54,6 +54,7 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDE
   set(NG_PC_INCLUDEDIR ${CMAKE_INSTALL_FULL_INCLUDEDIR})
 else()
   file(RELATIVE_PATH _ng_up /_/${CMAKE_INSTALL_LIBDIR}/pkgconfig /_)
+  string(REGEX REPLACE "/$" "" _ng_up "${_ng_up}")
   set(NG_PC_PREFIX "\${pcfiledir}/${_ng_up}")
   set(NG_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
   set(NG_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")

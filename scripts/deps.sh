@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev           # CBLAS/LAPACK for dense products and Cholesky
   zlib1g-dev                # crc32 for checkpoint checksums
   libmujoco-dev             # MuJoCo physics for the locomotion environments
+  pkg-config                # the install test builds against natgrad.pc as a user would
   "$@"
 )
 
