@@ -108,7 +108,7 @@ void ng_model_destroy(ng_model_t *m) {
 size_t ng_model_n_params(const ng_model_t *m) { return m ? m->n_params : 0; }
 size_t ng_model_n_in(const ng_model_t *m) { return m ? m->n_in : 0; }
 ng_dist_t ng_model_dist(const ng_model_t *m) {
-  ng_dist_t none = {NG_DIST_GAUSSIAN, 0};
+  ng_dist_t none = {.kind = NG_DIST_GAUSSIAN, .dim = 0};
   return m ? m->dist : none;
 }
 ng_logstd_mode_t ng_model_logstd_mode(const ng_model_t *m) {
