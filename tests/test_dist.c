@@ -581,6 +581,15 @@ static void test_invariants(void) {
                  SUM_RTOL, 0.0);
   NG_CHECK_OK(ng_dist_fisher_apply(&b3, lb, vb, db));
   NG_CHECK(db[0] == 0.0 && db[1] == 0.0 && db[2] == 0.25);
+  /* near-certain Bernoulli gradients keep their relative accuracy: d/dl log p(1) = 1 - p
+   * and KL's q - p (probabilities) with both near 1 */
+  const ng_dist_t b1 = {NG_DIST_MULTI_BINARY, 1};
+  double l40 = 40.0, l41 = 41.0, one1 = 1.0, gb;
+  NG_CHECK_OK(ng_dist_logp_grad(&b1, &l40, &one1, &gb));
+  NG_CHECK_CLOSE(gb, exp(-40.0) / (1.0 + exp(-40.0)), SUM_RTOL, 0.0);
+  NG_CHECK_OK(ng_dist_kl_grad_q(&b1, &l40, &l41, &gb));
+  NG_CHECK_CLOSE(gb, exp(-40.0) / (1.0 + exp(-40.0)) - exp(-41.0) / (1.0 + exp(-41.0)),
+                 SUM_RTOL, 0.0);
   for (int s = 0; s < 100; s++) {
     NG_CHECK_OK(ng_dist_sample(&b3, lb, &rng, ab));
     NG_CHECK(ab[0] == 1.0 && ab[1] == 0.0 && (ab[2] == 0.0 || ab[2] == 1.0));
@@ -688,6 +697,23 @@ static void test_sampling_moments(void) {
   }
 }
 
+/* Everything dist.h computes for one p, q, action a and vector v. */
+typedef struct {
+  double lp, h, kl, glp[MAXP], gh[MAXP], gkl[MAXP], Mv[MAXP], U[MAXP * MAXP];
+} all_t;
+
+static void eval_all(const ng_dist_t *dist, const double *p, const double *q, const double *a,
+                     const double *v, all_t *r) {
+  NG_CHECK_OK(ng_dist_logp(dist, p, a, &r->lp));
+  NG_CHECK_OK(ng_dist_entropy(dist, p, &r->h));
+  NG_CHECK_OK(ng_dist_kl(dist, p, q, &r->kl));
+  NG_CHECK_OK(ng_dist_logp_grad(dist, p, a, r->glp));
+  NG_CHECK_OK(ng_dist_entropy_grad(dist, p, r->gh));
+  NG_CHECK_OK(ng_dist_kl_grad_q(dist, p, q, r->gkl));
+  NG_CHECK_OK(ng_dist_fisher_apply(dist, p, v, r->Mv));
+  NG_CHECK_OK(ng_dist_fisher_factor(dist, p, r->U));
+}
+
 /* A MultiDiscrete is its categoricals side by side: log-prob, entropy and KL are their
  * sums; gradients, M v and the factor are theirs block by block (bit for bit: the same code
  * runs on each block), zero across blocks; a one-category component adds nothing. A
@@ -696,94 +722,60 @@ static void test_components(void) {
   ng_rng_t rng;
   ng_rng_seed(&rng, 19, 0);
   const ng_dist_t md = {NG_DIST_MULTI_DISCRETE, 4, {3, 1, 5, 2}};
-  const size_t n = 11;
-  NG_CHECK(ng_dist_n_params(&md) == n && ng_dist_action_size(&md) == 4);
-  for (int trial = 0; trial < 20; trial++) {
-    double p[MAXP], q[MAXP], v[MAXP], a[MAXP], lp, h, kl;
-    double glp[MAXP], gh[MAXP], gkl[MAXP], Mv[MAXP], U[MAXP * MAXP];
-    gen_params(&md, &rng, trial % 2, p);
-    gen_params(&md, &rng, trial % 3 == 0, q);
+  const ng_dist_t mb = {NG_DIST_MULTI_BINARY, 3}, cat2 = {NG_DIST_CATEGORICAL, 2};
+  NG_CHECK(ng_dist_n_params(&md) == 11 && ng_dist_action_size(&md) == 4);
+  static all_t whole, part; /* static: ~2 KB each */
+  for (int trial = 0; trial < 40; trial++) {
+    const ng_dist_t *dist = trial < 20 ? &md : &mb;
+    size_t n = ng_dist_n_params(dist);
+    double p[MAXP], q[MAXP], v[MAXP], a[MAXP], lp_sum = 0.0, h_sum = 0.0, kl_sum = 0.0;
+    gen_params(dist, &rng, trial % 2, p);
+    gen_params(dist, &rng, trial % 3 == 0, q);
     for (size_t i = 0; i < n; i++) v[i] = ng_rng_uniform_range(&rng, -1.0, 1.0);
-    random_outcome(&md, &rng, a);
-    NG_CHECK_OK(ng_dist_logp(&md, p, a, &lp));
-    NG_CHECK_OK(ng_dist_entropy(&md, p, &h));
-    NG_CHECK_OK(ng_dist_kl(&md, p, q, &kl));
-    NG_CHECK_OK(ng_dist_logp_grad(&md, p, a, glp));
-    NG_CHECK_OK(ng_dist_entropy_grad(&md, p, gh));
-    NG_CHECK_OK(ng_dist_kl_grad_q(&md, p, q, gkl));
-    NG_CHECK_OK(ng_dist_fisher_apply(&md, p, v, Mv));
-    NG_CHECK_OK(ng_dist_fisher_factor(&md, p, U));
-    double lp_sum = 0.0, h_sum = 0.0, kl_sum = 0.0;
-    int same = 1, zero_across = 1;
-    for (size_t c = 0, off = 0; c < md.dim; off += md.nvec[c], c++) {
-      const ng_dist_t cat = {NG_DIST_CATEGORICAL, md.nvec[c]};
-      size_t k = cat.dim;
-      double r, g[MAXP], Uc[MAXP * MAXP];
-      NG_CHECK_OK(ng_dist_logp(&cat, p + off, &a[c], &r));
-      lp_sum += r;
-      NG_CHECK_OK(ng_dist_entropy(&cat, p + off, &r));
-      h_sum += r;
-      NG_CHECK_OK(ng_dist_kl(&cat, p + off, q + off, &r));
-      kl_sum += r;
-      NG_CHECK_OK(ng_dist_logp_grad(&cat, p + off, &a[c], g));
-      same &= memcmp(g, glp + off, k * sizeof *g) == 0;
-      NG_CHECK_OK(ng_dist_entropy_grad(&cat, p + off, g));
-      same &= memcmp(g, gh + off, k * sizeof *g) == 0;
-      NG_CHECK_OK(ng_dist_kl_grad_q(&cat, p + off, q + off, g));
-      same &= memcmp(g, gkl + off, k * sizeof *g) == 0;
-      NG_CHECK_OK(ng_dist_fisher_apply(&cat, p + off, v + off, g));
-      same &= memcmp(g, Mv + off, k * sizeof *g) == 0;
-      NG_CHECK_OK(ng_dist_fisher_factor(&cat, p + off, Uc));
-      for (size_t r0 = 0; r0 < k; r0++) {
-        same &= memcmp(Uc + r0 * k, U + (off + r0) * n + off, k * sizeof *Uc) == 0;
-        for (size_t col = 0; col < n; col++)
-          if (col < off || col >= off + k) zero_across &= U[(off + r0) * n + col] == 0.0;
+    random_outcome(dist, &rng, a);
+    eval_all(dist, p, q, a, v, &whole);
+    if (dist == &md) {
+      int same = 1, zero_across = 1;
+      for (size_t c = 0, off = 0; c < md.dim; off += md.nvec[c], c++) {
+        const ng_dist_t cat = {NG_DIST_CATEGORICAL, md.nvec[c]};
+        size_t k = cat.dim;
+        eval_all(&cat, p + off, q + off, &a[c], v + off, &part);
+        lp_sum += part.lp;
+        h_sum += part.h;
+        kl_sum += part.kl;
+        same &= memcmp(part.glp, whole.glp + off, k * sizeof(double)) == 0 &&
+                memcmp(part.gh, whole.gh + off, k * sizeof(double)) == 0 &&
+                memcmp(part.gkl, whole.gkl + off, k * sizeof(double)) == 0 &&
+                memcmp(part.Mv, whole.Mv + off, k * sizeof(double)) == 0;
+        for (size_t r = 0; r < k; r++) {
+          same &= memcmp(part.U + r * k, whole.U + (off + r) * n + off, k * sizeof(double)) == 0;
+          for (size_t col = 0; col < n; col++)
+            if (col < off || col >= off + k) zero_across &= whole.U[(off + r) * n + col] == 0.0;
+        }
+      }
+      NG_CHECK(same && zero_across);
+      /* the one-category component (logit 3) is certain: zero gradients, no curvature */
+      NG_CHECK(whole.glp[3] == 0.0 && whole.gh[3] == 0.0 && whole.gkl[3] == 0.0 &&
+               whole.Mv[3] == 0.0);
+    } else {
+      for (size_t i = 0; i < n; i++) {
+        /* the logit is the categorical's second: its gradient entries and M's [1][1], to
+         * SUM_RTOL absolute (where both probabilities are near 1 the categorical's pi_q -
+         * pi_p rounds to 0; the Bernoulli's (1 - p) - (1 - q) keeps the difference) */
+        double pc[2] = {0.0, p[i]}, qc[2] = {0.0, q[i]}, e1[2] = {0.0, 1.0};
+        eval_all(&cat2, pc, qc, &a[i], e1, &part);
+        lp_sum += part.lp;
+        h_sum += part.h;
+        kl_sum += part.kl;
+        NG_CHECK_CLOSE(whole.glp[i], part.glp[1], SUM_RTOL, SUM_RTOL);
+        NG_CHECK_CLOSE(whole.gh[i], part.gh[1], SUM_RTOL, SUM_RTOL);
+        NG_CHECK_CLOSE(whole.gkl[i], part.gkl[1], SUM_RTOL, SUM_RTOL);
+        NG_CHECK_CLOSE(whole.Mv[i], part.Mv[1] * v[i], SUM_RTOL, SUM_RTOL);
       }
     }
-    NG_CHECK(same && zero_across);
-    NG_CHECK_CLOSE(lp, lp_sum, SUM_RTOL, SUM_RTOL);
-    NG_CHECK_CLOSE(h, h_sum, SUM_RTOL, SUM_RTOL);
-    NG_CHECK_CLOSE(kl, kl_sum, SUM_RTOL, SUM_RTOL);
-    /* the one-category component (logit 3) is certain: zero gradients, no curvature */
-    NG_CHECK(glp[3] == 0.0 && gh[3] == 0.0 && gkl[3] == 0.0 && Mv[3] == 0.0);
-  }
-
-  const ng_dist_t mb = {NG_DIST_MULTI_BINARY, 3}, cat2 = {NG_DIST_CATEGORICAL, 2};
-  for (int trial = 0; trial < 20; trial++) {
-    double p[3], q[3], a[3], v[3], lp, h, kl, glp[3], gh[3], gkl[3], Mv[3];
-    gen_params(&mb, &rng, trial % 2, p);
-    gen_params(&mb, &rng, trial % 3 == 0, q);
-    random_outcome(&mb, &rng, a);
-    for (size_t i = 0; i < 3; i++) v[i] = ng_rng_uniform_range(&rng, -1.0, 1.0);
-    NG_CHECK_OK(ng_dist_logp(&mb, p, a, &lp));
-    NG_CHECK_OK(ng_dist_entropy(&mb, p, &h));
-    NG_CHECK_OK(ng_dist_kl(&mb, p, q, &kl));
-    NG_CHECK_OK(ng_dist_logp_grad(&mb, p, a, glp));
-    NG_CHECK_OK(ng_dist_entropy_grad(&mb, p, gh));
-    NG_CHECK_OK(ng_dist_kl_grad_q(&mb, p, q, gkl));
-    NG_CHECK_OK(ng_dist_fisher_apply(&mb, p, v, Mv));
-    double lp_sum = 0.0, h_sum = 0.0, kl_sum = 0.0;
-    for (size_t i = 0; i < 3; i++) {
-      double pc[2] = {0.0, p[i]}, qc[2] = {0.0, q[i]}, e1[2] = {0.0, 1.0}, r, g[2];
-      NG_CHECK_OK(ng_dist_logp(&cat2, pc, &a[i], &r));
-      lp_sum += r;
-      NG_CHECK_OK(ng_dist_entropy(&cat2, pc, &r));
-      h_sum += r;
-      NG_CHECK_OK(ng_dist_kl(&cat2, pc, qc, &r));
-      kl_sum += r;
-      /* the logit is the categorical's second logit: its gradient entry and M's [1][1] */
-      NG_CHECK_OK(ng_dist_logp_grad(&cat2, pc, &a[i], g));
-      NG_CHECK_CLOSE(glp[i], g[1], SUM_RTOL, 1e-300);
-      NG_CHECK_OK(ng_dist_entropy_grad(&cat2, pc, g));
-      NG_CHECK_CLOSE(gh[i], g[1], SUM_RTOL, 1e-300);
-      NG_CHECK_OK(ng_dist_kl_grad_q(&cat2, pc, qc, g));
-      NG_CHECK_CLOSE(gkl[i], g[1], SUM_RTOL, 1e-300);
-      NG_CHECK_OK(ng_dist_fisher_apply(&cat2, pc, e1, g));
-      NG_CHECK_CLOSE(Mv[i], g[1] * v[i], SUM_RTOL, 1e-300);
-    }
-    NG_CHECK_CLOSE(lp, lp_sum, SUM_RTOL, SUM_RTOL);
-    NG_CHECK_CLOSE(h, h_sum, SUM_RTOL, SUM_RTOL);
-    NG_CHECK_CLOSE(kl, kl_sum, SUM_RTOL, SUM_RTOL);
+    NG_CHECK_CLOSE(whole.lp, lp_sum, SUM_RTOL, SUM_RTOL);
+    NG_CHECK_CLOSE(whole.h, h_sum, SUM_RTOL, SUM_RTOL);
+    NG_CHECK_CLOSE(whole.kl, kl_sum, SUM_RTOL, SUM_RTOL);
   }
 }
 
