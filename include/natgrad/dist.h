@@ -93,7 +93,9 @@ size_t ng_dist_block_size(const ng_dist_t *dist, size_t i);
 int ng_dist_sample(const ng_dist_t *dist, const double *p, ng_rng_t *rng, double *a);
 /* The most likely action: the mean; the first category of largest probability (per
  * component for a MultiDiscrete); for a MultiBinary a_i = 1 where p_i > 1/2, i.e. logit_i >
- * 0, and 0 at exactly p_i = 1/2 (logit 0), as SB3's torch.round(probs) rounds half to even. */
+ * 0, and 0 at exactly p_i = 1/2 (logit 0), as SB3's torch.round(probs) rounds half to even.
+ * (SB3 decides on the rounded float32 probability, so a logit within ~1e-7 of 0 gives it
+ * p = 1/2 and 0; here the sign of the logit decides.) */
 int ng_dist_mode(const ng_dist_t *dist, const double *p, double *a);
 
 /* log p(a), and its gradient w.r.t. p. */
