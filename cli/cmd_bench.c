@@ -27,7 +27,7 @@
 #include "natgrad/optim.h"
 #include "natgrad/pool.h"
 #include "natgrad/rl.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD "bench"
 #define DAMPING 0.1

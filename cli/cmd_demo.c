@@ -7,7 +7,8 @@
  *                           gradient descent and by natural-gradient descent; iterations to
  *                           the optimum, and both paths over the loss contours as an SVG.
  *
- * Teaching code: the two optimisation loops (run_gd, run_ng) are meant to be read. */
+ * The numbers come from the library (natgrad/gauss1d.h, whose two descent loops are the
+ * teaching code); this file parses flags, prints them and draws them. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -18,9 +19,9 @@
 #include "cli.h"
 #include "natgrad/core.h"
 #include "natgrad/dist.h"
+#include "natgrad/gauss1d.h"
 #include "natgrad/linalg.h"
-#include "natgrad/optim.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD "demo"
 
@@ -52,8 +53,6 @@ static void demo_usage(FILE *out) {
 #define DEF_MAX_ITER 100000
 #define DEF_OUT "natgrad-demo-gaussian.svg"
 
-/* Gradient descent's step sizes: eta = 2^(-k/4), k = 0 .. GD_GRID_STEPS-1. */
-#define GD_GRID_STEPS 41
 #define NG_STEP 1.0 /* natural gradient's step: 1, untuned */
 #define N_LEVELS 24 /* contour levels of the SVG */
 #define PAIR_SMALL_SIGMA 0.3
@@ -101,24 +100,8 @@ static void gaussian_usage(FILE *out) {
           "\n"
           "Output is deterministic for a given seed. Exit status: 0 ok, 1 failure (numerics,\n"
           "I/O), 2 bad usage.\n",
-          PAIR_SMALL_SIGMA, PAIR_LARGE_SIGMA, GD_GRID_STEPS - 1, DEF_SEED, DEF_SAMPLES, DEF_MU,
+          PAIR_SMALL_SIGMA, PAIR_LARGE_SIGMA, NG_GAUSS1D_GD_GRID - 1, DEF_SEED, DEF_SAMPLES, DEF_MU,
           DEF_SIGMA, DEF_START_MU, DEF_START_SIGMA, DEF_TOL, DEF_MAX_ITER, DEF_OUT);
-}
-
-/* ---- small helpers ------------------------------------------------------------------------ */
-
-/* Dense n x n Fisher M(p) of a distribution, column by column from products with e_j. */
-static int fisher_dense(const ng_dist_t *dist, const double *p, size_t n, double *m) {
-  double e[8], col[8];
-  if (n > 8) return NG_EINVAL;
-  for (size_t j = 0; j < n; j++) {
-    memset(e, 0, sizeof e);
-    e[j] = 1.0;
-    int st = ng_dist_fisher_apply(dist, p, e, col);
-    if (st != NG_OK) return st;
-    for (size_t i = 0; i < n; i++) m[i * n + j] = col[i];
-  }
-  return NG_OK;
 }
 
 /* ---- (a) distances between Gaussians ------------------------------------------------------ */
@@ -129,22 +112,20 @@ typedef struct {
 } pair_t;
 
 static int print_pair(const pair_t *pr) {
-  double d[2] = {pr->p2[0] - pr->p1[0], pr->p2[1] - pr->p1[1]};
-  double kl12, kl21, f[4], dfd;
-  int st = ng_dist_kl(&gauss1, pr->p1, pr->p2, &kl12);
-  if (st == NG_OK) st = ng_dist_kl(&gauss1, pr->p2, pr->p1, &kl21);
-  if (st == NG_OK) st = fisher_dense(&gauss1, pr->p1, 2, f);
-  if (st == NG_OK) st = ng_metric_distance(2, f, d, &dfd);
+  ng_gauss1d_gap_t gap;
+  int st = ng_gauss1d_compare(pr->p1, pr->p2, &gap);
   if (st != NG_OK) return st;
   char desc[64];
   snprintf(desc, sizeof desc, "N(%g, %.3g^2) -> N(%g, %.3g^2)", pr->p1[0], exp(pr->p1[1]),
            pr->p2[0], exp(pr->p2[1]));
-  printf("  %-7s %-30s %7.4f %11.4f %11.4f %11.4f\n", pr->name, desc, ng_vec_norm2(2, d), kl12,
-         kl21, 0.5 * dfd);
+  printf("  %-7s %-30s %7.4f %11.4f %11.4f %11.4f\n", pr->name, desc, gap.euclid, gap.kl_12,
+         gap.kl_21, gap.fisher_half);
   return NG_OK;
 }
 
-/* The post's loop, verbatim: sum_i sum_j delta[i] * delta[i] * metric[i][j]. */
+/* The post's loop, verbatim: sum_i sum_j delta[i] * delta[i] * metric[i][j]. Kept here, not
+ * in the library: it is the quoted formula the demo shows to be wrong (linalg.h's
+ * ng_metric_distance is the right one). */
 static double post_distance_loop(size_t n, const double *metric, const double *delta) {
   double total = 0.0;
   for (size_t i = 0; i < n; i++)
@@ -178,8 +159,8 @@ static int part_a(void) {
   const ng_dist_t cat3 = {NG_DIST_CATEGORICAL, 3};
   const double logits[3] = {1.0, 0.0, -1.0};
   const double d[3] = {0.2, 0.0, -0.2};
-  double m[9], dmd, kl, moved[3];
-  int st = fisher_dense(&cat3, logits, 3, m);
+  double m[9], work[3], dmd, kl, moved[3];
+  int st = ng_dist_fisher_dense(&cat3, logits, m, work);
   if (st == NG_OK) st = ng_metric_distance(3, m, d, &dmd);
   for (int i = 0; i < 3; i++) moved[i] = logits[i] + d[i];
   if (st == NG_OK) st = ng_dist_kl(&cat3, logits, moved, &kl);
@@ -197,177 +178,22 @@ static int part_a(void) {
 
 /* ---- (b) fitting a Gaussian ------------------------------------------------------------- */
 
-typedef struct {
-  const double *x;  /* n samples */
-  size_t n;
-  double start[2];  /* theta0 = (mu, log sigma) */
-  double opt[2];    /* theta* in closed form */
-  double tol;
-} fit_t;
-
-/* A recorded path: theta and the distance to theta* per iteration (0 .. count). */
-typedef struct {
-  double *mu, *log_sigma, *err, *iter;
-  size_t len, cap;
-} path_t;
-
-static int path_add(path_t *p, const double theta[2], double err) {
-  if (!p) return NG_OK;
-  if (p->len == p->cap) {
-    size_t cap = p->cap ? 2 * p->cap : 64;
-    double **arrays[4] = {&p->mu, &p->log_sigma, &p->err, &p->iter};
-    for (int k = 0; k < 4; k++) { /* each grown array is kept at once: path_free frees it */
-      double *grown = realloc(*arrays[k], cap * sizeof *grown);
-      if (!grown) return NG_ENOMEM;
-      *arrays[k] = grown;
-    }
-    p->cap = cap;
-  }
-  p->mu[p->len] = theta[0];
-  p->log_sigma[p->len] = theta[1];
-  p->err[p->len] = err;
-  p->iter[p->len] = (double)p->len;
-  p->len++;
-  return NG_OK;
-}
-
-static void path_free(path_t *p) {
-  free(p->mu);
-  free(p->log_sigma);
-  free(p->err);
-  free(p->iter);
-  memset(p, 0, sizeof *p);
-}
-
-/* L(theta) = -(1/n) sum_i log p(x_i | theta) and g = dL/dtheta = -(1/n) sum_i d log p(x_i |
- * theta)/dtheta: the per-sample log-density and its gradient come from dist.c. */
-static int mean_nll(const fit_t *fit, const double theta[2], double *loss, double g[2]) {
-  double sum = 0.0, g0 = 0.0, g1 = 0.0;
-  for (size_t i = 0; i < fit->n; i++) {
-    double lp, dlp[2];
-    int st = ng_dist_logp(&gauss1, theta, &fit->x[i], &lp);
-    if (st == NG_OK) st = ng_dist_logp_grad(&gauss1, theta, &fit->x[i], dlp);
-    if (st != NG_OK) return st;
-    sum += lp;
-    g0 += dlp[0];
-    g1 += dlp[1];
-  }
-  *loss = -sum / (double)fit->n;
-  g[0] = -g0 / (double)fit->n;
-  g[1] = -g1 / (double)fit->n;
-  return NG_OK;
-}
-
-static double dist_to_opt(const fit_t *fit, const double theta[2]) {
-  return fmax(fabs(theta[0] - fit->opt[0]), fabs(theta[1] - fit->opt[1]));
-}
-
-enum { NOT_REACHED = -1, UNSTABLE = -2 };
-/* A rise of the loss larger than this (relative) is instability, not rounding. */
-#define LOSS_RISE_TOL 1e-10
-
-/* Plain gradient descent with a fixed step eta, from fit->start. Returns the iterations
- * taken to reach the tolerance, NOT_REACHED after `cap` iterations, or UNSTABLE as soon as
- * the loss goes up (beyond rounding) or leaves the finite numbers: a stable step decreases
- * the loss at every iteration. *status receives any other library error (the return value
- * then means nothing). Records the path if path != NULL. */
-static long run_gd(const fit_t *fit, double eta, long cap, path_t *path, int *status) {
-  double theta[2] = {fit->start[0], fit->start[1]}, g[2], loss, prev = INFINITY;
-  for (long it = 0;; it++) {
-    double err = dist_to_opt(fit, theta);
-    if ((*status = path_add(path, theta, err)) != NG_OK) return UNSTABLE;
-    if (err <= fit->tol) return it;
-    if (it == cap) return NOT_REACHED;
-    *status = mean_nll(fit, theta, &loss, g);
-    if (*status == NG_ENONFINITE || loss > prev + LOSS_RISE_TOL * (1.0 + fabs(prev)))
-      return *status = NG_OK, UNSTABLE;
-    if (*status != NG_OK) return UNSTABLE;
-    prev = loss;
-    theta[0] -= eta * g[0]; /* the whole method: theta <- theta - eta g */
-    theta[1] -= eta * g[1];
-  }
-}
-
-/* The natural direction s = F(theta)^-1 g, F the closed-form Fisher of N(mu, sigma^2) in
- * (mu, log sigma) at the current theta, solved by Cholesky. F is diagonal here, so s =
- * (sigma^2 g_mu, g_logsigma / 2); the same two calls solve any small dense Fisher. */
-static int natural_direction(const double theta[2], const double g[2], double s[2]) {
-  double f[4];
-  int st = fisher_dense(&gauss1, theta, 2, f);
-  if (st == NG_OK) st = ng_cholesky_factor(2, f, 0.0);
-  if (st == NG_OK) st = ng_cholesky_solve(2, f, g, s);
-  return st;
-}
-
-/* Natural-gradient descent with step eta; returns as run_gd. */
-static long run_ng(const fit_t *fit, double eta, long cap, path_t *path, int *status) {
-  double theta[2] = {fit->start[0], fit->start[1]}, g[2], s[2], loss;
-  for (long it = 0;; it++) {
-    double err = dist_to_opt(fit, theta);
-    if ((*status = path_add(path, theta, err)) != NG_OK) return UNSTABLE;
-    if (err <= fit->tol) return it;
-    if (it == cap) return NOT_REACHED;
-    *status = mean_nll(fit, theta, &loss, g);
-    if (*status == NG_OK) *status = natural_direction(theta, g, s);
-    /* a step so large that sigma over- or underflows: F is then singular or not finite */
-    if (*status == NG_ENONFINITE || *status == NG_ENOTPD) return *status = NG_OK, UNSTABLE;
-    if (*status != NG_OK) return UNSTABLE;
-    /* theta <- theta - eta F^-1 g */
-    if ((*status = ng_natgrad_descent_step(2, theta, eta, s)) != NG_OK) return UNSTABLE;
-  }
-}
-
-/* Gradient descent at its best: the step 2^(-k/4) with the fewest iterations, searched from
- * eta = 1 downward until a step does no better than the best so far (each run is capped at
- * the best count, so the slow small steps cost little). If no step reaches the tolerance
- * within cap, the largest stable one is kept. The kept run's path is left in *path
- * (scratch holds the others). *best_eta is 0 if every step was unstable. */
-static long tune_gd(const fit_t *fit, long cap, double *best_eta, path_t *path,
-                    path_t *scratch, int *status) {
-  long best = NOT_REACHED;
-  *best_eta = 0.0;
-  for (int k = 0; k < GD_GRID_STEPS; k++) {
-    double eta = pow(2.0, -k / 4.0);
-    scratch->len = 0;
-    long it = run_gd(fit, eta, best >= 0 ? best : cap, scratch, status);
-    if (*status != NG_OK) return UNSTABLE;
-    int keep = (it >= 0 && (best < 0 || it < best)) || (it == NOT_REACHED && best < 0);
-    if (keep) {
-      path_t t = *path;
-      *path = *scratch;
-      *scratch = t;
-      best = it;
-      *best_eta = eta;
-    }
-    if (it == NOT_REACHED || (it >= 0 && !keep)) break; /* smaller steps are only slower */
-  }
-  return best;
-}
-
-/* NLL from sufficient statistics, for drawing the contours only (a grid of thousands of
- * points): L = log sigma + ((mean - mu)^2 + var) / (2 sigma^2) + log(2 pi) / 2. */
-typedef struct {
-  double mean, var;
-} stats_t;
-
-static double nll_closed_form(void *ctx, double mu, double log_sigma) {
-  const stats_t *s = ctx;
-  double dm = s->mean - mu;
-  return log_sigma + (dm * dm + s->var) * exp(-2.0 * log_sigma) / 2.0 +
-         0.91893853320467274178; /* log(2 pi) / 2 */
+/* The loss for the contour grid: the closed form, O(1) per point. */
+static double contour_nll(void *ctx, double mu, double log_sigma) {
+  return ng_gauss1d_nll_closed(ctx, mu, log_sigma);
 }
 
 /* "228", "not reached in 100000", "diverged"; unit ("" or " it.") follows the numbers. */
 static void format_count(char *buf, size_t size, long it, long cap, const char *unit) {
   if (it >= 0) snprintf(buf, size, "%ld%s", it, unit);
-  else if (it == NOT_REACHED) snprintf(buf, size, "not reached in %ld%s", cap, unit);
+  else if (it == NG_GAUSS1D_NOT_REACHED) snprintf(buf, size, "not reached in %ld%s", cap, unit);
   else snprintf(buf, size, "diverged");
 }
 
 /* Grows the box to the points of p within `window` (max-norm) of centre: a path that
  * wanders off (a huge first step) is clipped rather than shrinking everything else. */
-static void range_of(const path_t *p, const double centre[2], double window, double *xlo,
-                     double *xhi, double *ylo, double *yhi) {
+static void range_of(const ng_gauss1d_path_t *p, const double centre[2], double window,
+                     double *xlo, double *xhi, double *ylo, double *yhi) {
   for (size_t i = 0; i < p->len; i++) {
     if (fabs(p->mu[i] - centre[0]) > window || fabs(p->log_sigma[i] - centre[1]) > window)
       continue;
@@ -379,20 +205,20 @@ static void range_of(const path_t *p, const double centre[2], double window, dou
 }
 
 /* Both paths over the loss contours (left), distance to the optimum per iteration (right). */
-static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
-                     const path_t *gd, double gd_eta, long gd_it, const path_t *ng,
-                     long ng_it, long cap) {
+static int write_svg(const char *file, const ng_gauss1d_fit_t *fit,
+                     const ng_gauss1d_path_t *gd, double gd_eta, long gd_it,
+                     const ng_gauss1d_path_t *ng, long ng_it, long cap) {
   /* the contour box: both paths, padded, as far as they stay within 3x the start's
    * distance from the optimum */
   double xlo = fit->opt[0], xhi = xlo, ylo = fit->opt[1], yhi = ylo;
-  double window = 3.0 * fmax(dist_to_opt(fit, fit->start), 0.5);
+  double window = 3.0 * fmax(ng_gauss1d_fit_error(fit, fit->start), 0.5);
   range_of(gd, fit->opt, window, &xlo, &xhi, &ylo, &yhi);
   range_of(ng, fit->opt, window, &xlo, &xhi, &ylo, &yhi);
   double px = 0.08 * (xhi - xlo) + 0.1, py = 0.08 * (yhi - ylo) + 0.1;
   xlo -= px, xhi += px, ylo -= py, yhi += py;
 
   /* levels L* + 0.01 * 2^(k/2): dense near the minimum, where the paths end */
-  double lstar = nll_closed_form((void *)stats, fit->opt[0], fit->opt[1]), levels[N_LEVELS];
+  double lstar = ng_gauss1d_nll_closed(fit, fit->opt[0], fit->opt[1]), levels[N_LEVELS];
   for (int k = 0; k < N_LEVELS; k++) levels[k] = lstar + 0.01 * pow(2.0, 0.5 * k);
 
   char gd_label[96], ng_label[96], tol_label[48];
@@ -414,7 +240,7 @@ static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
       {.label = "optimum θ*", .n = 1, .x = fit->opt, .y = fit->opt + 1, .color = "#111",
        .line_width = -1, .markers = 1, .marker = NG_SVG_MARKER_STAR, .marker_size = 6},
   };
-  ng_svg_contour_t contour = {.f = nll_closed_form, .ctx = (void *)stats, .x0 = xlo, .x1 = xhi,
+  ng_svg_contour_t contour = {.f = contour_nll, .ctx = (void *)fit, .x0 = xlo, .x1 = xhi,
                               .y0 = ylo, .y1 = yhi, .nx = 160, .ny = 130, .n_levels = N_LEVELS,
                               .levels = levels, .label = "loss contours, L* + 0.01·2^(k/2)"};
 
@@ -449,7 +275,8 @@ static int write_svg(const char *file, const fit_t *fit, const stats_t *stats,
   return st;
 }
 
-static void print_trace(const path_t *gd, const path_t *ng, size_t rows) {
+static void print_trace(const ng_gauss1d_path_t *gd, const ng_gauss1d_path_t *ng,
+                        size_t rows) {
   printf("  first iterates:\n  %4s %24s %23s\n", "", "gradient descent", "natural gradient");
   printf("  %4s %15s %8s %14s %8s\n", "it", "mu", "sigma", "mu", "sigma");
   for (size_t i = 0; i < rows; i++) {
@@ -482,18 +309,13 @@ static int part_b(const gauss_opts_t *o) {
   int st = NG_OK;
   for (size_t i = 0; i < o->samples && st == NG_OK; i++)
     st = ng_dist_sample(&gauss1, truth, &rng, &x[i]);
-
-  /* the optimum in closed form: sample mean, log of the 1/n standard deviation */
-  stats_t stats = {0.0, 0.0};
-  for (size_t i = 0; i < o->samples; i++) stats.mean += x[i];
-  stats.mean /= (double)o->samples;
-  for (size_t i = 0; i < o->samples; i++) stats.var += (x[i] - stats.mean) * (x[i] - stats.mean);
-  stats.var /= (double)o->samples;
-  fit_t fit = {x, o->samples, {o->start_mu, log(o->start_sigma)},
-               {stats.mean, 0.5 * log(stats.var)}, o->tol};
-  if (st != NG_OK || !(stats.var > 0) || !isfinite(fit.opt[1])) {
+  ng_gauss1d_fit_t fit;
+  const double start[2] = {o->start_mu, log(o->start_sigma)};
+  int sampled = st == NG_OK;
+  if (sampled) st = ng_gauss1d_fit_init(&fit, o->samples, x, start, o->tol);
+  if (st != NG_OK) {
     ng_cli_error(CMD, "cannot fit these samples: %s",
-                 st != NG_OK ? ng_strerror(st) : "zero sample variance");
+                 sampled && !(fit.var > 0) ? "zero sample variance" : ng_strerror(st));
     free(x);
     return NG_EXIT_FAILURE;
   }
@@ -506,17 +328,15 @@ static int part_b(const gauss_opts_t *o) {
          exp(fit.opt[1]));
   printf("  start     mu = %g, sigma = %g\n", o->start_mu, o->start_sigma);
 
-  path_t gd = {0}, ng = {0};
-  double gd_eta;
-  path_t scratch = {0};
-  long gd_it = tune_gd(&fit, o->max_iter, &gd_eta, &gd, &scratch, &st);
-  path_free(&scratch);
-  long ng_it = NOT_REACHED;
-  if (st == NG_OK) ng_it = run_ng(&fit, NG_STEP, o->max_iter, &ng, &st);
+  ng_gauss1d_path_t gd = {0}, ng = {0};
+  double gd_eta = 0.0;
+  long gd_it = NG_GAUSS1D_NOT_REACHED, ng_it = NG_GAUSS1D_NOT_REACHED;
+  st = ng_gauss1d_gd_tuned(&fit, o->max_iter, &gd, &gd_eta, &gd_it);
+  if (st == NG_OK) st = ng_gauss1d_ngd(&fit, NG_STEP, o->max_iter, &ng, &ng_it);
   if (st != NG_OK) {
     ng_cli_error(CMD, "optimisation failed: %s", ng_strerror(st));
-    path_free(&gd);
-    path_free(&ng);
+    ng_gauss1d_path_free(&gd);
+    ng_gauss1d_path_free(&ng);
     free(x);
     return NG_EXIT_FAILURE;
   }
@@ -529,7 +349,8 @@ static int part_b(const gauss_opts_t *o) {
            "            reached the tolerance within the cap\n",
            gd_eta);
   else
-    printf("  GD        every step eta = 2^(-k/4), k = 0..%d, was unstable\n", GD_GRID_STEPS - 1);
+    printf("  GD        every step eta = 2^(-k/4), k = 0..%d, was unstable\n",
+           NG_GAUSS1D_GD_GRID - 1);
   printf("  NG        theta -= eta F^-1 g, eta = %g, F = diag(1/sigma^2, 2) at the current\n"
          "            theta (the Gaussian's Fisher in (mu, log sigma))\n\n",
          NG_STEP);
@@ -547,7 +368,7 @@ static int part_b(const gauss_opts_t *o) {
   else if (gd_it < 0 && ng_it >= 0)
     printf("    speed-up          > %.1fx (gradient descent did not get there)\n",
            (double)o->max_iter / (double)(ng_it > 0 ? ng_it : 1));
-  else if (ng_it == UNSTABLE)
+  else if (ng_it == NG_GAUSS1D_UNSTABLE)
     printf("    (a full natural step trusts a local quadratic model of the loss; from this\n"
            "    start it overshoots. TRPO bounds each step by a KL radius for this reason.)\n");
 
@@ -561,9 +382,9 @@ static int part_b(const gauss_opts_t *o) {
          h_mu > 2.0 ? "log sigma" : "mu");
 
   errno = 0;
-  st = write_svg(o->out, &fit, &stats, &gd, gd_eta, gd_it, &ng, ng_it, o->max_iter);
-  path_free(&gd);
-  path_free(&ng);
+  st = write_svg(o->out, &fit, &gd, gd_eta, gd_it, &ng, ng_it, o->max_iter);
+  ng_gauss1d_path_free(&gd);
+  ng_gauss1d_path_free(&ng);
   free(x);
   if (st != NG_OK) {
     ng_cli_error(CMD, "cannot write %s: %s", o->out, errno ? strerror(errno) : ng_strerror(st));

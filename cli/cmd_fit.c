@@ -28,7 +28,7 @@
 #include "natgrad/run.h"
 #include "progress.h"
 #include "run_dir.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD "fit"
 #define MAX_SETTINGS 64
@@ -41,22 +41,7 @@
 
 /* ---- the run description ---------------------------------------------------------------------- */
 
-typedef struct {
-  char data[1024];
-  char model[256];
-  char act[16];
-  char task[16];     /* classify | regress */
-  char variance[16]; /* fixed | learned (regression) */
-  char name[64];
-  long batch;
-  unsigned long long seed;
-  long limit, test_limit;
-  int label_col;
-  double test_fraction;
-  int standardize;
-  long epochs; /* the run's total */
-  ng_sup_opt_config_t opt;
-} run_t;
+typedef ng_fit_run_config_t run_t; /* natgrad/supervised.h: the run's keys */
 
 typedef struct {
   const char *key, *value;
@@ -175,140 +160,10 @@ static void list_keys(FILE *out) {
   fprintf(out, "\nSee include/natgrad/supervised.h and docs/supervised.md for their meaning.\n");
 }
 
-static void run_defaults(run_t *r) {
-  memset(r, 0, sizeof *r);
-  snprintf(r->model, sizeof r->model, "auto-256-auto");
-  snprintf(r->act, sizeof r->act, "relu");
-  snprintf(r->task, sizeof r->task, "classify");
-  snprintf(r->variance, sizeof r->variance, "fixed");
-  r->batch = 256;
-  r->label_col = -1;
-  r->test_fraction = 0.2;
-  r->standardize = 1;
-  ng_sup_opt_config_default(&r->opt, NG_OPT_KFAC);
-}
-
-/* The run as "key = value" lines (the checkpoint's meta text). */
-static int run_format(const run_t *r, char *buf, size_t size) {
-  int n = snprintf(buf, size,
-                   "data = %s\nmodel = %s\nact = %s\ntask = %s\nvariance = %s\nname = %s\n"
-                   "batch = %ld\nseed = %llu\nlimit = %ld\ntest_limit = %ld\nlabel_col = %d\n"
-                   "test_fraction = %.17g\nstandardize = %d\nepochs = %ld\n",
-                   r->data, r->model, r->act, r->task, r->variance, r->name, r->batch, r->seed,
-                   r->limit, r->test_limit, r->label_col, r->test_fraction, r->standardize,
-                   r->epochs);
-  if (n < 0 || (size_t)n >= size) return -1;
-  int m = ng_sup_opt_config_format(&r->opt, buf + n, size - (size_t)n);
-  if (m < 0 || (size_t)(n + m) >= size) return -1;
-  return n + m;
-}
-
 static int copy_str(char *dst, size_t size, const char *src) {
   size_t n = strlen(src);
   if (n >= size) return 0;
   memcpy(dst, src, n + 1);
-  return 1;
-}
-
-/* One run field by key; 0 with a message in err if bad, -1 if the key is not a run field. */
-static int run_set(run_t *r, const char *key, const char *v, char *err, size_t esize) {
-  char *end = NULL;
-  errno = 0;
-#define STR(field)                                                     \
-  if (!strcmp(key, #field)) {                                          \
-    if (!copy_str(r->field, sizeof r->field, v)) {                     \
-      snprintf(err, esize, "%s: value too long", key);                 \
-      return 0;                                                        \
-    }                                                                  \
-    return 1;                                                          \
-  }
-  STR(data)
-  STR(model)
-  STR(act)
-  STR(task)
-  STR(variance)
-  STR(name)
-#undef STR
-  if (!strcmp(key, "batch") || !strcmp(key, "limit") || !strcmp(key, "test_limit") ||
-      !strcmp(key, "label_col") || !strcmp(key, "standardize") || !strcmp(key, "epochs")) {
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno) {
-      snprintf(err, esize, "%s: '%s' is not an integer", key, v);
-      return 0;
-    }
-    if (!strcmp(key, "batch")) r->batch = x;
-    else if (!strcmp(key, "limit")) r->limit = x;
-    else if (!strcmp(key, "test_limit")) r->test_limit = x;
-    else if (!strcmp(key, "label_col")) r->label_col = (int)x;
-    else if (!strcmp(key, "epochs")) r->epochs = x;
-    else r->standardize = (int)x;
-    return 1;
-  }
-  if (!strcmp(key, "seed")) {
-    if (v[0] == '-') {
-      snprintf(err, esize, "seed: '%s' must not be negative", v);
-      return 0;
-    }
-    unsigned long long x = strtoull(v, &end, 10);
-    if (end == v || *end || errno) {
-      snprintf(err, esize, "seed: '%s' is not an integer", v);
-      return 0;
-    }
-    r->seed = x;
-    return 1;
-  }
-  if (!strcmp(key, "test_fraction")) {
-    double x = strtod(v, &end);
-    if (end == v || *end || errno) {
-      snprintf(err, esize, "test_fraction: '%s' is not a number", v);
-      return 0;
-    }
-    r->test_fraction = x;
-    return 1;
-  }
-  return -1;
-}
-
-/* Checks the run fields that do not need the data. */
-static int run_check(const run_t *r, char *err, size_t esize) {
-  ng_act_t act;
-  if (ng_act_parse(r->act, &act) != NG_OK || act == NG_ACT_IDENTITY) {
-    snprintf(err, esize, "--act: '%s' is neither relu nor tanh", r->act);
-    return 0;
-  }
-  if (strcmp(r->task, "classify") && strcmp(r->task, "regress")) {
-    snprintf(err, esize, "--task: '%s' is neither classify nor regress", r->task);
-    return 0;
-  }
-  if (strcmp(r->variance, "fixed") && strcmp(r->variance, "learned")) {
-    snprintf(err, esize, "--variance: '%s' is neither fixed nor learned", r->variance);
-    return 0;
-  }
-  if (r->batch < 1 || r->batch > 1000000) {
-    snprintf(err, esize, "--batch: %ld is not in [1, 1000000]", r->batch);
-    return 0;
-  }
-  if (r->limit < 0 || r->test_limit < 0) {
-    snprintf(err, esize, "--limit and --test-limit must be >= 0");
-    return 0;
-  }
-  if (!(r->test_fraction > 0.0 && r->test_fraction < 1.0)) {
-    snprintf(err, esize, "--test-fraction: %g is not in (0, 1)", r->test_fraction);
-    return 0;
-  }
-  if (!r->name[0] || strchr(r->name, '/') || r->name[0] == '.' || strchr(r->name, '\n')) {
-    snprintf(err, esize, "--name: '%s' is not a plain file name", r->name);
-    return 0;
-  }
-  if (!r->data[0]) {
-    snprintf(err, esize, "no data: pass --data fashion-mnist, a folder or a CSV file");
-    return 0;
-  }
-  ng_error_t e;
-  if (ng_sup_opt_config_check(&r->opt, &e) != NG_OK) {
-    snprintf(err, esize, "%s", e.message);
-    return 0;
-  }
   return 1;
 }
 
@@ -352,7 +207,7 @@ static const struct {
 
 static int parse_args(int argc, char **argv, fit_opts_t *o) {
   memset(o, 0, sizeof *o);
-  run_defaults(&o->run);
+  ng_fit_run_config_default(&o->run, NULL);
   o->epochs = -1;
   for (int i = 1; i < argc; i++) {
     char name[64];
@@ -452,21 +307,14 @@ static int parse_args(int argc, char **argv, fit_opts_t *o) {
 static int apply_settings(const fit_opts_t *o, run_t *r) {
   for (int i = 0; i < o->n_settings; i++) {
     const setting_t *s = &o->settings[i];
-    char msg[400];
-    int rs = run_set(r, s->key, s->value, msg, sizeof msg);
-    if (rs == 0) {
-      ng_cli_error(CMD, "%s", msg);
-      return 0;
-    }
-    if (rs > 0) continue;
     if (!strcmp(s->key, "kind")) {
       ng_cli_error(CMD, "use --opt to choose the optimiser");
       return 0;
     }
     ng_error_t err;
     ng_error_clear(&err);
-    if (ng_sup_opt_config_set(&r->opt, s->key, s->value, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s (see natgrad fit --keys)", err.message);
+    if (ng_fit_run_config_set(r, s->key, s->value, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s (see natgrad fit --keys)", ng_run_untag(err.message, "fit"));
       return 0;
     }
   }
@@ -475,79 +323,37 @@ static int apply_settings(const fit_opts_t *o, run_t *r) {
 
 /* ---- data and model ---------------------------------------------------------------------------------- */
 
-static int is_dir(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Regression targets to zero mean and unit variance on train (test with train's numbers), so
- * a fixed sigma = 1 and the default step sizes suit any table; *scale gets the std, to
- * report RMSE in the data's units. */
-static void standardize_targets(ng_dataset_t *train, ng_dataset_t *test, double *scale) {
-  size_t t = train->n_targets;
-  for (size_t j = 0; j < t; j++) {
-    double mu = 0, var = 0;
-    for (size_t i = 0; i < train->n; i++) mu += train->y[i * t + j];
-    mu /= (double)train->n;
-    for (size_t i = 0; i < train->n; i++)
-      var += (train->y[i * t + j] - mu) * (train->y[i * t + j] - mu);
-    double sd = sqrt(var / (double)train->n);
-    if (!(sd >= 1e-12)) sd = 1.0;
-    for (size_t i = 0; i < train->n; i++) train->y[i * t + j] = (train->y[i * t + j] - mu) / sd;
-    for (size_t i = 0; i < test->n; i++) test->y[i * t + j] = (test->y[i * t + j] - mu) / sd;
-    if (j == 0) *scale = sd;
-  }
-}
-
 /* Loads train/test as the run says; *y_scale is the factor from the model's regression
  * targets back to the data's (1 unless they were standardised). Returns an exit code, -1 on
  * success. */
 static int load_data(const run_t *r, ng_dataset_t *train, ng_dataset_t *test, double *y_scale) {
-  *y_scale = 1.0;
   ng_error_t err;
   ng_error_clear(&err);
-  int st;
-  if (!strcmp(r->data, "fashion-mnist")) {
-    const char *dir = getenv("NATGRAD_FASHION_MNIST_DIR");
-    if (!dir || !dir[0]) dir = NG_FASHION_MNIST_DIR;
-    st = ng_data_load_mnist_dir(dir, train, test, &err);
-    if (st == NG_ENOTFOUND) {
-      ng_cli_error(CMD, "Fashion-MNIST not found: %s\n  install Debian's dataset-fashion-mnist "
-                        "(scripts/deps.sh dataset-fashion-mnist) or set "
-                        "NATGRAD_FASHION_MNIST_DIR",
-                   err.message);
-      return NG_EXIT_FAILURE;
-    }
-  } else if (is_dir(r->data)) {
-    st = ng_data_load_mnist_dir(r->data, train, test, &err);
-  } else {
-    ng_dataset_t all;
-    ng_task_t task = strcmp(r->task, "regress") ? NG_TASK_CLASSIFY : NG_TASK_REGRESS;
-    st = ng_data_load_csv(r->data, r->label_col, task, &all, &err);
-    if (st == NG_OK) {
-      if (all.n < 2) {
-        ng_dataset_free(&all);
-        ng_cli_error(CMD, "%s: %zu data row%s (after any header line): at least 2 are needed to "
-                          "split off a test set", r->data, all.n, all.n == 1 ? "" : "s");
-        return NG_EXIT_FAILURE;
-      }
-      st = ng_data_split(&all, r->test_fraction, r->seed, train, test);
-      ng_dataset_free(&all);
-      if (st != NG_OK)
-        ng_error_set(&err, st, "%s: cannot split %g of the rows off as a test set", r->data,
-                     r->test_fraction);
-      else if (r->standardize)
-        st = ng_data_standardize(train, test, NULL, NULL);
-      if (st == NG_OK && r->standardize && task == NG_TASK_REGRESS)
-        standardize_targets(train, test, y_scale);
-    }
+  ng_data_source_t src = {.path = r->data,
+                          .task = r->task,
+                          .label_col = r->label_col,
+                          .test_fraction = r->test_fraction,
+                          .seed = r->seed,
+                          .standardize = r->standardize,
+                          .limit = (size_t)r->limit,
+                          .test_limit = (size_t)r->test_limit};
+  int fashion = !strcmp(r->data, "fashion-mnist");
+  if (fashion) {
+    src.path = getenv("NATGRAD_FASHION_MNIST_DIR");
+    if (!src.path || !src.path[0]) src.path = NG_FASHION_MNIST_DIR;
+  }
+  int st = ng_data_load_source(&src, train, test, y_scale, &err);
+  if (st == NG_ENOTFOUND && fashion) {
+    ng_cli_error(CMD, "Fashion-MNIST not found: %s\n  install Debian's dataset-fashion-mnist "
+                      "(scripts/deps.sh dataset-fashion-mnist) or set "
+                      "NATGRAD_FASHION_MNIST_DIR",
+                 err.message);
+    return NG_EXIT_FAILURE;
   }
   if (st != NG_OK) {
     ng_cli_error(CMD, "%s", err.message[0] ? err.message : ng_strerror(st));
     return NG_EXIT_FAILURE;
   }
-  if (r->limit > 0) ng_data_truncate(train, (size_t)r->limit);
-  if (r->test_limit > 0) ng_data_truncate(test, (size_t)r->test_limit);
   return -1;
 }
 
@@ -812,26 +618,6 @@ static uint32_t theta_crc(size_t n, const double *theta) {
   return (uint32_t)crc32(c, (const Bytef *)theta, (uInt)(n * sizeof(double)));
 }
 
-/* Reads the run description from meta text. */
-static int run_from_meta(run_t *r, const char *meta) {
-  run_defaults(r);
-  r->epochs = -1; /* checkpoints from before `epochs` was recorded */
-  char buf[8192];
-  if (!copy_str(buf, sizeof buf, meta)) return 0;
-  char *save = NULL;
-  for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    char *eq = strstr(line, " = ");
-    if (!eq) return 0;
-    *eq = '\0';
-    const char *key = line, *val = eq + 3;
-    char msg[400];
-    int rs = run_set(r, key, val, msg, sizeof msg);
-    if (rs == 0) return 0;
-    if (rs < 0 && ng_sup_opt_config_set(&r->opt, key, val, NULL) != NG_OK) return 0;
-  }
-  return 1;
-}
-
 static const char *const FIT_RESUME_KEYS[] = {"epochs", NULL};
 
 /* A fit checkpoint for ng_run_load_checkpoint: ctx is the ng_fit_checkpoint_t to fill. */
@@ -922,8 +708,10 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
     return NG_EXIT_FAILURE;
   }
   if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
-  if (!run_from_meta(r, ck->meta)) {
-    ng_cli_error(CMD, "%s: the run description inside the checkpoint is malformed", o->resume);
+  const char *meta = ck->meta ? ck->meta : "";
+  if (ng_fit_run_config_parse(r, meta, strlen(meta), "the checkpoint's run description",
+                              &err) != NG_OK) {
+    ng_cli_error(CMD, "%s: %s", o->resume, err.message);
     return NG_EXIT_FAILURE;
   }
   long done = (long)ck->pos.epoch;
@@ -932,8 +720,8 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
                       "total to train longer", o->epochs, done);
     return NG_EXIT_USAGE;
   }
-  /* the run's own total, unless told; a run from before it was recorded: as far as done */
-  *epochs = o->epochs >= 0 ? o->epochs : r->epochs >= 0 ? r->epochs : done;
+  /* the run's own total, unless told (a run from before it was recorded: 10, the default) */
+  *epochs = o->epochs >= 0 ? o->epochs : r->epochs;
   r->epochs = *epochs;
   return -1;
 }
@@ -949,9 +737,10 @@ static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epoch
   if (!o->have_name) snprintf(r->name, sizeof r->name, "%s", ng_opt_name(r->opt.kind));
   r->opt.seed = r->opt.seed ? r->opt.seed : r->seed;
   r->epochs = *epochs = o->epochs >= 0 ? o->epochs : 10;
-  char msg[512];
-  if (!run_check(r, msg, sizeof msg)) {
-    ng_cli_error(CMD, "%s", msg);
+  ng_error_t cerr;
+  ng_error_clear(&cerr);
+  if (ng_fit_run_config_check(r, &cerr) != NG_OK) {
+    ng_cli_error(CMD, "%s", ng_run_untag(cerr.message, "fit"));
     return NG_EXIT_USAGE;
   }
   /* the data as an absolute path, so the run resumes from any folder */
@@ -982,179 +771,184 @@ static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epoch
 
 /* ---- the command ----------------------------------------------------------------------------------------- */
 
-int ng_cmd_fit(int argc, char **argv) {
-  fit_opts_t o;
-  int rc = parse_args(argc, argv, &o);
-  if (rc >= 0) return rc;
-  run_t *r = &o.run;
-  long epochs = 0;
-  ng_fit_checkpoint_t ck;
-  memset(&ck, 0, sizeof ck);
-  ng_run_t *run = NULL;
+/* A fit run while it trains: what the stages below share. */
+typedef struct {
+  run_t *r;
+  ng_run_t *run;
+  const char *dir;
+  int resume, quiet;
+  ng_dataset_t train, test;
+  double y_scale; /* regression targets back to the data's units */
+  int classify;
+  size_t w[MAX_LAYERS + 1], nw, n;
+  ng_model_t *m;
+  ng_model_ws_t *ews;
+  ng_fit_t *fit;
+  double *theta;
+  unsigned char *mask;
+  char meta[8192]; /* the run's description: config.ini and the checkpoint's text */
+} fit_run_t;
+
+static void fit_run_free(fit_run_t *f) {
+  ng_fit_destroy(f->fit);
+  ng_model_ws_destroy(f->ews);
+  ng_model_destroy(f->m);
+  free(f->theta);
+  free(f->mask);
+  ng_dataset_free(&f->train);
+  ng_dataset_free(&f->test);
+}
+
+/* The data, the model and the optimiser, at the checkpoint's state or freshly initialised;
+ * then config.ini and the log. -1 to go on, else the exit code. */
+static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
+  run_t *r = f->r;
   ng_error_t err;
   ng_error_clear(&err);
-  ng_dataset_t train = {0}, test = {0};
-  ng_model_t *m = NULL;
-  ng_fit_t *fit = NULL;
-  ng_model_ws_t *ews = NULL;
-  double *theta = NULL;
-  unsigned char *mask = NULL;
-  char meta[8192];
-  if (o.resume)
-    rc = resume_run(&o, r, &run, &ck, &epochs);
-  else
-    rc = create_run(&o, r, &run, &epochs);
-  if (rc >= 0) goto done;
-  const char *dir = ng_run_dir(run);
-  /* the name shown and plotted: the folder's */
-  const char *slash = strrchr(dir, '/');
-  snprintf(r->name, sizeof r->name, "%s", slash && slash[1] ? slash + 1 : dir);
-
-  /* data, model, fit */
-  double y_scale;
-  rc = load_data(r, &train, &test, &y_scale);
-  if (rc >= 0) goto done;
-  int classify = train.n_classes > 0;
-  size_t n_out = classify ? train.n_classes : train.n_targets;
-  size_t w[MAX_LAYERS + 1];
-  size_t nw = parse_model(r->model, train.n_features, n_out, w);
-  rc = NG_EXIT_FAILURE;
-  if (!nw) {
-    rc = o.resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
-    goto done;
-  }
-  ng_act_t act;
-  ng_act_parse(r->act, &act);
-  ng_dist_t dist = {classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, n_out};
-  int st = ng_model_create(&m, w[0], nw - 2, w + 1, act, dist, NG_LOGSTD_STATE_INDEPENDENT);
-  if (st == NG_OK) st = ng_model_ws_create(&ews, m, EVAL_BATCH);
+  int rc = load_data(r, &f->train, &f->test, &f->y_scale);
+  if (rc >= 0) return rc;
+  f->classify = f->train.n_classes > 0;
+  size_t n_out = f->classify ? f->train.n_classes : f->train.n_targets;
+  f->nw = parse_model(r->model, f->train.n_features, n_out, f->w);
+  if (!f->nw) return f->resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
+  ng_act_t act = r->act;
+  ng_dist_t dist = {f->classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, n_out};
+  int st = ng_model_create(&f->m, f->w[0], f->nw - 2, f->w + 1, act, dist,
+                           NG_LOGSTD_STATE_INDEPENDENT);
+  if (st == NG_OK) st = ng_model_ws_create(&f->ews, f->m, EVAL_BATCH);
   if (st != NG_OK) {
     ng_cli_error(CMD, "cannot build the model: %s", ng_strerror(st));
-    goto done;
+    return NG_EXIT_FAILURE;
   }
-  size_t n = ng_model_n_params(m);
-  theta = malloc(n * sizeof *theta);
-  if (!theta) goto done;
-  st = ng_fit_create(&fit, m, &r->opt, train.n, (size_t)r->batch, r->seed, &err);
-  if (st != NG_OK) {
+  f->n = ng_model_n_params(f->m);
+  f->theta = malloc(f->n * sizeof *f->theta);
+  if (!f->theta) {
+    ng_cli_error(CMD, "out of memory for %zu parameters", f->n);
+    return NG_EXIT_FAILURE;
+  }
+  if (ng_fit_create(&f->fit, f->m, &r->opt, f->train.n, (size_t)r->batch, r->seed, &err) !=
+      NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
-    goto done;
+    return NG_EXIT_FAILURE;
   }
-  if (!classify && !strcmp(r->variance, "fixed")) {
+  if (!f->classify && r->variance == NG_VARIANCE_FIXED) {
     /* fixed variance: the head's log stds stay at 0 (sigma = 1) */
-    mask = malloc(n);
-    if (!mask) goto done;
-    size_t n_mlp = ng_model_n_mlp_params(m);
-    for (size_t i = 0; i < n; i++) mask[i] = i < n_mlp;
-    ng_sup_opt_set_trainable(ng_fit_opt(fit), mask);
+    f->mask = malloc(f->n);
+    if (!f->mask) {
+      ng_cli_error(CMD, "out of memory");
+      return NG_EXIT_FAILURE;
+    }
+    size_t n_mlp = ng_model_n_mlp_params(f->m);
+    for (size_t i = 0; i < f->n; i++) f->mask[i] = i < n_mlp;
+    ng_sup_opt_set_trainable(ng_fit_opt(f->fit), f->mask);
   }
-  if (o.resume) {
-    st = ng_fit_restore(fit, &ck, theta, &err);
-    if (st != NG_OK) {
-      ng_cli_error(CMD, "%s: %s", dir, err.message);
-      goto done;
+  if (f->resume) {
+    if (ng_fit_restore(f->fit, ck, f->theta, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s: %s", f->dir, err.message);
+      return NG_EXIT_FAILURE;
     }
   } else {
     ng_rng_t rng;
     ng_rng_seed(&rng, r->seed, 1);
-    double hidden_gain = act == NG_ACT_RELU ? sqrt(2.0) : 1.0;
-    ng_model_init(m, theta, hidden_gain, 1.0, 0.0, &rng);
+    ng_model_init(f->m, f->theta, act == NG_ACT_RELU ? sqrt(2.0) : 1.0, 1.0, 0.0, &rng);
   }
-  if (run_format(r, meta, sizeof meta) < 0) {
+  if (ng_fit_run_config_format(r, f->meta, sizeof f->meta) >= sizeof f->meta) {
     ng_cli_error(CMD, "run description too long");
-    goto done;
+    return NG_EXIT_FAILURE;
   }
   /* config.ini, and the log: fresh, or cut back to the checkpoint's epoch */
-  if (ng_run_write_config(run, "natgrad fit: this run's settings (its checkpoint holds them "
-                          "too).", meta, &err) != NG_OK ||
-      ng_run_log_open(run, FIT_CSV_HEADER, o.resume ? (long)ck.pos.epoch : -1, &err) != NG_OK) {
+  if (ng_run_write_config(f->run, "natgrad fit: this run's settings (its checkpoint holds "
+                          "them too).", f->meta, &err) != NG_OK ||
+      ng_run_log_open(f->run, FIT_CSV_HEADER, f->resume ? (long)ck->pos.epoch : -1, &err) !=
+          NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
-    goto done;
+    return NG_EXIT_FAILURE;
   }
-  fit_saver_t saver = {fit, meta, theta};
+  return -1;
+}
 
-  progress_t pr = {.epochs = epochs, .n_batches = ng_fit_n_batches(fit), .n_train = train.n};
-  {
-    const ng_fit_pos_t *pos = ng_fit_pos(fit);
-    ng_progress_mode_t mode = ng_progress_auto_mode(stderr, o.quiet);
-    ng_progress_init(&pr.line, stderr, mode == NG_PROGRESS_TTY ? mode : NG_PROGRESS_QUIET, 1,
-                     "examples", (long)(pos->epoch * train.n + pos->epoch_rows),
-                     epochs * (long)train.n);
-  }
-  if (!o.quiet) {
-    char widths[256];
-    size_t len = 0;
-    for (size_t i = 0; i < nw && len < sizeof widths; i++)
-      len += (size_t)snprintf(widths + len, sizeof widths - len, "%s%zu", i ? "-" : "", w[i]);
-    fprintf(stderr, "natgrad fit: %s, %zu train / %zu test rows, model %s (%s, %zu parameters), "
-                    "%s, batch %ld, lr %g, seed %llu, into %s%s\n",
-            r->data, train.n, test.n, widths, r->act, n, ng_opt_name(r->opt.kind), r->batch,
-            r->opt.lr, r->seed, dir, o.resume ? " (resumed)" : "");
-  }
+static int save(fit_run_t *f) {
+  fit_saver_t saver = {f->fit, f->meta, f->theta};
+  ng_error_t err;
+  ng_error_clear(&err);
+  if (ng_run_save_checkpoint(f->run, save_fit_checkpoint, &saver, &err) == NG_OK) return 1;
+  ng_cli_error(CMD, "%s", err.message);
+  return 0;
+}
 
-  /* epoch 0: the initial model */
+/* Train and test metrics after an epoch, "acc 91.2%" or "rmse 0.31" each. */
+static void metric_text(const fit_run_t *f, const ng_sup_metrics_t *m, char *buf, size_t size) {
+  if (f->classify)
+    snprintf(buf, size, " acc %.2f%%", 100 * m->accuracy);
+  else
+    snprintf(buf, size, " rmse %.4g", m->rmse * f->y_scale);
+}
+
+/* Epoch 0, the initial model: its row (unless a resumed run has it) and first checkpoint.
+ * 1 to go on, else 0 after an error message. */
+static int initial_epoch(fit_run_t *f) {
   ng_sup_metrics_t mtr, mte;
-  if (!o.resume || ck.pos.epoch == 0) {
-    if (ng_sup_evaluate(m, ews, theta, &train, &mtr) != NG_OK ||
-        ng_sup_evaluate(m, ews, theta, &test, &mte) != NG_OK) {
-      ng_cli_error(CMD, "cannot evaluate the initial model");
-      goto done;
-    }
-    ng_run_log_t have;
-    char log_path[NG_CLI_PATH];
-    snprintf(log_path, sizeof log_path, "%s/%s", dir, NG_RUN_LOG);
-    if (ng_run_log_read(log_path, FIT_CSV_HEADER, &have, NULL) == NG_OK && have.n_rows == 0) {
-      /* a resumed epoch-0 row was kept unless the run stopped before logging it */
-      char row[512];
-      snprintf(row, sizeof row, "0,0,0,nan,%.6f,%.6f,%.6f,%.6f,%.6f,nan,%.6g,%08x", mtr.loss,
-               mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale,
-               ng_sup_opt_damping(ng_fit_opt(fit)), theta_crc(n, theta));
-      if (ng_run_log_append(run, row, &err) != NG_OK) {
-        ng_run_log_free(&have);
-        ng_cli_error(CMD, "%s", err.message);
-        goto done;
-      }
-    }
-    ng_run_log_free(&have);
-    if (!o.resume && ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
+  if (ng_sup_evaluate(f->m, f->ews, f->theta, &f->train, &mtr) != NG_OK ||
+      ng_sup_evaluate(f->m, f->ews, f->theta, &f->test, &mte) != NG_OK) {
+    ng_cli_error(CMD, "cannot evaluate the initial model");
+    return 0;
+  }
+  ng_run_log_t have;
+  ng_error_t err;
+  ng_error_clear(&err);
+  char log_path[NG_CLI_PATH];
+  snprintf(log_path, sizeof log_path, "%s/%s", f->dir, NG_RUN_LOG);
+  int fresh = ng_run_log_read(log_path, FIT_CSV_HEADER, &have, NULL) == NG_OK && !have.n_rows;
+  ng_run_log_free(&have);
+  if (fresh) { /* a resumed epoch-0 row was kept unless the run stopped before logging it */
+    char row[512];
+    snprintf(row, sizeof row, "0,0,0,nan,%.6f,%.6f,%.6f,%.6f,%.6f,nan,%.6g,%08x", mtr.loss,
+             mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * f->y_scale,
+             ng_sup_opt_damping(ng_fit_opt(f->fit)), theta_crc(f->n, f->theta));
+    if (ng_run_log_append(f->run, row, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
-      goto done;
-    }
-    if (!o.quiet && !o.resume) {
-      if (classify)
-        fprintf(stderr, "epoch %3d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%\n", 0,
-                mtr.loss, 100 * mtr.accuracy, mte.loss, 100 * mte.accuracy);
-      else
-        fprintf(stderr, "epoch %3d  train loss %.4f rmse %.4g  test loss %.4f rmse %.4g\n", 0,
-                mtr.loss, mtr.rmse * y_scale, mte.loss, mte.rmse * y_scale);
+      return 0;
     }
   }
+  if (!f->resume && !save(f)) return 0;
+  if (!f->quiet && !f->resume) {
+    char tr[32], te[32];
+    metric_text(f, &mtr, tr, sizeof tr);
+    metric_text(f, &mte, te, sizeof te);
+    fprintf(stderr, "epoch %3d  train loss %.4f%s  test loss %.4f%s\n", 0, mtr.loss, tr,
+            mte.loss, te);
+  }
+  return 1;
+}
 
+/* The epochs up to `epochs`: each logged, checkpointed and summed up on a line; a signal
+ * stops after the current batch with a checkpoint. Returns the exit code. */
+static int train_epochs(fit_run_t *f, long epochs) {
+  progress_t pr = {.epochs = epochs, .n_batches = ng_fit_n_batches(f->fit), .n_train = f->train.n};
+  const ng_fit_pos_t *pos = ng_fit_pos(f->fit);
+  ng_progress_mode_t mode = ng_progress_auto_mode(stderr, f->quiet);
+  ng_progress_init(&pr.line, stderr, mode == NG_PROGRESS_TTY ? mode : NG_PROGRESS_QUIET, 1,
+                   "examples", (long)(pos->epoch * f->train.n + pos->epoch_rows),
+                   epochs * (long)f->train.n);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  rc = NG_EXIT_OK;
-  while ((long)ng_fit_pos(fit)->epoch < epochs) {
-    const ng_fit_pos_t *pos = ng_fit_pos(fit);
+  int rc = NG_EXIT_OK;
+  while ((long)pos->epoch < epochs) {
     pr.epoch_start = ng_progress_now();
     pr.seconds_before = pos->seconds;
     pr.rows_start = pos->epoch_rows;
     double mean_loss = NAN;
-    st = ng_fit_epoch(fit, theta, &train, on_batch, &pr, &mean_loss);
+    int st = ng_fit_epoch(f->fit, f->theta, &f->train, on_batch, &pr, &mean_loss);
     double trained = ng_progress_now() - pr.epoch_start;
-    ng_fit_set_seconds(fit, pr.seconds_before + trained);
+    ng_fit_set_seconds(f->fit, pr.seconds_before + trained);
     ng_progress_break(&pr.line);
     if (st == NG_EINTERRUPTED) {
-      if (ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
-        ng_cli_error(CMD, "%s", err.message);
-        rc = NG_EXIT_FAILURE;
-      } else {
-        if (!o.quiet)
-          fprintf(stderr, "natgrad fit: interrupted in epoch %llu (batch %llu/%zu); saved a "
-                          "checkpoint in %s\n  continue with: natgrad fit --resume %s\n",
-                  (unsigned long long)pos->epoch + 1, (unsigned long long)pos->batch_index,
-                  pr.n_batches, dir, dir);
-        rc = 128 + (int)g_signal;
-      }
+      rc = save(f) ? 128 + (int)g_signal : NG_EXIT_FAILURE;
+      if (rc != NG_EXIT_FAILURE && !f->quiet)
+        fprintf(stderr, "natgrad fit: interrupted in epoch %llu (batch %llu/%zu); saved a "
+                        "checkpoint in %s\n  continue with: natgrad fit --resume %s\n",
+                (unsigned long long)pos->epoch + 1, (unsigned long long)pos->batch_index,
+                pr.n_batches, f->dir, f->dir);
       break;
     }
     if (st != NG_OK) {
@@ -1163,9 +957,10 @@ int ng_cmd_fit(int argc, char **argv) {
       rc = NG_EXIT_FAILURE;
       break;
     }
-    double rate = (double)(train.n - pr.rows_start) / (trained > 0 ? trained : 1e-9);
-    if (ng_sup_evaluate(m, ews, theta, &train, &mtr) != NG_OK ||
-        ng_sup_evaluate(m, ews, theta, &test, &mte) != NG_OK) {
+    double rate = (double)(f->train.n - pr.rows_start) / (trained > 0 ? trained : 1e-9);
+    ng_sup_metrics_t mtr, mte;
+    if (ng_sup_evaluate(f->m, f->ews, f->theta, &f->train, &mtr) != NG_OK ||
+        ng_sup_evaluate(f->m, f->ews, f->theta, &f->test, &mte) != NG_OK) {
       ng_cli_error(CMD, "evaluation failed after epoch %llu (non-finite loss)",
                    (unsigned long long)pos->epoch);
       rc = NG_EXIT_FAILURE;
@@ -1174,47 +969,74 @@ int ng_cmd_fit(int argc, char **argv) {
     char row[512];
     snprintf(row, sizeof row, "%llu,%llu,%.4f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.6g,%08x",
              (unsigned long long)pos->epoch, (unsigned long long)pos->steps, pos->seconds,
-             mean_loss, mtr.loss, mtr.accuracy, mte.loss, mte.accuracy, mte.rmse * y_scale, rate,
-             ng_sup_opt_damping(ng_fit_opt(fit)), theta_crc(n, theta));
-    if (ng_run_log_append(run, row, &err) != NG_OK ||
-        ng_run_save_checkpoint(run, save_fit_checkpoint, &saver, &err) != NG_OK) {
+             mean_loss, mtr.loss, mtr.accuracy, mte.loss, mte.accuracy,
+             mte.rmse * f->y_scale, rate, ng_sup_opt_damping(ng_fit_opt(f->fit)),
+             theta_crc(f->n, f->theta));
+    ng_error_t err;
+    ng_error_clear(&err);
+    if (ng_run_log_append(f->run, row, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       rc = NG_EXIT_FAILURE;
       break;
     }
-    if (!o.quiet) {
-      char tr_m[32], te_m[32];
-      if (classify) {
-        snprintf(tr_m, sizeof tr_m, " acc %.2f%%", 100 * mtr.accuracy);
-        snprintf(te_m, sizeof te_m, " acc %.2f%%", 100 * mte.accuracy);
-      } else {
-        snprintf(tr_m, sizeof tr_m, " rmse %.4g", mtr.rmse * y_scale);
-        snprintf(te_m, sizeof te_m, " rmse %.4g", mte.rmse * y_scale);
-      }
+    if (!save(f)) {
+      rc = NG_EXIT_FAILURE;
+      break;
+    }
+    if (!f->quiet) {
+      char tr[32], te[32];
+      metric_text(f, &mtr, tr, sizeof tr);
+      metric_text(f, &mte, te, sizeof te);
       fprintf(stderr, "epoch %3llu  train loss %.4f%s  test loss %.4f%s  %.0f ex/s  %.1fs\n",
-              (unsigned long long)pos->epoch, mtr.loss, tr_m, mte.loss, te_m, rate,
-              pos->seconds);
+              (unsigned long long)pos->epoch, mtr.loss, tr, mte.loss, te, rate, pos->seconds);
     }
   }
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  if (draw_plots(dir) != NG_OK) {
-    ng_cli_error(CMD, "could not draw %s/%s", dir, NG_RUN_CURVE);
+  return rc;
+}
+
+int ng_cmd_fit(int argc, char **argv) {
+  fit_opts_t o;
+  int rc = parse_args(argc, argv, &o);
+  if (rc >= 0) return rc;
+  long epochs = 0;
+  ng_fit_checkpoint_t ck;
+  memset(&ck, 0, sizeof ck);
+  fit_run_t f = {.r = &o.run, .resume = o.resume != NULL, .quiet = o.quiet};
+  rc = o.resume ? resume_run(&o, f.r, &f.run, &ck, &epochs)
+                : create_run(&o, f.r, &f.run, &epochs);
+  if (rc >= 0) goto done;
+  f.dir = ng_run_dir(f.run);
+  /* the name shown and plotted: the folder's */
+  const char *slash = strrchr(f.dir, '/');
+  snprintf(f.r->name, sizeof f.r->name, "%s", slash && slash[1] ? slash + 1 : f.dir);
+  if ((rc = build(&f, &ck)) >= 0) goto done;
+  if (!o.quiet) {
+    char widths[256];
+    size_t len = 0;
+    for (size_t i = 0; i < f.nw && len < sizeof widths; i++)
+      len += (size_t)snprintf(widths + len, sizeof widths - len, "%s%zu", i ? "-" : "", f.w[i]);
+    fprintf(stderr, "natgrad fit: %s, %zu train / %zu test rows, model %s (%s, %zu parameters), "
+                    "%s, batch %ld, lr %g, seed %llu, into %s%s\n",
+            f.r->data, f.train.n, f.test.n, widths, f.r->act == NG_ACT_RELU ? "relu" : "tanh",
+            f.n, ng_opt_name(f.r->opt.kind), f.r->batch, f.r->opt.lr,
+            (unsigned long long)f.r->seed, f.dir, o.resume ? " (resumed)" : "");
+  }
+  rc = NG_EXIT_FAILURE;
+  if ((!o.resume || ck.pos.epoch == 0) && !initial_epoch(&f)) goto done;
+  rc = train_epochs(&f, epochs);
+  if (draw_plots(f.dir) != NG_OK) {
+    ng_cli_error(CMD, "could not draw %s/%s", f.dir, NG_RUN_CURVE);
     if (rc == NG_EXIT_OK) rc = NG_EXIT_FAILURE;
   } else if (!o.quiet && rc == NG_EXIT_OK) {
     fprintf(stderr, "natgrad fit: wrote %s (config.ini, progress.csv, checkpoint.ngc, "
-                    "curve.svg)\n", dir);
+                    "curve.svg)\n", f.dir);
   }
 
 done:
   ng_fit_checkpoint_free(&ck);
-  ng_fit_destroy(fit);
-  ng_model_ws_destroy(ews);
-  ng_model_destroy(m);
-  free(theta);
-  free(mask);
-  ng_dataset_free(&train);
-  ng_dataset_free(&test);
-  ng_run_close(run);
+  fit_run_free(&f);
+  ng_run_close(f.run);
   return rc;
 }

@@ -23,96 +23,170 @@ static void help(FILE *out) {
           "\n"
           "options:\n"
           "  --env ID          environment id, e.g. CartPole-v1\n"
-          "  --state LIST      the internal state, comma-separated numbers\n"
+          "  --state LIST      the internal state, numbers separated by commas\n"
           "  --seed S          instead of --state: reset from seed S (stream 0)\n"
           "  --actions FILE    one action a line ('-' reads standard input): for a Discrete\n"
           "                    space an integer 0..n-1, for a Box its numbers separated by\n"
-          "                    commas or spaces (out-of-range values are clipped as Gymnasium\n"
-          "                    clips them); blank lines and lines starting with '#' are skipped\n"
+          "                    commas or by spaces; blank lines and lines starting with '#'\n"
+          "                    are skipped. Each action goes to the environment as given, as\n"
+          "                    to Gymnasium's step(): Pendulum clips the torque and\n"
+          "                    MountainCarContinuous the force (charging the unclipped action),\n"
+          "                    while the MuJoCo environments do not clip (MuJoCo clamps the\n"
+          "                    control inside the dynamics; the control cost uses the action\n"
+          "                    as given)\n"
           "  --help            this text\n"
+          "\n"
+          "Numbers are decimal: an optional sign, digits with an optional decimal point, an\n"
+          "optional exponent (-0.25, 3, 1e-3, .5); no hex, inf or nan, one number per token.\n"
           "\n"
           "output (stdout), a header line then one row per step:\n"
           "  step,obs_0,...,obs_{D-1},reward,terminated,truncated\n"
           "step counts from 1; obs_i is the observation after the step and reward its reward\n"
           "(printed with %%.17g, so they read back exactly); terminated and truncated are 0 or 1.\n"
           "\n"
-          "exit status: 0 done, 1 the dynamics failed (a non-finite state), 2 bad usage: an\n"
-          "unknown environment, a wrong number of state values, a malformed action line, an\n"
-          "unreadable file.\n");
+          "exit status: 0 done; 1 the dynamics failed: a NaN/Inf state, observation or reward,\n"
+          "or a MuJoCo simulation that diverged (beyond MuJoCo's limit of 1e10), reported with\n"
+          "its step and no row printed for it; 2 bad usage: an unknown environment, a wrong\n"
+          "number of state values, a malformed number or action line, an unreadable file.\n");
 }
 
-/* Parses a number that must be finite; *end gets the first character after it. */
-static int parse_number(const char *s, double *out, char **end) {
-  double v = strtod(s, end);
-  if (*end == s) return 0;
-  if (!isfinite(v)) return 0;
-  *out = v;
-  return 1;
-}
+/* The number reader: a strict decimal syntax, so that "0.1-0.2", "0.5.5", "0x1", "1e" or
+ * "inf" are refused instead of read as two numbers, hex or an infinity. */
 
-/* Comma-separated state values; exactly n of them. */
-static int parse_state(const char *text, size_t n, double *state) {
-  const char *p = text;
-  size_t k = 0;
-  for (;;) {
-    char *end;
-    double v;
-    while (*p == ' ' || *p == '\t') p++;
-    if (!parse_number(p, &v, &end)) {
-      ng_cli_error(CMD, "--state: '%s' is not a comma-separated list of finite numbers", text);
-      return 0;
-    }
-    if (k < n) state[k] = v;
-    k++;
-    p = end;
-    while (*p == ' ' || *p == '\t') p++;
-    if (*p == '\0') break;
-    if (*p != ',') {
-      ng_cli_error(CMD, "--state: unexpected '%c' in '%s'", *p, text);
-      return 0;
-    }
-    p++;
+/* 1 for a character that ends a number: a separator or the end of the text. */
+static int ends_token(char c) { return c == '\0' || c == ',' || c == ' ' || c == '\t'; }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The length of the decimal number that s starts with ([+-] digits [. digits] or
+ * [+-] . digits, then optionally [eE] [+-] digits), 0 if it starts with none. */
+static size_t decimal_len(const char *s) {
+  size_t i = 0, digits = 0;
+  if (s[i] == '+' || s[i] == '-') i++;
+  for (; is_digit(s[i]); i++) digits++;
+  if (s[i] == '.')
+    for (i++; is_digit(s[i]); i++) digits++;
+  if (!digits) return 0;
+  if (s[i] == 'e' || s[i] == 'E') {
+    size_t j = i + 1;
+    if (s[j] == '+' || s[j] == '-') j++;
+    if (!is_digit(s[j])) return 0;
+    while (is_digit(s[j])) j++;
+    i = j;
   }
-  if (k != n) return -(int)k - 1; /* the count, for the caller's message */
-  return 1;
+  return i;
 }
 
-/* One action line: n numbers for a Box, one integer in [0, n) for Discrete. Returns 1 for
- * an action, 0 for a blank or comment line, -1 (message printed) for a malformed one. */
-static int parse_action(const char *line, size_t lineno, const ng_space_t *space,
-                        double *action) {
-  const char *p = line;
-  while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
-  if (*p == '\0' || *p == '#') return 0;
-  size_t want = ng_space_size(space), k = 0;
+typedef enum { LIST_OK = 0, LIST_BAD_NUMBER, LIST_OUT_OF_RANGE, LIST_NO_COMMA } list_error_t;
+
+typedef struct {
+  size_t count;       /* numbers found (only the first cap are stored) */
+  list_error_t error; /* why reading stopped early */
+  const char *token;  /* the offending token (error != LIST_OK), token_len bytes */
+  int token_len;
+} list_t;
+
+/* Reads the numbers of text (up to its NUL) into v[0, cap): separated by commas, with
+ * blanks (spaces, tabs) around them allowed, and, if blanks_separate, by blanks alone. */
+static list_t read_list(const char *text, int blanks_separate, double *v, size_t cap) {
+  list_t l = {0, LIST_OK, NULL, 0};
+  const char *p = text;
   for (;;) {
-    char *end;
-    double v;
-    if (!parse_number(p, &v, &end)) {
-      ng_cli_error(CMD, "actions line %zu: expected %s, got '%s'", lineno,
-                   space->kind == NG_SPACE_DISCRETE ? "an integer action" : "finite numbers",
-                   line);
-      return -1;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t n = decimal_len(p);
+    const char *end = p;
+    while (!ends_token(*end)) end++;
+    if (n == 0 || !ends_token(p[n])) {
+      l.error = LIST_BAD_NUMBER;
+      l.token = p;
+      l.token_len = end - p > 64 ? 64 : (int)(end - p);
+      return l;
     }
-    if (k < want) action[k] = v;
-    k++;
-    p = end;
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
-    if (*p == '\0') break;
+    char *stop;
+    double x = strtod(p, &stop); /* the same span: the syntax above is strtod's subset */
+    if (stop != p + n || !isfinite(x)) {
+      l.error = LIST_OUT_OF_RANGE;
+      l.token = p;
+      l.token_len = (int)n;
+      return l;
+    }
+    if (l.count < cap) v[l.count] = x;
+    l.count++;
+    p += n;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '\0') return l;
     if (*p == ',') {
       p++;
-      while (*p == ' ' || *p == '\t') p++;
-    }
+    } else if (!blanks_separate) { /* "1 2" where only commas separate */
+      l.error = LIST_NO_COMMA;
+      return l;
+    } /* else blanks ended the number and the next one starts at p */
   }
-  if (k != want) {
-    ng_cli_error(CMD, "actions line %zu: %zu number%s, the action space needs %zu", lineno, k,
-                 k == 1 ? "" : "s", want);
+}
+
+/* Prints what read_list found wrong, after `where` ("--state" or "actions line 3"). */
+static void list_error(const char *where, const list_t *l, const char *text) {
+  if (l->error == LIST_NO_COMMA)
+    ng_cli_error(CMD, "%s: the numbers must be separated by commas in '%s'", where, text);
+  else if (l->error == LIST_OUT_OF_RANGE)
+    ng_cli_error(CMD, "%s: '%.*s' is beyond the range of a double", where, l->token_len,
+                 l->token);
+  else if (l->token_len == 0)
+    ng_cli_error(CMD, "%s: a number is missing in '%s'", where, text);
+  else
+    ng_cli_error(CMD, "%s: '%.*s' is not a decimal number (e.g. -0.25, 3 or 1e-3) in '%s'",
+                 where, l->token_len, l->token, text);
+}
+
+/* Comma-separated state values; exactly n of them. Returns 1, or 0 (message printed). */
+static int parse_state(const char *text, const ng_env_info_t *info, double *state) {
+  list_t l = read_list(text, 0, state, info->state_size);
+  if (l.error) {
+    list_error("--state", &l, text);
+    return 0;
+  }
+  if (l.count != info->state_size) {
+    ng_cli_error(CMD, "--state: %s takes %zu values (%s), got %zu", info->id, info->state_size,
+                 info->state_doc, l.count);
+    return 0;
+  }
+  return 1;
+}
+
+/* One action line of len bytes (with its newline, if any): n numbers for a Box, one integer
+ * in [0, n) for Discrete. Returns 1 for an action, 0 for a blank or comment line, -1
+ * (message printed) for a malformed one. */
+static int parse_action(char *line, size_t len, size_t lineno, const ng_space_t *space,
+                        double *action) {
+  char where[48];
+  snprintf(where, sizeof where, "actions line %zu", lineno);
+  const char *nul = memchr(line, '\0', len);
+  if (nul) {
+    ng_cli_error(CMD, "%s: a NUL byte at column %zu (a text file has none)", where,
+                 (size_t)(nul - line) + 1);
+    return -1;
+  }
+  if (len && line[len - 1] == '\n') line[--len] = '\0';
+  if (len && line[len - 1] == '\r') line[--len] = '\0';
+  const char *p = line;
+  while (*p == ' ' || *p == '\t') p++;
+  if (*p == '\0' || *p == '#') return 0;
+  size_t want = ng_space_size(space);
+  list_t l = read_list(line, 1, action, want);
+  if (l.error) {
+    if (space->kind == NG_SPACE_DISCRETE)
+      ng_cli_error(CMD, "%s: expected an integer action, got '%s'", where, line);
+    else
+      list_error(where, &l, line);
+    return -1;
+  }
+  if (l.count != want) {
+    ng_cli_error(CMD, "%s: %zu number%s, the action space needs %zu", where, l.count,
+                 l.count == 1 ? "" : "s", want);
     return -1;
   }
   if (space->kind == NG_SPACE_DISCRETE &&
       (action[0] != floor(action[0]) || action[0] < 0 || action[0] >= (double)space->dim)) {
-    ng_cli_error(CMD, "actions line %zu: action %g is not one of 0..%zu", lineno, action[0],
-                 space->dim - 1);
+    ng_cli_error(CMD, "%s: action %g is not one of 0..%zu", where, action[0], space->dim - 1);
     return -1;
   }
   return 1;
@@ -146,9 +220,10 @@ static int read_actions(const char *path, const ng_space_t *space, actions_t *ou
     ng_cli_error(CMD, "out of memory");
     rc = NG_EXIT_FAILURE;
   }
-  while (rc == NG_EXIT_OK && getline(&line, &linecap, f) >= 0) {
+  ssize_t got;
+  while (rc == NG_EXIT_OK && (got = getline(&line, &linecap, f)) >= 0) {
     lineno++;
-    int r = parse_action(line, lineno, space, action);
+    int r = parse_action(line, (size_t)got, lineno, space, action);
     if (r < 0) {
       rc = NG_EXIT_USAGE;
       break;
@@ -178,6 +253,30 @@ static int read_actions(const char *path, const ng_space_t *space, actions_t *ou
   free(action);
   if (f != stdin) fclose(f);
   return rc;
+}
+
+/* Why step `step` (from actions line `line`) failed: the env's status s, or with s == NG_OK
+ * a non-finite observation component (the first, obs[bad], if bad < its size) or reward.
+ * Nothing is printed to stdout for that step. */
+static void report_step_failure(size_t step, size_t line, int s, size_t bad, const double *obs,
+                                double reward) {
+  if (s == NG_ERANGE)
+    ng_cli_error(CMD, "step %zu (actions line %zu): the simulation diverged: a position, "
+                 "velocity or acceleration went beyond MuJoCo's limit of 1e10 (mjMAXVAL), "
+                 "where MuJoCo would reset it; the step was not taken", step, line);
+  else if (s == NG_ENONFINITE)
+    ng_cli_error(CMD, "step %zu (actions line %zu): the dynamics produced a NaN or Inf "
+                 "(state, observation or reward); the step was not taken", step, line);
+  else if (s != NG_OK)
+    ng_cli_error(CMD, "step %zu (actions line %zu): %s (%s)", step, line, ng_strerror(s),
+                 ng_status_name(s));
+  else if (!isfinite(reward))
+    ng_cli_error(CMD, "step %zu (actions line %zu): the reward is not finite (%g)", step, line,
+                 reward);
+  else
+    ng_cli_error(CMD, "step %zu (actions line %zu): the observation is not finite (obs_%zu = "
+                 "%g: the state left the range the observation can hold)", step, line, bad,
+                 obs[bad]);
 }
 
 int ng_cmd_replay(int argc, char **argv) {
@@ -228,20 +327,16 @@ int ng_cmd_replay(int argc, char **argv) {
   }
 
   if (state_text) {
-    int r = parse_state(state_text, info->state_size, state);
-    if (r < 0) {
-      ng_cli_error(CMD, "--state: %s takes %zu values (%s), got %d", info->id, info->state_size,
-                   info->state_doc, -r - 1);
+    int s;
+    if (!parse_state(state_text, info, state)) {
       rc = NG_EXIT_USAGE;
-    } else if (r == 0) {
-      rc = NG_EXIT_USAGE;
-    } else if (ng_env_set_state(env, state, obs) != NG_OK) {
-      ng_cli_error(CMD, "--state: %s rejected the state", info->id);
+    } else if ((s = ng_env_set_state(env, state, obs)) != NG_OK) {
+      ng_cli_error(CMD, "--state: %s rejected the state: %s", info->id,
+                   s == NG_ERANGE ? "a value beyond MuJoCo's limit of 1e10" : ng_strerror(s));
       rc = NG_EXIT_USAGE;
     }
   } else {
     char *end;
-    errno = 0;
     unsigned long long seed = strtoull(seed_text, &end, 10);
     if (end == seed_text || *end != '\0' || errno || seed_text[0] == '-') {
       ng_cli_error(CMD, "--seed: '%s' is not a non-negative integer", seed_text);
@@ -267,9 +362,10 @@ int ng_cmd_replay(int argc, char **argv) {
       double reward;
       int terminated, truncated;
       int s = ng_env_step(env, acts.values + t * act_dim, obs, &reward, &terminated, &truncated);
-      if (s != NG_OK) {
-        ng_cli_error(CMD, "step %zu (actions line %zu): %s (%s)", t + 1, acts.lines[t],
-                     ng_strerror(s), ng_status_name(s));
+      size_t bad = 0;
+      while (s == NG_OK && bad < obs_dim && isfinite(obs[bad])) bad++;
+      if (s != NG_OK || bad < obs_dim || !isfinite(reward)) {
+        report_step_failure(t + 1, acts.lines[t], s, bad, obs, reward);
         rc = NG_EXIT_FAILURE;
         break;
       }

@@ -18,7 +18,7 @@
 #include "natgrad/run.h"
 #include "progress.h"
 #include "run_dir.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD "train"
 #define DEFAULT_CHECKPOINT_EVERY 10
@@ -77,11 +77,15 @@ static void help(FILE *out) {
           "  --help, -h           this help\n"
           "\n"
           "Precedence: the library's defaults for the env, then the config file, then flags in\n"
-          "the order given. Config file format (INI, read with inih): one `key = value` per line,\n"
+          "the order given. Config file format: one `key = value` (or `key: value`) per line,\n"
           "keys as listed by --keys; lines starting with '#' or ';' are comments, and so is\n"
-          "anything after ' #' or ' ;'; an optional [trpo] or [npg] header is allowed. An unknown\n"
-          "key or a value out of range is an error naming the file and line. A run's config.ini\n"
-          "is such a file: `natgrad train --config runs/X/config.ini` repeats the run.\n"
+          "anything after ' #' or ' ;'; values under a [trpo] or [npg] section apply to that\n"
+          "algorithm's runs only. An unknown key, a key given twice, a value out of range or a\n"
+          "NUL byte is an error naming the file and line. A run's config.ini is such a file:\n"
+          "`natgrad train --config runs/X/config.ini` repeats the run.\n"
+          "\n"
+          "One process at a time writes a run folder: another --out or --resume into it is\n"
+          "refused with the owner's PID. A folder's checkpoint must match its config.ini.\n"
           "\n"
           "Ctrl-C (or SIGTERM) finishes the current iteration, saves a checkpoint and exits;\n"
           "`natgrad train --resume DIR` continues from there. Checkpoints are written atomically\n"
@@ -250,37 +254,53 @@ static void unknown_env(const char *env, const ng_error_t *err) {
 }
 
 int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
+  static const char *const sections[] = {"trpo", "npg", NULL};
   ng_error_t err;
   ng_error_clear(&err);
-  ng_config_file_t cf = {0};
+  ng_kv_list_t file;
   int have_file = 0;
   if (o->config) {
-    int st = ng_config_file_read(&cf, o->config, &err);
+    int st = ng_kv_read_file(&file, o->config, sections, &err);
     if (st != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       return st == NG_EIO ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
     }
     have_file = 1;
   }
+  /* The file's section for the run's algo: the flags', else the file's top level's, else
+   * the default (a bad name is reported when the settings are applied). */
+  const char *algo = have_file ? ng_kv_get(&file, "algo", NULL) : NULL;
+  for (int i = 0; i < o->n_settings; i++)
+    if (!strcmp(o->settings[i].key, "algo")) algo = o->settings[i].value;
+  ng_rl_config_t scratch = {.algo = NG_ALGO_TRPO};
+  const char *section = algo && ng_rl_config_set(&scratch, "algo", algo, NULL) == NG_OK &&
+                                scratch.algo == NG_ALGO_NPG ? "npg" : "trpo";
   const char *env = o->env;
   if (!env && have_file) {
-    env = ng_config_file_get(&cf, "env");
-    const char *alias = ng_config_file_get(&cf, "env_id");
-    if (!env) env = alias;
+    env = ng_kv_get(&file, "env", section);
+    if (!env) env = ng_kv_get(&file, "env_id", section);
   }
+  const ng_kv_t *algo_in_section = NULL; /* it would switch the algo its section was for */
+  for (size_t i = 0; have_file && i < file.n && !algo_in_section; i++)
+    if (file.items[i].section[0] && !strcmp(file.items[i].key, "algo"))
+      algo_in_section = &file.items[i];
   int rc = -1;
-  if (!env) {
+  if (algo_in_section) {
+    ng_cli_error(CMD, "%s:%d: algo cannot be set in [%s]: a section holds the values for that "
+                 "algo's runs", file.source, algo_in_section->line, algo_in_section->section);
+    rc = NG_EXIT_USAGE;
+  } else if (!env) {
     ng_cli_error(CMD, "no environment: pass --env ID (e.g. --env CartPole-v1; `natgrad list` "
                       "shows them)");
     rc = NG_EXIT_USAGE;
   } else if (ng_rl_config_default(cfg, env, &err) != NG_OK) {
     unknown_env(env, &err);
     rc = NG_EXIT_USAGE;
-  } else if (have_file && ng_config_file_apply(&cf, cfg, &err) != NG_OK) {
+  } else if (have_file && ng_kv_apply(&file, ng_rl_config_keys(), cfg, section, &err) != NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
     rc = NG_EXIT_USAGE;
   }
-  if (have_file) ng_config_file_free(&cf);
+  if (have_file) ng_kv_free(&file);
   if (rc >= 0) return rc;
   for (int i = 0; i < o->n_settings; i++) {
     const setting_t *s = &o->settings[i];

@@ -7,7 +7,6 @@ set -euo pipefail
 packages=(
   cmake make gcc clang      # build: CMake + a C11 compiler; clang for the warning check
   libopenblas-dev           # CBLAS/LAPACK for dense products and Cholesky
-  libinih-dev               # config-file parser for `natgrad train --config`
   zlib1g-dev                # crc32 for checkpoint checksums
   libmujoco-dev             # MuJoCo physics for the locomotion environments
   "$@"

@@ -130,6 +130,31 @@ uint32_t ng__ckio_crc32_pieces(const void *p, size_t n, size_t piece) {
 
 uint32_t ng__ckio_crc32(const void *p, size_t n) { return ng__ckio_crc32_pieces(p, n, 0); }
 
+uint32_t ng__ckio_header_crc(const unsigned char *head) {
+  return ng__ckio_crc32(head, NG__CKIO_HEADER_CRC_AT);
+}
+
+int ng__ckio_check_version(const unsigned char *head, size_t have, uint32_t current,
+                           const char *lead, const char *name, ng_error_t *err) {
+  if (!lead) lead = "";
+  uint32_t v = (uint32_t)ng__ckio_ld(head + 8, 4);
+  if (v == current) return NG_OK;
+  if (v <= current || v - current > NG__CKIO_NEWER_MAX)
+    return ng_error_set(err, NG_EFORMAT, "%s%s: corrupted header: format version %u is "
+                        "neither this build's (%u) nor a plausible newer one (%u to %u)",
+                        lead, name, v, current, current + 1, current + NG__CKIO_NEWER_MAX);
+  if (have < NG__CKIO_HEADER)
+    return ng_error_set(err, NG_EFORMAT, "%s%s: truncated header (%zu bytes, format version "
+                        "%u)", lead, name, have, v);
+  uint32_t want = ng__ckio_header_crc(head), got = (uint32_t)ng__ckio_ld(head + 28, 4);
+  if (got != want)
+    return ng_error_set(err, NG_EFORMAT, "%s%s: corrupted header: format version %u without "
+                        "the header checksum a newer format carries (CRC-32 %08x, header says "
+                        "%08x; this build reads version %u)", lead, name, v, want, got, current);
+  return ng_error_set(err, NG_EUNSUPPORTED, "%s%s: format version %u is newer than this build "
+                      "reads (%u)", lead, name, v, current);
+}
+
 /* fsync of the folder holding path (its name into dir): makes a rename into it durable.
  * File systems that cannot sync a folder (EINVAL) have nothing to make durable there. */
 static int ng__ckio_sync_dir(const char *path, char *dir) {

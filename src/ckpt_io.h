@@ -52,6 +52,35 @@ uint64_t ng__ckio_ld(const unsigned char *p, int bytes);
 uint32_t ng__ckio_crc32_pieces(const void *p, size_t n, size_t piece);
 uint32_t ng__ckio_crc32(const void *p, size_t n);
 
+/* Format versions. Both checkpoint formats open with the same 32-byte frame: 8 bytes of
+ * magic, the u32 format version at offset 8, 16 bytes that the version lays out, and a u32
+ * at offset 28 that version 1 writes as zero and that every later version must write as
+ * the CRC-32 of the header's first 28 bytes (NG__CKIO_HEADER_CRC_AT). The CRC of the body
+ * does not cover the header, so this rule, fixed while version 1 is the only one, is what
+ * tells a file of a genuinely newer format from a damaged one: a version other than the
+ * reader's is taken as newer only when it is above the reader's by at most
+ * NG__CKIO_NEWER_MAX and the header's own CRC-32 vouches for it; anything else is damage.
+ * A bit flipped in a version-1 header's version field leaves the zero word, which is not
+ * the header's CRC-32 (but for a 2^-32 coincidence), so it reads as damage and a caller's
+ * fallback to an older intact checkpoint applies; a newer format stays a clear "newer than
+ * this build" that no fallback hides. */
+#define NG__CKIO_HEADER 32u
+#define NG__CKIO_HEADER_CRC_AT 28u
+#define NG__CKIO_NEWER_MAX 16u
+
+/* The CRC-32 of a header's first NG__CKIO_HEADER_CRC_AT bytes: what a version after 1 stores
+ * at NG__CKIO_HEADER_CRC_AT (read there with ng__ckio_ld(head + 28, 4)). */
+uint32_t ng__ckio_header_crc(const unsigned char *head);
+
+/* Judges the version field of a header of which `have` (>= 12) bytes are present, for a
+ * reader of format version `current`: NG_OK when it is `current`; NG_EUNSUPPORTED ("format
+ * version N is newer than this build reads") for a genuinely newer file by the rule above;
+ * NG_EFORMAT for anything else (an implausible version, a newer one whose header checksum
+ * does not match, a header cut short before its checksum). err's message starts with
+ * `lead` then `name` ("load: " and the path, say). */
+int ng__ckio_check_version(const unsigned char *head, size_t have, uint32_t current,
+                           const char *lead, const char *name, ng_error_t *err);
+
 /* Replaces path by data[0, len) so that a crash at any instant leaves the old file or the
  * new one, never a torn one: path.tmp is written, flushed, fsync'ed and renamed over path,
  * then the folder is fsync'ed so that the rename survives a power loss. On failure path.tmp

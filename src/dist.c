@@ -452,6 +452,28 @@ int ng_dist_fisher_apply(const ng_dist_t *dist, const double *p, const double *v
   return ng_all_finite(n, out) ? NG_OK : NG_ENONFINITE;
 }
 
+int ng_dist_fisher_dense(const ng_dist_t *dist, const double *p, double *m, double *work) {
+  size_t n;
+  if (ng__dist_check(dist, &n) || !p || !m || !work) return NG_EINVAL;
+  for (size_t i = 0; i < n; i++) work[i] = 0.0;
+  /* M e_j lands in row j (fisher_apply writes contiguously), then one transpose makes it
+   * column j: the categorical products are not exactly symmetric, and column j is the
+   * documented one. m (n x n), work = e_j (n) */
+  for (size_t j = 0; j < n; j++) {
+    work[j] = 1.0;
+    int st = ng_dist_fisher_apply(dist, p, work, m + j * n);
+    work[j] = 0.0;
+    if (st != NG_OK) return st;
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++) {
+      double t = m[i * n + j];
+      m[i * n + j] = m[j * n + i];
+      m[j * n + i] = t;
+    }
+  return NG_OK;
+}
+
 /* u (k x k with row stride ld), row r = sqrt(pi_r) (e_r - pi). pi is staged in the last
  * row, which is filled last and in place (each of its entries needs only pi_c and
  * pi_{k-1}). As in fisher_apply, 1 - pi_t of the most likely category t is summed from

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ckpt_io.h"
+#include "natgrad/keys.h"
 
 #define NG__PATH_MAX 4096
 
@@ -81,48 +82,60 @@ static int make_dirs(const char *dir, int *created) {
   return 0;
 }
 
+/* Reads the PID a lock holder wrote (it writes it just after locking: give it a moment). */
+static long holder_pid(int fd) {
+  char buf[32] = "";
+  for (int tries = 0; tries < 50 && !buf[0]; tries++) {
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    if (!buf[0]) nanosleep(&(struct timespec){0, 2000000}, NULL);
+  }
+  return strtol(buf, NULL, 10);
+}
+
 /* Takes the folder's lock, or says who holds it. The lock is flock(2)'s: the kernel
  * releases it when the holder exits in any way, so there is never a stale lock to clear;
- * the PID inside is only for the message. */
+ * the PID inside is only for the message. A lock taken on a file that a failed set-up
+ * removed meanwhile is not the folder's lock: then it is taken again on the new file. */
 static int take_lock(ng_run_t *run, ng_error_t *err) {
   char path[NG__PATH_MAX];
   int st = run_file(run, NG_RUN_LOCK, path, err);
   if (st) return st;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd < 0)
-    return ng_error_set(err, NG_EIO, "run folder '%s' is not writable: %s", run->dir,
-                        strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    if (e != EWOULDBLOCK) {
+  for (int attempt = 0; attempt < 100; attempt++) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+      return ng_error_set(err, NG_EIO, "run folder '%s' is not writable: %s", run->dir,
+                          strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      long pid = e == EWOULDBLOCK ? holder_pid(fd) : 0;
       close(fd);
-      return ng_error_set(err, NG_EIO, "cannot lock run folder '%s': %s", run->dir,
-                          strerror(e));
-    }
-    /* The owner writes its PID just after locking: give it a moment if the file is empty. */
-    char buf[32] = "";
-    for (int tries = 0; tries < 50 && !buf[0]; tries++) {
-      ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-      buf[n > 0 ? n : 0] = '\0';
-      if (!buf[0]) nanosleep(&(struct timespec){0, 2000000}, NULL);
-    }
-    close(fd);
-    long pid = strtol(buf, NULL, 10);
-    if (pid > 0)
+      if (e != EWOULDBLOCK)
+        return ng_error_set(err, NG_EIO, "cannot lock run folder '%s': %s", run->dir,
+                            strerror(e));
+      if (pid > 0)
+        return ng_error_set(err, NG_EBUSY, "run folder '%s' is in use by another natgrad "
+                            "process (PID %ld)", run->dir, pid);
       return ng_error_set(err, NG_EBUSY, "run folder '%s' is in use by another natgrad "
-                          "process (PID %ld)", run->dir, pid);
-    return ng_error_set(err, NG_EBUSY, "run folder '%s' is in use by another natgrad process",
-                        run->dir);
+                          "process", run->dir);
+    }
+    struct stat held, now;
+    if (fstat(fd, &held) != 0 || stat(path, &now) != 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev) {
+      close(fd); /* the file was removed under us: lock the one there now */
+      continue;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+      int e = errno;
+      close(fd);
+      return ng_error_set(err, NG_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    run->lock_fd = fd;
+    return NG_OK;
   }
-  char pid[32];
-  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-    int e = errno;
-    close(fd);
-    return ng_error_set(err, NG_EIO, "cannot write '%s': %s", path, strerror(e));
-  }
-  run->lock_fd = fd;
-  return NG_OK;
+  return ng_error_set(err, NG_EBUSY, "run folder '%s' keeps changing under its lock", run->dir);
 }
 
 /* Removes name from the run folder if it is there. */
@@ -217,8 +230,9 @@ int ng_run_open(ng_run_t **out, const char *dir, ng_run_mode_t mode, int force,
 void ng_run_close(ng_run_t *run) {
   if (!run) return;
   if (run->log) fclose(run->log);
-  if (run->created_dir && !run->wrote) {
-    /* a set-up that failed before the run began: leave no trace */
+  if (run->created_dir && !run->wrote && run->lock_fd >= 0) {
+    /* a set-up that failed before the run began: leave no trace (only the lock's holder may:
+     * a writer refused by the lock must not touch the holder's files) */
     static const char *const ours[3] = {NG_RUN_CONFIG, NG_RUN_LOG, NG_RUN_LOCK};
     for (int i = 0; i < 3; i++) remove_file(run, ours[i], NULL);
     rmdir(run->dir);
@@ -264,55 +278,24 @@ int ng_run_write_config(ng_run_t *run, const char *comment, const char *text, ng
   return st;
 }
 
-/* The value of key in "key = value" text, as a span; 0 if absent. */
-static int text_value(const char *text, const char *key, const char **v, size_t *n) {
-  size_t kl = strlen(key);
-  for (const char *p = text; p && *p;) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    if (len >= kl + 3 && !strncmp(p, key, kl) && !strncmp(p + kl, " = ", 3)) {
-      *v = p + kl + 3;
-      *n = len - kl - 3;
+/* Looks through a's keys for one whose value b lacks or differs in. */
+static int diff_one_way(const ng_kv_list_t *a, const char *who_a, const ng_kv_list_t *b,
+                        const char *who_b, const char *const *ignore, char *what,
+                        size_t size) {
+  for (size_t i = 0; i < a->n; i++) {
+    const char *key = a->items[i].key, *va = a->items[i].value;
+    int skip = 0;
+    for (const char *const *g = ignore; g && *g && !skip; g++) skip = !strcmp(*g, key);
+    if (skip) continue;
+    const char *vb = ng_kv_get(b, key, NULL);
+    if (!vb) {
+      snprintf(what, size, "%s is set in %s but not in %s", key, who_a, who_b);
       return 1;
     }
-    p = nl ? nl + 1 : NULL;
-  }
-  return 0;
-}
-
-static int ignored(const char *key, size_t kl, const char *const *ignore) {
-  for (; ignore && *ignore; ignore++)
-    if (strlen(*ignore) == kl && !strncmp(*ignore, key, kl)) return 1;
-  return 0;
-}
-
-/* Looks through a's keys for one whose value b lacks or differs in. */
-static int diff_one_way(const char *a, const char *who_a, const char *b, const char *who_b,
-                        const char *const *ignore, char *what, size_t size) {
-  for (const char *p = a; p && *p;) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    const char *eq = memchr(p, '=', len);
-    if (*p != '#' && eq && eq > p + 1 && eq[-1] == ' ') {
-      size_t kl = (size_t)(eq - 1 - p);
-      char key[128];
-      if (kl < sizeof key && !ignored(p, kl, ignore)) {
-        memcpy(key, p, kl);
-        key[kl] = '\0';
-        const char *va = len >= kl + 3 ? eq + 2 : "", *vb;
-        size_t na = len >= kl + 3 ? len - kl - 3 : 0, nb;
-        if (!text_value(b, key, &vb, &nb)) {
-          snprintf(what, size, "%s is set in %s but not in %s", key, who_a, who_b);
-          return 1;
-        }
-        if (na != nb || strncmp(va, vb, na)) {
-          snprintf(what, size, "%s = %.*s in %s, %.*s in %s", key, (int)(na < 200 ? na : 200),
-                   va, who_a, (int)(nb < 200 ? nb : 200), vb, who_b);
-          return 1;
-        }
-      }
+    if (strcmp(va, vb)) {
+      snprintf(what, size, "%s = %.200s in %s, %.200s in %s", key, va, who_a, vb, who_b);
+      return 1;
     }
-    p = nl ? nl + 1 : NULL;
   }
   return 0;
 }
@@ -320,9 +303,22 @@ static int diff_one_way(const char *a, const char *who_a, const char *b, const c
 int ng_run_config_diff(const char *a, const char *who_a, const char *b, const char *who_b,
                        const char *const *ignore, char *what, size_t size) {
   if (size) what[0] = '\0';
+  ng_kv_list_t la, lb;
+  if (ng_kv_parse(&la, a, strlen(a), who_a, NULL, NULL) != NG_OK) {
+    snprintf(what, size, "%s is not a list of keys", who_a);
+    return 1;
+  }
+  if (ng_kv_parse(&lb, b, strlen(b), who_b, NULL, NULL) != NG_OK) {
+    ng_kv_free(&la);
+    snprintf(what, size, "%s is not a list of keys", who_b);
+    return 1;
+  }
   /* a value that differs is found by the first pass; the second finds keys only b has */
-  return diff_one_way(a, who_a, b, who_b, ignore, what, size) ||
-         diff_one_way(b, who_b, a, who_a, ignore, what, size);
+  int d = diff_one_way(&la, who_a, &lb, who_b, ignore, what, size) ||
+          diff_one_way(&lb, who_b, &la, who_a, ignore, what, size);
+  ng_kv_free(&la);
+  ng_kv_free(&lb);
+  return d;
 }
 
 /* ---- checkpoints -------------------------------------------------------------------------- */

@@ -78,7 +78,8 @@ endif()
     "replay|--env|CartPole-v1|--state|0,0,0|--actions|-" 2
     "CartPole-v1 takes 4 values \\(x,x_dot,theta,theta_dot\\), got 3")
   ng_cli_envs_test(cli_envs_replay_state_text
-    "replay|--env|Acrobot-v1|--state|0,0,zero,0|--actions|-" 2 "--state: '0,0,zero,0'")
+    "replay|--env|Acrobot-v1|--state|0,0,zero,0|--actions|-" 2
+    "--state: 'zero' is not a decimal number [^\n]* in '0,0,zero,0'")
   ng_cli_envs_test(cli_envs_replay_bad_action
     "replay|--env|CartPole-v1|--state|0,0,0,0|--actions|${NG_CLI_ENVS_DIR}/cartpole_bad.txt" 2
     "actions line 3: action 2 is not one of 0..1")
@@ -92,5 +93,65 @@ endif()
     "replay|--env|CartPole-v1|--actions|-" 2 "needs --env, --actions and one of --state or --seed")
   ng_cli_envs_test(cli_envs_replay_dynamics
     "replay|--env|MountainCarContinuous-v0|--state|-0.5,0|--actions|${NG_CLI_ENVS_DIR}/mcc_actions.txt" 1
-    "\n1,[^\n]*\n2,[^\n]*,-5\\.625,0,0\n.*step 3 \\(actions line 3\\): non-finite value")
+    "\n1,[^\n]*\n2,[^\n]*,-5\\.625,0,0\n.*step 3 \\(actions line 3\\): the dynamics produced a NaN or Inf")
+
+  # ---- issue 17, item 6: a strict number reader, non-finite observations, MuJoCo ------------
+  # One number per token: glued numbers, two decimal points, hex, inf/nan, a missing number
+  # are each a usage error naming the token and the line (they used to be read as three
+  # numbers, as 0.5 then .5, as 1, and so on).
+  file(WRITE ${NG_CLI_ENVS_DIR}/glued.txt "0.25\n0.1-0.2 0.3\n")
+  file(WRITE ${NG_CLI_ENVS_DIR}/two_points.txt "0.5.5 0\n")
+  file(WRITE ${NG_CLI_ENVS_DIR}/hex.txt "0x1\n")
+  file(WRITE ${NG_CLI_ENVS_DIR}/inf.txt "inf\n")
+  file(WRITE ${NG_CLI_ENVS_DIR}/empty_item.txt "1,\n")
+  file(WRITE ${NG_CLI_ENVS_DIR}/accepted.txt "+.5\n5.\n -1e-3 \n2E+0\r\n")
+  set(pd "replay|--env|Pendulum-v1|--state|0,0|--actions")
+  ng_cli_envs_test(cli_replay_number_glued "${pd}|${NG_CLI_ENVS_DIR}/glued.txt" 2
+    "actions line 2: '0.1-0.2' is not a decimal number")
+  ng_cli_envs_test(cli_replay_number_two_points "${pd}|${NG_CLI_ENVS_DIR}/two_points.txt" 2
+    "actions line 1: '0.5.5' is not a decimal number")
+  ng_cli_envs_test(cli_replay_number_hex "${pd}|${NG_CLI_ENVS_DIR}/hex.txt" 2
+    "actions line 1: '0x1' is not a decimal number")
+  ng_cli_envs_test(cli_replay_number_inf "${pd}|${NG_CLI_ENVS_DIR}/inf.txt" 2
+    "actions line 1: 'inf' is not a decimal number")
+  ng_cli_envs_test(cli_replay_number_missing "${pd}|${NG_CLI_ENVS_DIR}/empty_item.txt" 2
+    "actions line 1: a number is missing in '1,'")
+  ng_cli_envs_test(cli_replay_state_hex
+    "replay|--env|CartPole-v1|--state|0x1,0,0,0|--actions|-" 2
+    "--state: '0x1' is not a decimal number")
+  ng_cli_envs_test(cli_replay_state_needs_commas
+    "replay|--env|CartPole-v1|--state|0 0 0 0|--actions|-" 2
+    "--state: the numbers must be separated by commas")
+  # Signs, a bare point, exponents and a CRLF line end are decimal numbers too.
+  ng_cli_envs_test(cli_replay_numbers_accepted
+    "replay|--env|MountainCarContinuous-v0|--state|-0.5,0|--actions|${NG_CLI_ENVS_DIR}/accepted.txt" 0
+    "\n1,[^\n]*,-0\\.025[0-9]*,0,0\n2,[^\n]*,-2\\.5,0,0\n3,[^\n]*\n4,[^\n]*,-0\\.4[0-9]*,0,0\n$")
+  # A NUL byte is an error naming its line (it used to cut the line short: "0<NUL>1" read 0).
+  add_test(NAME cli_replay_nul_byte COMMAND sh -c [=[
+    printf '1\n0\0001\n' | "$0" replay --env CartPole-v1 --state 0,0,0,0 --actions - > "$1" 2>&1
+    rc=$?; cat "$1"
+    [ "$rc" -eq 2 ] || { echo "exit status $rc, expected 2"; exit 1; }
+    grep -q "actions line 2: a NUL byte at column 2" "$1" || exit 1
+    ! grep -q '^1,' "$1" || { echo "a step was taken"; exit 1; }
+  ]=] $<TARGET_FILE:natgrad_cli> ${NG_CLI_ENVS_DIR}/nul.out)
+  # A state whose observation leaves float32's range: exit status 1, the step named, and no
+  # row of inf printed (it printed inf observations and exited 0).
+  ng_cli_envs_test(cli_replay_nonfinite_observation
+    "replay|--env|CartPole-v1|--state|0,1e308,0,0|--actions|${NG_CLI_ENVS_DIR}/cartpole_many.txt" 1
+    "^step,[^\n]*\n[^0-9]*step 1 \\(actions line 1\\): the observation is not finite \\(obs_0 = inf")
+  # The help no longer says that MuJoCo actions are clipped (they are not, as in Gymnasium).
+  ng_cli_envs_test(cli_replay_help_clipping "replay|--help" 0
+    "MuJoCo environments do not clip \\(MuJoCo clamps the\n *control inside the dynamics")
+  if(NG_MUJOCO AND NG_MUJOCO_INCLUDE_DIR AND NG_MUJOCO_LIBRARY)
+    # Velocities of 9e8 make MuJoCo's accelerations exceed its 1e10 limit: reported as a
+    # diverged simulation, not as "non-finite value (NaN or Inf)"; a state beyond the limit
+    # is refused as such.
+    file(WRITE ${NG_CLI_ENVS_DIR}/hopper_actions.txt "0 0 0\n0, 0, 0\n")
+    ng_cli_envs_test(cli_replay_mujoco_diverged
+      "replay|--env|Hopper-v5|--state|0,1.25,0,0,0,0,0,0,0,0,0,9e8|--actions|${NG_CLI_ENVS_DIR}/hopper_actions.txt" 1
+      "step 1 \\(actions line 1\\): the simulation diverged: [^\n]*beyond MuJoCo's limit of 1e10")
+    ng_cli_envs_test(cli_replay_mujoco_state_range
+      "replay|--env|Hopper-v5|--state|0,1.25,0,0,0,0,0,0,0,0,0,2e10|--actions|-" 2
+      "--state: Hopper-v5 rejected the state: a value beyond MuJoCo's limit of 1e10")
+  endif()
 endif()

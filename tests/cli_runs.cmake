@@ -27,9 +27,9 @@ if(TARGET natgrad_cli)
     awk -F, 'NR > 1 && $1 != NR - 1 { print "row " NR ": " $0; bad = 1 } END { exit bad }' \
       "$dir/R/progress.csv" || exit 1
     "$0" eval "$dir/R" --episodes 1 | grep -q "CartPole-v1 after 20480 steps" || exit 1
-    # and two resumes at once: one runs, one is refused, no row twice
-    "$0" train --resume "$dir/R" --steps 40000 --quiet > "$dir.out/a" 2>&1 & a=$!
-    "$0" train --resume "$dir/R" --steps 40000 --quiet > "$dir.out/b" 2>&1 & b=$!
+    # and two long resumes at once: one runs, one is refused, no row twice
+    "$0" train --resume "$dir/R" --steps 120000 --quiet > "$dir.out/a" 2>&1 & a=$!
+    "$0" train --resume "$dir/R" --steps 120000 --quiet > "$dir.out/b" 2>&1 & b=$!
     wait $a; ra=$?; wait $b; rb=$?
     cat "$dir.out/a" "$dir.out/b"
     [ $((ra + rb)) -eq 1 ] || { echo "resume exit statuses $ra and $rb"; exit 1; }
@@ -117,4 +117,26 @@ if(TARGET natgrad_cli)
   endforeach()
   ng_runs_expect(cli_runs_fit_one_row 1 "data rows? \\(after any header line\\): at least 2"
                  fit --data ${NG_RUNS_DIR}/one_row.csv --out ${NG_RUNS_DIR}/one)
+endif()
+
+# A fit run written before run folders (tests/data/fit-old: kfac.ckpt and kfac.csv side by
+# side, made by natgrad 09b15b1 with `fit --data t.csv --model auto-4-auto --epochs 2
+# --batch 4 --out runs`): --resume refuses the folder with the commands that move the run
+# into a folder of its own; after them it resumes, and equals a run trained straight.
+if(TARGET natgrad_cli)
+  add_test(NAME cli_runs_fit_old_layout COMMAND sh -c [=[
+    src=$1; dir=$2; rm -rf "$dir"; mkdir -p "$dir/runs"
+    cp "$src/t.csv" "$dir/"; cp "$src/kfac.ckpt" "$src/kfac.csv" "$dir/runs/"
+    cd "$dir" || exit 1
+    out=$("$0" fit --resume runs 2>&1); rc=$?; echo "$out"
+    [ "$rc" -eq 2 ] || exit 1
+    cmd=$(echo "$out" | sed -n "s/.*To continue 'kfac': \(.*\), then natgrad fit --resume .*/\1/p")
+    [ -n "$cmd" ] || { echo "no commands in the message"; exit 1; }
+    sh -c "$cmd" || exit 1
+    "$0" fit --resume runs/kfac --epochs 4 -q || exit 1
+    "$0" fit --data t.csv --model auto-4-auto --epochs 4 --batch 4 --out straight -q || exit 1
+    cut -d, -f1,2,4-9,11,12 runs/kfac/progress.csv > a; cut -d, -f1,2,4-9,11,12 straight/progress.csv > b
+    cmp a b || { diff a b; exit 1; }
+  ]=] ${NG_RUNS_CLI} ${CMAKE_SOURCE_DIR}/tests/data/fit-old ${NG_RUNS_DIR}/old)
+  set_tests_properties(cli_runs_fit_old_layout PROPERTIES ENVIRONMENT ${NG_RUNS_ENV} TIMEOUT 60)
 endif()

@@ -14,7 +14,8 @@ if(TARGET natgrad_cli)
   file(WRITE ${NG_CLI_DIR}/bad_section.ini "max_kl = 0.02\n[ppo]\nn_steps = 64\n")
   file(WRITE ${NG_CLI_DIR}/corrupt.ngc "this is not a checkpoint\n")
   # Every accepted form: comments of both kinds, a trailing comment, indentation (not a
-  # continuation line), `key: value`, a [trpo] header, a key repeated (the last wins).
+  # continuation line), `key: value`, a [trpo] header (a key given twice is refused:
+  # cli_config.cmake).
   file(WRITE ${NG_CLI_DIR}/good.ini [=[
 # natgrad config
 ; also a comment
@@ -24,8 +25,7 @@ max_kl = 0.02   # a trailing comment
     n_steps = 256
 gae_lambda: 0.9
 seed = 5
-cg_iters = 7 ; another trailing comment
-cg_iters = 8
+cg_iters = 8 ; another trailing comment
 steps = 999999
 ]=])
 

@@ -1,16 +1,10 @@
-# `natgrad demo` and the CLI's SVG writer.
+# `natgrad demo`.
 #
 # This file has two modes. Included by CMakeLists.txt it registers the tests. Run as a
 # script (cmake -DMODE=... -P demo.cmake) it is the checker those tests call, for what
 # PASS_REGULAR_EXPRESSION cannot see: exit codes, the SVG file, determinism.
 
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  # The SVG writer's unit test compiles the CLI's svg.c (the CLI is not part of libnatgrad).
-  if(TARGET test_svg)
-    target_sources(test_svg PRIVATE ${CMAKE_SOURCE_DIR}/cli/svg.c)
-    target_include_directories(test_svg PRIVATE ${CMAKE_SOURCE_DIR}/cli)
-  endif()
-
   if(TARGET natgrad_cli)
     set(_demo_dir ${CMAKE_BINARY_DIR}/demo-test)
     # Both iteration counts printed, the SVG written.

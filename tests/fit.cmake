@@ -65,7 +65,7 @@ if(TARGET natgrad_cli)
   ng_fit_expect(cli_fit_bad_epochs 2 "--epochs: expected an integer" fit --data x --epochs -3)
   ng_fit_expect(cli_fit_bad_set 2 "unknown optimiser setting 'speed'" fit --data x --set speed=9)
   ng_fit_expect(cli_fit_bad_value 2 "lr must be > 0" fit --data x --lr 0)
-  ng_fit_expect(cli_fit_bad_act 2 "'sigmoid' is neither relu nor tanh" fit --data x --act sigmoid)
+  ng_fit_expect(cli_fit_bad_act 2 "act = 'sigmoid': expected tanh or relu" fit --data x --act sigmoid)
   ng_fit_expect(cli_fit_empirical_cg 2 "empirical applies only to diag-ng and kfac"
                 fit --data x --opt cg-ng --fisher empirical)
   ng_fit_expect(cli_fit_model_in 2 "the data has 3 input features, the model takes 5"

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "natgrad/data.h"
+#include "natgrad/gauss1d.h"
 #include "natgrad/pool.h"
 #include "natgrad/supervised.h"
+#include "natgrad/svg.h"
 #include "ng_test.h"
 #include "rl/rl_impl.h"
 
@@ -275,6 +277,33 @@ static int case_fit(void) {
   if (!s) ng_fit_destroy(f);
   return s;
 }
+/* Growing outputs: the demo's descents grow their paths as they go; a failed growth is
+ * NG_ENOMEM, and freeing the paths then leaks nothing. */
+static double g_samples[64];
+static int case_gauss1d(void) {
+  ng_gauss1d_fit_t fit;
+  const double start[2] = {-2.0, 1.0};
+  int s = ng_gauss1d_fit_init(&fit, 64, g_samples, start, 1e-6);
+  ng_gauss1d_path_t gd = {0}, ng = {0};
+  double eta;
+  long it;
+  if (!s) s = ng_gauss1d_gd_tuned(&fit, 1000, &gd, &eta, &it);
+  if (!s) s = ng_gauss1d_ngd(&fit, 1.0, 1000, &ng, &it);
+  ng_gauss1d_path_free(&gd);
+  ng_gauss1d_path_free(&ng);
+  return s;
+}
+static double plane(void *ctx, double x, double y) { return x + 2.0 * y; }
+static int case_svg_contour(void) {
+  FILE *f = tmpfile();
+  if (!f) return NG_EIO;
+  ng_svg_panel_t p = {.title = "plane"};
+  ng_svg_contour_t c = {.f = plane, .x0 = 0, .x1 = 1, .y0 = 0, .y1 = 1, .nx = 20, .ny = 20,
+                        .n_levels = 4};
+  int s = ng_svg_contour_plot(f, 400, 300, &p, &c, 0, NULL);
+  fclose(f);
+  return s;
+}
 
 /* ---- tests --------------------------------------------------------------------------------- */
 
@@ -367,12 +396,21 @@ static void test_supervised(void) {
   g_model = NULL;
 }
 
+static void test_growing(void) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 9, 0);
+  for (size_t i = 0; i < 64; i++) g_samples[i] = 1.0 + 0.3 * ng_rng_normal(&rng);
+  check_case("ng_gauss1d_gd_tuned + ngd", case_gauss1d);
+  check_case("ng_svg_contour_plot", case_svg_contour);
+}
+
 int main(void) {
   NG_CHECK_OK(ng_set_allocator(t_malloc, t_calloc, t_realloc, t_free));
   NG_TEST_RUN(test_core_objects);
   NG_TEST_RUN(test_envs);
   NG_TEST_RUN(test_trainer);
   NG_TEST_RUN(test_supervised);
+  NG_TEST_RUN(test_growing);
   NG_CHECK_OK(ng_set_allocator(NULL, NULL, NULL, NULL));
   NG_TEST_END();
 }

@@ -3,7 +3,9 @@
  * must be refused with NG_EFORMAT and a message naming what is wrong: a NUL byte or a bad
  * value in the config text, sizes that disagree with the body's length or with the config,
  * non-finite parameters or statistics, negative counters, a degenerate random state, a bad
- * flag, an episode past its time limit, a non-zero reserved header word. A size the file
+ * flag, an episode past its time limit, a non-zero reserved header word, a damaged version
+ * field (only a plausible newer version vouched for by the header's own CRC-32 is "newer
+ * than this build"). A size the file
  * cannot back is refused before anything is allocated for it. Loading from memory and from
  * a file agree, and so do a saved, loaded and saved-again trainer's bytes. */
 #include <math.h>
@@ -134,18 +136,79 @@ static void test_header(void) {
   memcpy(g_mod, g_file, g_len);
   g_mod[12] ^= 0xff; /* byte-order mark */
   expect_refused(g_len, NG_EFORMAT, "byte-order mark");
-  memcpy(g_mod, g_file, 12);
-  g_mod[8] = 7; /* a future version is named even in a file cut after it */
-  expect_refused(12, NG_EUNSUPPORTED, "format version 7 is newer");
-  memcpy(g_mod, g_file, g_len);
-  g_mod[8] = g_mod[9] = g_mod[10] = g_mod[11] = 0;
-  expect_refused(g_len, NG_EFORMAT, "bad format version 0");
   memcpy(g_mod, g_file, g_len);
   expect_refused(g_len - 1, NG_EFORMAT, "truncated");
   expect_refused(20, NG_EFORMAT, "truncated header");
   expect_refused(3, NG_EFORMAT, "truncated");
   g_mod[g_len] = 0;
   expect_refused(g_len + 1, NG_EFORMAT, "unexpected bytes after the body");
+}
+
+/* g_mod = g_file with version v, and with the header's own CRC-32 at offset 28 if vouch
+ * (what a genuinely newer format writes there; version 1 writes zero). */
+static void forge_version(uint32_t v, int vouch) {
+  memcpy(g_mod, g_file, g_len);
+  memcpy(g_mod + 8, &v, 4);
+  if (vouch) {
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), g_mod, 28);
+    memcpy(g_mod + 28, &crc, 4);
+  }
+}
+
+/* A damaged version field is damage (NG_EFORMAT, so that a caller falls back to an older
+ * checkpoint); only a plausible newer version whose header checksum matches is "newer than
+ * this build" (NG_EUNSUPPORTED, no fallback). */
+static void test_version_field(void) {
+  /* every single-bit flip of the version (1 -> 0, 3, 5, 9, 17, ..., 2^31 + 1) */
+  for (int bit = 0; bit < 32; bit++) {
+    forge_version(1u ^ (1u << bit), 0);
+    expect_refused(g_len, NG_EFORMAT, "corrupted header: format version");
+  }
+  /* the case of the report: 17 read as "newer than this build" blocked the fallback */
+  forge_version(17, 0);
+  expect_refused(g_len, NG_EFORMAT, "corrupted header: format version 17 without the header "
+                                    "checksum a newer format carries");
+  forge_version(33, 0);
+  expect_refused(g_len, NG_EFORMAT, "format version 33 is neither this build's (1) nor a "
+                                    "plausible newer one (2 to 17)");
+  forge_version(0, 1);
+  expect_refused(g_len, NG_EFORMAT, "corrupted header: format version 0");
+  /* genuinely newer: named as such, whatever follows the header (a later format may lay
+   * out its body differently, so the body is not looked at) */
+  forge_version(2, 1);
+  expect_refused(g_len, NG_EUNSUPPORTED, "format version 2 is newer than this build reads (1)");
+  forge_version(17, 1);
+  expect_refused(g_len, NG_EUNSUPPORTED, "format version 17 is newer");
+  expect_refused(32, NG_EUNSUPPORTED, "format version 17 is newer");
+  g_mod[40] ^= 1; /* the body's CRC is not this version's business */
+  expect_refused(g_len, NG_EUNSUPPORTED, "format version 17 is newer");
+  /* but beyond the bound, a cut header, or a header with any other byte flipped is damage */
+  forge_version(18, 1);
+  expect_refused(g_len, NG_EFORMAT, "nor a plausible newer one");
+  forge_version(2, 1);
+  expect_refused(20, NG_EFORMAT, "truncated header (20 bytes, format version 2)");
+  for (int byte = 0; byte < 28; byte++) {
+    if (byte >= 8 && byte < 12) continue; /* the version itself: above */
+    forge_version(2, 1);
+    g_mod[byte] ^= 0x10;
+    expect_refused(g_len, NG_EFORMAT, byte < 8 ? "bad magic" : "without the header checksum");
+  }
+  /* the same verdicts through a file */
+  char path[64];
+  snprintf(path, sizeof path, "test_checkpoint_%d_v.ngc", (int)getpid());
+  const uint32_t versions[2] = {17, 2};
+  const int statuses[2] = {NG_EFORMAT, NG_EUNSUPPORTED};
+  for (int k = 0; k < 2; k++) {
+    forge_version(versions[k], k);
+    FILE *f = fopen(path, "wb");
+    NG_CHECK(f && fwrite(g_mod, 1, g_len, f) == g_len);
+    if (f) fclose(f);
+    ng_rl_t *t = (ng_rl_t *)g_file;
+    ng_error_t err;
+    NG_CHECK_STATUS(ng_rl_load(&t, path, &err), statuses[k]);
+    NG_CHECK(t == NULL && strstr(err.message, path) != NULL);
+  }
+  remove(path);
 }
 
 static void test_config_text(void) {
@@ -247,6 +310,7 @@ int main(void) {
   setup();
   NG_TEST_RUN(test_intact);
   NG_TEST_RUN(test_header);
+  NG_TEST_RUN(test_version_field);
   NG_TEST_RUN(test_config_text);
   NG_TEST_RUN(test_sizes);
   NG_TEST_RUN(test_values);

@@ -5,7 +5,9 @@
  * exactly that size, so ASan sees any byte read past it) fails cleanly; CRC-32 in pieces
  * of any size equals zlib's one-call crc32 on a few MB and a bit-by-bit CRC written here;
  * the atomic write replaces a file and, when creating, writing or renaming the temporary
- * fails, returns a status, removes the temporary and leaves the old file as it was. */
+ * fails, returns a status, removes the temporary and leaves the old file as it was; the
+ * version rule tells a damaged version field (every bit flip) from a genuinely newer
+ * format, for the fit checkpoint too. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <zlib.h>
 
 #include "ckpt_io.h"
+#include "natgrad/supervised.h"
 #include "ng_test.h"
 
 #define CRC_BYTES (3u * 1024 * 1024 + 7) /* "a few MB", odd so no piece size divides it */
@@ -333,6 +336,99 @@ static void test_write_file(void) {
   remove(path);
 }
 
+/* ---- format versions (the rule in ckpt_io.h) ---- */
+
+/* A header of version v for a reader of version 1, vouched for (its CRC-32 at offset 28)
+ * or not (zero there, as version 1 writes it). */
+static void version_header(unsigned char *h, uint32_t v, int vouch) {
+  memcpy(h, "NGTEST01", 8);
+  ng__ckio_st(h + 8, v, 4);
+  for (int i = 12; i < 28; i++) h[i] = (unsigned char)(7 * i);
+  ng__ckio_st(h + 28, vouch ? ng__ckio_header_crc(h) : 0, 4);
+}
+
+static void expect_verdict(const unsigned char *h, size_t have, int status, const char *what) {
+  ng_error_t err;
+  NG_CHECK_STATUS(ng__ckio_check_version(h, have, 1, "load: ", "F", &err), status);
+  if (status && !strstr(err.message, what)) {
+    ng_test_failures++;
+    fprintf(stderr, "expected '%s' in: %s\n", what, err.message);
+  }
+}
+
+static void test_version_rule(void) {
+  unsigned char h[32];
+  version_header(h, 1, 0);
+  expect_verdict(h, 32, NG_OK, NULL);
+  expect_verdict(h, 12, NG_OK, NULL);
+  /* the header CRC is zlib's over the first 28 bytes */
+  NG_CHECK(ng__ckio_header_crc(h) == (uint32_t)crc32(crc32(0L, Z_NULL, 0), h, 28));
+  /* one flipped bit of version 1 is damage, never "newer" */
+  for (int bit = 0; bit < 32; bit++) {
+    version_header(h, 1u ^ (1u << bit), 0);
+    expect_verdict(h, 32, NG_EFORMAT, "load: F: corrupted header: format version");
+  }
+  /* genuinely newer: 2..1 + NG__CKIO_NEWER_MAX with the header's checksum */
+  for (uint32_t v = 2; v <= 1 + NG__CKIO_NEWER_MAX; v++) {
+    version_header(h, v, 1);
+    expect_verdict(h, 32, NG_EUNSUPPORTED, "is newer than this build reads (1)");
+    expect_verdict(h, 31, NG_EFORMAT, "truncated header (31 bytes");
+    h[20] ^= 4; /* any other header byte damaged: the checksum no longer vouches */
+    expect_verdict(h, 32, NG_EFORMAT, "without the header checksum");
+  }
+  version_header(h, 2 + NG__CKIO_NEWER_MAX, 1);
+  expect_verdict(h, 32, NG_EFORMAT, "nor a plausible newer one (2 to 17)");
+  version_header(h, 0, 1);
+  expect_verdict(h, 32, NG_EFORMAT, "format version 0 is neither");
+  version_header(h, UINT32_MAX, 1);
+  expect_verdict(h, 32, NG_EFORMAT, "format version 4294967295 is neither");
+}
+
+/* The fit checkpoint applies the rule: a file written here by hand in its layout
+ * (natgrad/supervised.h) reads back, a flipped version bit is damage, a vouched newer
+ * version is NG_EUNSUPPORTED. */
+static void test_fit_checkpoint_version(void) {
+  ng__ckio_w_t w = {0};
+  ng__ckio_put_zeros(&w, 32);
+  ng__ckio_put_u64(&w, 4);
+  ng__ckio_put_bytes(&w, "meta", 4);
+  for (int i = 0; i < 3; i++) ng__ckio_put_u64(&w, 0); /* epoch, batch index, steps */
+  ng__ckio_put_f64(&w, 0.0);                            /* seconds */
+  ng__ckio_put_f64(&w, 0.0);                            /* epoch loss sum */
+  ng__ckio_put_u64(&w, 0);                              /* epoch rows */
+  ng__ckio_put_u64(&w, 2);
+  ng__ckio_put_f64s(&w, F + 1, 2); /* theta */
+  ng__ckio_put_u64(&w, 0);         /* no optimiser state */
+  NG_CHECK(w.status == 0);
+  if (w.status) return;
+  memcpy(w.buf, "NGSUPCK1", 8);
+  ng__ckio_st(w.buf + 8, 1, 4);
+  ng__ckio_st(w.buf + 12, ng__ckio_crc32(w.buf + 32, w.len - 32), 4);
+  ng__ckio_st(w.buf + 16, w.len - 32, 8);
+  char path[300];
+  snprintf(path, sizeof path, "%s/fit.ckpt", g_dir);
+  ng_error_t err;
+  ng_fit_checkpoint_t ck;
+  NG_CHECK_OK(ng__ckio_write_file(path, w.buf, w.len, &err));
+  NG_CHECK_OK(ng_fit_checkpoint_read(path, &ck, &err));
+  NG_CHECK(ck.n_params == 2 && ck.theta && ck.theta[1] == F[2] && !strcmp(ck.meta, "meta"));
+  ng_fit_checkpoint_free(&ck);
+  for (int bit = 0; bit < 32; bit += 3) {
+    ng__ckio_st(w.buf + 8, 1u ^ (1u << bit), 4);
+    NG_CHECK_OK(ng__ckio_write_file(path, w.buf, w.len, &err));
+    NG_CHECK_STATUS(ng_fit_checkpoint_read(path, &ck, &err), NG_EFORMAT);
+    NG_CHECK(strstr(err.message, "corrupted header: format version") != NULL);
+    NG_CHECK(ck.theta == NULL && ck.meta == NULL);
+  }
+  ng__ckio_st(w.buf + 8, 2, 4);
+  ng__ckio_st(w.buf + 28, ng__ckio_header_crc(w.buf), 4);
+  NG_CHECK_OK(ng__ckio_write_file(path, w.buf, w.len, &err));
+  NG_CHECK_STATUS(ng_fit_checkpoint_read(path, &ck, &err), NG_EUNSUPPORTED);
+  NG_CHECK(strstr(err.message, "format version 2 is newer than this build reads (1)") != NULL);
+  ng__ckio_w_free(&w);
+  remove(path);
+}
+
 int main(void) {
   snprintf(g_dir, sizeof g_dir, "/tmp/ng_test_ckpt_io_XXXXXX");
   if (!mkdtemp(g_dir)) {
@@ -347,6 +443,8 @@ int main(void) {
   NG_TEST_RUN(test_truncated);
   NG_TEST_RUN(test_crc);
   NG_TEST_RUN(test_write_file);
+  NG_TEST_RUN(test_version_rule);
+  NG_TEST_RUN(test_fit_checkpoint_version);
   rmdir(g_dir);
   NG_TEST_END();
 }

@@ -208,17 +208,6 @@ static void check_grad_fd(int which, const ng_dist_t *dist, const double *x,
   check_vec(F_NAMES[which], dist, n, g, fd, FD_RTOL, 1.0);
 }
 
-/* M(p) as a dense n x n matrix, column j = M e_j */
-static void fisher_dense(const ng_dist_t *dist, const double *p, double *M) {
-  size_t n = ng_dist_n_params(dist);
-  double e[MAXP], col[MAXP];
-  for (size_t j = 0; j < n; j++) {
-    for (size_t i = 0; i < n; i++) e[i] = i == j ? 1.0 : 0.0;
-    NG_CHECK_OK(ng_dist_fisher_apply(dist, p, e, col));
-    for (size_t i = 0; i < n; i++) M[i * n + j] = col[i];
-  }
-}
-
 /* ---- gradients -------------------------------------------------------------------- */
 
 static void test_gradients_fd(void) {
@@ -418,7 +407,14 @@ static void test_fisher(void) {
       for (size_t i = 0; i < n; i++) v[i] = ng_rng_uniform_range(&rng, -1.0, 1.0);
       for (size_t i = 0; i < n; i++) Mv[i] = NAN;
       NG_CHECK_OK(ng_dist_fisher_apply(&dist, p, v, Mv));
-      fisher_dense(&dist, p, M);
+      /* the dense M (checked against the KL Hessian below) times v is the product */
+      for (size_t i = 0; i < n * n; i++) M[i] = NAN;
+      NG_CHECK_OK(ng_dist_fisher_dense(&dist, p, M, x));
+      for (size_t i = 0; i < n; i++) {
+        hv[i] = 0.0;
+        for (size_t j = 0; j < n; j++) hv[i] += M[i * n + j] * v[j];
+      }
+      check_vec("fisher dense M v vs apply", &dist, n, hv, Mv, SUM_RTOL, 1e-300);
 
       /* M = Hessian of KL(p || q) wrt q at q = p: central differences of the gradient */
       for (size_t j = 0; j < n; j++) {
@@ -864,7 +860,7 @@ static void test_bad_inputs(void) {
   ng_rng_t rng;
   ng_rng_seed(&rng, 18, 0);
   double p[4] = {0.1, 0.2, -0.3, 0.4}, q[4] = {0.0, 0.5, 0.1, -0.2}, v[4] = {1, 2, 3, 4};
-  double out[16], r, a[2] = {0.0, 1.0};
+  double out[16], work[4], r, a[2] = {0.0, 1.0};
 
   NG_CHECK(ng_dist_n_params(&g) == 4 && ng_dist_action_size(&g) == 2);
   NG_CHECK(ng_dist_n_params(&c) == 3 && ng_dist_action_size(&c) == 1);
@@ -889,6 +885,7 @@ static void test_bad_inputs(void) {
     NG_CHECK_STATUS(ng_dist_kl_grad_q(dd, p, q, out), NG_EINVAL);
     NG_CHECK_STATUS(ng_dist_fisher_apply(dd, p, v, out), NG_EINVAL);
     NG_CHECK_STATUS(ng_dist_fisher_factor(dd, p, out), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_dense(dd, p, out, work), NG_EINVAL);
   }
 
   const ng_dist_t *goods[] = {&g, &c, &md, &mb}; /* a = {0, 1} is an action of each */
@@ -920,6 +917,9 @@ static void test_bad_inputs(void) {
     NG_CHECK_STATUS(ng_dist_fisher_apply(dd, p, v, NULL), NG_EINVAL);
     NG_CHECK_STATUS(ng_dist_fisher_factor(dd, NULL, out), NG_EINVAL);
     NG_CHECK_STATUS(ng_dist_fisher_factor(dd, p, NULL), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_dense(dd, NULL, out, work), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_dense(dd, p, NULL, work), NG_EINVAL);
+    NG_CHECK_STATUS(ng_dist_fisher_dense(dd, p, out, NULL), NG_EINVAL);
 
     /* a non-finite input anywhere: NaN or Inf in each parameter slot, in q, in v */
     size_t n = ng_dist_n_params(dd);
@@ -945,6 +945,7 @@ static void test_bad_inputs(void) {
         NG_CHECK_STATUS(ng_dist_fisher_apply(dd, bp, v, out), NG_ENONFINITE);
         NG_CHECK_STATUS(ng_dist_fisher_apply(dd, p, bv, out), NG_ENONFINITE);
         NG_CHECK_STATUS(ng_dist_fisher_factor(dd, bp, out), NG_ENONFINITE);
+        NG_CHECK_STATUS(ng_dist_fisher_dense(dd, bp, out, work), NG_ENONFINITE);
       }
     }
   }

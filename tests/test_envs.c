@@ -926,6 +926,56 @@ static void test_no_allocation(void) {
   NG_CHECK_OK(ng_set_allocator(NULL, NULL, NULL, NULL));
 }
 
+/* Gymnasium's `** 2` on a Python or np.float64 scalar, and math.pow, are libm's pow, which
+ * rounds differently from x * x on about 0.1 % of inputs (NumPy's np.square and an array's
+ * ** 2 are x * x). Steps on which the two differ, with Gymnasium 1.0.0's own results (run on
+ * Debian's NumPy 1.24.2 with libm trigonometry, NPY_DISABLE_CPU_FEATURES="AVX512_SKX ..."):
+ * Pendulum's cost angle_normalize(th)**2 + 0.1 * thdot**2 + 0.001 * u**2, MountainCar-
+ * Continuous's math.pow(action[0], 2) * 0.1, Acrobot's dtheta**2 and d2**2 in _dsdt. */
+static void test_pow_squares(void) {
+  static const double pendulum[3][4] = { /* th, thdot, action, Gymnasium's reward */
+      {1.772565470593694, 4.7593308058613335, -0.7451141119910245, -5.407666514543002},
+      {-6.055332352046688, -1.2332333935759383, 1.0873452452668602, -0.20518574914828164},
+      {-6.173548013139964, -1.1006263551806246, 0.7958955235066063, -0.13379162330048705},
+  };
+  static const double mcc[2][4] = { /* position, velocity, action, Gymnasium's reward */
+      {0.3617525244336295, -0.04113432324832728, 0.7320289570553422, -0.053586639396753205},
+      {-0.6326949944336625, -0.020805741697973473, 1.5151481431321292, -0.2295673895636739},
+  };
+  static const struct {
+    double state[4], action, next[4];
+  } acro[2] = {
+      {{1.1912980559442428, -2.442405869490005, 5.506963512116572, -2.072374613657745}, 0,
+       {2.159443253912723, -2.599602561018984, 4.138846817395931, 0.3007976675833448}},
+      {{-2.8547004416087507, 0.1842288400969223, 0.5171213392693801, -6.791175407405714}, 2,
+       {-2.7659129541902234, -1.1341288855077982, 0.10059481007905419, -6.203088767343431}},
+  };
+  double obs[6], r, st[4];
+  int te, tr;
+  ng_env_t *env = make("Pendulum-v1");
+  for (int k = 0; k < 3; k++) {
+    NG_CHECK_OK(ng_env_set_state(env, pendulum[k], obs));
+    NG_CHECK_OK(ng_env_step(env, &pendulum[k][2], obs, &r, &te, &tr));
+    NG_CHECK(r == pendulum[k][3]);
+  }
+  ng_env_destroy(env);
+  env = make("MountainCarContinuous-v0");
+  for (int k = 0; k < 2; k++) {
+    NG_CHECK_OK(ng_env_set_state(env, mcc[k], obs));
+    NG_CHECK_OK(ng_env_step(env, &mcc[k][2], obs, &r, &te, &tr));
+    NG_CHECK(r == mcc[k][3]);
+  }
+  ng_env_destroy(env);
+  env = make("Acrobot-v1");
+  for (int k = 0; k < 2; k++) {
+    NG_CHECK_OK(ng_env_set_state(env, acro[k].state, obs));
+    NG_CHECK_OK(ng_env_step(env, &acro[k].action, obs, &r, &te, &tr));
+    NG_CHECK_OK(ng_env_get_state(env, st));
+    NG_CHECK(memcmp(st, acro[k].next, sizeof st) == 0);
+  }
+  ng_env_destroy(env);
+}
+
 int main(void) {
   NG_TEST_RUN(test_registry);
   NG_TEST_RUN(test_cartpole_step);
@@ -939,6 +989,7 @@ int main(void) {
   NG_TEST_RUN(test_mountain_car_continuous_step);
   NG_TEST_RUN(test_mountain_car_continuous_float32);
   NG_TEST_RUN(test_mountain_car_continuous_invariants);
+  NG_TEST_RUN(test_pow_squares);
   NG_TEST_RUN(test_reset_distributions);
   NG_TEST_RUN(test_time_limit);
   NG_TEST_RUN(test_terminated_and_truncated);

@@ -199,7 +199,7 @@ static void test_config(void) {
   NG_CHECK(strstr(buf1, "max_kl = 0.1234567890123456") != NULL);
   NG_CHECK(strstr(buf1, "policy_hidden = 32,16,8\n") != NULL);
   NG_CHECK_OK(ng_rl_config_default(&d, "CartPole-v1", &err));
-  NG_CHECK_OK(ng__rl_config_parse(&d, buf1, &err));
+  NG_CHECK_OK(ng__rl_config_parse(&d, buf1, strlen(buf1), &err));
   ng_rl_config_format(&d, buf2, sizeof buf2);
   NG_CHECK(strcmp(buf1, buf2) == 0);
   NG_CHECK(d.max_kl == c.max_kl && d.gamma == c.gamma && d.seed == UINT64_MAX);

@@ -1,4 +1,4 @@
-/* The CLI's SVG writer (cli/svg.c): well-formed XML, finite numbers, axis ranges that cover
+/* The SVG writer (src/svg.c): well-formed XML, finite numbers, axis ranges that cover
  * the data, escaped text, degenerate inputs, contour geometry against the function, bad
  * arguments and write errors. The output is parsed back here by a small XML reader written
  * for the test, independently of the writer. */
@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "natgrad/core.h"
+#include "natgrad/svg.h"
 #include "ng_test.h"
-#include "svg.h"
 
 #define PX_TOL 0.011         /* coordinates are written with 2 decimals */
 #define CONTOUR_TOL 0.02     /* |f(point) - level| on a 41 x 41 grid (interpolation error) */

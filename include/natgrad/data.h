@@ -114,6 +114,27 @@ int ng_data_truncate(ng_dataset_t *ds, size_t n);
  * test with train's statistics. mean and std may be NULL; else n_features doubles each. */
 int ng_data_standardize(ng_dataset_t *train, ng_dataset_t *test, double *mean, double *std);
 
+/* ---- a data source -------------------------------------------------------------------------- */
+
+/* Where a training run's data come from and how they are split and scaled. */
+typedef struct {
+  const char *path;     /* a folder of MNIST-style IDX files (its own test set), or a CSV */
+  ng_task_t task;       /* CSV: what the target column holds */
+  int label_col;        /* CSV: the target column, negative from the end */
+  double test_fraction; /* CSV: the share of rows held out for testing, in (0, 1) */
+  uint64_t seed;        /* CSV: the split's shuffle */
+  int standardize;      /* CSV: features (and regression targets) to zero mean, unit std,
+                           with the training rows' statistics */
+  size_t limit, test_limit; /* keep only the first rows (0: all) */
+} ng_data_source_t;
+
+/* Loads train and test as s says; *y_scale is the factor from the model's regression
+ * targets back to the data's units (1 unless they were standardised). A table needs at
+ * least 2 rows. Errors name the file and line (NG_ENOTFOUND, NG_EFORMAT, NG_ENOMEM); on
+ * failure train and test hold nothing. */
+int ng_data_load_source(const ng_data_source_t *s, ng_dataset_t *train, ng_dataset_t *test,
+                        double *y_scale, ng_error_t *err);
+
 /* ---- minibatches --------------------------------------------------------------------------- */
 
 /* Seeded minibatches: epoch e visits the rows in the order of a Fisher-Yates permutation

@@ -113,6 +113,11 @@ int ng_dist_kl_grad_q(const ng_dist_t *dist, const double *p, const double *q, d
 /* out = M(p) v (v, out: n_params doubles; out may not alias v). */
 int ng_dist_fisher_apply(const ng_dist_t *dist, const double *p, const double *v, double *out);
 
+/* M(p) as a dense n_params x n_params row-major matrix: column j is M(p) e_j as
+ * ng_dist_fisher_apply computes it (symmetric up to rounding). work holds n_params doubles.
+ * For small rows, where a dense solve or d^T M d is wanted (the seed post's examples). */
+int ng_dist_fisher_dense(const ng_dist_t *dist, const double *p, double *m, double *work);
+
 /* A square-root factor of M(p): fills u (n_params x n_params, row-major) with rows u_r such
  * that M(p) = sum_r u_r u_r^T. Gaussian: diagonal rows 1/sigma and sqrt(2); categorical:
  * u_r = sqrt(pi_r) (e_r - pi); MultiDiscrete: the categorical's rows block by block (zero

@@ -63,9 +63,11 @@ int ng_env_reset(ng_env_t *env, double *obs);
 /* One step. Writes the next observation, the reward and the two flags: terminated (a
  * terminal state of the MDP was reached) and truncated (the time limit was reached and the
  * episode was cut short). NG_EINVAL for a Discrete action that is not an integer in range,
- * NG_ENONFINITE (with nothing advanced) for a NaN/Inf action, and NG_ENONFINITE if the
- * dynamics produced a non-finite state. Stepping after terminated/truncated without a
- * reset returns NG_EINVAL. */
+ * NG_ENONFINITE (with nothing advanced) for a NaN/Inf action, NG_ENONFINITE if the
+ * dynamics produced a non-finite state, and for MuJoCo NG_ERANGE if the simulation diverged
+ * past MuJoCo's limit (|qpos|, |qvel| or |qacc| > 1e10, still finite); after either failure
+ * nothing has advanced. Stepping after terminated/truncated without a reset returns
+ * NG_EINVAL. */
 int ng_env_step(ng_env_t *env, const double *action, double *obs, double *reward,
                 int *terminated, int *truncated);
 

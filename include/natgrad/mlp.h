@@ -37,7 +37,7 @@ int ng_act_parse(const char *name, ng_act_t *act);
 const char *ng_act_name(ng_act_t act);
 
 /* a = act(z) elementwise, n values (a may equal z; n = 0 is a no-op). The forward pass's own
- * kernel: tanh is natgrad's vectorised one (mlp.c), within ~1.3 ulp of the exact tanh and
+ * kernel: tanh is natgrad's vectorised one (mlp_kernels.c), within ~1.3 ulp of the exact tanh and
  * 2 ulp of glibc's over the whole double range, NaN in NaN out, tanh(-0) = -0. NG_EINVAL for
  * an unknown act or NULL arrays. */
 int ng_act_apply(ng_act_t act, size_t n, const double *z, double *a);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "natgrad/core.h"
+#include "natgrad/keys.h"
 #include "natgrad/mlp.h"
 
 #ifdef __cplusplus
@@ -90,6 +91,12 @@ size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size);
 
 /* Names and one-line descriptions of every key, for --help: iterate i = 0.. until NULL. */
 const char *ng_rl_config_key(size_t i, const char **doc);
+
+/* The key table behind the functions above (keys.h): every key's name, type, range,
+ * library default and meaning, to list, set or read a config with ng_keys_* and ng_kv_*.
+ * ng_kv_apply(list, ng_rl_config_keys(), cfg, "trpo" or "npg", err) reads a config file
+ * with its [trpo] and [npg] sections. */
+const ng_key_table_t *ng_rl_config_keys(void);
 
 /* ---- trainer ----------------------------------------------------------------------------- */
 
@@ -172,7 +179,9 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
  * would reject, e.g. non-finite parameters. load creates a trainer from a checkpoint after
  * checking magic, version, sizes and CRC32 and then every size and value in the body:
  * NG_EIO if the file cannot be read, NG_EFORMAT for a foreign, truncated, corrupted or
- * inconsistent file, NG_EUNSUPPORTED for a newer format version. The format is
+ * inconsistent file (a version field that is neither 1 nor a newer version vouched for by
+ * the header's own CRC-32 is damage, see src/rl/checkpoint.c), NG_EUNSUPPORTED for a newer
+ * format version. The format is
  * little-endian on every host. docs/robustness.md states the guarantees. */
 int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err);
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err);

@@ -71,9 +71,10 @@ int ng_run_path(char *buf, size_t size, const char *dir, const char *name, ng_er
 
 /* Writes config.ini atomically: comment (lines to prefix with "# ", may be NULL), then text. */
 int ng_run_write_config(ng_run_t *run, const char *comment, const char *text, ng_error_t *err);
-/* The first key whose value differs between two "key = value" texts (a key missing from
- * one side counts), skipping the keys in ignore (NULL-terminated, may be NULL). 0 if the
- * texts agree; else 1, with "KEY = A in WHO_A, B in WHO_B" in what. */
+/* The first key whose value differs between two "key = value" texts (natgrad/keys.h's
+ * format; a key missing from one side counts), skipping the keys in ignore (NULL-terminated,
+ * may be NULL). 0 if the texts agree; else 1, with "KEY = A in WHO_A, B in WHO_B" in what
+ * (or which text is not a list of keys). */
 int ng_run_config_diff(const char *a, const char *who_a, const char *b, const char *who_b,
                        const char *const *ignore, char *what, size_t size);
 

@@ -46,6 +46,7 @@
 
 #include "natgrad/core.h"
 #include "natgrad/data.h"
+#include "natgrad/keys.h"
 #include "natgrad/model.h"
 
 #ifdef __cplusplus
@@ -122,7 +123,8 @@ typedef struct {
 int ng_sup_opt_config_default(ng_sup_opt_config_t *c, ng_opt_kind_t kind);
 /* Sets one field by name, as in ng_sup_opt_config_format's output ("lr", "momentum",
  * "damping", "fisher" = true|empirical, "kind" = sgd|..., ...). NG_ENOTFOUND for an
- * unknown key, NG_EINVAL for a bad value (message in err). */
+ * unknown key, NG_EINVAL for a bad value, NG_ERANGE for one out of its key's range
+ * (message in err). */
 int ng_sup_opt_config_set(ng_sup_opt_config_t *c, const char *key, const char *value,
                           ng_error_t *err);
 /* Checks ranges; NG_EINVAL with a message naming the key. */
@@ -130,6 +132,9 @@ int ng_sup_opt_config_check(const ng_sup_opt_config_t *c, ng_error_t *err);
 /* Writes every field as "key = value\n" lines (doubles round-trip, %.17g) into buf.
  * Returns the length needed (like snprintf); NG_EINVAL (< 0) on bad arguments. */
 int ng_sup_opt_config_format(const ng_sup_opt_config_t *c, char *buf, size_t size);
+/* The key table behind these functions (keys.h): every setting's name, type, range,
+ * generic default (before ng_sup_opt_config_default's per-kind values) and meaning. */
+const ng_key_table_t *ng_sup_opt_config_keys(void);
 
 /* ---- optimiser ---------------------------------------------------------------------------------- */
 
@@ -259,11 +264,15 @@ int ng_fit_epoch(ng_fit_t *f, double *theta, const ng_dataset_t *train, ng_fit_b
                  void *ctx, double *mean_loss);
 
 /* Checkpoint file (written to PATH.tmp, flushed, renamed over PATH):
- *     "NGSUPCK1" | u32 version | u32 CRC-32 (zlib) of the body | u64 body size |
+ *     "NGSUPCK1" | u32 version | u32 CRC-32 (zlib) of the body | u64 body size | 8 zero
+ *     bytes (32 in all) |
  *     body: u64 meta length, meta text | position | u64 n_params, theta | u64 state size,
  *           optimiser state
  * integers and doubles little-endian. meta is the caller's text (e.g. the CLI's run
- * description), stored verbatim. */
+ * description), stored verbatim. This is version 1; a later version keeps the magic and
+ * the version where they are and stores the CRC-32 of the header's first 28 bytes in its
+ * last 4, the rule by which a reader tells a newer format from a damaged header (see
+ * ng_fit_checkpoint_read). */
 int ng_fit_save(const ng_fit_t *f, const char *path, const char *meta, const double *theta,
                 ng_error_t *err);
 
@@ -277,12 +286,52 @@ typedef struct {
 } ng_fit_checkpoint_t;
 
 /* Reads and verifies a checkpoint (NG_ENOTFOUND, NG_EFORMAT with what is wrong: magic,
- * version, size, checksum). Free with ng_fit_checkpoint_free. */
+ * version, size, checksum). A version other than 1 is damage (NG_EFORMAT) unless it is 2..17
+ * and the header's own CRC-32 matches, which only a genuinely newer format writes: then
+ * NG_EUNSUPPORTED ("newer than this build"). Free with ng_fit_checkpoint_free. */
 int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t *err);
 void ng_fit_checkpoint_free(ng_fit_checkpoint_t *ck);
 /* Puts a checkpoint's position and optimiser state into f and its theta into theta
  * (n_params of f's model). NG_EFORMAT if the sizes do not match. */
 int ng_fit_restore(ng_fit_t *f, const ng_fit_checkpoint_t *ck, double *theta, ng_error_t *err);
+
+/* ---- a fit run's description ---------------------------------------------------------------- */
+
+/* Everything that defines a supervised training run: what config.ini and the checkpoint's
+ * text of a `natgrad fit` run hold, as keys (ng_fit_run_keys, then the optimiser's). */
+typedef enum { NG_VARIANCE_FIXED = 0, NG_VARIANCE_LEARNED = 1 } ng_variance_t;
+
+typedef struct {
+  char data[1024];       /* "fashion-mnist" (for the front end to resolve), an IDX folder or a
+                            CSV file */
+  char model[256];       /* layer widths "784-256-10"; "auto" ends take the data's */
+  ng_act_t act;          /* hidden activation: NG_ACT_TANH or NG_ACT_RELU */
+  ng_task_t task;        /* CSV target kind */
+  ng_variance_t variance; /* regression: sigma = 1 fixed, or a learned log std */
+  char name[64];         /* for plots and messages */
+  long batch;
+  uint64_t seed;
+  long limit, test_limit; /* first rows only (0: all) */
+  int label_col;
+  double test_fraction;
+  int standardize;
+  long epochs;           /* the run's total */
+  ng_sup_opt_config_t opt;
+} ng_fit_run_config_t;
+
+const ng_key_table_t *ng_fit_run_keys(void);
+/* Every key's default, and K-FAC's optimiser settings. */
+int ng_fit_run_config_default(ng_fit_run_config_t *c, ng_error_t *err);
+/* A run key, else an optimiser setting (NG_ENOTFOUND for neither). */
+int ng_fit_run_config_set(ng_fit_run_config_t *c, const char *key, const char *value,
+                          ng_error_t *err);
+/* "key = value" lines, the run's keys then the optimiser's; snprintf-style length. */
+size_t ng_fit_run_config_format(const ng_fit_run_config_t *c, char *buf, size_t size);
+/* Defaults, then the text's keys (a checkpoint's or config.ini's); errors name SOURCE:LINE. */
+int ng_fit_run_config_parse(ng_fit_run_config_t *c, const char *text, size_t len,
+                            const char *source, ng_error_t *err);
+/* Ranges of every key, a data source and a plain name, and the optimiser's rules. */
+int ng_fit_run_config_check(const ng_fit_run_config_t *c, ng_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -73,6 +73,132 @@ static int ng__number(const char *s, double *v) {
 
 #define NG_CSV_MAX_FIELDS 100000
 
+/* A table being read: its rows so far and one line's scratch. */
+typedef struct {
+  const char *path;
+  int label_col;
+  ng_task_t task;
+  size_t lineno;         /* of the line being read, from 1 */
+  int first;             /* no non-blank line seen yet: it may be a header */
+  size_t n_cols, target; /* fixed by the first data line; 0 columns until then */
+  char **fields;         /* NG_CSV_MAX_FIELDS each, allocated at the first non-blank line */
+  double *vals;
+  double *table; /* rows x n_cols */
+  size_t rows, rows_cap;
+} ng__csv_t;
+
+static int ng__csv_too_many(const ng__csv_t *c, ng_error_t *err) {
+  return ng_error_set(err, NG_EFORMAT, "%s:%zu: more than %d fields", c->path, c->lineno,
+                      NG_CSV_MAX_FIELDS);
+}
+
+/* At the first non-blank line: count its fields (a line too wide fails before anything is
+ * allocated), then allocate the line scratch. */
+static int ng__csv_alloc_fields(ng__csv_t *c, const char *line, ng_error_t *err) {
+  size_t nf = 1;
+  for (const char *p = line; *p; p++) nf += *p == ',';
+  if (nf > NG_CSV_MAX_FIELDS) return ng__csv_too_many(c, err);
+  c->fields = ng_malloc(NG_CSV_MAX_FIELDS * sizeof *c->fields);
+  c->vals = ng_malloc(NG_CSV_MAX_FIELDS * sizeof *c->vals);
+  if (!c->fields || !c->vals) return ng_error_set(err, NG_ENOMEM, "%s: out of memory", c->path);
+  return NG_OK;
+}
+
+/* At the first data line, of nf fields: the column count and the target column. */
+static int ng__csv_set_columns(ng__csv_t *c, size_t nf, ng_error_t *err) {
+  if (nf < 2)
+    return ng_error_set(err, NG_EFORMAT,
+                        "%s:%zu: a table needs a target and at least one feature column, "
+                        "found %zu field",
+                        c->path, c->lineno, nf);
+  c->n_cols = nf;
+  long lc = c->label_col < 0 ? (long)nf + c->label_col : c->label_col;
+  if (lc < 0 || lc >= (long)nf)
+    return ng_error_set(err, NG_ERANGE, "%s: label column %d does not exist (%zu columns)",
+                        c->path, c->label_col, nf);
+  c->target = (size_t)lc;
+  return NG_OK;
+}
+
+/* A data line of nf fields, the first non-number at index bad (nf if none), parsed into
+ * c->vals: the right width, every field a finite number, a class label an integer. */
+static int ng__csv_check_row(const ng__csv_t *c, size_t nf, size_t bad, ng_error_t *err) {
+  if (nf != c->n_cols)
+    return ng_error_set(err, NG_EFORMAT, "%s:%zu: expected %zu fields, found %zu", c->path,
+                        c->lineno, c->n_cols, nf);
+  if (bad < nf)
+    return ng_error_set(err, NG_EFORMAT, "%s:%zu: field %zu ('%.40s') is not a number",
+                        c->path, c->lineno, bad + 1, c->fields[bad]);
+  for (size_t i = 0; i < nf; i++)
+    if (!isfinite(c->vals[i]))
+      return ng_error_set(err, NG_EFORMAT, "%s:%zu: field %zu is not finite", c->path,
+                          c->lineno, i + 1);
+  double t = c->vals[c->target];
+  if (c->task == NG_TASK_CLASSIFY && !(t >= 0.0 && t < 65536.0 && t == floor(t)))
+    return ng_error_set(err, NG_EFORMAT,
+                        "%s:%zu: class label %g in column %zu is not an integer 0..65535",
+                        c->path, c->lineno, t, c->target + 1);
+  return NG_OK;
+}
+
+/* c->vals as a new row of the table, which doubles when full. */
+static int ng__csv_append(ng__csv_t *c, ng_error_t *err) {
+  if (c->rows == c->rows_cap) {
+    size_t nc = c->rows_cap ? 2 * c->rows_cap : 64;
+    if (nc > SIZE_MAX / sizeof(double) / c->n_cols)
+      return ng_error_set(err, NG_ENOMEM, "%s: too many rows", c->path);
+    double *nt = ng_realloc(c->table, nc * c->n_cols * sizeof *nt);
+    if (!nt)
+      return ng_error_set(err, NG_ENOMEM, "%s: out of memory at line %zu", c->path, c->lineno);
+    c->table = nt;
+    c->rows_cap = nc;
+  }
+  memcpy(c->table + c->rows * c->n_cols, c->vals, c->n_cols * sizeof *c->vals);
+  c->rows++;
+  return NG_OK;
+}
+
+/* One non-blank line (split in place): skipped if it is a header (a first line with a
+ * field that is not a number), else checked and appended. */
+static int ng__csv_line(ng__csv_t *c, char *line, ng_error_t *err) {
+  int st;
+  if (!c->fields && (st = ng__csv_alloc_fields(c, line, err))) return st;
+  size_t nf = ng__split(line, c->fields, NG_CSV_MAX_FIELDS);
+  if (nf > NG_CSV_MAX_FIELDS) return ng__csv_too_many(c, err);
+  size_t bad = nf;
+  for (size_t i = 0; i < nf && bad == nf; i++)
+    if (!ng__number(c->fields[i], &c->vals[i])) bad = i;
+  if (c->first) {
+    c->first = 0;
+    if (bad < nf) return NG_OK; /* a header line */
+  }
+  if (c->n_cols == 0 && (st = ng__csv_set_columns(c, nf, err))) return st;
+  if ((st = ng__csv_check_row(c, nf, bad, err))) return st;
+  return ng__csv_append(c, err);
+}
+
+/* The table into ds: the target column to y, the others to x in order; k classes = the
+ * largest label + 1 (0 for regression). */
+static int ng__csv_to_dataset(const ng__csv_t *c, ng_dataset_t *ds, ng_error_t *err) {
+  if (c->rows == 0) return ng_error_set(err, NG_EFORMAT, "%s: no data rows", c->path);
+  const size_t n_cols = c->n_cols, target = c->target;
+  size_t k = 0;
+  if (c->task == NG_TASK_CLASSIFY)
+    for (size_t i = 0; i < c->rows; i++)
+      if ((size_t)c->table[i * n_cols + target] + 1 > k)
+        k = (size_t)c->table[i * n_cols + target] + 1;
+  int st = ng_dataset_alloc(ds, c->rows, n_cols - 1, 1, k);
+  if (st != NG_OK) return ng_error_set(err, st, "%s: out of memory", c->path);
+  for (size_t i = 0; i < c->rows; i++) {
+    const double *row = c->table + i * n_cols;
+    double *x = ds->x + i * (n_cols - 1);
+    for (size_t j = 0, o = 0; j < n_cols; j++)
+      if (j != target) x[o++] = row[j];
+    ds->y[i] = row[target];
+  }
+  return NG_OK;
+}
+
 int ng_data_load_csv(const char *path, int label_col, ng_task_t task, ng_dataset_t *ds,
                      ng_error_t *err) {
   if (!ds) return ng_error_set(err, NG_EINVAL, "ng_data_load_csv: NULL output");
@@ -85,133 +211,29 @@ int ng_data_load_csv(const char *path, int label_col, ng_task_t task, ng_dataset
   if (!f)
     return ng_error_set(err, NG_ENOTFOUND, "%s: cannot open: %s", path,
                         errno ? strerror(errno) : "out of memory");
-  int st = NG_OK;
+  ng__csv_t c = {.path = path, .label_col = label_col, .task = task, .first = 1};
   char *line = NULL;
-  size_t cap = 0, lineno = 0, n_cols = 0, rows = 0, rows_cap = 0, target = 0;
-  char **fields = NULL;
-  double *vals = NULL, *table = NULL; /* table: rows x n_cols */
-  int first = 1;
+  size_t cap = 0;
+  int st;
   for (;;) {
     int r = ng__gz_getline(f, &line, &cap);
     if (r < 0) {
       st = ng_error_set(err, NG_EFORMAT, "%s: read error after line %zu (corrupt file?)", path,
-                        lineno);
-      goto done;
+                        c.lineno);
+      break;
     }
-    if (r == 0) break;
-    lineno++;
+    if (r == 0) {
+      st = ng__csv_to_dataset(&c, ds, err);
+      break;
+    }
+    c.lineno++;
     if (ng__blank(line)) continue;
-    if (!fields) {
-      /* The first non-blank line fixes nothing yet: count its fields to size the arrays. */
-      size_t nf = 1;
-      for (const char *p = line; *p; p++) nf += *p == ',';
-      if (nf > NG_CSV_MAX_FIELDS) {
-        st = ng_error_set(err, NG_EFORMAT, "%s:%zu: more than %d fields", path, lineno,
-                          NG_CSV_MAX_FIELDS);
-        goto done;
-      }
-      fields = ng_malloc(NG_CSV_MAX_FIELDS * sizeof *fields);
-      vals = ng_malloc(NG_CSV_MAX_FIELDS * sizeof *vals);
-      if (!fields || !vals) {
-        st = ng_error_set(err, NG_ENOMEM, "%s: out of memory", path);
-        goto done;
-      }
-    }
-    size_t nf = ng__split(line, fields, NG_CSV_MAX_FIELDS);
-    if (nf > NG_CSV_MAX_FIELDS) {
-      st = ng_error_set(err, NG_EFORMAT, "%s:%zu: more than %d fields", path, lineno,
-                        NG_CSV_MAX_FIELDS);
-      goto done;
-    }
-    size_t bad = nf;
-    for (size_t i = 0; i < nf && bad == nf; i++)
-      if (!ng__number(fields[i], &vals[i])) bad = i;
-    if (first) {
-      first = 0;
-      if (bad < nf) continue; /* a header line */
-    }
-    if (n_cols == 0) {
-      if (nf < 2) {
-        st = ng_error_set(err, NG_EFORMAT,
-                          "%s:%zu: a table needs a target and at least one feature column, "
-                          "found %zu field",
-                          path, lineno, nf);
-        goto done;
-      }
-      n_cols = nf;
-      long lc = label_col < 0 ? (long)nf + label_col : label_col;
-      if (lc < 0 || lc >= (long)nf) {
-        st = ng_error_set(err, NG_ERANGE, "%s: label column %d does not exist (%zu columns)",
-                          path, label_col, nf);
-        goto done;
-      }
-      target = (size_t)lc;
-    }
-    if (nf != n_cols) {
-      st = ng_error_set(err, NG_EFORMAT, "%s:%zu: expected %zu fields, found %zu", path, lineno,
-                        n_cols, nf);
-      goto done;
-    }
-    if (bad < nf) {
-      st = ng_error_set(err, NG_EFORMAT, "%s:%zu: field %zu ('%.40s') is not a number", path,
-                        lineno, bad + 1, fields[bad]);
-      goto done;
-    }
-    for (size_t i = 0; i < nf; i++)
-      if (!isfinite(vals[i])) {
-        st = ng_error_set(err, NG_EFORMAT, "%s:%zu: field %zu is not finite", path, lineno,
-                          i + 1);
-        goto done;
-      }
-    double t = vals[target];
-    if (task == NG_TASK_CLASSIFY && !(t >= 0.0 && t < 65536.0 && t == floor(t))) {
-      st = ng_error_set(err, NG_EFORMAT,
-                        "%s:%zu: class label %g in column %zu is not an integer 0..65535", path,
-                        lineno, t, target + 1);
-      goto done;
-    }
-    if (rows == rows_cap) {
-      size_t nc = rows_cap ? 2 * rows_cap : 64;
-      if (nc > SIZE_MAX / sizeof(double) / n_cols) {
-        st = ng_error_set(err, NG_ENOMEM, "%s: too many rows", path);
-        goto done;
-      }
-      double *nt = ng_realloc(table, nc * n_cols * sizeof *nt);
-      if (!nt) {
-        st = ng_error_set(err, NG_ENOMEM, "%s: out of memory at line %zu", path, lineno);
-        goto done;
-      }
-      table = nt;
-      rows_cap = nc;
-    }
-    memcpy(table + rows * n_cols, vals, n_cols * sizeof *vals);
-    rows++;
+    if ((st = ng__csv_line(&c, line, err))) break;
   }
-  if (rows == 0) {
-    st = ng_error_set(err, NG_EFORMAT, "%s: no data rows", path);
-    goto done;
-  }
-  size_t k = 0;
-  if (task == NG_TASK_CLASSIFY)
-    for (size_t i = 0; i < rows; i++)
-      if ((size_t)table[i * n_cols + target] + 1 > k) k = (size_t)table[i * n_cols + target] + 1;
-  st = ng_dataset_alloc(ds, rows, n_cols - 1, 1, k);
-  if (st != NG_OK) {
-    ng_error_set(err, st, "%s: out of memory", path);
-    goto done;
-  }
-  for (size_t i = 0; i < rows; i++) {
-    const double *row = table + i * n_cols;
-    double *x = ds->x + i * (n_cols - 1);
-    for (size_t j = 0, o = 0; j < n_cols; j++)
-      if (j != target) x[o++] = row[j];
-    ds->y[i] = row[target];
-  }
-done:
   gzclose(f);
   ng_free(line);
-  ng_free(fields);
-  ng_free(vals);
-  ng_free(table);
+  ng_free(c.fields);
+  ng_free(c.vals);
+  ng_free(c.table);
   return st;
 }

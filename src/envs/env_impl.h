@@ -35,7 +35,8 @@ typedef struct ng_env_object_ops {
   int (*create)(void **impl, const struct ng_env_class *cls, ng_error_t *err);
   void (*destroy)(void *impl);
   int (*reset)(void *impl, ng_rng_t *rng, double *obs);
-  /* The action was validated (finite). NG_ENONFINITE leaves the state as before the step. */
+  /* The action was validated (finite). A failure (NG_ENONFINITE, or NG_ERANGE for a
+   * diverged simulation) leaves the state as before the step. */
   int (*step)(void *impl, const double *action, double *obs, double *reward, int *terminated);
   int (*set_state)(void *impl, const double *state, double *obs);
   int (*get_state)(const void *impl, double *state);

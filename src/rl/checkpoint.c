@@ -3,6 +3,12 @@
  * Layout (little-endian whatever the host, through src/ckpt_io.h):
  *   header, 32 bytes: magic "NGCKPT01" | u32 format version | u32 byte-order mark 0x01020304
  *                     | u64 body size | u32 CRC-32 of the body (zlib's crc32) | u32 zero
+ *   Version 1 (this one) writes the last word as zero. Every later version keeps the magic
+ *   and the version where they are and writes there the CRC-32 of the header's first 28
+ *   bytes instead (src/ckpt_io.h): a version above 1 is read as "newer than this build"
+ *   (NG_EUNSUPPORTED) only when it is 2..17 and that checksum matches; any other version is
+ *   a damaged header (NG_EFORMAT), so that a flipped bit does not block the fallback to an
+ *   intact previous checkpoint.
  *   body: u64 length + config text (ng_rl_config_format)
  *         u64 sizes: n_envs, n_steps, obs_dim, act_size, n_dist, n_pol, n_vf, state_size
  *         i64 iteration, env_steps; i64 started
@@ -20,9 +26,9 @@
  * numerical fault, say) is never written, so a good checkpoint is never replaced by a bad
  * one.
  *
- * Reading trusts no byte before it has been checked: the magic, the version, the byte-order
- * mark, the reserved word and the body size against the file's size come first, then the
- * CRC-32 of the body. Inside the body the config text is parsed and validated, the eight
+ * Reading trusts no byte before it has been checked: the magic, the version (judged as
+ * above), the byte-order mark, the reserved word and the body size against the file's size
+ * come first, then the CRC-32 of the body. Inside the body the config text is parsed and validated, the eight
  * sizes are checked against the body's length (before anything is allocated for them) and
  * against the trainer the config builds, and every value is range-checked (finite
  * parameters and statistics, non-negative counters, non-degenerate random states) before
@@ -40,7 +46,7 @@
 #define NG_CKPT_MAGIC "NGCKPT01"
 #define NG_CKPT_VERSION 1u
 #define NG_CKPT_BOM 0x01020304u
-#define NG_CKPT_HEADER 32u
+#define NG_CKPT_HEADER NG__CKIO_HEADER
 #define NG_CKPT_MAX_CONFIG (1u << 20) /* config text: a few hundred bytes in practice */
 #define NG_CKPT_RNG_BYTES 48u          /* u64 s[4], f64 spare, i64 has_spare */
 
@@ -215,17 +221,12 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   uint64_t clen = ng__ckio_get_u64(&r);
   if (r.bad || clen > r.len - r.pos || clen > NG_CKPT_MAX_CONFIG)
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad config length", name);
-  if (memchr(body + r.pos, '\0', (size_t)clen))
-    return ng_error_set(err, NG_EFORMAT, "load: %s: bad config: a NUL byte in its text", name);
-  char *ctext = ng_malloc((size_t)clen + 1);
-  if (!ctext) return ng_error_set(err, NG_ENOMEM, "load: out of memory");
-  ng__ckio_get_bytes(&r, ctext, (size_t)clen);
-  ctext[clen] = '\0';
   ng_rl_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
-  int s = ng__rl_config_parse(&cfg, ctext, err);
-  ng_free(ctext);
+  int s = ng__rl_config_parse(&cfg, (const char *)body + r.pos, (size_t)clen, err);
+  r.pos += (size_t)clen;
   if (!s) s = ng_rl_config_validate(&cfg, err);
+  if (s == NG_ENOMEM) return s;
   if (s) {
     char msg[sizeof err->message];
     snprintf(msg, sizeof msg, "%s", err ? err->message : "");
@@ -332,17 +333,12 @@ static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
       return ng_error_set(err, NG_EFORMAT, "load: %s: truncated (%zu bytes)", name, have);
     return ng_error_set(err, NG_EFORMAT, "load: %s: not a natgrad checkpoint (bad magic)", name);
   }
-  /* the version right after the magic: a later format may lay out everything after it
-   * differently, even the header's length */
-  uint32_t version, bom, reserved;
-  if (have >= 12) {
-    version = (uint32_t)ng__ckio_ld(h + 8, 4);
-    if (version > NG_CKPT_VERSION)
-      return ng_error_set(err, NG_EUNSUPPORTED, "load: %s: format version %u is newer than "
-                          "this build reads (%u)", name, version, NG_CKPT_VERSION);
-    if (version == 0)
-      return ng_error_set(err, NG_EFORMAT, "load: %s: bad format version 0", name);
-  }
+  /* the version right after the magic, before anything it may lay out differently: a
+   * newer format is named as such only when its header vouches for it (ckpt_io.h) */
+  uint32_t bom, reserved;
+  int s = have >= 12 ? ng__ckio_check_version(h, have, NG_CKPT_VERSION, "load: ", name, err)
+                     : NG_OK;
+  if (s) return s;
   if (have < NG_CKPT_HEADER)
     return ng_error_set(err, NG_EFORMAT, "load: %s: truncated header (%zu bytes)", name, have);
   bom = (uint32_t)ng__ckio_ld(h + 12, 4);

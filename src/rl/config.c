@@ -1,16 +1,13 @@
-/* Hyperparameters: defaults traced to their published sources, parsing with range checks,
- * and the "key = value" text form that config files and checkpoints use. */
-#include <ctype.h>
-#include <errno.h>
-#include <inttypes.h>
+/* Hyperparameters: defaults traced to their published sources, and the key table (keys.h)
+ * that gives them their ranges, parsing and the "key = value" text of config files and
+ * checkpoints. */
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "natgrad/env.h"
+#include "natgrad/keys.h"
 #include "rl/rl_impl.h"
 
 /* ---- defaults ------------------------------------------------------------------------------
@@ -158,41 +155,94 @@ static const ng__zoo_entry_t ng__zoo[] = {
     {"Ant-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, -1.0, 25, 0},
 };
 
-static void ng__config_base(ng_rl_config_t *c) {
-  memset(c, 0, sizeof *c);
-  c->algo = NG_ALGO_TRPO;
-  c->seed = 0;
-  c->total_steps = 1000000;
-  c->n_envs = 1;
-  c->n_steps = 2048;
-  c->gamma = 0.99;
-  c->gae_lambda = 0.95;
-  c->max_kl = 0.01;
-  c->cg_damping = 0.1;
-  c->cg_iters = 15;
-  c->cg_residual_tol = 1e-10;
-  c->fisher_subsample = 1.0;
-  c->ls_max_backtracks = 9;
-  c->ls_shrink = 0.8;
-  c->ls_accept_ratio = 0.0;
-  c->entropy_coef = 0.0;
-  c->normalize_advantages = 1;
-  c->normalize_obs = 0;
-  c->normalize_reward = 0;
-  c->obs_clip = 10.0;
-  c->reward_clip = 10.0;
-  c->policy_hidden[0] = c->policy_hidden[1] = 64;
-  c->n_policy_hidden = 2;
-  c->policy_act = NG_ACT_TANH;
-  c->init_log_std = 0.0;
-  c->clip_actions = 1;
-  c->value_hidden[0] = c->value_hidden[1] = 64;
-  c->n_value_hidden = 2;
-  c->value_act = NG_ACT_TANH;
-  c->vf_lr = 1e-3;
-  c->vf_epochs = 10;
-  c->vf_minibatch = 128;
+/* ---- the key table ------------------------------------------------------------------------
+ * One row per key: its range and its library default (SB3-contrib's TRPO, above). */
+
+static const char *ng__env_check(const char *id) {
+  return ng_env_find(id) ? NULL : "unknown environment id (see `natgrad list`)";
 }
+
+static const char *const ng__algo_names[] = {"trpo", "npg", NULL}; /* NG_ALGO_TRPO + i */
+static const char *const ng__act_names[] = {"tanh", "relu", NULL};  /* NG_ACT_TANH + i */
+
+#define OFF(f) offsetof(ng_rl_config_t, f)
+/* A number or flag: name, type, field, [lo, hi] with open ends, default, doc. */
+#define NUM(name_, type_, field_, lo_, hi_, lo_open_, hi_open_, dflt_, doc_)                 \
+  {.name = name_, .type = type_, .offset = OFF(field_), .lo = lo_, .hi = hi_,                 \
+   .lo_open = lo_open_, .hi_open = hi_open_, .dflt = dflt_, .doc = doc_}
+#define FLAG(name_, field_, dflt_, doc_) NUM(name_, NG_KEY_FLAG, field_, 0, 1, 0, 0, dflt_, doc_)
+#define WIDTHS(name_, field_, dflt_, doc_)                                                    \
+  {.name = name_, .type = NG_KEY_WIDTHS, .offset = OFF(field_), .lo = 1, .hi = 65536,         \
+   .dflt = dflt_, .doc = doc_, .size = NG_RL_MAX_HIDDEN, .count_offset = OFF(n_##field_)}
+#define ACT(name_, field_, doc_)                                                              \
+  {.name = name_, .type = NG_KEY_CHOICE, .offset = OFF(field_), .lo = NG_ACT_TANH,            \
+   .dflt = "tanh", .doc = doc_, .choices = ng__act_names}
+static const ng_key_t ng__keys[] = {
+    {.name = "env", .type = NG_KEY_STRING, .offset = OFF(env_id), .alias = "env_id",
+     .size = sizeof ((ng_rl_config_t *)0)->env_id, .check = ng__env_check,
+     .doc = "environment id (Gymnasium's), e.g. CartPole-v1"},
+    {.name = "algo", .type = NG_KEY_CHOICE, .offset = OFF(algo), .lo = NG_ALGO_TRPO,
+     .choices = ng__algo_names, .dflt = "trpo", .doc = "trpo (line search) or npg (fixed KL step)"},
+    {.name = "seed", .type = NG_KEY_U64, .offset = OFF(seed), .dflt = "0",
+     .doc = "random seed (0 .. 2^64-1)"},
+    {.name = "steps", .type = NG_KEY_LONG, .offset = OFF(total_steps), .alias = "total_steps",
+     .lo = 1, .hi = 1e15, .dflt = "1000000", .doc = "environment steps to train for"},
+    NUM("n_envs", NG_KEY_INT, n_envs, 1, 4096, 0, 0, "1", "environments stepped together"),
+    NUM("n_steps", NG_KEY_INT, n_steps, 1, 1e7, 0, 0, "2048",
+        "steps per environment per iteration"),
+    NUM("gamma", NG_KEY_DOUBLE, gamma, 0, 1, 0, 0, "0.99", "discount factor"),
+    NUM("gae_lambda", NG_KEY_DOUBLE, gae_lambda, 0, 1, 0, 0, "0.95", "GAE lambda"),
+    NUM("max_kl", NG_KEY_DOUBLE, max_kl, 0, 10, 1, 0, "0.01",
+        "KL bound per update (TRPO) or fixed KL step (NPG); per state, summed over action "
+        "components"),
+    NUM("cg_damping", NG_KEY_DOUBLE, cg_damping, 0, 1e6, 0, 0, "0.1",
+        "damping d in (F + d I) s = g"),
+    NUM("cg_iters", NG_KEY_INT, cg_iters, 1, 10000, 0, 0, "15", "conjugate-gradient iterations"),
+    NUM("cg_residual_tol", NG_KEY_DOUBLE, cg_residual_tol, 0, 1e300, 0, 0, "1e-10",
+        "CG stops when ||r||^2 falls below this"),
+    NUM("fisher_subsample", NG_KEY_DOUBLE, fisher_subsample, 0, 1, 1, 0, "1",
+        "fraction of the batch used for Fisher products"),
+    NUM("ls_max_backtracks", NG_KEY_INT, ls_max_backtracks, 0, 1000, 0, 0, "9",
+        "line-search trials after the full step"),
+    NUM("ls_shrink", NG_KEY_DOUBLE, ls_shrink, 0, 1, 1, 1, "0.8", "line-search step shrink factor"),
+    NUM("ls_accept_ratio", NG_KEY_DOUBLE, ls_accept_ratio, 0, 1, 0, 0, "0",
+        "minimum actual/expected surrogate improvement (0: any improvement)"),
+    NUM("entropy_coef", NG_KEY_DOUBLE, entropy_coef, 0, 1e3, 0, 0, "0",
+        "weight of the entropy bonus in the surrogate"),
+    FLAG("normalize_advantages", normalize_advantages, "1",
+         "standardise advantages per batch (0/1)"),
+    FLAG("timeout_as_terminal", timeout_terminal, "0",
+         "treat a time-limit truncation as a terminal state, no bootstrap (0/1; SB3 < 1.4)"),
+    FLAG("normalize_obs", normalize_obs, "0", "running mean/std observation normalisation (0/1)"),
+    FLAG("normalize_reward", normalize_reward, "0",
+         "scale rewards by the running std of the discounted return (0/1)"),
+    NUM("obs_clip", NG_KEY_DOUBLE, obs_clip, 0, 1e300, 1, 0, "10", "clip normalised observations"),
+    NUM("reward_clip", NG_KEY_DOUBLE, reward_clip, 0, 1e300, 1, 0, "10",
+        "clip normalised rewards"),
+    WIDTHS("policy_hidden", policy_hidden, "64,64",
+           "policy hidden widths, e.g. 64,64 (up to 4; empty: linear)"),
+    ACT("policy_act", policy_act, "policy hidden activation: tanh|relu"),
+    NUM("init_log_std", NG_KEY_DOUBLE, init_log_std, -20, 5, 0, 0, "0",
+        "initial log standard deviation (Gaussian policies)"),
+    FLAG("clip_actions", clip_actions, "1",
+         "clip sampled Box actions to the action space before stepping (0/1)"),
+    WIDTHS("value_hidden", value_hidden, "64,64", "value-function hidden widths, e.g. 64,64"),
+    ACT("value_act", value_act, "value hidden activation: tanh|relu"),
+    NUM("vf_lr", NG_KEY_DOUBLE, vf_lr, 0, 1, 1, 0, "1e-3", "value-function Adam step size"),
+    NUM("vf_epochs", NG_KEY_INT, vf_epochs, 0, 100000, 0, 0, "10",
+        "value-function passes over the batch per iteration"),
+    NUM("vf_minibatch", NG_KEY_INT, vf_minibatch, 1, 1e9, 0, 0, "128",
+        "rows per value-function Adam step"),
+};
+#undef ACT
+#undef WIDTHS
+#undef FLAG
+#undef NUM
+#undef OFF
+
+static const ng_key_table_t ng__table = {"config", ng__keys, sizeof ng__keys / sizeof ng__keys[0]};
+
+const ng_key_table_t *ng_rl_config_keys(void) { return &ng__table; }
 
 int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *err) {
   if (!cfg || !env_id) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
@@ -200,7 +250,9 @@ int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *er
     return ng_error_set(err, NG_ENOTFOUND, "config: unknown environment id '%.64s...'", env_id);
   if (!ng_env_find(env_id))
     return ng_error_set(err, NG_ENOTFOUND, "config: unknown environment id '%s'", env_id);
-  ng__config_base(cfg);
+  memset(cfg, 0, sizeof *cfg);
+  int st = ng_keys_defaults(&ng__table, cfg, err);
+  if (st != NG_OK) return st;
   snprintf(cfg->env_id, sizeof cfg->env_id, "%s", env_id);
   for (size_t i = 0; i < sizeof ng__zoo / sizeof ng__zoo[0]; i++) {
     const ng__zoo_entry_t *z = &ng__zoo[i];
@@ -223,313 +275,18 @@ int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *er
   return NG_OK;
 }
 
-/* ---- the key table ------------------------------------------------------------------------ */
-
-typedef enum {
-  K_ENV, K_ALGO, K_U64, K_LONG, K_INT, K_DOUBLE, K_FLAG, K_PHIDDEN, K_VHIDDEN, K_ACT
-} ng__ktype_t;
-
-typedef struct {
-  const char *name;
-  ng__ktype_t type;
-  size_t off;
-  double lo, hi;     /* numeric range */
-  int lo_open, hi_open;
-  const char *doc;
-} ng__key_t;
-
-#define OFF(f) offsetof(ng_rl_config_t, f)
-static const ng__key_t ng__keys[] = {
-    {"env", K_ENV, OFF(env_id), 0, 0, 0, 0, "environment id (Gymnasium's), e.g. CartPole-v1"},
-    {"algo", K_ALGO, OFF(algo), 0, 0, 0, 0, "trpo (line search) or npg (fixed KL step)"},
-    {"seed", K_U64, OFF(seed), 0, 0, 0, 0, "random seed (0 .. 2^64-1)"},
-    {"steps", K_LONG, OFF(total_steps), 1, 1e15, 0, 0, "environment steps to train for"},
-    {"n_envs", K_INT, OFF(n_envs), 1, 4096, 0, 0, "environments stepped together"},
-    {"n_steps", K_INT, OFF(n_steps), 1, 1e7, 0, 0, "steps per environment per iteration"},
-    {"gamma", K_DOUBLE, OFF(gamma), 0, 1, 0, 0, "discount factor"},
-    {"gae_lambda", K_DOUBLE, OFF(gae_lambda), 0, 1, 0, 0, "GAE lambda"},
-    {"max_kl", K_DOUBLE, OFF(max_kl), 0, 10, 1, 0,
-     "KL bound per update (TRPO) or fixed KL step (NPG); per state, summed over action "
-     "components"},
-    {"cg_damping", K_DOUBLE, OFF(cg_damping), 0, 1e6, 0, 0, "damping d in (F + d I) s = g"},
-    {"cg_iters", K_INT, OFF(cg_iters), 1, 10000, 0, 0, "conjugate-gradient iterations"},
-    {"cg_residual_tol", K_DOUBLE, OFF(cg_residual_tol), 0, 1e300, 0, 0,
-     "CG stops when ||r||^2 falls below this"},
-    {"fisher_subsample", K_DOUBLE, OFF(fisher_subsample), 0, 1, 1, 0,
-     "fraction of the batch used for Fisher products"},
-    {"ls_max_backtracks", K_INT, OFF(ls_max_backtracks), 0, 1000, 0, 0,
-     "line-search trials after the full step"},
-    {"ls_shrink", K_DOUBLE, OFF(ls_shrink), 0, 1, 1, 1, "line-search step shrink factor"},
-    {"ls_accept_ratio", K_DOUBLE, OFF(ls_accept_ratio), 0, 1, 0, 0,
-     "minimum actual/expected surrogate improvement (0: any improvement)"},
-    {"entropy_coef", K_DOUBLE, OFF(entropy_coef), 0, 1e3, 0, 0,
-     "weight of the entropy bonus in the surrogate"},
-    {"normalize_advantages", K_FLAG, OFF(normalize_advantages), 0, 0, 0, 0,
-     "standardise advantages per batch (0/1)"},
-    {"timeout_as_terminal", K_FLAG, OFF(timeout_terminal), 0, 0, 0, 0,
-     "treat a time-limit truncation as a terminal state, no bootstrap (0/1; SB3 < 1.4)"},
-    {"normalize_obs", K_FLAG, OFF(normalize_obs), 0, 0, 0, 0,
-     "running mean/std observation normalisation (0/1)"},
-    {"normalize_reward", K_FLAG, OFF(normalize_reward), 0, 0, 0, 0,
-     "scale rewards by the running std of the discounted return (0/1)"},
-    {"obs_clip", K_DOUBLE, OFF(obs_clip), 0, 1e300, 1, 0, "clip normalised observations"},
-    {"reward_clip", K_DOUBLE, OFF(reward_clip), 0, 1e300, 1, 0, "clip normalised rewards"},
-    {"policy_hidden", K_PHIDDEN, 0, 1, 65536, 0, 0,
-     "policy hidden widths, e.g. 64,64 (up to 4; empty: linear)"},
-    {"policy_act", K_ACT, OFF(policy_act), 0, 0, 0, 0, "policy hidden activation: tanh|relu"},
-    {"init_log_std", K_DOUBLE, OFF(init_log_std), -20, 5, 0, 0,
-     "initial log standard deviation (Gaussian policies)"},
-    {"clip_actions", K_FLAG, OFF(clip_actions), 0, 0, 0, 0,
-     "clip sampled Box actions to the action space before stepping (0/1)"},
-    {"value_hidden", K_VHIDDEN, 0, 1, 65536, 0, 0, "value-function hidden widths, e.g. 64,64"},
-    {"value_act", K_ACT, OFF(value_act), 0, 0, 0, 0, "value hidden activation: tanh|relu"},
-    {"vf_lr", K_DOUBLE, OFF(vf_lr), 0, 1, 1, 0, "value-function Adam step size"},
-    {"vf_epochs", K_INT, OFF(vf_epochs), 0, 100000, 0, 0,
-     "value-function passes over the batch per iteration"},
-    {"vf_minibatch", K_INT, OFF(vf_minibatch), 1, 1e9, 0, 0, "rows per value-function Adam step"},
-};
-#undef OFF
-#define NG__NKEYS (sizeof ng__keys / sizeof ng__keys[0])
-
 const char *ng_rl_config_key(size_t i, const char **doc) {
-  if (i >= NG__NKEYS) {
-    if (doc) *doc = NULL;
-    return NULL;
-  }
-  if (doc) *doc = ng__keys[i].doc;
-  return ng__keys[i].name;
-}
-
-static const ng__key_t *ng__key_find(const char *name) {
-  if (strcmp(name, "env_id") == 0) name = "env";
-  if (strcmp(name, "total_steps") == 0) name = "steps";
-  for (size_t i = 0; i < NG__NKEYS; i++)
-    if (strcmp(ng__keys[i].name, name) == 0) return &ng__keys[i];
-  return NULL;
-}
-
-/* "[lo, hi]" with open ends as parentheses, for messages. */
-static void ng__range_text(const ng__key_t *k, char *buf, size_t size) {
-  snprintf(buf, size, "%c%.17g, %.17g%c", k->lo_open ? '(' : '[', k->lo, k->hi,
-           k->hi_open ? ')' : ']');
-}
-
-static int ng__in_range(const ng__key_t *k, double x) {
-  if (!(k->lo_open ? x > k->lo : x >= k->lo)) return 0;
-  if (!(k->hi_open ? x < k->hi : x <= k->hi)) return 0;
-  return 1;
-}
-
-static const char *ng__skip_space(const char *s) {
-  while (*s && isspace((unsigned char)*s)) s++;
-  return s;
-}
-
-static int ng__parse_double(const char *s, double *out) {
-  char *end;
-  errno = 0;
-  double x = strtod(s, &end);
-  if (end == s || *ng__skip_space(end) != '\0' || errno == ERANGE || !isfinite(x)) return 0;
-  *out = x;
-  return 1;
-}
-
-static int ng__parse_integer(const char *s, double *out) {
-  const char *p = ng__skip_space(s);
-  char *end;
-  errno = 0;
-  long long x = strtoll(p, &end, 10);
-  if (end == p || *ng__skip_space(end) != '\0' || errno == ERANGE) return 0;
-  *out = (double)x;
-  return 1;
-}
-
-static int ng__parse_hidden(const char *s, size_t *widths, size_t *n, const ng__key_t *k,
-                            ng_error_t *err) {
-  size_t count = 0;
-  size_t tmp[NG_RL_MAX_HIDDEN];
-  const char *p = ng__skip_space(s);
-  if (*p == '\0' || strcmp(p, "none") == 0) {
-    *n = 0;
-    return NG_OK;
-  }
-  for (;;) {
-    p = ng__skip_space(p);
-    char *end;
-    errno = 0;
-    long long w = strtoll(p, &end, 10);
-    if (end == p || errno == ERANGE)
-      return ng_error_set(err, NG_EINVAL,
-                          "config: %s = '%s': expected comma-separated widths, e.g. 64,64",
-                          k->name, s);
-    if (w < 1 || w > 65536)
-      return ng_error_set(err, NG_ERANGE, "config: %s = '%s': each width must be in [1, 65536]",
-                          k->name, s);
-    if (count == NG_RL_MAX_HIDDEN)
-      return ng_error_set(err, NG_ERANGE, "config: %s = '%s': at most %d hidden layers",
-                          k->name, s, NG_RL_MAX_HIDDEN);
-    tmp[count++] = (size_t)w;
-    p = ng__skip_space(end);
-    if (*p == '\0') break;
-    if (*p != ',')
-      return ng_error_set(err, NG_EINVAL,
-                          "config: %s = '%s': expected comma-separated widths, e.g. 64,64",
-                          k->name, s);
-    p++;
-  }
-  memcpy(widths, tmp, count * sizeof *widths);
-  *n = count;
-  return NG_OK;
+  if (doc) *doc = i < ng__table.n ? ng__keys[i].doc : NULL;
+  return i < ng__table.n ? ng__keys[i].name : NULL;
 }
 
 int ng_rl_config_set(ng_rl_config_t *cfg, const char *key, const char *value, ng_error_t *err) {
-  if (!cfg || !key || !value) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
-  const ng__key_t *k = ng__key_find(key);
-  if (!k) return ng_error_set(err, NG_ENOTFOUND, "config: unknown key '%s'", key);
-  char *field = (char *)cfg + k->off;
-  char range[96];
-  ng__range_text(k, range, sizeof range);
-  double x;
-  const char *v = ng__skip_space(value);
-  /* trimmed copy for word-valued keys */
-  char word[64];
-  size_t len = strlen(v);
-  while (len > 0 && isspace((unsigned char)v[len - 1])) len--;
-  if (len >= sizeof word && k->type != K_PHIDDEN && k->type != K_VHIDDEN)
-    return ng_error_set(err, NG_EINVAL, "config: %s: value is too long", k->name);
-  if (len >= sizeof word) len = sizeof word - 1;
-  memcpy(word, v, len);
-  word[len] = '\0';
-
-  switch (k->type) {
-  case K_ENV:
-    if (!ng_env_find(word))
-      return ng_error_set(err, NG_EINVAL, "config: env = '%s': unknown environment id "
-                          "(see `natgrad list`)", word);
-    snprintf(cfg->env_id, sizeof cfg->env_id, "%s", word);
-    break;
-  case K_ALGO:
-    if (strcmp(word, "trpo") == 0) cfg->algo = NG_ALGO_TRPO;
-    else if (strcmp(word, "npg") == 0) cfg->algo = NG_ALGO_NPG;
-    else
-      return ng_error_set(err, NG_EINVAL, "config: algo = '%s': expected trpo or npg", word);
-    break;
-  case K_U64: {
-    char *end;
-    errno = 0;
-    if (word[0] == '-' || word[0] == '\0') goto bad_u64;
-    unsigned long long u = strtoull(word, &end, 10);
-    if (*end != '\0' || errno == ERANGE) goto bad_u64;
-    cfg->seed = (uint64_t)u;
-    break;
-  bad_u64:
-    return ng_error_set(err, NG_EINVAL, "config: %s = '%s': expected an integer in "
-                        "[0, 18446744073709551615]", k->name, word);
-  }
-  case K_LONG:
-  case K_INT:
-    if (!ng__parse_integer(word, &x))
-      return ng_error_set(err, NG_EINVAL, "config: %s = '%s': expected an integer in %s",
-                          k->name, word, range);
-    if (!ng__in_range(k, x))
-      return ng_error_set(err, NG_ERANGE, "config: %s = %s is out of range %s", k->name, word,
-                          range);
-    if (k->type == K_LONG) *(long *)field = (long)x;
-    else *(int *)field = (int)x;
-    break;
-  case K_DOUBLE:
-    if (!ng__parse_double(word, &x))
-      return ng_error_set(err, NG_EINVAL, "config: %s = '%s': expected a finite number in %s",
-                          k->name, word, range);
-    if (!ng__in_range(k, x))
-      return ng_error_set(err, NG_ERANGE, "config: %s = %s is out of range %s", k->name, word,
-                          range);
-    *(double *)field = x;
-    break;
-  case K_FLAG:
-    if (strcmp(word, "1") == 0 || strcmp(word, "true") == 0) *(int *)field = 1;
-    else if (strcmp(word, "0") == 0 || strcmp(word, "false") == 0) *(int *)field = 0;
-    else
-      return ng_error_set(err, NG_EINVAL, "config: %s = '%s': expected 0, 1, true or false",
-                          k->name, word);
-    break;
-  case K_PHIDDEN:
-    return ng__parse_hidden(value, cfg->policy_hidden, &cfg->n_policy_hidden, k, err);
-  case K_VHIDDEN:
-    return ng__parse_hidden(value, cfg->value_hidden, &cfg->n_value_hidden, k, err);
-  case K_ACT: {
-    ng_act_t a;
-    if (strcmp(word, "tanh") == 0) a = NG_ACT_TANH;
-    else if (strcmp(word, "relu") == 0) a = NG_ACT_RELU;
-    else
-      return ng_error_set(err, NG_EINVAL, "config: %s = '%s': expected tanh or relu", k->name,
-                          word);
-    *(ng_act_t *)field = a;
-    break;
-  }
-  }
-  return NG_OK;
-}
-
-/* The numeric value of a numeric key, for validation. */
-static double ng__key_number(const ng_rl_config_t *cfg, const ng__key_t *k) {
-  const char *field = (const char *)cfg + k->off;
-  switch (k->type) {
-  case K_LONG:
-    return (double)*(const long *)field;
-  case K_INT:
-  case K_FLAG:
-    return (double)*(const int *)field;
-  case K_DOUBLE:
-    return *(const double *)field;
-  default:
-    return 0.0;
-  }
-}
-
-static int ng__check_hidden(const char *name, const size_t *w, size_t n, ng_error_t *err) {
-  if (n > NG_RL_MAX_HIDDEN)
-    return ng_error_set(err, NG_ERANGE, "config: %s: at most %d hidden layers", name,
-                        NG_RL_MAX_HIDDEN);
-  for (size_t i = 0; i < n; i++)
-    if (w[i] < 1 || w[i] > 65536)
-      return ng_error_set(err, NG_ERANGE, "config: %s: each width must be in [1, 65536]", name);
-  return NG_OK;
+  return ng_keys_set(&ng__table, cfg, key, value, err);
 }
 
 int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err) {
-  if (!cfg) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
-  if (memchr(cfg->env_id, '\0', sizeof cfg->env_id) == NULL || !ng_env_find(cfg->env_id))
-    return ng_error_set(err, NG_EINVAL, "config: env: unknown environment id");
-  if (cfg->algo != NG_ALGO_TRPO && cfg->algo != NG_ALGO_NPG)
-    return ng_error_set(err, NG_EINVAL, "config: algo: expected trpo or npg");
-  for (size_t i = 0; i < NG__NKEYS; i++) {
-    const ng__key_t *k = &ng__keys[i];
-    char range[96];
-    if (k->type == K_FLAG) {
-      int f = *(const int *)((const char *)cfg + k->off);
-      if (f != 0 && f != 1)
-        return ng_error_set(err, NG_ERANGE, "config: %s = %d: expected 0 or 1", k->name, f);
-      continue;
-    }
-    if (k->type == K_ACT) {
-      ng_act_t a = *(const ng_act_t *)((const char *)cfg + k->off);
-      if (a != NG_ACT_TANH && a != NG_ACT_RELU)
-        return ng_error_set(err, NG_EINVAL, "config: %s: expected tanh or relu", k->name);
-      continue;
-    }
-    if (k->type != K_LONG && k->type != K_INT && k->type != K_DOUBLE) continue;
-    double x = ng__key_number(cfg, k);
-    if (!isfinite(x) || !ng__in_range(k, x)) {
-      ng__range_text(k, range, sizeof range);
-      return ng_error_set(err, NG_ERANGE, "config: %s = %.17g is out of range %s", k->name, x,
-                          range);
-    }
-  }
-  int s = ng__check_hidden("policy_hidden", cfg->policy_hidden, cfg->n_policy_hidden, err);
-  if (s) return s;
-  s = ng__check_hidden("value_hidden", cfg->value_hidden, cfg->n_value_hidden, err);
-  if (s) return s;
+  int st = ng_keys_check(&ng__table, cfg, err);
+  if (st != NG_OK) return st;
   long long batch = (long long)cfg->n_envs * cfg->n_steps;
   if (batch < 2)
     return ng_error_set(err, NG_ERANGE, "config: n_envs * n_steps = %lld: the batch needs at "
@@ -544,97 +301,15 @@ int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err) {
   return NG_OK;
 }
 
-/* Appends to buf like snprintf, tracking the total length needed. */
-typedef struct {
-  char *buf;
-  size_t size, len;
-} ng__out_t;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void ng__out(ng__out_t *o, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *dst = o->len < o->size ? o->buf + o->len : NULL;
-  size_t room = o->len < o->size ? o->size - o->len : 0;
-  int n = vsnprintf(dst, room, fmt, ap);
-  va_end(ap);
-  if (n > 0) o->len += (size_t)n;
-}
-
-static void ng__out_hidden(ng__out_t *o, const size_t *w, size_t n) {
-  for (size_t i = 0; i < n; i++) ng__out(o, i ? ",%zu" : "%zu", w[i]);
-}
-
 size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
-  ng__out_t o = {buf, buf ? size : 0, 0};
-  if (buf && size) buf[0] = '\0';
-  if (!cfg) return 0;
-  for (size_t i = 0; i < NG__NKEYS; i++) {
-    const ng__key_t *k = &ng__keys[i];
-    const char *field = (const char *)cfg + k->off;
-    ng__out(&o, "%s = ", k->name);
-    switch (k->type) {
-    case K_ENV:
-      ng__out(&o, "%.*s", (int)sizeof cfg->env_id, cfg->env_id);
-      break;
-    case K_ALGO:
-      ng__out(&o, "%s", cfg->algo == NG_ALGO_NPG ? "npg" : "trpo");
-      break;
-    case K_U64:
-      ng__out(&o, "%" PRIu64, cfg->seed);
-      break;
-    case K_LONG:
-      ng__out(&o, "%ld", *(const long *)field);
-      break;
-    case K_INT:
-    case K_FLAG:
-      ng__out(&o, "%d", *(const int *)field);
-      break;
-    case K_DOUBLE:
-      ng__out(&o, "%.17g", *(const double *)field);
-      break;
-    case K_PHIDDEN:
-      ng__out_hidden(&o, cfg->policy_hidden, cfg->n_policy_hidden);
-      break;
-    case K_VHIDDEN:
-      ng__out_hidden(&o, cfg->value_hidden, cfg->n_value_hidden);
-      break;
-    case K_ACT:
-      ng__out(&o, "%s", *(const ng_act_t *)field == NG_ACT_RELU ? "relu" : "tanh");
-      break;
-    }
-    ng__out(&o, "\n");
-  }
-  return o.len;
+  return ng_keys_format(&ng__table, cfg, buf, size);
 }
 
-int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, ng_error_t *err) {
-  char line[512];
-  const char *p = text;
-  int lineno = 0;
-  while (*p) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    lineno++;
-    if (len >= sizeof line)
-      return ng_error_set(err, NG_EFORMAT, "config text line %d is too long", lineno);
-    memcpy(line, p, len);
-    line[len] = '\0';
-    p += len + (nl ? 1 : 0);
-    char *hash = strchr(line, '#');
-    if (hash) *hash = '\0';
-    char *s = (char *)ng__skip_space(line);
-    if (*s == '\0') continue;
-    char *eq = strchr(s, '=');
-    if (!eq) return ng_error_set(err, NG_EFORMAT, "config text line %d: expected key = value",
-                                 lineno);
-    *eq = '\0';
-    char *kend = eq;
-    while (kend > s && isspace((unsigned char)kend[-1])) *--kend = '\0';
-    int st = ng_rl_config_set(cfg, s, eq + 1, err);
-    if (st) return st;
-  }
-  return NG_OK;
+int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, size_t len, ng_error_t *err) {
+  ng_kv_list_t l;
+  int st = ng_kv_parse(&l, text, len, "config text", NULL, err);
+  if (st != NG_OK) return st;
+  st = ng_kv_apply(&l, &ng__table, cfg, NULL, err);
+  ng_kv_free(&l);
+  return st;
 }

@@ -207,8 +207,8 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
 int ng__rl_surrogate(ng_rl_t *t, const double *theta, double *surr, double *kl,
                      double *entropy);
 
-/* Applies every "key = value" line of a config text to cfg ('#' comments and blank lines
- * allowed); checkpoint loading reads its config this way. */
-int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, ng_error_t *err);
+/* Applies every "key = value" line of len bytes of config text to cfg (keys.h's format, no
+ * sections); checkpoint loading reads its config this way. */
+int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, size_t len, ng_error_t *err);
 
 #endif

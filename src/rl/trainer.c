@@ -22,22 +22,16 @@ static double ng__now(void) {
     }                                                           \
   } while (0)
 
-int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
-  if (!out || !cfg) return ng_error_set(err, NG_EINVAL, "rl: NULL argument");
-  *out = NULL;
-  int s = ng_rl_config_validate(cfg, err);
-  if (s) return s;
-  const ng_env_info_t *info = ng_env_find(cfg->env_id);
-  if (!info) return ng_error_set(err, NG_ENOTFOUND, "rl: unknown environment '%s'", cfg->env_id);
-  if (info->observation_space.kind != NG_SPACE_BOX || info->observation_space.dim == 0)
-    return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: only Box observations are supported",
-                        cfg->env_id);
+/* Every failure below but the environments' own (whose messages say which) is an allocation
+ * or a create that returned a bare status. */
+static int ng__rl_create_failed(ng_error_t *err, int s) {
+  return ng_error_set(err, s, "rl: creating the trainer failed (%s)", ng_strerror(s));
+}
 
-  ng_rl_t *t = ng_calloc(1, sizeof *t);
-  if (!t) return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
-  t->cfg = *cfg;
-  t->n_envs = (size_t)cfg->n_envs;
-  t->n_steps = (size_t)cfg->n_steps;
+/* Sizes and the action space, from the environment's spaces; *dist is the policy's head. */
+static void ng__rl_set_sizes(ng_rl_t *t, const ng_env_info_t *info, ng_dist_t *dist) {
+  t->n_envs = (size_t)t->cfg.n_envs;
+  t->n_steps = (size_t)t->cfg.n_steps;
   t->batch = t->n_envs * t->n_steps;
   t->obs_dim = info->observation_space.dim;
   t->max_episode_steps = info->max_episode_steps;
@@ -46,33 +40,37 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
     t->act_low = info->action_space.low;
     t->act_high = info->action_space.high;
   }
-  ng_dist_t dist;
-  dist.kind = t->discrete ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN;
-  dist.dim = info->action_space.dim;
-  t->act_size = ng_dist_action_size(&dist);
-  t->n_dist = ng_dist_n_params(&dist);
-  const size_t E = t->n_envs, N = t->batch, od = t->obs_dim;
-  if (t->act_size == 0 || t->n_dist == 0) {
-    ng_free(t);
-    return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: unsupported action space", cfg->env_id);
-  }
+  dist->kind = t->discrete ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN;
+  dist->dim = info->action_space.dim;
+  t->act_size = ng_dist_action_size(dist);
+  t->n_dist = ng_dist_n_params(dist);
+}
 
-  /* environments, seeded (seed, i) */
+/* The training environments seeded (seed, i), the evaluation one, and the random streams. */
+static int ng__rl_create_envs(ng_rl_t *t, ng_error_t *err) {
+  const ng_rl_config_t *cfg = &t->cfg;
+  const size_t E = t->n_envs;
+  int s;
   NG__ALLOC(t->envs, E);
   for (size_t e = 0; e < E; e++) {
-    s = ng_env_create(&t->envs[e], cfg->env_id, err);
-    if (s) goto fail_msg;
+    if ((s = ng_env_create(&t->envs[e], cfg->env_id, err))) return s;
     ng_env_seed(t->envs[e], cfg->seed, e);
   }
-  s = ng_env_create(&t->eval_env, cfg->env_id, err);
-  if (s) goto fail_msg;
+  if ((s = ng_env_create(&t->eval_env, cfg->env_id, err))) return s;
   NG__ALLOC(t->act_rng, E);
   for (size_t e = 0; e < E; e++) ng_rng_seed(&t->act_rng[e], cfg->seed, NG_RL_STREAM_ACTION + e);
   ng_rng_seed(&t->rng, cfg->seed, NG_RL_STREAM_TRAINER);
+  return NG_OK;
+fail:
+  return ng__rl_create_failed(err, s);
+}
 
-  /* policy: MLP + distribution head, SB3's orthogonal init */
-  s = ng_model_create(&t->policy, od, cfg->n_policy_hidden, cfg->policy_hidden, cfg->policy_act,
-                      dist, NG_LOGSTD_STATE_INDEPENDENT);
+/* The policy: MLP + distribution head, SB3's orthogonal init (draws from t->rng), its
+ * workspaces, the Fisher and CG. */
+static int ng__rl_create_policy(ng_rl_t *t, ng_dist_t dist, ng_error_t *err) {
+  const ng_rl_config_t *cfg = &t->cfg;
+  int s = ng_model_create(&t->policy, t->obs_dim, cfg->n_policy_hidden, cfg->policy_hidden,
+                          cfg->policy_act, dist, NG_LOGSTD_STATE_INDEPENDENT);
   if (s) goto fail;
   t->n_pol = ng_model_n_params(t->policy);
   NG__ALLOC(t->theta, t->n_pol);
@@ -83,46 +81,59 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
   NG__ALLOC(t->ent_grad, t->n_pol);
   s = ng_model_init(t->policy, t->theta, sqrt(2.0), 0.01, cfg->init_log_std, &t->rng);
   if (s) goto fail;
-  if ((s = ng_model_ws_create(&t->pol_ws_step, t->policy, E))) goto fail;
-  if ((s = ng_model_ws_create(&t->pol_ws_batch, t->policy, N))) goto fail;
+  if ((s = ng_model_ws_create(&t->pol_ws_step, t->policy, t->n_envs))) goto fail;
+  if ((s = ng_model_ws_create(&t->pol_ws_batch, t->policy, t->batch))) goto fail;
   if ((s = ng_model_ws_create(&t->pol_ws_eval, t->policy, 1))) goto fail;
-  if ((s = ng_fisher_create(&t->fisher, t->policy, N))) goto fail;
+  if ((s = ng_fisher_create(&t->fisher, t->policy, t->batch))) goto fail;
   if ((s = ng_cg_create(&t->cg, t->n_pol))) goto fail;
+  return NG_OK;
+fail:
+  return ng__rl_create_failed(err, s);
+}
 
-  /* value function: hidden layers then one linear output; gains sqrt(2) and 1 */
-  {
-    size_t nl = cfg->n_value_hidden + 1;
-    size_t sizes[NG_RL_MAX_HIDDEN + 2];
-    ng_act_t acts[NG_RL_MAX_HIDDEN + 1];
-    double gains[NG_RL_MAX_HIDDEN + 1];
-    sizes[0] = od;
-    for (size_t l = 0; l < cfg->n_value_hidden; l++) {
-      sizes[l + 1] = cfg->value_hidden[l];
-      acts[l] = cfg->value_act;
-      gains[l] = sqrt(2.0);
-    }
-    sizes[nl] = 1;
-    acts[nl - 1] = NG_ACT_IDENTITY;
-    gains[nl - 1] = 1.0;
-    if ((s = ng_mlp_create(&t->vf, nl, sizes, acts))) goto fail;
-    t->n_vf = ng_mlp_n_params(t->vf);
-    NG__ALLOC(t->vtheta, t->n_vf);
-    NG__ALLOC(t->vgrad, t->n_vf + 2);
-    if ((s = ng_mlp_init_orthogonal(t->vf, t->vtheta, gains, &t->rng))) goto fail;
+/* The value function: hidden layers then one linear output, orthogonal init with gains
+ * sqrt(2) and 1 (after the policy's, from the same stream); its Adam and minibatch scratch. */
+static int ng__rl_create_value(ng_rl_t *t, ng_error_t *err) {
+  const ng_rl_config_t *cfg = &t->cfg;
+  const size_t nl = cfg->n_value_hidden + 1;
+  size_t sizes[NG_RL_MAX_HIDDEN + 2];
+  ng_act_t acts[NG_RL_MAX_HIDDEN + 1];
+  double gains[NG_RL_MAX_HIDDEN + 1];
+  sizes[0] = t->obs_dim;
+  for (size_t l = 0; l < cfg->n_value_hidden; l++) {
+    sizes[l + 1] = cfg->value_hidden[l];
+    acts[l] = cfg->value_act;
+    gains[l] = sqrt(2.0);
   }
-  if ((s = ng_mlp_ws_create(&t->vf_ws, t->vf, N))) goto fail;
+  sizes[nl] = 1;
+  acts[nl - 1] = NG_ACT_IDENTITY;
+  gains[nl - 1] = 1.0;
+  int s;
+  if ((s = ng_mlp_create(&t->vf, nl, sizes, acts))) goto fail;
+  t->n_vf = ng_mlp_n_params(t->vf);
+  NG__ALLOC(t->vtheta, t->n_vf);
+  NG__ALLOC(t->vgrad, t->n_vf + 2);
+  if ((s = ng_mlp_init_orthogonal(t->vf, t->vtheta, gains, &t->rng))) goto fail;
+  if ((s = ng_mlp_ws_create(&t->vf_ws, t->vf, t->batch))) goto fail;
   if ((s = ng__adam_init(&t->adam, t->n_vf, cfg->vf_lr))) goto fail;
-  NG__ALLOC(t->perm, N);
-  NG__ALLOC(t->mb_obs, (size_t)cfg->vf_minibatch * od);
+  NG__ALLOC(t->perm, t->batch);
+  NG__ALLOC(t->mb_obs, (size_t)cfg->vf_minibatch * t->obs_dim);
   NG__ALLOC(t->mb_target, (size_t)cfg->vf_minibatch);
   NG__ALLOC(t->mb_dy, (size_t)cfg->vf_minibatch);
+  return NG_OK;
+fail:
+  return ng__rl_create_failed(err, s);
+}
 
-  /* normalisers */
+/* The normalisers, the rollout buffer, per-env and per-step state, evaluation scratch and
+ * the iteration snapshot; shapes as in struct ng_rl. */
+static int ng__rl_create_buffers(ng_rl_t *t, ng_error_t *err) {
+  const size_t E = t->n_envs, N = t->batch, od = t->obs_dim;
+  int s;
   if ((s = ng__rms_init(&t->obs_rms, od))) goto fail;
   if ((s = ng__rms_init(&t->ret_rms, 1))) goto fail;
   NG__ALLOC(t->rms_work, 1 + 2 * (od > E ? od : E));
 
-  /* rollout buffer and per-env state */
   NG__ALLOC(t->obs_raw, E * od);
   NG__ALLOC(t->obs_norm, E * od);
   NG__ALLOC(t->ep_return, E);
@@ -157,24 +168,55 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
   NG__ALLOC(t->eval_obs_norm, od);
   NG__ALLOC(t->eval_act, t->act_size);
   NG__ALLOC(t->snap, t->n_pol + 3 * t->n_vf + 2 * od + 2 + 2);
+  return NG_OK;
+fail:
+  return ng__rl_create_failed(err, s);
+}
 
+/* Every training environment's first observation, raw and (before any statistics) as the
+ * policy sees it. */
+static int ng__rl_reset_envs(ng_rl_t *t, ng_error_t *err) {
+  const size_t E = t->n_envs, od = t->obs_dim;
   for (size_t e = 0; e < E; e++) {
-    s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
-    if (s) {
-      ng_error_set(err, s, "rl: %s (env %zu) reset failed: %s", cfg->env_id, e, ng_strerror(s));
-      goto fail_msg;
-    }
+    int s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
+    if (s)
+      return ng_error_set(err, s, "rl: %s (env %zu) reset failed: %s", t->cfg.env_id, e,
+                          ng_strerror(s));
   }
   memcpy(t->obs_norm, t->obs_raw, E * od * sizeof(double));
+  return NG_OK;
+}
+
+int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
+  if (!out || !cfg) return ng_error_set(err, NG_EINVAL, "rl: NULL argument");
+  *out = NULL;
+  int s = ng_rl_config_validate(cfg, err);
+  if (s) return s;
+  const ng_env_info_t *info = ng_env_find(cfg->env_id);
+  if (!info) return ng_error_set(err, NG_ENOTFOUND, "rl: unknown environment '%s'", cfg->env_id);
+  if (info->observation_space.kind != NG_SPACE_BOX || info->observation_space.dim == 0)
+    return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: only Box observations are supported",
+                        cfg->env_id);
+
+  ng_rl_t *t = ng_calloc(1, sizeof *t);
+  if (!t) return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
+  t->cfg = *cfg;
+  ng_dist_t dist;
+  ng__rl_set_sizes(t, info, &dist);
+  if (t->act_size == 0 || t->n_dist == 0) {
+    ng_free(t);
+    return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: unsupported action space", cfg->env_id);
+  }
+  /* In this order: the policy's init draws from t->rng before the value function's. */
+  if ((s = ng__rl_create_envs(t, err)) || (s = ng__rl_create_policy(t, dist, err)) ||
+      (s = ng__rl_create_value(t, err)) || (s = ng__rl_create_buffers(t, err)) ||
+      (s = ng__rl_reset_envs(t, err))) {
+    ng_rl_destroy(t);
+    return s;
+  }
   *out = t;
   ng_error_clear(err);
   return NG_OK;
-
-fail:
-  ng_error_set(err, s, "rl: creating the trainer failed (%s)", ng_strerror(s));
-fail_msg:
-  ng_rl_destroy(t);
-  return s;
 }
 
 void ng_rl_destroy(ng_rl_t *t) {

@@ -12,7 +12,7 @@
 
 #define NG__CK_MAGIC "NGSUPCK1"
 #define NG__CK_VERSION 1u
-#define NG__CK_HEADER 32u
+#define NG__CK_HEADER NG__CKIO_HEADER
 
 struct ng_fit {
   const ng_model_t *m;
@@ -210,9 +210,8 @@ int ng_fit_checkpoint_read(const char *path, ng_fit_checkpoint_t *ck, ng_error_t
     st = ng_error_set(err, NG_EFORMAT, "%s: truncated: shorter than a checkpoint header", path);
   else if (memcmp(head, NG__CK_MAGIC, 8) != 0)
     st = ng_error_set(err, NG_EFORMAT, "%s: not a natgrad fit checkpoint (bad magic)", path);
-  else if (ng__ckio_ld(head + 8, 4) != NG__CK_VERSION)
-    st = ng_error_set(err, NG_EFORMAT, "%s: checkpoint format version %u, this build reads %u",
-                      path, (unsigned)ng__ckio_ld(head + 8, 4), NG__CK_VERSION);
+  else if ((st = ng__ckio_check_version(head, NG__CK_HEADER, NG__CK_VERSION, "", path, err)))
+    ; /* a newer format (NG_EUNSUPPORTED) or a damaged header (NG_EFORMAT), as ckpt_io.h judges */
   else if ((size = ng__ckio_ld(head + 16, 8)) > (uint64_t)sb.st_size - NG__CK_HEADER)
     st = ng_error_set(err, NG_EFORMAT, "%s: truncated: the header promises %llu bytes of body",
                       path, (unsigned long long)size); /* refused before allocating it */

@@ -177,6 +177,143 @@ static int ng__diag_batch(ng_sup_opt_t *o, const double *theta, size_t batch, co
 
 /* ---- step ----------------------------------------------------------------------------------------- */
 
+/* o->g = the gradient of the batch loss plus weight decay wd/2 |theta|^2, masked; *loss the
+ * loss with that term. */
+static int ng__loss_grad(ng_sup_opt_t *o, const double *theta, size_t batch, const double *x,
+                         const double *y, double *loss) {
+  const ng_sup_opt_config_t *c = &o->cfg;
+  int st = c->kind == NG_OPT_KFAC ? ng_kfac_loss_grad(o->kfac, theta, batch, x, y, loss, o->g)
+                                  : ng_sup_loss_grad(o->m, o->ws, theta, batch, x, y, loss, o->g);
+  if (st != NG_OK) return st;
+  if (c->weight_decay > 0.0) {
+    *loss += 0.5 * c->weight_decay * ng_vec_dot(o->n, theta, theta);
+    ng_vec_axpy(o->n, c->weight_decay, theta, o->g);
+  }
+  ng__mask(o, o->g);
+  return NG_OK;
+}
+
+/* diag-ng: every stats_every steps the running diagonal takes this batch's (an average until
+ * 1/(1 - stat_decay) updates, then decaying); s = g / (diag + damp). */
+static int ng__diag_direction(ng_sup_opt_t *o, const double *theta, size_t batch,
+                              const double *x, const double *y, double damp) {
+  const ng_sup_opt_config_t *c = &o->cfg;
+  const size_t n = o->n;
+  if (o->steps % (uint64_t)c->stats_every == 0) {
+    int st = ng__diag_batch(o, theta, batch, x, y);
+    if (st != NG_OK) return st;
+    double t = (double)(o->diag_updates + 1), e = 1.0 - 1.0 / t;
+    if (e > c->stat_decay) e = c->stat_decay;
+    for (size_t i = 0; i < n; i++) o->diag[i] = e * o->diag[i] + (1.0 - e) * o->dbatch[i];
+    o->diag_updates++;
+  }
+  for (size_t i = 0; i < n; i++) o->s[i] = o->g[i] / (o->diag[i] + damp);
+  return NG_OK;
+}
+
+/* cg-ng: s = (P F P + damp I)^-1 g by truncated CG, F at this batch or a subsample of it.
+ * NG_ECURVATURE: CG stopped on non-positive curvature, and s is its last iterate. */
+static int ng__cg_direction(ng_sup_opt_t *o, const double *theta, size_t batch, const double *x,
+                            double grad_norm, int *iterations) {
+  const ng_sup_opt_config_t *c = &o->cfg;
+  int st;
+  if (c->fisher_batch > 0 && c->fisher_batch < batch)
+    st = ng_fisher_set_point_subsample(o->fisher, theta, batch, x, c->fisher_batch, &o->rng);
+  else
+    st = ng_fisher_set_point(o->fisher, theta, batch, x);
+  if (st != NG_OK) return st;
+  ng_cg_opts_t co = {c->cg_iters, c->cg_tol * grad_norm * grad_norm, NULL, NULL};
+  ng_cg_report_t rep;
+  ng_linop_t op = {ng__masked_apply, o, o->n};
+  st = ng_cg_solve(o->cg, &op, o->g, o->s, &co, &rep);
+  if (st == NG_OK || st == NG_ECURVATURE) *iterations = rep.iterations;
+  return st;
+}
+
+/* kfac: factor statistics every stats_every steps, inverses (damped) every inverse_every
+ * steps or when there are none yet (*refreshed = 1), then s = the preconditioned g. */
+static int ng__kfac_direction(ng_sup_opt_t *o, const double *theta, const double *y, double damp,
+                              int *refreshed) {
+  const ng_sup_opt_config_t *c = &o->cfg;
+  int st;
+  if (o->steps % (uint64_t)c->stats_every == 0) {
+    st = ng_kfac_batch_stats(o->kfac, theta, c->fisher, c->fisher_samples, y, &o->rng);
+    if (st == NG_OK) st = ng_kfac_update_running(o->kfac, c->stat_decay);
+    if (st != NG_OK) return st;
+  }
+  if (o->steps % (uint64_t)c->inverse_every == 0 || !ng__kfac_inverted(o->kfac)) {
+    st = ng_kfac_invert(o->kfac, damp);
+    if (st != NG_OK) return st;
+    *refreshed = 1;
+  }
+  return ng_kfac_precondition(o->kfac, o->g, o->s);
+}
+
+/* The update d = o->tmp, masked (descent along -s); s becomes the new momentum, and for
+ * Adam s and trial hold the new moments. Nothing is committed. */
+static double *ng__update(ng_sup_opt_t *o, ng_sup_step_info_t *inf) {
+  const ng_sup_opt_config_t *c = &o->cfg;
+  const size_t n = o->n;
+  double *d = o->tmp;
+  if (c->kind == NG_OPT_SGD) {
+    for (size_t i = 0; i < n; i++) {
+      o->s[i] = c->momentum * o->v[i] + o->g[i];
+      d[i] = -c->lr * o->s[i];
+    }
+  } else if (c->kind == NG_OPT_ADAM) {
+    ng__adam_hp_t hp = {c->lr, c->beta1, c->beta2, c->eps};
+    ng__adam_delta(n, &hp, o->steps + 1, o->v, o->v2, o->g, o->s, o->trial, d);
+  } else {
+    /* a natural-gradient direction, its step scaled down so the quadratic KL of lr * s stays
+     * within kl_clip */
+    ng__mask(o, o->s);
+    double gs = ng_vec_dot(n, o->g, o->s);
+    double nu = 1.0;
+    if (c->kl_clip > 0.0 && gs > 0.0) {
+      nu = sqrt(2.0 * c->kl_clip / (c->lr * c->lr * gs));
+      if (!(nu < 1.0)) nu = 1.0;
+    }
+    inf->kl_scale = nu;
+    for (size_t i = 0; i < n; i++) {
+      o->s[i] = c->momentum * o->v[i] + nu * o->s[i];
+      d[i] = -c->lr * o->s[i];
+    }
+  }
+  ng__mask(o, d);
+  return d;
+}
+
+/* Levenberg-Marquardt: rho = the loss change of step d over the damped quadratic model's
+ * (-inf if the trial loss is not finite), and the damping scaled by lm_factor^damping_every
+ * down if rho > 0.75, up if rho < 0.25, within [damping_min, damping_max], into *new_lambda.
+ * cg_st is the CG solve's status (NG_OK for the other kinds): after NG_ECURVATURE (its
+ * direction kept) the model is skipped and the step fails with that status. Uses o->trial. */
+static int ng__adapt_damping(ng_sup_opt_t *o, const double *theta, size_t batch, const double *x,
+                             const double *y, double loss, const double *d, double damp,
+                             int cg_st, double *new_lambda, double *rho_out) {
+  const ng_sup_opt_config_t *c = &o->cfg;
+  const size_t n = o->n;
+  int st = cg_st;
+  if (c->kind != NG_OPT_CG_NG) st = ng_fisher_set_point(o->fisher, theta, batch, x);
+  double dfd = NAN, loss_new = NAN;
+  if (st == NG_OK) st = ng_fisher_distance(o->fisher, d, &dfd);
+  for (size_t i = 0; i < n; i++) o->trial[i] = theta[i] + d[i];
+  if (st == NG_OK) st = ng_sup_loss_grad(o->m, o->ws, o->trial, batch, x, y, &loss_new, NULL);
+  if (st != NG_OK && st != NG_ENONFINITE) return st;
+  if (st == NG_OK && c->weight_decay > 0.0)
+    loss_new += 0.5 * c->weight_decay * ng_vec_dot(n, o->trial, o->trial);
+  double q = ng_vec_dot(n, o->g, d) + 0.5 * (dfd + damp * ng_vec_dot(n, d, d));
+  double rho = (st == NG_OK && q < 0.0) ? (loss_new - loss) / q : -INFINITY;
+  double omega = pow(c->lm_factor, (double)c->damping_every);
+  *new_lambda = o->lambda;
+  if (rho > 0.75) *new_lambda = o->lambda * omega;
+  else if (rho < 0.25) *new_lambda = o->lambda / omega;
+  if (*new_lambda < c->damping_min) *new_lambda = c->damping_min;
+  if (*new_lambda > c->damping_max) *new_lambda = c->damping_max;
+  *rho_out = rho;
+  return NG_OK;
+}
+
 int ng_sup_opt_step(ng_sup_opt_t *o, double *theta, size_t batch, const double *x,
                     const double *y, ng_sup_step_info_t *info) {
   if (!o || !theta || !x || !y || batch == 0 || batch > o->max_batch) return NG_EINVAL;
@@ -188,127 +325,40 @@ int ng_sup_opt_step(ng_sup_opt_t *o, double *theta, size_t batch, const double *
   inf.kl_scale = 1.0;
   inf.damping = o->lambda;
 
-  /* loss and gradient, with weight decay */
   double loss;
-  int st = c->kind == NG_OPT_KFAC ? ng_kfac_loss_grad(o->kfac, theta, batch, x, y, &loss, o->g)
-                                  : ng_sup_loss_grad(o->m, o->ws, theta, batch, x, y, &loss, o->g);
+  int st = ng__loss_grad(o, theta, batch, x, y, &loss);
   if (st != NG_OK) return st;
-  if (c->weight_decay > 0.0) {
-    loss += 0.5 * c->weight_decay * ng_vec_dot(n, theta, theta);
-    ng_vec_axpy(n, c->weight_decay, theta, o->g);
-  }
-  ng__mask(o, o->g);
   inf.loss = loss;
   inf.grad_norm = ng_vec_norm2(n, o->g);
   const double damp = o->lambda + c->weight_decay;
 
-  /* the direction s (descent is along -s) */
-  switch (c->kind) {
-  case NG_OPT_SGD:
-  case NG_OPT_ADAM:
-    break;
-  case NG_OPT_DIAG_NG:
-    if (o->steps % (uint64_t)c->stats_every == 0) {
-      st = ng__diag_batch(o, theta, batch, x, y);
-      if (st != NG_OK) return st;
-      double t = (double)(o->diag_updates + 1), e = 1.0 - 1.0 / t;
-      if (e > c->stat_decay) e = c->stat_decay;
-      for (size_t i = 0; i < n; i++) o->diag[i] = e * o->diag[i] + (1.0 - e) * o->dbatch[i];
-      o->diag_updates++;
-    }
-    for (size_t i = 0; i < n; i++) o->s[i] = o->g[i] / (o->diag[i] + damp);
-    break;
-  case NG_OPT_CG_NG: {
-    if (c->fisher_batch > 0 && c->fisher_batch < batch)
-      st = ng_fisher_set_point_subsample(o->fisher, theta, batch, x, c->fisher_batch, &o->rng);
-    else
-      st = ng_fisher_set_point(o->fisher, theta, batch, x);
-    if (st != NG_OK) return st;
-    ng_cg_opts_t co = {c->cg_iters, c->cg_tol * inf.grad_norm * inf.grad_norm, NULL, NULL};
-    ng_cg_report_t rep;
-    ng_linop_t op = {ng__masked_apply, o, n};
-    st = ng_cg_solve(o->cg, &op, o->g, o->s, &co, &rep);
-    /* Truncated CG may stop on non-positive curvature: its last iterate is still a descent
-     * direction for the damped model, so use it. */
-    if (st != NG_OK && st != NG_ECURVATURE) return st;
-    inf.cg_iterations = rep.iterations;
-    break;
+  /* the direction s (descent is along -s); SGD and Adam work from g alone */
+  int cg_st = NG_OK;
+  if (c->kind == NG_OPT_DIAG_NG) {
+    st = ng__diag_direction(o, theta, batch, x, y, damp);
+  } else if (c->kind == NG_OPT_CG_NG) {
+    /* Truncated CG may stop on non-positive curvature (NG_ECURVATURE): its last iterate is
+     * still a descent direction for the damped model, so use it. */
+    st = cg_st = ng__cg_direction(o, theta, batch, x, inf.grad_norm, &inf.cg_iterations);
+    if (st == NG_ECURVATURE) st = NG_OK;
+  } else if (c->kind == NG_OPT_KFAC) {
+    st = ng__kfac_direction(o, theta, y, damp, &inf.refreshed);
   }
-  case NG_OPT_KFAC:
-    if (o->steps % (uint64_t)c->stats_every == 0) {
-      st = ng_kfac_batch_stats(o->kfac, theta, c->fisher, c->fisher_samples, y, &o->rng);
-      if (st == NG_OK) st = ng_kfac_update_running(o->kfac, c->stat_decay);
-      if (st != NG_OK) return st;
-    }
-    if (o->steps % (uint64_t)c->inverse_every == 0 || !ng__kfac_inverted(o->kfac)) {
-      st = ng_kfac_invert(o->kfac, damp);
-      if (st != NG_OK) return st;
-      inf.refreshed = 1;
-    }
-    st = ng_kfac_precondition(o->kfac, o->g, o->s);
-    if (st != NG_OK) return st;
-    break;
-  }
+  if (st != NG_OK) return st;
 
-  /* the update d, built in o->trial as theta + d; nothing is committed until the end */
-  double *d = o->tmp;
-  if (c->kind == NG_OPT_SGD) {
-    for (size_t i = 0; i < n; i++) {
-      o->s[i] = c->momentum * o->v[i] + o->g[i];
-      d[i] = -c->lr * o->s[i];
-    }
-  } else if (c->kind == NG_OPT_ADAM) {
-    /* the new moments into s and trial, committed below */
-    ng__adam_hp_t hp = {c->lr, c->beta1, c->beta2, c->eps};
-    ng__adam_delta(n, &hp, o->steps + 1, o->v, o->v2, o->g, o->s, o->trial, d);
-  } else {
-    ng__mask(o, o->s);
-    double gs = ng_vec_dot(n, o->g, o->s);
-    double nu = 1.0;
-    if (c->kl_clip > 0.0 && gs > 0.0) {
-      nu = sqrt(2.0 * c->kl_clip / (c->lr * c->lr * gs));
-      if (!(nu < 1.0)) nu = 1.0;
-    }
-    inf.kl_scale = nu;
-    for (size_t i = 0; i < n; i++) {
-      o->s[i] = c->momentum * o->v[i] + nu * o->s[i];
-      d[i] = -c->lr * o->s[i];
-    }
-  }
-  ng__mask(o, d);
+  const double *d = ng__update(o, &inf);
   if (!ng_all_finite(n, d)) return NG_ENONFINITE;
 
-  /* Levenberg-Marquardt: compare the loss change with the damped quadratic model */
   double new_lambda = o->lambda;
   if (ng__is_ng(c->kind) && c->adapt_damping &&
       (o->steps + 1) % (uint64_t)c->damping_every == 0) {
-    if (c->kind != NG_OPT_CG_NG) st = ng_fisher_set_point(o->fisher, theta, batch, x);
-    double dfd = NAN, loss_new = NAN;
-    if (st == NG_OK) st = ng_fisher_distance(o->fisher, d, &dfd);
-    for (size_t i = 0; i < n; i++) o->trial[i] = theta[i] + d[i];
-    if (st == NG_OK)
-      st = ng_sup_loss_grad(o->m, o->ws, o->trial, batch, x, y, &loss_new, NULL);
-    if (st != NG_OK && st != NG_ENONFINITE) return st;
-    if (st == NG_OK && c->weight_decay > 0.0)
-      loss_new += 0.5 * c->weight_decay * ng_vec_dot(n, o->trial, o->trial);
-    double q = ng_vec_dot(n, o->g, d) + 0.5 * (dfd + damp * ng_vec_dot(n, d, d));
-    double rho = (st == NG_OK && q < 0.0) ? (loss_new - loss) / q : -INFINITY;
-    double omega = pow(c->lm_factor, (double)c->damping_every);
-    if (rho > 0.75) new_lambda = o->lambda * omega;
-    else if (rho < 0.25) new_lambda = o->lambda / omega;
-    if (new_lambda < c->damping_min) new_lambda = c->damping_min;
-    if (new_lambda > c->damping_max) new_lambda = c->damping_max;
-    inf.rho = rho;
-    st = NG_OK;
+    st = ng__adapt_damping(o, theta, batch, x, y, loss, d, damp, cg_st, &new_lambda, &inf.rho);
+    if (st != NG_OK) return st;
   }
 
   /* commit */
-  if (c->kind == NG_OPT_ADAM) {
-    memcpy(o->v, o->s, n * sizeof(double));
-    memcpy(o->v2, o->trial, n * sizeof(double));
-  } else {
-    memcpy(o->v, o->s, n * sizeof(double));
-  }
+  memcpy(o->v, o->s, n * sizeof(double));
+  if (c->kind == NG_OPT_ADAM) memcpy(o->v2, o->trial, n * sizeof(double));
   ng_vec_axpy(n, 1.0, d, theta);
   inf.step_norm = ng_vec_norm2(n, d);
   o->lambda = new_lambda;

@@ -7,7 +7,8 @@
  * clip(qvel, -10, 10) (3), clip(qfrc_constraint[0], -10, 10) (the cart's constraint force;
  * v5 dropped the hinges' two, always 0).
  * With (x, _, y) = site_xpos of the tip after the step: terminated when y <= 1;
- * reward = 10 * (not terminated) - (0.01 x^2 + (y - 2)^2) - (1e-3 qvel[1]^2 + 5e-3 qvel[2]^2).
+ * reward = 10 * (not terminated) - (0.01 x^2 + (y - 2)^2) - (1e-3 qvel[1]^2 + 5e-3 qvel[2]^2),
+ * every square computed as Gymnasium's `** 2` on an np.float64 scalar: libm's pow(x, 2).
  * Reset: qpos + U(-0.1, 0.1), qvel + 0.1 N(0, 1). Time limit 1000 steps.
  */
 #include <math.h>
@@ -30,8 +31,10 @@ static void idp_reward(const ng_mj_view_t *v, const double *before, const double
   double x = v->site_xpos[0], y = v->site_xpos[2];
   int term = y <= 1.0;
   double v1 = v->qvel[1], v2 = v->qvel[2];
-  double dist_penalty = 0.01 * (x * x) + (y - 2.0) * (y - 2.0);
-  double vel_penalty = 1e-3 * (v1 * v1) + 5e-3 * (v2 * v2);
+  /* x, y, v1, v2 are np.float64 scalars there (unpacked from MjData's arrays), whose ** 2
+   * is libm's pow, not x * x: they differ in the last bit on about 0.1 % of inputs */
+  double dist_penalty = 0.01 * ng_env_pow2(x) + ng_env_pow2(y - 2.0);
+  double vel_penalty = 1e-3 * ng_env_pow2(v1) + 5e-3 * ng_env_pow2(v2);
   double alive_bonus = 10.0 * (double)!term;
   *reward = alive_bonus - dist_penalty - vel_penalty;
   *terminated = term;

@@ -8,7 +8,8 @@
  * frame here runs the same sequence with the checks done by us: mj_forward, then mj_Euler
  * or mj_RungeKutta(4), exactly the functions mj_step calls (tests/test_mujoco.c checks that
  * the states agree bit for bit with mj_step), and a bad value makes the step fail with
- * NG_ENONFINITE and restores the state from before the step.
+ * NG_ENONFINITE (a NaN/Inf) or NG_ERANGE (a finite value beyond mjMAXVAL: the simulation
+ * diverged) and restores the state from before the step.
  *
  * Memory. mjModel and mjData come from MuJoCo's allocator; our own objects from ng_malloc.
  * Models are compiled from the MJCF text embedded in the library (models/NAME.xml, turned into
@@ -301,11 +302,15 @@ void ng_mj_env_destroy(ng_mj_env_t *env) {
   ng_free(env);
 }
 
-/* 1 if any of the n values is NaN/Inf or beyond mjMAXVAL (MuJoCo's mju_isBad). */
+/* What MuJoCo's mju_isBad finds in n values: 0 if none is bad, NG_ENONFINITE if one is
+ * NaN/Inf, else NG_ERANGE if one is beyond mjMAXVAL (a finite divergence). */
 static int ng_mj_any_bad(int n, const double *x) {
-  for (int i = 0; i < n; i++)
-    if (!(fabs(x[i]) <= mjMAXVAL)) return 1;
-  return 0;
+  int status = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isfinite(x[i])) return NG_ENONFINITE;
+    if (fabs(x[i]) > mjMAXVAL) status = NG_ERANGE;
+  }
+  return status;
 }
 
 /* MujocoEnv.set_state after mj_resetData: the data are reset (time, warm start,
@@ -346,8 +351,8 @@ int ng_mj_env_set_state(ng_mj_env_t *env, const double *state, double *obs) {
   if (!env || !state) return NG_EINVAL;
   const mjModel *m = env->m;
   int n = m->nq + m->nv;
-  if (!ng_all_finite((size_t)n, state)) return NG_ENONFINITE;
-  if (ng_mj_any_bad(n, state)) return NG_ERANGE;
+  int bad = ng_mj_any_bad(n, state);
+  if (bad) return bad;
   ng_mj_load_state(env, state, state + m->nq);
   if (obs) ng_mj_observe(env, obs);
   return NG_OK;
@@ -386,20 +391,27 @@ static void ng_mj_restore(ng_mj_env_t *env) {
   mj_rnePostConstraint(m, d);
 }
 
+/* qpos and qvel as ng_mj_any_bad judges them: NaN/Inf in either first. */
+static int ng_mj_state_bad(const mjModel *m, const mjData *d) {
+  int p = ng_mj_any_bad(m->nq, d->qpos), v = ng_mj_any_bad(m->nv, d->qvel);
+  return p == NG_ENONFINITE || v == NG_ENONFINITE ? NG_ENONFINITE : p ? p : v;
+}
+
 /* mj_step(m, d) nstep times, with its validity checks made ours (see the top of the file).
- * Returns 0, or -1 at the first frame whose qpos, qvel or qacc is bad. */
+ * Returns 0, or at the first frame whose qpos, qvel or qacc is bad what ng_mj_any_bad
+ * found: NG_ENONFINITE (NaN/Inf) or NG_ERANGE (beyond mjMAXVAL). */
 static int ng_mj_simulate(const mjModel *m, mjData *d, int nstep) {
+  int bad;
   for (int k = 0; k < nstep; k++) {
-    if (ng_mj_any_bad(m->nq, d->qpos) || ng_mj_any_bad(m->nv, d->qvel)) return -1;
+    if ((bad = ng_mj_state_bad(m, d))) return bad;
     mj_forward(m, d);
-    if (ng_mj_any_bad(m->nv, d->qacc)) return -1;
+    if ((bad = ng_mj_any_bad(m->nv, d->qacc))) return bad;
     if (m->opt.integrator == mjINT_RK4)
       mj_RungeKutta(m, d, 4);
     else
       mj_Euler(m, d);
   }
-  if (ng_mj_any_bad(m->nq, d->qpos) || ng_mj_any_bad(m->nv, d->qvel)) return -1;
-  return 0;
+  return ng_mj_state_bad(m, d);
 }
 
 int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *reward,
@@ -426,11 +438,11 @@ int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *
   if (!bad) {
     task->reward(&v, before, action, env->dt, &r, &term);
     task->observe(&v, o);
-    bad = !isfinite(r) || !ng_all_finite(nobs, o);
+    if (!isfinite(r) || !ng_all_finite(nobs, o)) bad = NG_ENONFINITE;
   }
   if (bad) {
     ng_mj_restore(env);
-    return NG_ENONFINITE;
+    return bad;
   }
   memcpy(obs, o, nobs * sizeof *o);
   *reward = r;

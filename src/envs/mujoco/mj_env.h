@@ -104,10 +104,10 @@ int ng_mj_env_reset(ng_mj_env_t *env, ng_rng_t *rng, double *obs);
 /* Gymnasium's step(): ctrl = action, frame_skip MuJoCo steps, mj_rnePostConstraint, then the
  * task's reward, termination and observation. The action must be finite (the caller
  * checks); it is not clipped (MuJoCo clamps ctrl to ctrlrange internally; the control cost
- * uses the action as given, as Gymnasium's does). NG_ENONFINITE if the simulation left
- * MuJoCo's valid range (a NaN/Inf, or |x| > mjMAXVAL = 1e10 in qpos, qvel or qacc, where
- * MuJoCo's own mj_step would reset the simulation) or the reward or observation is not
- * finite: the state before the step is then restored. */
+ * uses the action as given, as Gymnasium's does). If the simulation leaves MuJoCo's valid
+ * range, where MuJoCo's own mj_step would reset it: NG_ERANGE when it diverged (a finite
+ * |x| > mjMAXVAL = 1e10 in qpos, qvel or qacc), NG_ENONFINITE when a value is NaN/Inf or the
+ * reward or observation is not finite; the state before the step is then restored. */
 int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *reward,
                    int *terminated);
 

@@ -1,12 +1,10 @@
-/* SVG plots for the CLI: line plots and contour plots (see svg.h). */
-#include "svg.h"
+/* SVG plots: line plots and contour plots (see natgrad/svg.h). */
+#include "natgrad/svg.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "natgrad/core.h"
 
 /* Panel layout, px: room for tick labels and axis labels around the plot area. */
 enum { MARGIN_LEFT = 72, MARGIN_RIGHT = 18, MARGIN_TOP_TITLE = 34, MARGIN_TOP = 14,
@@ -654,15 +652,23 @@ int ng_svg_lines(ng_svg_t *svg, const ng_svg_panel_t *panel, size_t n_series,
   return svg->status;
 }
 
+/* A one-panel file: begins the canvas and makes *filled the panel stretched over it. */
+static int begin_one_panel(ng_svg_t *svg, FILE *out, double width, double height,
+                           const ng_svg_panel_t *panel, ng_svg_panel_t *filled) {
+  if (!panel) return NG_EINVAL;
+  *filled = *panel;
+  filled->x = filled->y = 0;
+  filled->w = width;
+  filled->h = height;
+  return ng_svg_begin(svg, out, width, height, NULL);
+}
+
 int ng_svg_line_plot(FILE *out, double width, double height, const ng_svg_panel_t *panel,
                      size_t n_series, const ng_svg_series_t *series) {
-  if (!panel) return NG_EINVAL;
   ng_svg_t svg;
-  ng_svg_panel_t p = *panel;
-  p.x = p.y = 0;
-  p.w = width;
-  p.h = height;
-  if (ng_svg_begin(&svg, out, width, height, NULL) != NG_OK) return svg.status;
+  ng_svg_panel_t p;
+  int st = begin_one_panel(&svg, out, width, height, panel, &p);
+  if (st != NG_OK) return st;
   ng_svg_lines(&svg, &p, n_series, series);
   return ng_svg_end(&svg);
 }
@@ -760,7 +766,7 @@ int ng_svg_contour(ng_svg_t *svg, const ng_svg_panel_t *panel, const ng_svg_cont
   layout_t l;
   if (panel_layout(svg, panel, &l) != NG_OK) return fail(svg, NG_EINVAL);
 
-  double *g = malloc(c->nx * c->ny * sizeof *g);
+  double *g = ng_malloc(c->nx * c->ny * sizeof *g);
   if (!g) return fail(svg, NG_ENOMEM);
   double dx = (c->x1 - c->x0) / (double)(c->nx - 1), dy = (c->y1 - c->y0) / (double)(c->ny - 1);
   double fmin = INFINITY, fmax = -INFINITY;
@@ -804,7 +810,7 @@ int ng_svg_contour(ng_svg_t *svg, const ng_svg_panel_t *panel, const ng_svg_cont
     trace_level(svg, g, c, levels[k], &xa, &ya);
     put(svg, "\"/>\n");
   }
-  free(g);
+  ng_free(g);
   for (size_t k = 0; k < n_paths; k++) draw_series(svg, &paths[k], k, &xa, &ya);
   put(svg, "</g>\n");
 
@@ -824,13 +830,10 @@ int ng_svg_contour(ng_svg_t *svg, const ng_svg_panel_t *panel, const ng_svg_cont
 int ng_svg_contour_plot(FILE *out, double width, double height, const ng_svg_panel_t *panel,
                         const ng_svg_contour_t *c, size_t n_paths,
                         const ng_svg_series_t *paths) {
-  if (!panel) return NG_EINVAL;
   ng_svg_t svg;
-  ng_svg_panel_t p = *panel;
-  p.x = p.y = 0;
-  p.w = width;
-  p.h = height;
-  if (ng_svg_begin(&svg, out, width, height, NULL) != NG_OK) return svg.status;
+  ng_svg_panel_t p;
+  int st = begin_one_panel(&svg, out, width, height, panel, &p);
+  if (st != NG_OK) return st;
   ng_svg_contour(&svg, &p, c, n_paths, paths);
   return ng_svg_end(&svg);
 }

@@ -1,6 +1,8 @@
-/* natgrad CLI: a small SVG plotting module. Line plots (axes, "nice" ticks, labels, a legend,
- * several series, optional log-scale y) and contour plots of a 2-D function with paths drawn
- * over them. Output is plain SVG 1.1 text written to a FILE *, deterministic for the same
+/* natgrad svg: the plots every front end draws (a run folder's curve.svg, the demo's and
+ * the benchmark's figures), in the library so that the CLI, Python or any program on the
+ * library writes the same bytes. Line plots (axes, "nice" ticks, labels, a legend, several
+ * series, optional log-scale y) and contour plots of a 2-D function with paths drawn over
+ * them. Output is plain SVG 1.1 text written to a FILE *, deterministic for the same
  * inputs (fixed number formats, no timestamps).
  *
  * A figure is a canvas holding one or more panels:
@@ -16,15 +18,22 @@
  * Robustness: non-finite data points (and non-positive ones on a log axis) are skipped and
  * break the line there; an empty, single-point or constant series gets a padded range, so
  * nothing divides by zero and no NaN reaches the file. Text (titles, labels, legend entries)
- * is XML-escaped. Functions return NG_OK, NG_EINVAL (NULL or inconsistent arguments) or
- * NG_EIO (a write failed); after a failure later calls on the same canvas do nothing and
- * ng_svg_end returns the first error.
+ * is XML-escaped. Functions return NG_OK, NG_EINVAL (NULL or inconsistent arguments),
+ * NG_ENOMEM (a contour's sample grid, the only allocation, through ng_malloc) or NG_EIO (a
+ * write failed); after a failure later calls on the same canvas do nothing and ng_svg_end
+ * returns the first error. Nothing is printed anywhere but to the caller's FILE *.
  */
-#ifndef NG_CLI_SVG_H
-#define NG_CLI_SVG_H
+#ifndef NATGRAD_SVG_H
+#define NATGRAD_SVG_H
 
 #include <stddef.h>
 #include <stdio.h>
+
+#include "natgrad/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* A canvas being written. Plain struct, filled by ng_svg_begin; no allocation. */
 typedef struct {
@@ -112,4 +121,7 @@ int ng_svg_contour_plot(FILE *out, double width, double height, const ng_svg_pan
 /* Writes s with & < > " ' replaced by entities (NULL writes nothing). */
 void ng_svg_write_escaped(FILE *out, const char *s);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
