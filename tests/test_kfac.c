@@ -219,6 +219,7 @@ static void check_factors(ng_model_t *m, ng_fisher_kind_t kind) {
 static void test_factors_brute_force(void) {
   static const size_t h2[2] = {4, 3}, h3[3] = {4, 5, 3};
   const ng_dist_t cat = {NG_DIST_CATEGORICAL, 3}, gau = {NG_DIST_GAUSSIAN, 2};
+  const ng_dist_t md = {NG_DIST_MULTI_DISCRETE, 2, {2, 3}}, mb = {NG_DIST_MULTI_BINARY, 3};
   const struct {
     size_t n_in, n_hidden;
     const size_t *hidden;
@@ -233,6 +234,8 @@ static void test_factors_brute_force(void) {
       {3, 3, h3, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT, 1},
       {3, 3, h3, NG_ACT_RELU, gau, NG_LOGSTD_STATE_INDEPENDENT, 0},
       {3, 1, h2, NG_ACT_RELU, cat, NG_LOGSTD_STATE_INDEPENDENT, 0},
+      {3, 2, h2, NG_ACT_TANH, md, NG_LOGSTD_STATE_INDEPENDENT, 1},
+      {3, 3, h3, NG_ACT_TANH, mb, NG_LOGSTD_STATE_INDEPENDENT, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     ng_model_t *m = model(cases[i].n_in, cases[i].n_hidden, cases[i].hidden, cases[i].act,
