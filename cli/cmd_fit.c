@@ -812,7 +812,7 @@ static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
   f->nw = parse_model(r->model, f->train.n_features, n_out, f->w);
   if (!f->nw) return f->resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
   ng_act_t act = r->act;
-  ng_dist_t dist = {f->classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, n_out};
+  ng_dist_t dist = {.kind = f->classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, .dim = n_out};
   int st = ng_model_create(&f->m, f->w[0], f->nw - 2, f->w + 1, act, dist,
                            NG_LOGSTD_STATE_INDEPENDENT);
   if (st == NG_OK) st = ng_model_ws_create(&f->ews, f->m, EVAL_BATCH);

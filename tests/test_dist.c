@@ -29,18 +29,18 @@ static const size_t CAT_DIMS[] = {2, 3, 10};
  * a one-category component is among them; the largest discrete ones have 60 and 64
  * outcomes, few enough to sum over. */
 static const ng_dist_t DISTS[] = {
-    {NG_DIST_GAUSSIAN, 1},
-    {NG_DIST_GAUSSIAN, 3},
-    {NG_DIST_GAUSSIAN, 6},
-    {NG_DIST_CATEGORICAL, 2},
-    {NG_DIST_CATEGORICAL, 3},
-    {NG_DIST_CATEGORICAL, 10},
-    {NG_DIST_MULTI_DISCRETE, 2, {3, 2}},
-    {NG_DIST_MULTI_DISCRETE, 3, {4, 1, 3}},
-    {NG_DIST_MULTI_DISCRETE, 4, {3, 2, 5, 2}},
-    {NG_DIST_MULTI_BINARY, 1},
-    {NG_DIST_MULTI_BINARY, 3},
-    {NG_DIST_MULTI_BINARY, 6},
+    {.kind = NG_DIST_GAUSSIAN, .dim = 1},
+    {.kind = NG_DIST_GAUSSIAN, .dim = 3},
+    {.kind = NG_DIST_GAUSSIAN, .dim = 6},
+    {.kind = NG_DIST_CATEGORICAL, .dim = 2},
+    {.kind = NG_DIST_CATEGORICAL, .dim = 3},
+    {.kind = NG_DIST_CATEGORICAL, .dim = 10},
+    {.kind = NG_DIST_MULTI_DISCRETE, .dim = 2, .nvec = {3, 2}},
+    {.kind = NG_DIST_MULTI_DISCRETE, .dim = 3, .nvec = {4, 1, 3}},
+    {.kind = NG_DIST_MULTI_DISCRETE, .dim = 4, .nvec = {3, 2, 5, 2}},
+    {.kind = NG_DIST_MULTI_BINARY, .dim = 1},
+    {.kind = NG_DIST_MULTI_BINARY, .dim = 3},
+    {.kind = NG_DIST_MULTI_BINARY, .dim = 6},
 };
 #define N_DISTS (sizeof DISTS / sizeof DISTS[0])
 #define MAXO 64 /* most outcomes of a discrete entry of DISTS */
@@ -68,7 +68,8 @@ static void check_mc(const char *what, const ng_dist_t *dist, double got, double
   ng_test_checks++;
   if (!(fabs(got - want) <= MC_Z * se + 1e-12)) {
     ng_test_failures++;
-    fprintf(stderr, "%s (kind %d, dim %zu): MC %.10g vs closed form %.10g, |diff| %.3g > %g se (se %.3g)\n",
+    fprintf(stderr,
+            "%s (kind %d, dim %zu): MC %.10g vs closed form %.10g, |diff| %.3g > %g se (se %.3g)\n",
             what, (int)dist->kind, dist->dim, got, want, fabs(got - want), MC_Z, se);
   }
 }
@@ -265,7 +266,7 @@ static double simpson(const quad_ctx_t *c, double lo, double hi) {
 static void test_gaussian_quadrature_1d(void) {
   static const double LOG_STDS[] = {-6.0, -2.0, -0.3, 0.0, 1.0, 3.0};
   const size_t nls = sizeof LOG_STDS / sizeof LOG_STDS[0];
-  ng_dist_t dist = {NG_DIST_GAUSSIAN, 1};
+  ng_dist_t dist = {.kind = NG_DIST_GAUSSIAN, .dim = 1};
   ng_rng_t rng;
   ng_rng_seed(&rng, 12, 0);
   for (size_t i = 0; i < nls; i++) {
@@ -291,7 +292,7 @@ static void test_gaussian_monte_carlo(void) {
   ng_rng_t rng;
   ng_rng_seed(&rng, 13, 0);
   for (int di = 0; di < 3; di++) {
-    ng_dist_t dist = {NG_DIST_GAUSSIAN, GAUSS_DIMS[di]};
+    ng_dist_t dist = {.kind = NG_DIST_GAUSSIAN, .dim = GAUSS_DIMS[di]};
     size_t d = dist.dim;
     double p[MAXP], q[MAXP], a[MAXP];
     for (size_t i = 0; i < d; i++) {
@@ -516,7 +517,7 @@ static void test_invariants(void) {
     }
   }
   /* Gaussian KL and entropy are sums over dimensions: d = 3 equals three d = 1 terms */
-  ng_dist_t g3 = {NG_DIST_GAUSSIAN, 3}, g1 = {NG_DIST_GAUSSIAN, 1};
+  ng_dist_t g3 = {.kind = NG_DIST_GAUSSIAN, .dim = 3}, g1 = {.kind = NG_DIST_GAUSSIAN, .dim = 1};
   double p[6] = {0.1, -0.7, 1.2, -0.3, 0.4, 0.9}, q[6] = {0.5, 0.2, -1.0, 0.3, -0.2, 1.1};
   double kl3, h3, sum_kl = 0.0, sum_h = 0.0;
   NG_CHECK_OK(ng_dist_kl(&g3, p, q, &kl3));
@@ -532,7 +533,7 @@ static void test_invariants(void) {
   NG_CHECK_CLOSE(h3, sum_h, SUM_RTOL, 0.0);
 
   /* probabilities that underflow to 0 keep entropy, its gradient and KL finite */
-  ng_dist_t c3 = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t c3 = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   double l[3] = {800.0, -800.0, 0.0}, lq[3] = {1.0, 2.0, 3.0}, h, kl, dh[3], a = 0.0, lp;
   NG_CHECK_OK(ng_dist_entropy(&c3, l, &h));
   NG_CHECK_CLOSE(h, 0.0, 0.0, ZERO_ATOL);
@@ -544,7 +545,7 @@ static void test_invariants(void) {
   NG_CHECK_CLOSE(lp, 0.0, 0.0, ZERO_ATOL);
 
   /* one category: certain, zero entropy and Fisher */
-  ng_dist_t c1 = {NG_DIST_CATEGORICAL, 1};
+  ng_dist_t c1 = {.kind = NG_DIST_CATEGORICAL, .dim = 1};
   double l1 = 3.7, one = 1.0, out = NAN, u = NAN;
   NG_CHECK_OK(ng_dist_logp(&c1, &l1, &a, &lp));
   NG_CHECK_CLOSE(lp, 0.0, 0.0, ZERO_ATOL);
@@ -558,7 +559,7 @@ static void test_invariants(void) {
   /* Bernoullis whose probabilities round to 1 and 0 (logits +-800, next to a fair one):
    * entropy log 2 from the fair one alone, finite gradients, exact log-probs, KL from the
    * closed form, no curvature where the outcome is certain, and samples that obey */
-  const ng_dist_t b3 = {NG_DIST_MULTI_BINARY, 3};
+  const ng_dist_t b3 = {.kind = NG_DIST_MULTI_BINARY, .dim = 3};
   double lb[3] = {800.0, -800.0, 0.0}, lbq[3] = {1.0, 2.0, 3.0}, db[3], ab[3], vb[3] = {1, 1, 1};
   NG_CHECK_OK(ng_dist_entropy(&b3, lb, &h));
   NG_CHECK_CLOSE(h, log(2.0), SUM_RTOL, 0.0);
@@ -579,7 +580,7 @@ static void test_invariants(void) {
   NG_CHECK(db[0] == 0.0 && db[1] == 0.0 && db[2] == 0.25);
   /* near-certain Bernoulli gradients keep their relative accuracy: d/dl log p(1) = 1 - p
    * and KL's q - p (probabilities) with both near 1 */
-  const ng_dist_t b1 = {NG_DIST_MULTI_BINARY, 1};
+  const ng_dist_t b1 = {.kind = NG_DIST_MULTI_BINARY, .dim = 1};
   double l40 = 40.0, l41 = 41.0, one1 = 1.0, gb;
   NG_CHECK_OK(ng_dist_logp_grad(&b1, &l40, &one1, &gb));
   NG_CHECK_CLOSE(gb, exp(-40.0) / (1.0 + exp(-40.0)), SUM_RTOL, 0.0);
@@ -596,7 +597,7 @@ static void test_sampling_moments(void) {
   ng_rng_t rng;
   ng_rng_seed(&rng, 17, 0);
   for (int di = 0; di < 3; di++) {
-    ng_dist_t dist = {NG_DIST_GAUSSIAN, GAUSS_DIMS[di]};
+    ng_dist_t dist = {.kind = NG_DIST_GAUSSIAN, .dim = GAUSS_DIMS[di]};
     size_t d = dist.dim;
     double p[MAXP], a[MAXP], s1[MAXP] = {0}, s2[MAXP] = {0};
     gen_params(&dist, &rng, 1, p);
@@ -617,7 +618,7 @@ static void test_sampling_moments(void) {
     }
   }
   for (int di = 0; di < 3; di++) {
-    ng_dist_t dist = {NG_DIST_CATEGORICAL, CAT_DIMS[di]};
+    ng_dist_t dist = {.kind = NG_DIST_CATEGORICAL, .dim = CAT_DIMS[di]};
     size_t k = dist.dim;
     for (int trial = 0; trial < 2; trial++) {
       double p[MAXP], lpi[MAXP], count[MAXP] = {0}, a;
@@ -717,8 +718,9 @@ static void eval_all(const ng_dist_t *dist, const double *p, const double *q, co
 static void test_components(void) {
   ng_rng_t rng;
   ng_rng_seed(&rng, 19, 0);
-  const ng_dist_t md = {NG_DIST_MULTI_DISCRETE, 4, {3, 1, 5, 2}};
-  const ng_dist_t mb = {NG_DIST_MULTI_BINARY, 3}, cat2 = {NG_DIST_CATEGORICAL, 2};
+  const ng_dist_t md = {.kind = NG_DIST_MULTI_DISCRETE, .dim = 4, .nvec = {3, 1, 5, 2}};
+  const ng_dist_t mb = {.kind = NG_DIST_MULTI_BINARY, .dim = 3},
+                  cat2 = {.kind = NG_DIST_CATEGORICAL, .dim = 2};
   NG_CHECK(ng_dist_n_params(&md) == 11 && ng_dist_action_size(&md) == 4);
   static all_t whole, part; /* static: ~2 KB each */
   for (int trial = 0; trial < 40; trial++) {
@@ -733,7 +735,7 @@ static void test_components(void) {
     if (dist == &md) {
       int same = 1, zero_across = 1;
       for (size_t c = 0, off = 0; c < md.dim; off += md.nvec[c], c++) {
-        const ng_dist_t cat = {NG_DIST_CATEGORICAL, md.nvec[c]};
+        const ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = md.nvec[c]};
         size_t k = cat.dim;
         eval_all(&cat, p + off, q + off, &a[c], v + off, &part);
         lp_sum += part.lp;
@@ -777,19 +779,19 @@ static void test_components(void) {
 
 static void test_mode(void) {
   /* MultiDiscrete: per component, the first of the tied largest */
-  const ng_dist_t md = {NG_DIST_MULTI_DISCRETE, 3, {3, 2, 4}};
+  const ng_dist_t md = {.kind = NG_DIST_MULTI_DISCRETE, .dim = 3, .nvec = {3, 2, 4}};
   double lmd[9] = {1.0, 3.0, 3.0, -1.0, -1.0, 0.0, 5.0, -2.0, 5.0}, amd[3] = {NAN, NAN, NAN};
   NG_CHECK_OK(ng_dist_mode(&md, lmd, amd));
   NG_CHECK(amd[0] == 1.0 && amd[1] == 0.0 && amd[2] == 1.0);
   /* MultiBinary: 1 where p > 1/2; at p = 1/2 exactly (logit +-0) 0, as SB3's
    * torch.round(probs) rounds half to even; the tiniest positive logit is already 1 */
-  const ng_dist_t mb = {NG_DIST_MULTI_BINARY, 6};
+  const ng_dist_t mb = {.kind = NG_DIST_MULTI_BINARY, .dim = 6};
   double lmb[6] = {2.0, -0.5, 0.0, -0.0, 1e-300, -1e-300}, amb[6];
   NG_CHECK_OK(ng_dist_mode(&mb, lmb, amb));
   static const double WANT_MB[6] = {1.0, 0.0, 0.0, 0.0, 1.0, 0.0};
   NG_CHECK(memcmp(amb, WANT_MB, sizeof amb) == 0);
 
-  ng_dist_t g2 = {NG_DIST_GAUSSIAN, 2}, c4 = {NG_DIST_CATEGORICAL, 4};
+  ng_dist_t g2 = {.kind = NG_DIST_GAUSSIAN, .dim = 2}, c4 = {.kind = NG_DIST_CATEGORICAL, .dim = 4};
   double p[4] = {0.3, -1.5, 2.0, -3.0}, a[2] = {NAN, NAN};
   NG_CHECK_OK(ng_dist_mode(&g2, p, a));
   NG_CHECK(a[0] == 0.3 && a[1] == -1.5);
@@ -839,8 +841,9 @@ static void test_descriptors(void) {
   NG_CHECK(ng_dist_n_params(&d) == 2 * NG_DIST_MAX_COMPONENTS);
 
   /* blocks of the other kinds */
-  const ng_dist_t c5 = {NG_DIST_CATEGORICAL, 5}, g2 = {NG_DIST_GAUSSIAN, 2};
-  const ng_dist_t b4 = {NG_DIST_MULTI_BINARY, 4};
+  const ng_dist_t c5 = {.kind = NG_DIST_CATEGORICAL, .dim = 5},
+                  g2 = {.kind = NG_DIST_GAUSSIAN, .dim = 2};
+  const ng_dist_t b4 = {.kind = NG_DIST_MULTI_BINARY, .dim = 4};
   NG_CHECK(ng_dist_n_blocks(&c5) == 1 && ng_dist_block_size(&c5, 0) == 5 &&
            ng_dist_block_size(&c5, 1) == 0);
   NG_CHECK(ng_dist_n_blocks(&g2) == 0 && ng_dist_block_size(&g2, 0) == 0);
@@ -850,13 +853,17 @@ static void test_descriptors(void) {
 }
 
 static void test_bad_inputs(void) {
-  ng_dist_t g = {NG_DIST_GAUSSIAN, 2}, c = {NG_DIST_CATEGORICAL, 3};
-  ng_dist_t md = {NG_DIST_MULTI_DISCRETE, 2, {2, 2}}, mb = {NG_DIST_MULTI_BINARY, 2};
-  ng_dist_t zero = {NG_DIST_GAUSSIAN, 0}, czero = {NG_DIST_CATEGORICAL, 0};
-  ng_dist_t mdzero = {NG_DIST_MULTI_DISCRETE, 0, {2}}, mbzero = {NG_DIST_MULTI_BINARY, 0};
-  ng_dist_t mdcount0 = {NG_DIST_MULTI_DISCRETE, 3, {2, 0, 2}};
-  ng_dist_t mdmany = {NG_DIST_MULTI_DISCRETE, NG_DIST_MAX_COMPONENTS + 1, {2, 2}};
-  ng_dist_t bad = {(ng_dist_kind_t)7, 2};
+  ng_dist_t g = {.kind = NG_DIST_GAUSSIAN, .dim = 2}, c = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
+  ng_dist_t md = {.kind = NG_DIST_MULTI_DISCRETE, .dim = 2, .nvec = {2, 2}},
+            mb = {.kind = NG_DIST_MULTI_BINARY, .dim = 2};
+  ng_dist_t zero = {.kind = NG_DIST_GAUSSIAN, .dim = 0},
+            czero = {.kind = NG_DIST_CATEGORICAL, .dim = 0};
+  ng_dist_t mdzero = {.kind = NG_DIST_MULTI_DISCRETE, .dim = 0, .nvec = {2}},
+            mbzero = {.kind = NG_DIST_MULTI_BINARY, .dim = 0};
+  ng_dist_t mdcount0 = {.kind = NG_DIST_MULTI_DISCRETE, .dim = 3, .nvec = {2, 0, 2}};
+  ng_dist_t mdmany = {
+      .kind = NG_DIST_MULTI_DISCRETE, .dim = NG_DIST_MAX_COMPONENTS + 1, .nvec = {2, 2}};
+  ng_dist_t bad = {.kind = (ng_dist_kind_t)7, .dim = 2};
   ng_rng_t rng;
   ng_rng_seed(&rng, 18, 0);
   double p[4] = {0.1, 0.2, -0.3, 0.4}, q[4] = {0.0, 0.5, 0.1, -0.2}, v[4] = {1, 2, 3, 4};

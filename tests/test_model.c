@@ -85,7 +85,8 @@ static void sample_actions(const ng_model_t *m, const double *p, size_t batch, d
                            ng_rng_t *rng) {
   ng_dist_t dist = ng_model_dist(m);
   size_t np = ng_dist_n_params(&dist), na = ng_dist_action_size(&dist);
-  for (size_t b = 0; b < batch; b++) NG_CHECK_OK(ng_dist_sample(&dist, p + b * np, rng, a + b * na));
+  for (size_t b = 0; b < batch; b++)
+    NG_CHECK_OK(ng_dist_sample(&dist, p + b * np, rng, a + b * na));
 }
 
 /* ---- Jacobian products against central differences of P(theta) ------------------------- */
@@ -593,8 +594,9 @@ static void test_init(void) {
 static void test_bad_inputs(void) {
   ng_model_t *m = NULL;
   size_t hidden[2] = {4, 0};
-  ng_dist_t gauss = {NG_DIST_GAUSSIAN, 2}, bad = {NG_DIST_GAUSSIAN, 0};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t gauss = {.kind = NG_DIST_GAUSSIAN, .dim = 2},
+            bad = {.kind = NG_DIST_GAUSSIAN, .dim = 0};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   NG_CHECK_STATUS(ng_model_create(NULL, 3, 1, hidden, NG_ACT_TANH, gauss, 0), NG_EINVAL);
   NG_CHECK_STATUS(ng_model_create(&m, 0, 1, hidden, NG_ACT_TANH, gauss, 0), NG_EINVAL);
   NG_CHECK(m == NULL);
@@ -606,9 +608,10 @@ static void test_bad_inputs(void) {
                   NG_EINVAL);
   NG_CHECK(m == NULL);
   /* invalid MultiDiscrete and MultiBinary descriptors */
-  ng_dist_t md_count0 = {NG_DIST_MULTI_DISCRETE, 2, {3, 0}};
-  ng_dist_t md_many = {NG_DIST_MULTI_DISCRETE, NG_DIST_MAX_COMPONENTS + 1, {2, 2}};
-  ng_dist_t mb_zero = {NG_DIST_MULTI_BINARY, 0};
+  ng_dist_t md_count0 = {.kind = NG_DIST_MULTI_DISCRETE, .dim = 2, .nvec = {3, 0}};
+  ng_dist_t md_many = {
+      .kind = NG_DIST_MULTI_DISCRETE, .dim = NG_DIST_MAX_COMPONENTS + 1, .nvec = {2, 2}};
+  ng_dist_t mb_zero = {.kind = NG_DIST_MULTI_BINARY, .dim = 0};
   NG_CHECK_STATUS(ng_model_create(&m, 3, 1, hidden, NG_ACT_TANH, md_count0, 0), NG_EINVAL);
   NG_CHECK_STATUS(ng_model_create(&m, 3, 1, hidden, NG_ACT_TANH, md_many, 0), NG_EINVAL);
   NG_CHECK_STATUS(ng_model_create(&m, 3, 1, hidden, NG_ACT_TANH, mb_zero, 0), NG_EINVAL);

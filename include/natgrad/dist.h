@@ -63,8 +63,9 @@ typedef enum {
  * and, for a MultiDiscrete, dim <= NG_DIST_MAX_COMPONENTS and nvec[0..dim) >= 1 (a count of
  * 1 is a component that is always 0, as Gymnasium allows; it adds nothing to log-prob,
  * entropy, KL or Fisher). nvec is read only for a MultiDiscrete and only in [0, dim), so
- * `(ng_dist_t){NG_DIST_CATEGORICAL, k}` or `{.kind = ..., .dim = ...}` describe the other
- * kinds; ng_dist_multi_discrete fills a MultiDiscrete one. */
+ * `(ng_dist_t){.kind = NG_DIST_CATEGORICAL, .dim = k}` describes the other kinds (name the
+ * fields: a positional initialiser leaves nvec out, which -Wextra reports);
+ * ng_dist_multi_discrete fills a MultiDiscrete one. */
 typedef struct {
   ng_dist_kind_t kind;
   size_t dim; /* Gaussian: action dimensions d; categorical: categories k; MultiDiscrete:
