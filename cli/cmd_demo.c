@@ -26,7 +26,7 @@
 #define CMD "demo"
 
 /* One-dimensional Gaussian: parameter row theta = (mu, log sigma), as dist.h lays it out. */
-static const ng_dist_t gauss1 = {NG_DIST_GAUSSIAN, 1};
+static const ng_dist_t gauss1 = {.kind = NG_DIST_GAUSSIAN, .dim = 1};
 
 /* ---- usage ------------------------------------------------------------------------------ */
 
@@ -156,7 +156,7 @@ static int part_a(void) {
 
   /* The post's loop sum_ij d_i d_i M_ij vs d'Md, on the Fisher of a softmax: non-diagonal,
    * and its rows sum to zero (shifting every logit changes nothing), so the loop is 0. */
-  const ng_dist_t cat3 = {NG_DIST_CATEGORICAL, 3};
+  const ng_dist_t cat3 = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   const double logits[3] = {1.0, 0.0, -1.0};
   const double d[3] = {0.2, 0.0, -0.2};
   double m[9], work[3], dmd, kl, moved[3];

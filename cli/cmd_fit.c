@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "args.h"
 #include "cli.h"
 #include "natgrad/data.h"
 #include "natgrad/supervised.h"
@@ -169,15 +170,6 @@ static int copy_str(char *dst, size_t size, const char *src) {
 
 /* ---- arguments ------------------------------------------------------------------------------------ */
 
-static const char *flag_value(int argc, char **argv, int *i, const char *name, const char *inl) {
-  if (inl) return inl;
-  if (*i + 1 >= argc) {
-    ng_cli_error(CMD, "%s needs a value (see natgrad fit --help)", name);
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 static int add_setting(fit_opts_t *o, const char *key, const char *value) {
   if (o->n_settings == MAX_SETTINGS) {
     ng_cli_error(CMD, "too many settings (at most %d)", MAX_SETTINGS);
@@ -205,40 +197,50 @@ static const struct {
     {"--fisher", "fisher", 1},
 };
 
+/* A flag that sets a run or optimiser key, recorded in order (a resume takes none). */
+static int add_flag_setting(fit_opts_t *o, const char *flag, const char *key, const char *v) {
+  if (!add_setting(o, key, v)) return 0;
+  if (!o->n_run_flags++) o->first_run_flag = flag;
+  return 1;
+}
+
+/* --set KEY=VALUE, split into the setting's own buffer. */
+static int add_set(fit_opts_t *o, const char *v) {
+  const char *e = strchr(v, '=');
+  if (!e || e == v || strlen(v) >= sizeof o->settings[0].buf) {
+    ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
+    return 0;
+  }
+  if (!add_flag_setting(o, "--set", NULL, NULL)) return 0;
+  setting_t *s = &o->settings[o->n_settings - 1];
+  memcpy(s->buf, v, strlen(v) + 1);
+  s->buf[e - v] = '\0';
+  s->key = s->buf;
+  s->value = s->buf + (e - v) + 1;
+  return 1;
+}
+
 static int parse_args(int argc, char **argv, fit_opts_t *o) {
   memset(o, 0, sizeof *o);
   ng_fit_run_config_default(&o->run, NULL);
   o->epochs = -1;
-  for (int i = 1; i < argc; i++) {
-    char name[64];
-    const char *arg = argv[i], *inl = NULL, *eq = strchr(arg, '=');
-    if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
-      memcpy(name, arg, (size_t)(eq - arg));
-      name[eq - arg] = '\0';
-      inl = eq + 1;
-    } else {
-      snprintf(name, sizeof name, "%s", arg);
-    }
+  ng_args_t a;
+  ng_args_init(&a, CMD, argc, argv);
+  while (ng_args_next(&a)) {
     const char *v;
-#define VALUE() \
-  if (!(v = flag_value(argc, argv, &i, name, inl))) return NG_EXIT_USAGE
-    int mapped = 0;
-    for (size_t f = 0; f < sizeof FLAG_KEYS / sizeof FLAG_KEYS[0]; f++)
-      if (!strcmp(name, FLAG_KEYS[f].flag)) {
-        VALUE();
-        if (!add_setting(o, FLAG_KEYS[f].key, v)) return NG_EXIT_USAGE;
-        if (!o->n_run_flags++) o->first_run_flag = FLAG_KEYS[f].flag;
-        mapped = 1;
-      }
-    if (mapped) continue;
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+    size_t f = 0;
+    while (f < sizeof FLAG_KEYS / sizeof FLAG_KEYS[0] && !ng_args_is(&a, FLAG_KEYS[f].flag)) f++;
+    if (f < sizeof FLAG_KEYS / sizeof FLAG_KEYS[0]) {
+      if (!(v = ng_args_value(&a)) || !add_flag_setting(o, FLAG_KEYS[f].flag, FLAG_KEYS[f].key, v))
+        return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--help", "-h")) {
       help(stdout);
       return NG_EXIT_OK;
-    } else if (!strcmp(name, "--keys")) {
+    } else if (ng_args_switch(&a, "--keys", NULL)) {
       list_keys(stdout);
       return NG_EXIT_OK;
-    } else if (!strcmp(name, "--opt")) {
-      VALUE();
+    } else if (ng_args_is(&a, "--opt")) {
+      if (!(v = ng_args_value(&a))) return NG_EXIT_USAGE;
       ng_opt_kind_t k;
       if (ng_opt_parse(v, &k) != NG_OK) {
         ng_cli_error(CMD, "--opt: unknown optimiser '%s' (sgd, adam, diag-ng, cg-ng, kfac)", v);
@@ -247,58 +249,30 @@ static int parse_args(int argc, char **argv, fit_opts_t *o) {
       /* a new kind starts from that kind's defaults; later flags refine them */
       ng_sup_opt_config_default(&o->run.opt, k);
       o->have_opt = 1;
-    } else if (!strcmp(name, "--set")) {
-      VALUE();
-      const char *e = strchr(v, '=');
-      if (!e || e == v || strlen(v) >= sizeof o->settings[0].buf) {
-        ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
-        return NG_EXIT_USAGE;
-      }
-      if (!add_setting(o, NULL, NULL)) return NG_EXIT_USAGE;
-      setting_t *s = &o->settings[o->n_settings - 1];
-      memcpy(s->buf, v, strlen(v) + 1);
-      s->buf[e - v] = '\0';
-      s->key = s->buf;
-      s->value = s->buf + (e - v) + 1;
-      if (!o->n_run_flags++) o->first_run_flag = "--set";
-    } else if (!strcmp(name, "--epochs")) {
-      VALUE();
-      char *end;
-      errno = 0;
-      long x = strtol(v, &end, 10);
-      if (end == v || *end || errno || x < 0 || x > 1000000) {
-        ng_cli_error(CMD, "--epochs: expected an integer in [0, 1000000], got '%s'", v);
-        return NG_EXIT_USAGE;
-      }
-      o->epochs = x;
-    } else if (!strcmp(name, "--name")) {
-      VALUE();
+    } else if (ng_args_is(&a, "--set")) {
+      if (!(v = ng_args_value(&a)) || !add_set(o, v)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--epochs")) {
+      if (!ng_args_int(&a, 0, 1000000, &o->epochs)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--name")) {
+      if (!(v = ng_args_value(&a))) return NG_EXIT_USAGE;
       if (!copy_str(o->run.name, sizeof o->run.name, v)) {
         ng_cli_error(CMD, "--name: too long");
         return NG_EXIT_USAGE;
       }
       o->have_name = 1;
-    } else if (!strcmp(name, "--out")) {
-      VALUE();
-      o->out = v;
-    } else if (!strcmp(name, "--resume")) {
-      VALUE();
-      o->resume = v;
-    } else if (!strcmp(name, "--no-standardize") && !inl) {
-      if (!add_setting(o, "standardize", "0")) return NG_EXIT_USAGE;
-      if (!o->n_run_flags++) o->first_run_flag = "--no-standardize";
-    } else if (!strcmp(name, "--force") && !inl) {
+    } else if (ng_args_is(&a, "--out")) {
+      if (!(o->out = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--resume")) {
+      if (!(o->resume = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--no-standardize", NULL)) {
+      if (!add_flag_setting(o, "--no-standardize", "standardize", "0")) return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--force", NULL)) {
       o->force = 1;
-    } else if ((!strcmp(name, "--quiet") || !strcmp(name, "-q")) && !inl) {
+    } else if (ng_args_switch(&a, "--quiet", "-q")) {
       o->quiet = 1;
-    } else if (arg[0] == '-') {
-      ng_cli_error(CMD, "unknown option '%s' (see natgrad fit --help)", arg);
-      return NG_EXIT_USAGE;
     } else {
-      ng_cli_error(CMD, "unexpected argument '%s' (see natgrad fit --help)", arg);
-      return NG_EXIT_USAGE;
+      return ng_args_unknown(&a);
     }
-#undef VALUE
   }
   return -1;
 }
@@ -812,7 +786,7 @@ static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
   f->nw = parse_model(r->model, f->train.n_features, n_out, f->w);
   if (!f->nw) return f->resume ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
   ng_act_t act = r->act;
-  ng_dist_t dist = {f->classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, n_out};
+  ng_dist_t dist = {.kind = f->classify ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN, .dim = n_out};
   int st = ng_model_create(&f->m, f->w[0], f->nw - 2, f->w + 1, act, dist,
                            NG_LOGSTD_STATE_INDEPENDENT);
   if (st == NG_OK) st = ng_model_ws_create(&f->ews, f->m, EVAL_BATCH);

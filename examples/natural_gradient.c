@@ -12,8 +12,8 @@
 int main(void) {
   size_t hidden[] = {16, 16}, batch = 256;
   ng_model_t *m;  /* 4 inputs -> 16 -> 16 tanh -> 3 logits */
-  TRY(ng_model_create(&m, 4, 2, hidden, NG_ACT_TANH, (ng_dist_t){NG_DIST_CATEGORICAL, 3},
-                      NG_LOGSTD_STATE_INDEPENDENT));
+  ng_dist_t logits = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
+  TRY(ng_model_create(&m, 4, 2, hidden, NG_ACT_TANH, logits, NG_LOGSTD_STATE_INDEPENDENT));
   size_t n = ng_model_n_params(m);
   double *theta = malloc(n * sizeof *theta), *g = malloc(n * sizeof *g);
   double *s_cg = malloc(n * sizeof *s_cg), *s_exact = malloc(n * sizeof *s_exact);

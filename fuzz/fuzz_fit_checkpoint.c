@@ -49,7 +49,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   ng_fuzz_temp_path(g_path2, sizeof g_path2, "fitck_2");
   const size_t hidden[1] = {4};
   for (int h = 0; h < 2; h++) {
-    const ng_dist_t dist = {h ? NG_DIST_GAUSSIAN : NG_DIST_CATEGORICAL, h ? 2 : 3};
+    const ng_dist_t dist = {.kind = h ? NG_DIST_GAUSSIAN : NG_DIST_CATEGORICAL, .dim = h ? 2 : 3};
     NG_FUZZ_ASSERT(ng_model_create(&g_models[h], N_IN, 1, hidden, NG_ACT_TANH, dist,
                                    NG_LOGSTD_STATE_INDEPENDENT) == NG_OK);
     NG_FUZZ_ASSERT(ng_dataset_alloc(&g_data[h], N_ROWS, N_IN, h ? 2 : 1, h ? 0 : 3) == NG_OK);

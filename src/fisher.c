@@ -1,8 +1,10 @@
 /* The model's Fisher F = (1/N) sum_b J_b^T M(P_b) J_b as products over stored activations.
  *
  * set_point runs the one forward pass (ng_model_forward, on a model workspace owned here)
- * and precomputes, per row, what M(P_b) needs (the Gaussian's diagonal, the categorical's
- * probabilities). Then, on one of two paths (fisher.h):
+ * and precomputes, per row, what M(P_b) needs: the diagonal of a diagonal M (Gaussian,
+ * MultiBinary), or the probabilities of each softmax block (categorical: one block;
+ * MultiDiscrete: one per component, M block-diagonal). Then, on one of two paths
+ * (fisher.h):
  *   JVP/VJP:   dP = J v (ng_model_jvp) -> dP_b <- M(P_b) dP_b per row -> J^T dP
  *              (ng_model_vjp): any head the model has;
  *   factored:  set_point also caches the deltas of the per-row gradients s_{b,r} = J_b^T
@@ -42,12 +44,19 @@ static size_t ng__fslices(size_t chunks) {
   return chunks < NG__FISHER_SLICES ? chunks : NG__FISHER_SLICES;
 }
 
+/* Loops over the softmax blocks of f's rows: block c holds K logits from column off. */
+#define NG__FOR_BLOCKS(f, c, off, K)                                                     \
+  for (size_t c = 0, off = 0, K = ng_dist_block_size(&(f)->dist, 0); c < (f)->nb;       \
+       off += K, c++, K = ng_dist_block_size(&(f)->dist, c))
+
 struct ng_fisher {
   const ng_model_t *m;
   const ng_mlp_t *mlp;
   ng_model_ws_t *mws; /* the forward at the point */
   ng_mlp_ws_t *ws;   /* its MLP workspace (borrowed from mws) */
   ng_dist_t dist;
+  int diag_m;        /* M(P_b) is diagonal (Gaussian, MultiBinary): mc holds its diagonal */
+  size_t nb;         /* softmax blocks of a row (categorical 1, MultiDiscrete m; else 0) */
   size_t n;          /* parameters */
   size_t n_mlp;      /* MLP parameters: theta[0, n_mlp) */
   size_t n_head;     /* head parameters (the Gaussian's log stds): theta[n_mlp, n) */
@@ -65,7 +74,7 @@ struct ng_fisher {
   size_t *idx;       /* max_batch: index array for the partial Fisher-Yates shuffle */
   const double *p;   /* max_batch x np: P at the point (mws's, borrowed) */
   double *dp;        /* max_batch x np: tangents / cotangents of P */
-  double *mc;        /* max_batch x np: Gaussian diag(M) per row, or the categorical's pi */
+  double *mc;        /* max_batch x np: diag(M) per row (diag_m), or each block's pi */
   double *u;         /* np x np: factor of M (generic path) */
   double *tmp;       /* np: M dP_b (generic path) */
   double *vec;       /* n: unit vectors for dense */
@@ -86,8 +95,11 @@ struct ng_fisher {
 static size_t ng__factor_rows(const ng_model_t *m) {
   ng_dist_t dist = ng_model_dist(m);
   size_t n_out = ng_mlp_n_out(ng_model_mlp(m));
-  if (dist.kind == NG_DIST_CATEGORICAL) return dist.dim - 1;
-  if (dist.kind == NG_DIST_GAUSSIAN) return n_out; /* d means, or 2d means and log stds */
+  /* K - 1 per softmax block of K: a categorical's k - 1, a MultiDiscrete's sum (nvec - 1) */
+  size_t nb = ng_dist_n_blocks(&dist);
+  if (nb) return ng_model_n_dist_params(m) - nb;
+  /* d means, or 2d means and log stds; d logits */
+  if (dist.kind == NG_DIST_GAUSSIAN || dist.kind == NG_DIST_MULTI_BINARY) return n_out;
   return 0;
 }
 
@@ -126,6 +138,8 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
   f->m = m;
   f->mlp = mlp;
   f->dist = ng_model_dist(m);
+  f->diag_m = f->dist.kind == NG_DIST_GAUSSIAN || f->dist.kind == NG_DIST_MULTI_BINARY;
+  f->nb = ng_dist_n_blocks(&f->dist);
   f->n = n;
   f->n_mlp = ng_model_n_mlp_params(m);
   f->n_head = ng_model_n_head_params(m);
@@ -222,10 +236,17 @@ int ng_fisher_factored(const ng_fisher_t *f) { return f && f->batch > 0 && f->fa
 /* ---- the point ------------------------------------------------------------------------------- */
 
 /* P: B x np -> mc: B x np, per row what M(P_b) needs. Gaussian: diag(M) =
- * [exp(-2 log_std) (d), 2 (d)]; categorical: pi = softmax(logits). */
+ * [exp(-2 log_std) (d), 2 (d)]; MultiBinary: diag(M) = p (1 - p), written as dist.c does
+ * (e / (1 + e)^2, e = exp(-|logit|): no cancellation); categorical and MultiDiscrete: pi =
+ * softmax of each block's logits. */
 static void ng__precompute_m(ng_fisher_t *f, const double *p, size_t batch) {
   size_t np = f->np;
-  if (f->dist.kind == NG_DIST_GAUSSIAN) {
+  if (f->dist.kind == NG_DIST_MULTI_BINARY) {
+    for (size_t i = 0; i < batch * np; i++) {
+      double e = exp(-fabs(p[i]));
+      f->mc[i] = e / ((1.0 + e) * (1.0 + e));
+    }
+  } else if (f->dist.kind == NG_DIST_GAUSSIAN) {
     size_t d = f->dist.dim;
     for (size_t b = 0; b < batch; b++) {
       const double *pb = p + b * np;
@@ -235,50 +256,55 @@ static void ng__precompute_m(ng_fisher_t *f, const double *p, size_t batch) {
         mb[d + j] = 2.0;
       }
     }
-  } else if (f->dist.kind == NG_DIST_CATEGORICAL) {
-    for (size_t b = 0; b < batch; b++) {
-      const double *pb = p + b * np;
-      double *mb = f->mc + b * np;
-      double mx = pb[0];
-      for (size_t j = 1; j < np; j++)
-        if (pb[j] > mx) mx = pb[j];
-      double z = 0.0;
-      for (size_t j = 0; j < np; j++) {
-        mb[j] = exp(pb[j] - mx);
-        z += mb[j];
+  } else if (f->nb) {
+    for (size_t b = 0; b < batch; b++)
+      NG__FOR_BLOCKS(f, c, off, K) {
+        const double *pb = p + b * np + off;
+        double *mb = f->mc + b * np + off;
+        double mx = pb[0];
+        for (size_t j = 1; j < K; j++)
+          if (pb[j] > mx) mx = pb[j];
+        double z = 0.0;
+        for (size_t j = 0; j < K; j++) {
+          mb[j] = exp(pb[j] - mx);
+          z += mb[j];
+        }
+        for (size_t j = 0; j < K; j++) mb[j] /= z;
       }
-      for (size_t j = 0; j < np; j++) mb[j] /= z;
-    }
   }
 }
 
 /* Row b's k factor rows of M(P_b), restricted to the MLP's outputs, into uy (k x n_out):
- *   Gaussian:     u_r = sqrt(M_rr) e_r over the n_out outputs (means, and log stds if the
- *                 network makes them);
- *   categorical:  the stick-breaking (Cholesky) factor of diag(pi) - pi pi^T, k - 1
- *                 columns: with tails S_j = pi_j + ... + pi_{K-1},
+ *   diagonal M:   u_r = sqrt(M_rr) e_r over the n_out outputs (Gaussian: means, and log
+ *                 stds if the network makes them; MultiBinary: logits);
+ *   softmax:      per block of K categories (one for a categorical, MultiDiscrete's M is
+ *                 block-diagonal), the stick-breaking (Cholesky) factor of diag(pi) - pi
+ *                 pi^T, K - 1 rows: with tails S_j = pi_j + ... + pi_{K-1},
  *                     u_j = sqrt(pi_j / S_j) (sqrt(S_{j+1}) e_j - pi_{>j} / sqrt(S_{j+1})),
  *                 since sum_{j<i} pi_j / (S_j S_{j+1}) telescopes to 1/S_i - 1. Written so
- *                 nothing overflows when a tail underflows; a zero tail gives a zero column. */
+ *                 nothing overflows when a tail underflows; a zero tail gives a zero row.
+ *                 Block c's rows follow block c-1's and are zero outside its columns. */
 static void ng__factor_row(ng_fisher_t *f, const double *mb, double *uy) {
   size_t k = f->k, n_out = f->n_out;
   memset(uy, 0, k * n_out * sizeof(double));
-  if (f->dist.kind == NG_DIST_GAUSSIAN) {
+  if (f->diag_m) {
     for (size_t r = 0; r < k; r++) uy[r * n_out + r] = sqrt(mb[r]);
     return;
   }
-  /* categorical: n_out = K categories, k = K - 1; tails summed from the end (no
-   * cancellation), into tmp (np = K doubles) */
+  /* tails summed from each block's end (no cancellation), into tmp (np = n_out doubles) */
   double *tail = f->tmp;
-  double s = 0.0;
-  for (size_t j = n_out; j-- > 0;) tail[j] = (s += mb[j]);
-  for (size_t j = 0; j < k; j++) {
-    double s_j = tail[j], s_next = tail[j + 1];
-    if (!(s_j > 0.0) || !(s_next > 0.0)) continue;
-    double a = sqrt(mb[j] / s_j), rb = sqrt(s_next);
-    double *u = uy + j * n_out;
-    u[j] = a * rb;
-    for (size_t i = j + 1; i < n_out; i++) u[i] = -a * (mb[i] / rb);
+  size_t row = 0; /* the block's first factor row */
+  NG__FOR_BLOCKS(f, c, off, K) {
+    double s = 0.0;
+    for (size_t j = off + K; j-- > off;) tail[j] = (s += mb[j]);
+    for (size_t j = off; j + 1 < off + K; j++, row++) {
+      double s_j = tail[j], s_next = tail[j + 1];
+      if (!(s_j > 0.0) || !(s_next > 0.0)) continue;
+      double a = sqrt(mb[j] / s_j), rb = sqrt(s_next);
+      double *u = uy + row * n_out;
+      u[j] = a * rb;
+      for (size_t i = j + 1; i < off + K; i++) u[i] = -a * (mb[i] / rb);
+    }
   }
 }
 
@@ -358,16 +384,17 @@ static double ng__centred_mean(size_t np, const double *pi, const double *w, dou
 /* dp: B x np, in place dP_b <- M(P_b) dP_b. */
 static int ng__apply_m(ng_fisher_t *f, double *dp, size_t batch) {
   size_t np = f->np;
-  if (f->dist.kind == NG_DIST_GAUSSIAN) {
+  if (f->diag_m) {
     for (size_t i = 0; i < batch * np; i++) dp[i] *= f->mc[i];
-  } else if (f->dist.kind == NG_DIST_CATEGORICAL) {
-    /* (diag(pi) - pi pi^T) w = pi .* (w - wbar), wbar = pi^T w */
-    for (size_t b = 0; b < batch; b++) {
-      double *w = dp + b * np;
-      const double *pi = f->mc + b * np;
-      double wm, s = ng__centred_mean(np, pi, w, &wm);
-      for (size_t j = 0; j < np; j++) w[j] = pi[j] * ((w[j] - wm) - s);
-    }
+  } else if (f->nb) {
+    /* per block (diag(pi) - pi pi^T) w = pi .* (w - wbar), wbar = pi^T w */
+    for (size_t b = 0; b < batch; b++)
+      NG__FOR_BLOCKS(f, c, off, K) {
+        double *w = dp + b * np + off;
+        const double *pi = f->mc + b * np + off;
+        double wm, s = ng__centred_mean(K, pi, w, &wm);
+        for (size_t j = 0; j < K; j++) w[j] = pi[j] * ((w[j] - wm) - s);
+      }
   } else {
     for (size_t b = 0; b < batch; b++) {
       int st = ng_dist_fisher_apply(&f->dist, f->p + b * np, dp + b * np, f->tmp);
@@ -477,17 +504,20 @@ int ng_fisher_linop(ng_fisher_t *f, double damping, ng_linop_t *op) {
 static int ng__quad_m(ng_fisher_t *f, const double *dp, double *sum) {
   size_t np = f->np, batch = f->batch;
   double s = 0.0;
-  if (f->dist.kind == NG_DIST_GAUSSIAN) {
+  if (f->diag_m) {
     for (size_t i = 0; i < batch * np; i++) s += f->mc[i] * (dp[i] * dp[i]);
-  } else if (f->dist.kind == NG_DIST_CATEGORICAL) {
-    /* w^T (diag(pi) - pi pi^T) w = sum_j pi_j (w_j - pi^T w)^2, a variance: no
+  } else if (f->nb) {
+    /* per block w^T (diag(pi) - pi pi^T) w = sum_j pi_j (w_j - pi^T w)^2, a variance: no
      * cancellation, never negative */
     for (size_t b = 0; b < batch; b++) {
-      const double *w = dp + b * np, *pi = f->mc + b * np;
-      double wm, c = ng__centred_mean(np, pi, w, &wm), v = 0.0;
-      for (size_t j = 0; j < np; j++) {
-        double e = (w[j] - wm) - c;
-        v += pi[j] * (e * e);
+      double v = 0.0;
+      NG__FOR_BLOCKS(f, c, off, K) {
+        const double *w = dp + b * np + off, *pi = f->mc + b * np + off;
+        double wm, cm = ng__centred_mean(K, pi, w, &wm);
+        for (size_t j = 0; j < K; j++) {
+          double e = (w[j] - wm) - cm;
+          v += pi[j] * (e * e);
+        }
       }
       s += v;
     }
@@ -579,19 +609,19 @@ int ng_fisher_diag(ng_fisher_t *f, double *out) {
     if (f->n_head)
       for (size_t j = 0; j < f->n_head; j++) out[f->n_mlp + j] = 2.0 * (double)batch;
   } else {
-    /* factor rows: Gaussian np (log stds included), categorical k - 1 (the stick-breaking
-     * factor, accurate for nearly deterministic rows; rebuilt per row into f->u), other
-     * kinds np */
-    size_t n_rows = f->dist.kind == NG_DIST_CATEGORICAL ? np - 1 : np;
+    /* factor rows: Gaussian and MultiBinary np (log stds included), categorical and
+     * MultiDiscrete k, K - 1 per block (the stick-breaking factor, accurate for nearly
+     * deterministic rows; rebuilt per row into f->u), other kinds np */
+    size_t n_rows = f->nb ? f->k : np;
     for (size_t r = 0; r < n_rows; r++) {
       for (size_t b = 0; b < batch; b++) {
         double *u = f->dp + b * np;
         const double *mb = f->mc + b * np;
-        if (f->dist.kind == NG_DIST_GAUSSIAN) {
+        if (f->diag_m) {
           /* u_r = sqrt(M_rr) e_r */
           memset(u, 0, np * sizeof(double));
           u[r] = sqrt(mb[r]);
-        } else if (f->dist.kind == NG_DIST_CATEGORICAL) {
+        } else if (f->nb) {
           ng__factor_row(f, mb, f->u);
           memcpy(u, f->u + r * np, np * sizeof(double));
         } else {

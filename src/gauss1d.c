@@ -9,7 +9,7 @@
 #include "natgrad/optim.h"
 
 /* theta = (mu, log sigma) is dist.h's parameter row of a one-dimensional Gaussian. */
-static const ng_dist_t gauss1 = {NG_DIST_GAUSSIAN, 1};
+static const ng_dist_t gauss1 = {.kind = NG_DIST_GAUSSIAN, .dim = 1};
 
 /* A rise of the loss larger than this (relative) is instability, not rounding. */
 #define LOSS_RISE_TOL 1e-10

@@ -199,6 +199,13 @@ static int set_widths(const ng_key_t *k, void *cfg, const char *word, const char
   return NG_OK;
 }
 
+/* 1 if word, written as a value, reads back as itself: no comment starts inside it. */
+static int round_trips(const char *word) {
+  for (const char *p = word; *p; p++)
+    if ((*p == '#' || *p == ';') && (p == word || is_blank(p[-1]))) return 0;
+  return 1;
+}
+
 /* Sets k from value; messages start with pre ("config: ", "FILE:LINE: "). */
 static int set_key(const ng_key_t *k, void *cfg, const char *value, const char *pre,
                    ng_error_t *err) {
@@ -275,7 +282,10 @@ static int set_key(const ng_key_t *k, void *cfg, const char *value, const char *
     return ng_error_set(err, NG_EINVAL, "%s%s = '%s': expected %s", pre, k->name, word, names);
   }
   case NG_KEY_STRING: {
-    const char *why = len >= k->size ? "too long" : k->check ? k->check(word) : NULL;
+    const char *why = len >= k->size ? "too long"
+                      : !round_trips(word) ? "a '#' or ';' at its start or after a blank would "
+                                             "read back as a comment"
+                      : k->check ? k->check(word) : NULL;
     if (why) return ng_error_set(err, NG_EINVAL, "%s%s = '%s': %s", pre, k->name, word, why);
     memcpy(f, word, len + 1);
     return NG_OK;

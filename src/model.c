@@ -2,6 +2,8 @@
  *
  * Per input row b the model produces P_b = [y_b | theta_head] (dist.h layout):
  *   categorical (k):              MLP out k,  no head
+ *   MultiDiscrete (nvec):         MLP out sum nvec, no head
+ *   MultiBinary (d):              MLP out d,  no head
  *   Gaussian, NG_LOGSTD_NETWORK:  MLP out 2d, no head
  *   Gaussian, state independent:  MLP out d,  head d (the log stds)
  * Without a head the MLP output IS the P array; with one, the head's columns are broadcast
@@ -56,7 +58,7 @@ int ng_model_create(ng_model_t **out, size_t n_in, size_t n_hidden, const size_t
     if (logstd != NG_LOGSTD_STATE_INDEPENDENT && logstd != NG_LOGSTD_NETWORK) return NG_EINVAL;
     si = logstd == NG_LOGSTD_STATE_INDEPENDENT;
   } else {
-    logstd = NG_LOGSTD_STATE_INDEPENDENT; /* ignored for a categorical head */
+    logstd = NG_LOGSTD_STATE_INDEPENDENT; /* ignored for a head of logits */
   }
   for (size_t i = 0; i < n_hidden; i++)
     if (hidden[i] == 0) return NG_EINVAL;
@@ -78,7 +80,11 @@ int ng_model_create(ng_model_t **out, size_t n_in, size_t n_hidden, const size_t
   acts[n_hidden] = NG_ACT_IDENTITY;
   st = ng_mlp_create(&m->mlp, n_layers, sizes, acts);
   if (st != NG_OK) goto fail;
+  /* the kept copy reads the same whatever the caller left in counts the kind does not use
+   * (a descriptor filled field by field may leave them indeterminate) */
   m->dist = dist;
+  size_t used = dist.kind == NG_DIST_MULTI_DISCRETE ? dist.dim : 0;
+  memset(m->dist.nvec + used, 0, (NG_DIST_MAX_COMPONENTS - used) * sizeof m->dist.nvec[0]);
   m->logstd = logstd;
   m->n_in = n_in;
   m->n_out = n_out;
@@ -108,7 +114,7 @@ void ng_model_destroy(ng_model_t *m) {
 size_t ng_model_n_params(const ng_model_t *m) { return m ? m->n_params : 0; }
 size_t ng_model_n_in(const ng_model_t *m) { return m ? m->n_in : 0; }
 ng_dist_t ng_model_dist(const ng_model_t *m) {
-  ng_dist_t none = {NG_DIST_GAUSSIAN, 0};
+  ng_dist_t none = {.kind = NG_DIST_GAUSSIAN, .dim = 0};
   return m ? m->dist : none;
 }
 ng_logstd_mode_t ng_model_logstd_mode(const ng_model_t *m) {

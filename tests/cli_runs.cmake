@@ -85,6 +85,16 @@ if(TARGET natgrad_cli)
     printf 'x' | dd of="$dir/short/checkpoint.ngc" bs=1 seek=200 conv=notrunc 2>/dev/null
     out=$("$0" fit --resume "$dir/short" --epochs 5 2>&1); rc=$?; echo "$out"
     [ "$rc" -eq 0 ] && echo "$out" | grep -q "using the previous one, '.*checkpoint.prev.ngc' (epoch 3, batch 0)" || exit 1
+    # another fit run's checkpoint is refused, naming what differs
+    cp "$dir/run/checkpoint.ngc" "$dir/short/checkpoint.ngc"
+    out=$("$0" fit --resume "$dir/short" --epochs 6 2>&1); rc=$?; echo "$out"
+    [ "$rc" -eq 1 ] && echo "$out" | grep -q "belongs to another run.*epochs\|belongs to another run" || exit 1
+    # killed before its first checkpoint: not a run yet, so a new run may start there, and
+    # --resume says there is nothing to resume
+    mkdir -p "$dir/killed"; cp "$dir/run/config.ini" "$dir/killed/"; head -n 2 "$dir/run/progress.csv" > "$dir/killed/progress.csv"
+    out=$("$0" fit --resume "$dir/killed" 2>&1); rc=$?; echo "$out"
+    [ "$rc" -eq 2 ] && echo "$out" | grep -q "no checkpoint to resume" || exit 1
+    "$0" fit --data "$dir/data/t.csv" --model auto-8-auto --epochs 1 --batch 10 --out "$dir/killed" -q || exit 1
     # a model that does not fit the data is found after the folder is made: it is removed
     out=$("$0" fit --data "$dir/data/t.csv" --model 5-8-3 --out "$dir/never" 2>&1); rc=$?
     [ "$rc" -eq 2 ] && [ ! -e "$dir/never" ] || { echo "rc $rc; $out"; ls -la "$dir/never"; exit 1; }

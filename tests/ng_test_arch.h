@@ -14,11 +14,13 @@ typedef struct {
   ng_dist_kind_t kind;
   size_t dim;
   ng_logstd_mode_t logstd;
+  uint32_t nvec[4]; /* a MultiDiscrete's counts (dim <= 4) */
 } arch_t;
 
 static inline ng_model_t *make_model(const arch_t *a) {
   ng_model_t *m = NULL;
-  ng_dist_t dist = {a->kind, a->dim};
+  ng_dist_t dist = {.kind = a->kind, .dim = a->dim};
+  for (size_t i = 0; i < 4; i++) dist.nvec[i] = a->nvec[i];
   int st = ng_model_create(&m, a->n_in, a->n_hidden, a->hidden, a->act, dist, a->logstd);
   NG_CHECK_OK(st);
   return st == NG_OK ? m : NULL;

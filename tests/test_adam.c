@@ -193,7 +193,7 @@ static void test_critic_user(void) {
 static void test_supervised_user(void) {
   enum { B = 6, NIN = 3 };
   size_t h[1] = {9};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   ng_model_t *m = NULL;
   NG_CHECK_OK(ng_model_create(&m, NIN, 1, h, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT));
   if (!m) return;

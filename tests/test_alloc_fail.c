@@ -135,11 +135,11 @@ static int model_case(ng_dist_t dist, ng_logstd_mode_t mode) {
   return s;
 }
 static int case_model_categorical(void) {
-  ng_dist_t d = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t d = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   return model_case(d, NG_LOGSTD_STATE_INDEPENDENT);
 }
 static int case_model_gaussian(void) {
-  ng_dist_t d = {NG_DIST_GAUSSIAN, 2};
+  ng_dist_t d = {.kind = NG_DIST_GAUSSIAN, .dim = 2};
   return model_case(d, NG_LOGSTD_NETWORK);
 }
 
@@ -314,7 +314,7 @@ static void test_core_objects(void) {
   ng_mlp_destroy(g_mlp);
   check_case("ng_model_create (categorical)", case_model_categorical);
   check_case("ng_model_create (gaussian)", case_model_gaussian);
-  ng_dist_t d = {NG_DIST_GAUSSIAN, 2};
+  ng_dist_t d = {.kind = NG_DIST_GAUSSIAN, .dim = 2};
   NG_CHECK_OK(ng_model_create(&g_model, 6, 2, g_hidden, NG_ACT_TANH, d,
                               NG_LOGSTD_STATE_INDEPENDENT));
   check_case("ng_model_ws_create", case_model_ws);
@@ -380,7 +380,7 @@ static void test_trainer(void) {
 
 static void test_supervised(void) {
   check_case("ng_batcher_create", case_batcher);
-  ng_dist_t d = {NG_DIST_CATEGORICAL, 4};
+  ng_dist_t d = {.kind = NG_DIST_CATEGORICAL, .dim = 4};
   NG_CHECK_OK(ng_model_create(&g_model, 6, 2, g_hidden, NG_ACT_RELU, d,
                               NG_LOGSTD_STATE_INDEPENDENT));
   check_case("ng_kfac_create", case_kfac);

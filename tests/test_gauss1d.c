@@ -22,7 +22,7 @@
 #define MIN_REL 1e-12     /* theta* is a minimiser: L(theta* +- h) >= L(theta*) - this */
 
 static const double LOG_2PI = 1.8378770664093454835606594728112;
-static const ng_dist_t gauss1 = {NG_DIST_GAUSSIAN, 1};
+static const ng_dist_t gauss1 = {.kind = NG_DIST_GAUSSIAN, .dim = 1};
 
 /* n draws of N(mu, sigma^2) from stream (seed, 0), as `natgrad demo gaussian` draws them. */
 static void draw(size_t n, double mu, double sigma, uint64_t seed, double *x) {

@@ -24,7 +24,8 @@
                                  the factors, relative to their smallest eigenvalue ~1e-2 */
 #define BATCH 5
 
-/* ---- an independent reference network ---------------------------------------------------------- */
+/* ---- an independent reference network ----------------------------------------------------------
+ */
 
 typedef struct {
   size_t L;
@@ -129,7 +130,8 @@ static void ref_grad_z(const ng_model_t *m, const ref_net_t *r, const double *th
   }
 }
 
-/* ---- fixtures ------------------------------------------------------------------------------------ */
+/* ---- fixtures
+ * ------------------------------------------------------------------------------------ */
 
 static ng_model_t *model(size_t n_in, size_t nh, const size_t *h, ng_act_t act, ng_dist_t d,
                          ng_logstd_mode_t mode) {
@@ -145,7 +147,8 @@ static void random_fill(ng_rng_t *rng, size_t n, double *x, double sd) {
   for (size_t i = 0; i < n; i++) x[i] = sd * ng_rng_normal(rng);
 }
 
-/* ---- factors against their definitions ----------------------------------------------------------- */
+/* ---- factors against their definitions
+ * ----------------------------------------------------------- */
 
 static void check_factors(ng_model_t *m, ng_fisher_kind_t kind) {
   ng_rng_t rng;
@@ -218,7 +221,10 @@ static void check_factors(ng_model_t *m, ng_fisher_kind_t kind) {
  * seeds and FD_H (a kink would show as a failure, not pass silently). */
 static void test_factors_brute_force(void) {
   static const size_t h2[2] = {4, 3}, h3[3] = {4, 5, 3};
-  const ng_dist_t cat = {NG_DIST_CATEGORICAL, 3}, gau = {NG_DIST_GAUSSIAN, 2};
+  const ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3},
+                  gau = {.kind = NG_DIST_GAUSSIAN, .dim = 2};
+  const ng_dist_t md = {.kind = NG_DIST_MULTI_DISCRETE, .dim = 2, .nvec = {2, 3}},
+                  mb = {.kind = NG_DIST_MULTI_BINARY, .dim = 3};
   const struct {
     size_t n_in, n_hidden;
     const size_t *hidden;
@@ -233,6 +239,8 @@ static void test_factors_brute_force(void) {
       {3, 3, h3, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT, 1},
       {3, 3, h3, NG_ACT_RELU, gau, NG_LOGSTD_STATE_INDEPENDENT, 0},
       {3, 1, h2, NG_ACT_RELU, cat, NG_LOGSTD_STATE_INDEPENDENT, 0},
+      {3, 2, h2, NG_ACT_TANH, md, NG_LOGSTD_STATE_INDEPENDENT, 1},
+      {3, 3, h3, NG_ACT_TANH, mb, NG_LOGSTD_STATE_INDEPENDENT, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     ng_model_t *m = model(cases[i].n_in, cases[i].n_hidden, cases[i].hidden, cases[i].act,
@@ -248,7 +256,8 @@ static void test_factors_brute_force(void) {
  * on a batch smaller than the workspace's. */
 static void test_loss_grad_matches_model(void) {
   size_t h2[2] = {5, 4}, h3[3] = {6, 5, 4};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 3}, gau = {NG_DIST_GAUSSIAN, 2};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3},
+            gau = {.kind = NG_DIST_GAUSSIAN, .dim = 2};
   enum { NM = 6 };
   ng_model_t *ms[NM] = {model(3, 2, h2, NG_ACT_RELU, cat, NG_LOGSTD_STATE_INDEPENDENT),
                         model(3, 2, h2, NG_ACT_TANH, gau, NG_LOGSTD_STATE_INDEPENDENT),
@@ -370,7 +379,7 @@ static void test_mlp_read_access(void) {
 /* G from sampled labels converges to the exact expectation. */
 static void test_sampled_converges(void) {
   size_t h[1] = {4};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   ng_model_t *m = model(3, 1, h, NG_ACT_TANH, cat, NG_LOGSTD_STATE_INDEPENDENT);
   ng_rng_t rng;
   ng_rng_seed(&rng, 5, 0);
@@ -397,7 +406,8 @@ static void test_sampled_converges(void) {
   ng_model_destroy(m);
 }
 
-/* ---- exactness: one dense layer, Gaussian head --------------------------------------------------- */
+/* ---- exactness: one dense layer, Gaussian head
+ * --------------------------------------------------- */
 
 /* The K-FAC block of layer l as a dense matrix over theta's indices (0 elsewhere). */
 static void kron_block(const ng_model_t *m, size_t l, const double *A, const double *G,
@@ -418,7 +428,7 @@ static void kron_block(const ng_model_t *m, size_t l, const double *A, const dou
 static void test_exact_one_layer_gaussian(void) {
   ng_rng_t rng;
   ng_rng_seed(&rng, 9, 0);
-  ng_dist_t gau = {NG_DIST_GAUSSIAN, 2};
+  ng_dist_t gau = {.kind = NG_DIST_GAUSSIAN, .dim = 2};
   ng_logstd_mode_t modes[1] = {NG_LOGSTD_STATE_INDEPENDENT};
   ng_model_t *m = model(3, 0, NULL, NG_ACT_IDENTITY, gau, modes[0]);
   size_t n = ng_model_n_params(m); /* 2 x 3 + 2 + 2 log stds = 10 */
@@ -455,7 +465,7 @@ static void test_exact_one_layer_gaussian(void) {
   NG_CHECK_VEC_CLOSE(n, s, s2, TOL_TINY_DAMPING);
 
   /* a categorical head makes M depend on x: then A (x) G is only an approximation */
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   ng_model_t *mc = model(3, 0, NULL, NG_ACT_IDENTITY, cat, NG_LOGSTD_STATE_INDEPENDENT);
   size_t nc = ng_model_n_params(mc);
   ng_kfac_t *kc;
@@ -490,13 +500,14 @@ static void test_exact_one_layer_gaussian(void) {
   free(s2);
 }
 
-/* ---- preconditioner, running averages ------------------------------------------------------------ */
+/* ---- preconditioner, running averages
+ * ------------------------------------------------------------ */
 
 static void test_precondition_and_running(void) {
   ng_rng_t rng;
   ng_rng_seed(&rng, 21, 0);
   size_t h[1] = {4};
-  ng_dist_t gau = {NG_DIST_GAUSSIAN, 2};
+  ng_dist_t gau = {.kind = NG_DIST_GAUSSIAN, .dim = 2};
   ng_model_t *m = model(3, 1, h, NG_ACT_TANH, gau, NG_LOGSTD_STATE_INDEPENDENT);
   size_t n = ng_model_n_params(m);
   const ng_mlp_t *mlp = ng_model_mlp(m);
@@ -587,19 +598,21 @@ static void test_precondition_and_running(void) {
   free(want_s);
 }
 
-/* ---- K-FAC's step is Newton's on linear least squares ----------------------------------------------- */
+/* ---- K-FAC's step is Newton's on linear least squares
+ * ----------------------------------------------- */
 
 static void test_newton_on_least_squares(void) {
   enum { N = 40, D = 3 };
   ng_rng_t rng;
   ng_rng_seed(&rng, 31, 0);
-  ng_dist_t gau = {NG_DIST_GAUSSIAN, 1};
+  ng_dist_t gau = {.kind = NG_DIST_GAUSSIAN, .dim = 1};
   ng_model_t *m = model(D, 0, NULL, NG_ACT_IDENTITY, gau, NG_LOGSTD_STATE_INDEPENDENT);
   size_t n = ng_model_n_params(m); /* w (3), b (1), log std (1) */
   double x[N * D], y[N], theta[5] = {0, 0, 0, 0, 0};
   random_fill(&rng, N * D, x, 1.0);
   for (int i = 0; i < N; i++)
-    y[i] = 0.5 * x[i * D] - 1.0 * x[i * D + 1] + 2.0 * x[i * D + 2] + 0.3 + 0.1 * ng_rng_normal(&rng);
+    y[i] =
+        0.5 * x[i * D] - 1.0 * x[i * D + 1] + 2.0 * x[i * D + 2] + 0.3 + 0.1 * ng_rng_normal(&rng);
   /* least squares by the normal equations on [x 1] */
   double M[16] = {0}, r[4] = {0}, w[4];
   for (int i = 0; i < N; i++) {

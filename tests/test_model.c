@@ -43,6 +43,14 @@ static const arch_t ARCHS[] = {
      NG_LOGSTD_STATE_INDEPENDENT},
     {"2-(5,4,3)-2 gauss si relu", 2, 3, {5, 4, 3}, NG_ACT_RELU, NG_DIST_GAUSSIAN, 2,
      NG_LOGSTD_STATE_INDEPENDENT},
+    {"3-(8)-(3,1,2) multidiscrete tanh", 3, 1, {8}, NG_ACT_TANH, NG_DIST_MULTI_DISCRETE, 3,
+     NG_LOGSTD_STATE_INDEPENDENT, {3, 1, 2}},
+    {"4-(64,64)-(4,5) multidiscrete relu", 4, 2, {64, 64}, NG_ACT_RELU,
+     NG_DIST_MULTI_DISCRETE, 2, NG_LOGSTD_STATE_INDEPENDENT, {4, 5}},
+    {"3-(8)-3 multibinary tanh", 3, 1, {8}, NG_ACT_TANH, NG_DIST_MULTI_BINARY, 3,
+     NG_LOGSTD_STATE_INDEPENDENT},
+    {"5-()-4 multibinary linear", 5, 0, {0}, NG_ACT_TANH, NG_DIST_MULTI_BINARY, 4,
+     NG_LOGSTD_STATE_INDEPENDENT},
 };
 #define N_ARCHS (sizeof ARCHS / sizeof ARCHS[0])
 
@@ -77,7 +85,8 @@ static void sample_actions(const ng_model_t *m, const double *p, size_t batch, d
                            ng_rng_t *rng) {
   ng_dist_t dist = ng_model_dist(m);
   size_t np = ng_dist_n_params(&dist), na = ng_dist_action_size(&dist);
-  for (size_t b = 0; b < batch; b++) NG_CHECK_OK(ng_dist_sample(&dist, p + b * np, rng, a + b * na));
+  for (size_t b = 0; b < batch; b++)
+    NG_CHECK_OK(ng_dist_sample(&dist, p + b * np, rng, a + b * na));
 }
 
 /* ---- Jacobian products against central differences of P(theta) ------------------------- */
@@ -246,20 +255,35 @@ static double helper_sum(const sums_ctx_t *c, int which, const double *theta, do
   return s;
 }
 
+/* log softmax(l)[i], l (k). */
+static double ref_log_softmax(size_t k, const double *l, size_t i) {
+  double mx = l[0], z = 0.0;
+  for (size_t j = 1; j < k; j++) mx = l[j] > mx ? l[j] : mx;
+  for (size_t j = 0; j < k; j++) z += exp(l[j] - mx);
+  return l[i] - mx - log(z);
+}
+
 /* log p(a) written out here, independently of dist.c. */
 static double ref_logp(const ng_dist_t *dist, const double *p, const double *a) {
-  if (dist->kind == NG_DIST_GAUSSIAN) {
-    double s = 0.0;
+  double s = 0.0;
+  switch (dist->kind) {
+  case NG_DIST_GAUSSIAN:
     for (size_t j = 0; j < dist->dim; j++) {
       double z = (a[j] - p[j]) / exp(p[dist->dim + j]);
       s += -0.5 * z * z - p[dist->dim + j] - 0.5 * log(2.0 * 3.14159265358979323846);
     }
     return s;
+  case NG_DIST_CATEGORICAL:
+    return ref_log_softmax(dist->dim, p, (size_t)a[0]);
+  case NG_DIST_MULTI_DISCRETE:
+    for (size_t c = 0, off = 0; c < dist->dim; off += dist->nvec[c], c++)
+      s += ref_log_softmax(dist->nvec[c], p + off, (size_t)a[c]);
+    return s;
+  case NG_DIST_MULTI_BINARY: /* l a - log(1 + e^l) */
+    for (size_t j = 0; j < dist->dim; j++) s += p[j] * a[j] - log(1.0 + exp(p[j]));
+    return s;
   }
-  double mx = p[0], z = 0.0;
-  for (size_t j = 1; j < dist->dim; j++) mx = p[j] > mx ? p[j] : mx;
-  for (size_t j = 0; j < dist->dim; j++) z += exp(p[j] - mx);
-  return p[(size_t)a[0]] - mx - log(z);
+  return NAN;
 }
 
 static void check_batch_helpers(const arch_t *arch, uint64_t seed) {
@@ -410,7 +434,18 @@ static void test_param_layout(void) {
     size_t d = arch->dim, n_mlp = ng_mlp_n_params(mlp), n_out = ng_mlp_n_out(mlp);
     int si = arch->kind == NG_DIST_GAUSSIAN && arch->logstd == NG_LOGSTD_STATE_INDEPENDENT;
     NG_CHECK(dist.kind == arch->kind && dist.dim == d);
-    NG_CHECK(np == (arch->kind == NG_DIST_GAUSSIAN ? 2 * d : d));
+    size_t np_want = arch->kind == NG_DIST_GAUSSIAN ? 2 * d : d;
+    int md = arch->kind == NG_DIST_MULTI_DISCRETE;
+    if (md) {
+      np_want = 0;
+      for (size_t i = 0; i < d; i++) np_want += arch->nvec[i];
+    }
+    NG_CHECK(np == np_want);
+    /* the model's copy of the descriptor: its counts, and zeros wherever it has none */
+    int canonical = 1;
+    for (size_t i = 0; i < NG_DIST_MAX_COMPONENTS; i++)
+      canonical &= dist.nvec[i] == (md && i < d ? arch->nvec[i] : 0);
+    NG_CHECK(canonical);
     NG_CHECK(n_out == (si ? d : np));
     NG_CHECK(n == n_mlp + (si ? d : 0));
     NG_CHECK(ng_model_n_mlp_params(m) == n_mlp);
@@ -559,8 +594,9 @@ static void test_init(void) {
 static void test_bad_inputs(void) {
   ng_model_t *m = NULL;
   size_t hidden[2] = {4, 0};
-  ng_dist_t gauss = {NG_DIST_GAUSSIAN, 2}, bad = {NG_DIST_GAUSSIAN, 0};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t gauss = {.kind = NG_DIST_GAUSSIAN, .dim = 2},
+            bad = {.kind = NG_DIST_GAUSSIAN, .dim = 0};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   NG_CHECK_STATUS(ng_model_create(NULL, 3, 1, hidden, NG_ACT_TANH, gauss, 0), NG_EINVAL);
   NG_CHECK_STATUS(ng_model_create(&m, 0, 1, hidden, NG_ACT_TANH, gauss, 0), NG_EINVAL);
   NG_CHECK(m == NULL);
@@ -571,8 +607,30 @@ static void test_bad_inputs(void) {
   NG_CHECK_STATUS(ng_model_create(&m, 3, 1, hidden, NG_ACT_TANH, gauss, (ng_logstd_mode_t)7),
                   NG_EINVAL);
   NG_CHECK(m == NULL);
-  /* a categorical head ignores the log-std mode */
+  /* invalid MultiDiscrete and MultiBinary descriptors */
+  ng_dist_t md_count0 = {.kind = NG_DIST_MULTI_DISCRETE, .dim = 2, .nvec = {3, 0}};
+  ng_dist_t md_many = {
+      .kind = NG_DIST_MULTI_DISCRETE, .dim = NG_DIST_MAX_COMPONENTS + 1, .nvec = {2, 2}};
+  ng_dist_t mb_zero = {.kind = NG_DIST_MULTI_BINARY, .dim = 0};
+  NG_CHECK_STATUS(ng_model_create(&m, 3, 1, hidden, NG_ACT_TANH, md_count0, 0), NG_EINVAL);
+  NG_CHECK_STATUS(ng_model_create(&m, 3, 1, hidden, NG_ACT_TANH, md_many, 0), NG_EINVAL);
+  NG_CHECK_STATUS(ng_model_create(&m, 3, 1, hidden, NG_ACT_TANH, mb_zero, 0), NG_EINVAL);
+  NG_CHECK(m == NULL);
+  /* a head of logits ignores the log-std mode; a descriptor filled field by field with
+   * counts it does not use comes back with them zeroed */
   NG_CHECK_OK(ng_model_create(&m, 3, 1, hidden, NG_ACT_RELU, cat, (ng_logstd_mode_t)7));
+  ng_model_destroy(m);
+  m = NULL;
+  ng_dist_t mb_junk;
+  memset(&mb_junk, 0x5a, sizeof mb_junk);
+  mb_junk.kind = NG_DIST_MULTI_BINARY;
+  mb_junk.dim = 5;
+  NG_CHECK_OK(ng_model_create(&m, 3, 1, hidden, NG_ACT_RELU, mb_junk, (ng_logstd_mode_t)7));
+  ng_dist_t kept = ng_model_dist(m);
+  int zeroed = kept.kind == NG_DIST_MULTI_BINARY && kept.dim == 5;
+  for (size_t i = 0; i < NG_DIST_MAX_COMPONENTS; i++) zeroed &= kept.nvec[i] == 0;
+  NG_CHECK(zeroed);
+  NG_CHECK(ng_model_n_dist_params(m) == 5 && ng_model_n_head_params(m) == 0);
   ng_model_destroy(m);
   m = NULL;
   NG_CHECK_OK(ng_model_create(&m, 3, 1, hidden, NG_ACT_RELU, gauss, NG_LOGSTD_STATE_INDEPENDENT));

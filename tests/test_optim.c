@@ -620,7 +620,7 @@ static int run_descent(mle_t *p, const double *opt, int natural, double lr) {
 
 static void test_natural_descent_mle(void) {
   mle_t p;
-  ng_dist_t dist = {NG_DIST_GAUSSIAN, 1};
+  ng_dist_t dist = {.kind = NG_DIST_GAUSSIAN, .dim = 1};
   NG_CHECK_OK(ng_model_create(&p.m, 1, 0, NULL, NG_ACT_IDENTITY, dist,
                               NG_LOGSTD_STATE_INDEPENDENT));
   NG_CHECK(ng_model_n_params(p.m) == 3);

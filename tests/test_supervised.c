@@ -33,12 +33,14 @@ static void fill(ng_rng_t *rng, size_t n, double *x, double sd) {
   for (size_t i = 0; i < n; i++) x[i] = sd * ng_rng_normal(rng);
 }
 
-/* ---- loss, gradient, metrics ------------------------------------------------------------------- */
+/* ---- loss, gradient, metrics -------------------------------------------------------------------
+ */
 
 static void test_loss_grad_and_metrics(void) {
   enum { B = 7 };
   size_t h[1] = {5};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 4}, gau = {NG_DIST_GAUSSIAN, 2};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 4},
+            gau = {.kind = NG_DIST_GAUSSIAN, .dim = 2};
   ng_model_t *ms[2] = {model(3, 1, h, NG_ACT_TANH, cat), model(3, 1, h, NG_ACT_TANH, gau)};
   ng_rng_t rng;
   ng_rng_seed(&rng, 1, 0);
@@ -112,7 +114,8 @@ static void test_loss_grad_and_metrics(void) {
   }
 }
 
-/* ---- config ------------------------------------------------------------------------------------ */
+/* ---- config ------------------------------------------------------------------------------------
+ */
 
 static void test_config(void) {
   ng_error_t err;
@@ -176,7 +179,8 @@ static void test_config(void) {
   NG_CHECK(strcmp(ng_opt_name((ng_opt_kind_t)99), "unknown") == 0);
 }
 
-/* ---- known optima ------------------------------------------------------------------------------ */
+/* ---- known optima ------------------------------------------------------------------------------
+ */
 
 /* Per-kind settings for the full-batch convex problems below. */
 static void convex_config(ng_sup_opt_config_t *c, ng_opt_kind_t k) {
@@ -237,7 +241,8 @@ static void run_kinds_on(const problem_t *p, int steps, const double *max_gap) {
     double *th = malloc(p->n * sizeof *th);
     memcpy(th, p->theta0, p->n * sizeof *th);
     int ok = 1;
-    for (int s = 0; s < steps && ok; s++) ok = ng_sup_opt_step(o, th, p->rows, p->x, p->y, NULL) == NG_OK;
+    for (int s = 0; s < steps && ok; s++)
+      ok = ng_sup_opt_step(o, th, p->rows, p->x, p->y, NULL) == NG_OK;
     NG_CHECK(ok);
     double gap = (full_loss(p, th) - p->lopt) / (p->l0 - p->lopt);
     if (!(gap <= max_gap[k] && gap >= -1e-9)) {
@@ -259,7 +264,7 @@ static void test_least_squares_optimum(void) {
   enum { N = 64, D = 4 };
   ng_rng_t rng;
   ng_rng_seed(&rng, 2, 0);
-  ng_dist_t gau = {NG_DIST_GAUSSIAN, 1};
+  ng_dist_t gau = {.kind = NG_DIST_GAUSSIAN, .dim = 1};
   problem_t p = {0};
   p.m = model(D, 0, NULL, NG_ACT_IDENTITY, gau);
   p.n = ng_model_n_params(p.m); /* w (4), b, log std */
@@ -268,7 +273,8 @@ static void test_least_squares_optimum(void) {
   fill(&rng, N * D, x, 1.0);
   for (int i = 0; i < N; i++) {
     x[i * D + 1] = 0.5 * x[i * D + 1] + 0.5 * x[i * D]; /* correlated features */
-    y[i] = 1.0 * x[i * D] - 2.0 * x[i * D + 1] + 0.5 * x[i * D + 3] + 1.0 + 0.2 * ng_rng_normal(&rng);
+    y[i] =
+        1.0 * x[i * D] - 2.0 * x[i * D + 1] + 0.5 * x[i * D + 3] + 1.0 + 0.2 * ng_rng_normal(&rng);
   }
   double M[25] = {0}, r[5] = {0};
   for (int i = 0; i < N; i++) {
@@ -298,7 +304,7 @@ static void test_softmax_optimum(void) {
   enum { N = 60, D = 3, K = 3 };
   ng_rng_t rng;
   ng_rng_seed(&rng, 4, 0);
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, K};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = K};
   problem_t p = {0};
   p.m = model(D, 0, NULL, NG_ACT_IDENTITY, cat);
   p.n = ng_model_n_params(p.m); /* 3 x 3 + 3 = 12 */
@@ -340,13 +346,15 @@ static void test_softmax_optimum(void) {
   ng_model_destroy(p.m);
 }
 
-/* ---- Levenberg-Marquardt --------------------------------------------------------------------------- */
+/* ---- Levenberg-Marquardt
+ * --------------------------------------------------------------------------- */
 
 static void test_levenberg_marquardt(void) {
   enum { N = 32, D = 3 };
   ng_rng_t rng;
   ng_rng_seed(&rng, 6, 0);
-  ng_dist_t gau = {NG_DIST_GAUSSIAN, 1}, cat = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t gau = {.kind = NG_DIST_GAUSSIAN, .dim = 1},
+            cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   ng_model_t *m = model(D, 0, NULL, NG_ACT_IDENTITY, gau);
   double x[N * D], y[N], th[5] = {0};
   fill(&rng, N * D, x, 1.0);
@@ -410,7 +418,8 @@ static void test_levenberg_marquardt(void) {
   ng_model_destroy(mc);
 }
 
-/* ---- every kind sees the same loss --------------------------------------------------------------- */
+/* ---- every kind sees the same loss
+ * --------------------------------------------------------------- */
 
 /* The step's loss and gradient norm do not depend on the kind: K-FAC's come from
  * ng_kfac_loss_grad, the others' from ng_sup_loss_grad, equal bit for bit (weight decay and
@@ -418,7 +427,8 @@ static void test_levenberg_marquardt(void) {
 static void test_same_loss_every_kind(void) {
   enum { B = 9, D = 3 };
   size_t h[2] = {6, 4};
-  ng_dist_t dists[2] = {{NG_DIST_CATEGORICAL, 3}, {NG_DIST_GAUSSIAN, 2}};
+  ng_dist_t dists[2] = {{.kind = NG_DIST_CATEGORICAL, .dim = 3},
+                        {.kind = NG_DIST_GAUSSIAN, .dim = 2}};
   ng_rng_t rng;
   ng_rng_seed(&rng, 12, 0);
   for (int t = 0; t < 2; t++) {
@@ -466,7 +476,8 @@ static void test_same_loss_every_kind(void) {
   }
 }
 
-/* ---- resume bit for bit ---------------------------------------------------------------------------- */
+/* ---- resume bit for bit
+ * ---------------------------------------------------------------------------- */
 
 typedef struct {
   uint64_t stop_after; /* interrupt once pos->steps reaches this (0: never) */
@@ -485,7 +496,7 @@ static void test_resume_bit_for_bit(void) {
   ng_rng_t rng;
   ng_rng_seed(&rng, 8, 0);
   size_t h[1] = {6};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 3};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 3};
   ng_model_t *m = model(D, 1, h, NG_ACT_TANH, cat);
   size_t n = ng_model_n_params(m);
   ng_dataset_t ds;
@@ -586,7 +597,7 @@ static void corrupt_and_expect(const unsigned char *orig, size_t len, long pos, 
 
 static void test_checkpoint_corruption(void) {
   size_t h[1] = {3};
-  ng_dist_t cat = {NG_DIST_CATEGORICAL, 2};
+  ng_dist_t cat = {.kind = NG_DIST_CATEGORICAL, .dim = 2};
   ng_model_t *m = model(2, 1, h, NG_ACT_TANH, cat);
   ng_sup_opt_config_t c;
   ng_sup_opt_config_default(&c, NG_OPT_KFAC);

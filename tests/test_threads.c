@@ -206,7 +206,8 @@ static void test_mlp_passes(void) {
 
 static void test_fisher_products(void) {
   const size_t hidden[2] = {24, 40};
-  const ng_dist_t dists[2] = {{NG_DIST_GAUSSIAN, 3}, {NG_DIST_CATEGORICAL, 4}};
+  const ng_dist_t dists[2] = {{.kind = NG_DIST_GAUSSIAN, .dim = 3},
+                              {.kind = NG_DIST_CATEGORICAL, .dim = 4}};
   for (int di = 0; di < 2; di++) {
     ng_model_t *m = NULL;
     NG_CHECK_OK(ng_model_create(&m, 6, 2, hidden, NG_ACT_TANH, dists[di],

@@ -5,6 +5,8 @@
  * produces one distribution-parameter row P_b (dist.h layout) by one rule,
  *     P_b = [y_b | theta_head],   y_b the MLP's outputs for row b:
  *   - categorical over k classes: the MLP outputs k logits; no head parameters.
+ *   - MultiDiscrete (sum nvec logits) or MultiBinary (d logits): the MLP outputs them all;
+ *     no head parameters.
  *   - Gaussian over d dims, NG_LOGSTD_STATE_INDEPENDENT (TRPO's choice): the MLP outputs d
  *     means; the head holds d log standard deviations shared by every input.
  *   - Gaussian, NG_LOGSTD_NETWORK: the MLP outputs 2d numbers, means then log stds.
@@ -34,9 +36,9 @@ typedef enum {
 typedef struct ng_model ng_model_t;
 
 /* n_in inputs; n_hidden hidden layers of widths hidden[0..n_hidden) (n_hidden may be 0: a
- * linear model) with activation hidden_act; identity output layer sized for dist. logstd
- * is ignored for a categorical dist (ng_model_logstd_mode then reports
- * NG_LOGSTD_STATE_INDEPENDENT). */
+ * linear model) with activation hidden_act; identity output layer sized for dist (a copy is
+ * kept; NG_EINVAL for an invalid one, dist.h). logstd is ignored for any dist but a
+ * Gaussian (ng_model_logstd_mode then reports NG_LOGSTD_STATE_INDEPENDENT). */
 int ng_model_create(ng_model_t **out, size_t n_in, size_t n_hidden, const size_t *hidden,
                     ng_act_t hidden_act, ng_dist_t dist, ng_logstd_mode_t logstd);
 void ng_model_destroy(ng_model_t *m);

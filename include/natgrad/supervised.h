@@ -62,9 +62,10 @@ int ng_sup_loss_grad(const ng_model_t *m, ng_model_ws_t *ws, const double *theta
 
 typedef struct {
   double loss;     /* mean -log p(y | x) over the rows */
-  double accuracy; /* classification: fraction whose most likely class is the label; NAN for
-                      regression */
-  double rmse;     /* regression: root mean squared error of the mean; NAN otherwise */
+  double accuracy; /* classification (categorical): fraction whose most likely class is the
+                      label; NAN for other heads */
+  double rmse;     /* regression (Gaussian): root mean squared error of the mean; NAN for
+                      other heads */
   size_t n;        /* rows evaluated */
 } ng_sup_metrics_t;
 

@@ -243,9 +243,9 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
     return ng_error_set(err, NG_EFORMAT, "load: %s: the body has %zu bytes but its sizes need "
                         "%llu", name, len, (unsigned long long)want_len);
   const ng_env_info_t *info = ng_env_find(cfg.env_id);
-  ng_dist_t dist = {info->action_space.kind == NG_SPACE_DISCRETE ? NG_DIST_CATEGORICAL
-                                                                 : NG_DIST_GAUSSIAN,
-                    info->action_space.dim};
+  ng_dist_t dist = {.kind = info->action_space.kind == NG_SPACE_DISCRETE ? NG_DIST_CATEGORICAL
+                                                                        : NG_DIST_GAUSSIAN,
+                    .dim = info->action_space.dim};
   const uint64_t early[8] = {(uint64_t)cfg.n_envs, (uint64_t)cfg.n_steps,
                              info->observation_space.dim, ng_dist_action_size(&dist),
                              ng_dist_n_params(&dist), sz[5], sz[6], info->state_size};

@@ -256,7 +256,8 @@ int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind
   } else if (samples == 0) {
     /* E over y~ of g g^T = J^T M J = sum_r (J^T u_r)(J^T u_r)^T for M = sum_r u_r u_r^T;
      * the factor's rows past the MLP's n_out outputs touch only the head (the Gaussian's
-     * factor is diagonal; a categorical has no head), give g = 0 and are skipped. */
+     * factor is diagonal; heads of logits have no head parameters), give g = 0 and are
+     * skipped. */
     for (size_t rr = 0; rr < k->n_out && st == NG_OK; rr++) {
       for (size_t b = 0; b < batch && st == NG_OK; b++) {
         st = ng_dist_fisher_factor(&k->dist, p + b * np, k->u);

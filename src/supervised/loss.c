@@ -57,7 +57,7 @@ int ng_sup_evaluate(const ng_model_t *m, ng_model_ws_t *ws, const double *theta,
         st = ng_dist_mode(&dist, pb, &mode);
         if (st != NG_OK) return st;
         correct += mode == yb[0];
-      } else {
+      } else if (dist.kind == NG_DIST_GAUSSIAN) { /* pb starts with the na means */
         for (size_t j = 0; j < na; j++) sq += (pb[j] - yb[j]) * (pb[j] - yb[j]);
       }
     }
@@ -65,6 +65,6 @@ int ng_sup_evaluate(const ng_model_t *m, ng_model_ws_t *ws, const double *theta,
   out->n = ds->n;
   out->loss = nll / (double)ds->n;
   out->accuracy = dist.kind == NG_DIST_CATEGORICAL ? (double)correct / (double)ds->n : NAN;
-  out->rmse = dist.kind == NG_DIST_CATEGORICAL ? NAN : sqrt(sq / (double)(ds->n * na));
+  out->rmse = dist.kind == NG_DIST_GAUSSIAN ? sqrt(sq / (double)(ds->n * na)) : NAN;
   return isfinite(out->loss) ? NG_OK : NG_ENONFINITE;
 }
