@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The user's path through an installed natgrad, out of the source tree (tests/install.cmake
 # runs each step as one CTest test):
-#   install   cmake --install into WORK/prefix; the files expected there and none other
+#   install   cmake --install into WORK/prefix; the files expected there and none other; what
+#             libnatgrad.so exports
 #   headers   each installed header compiles alone, as C and (if there is a C++ compiler) C++
 #   pkgconfig the README's example, a shared object and a program that dlopens it, built with
 #             plain `cc ... $(pkg-config --cflags --libs natgrad)`; the example linked
@@ -27,19 +28,28 @@ install)
   mkdir -p "$work"
   cmake --install "$build" --prefix "$prefix" >/dev/null
   # The public headers, exactly; none of src/'s private ones.
-  diff <(cd "$src/include" && find . -type f | sort) <(cd "$prefix/include" && find . -type f | sort) \
+  diff <(cd "$src/include" && find . -type f | sort) \
+       <(cd "$prefix/include" && find . -type f | sort) \
     || fail "installed headers differ from include/ (above)"
-  for f in "$prefix/$libdir/libnatgrad.a" "$prefix/$libdir/libnatgrad.so" \
-           "$prefix/$libdir/pkgconfig/natgrad.pc" "$prefix/$libdir/cmake/natgrad/natgradConfig.cmake" \
-           "$prefix/$libdir/cmake/natgrad/natgradConfigVersion.cmake"; do
+  for f in libnatgrad.a libnatgrad.so pkgconfig/natgrad.pc cmake/natgrad/natgradConfig.cmake \
+           cmake/natgrad/natgradConfigVersion.cmake; do
+    f=$prefix/$libdir/$f
     [ -e "$f" ] || fail "missing $f"
   done
   soname=$(readelf -d "$prefix/$libdir/libnatgrad.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
   [ -e "$prefix/$libdir/$soname" ] || fail "SONAME $soname is not in $prefix/$libdir"
+  # Exports: every ng_ function the headers name, and none of the ng__ internals.
+  exported=$(nm -D --defined-only "$prefix/$libdir/libnatgrad.so" | awk '{print $3}' | sort -u)
+  named=$(cat "$prefix"/include/natgrad/*.h | grep -oE '\bng_[a-z0-9_]+ *\(' | sed 's/ *(//' |
+          sort -u)
+  missing=$(comm -23 <(echo "$named") <(echo "$exported"))
+  [ -z "$missing" ] || fail "libnatgrad.so does not export: $missing"
+  [[ "$exported" != *ng__* ]] || fail "libnatgrad.so exports internals: $(grep ng__ <<<"$exported")"
   if [ -e "$build/natgrad" ]; then
     [[ "$("$prefix/bin/natgrad" list)" == *CartPole-v1* ]] || fail "installed natgrad list"
   fi
-  echo "installed into $prefix: SONAME $soname"
+  echo "installed into $prefix: SONAME $soname, $(wc -l <<<"$named") functions named by the" \
+    "headers all exported, no ng__ internal"
   ;;
 headers)
   cd "$work"
