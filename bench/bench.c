@@ -81,25 +81,31 @@ static int parse_sizes(const char *s, ng_bench_opts_t *o) {
 
 /* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, ng_bench_opts_t *o) {
-  static const char *const WITH_VALUE[] = {"--sizes",  "--threads",  "--json",     "--peer-dir",
-                                           "--python", "--peer-blas", "--growth",  "--target-s",
-                                           "--point"};
   memset(o, 0, sizeof *o);
   o->threads = 1;
   o->runs = o->envs = 1;
   o->target_s = -1.0;
-  const char *sizes = NULL;
+  const char *sizes = NULL, *threads = NULL, *target_s = NULL;
+  /* the options with a value, kept as given (checked below) */
+  const struct {
+    const char *name;
+    const char **value;
+  } with_value[] = {{"--sizes", &sizes},         {"--threads", &threads},
+                    {"--target-s", &target_s},   {"--json", &o->json},
+                    {"--peer-dir", &o->peer_dir}, {"--python", &o->python},
+                    {"--peer-blas", &o->peer_blas}, {"--growth", &o->growth},
+                    {"--point", &o->point}};
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = NULL;
-    for (size_t j = 0; j < sizeof WITH_VALUE / sizeof WITH_VALUE[0]; j++)
-      if (!strcmp(a, WITH_VALUE[j])) {
-        if (i + 1 >= argc) {
-          ng_cli_error(CMD, "%s needs a value (see natgrad bench --help)", a);
-          return NG_EXIT_USAGE;
-        }
-        v = argv[++i];
+    const char *a = argv[i];
+    size_t j = 0;
+    while (j < sizeof with_value / sizeof with_value[0] && strcmp(a, with_value[j].name)) j++;
+    if (j < sizeof with_value / sizeof with_value[0]) {
+      if (i + 1 >= argc) {
+        ng_cli_error(CMD, "%s needs a value (see natgrad bench --help)", a);
+        return NG_EXIT_USAGE;
       }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      *with_value[j].value = argv[++i];
+    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       help(stdout);
       return NG_EXIT_OK;
     } else if (!strcmp(a, "--quick")) {
@@ -110,40 +116,28 @@ static int parse_args(int argc, char **argv, ng_bench_opts_t *o) {
       o->runs = 0;
     } else if (!strcmp(a, "--no-envs")) {
       o->envs = 0;
-    } else if (!strcmp(a, "--sizes")) {
-      sizes = v;
-    } else if (!strcmp(a, "--threads")) {
-      char *end;
-      errno = 0;
-      long t = strtol(v, &end, 10);
-      if (end == v || *end || errno || t < 1 || t > NG_POOL_MAX_THREADS) {
-        ng_cli_error(CMD, "--threads: expected an integer in [1, %d], got '%s'",
-                     NG_POOL_MAX_THREADS, v);
-        return NG_EXIT_USAGE;
-      }
-      o->threads = (int)t;
-    } else if (!strcmp(a, "--target-s")) {
-      char *end;
-      errno = 0;
-      o->target_s = strtod(v, &end);
-      if (end == v || *end || errno || !(o->target_s > 0.0) || o->target_s > 60.0) {
-        ng_cli_error(CMD, "--target-s: expected seconds in (0, 60], got '%s'", v);
-        return NG_EXIT_USAGE;
-      }
-    } else if (!strcmp(a, "--json")) {
-      o->json = v;
-    } else if (!strcmp(a, "--peer-dir")) {
-      o->peer_dir = v;
-    } else if (!strcmp(a, "--python")) {
-      o->python = v;
-    } else if (!strcmp(a, "--peer-blas")) {
-      o->peer_blas = v;
-    } else if (!strcmp(a, "--growth")) {
-      o->growth = v;
-    } else if (!strcmp(a, "--point")) {
-      o->point = v;
     } else {
       ng_cli_error(CMD, "unknown option '%s' (see natgrad bench --help)", a);
+      return NG_EXIT_USAGE;
+    }
+  }
+  if (threads) {
+    char *end;
+    errno = 0;
+    long t = strtol(threads, &end, 10);
+    if (end == threads || *end || errno || t < 1 || t > NG_POOL_MAX_THREADS) {
+      ng_cli_error(CMD, "--threads: expected an integer in [1, %d], got '%s'",
+                   NG_POOL_MAX_THREADS, threads);
+      return NG_EXIT_USAGE;
+    }
+    o->threads = (int)t;
+  }
+  if (target_s) {
+    char *end;
+    errno = 0;
+    o->target_s = strtod(target_s, &end);
+    if (end == target_s || *end || errno || !(o->target_s > 0.0) || o->target_s > 60.0) {
+      ng_cli_error(CMD, "--target-s: expected seconds in (0, 60], got '%s'", target_s);
       return NG_EXIT_USAGE;
     }
   }

@@ -45,20 +45,27 @@ static void json_num(FILE *f, double x) {
   else fprintf(f, "null");
 }
 
+/* , "key": "s" and , "key": x */
+static void json_kstr(FILE *f, const char *key, const char *s) {
+  fprintf(f, ", \"%s\": ", key);
+  json_str(f, s);
+}
+
+static void json_knum(FILE *f, const char *key, double x) {
+  fprintf(f, ", \"%s\": ", key);
+  json_num(f, x);
+}
+
 static void json_timing(FILE *f, const char *key, const ng_bench_timing_t *t, double flops,
                         double tall, double square) {
-  fprintf(f, "\"%s\": {\"median_s\": ", key);
-  json_num(f, t->median_s);
-  fprintf(f, ", \"p10_s\": ");
-  json_num(f, t->p10_s);
-  fprintf(f, ", \"p90_s\": ");
-  json_num(f, t->p90_s);
-  fprintf(f, ", \"reps\": %d, \"gflops\": ", t->reps);
-  json_num(f, ng_bench_gflops(flops, t));
-  fprintf(f, ", \"frac_tall\": ");
-  json_num(f, ng_bench_gflops(flops, t) / tall);
-  fprintf(f, ", \"frac_square\": ");
-  json_num(f, ng_bench_gflops(flops, t) / square);
+  double g = ng_bench_gflops(flops, t);
+  fprintf(f, "\"%s\": {\"reps\": %d", key, t->reps);
+  json_knum(f, "median_s", t->median_s);
+  json_knum(f, "p10_s", t->p10_s);
+  json_knum(f, "p90_s", t->p90_s);
+  json_knum(f, "gflops", g);
+  json_knum(f, "frac_tall", g / tall);
+  json_knum(f, "frac_square", g / square);
   fprintf(f, "}");
 }
 
@@ -80,8 +87,7 @@ static void json_op(FILE *f, const ng_bench_results_t *res, const ng_bench_kerne
     fprintf(f, "\"env\": ");
     json_str(f, x->pol->env_id);
     if (x->update_status) {
-      fprintf(f, ", \"error\": ");
-      json_str(f, x->update_error);
+      json_kstr(f, "error", x->update_error);
       fprintf(f, "}");
       return;
     }
@@ -103,12 +109,9 @@ static void json_op(FILE *f, const ng_bench_results_t *res, const ng_bench_kerne
 static void json_peer(FILE *f, const ng_bench_peer_t *peer, int threads) {
   fprintf(f, ",\n \"peer\": {\"script\": ");
   json_str(f, peer->script);
-  fprintf(f, ", \"python\": ");
-  json_str(f, peer->python);
-  fprintf(f, ", \"torch\": ");
-  json_str(f, peer->torch);
-  fprintf(f, ", \"blas\": ");
-  json_str(f, peer->blas);
+  json_kstr(f, "python", peer->python);
+  json_kstr(f, "torch", peer->torch);
+  json_kstr(f, "blas", peer->blas);
   /* the peer's environment, set for its process only */
   fprintf(f, ",\n  \"env\": {\"LD_LIBRARY_PATH\": ");
   if (peer->blas_dir[0]) json_str(f, peer->blas_dir);
@@ -134,26 +137,20 @@ int ng_bench_write_json(const ng_bench_results_t *res) {
     ng_cli_error(CMD, "cannot write %s: %s", o->json, strerror(errno));
     return -1;
   }
-  fprintf(f, "{\"meta\": {\"blas\": ");
-  json_str(f, m->blas);
-  fprintf(f, ", \"cpu\": ");
-  json_str(f, m->cpu);
+  fprintf(f, "{\"meta\": {\"threads\": %d", o->threads);
+  json_kstr(f, "blas", m->blas);
+  json_kstr(f, "cpu", m->cpu);
   json_load(f, "loadavg_start", m->load_start);
   json_load(f, "loadavg_end", m->load_end);
-  fprintf(f, ", \"threads\": %d, \"quick\": %d, \"target_s\": %g, \"damping\": %g, "
-             "\"cg_iters\": %d, \"max_kl\": %g},\n",
-          o->threads, o->quick, o->target_s, NG_BENCH_DAMPING, NG_BENCH_CG_ITERS,
-          NG_BENCH_MAX_KL);
-  fprintf(f, " \"dgemm\": {\"square_n\": %d, \"tall_m\": %d, \"tall_n\": %d, \"tall_k\": %d, "
-             "\"square_gflops\": ",
+  fprintf(f, ", \"quick\": %d, \"target_s\": %g, \"damping\": %g, \"cg_iters\": %d, "
+             "\"max_kl\": %g},\n",
+          o->quick, o->target_s, NG_BENCH_DAMPING, NG_BENCH_CG_ITERS, NG_BENCH_MAX_KL);
+  fprintf(f, " \"dgemm\": {\"square_n\": %d, \"tall_m\": %d, \"tall_n\": %d, \"tall_k\": %d",
           NG_BENCH_SQ_N, NG_BENCH_TALL_M, NG_BENCH_TALL_N, NG_BENCH_TALL_N);
-  json_num(f, m->sq1);
-  fprintf(f, ", \"tall_gflops\": ");
-  json_num(f, m->tall1);
-  fprintf(f, ", \"square_gflops_threads\": ");
-  json_num(f, m->sqn);
-  fprintf(f, ", \"tall_gflops_threads\": ");
-  json_num(f, m->talln);
+  json_knum(f, "square_gflops", m->sq1);
+  json_knum(f, "tall_gflops", m->tall1);
+  json_knum(f, "square_gflops_threads", m->sqn);
+  json_knum(f, "tall_gflops_threads", m->talln);
   fprintf(f, "},\n \"kernels\": [");
   for (int i = 0; i < res->n_k; i++) {
     const ng_bench_kernel_result_t *x = &res->k[i];
@@ -168,11 +165,9 @@ int ng_bench_write_json(const ng_bench_results_t *res) {
   fprintf(f, "\n ],\n \"envs\": [");
   for (int i = 0; i < res->n_e; i++) {
     const ng_bench_env_result_t *e = &res->e[i];
-    fprintf(f, "%s\n  {\"id\": \"%s\", \"status\": %d, \"steps_per_s\": ", i ? "," : "", e->id,
-            e->status);
-    json_num(f, e->rate1);
-    fprintf(f, ", \"steps_per_s_threads\": ");
-    json_num(f, e->rate_n);
+    fprintf(f, "%s\n  {\"id\": \"%s\", \"status\": %d", i ? "," : "", e->id, e->status);
+    json_knum(f, "steps_per_s", e->rate1);
+    json_knum(f, "steps_per_s_threads", e->rate_n);
     fprintf(f, "}");
   }
   fprintf(f, "\n ],\n \"runs\": [");
@@ -180,10 +175,10 @@ int ng_bench_write_json(const ng_bench_results_t *res) {
     const ng_bench_run_result_t *r = &res->r[i];
     fprintf(f, "%s\n  {\"env\": \"%s\", \"threads\": %d, \"status\": %d, \"steps\": %ld, "
                "\"iterations\": %d, \"wall_s\": %.6g, \"rollout_s\": %.6g, \"update_s\": %.6g, "
-               "\"policy_update_s\": %.6g, \"last_mean_return\": ",
+               "\"policy_update_s\": %.6g",
             i ? "," : "", r->env, r->threads, r->status, r->steps, r->iterations, r->wall_s,
             r->rollout_s, r->update_s, r->policy_update_s);
-    json_num(f, r->mean_return);
+    json_knum(f, "last_mean_return", r->mean_return);
     fprintf(f, "}");
   }
   fprintf(f, "\n ]");
