@@ -3,8 +3,8 @@
  * malloc told to keep freed memory (MALLOC_MMAP_MAX_, MALLOC_TRIM_THRESHOLD_), as the peer's
  * README prescribes. These settings go into the child's environment only: natgrad's own
  * process keeps its OpenBLAS and its malloc. The interpreter is --python, else $NG_PYTHON,
- * else the first python3 on PATH that imports torch; the script is found by
- * find_script(). Every setting is recorded in the JSON. */
+ * (a path, or a name looked up on PATH), else the first python3 on PATH that imports torch;
+ * the script is found by find_script(). Every setting is recorded in the JSON. */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -195,22 +195,23 @@ static int probe(const char *python, ng_bench_peer_t *p) {
   return !rc && p->torch[0] ? 0 : -1;
 }
 
-/* The interpreter: the one given, else the first python3 on PATH that imports torch (PATH may
- * start with e.g. a pyenv shim without it). tried lists what was tried. */
+/* The interpreter: the path given, else the first program of the name given (default
+ * python3) on PATH that imports torch (PATH may start with e.g. a pyenv shim without it).
+ * tried lists what was tried. */
 static int find_python(const ng_bench_opts_t *o, ng_bench_peer_t *p, char *tried,
                        size_t size) {
   const char *given = o->python ? o->python : getenv("NG_PYTHON");
   tried[0] = '\0';
-  if (given) {
+  if (given && strchr(given, '/')) {
     snprintf(p->python, sizeof p->python, "%s", given);
     snprintf(tried, size, "%s", given);
     return probe(p->python, p);
   }
-  const char *path = getenv("PATH");
+  const char *name = given ? given : "python3", *path = getenv("PATH");
   if (!path) return -1;
   for (const char *d = path; ; ) {
     size_t n = strcspn(d, ":");
-    int w = snprintf(p->python, sizeof p->python, "%.*s/python3", (int)n, n ? d : ".");
+    int w = snprintf(p->python, sizeof p->python, "%.*s/%s", (int)n, n ? d : ".", name);
     if (w > 0 && (size_t)w < sizeof p->python && access(p->python, X_OK) == 0) {
       size_t used = strlen(tried);
       snprintf(tried + used, size - used, "%s%s", used ? ", " : "", p->python);
@@ -242,10 +243,11 @@ int ng_bench_peer_prepare(const ng_bench_opts_t *o, ng_bench_peer_t *p) {
   if (blas) snprintf(p->blas_dir, sizeof p->blas_dir, "%s", blas);
   char tried[8192];
   if (find_python(o, p, tried, sizeof tried) != 0) {
-    ng_cli_error(CMD, "--peer: %s cannot import torch: the PyTorch reference needs Debian's "
-                 "python3-torch (apt-get install python3-torch libopenblas0-openmp) and its "
-                 "interpreter, given with --python PATH or NG_PYTHON if it is not the first "
-                 "python3 on PATH; see the peer's README", tried[0] ? tried : "no python3 on PATH");
+    ng_cli_error(CMD, "--peer: no interpreter that can import torch (tried: %s): the PyTorch "
+                 "reference needs Debian's python3-torch (apt-get install python3-torch "
+                 "libopenblas0-openmp) and its interpreter, given with --python PATH or "
+                 "NG_PYTHON if it is not the first python3 on PATH; see the peer's README",
+                 tried[0] ? tried : "none found on PATH");
     return NG_EXIT_FAILURE;
   }
   if (!on_openblas(p->blas)) {
