@@ -118,6 +118,9 @@ typedef struct {
   double vf_loss;          /* value loss (mean squared error) after fitting */
   double explained_variance;
   double rollout_seconds, update_seconds;
+  double policy_update_seconds; /* of update_seconds, the policy update alone (advantage
+                              normalisation, surrogate gradient, Fisher set-up, CG, s^T F s,
+                              line search): not the value predictions, GAE or value fit */
   int update_status;       /* NG_OK if the policy step was taken; else why it was skipped:
                               NG_ELINESEARCH (every trial rejected), NG_ECURVATURE or
                               NG_ENONFINITE (CG or s^T F s failed); theta is then unchanged */
