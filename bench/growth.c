@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "svg.h"
+#include "natgrad/svg.h"
 
 #define CMD NG_BENCH_CMD
 

@@ -73,8 +73,8 @@ int ng_bench_problem_init(ng_bench_problem_t *p, const ng_bench_policy_t *pol, s
   p->hidden[0] = p->hidden[1] = hidden;
   p->batch = batch;
   p->n_in = pol->n_in;
-  ng_dist_t dist = pol->gauss ? (ng_dist_t){NG_DIST_GAUSSIAN, pol->out_dim}
-                              : (ng_dist_t){NG_DIST_CATEGORICAL, pol->out_dim};
+  ng_dist_t dist = pol->gauss ? (ng_dist_t){.kind = NG_DIST_GAUSSIAN, .dim = pol->out_dim}
+                              : (ng_dist_t){.kind = NG_DIST_CATEGORICAL, .dim = pol->out_dim};
   int st = ng_model_create(&p->model, pol->n_in, 2, p->hidden, NG_ACT_TANH, dist,
                            NG_LOGSTD_STATE_INDEPENDENT);
   if (st) return st;
