@@ -296,10 +296,74 @@ static void test_builtins_listed(void) {
   NG_CHECK(found == 2);
 }
 
+/* ---- plugins (tests/plugins/, built by tests/cli_plugins.cmake) ---- */
+
+#ifndef NG_TEST_PLUGIN_DIR
+#error "NG_TEST_PLUGIN_DIR: the folder of the test plugins (tests/cli_plugins.cmake sets it)"
+#endif
+static const char *plugin(const char *kind) {
+  static char path[1024];
+  snprintf(path, sizeof path, "%s/libng_plugin_%s.so", NG_TEST_PLUGIN_DIR, kind);
+  return path;
+}
+
+/* Loading fails with want and a message containing text, registering nothing. */
+static void expect_load_fails(const char *path, int want, const char *text) {
+  size_t before = ng_env_count();
+  ng_error_t err;
+  ng_plugin_info_t info;
+  NG_CHECK_STATUS(ng_plugin_load(path, &info, &err), want);
+  if (!strstr(err.message, text)) {
+    fprintf(stderr, "  message '%s' lacks '%s'\n", err.message, text);
+    NG_CHECK(0);
+  }
+  NG_CHECK(strchr(err.message, '\n') == NULL); /* one line */
+  NG_CHECK(ng_env_count() == before);
+}
+
+static void test_plugins(void) {
+  ng_error_t err;
+  ng_plugin_info_t info, again;
+  size_t before = ng_env_count();
+  NG_CHECK_OK(ng_plugin_load(plugin("reach"), &info, &err));
+  NG_CHECK(info.n_envs == 2 && ng_env_count() == before + 2);
+  NG_CHECK(info.path[0] == '/' && strstr(info.path, "libng_plugin_reach.so"));
+  char hash[24];
+  NG_CHECK_OK(ng_plugin_hash_file(info.path, hash, sizeof hash, NULL));
+  NG_CHECK(!strcmp(hash, info.hash) && !strncmp(hash, "crc32:", 6) && strlen(hash) == 14);
+  const char *from = ng_env_plugin_path("Reach-v0");
+  NG_CHECK(from && !strcmp(from, info.path));
+  NG_CHECK(ng_env_find("ReachNoState-v0")->state_size == 0);
+  /* loading it again changes nothing */
+  NG_CHECK_OK(ng_plugin_load(plugin("reach"), &again, NULL));
+  NG_CHECK(!strcmp(again.path, info.path) && ng_env_count() == before + 2);
+
+  /* its environment behaves as its source says */
+  ng_env_t *env;
+  NG_CHECK_OK(ng_env_create(&env, "Reach-v0", NULL));
+  double x[1] = {1.0}, obs[1], r, a[1] = {-5}; /* clipped to -1 by the env */
+  int term, trunc;
+  NG_CHECK_OK(ng_env_set_state(env, x, obs));
+  NG_CHECK_OK(ng_env_step(env, a, obs, &r, &term, &trunc));
+  NG_CHECK_CLOSE(obs[0], 0.8, 1e-15, 0);
+  NG_CHECK_CLOSE(r, -0.64, 1e-15, 0);
+  ng_env_destroy(env);
+
+  expect_load_fails(plugin("nosym"), NG_EFORMAT, "no symbol 'natgrad_plugin'");
+  expect_load_fails(plugin("abi"), NG_EUNSUPPORTED, "built for plugin ABI 2");
+  expect_load_fails(plugin("space"), NG_EINVAL, "env Faulty-v0: observation space: low > high");
+  expect_load_fails(plugin("clash"), NG_EINVAL, "env CartPole-v1: the id is taken");
+  expect_load_fails(plugin("does-not-exist"), NG_ENOTFOUND, "No such file");
+  expect_load_fails(NG_TEST_PLUGIN_DIR, NG_EINVAL, "not a regular file");
+  expect_load_fails(__FILE__, NG_EFORMAT, "not a loadable shared library");
+  NG_CHECK(ng_env_find("Faulty-v0") == NULL);
+}
+
 int main(void) {
   NG_TEST_RUN(test_builtins_listed);
   NG_TEST_RUN(test_register_and_dispatch);
   NG_TEST_RUN(test_register_refused);
   NG_TEST_RUN(test_user_statuses);
+  NG_TEST_RUN(test_plugins);
   NG_TEST_END();
 }
