@@ -159,7 +159,9 @@ static const ng__zoo_entry_t ng__zoo[] = {
  * One row per key: its range and its library default (SB3-contrib's TRPO, above). */
 
 static const char *ng__env_check(const char *id) {
-  return ng_env_find(id) ? NULL : "unknown environment id (see `natgrad list`)";
+  return ng_env_find(id) ? NULL
+                         : "unknown environment id (see `natgrad list`; one from a plugin "
+                           "needs the plugin loaded: --plugin LIB.so)";
 }
 
 /* "" or ng_plugin_hash_file's spelling: "crc32:" and 8 lowercase hex digits. */
