@@ -17,3 +17,12 @@ target_compile_definitions(test_env_api PRIVATE
   NG_TEST_PLUGIN_DIR="$<TARGET_FILE_DIR:ng_plugin_reach>")
 add_dependencies(test_env_api ng_plugin_reach ng_plugin_nosym ng_plugin_abi ng_plugin_space
                  ng_plugin_clash)
+
+if(TARGET natgrad_cli)
+  foreach(case train resume resume_nostate changed replay_list bad_plugins bad_envs)
+    add_test(NAME cli_plugins_${case}
+             COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli_plugins.sh $<TARGET_FILE:natgrad_cli>
+                     $<TARGET_FILE_DIR:ng_plugin_reach> ${CMAKE_BINARY_DIR}/cli_plugins ${case})
+    set_tests_properties(cli_plugins_${case} PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+  endforeach()
+endif()
