@@ -151,7 +151,16 @@ int ng_env_def_check(const ng_env_def_t *def, ng_error_t *err) {
   const ng_env_info_t *in = &def->info;
   if (!in->id) return ng_error_set(err, NG_EINVAL, "env: a definition without an id");
   const char *bad = ng__env_id_problem(in->id);
-  if (bad) return ng_error_set(err, NG_EINVAL, "env '%.80s': %s", in->id, bad);
+  if (bad) {
+    /* the message is one line of text whatever bytes the refused id holds */
+    char shown[81];
+    size_t i = 0;
+    for (; in->id[i] && i < sizeof shown - 1; i++)
+      shown[i] = (unsigned char)in->id[i] < 0x20 || (unsigned char)in->id[i] >= 0x7f
+                     ? '?' : in->id[i];
+    shown[i] = '\0';
+    return ng_error_set(err, NG_EINVAL, "env '%s': %s", shown, bad);
+  }
   if (!def->create || !def->destroy || !def->reset || !def->step)
     return ng_error_set(err, NG_EINVAL, "env %s: missing callback %s", in->id,
                         !def->create ? "create" : !def->destroy ? "destroy"
