@@ -24,6 +24,8 @@
 extern "C" {
 #endif
 
+/* MultiDiscrete and MultiBinary actions (issue 12 item 3) are not kinds yet: they come with
+ * their policy distributions, and the ABI version goes up then. */
 typedef enum { NG_SPACE_BOX = 0, NG_SPACE_DISCRETE = 1 } ng_space_kind_t;
 
 typedef struct {
