@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 #include "cmd_args.h"
 #include "natgrad/env.h"
@@ -117,29 +118,6 @@ static void list_keys(FILE *out) {
   }
 }
 
-/* The value of a flag: "--flag=value" or "--flag value". NULL (after an error) if none. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name,
-                              const char *inline_value) {
-  if (inline_value) return inline_value;
-  if (*i + 1 >= argc) {
-    ng_cli_error(CMD, "%s needs a value (see natgrad train --help)", name);
-    return NULL;
-  }
-  return argv[++*i];
-}
-
-/* A whole decimal integer in [lo, hi]. */
-static int parse_int(const char *flag, const char *s, long lo, long hi, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end || v < lo || v > hi) {
-    ng_cli_error(CMD, "%s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
-    return 0;
-  }
-  *out = (int)v;
-  return 1;
-}
-
 int ng_train_default_threads(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : n > NG_TRAIN_DEFAULT_MAX_THREADS ? NG_TRAIN_DEFAULT_MAX_THREADS : (int)n;
@@ -157,97 +135,88 @@ static int add_setting(train_opts_t *o, const char *flag, const char *key, const
   return 1;
 }
 
+/* --set KEY=VALUE, split into the setting's own buffer. */
+static int add_set(train_opts_t *o, const char *v) {
+  const char *e = strchr(v, '=');
+  if (!e || e == v) {
+    ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
+    return 0;
+  }
+  if (strlen(v) >= sizeof o->settings[0].buf) {
+    ng_cli_error(CMD, "--set %s: too long", v);
+    return 0;
+  }
+  if (!add_setting(o, "--set", NULL, NULL)) return 0;
+  setting_t *s = &o->settings[o->n_settings - 1];
+  size_t kl = (size_t)(e - v);
+  memcpy(s->buf, v, strlen(v) + 1);
+  s->buf[kl] = '\0';
+  s->key = s->buf;
+  s->value = s->buf + kl + 1;
+  if (!strcmp(s->key, "env") || !strcmp(s->key, "env_id")) o->env = s->value;
+  return 1;
+}
+
+/* An integer flag into an int field. */
+static int int_flag(ng_args_t *a, long lo, long hi, int *out) {
+  long x;
+  if (!ng_args_int(a, lo, hi, &x)) return 0;
+  *out = (int)x;
+  return 1;
+}
+
 int ng_train_parse_args(int argc, char **argv, train_opts_t *o) {
   memset(o, 0, sizeof *o);
   o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
   o->eval_episodes = NG_RUN_EVAL_EPISODES;
-  for (int i = 1; i < argc; i++) {
-    char name[64];
-    const char *arg = argv[i], *inl = NULL, *eq = strchr(arg, '=');
-    if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
-      memcpy(name, arg, (size_t)(eq - arg));
-      name[eq - arg] = '\0';
-      inl = eq + 1;
-    } else {
-      snprintf(name, sizeof name, "%s", arg);
-    }
+  /* flags that set one config key, in the order given */
+  static const char *const keyed[][2] = {{"--algo", "algo"}, {"--steps", "steps"},
+                                         {"--seed", "seed"}};
+  ng_args_t a;
+  ng_args_init(&a, CMD, argc, argv);
+  while (ng_args_next(&a)) {
     const char *v;
-#define VALUE() \
-  if (!(v = flag_value(argc, argv, &i, name, inl))) return NG_EXIT_USAGE
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+    size_t k = 0;
+    while (k < 3 && !ng_args_is(&a, keyed[k][0])) k++;
+    if (k < 3) {
+      if (!(v = ng_args_value(&a)) || !add_setting(o, keyed[k][0], keyed[k][1], v))
+        return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--help", "-h")) {
       help(stdout);
       return NG_EXIT_OK;
-    } else if (!strcmp(name, "--keys")) {
+    } else if (ng_args_switch(&a, "--keys", NULL)) {
       list_keys(stdout);
       return NG_EXIT_OK;
-    } else if (!strcmp(name, "--env")) {
-      VALUE();
-      o->env = v;
-    } else if (!strcmp(name, "--algo")) {
-      VALUE();
-      if (!add_setting(o, "--algo", "algo", v)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--steps")) {
-      VALUE();
-      if (!add_setting(o, "--steps", "steps", v)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--seed")) {
-      VALUE();
-      if (!add_setting(o, "--seed", "seed", v)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--set")) {
-      VALUE();
-      const char *e = strchr(v, '=');
-      if (!e || e == v) {
-        ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
-        return NG_EXIT_USAGE;
-      }
-      if (!add_setting(o, "--set", NULL, NULL)) return NG_EXIT_USAGE;
-      setting_t *s = &o->settings[o->n_settings - 1];
-      size_t kl = (size_t)(e - v);
-      if (strlen(v) >= sizeof s->buf) {
-        ng_cli_error(CMD, "--set %s: too long", v);
-        return NG_EXIT_USAGE;
-      }
-      memcpy(s->buf, v, strlen(v) + 1);
-      s->buf[kl] = '\0';
-      s->key = s->buf;
-      s->value = s->buf + kl + 1;
-      if (!strcmp(s->key, "env") || !strcmp(s->key, "env_id")) o->env = s->value;
-    } else if (!strcmp(name, "--config")) {
-      VALUE();
-      o->config = v;
-    } else if (!strcmp(name, "--plugin")) {
-      VALUE();
+    } else if (ng_args_is(&a, "--env")) {
+      if (!(o->env = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--set")) {
+      if (!(v = ng_args_value(&a)) || !add_set(o, v)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--config")) {
+      if (!(o->config = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--plugin")) {
+      if (!(v = ng_args_value(&a))) return NG_EXIT_USAGE;
       if (o->plugin) {
         ng_cli_error(CMD, "--plugin: one plugin per run");
         return NG_EXIT_USAGE;
       }
       o->plugin = v;
-    } else if (!strcmp(name, "--out")) {
-      VALUE();
-      o->out = v;
-    } else if (!strcmp(name, "--resume")) {
-      VALUE();
-      o->resume = v;
-    } else if (!strcmp(name, "--checkpoint-every")) {
-      VALUE();
-      if (!parse_int(name, v, 1, 1000000000L, &o->checkpoint_every)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--eval-episodes")) {
-      VALUE();
-      if (!parse_int(name, v, 0, 1000000, &o->eval_episodes)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--threads")) {
-      VALUE();
-      if (!parse_int(name, v, 1, NG_POOL_MAX_THREADS, &o->threads)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--force") && !inl) {
+    } else if (ng_args_is(&a, "--out")) {
+      if (!(o->out = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--resume")) {
+      if (!(o->resume = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--checkpoint-every")) {
+      if (!int_flag(&a, 1, 1000000000L, &o->checkpoint_every)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--eval-episodes")) {
+      if (!int_flag(&a, 0, 1000000, &o->eval_episodes)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--threads")) {
+      if (!int_flag(&a, 1, NG_POOL_MAX_THREADS, &o->threads)) return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--force", NULL)) {
       o->force = 1;
-    } else if ((!strcmp(name, "--quiet") || !strcmp(name, "-q")) && !inl) {
+    } else if (ng_args_switch(&a, "--quiet", "-q")) {
       o->quiet = 1;
-    } else if (arg[0] == '-') {
-      ng_cli_error(CMD, "unknown option '%s' (see natgrad train --help)", arg);
-      return NG_EXIT_USAGE;
     } else {
-      ng_cli_error(CMD, "unexpected argument '%s' (see natgrad train --help)", arg);
-      return NG_EXIT_USAGE;
+      return ng_args_unknown(&a);
     }
-#undef VALUE
   }
   return -1;
 }

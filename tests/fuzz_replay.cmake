@@ -17,7 +17,8 @@ if(TARGET natgrad_cli)
   set(NG_FUZZ_EXTRA_run_log)
   set(NG_FUZZ_EXTRA_env_def)
   set(NG_FUZZ_EXTRA_cli ${CMAKE_SOURCE_DIR}/cli/cmd_train.c ${CMAKE_SOURCE_DIR}/cli/cmd_eval.c
-      ${CMAKE_SOURCE_DIR}/cli/run_dir.c ${CMAKE_SOURCE_DIR}/cli/progress.c)
+      ${CMAKE_SOURCE_DIR}/cli/run_dir.c ${CMAKE_SOURCE_DIR}/cli/progress.c
+      ${CMAKE_SOURCE_DIR}/cli/args.c)
   if(NG_FUZZ)
     target_compile_options(natgrad PRIVATE -fsanitize=fuzzer-no-link)
   endif()
