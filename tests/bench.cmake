@@ -22,22 +22,12 @@ if(TARGET natgrad_cli AND TARGET test_bench)
                        ENVIRONMENT "NG_BENCH_JSON=${NG_BENCH_DIR}/quick.json")
 
   # usage errors and a peer that is not there: exit status and message
-  function(ng_bench_expect name status regex)
-    add_test(NAME ${name} COMMAND sh -c [=[
-      re=$1; want=$2; shift 2
-      out=$("$0" bench "$@" 2>&1); rc=$?
-      printf '%s\n[exit status %s, expected %s]\n' "$out" "$rc" "$want"
-      [ "$rc" -eq "$want" ] || exit 1
-      printf '%s\n' "$out" | grep -Eq -- "$re" || { echo "no line matches: $re"; exit 1; }
-    ]=] $<TARGET_FILE:natgrad_cli> ${regex} ${status} ${ARGN})
-    set_tests_properties(${name} PROPERTIES TIMEOUT 60)
-  endfunction()
-  ng_bench_expect(cli_bench_bad_sizes 2 "--sizes: expected" --sizes 10,x)
-  ng_bench_expect(cli_bench_bad_threads 2 "--threads: expected an integer" --threads 0)
-  ng_bench_expect(cli_bench_unknown 2 "unknown option '--fast'" --fast)
-  ng_bench_expect(cli_bench_no_peer 2 "torch_fvp_bench.py not found .*--peer-dir" --peer
-                  --peer-dir ${NG_BENCH_DIR}/no-such-folder --quick)
-  ng_bench_expect(cli_bench_help 0 "usage: natgrad bench" --help)
+  ng_cli_expect(cli_bench_bad_sizes 2 "--sizes: expected" bench --sizes 10,x)
+  ng_cli_expect(cli_bench_bad_threads 2 "--threads: expected an integer" bench --threads 0)
+  ng_cli_expect(cli_bench_unknown 2 "unknown option '--fast'" bench --fast)
+  ng_cli_expect(cli_bench_no_peer 2 "torch_fvp_bench.py not found .*--peer-dir" bench --peer
+                --peer-dir ${NG_BENCH_DIR}/no-such-folder --quick)
+  ng_cli_expect(cli_bench_help 0 "usage: natgrad bench" bench --help)
 
   # A stand-in for the peer: a "python" that answers the probe (torch's version and the BLAS
   # it loaded), records the environment its run was given, and reports one row per case.
@@ -62,10 +52,10 @@ fi
 ]=])
   file(CHMOD ${NG_FAKE_PEER}/python ${NG_FAKE_PEER}/python-on-refblas
        PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE)
-  ng_bench_expect(cli_bench_no_python 1 "can import torch.*--python" --peer
-                  --peer-dir ${NG_FAKE_PEER} --python ${NG_FAKE_PEER}/no-such-python --quick)
-  ng_bench_expect(cli_bench_peer_refblas 1 "not OpenBLAS.*--peer-blas" --peer
-                  --peer-dir ${NG_FAKE_PEER} --python ${NG_FAKE_PEER}/python-on-refblas --quick)
+  ng_cli_expect(cli_bench_no_python 1 "can import torch.*--python" bench --peer
+                --peer-dir ${NG_FAKE_PEER} --python ${NG_FAKE_PEER}/no-such-python --quick)
+  ng_cli_expect(cli_bench_peer_refblas 1 "not OpenBLAS.*--peer-blas" bench --peer
+                --peer-dir ${NG_FAKE_PEER} --python ${NG_FAKE_PEER}/python-on-refblas --quick)
   # the peer's process gets the malloc settings and the BLAS folder (natgrad sets them only
   # in the environment it hands to posix_spawn), and the JSON records them
   add_test(NAME cli_bench_peer_env COMMAND sh -c [=[
