@@ -20,6 +20,7 @@ typedef struct {
 /* Strings point into argv (or into a setting's buf). */
 typedef struct {
   const char *env, *config, *out, *resume;
+  const char *plugin; /* --plugin: loaded by the command, not by the parser */
   ng_train_setting_t settings[NG_TRAIN_MAX_SETTINGS];
   int n_settings;
   int force, quiet, checkpoint_every, eval_episodes;
@@ -42,6 +43,8 @@ typedef struct {
   long episodes;
   uint64_t seed;
   int stochastic;
+  const char *plugin; /* --plugin */
+  int force;          /* --force: go on with a changed plugin */
 } ng_eval_opts_t;
 
 /* Parses `eval`'s arguments; -1 to go on, else the exit code. */

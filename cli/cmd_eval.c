@@ -21,6 +21,7 @@
 static void help(FILE *out) {
   fprintf(out,
           "usage: natgrad eval DIR|FILE.ngc [--episodes N] [--seed S] [--stochastic]\n"
+          "                    [--plugin LIB.so] [--force]\n"
           "\n"
           "Loads the checkpoint of a run (DIR/checkpoint.ngc, or a checkpoint file), runs N fresh\n"
           "episodes of its policy and prints the mean return ± its standard deviation (over\n"
@@ -33,6 +34,10 @@ static void help(FILE *out) {
           "  --seed S       seed of the evaluation environment (default %d, as the final score\n"
           "                 that natgrad train prints)\n"
           "  --stochastic   sample actions from the policy (default: its most likely action)\n"
+          "  --plugin LIB   the plugin of the run's environment: a run folder's config.ini\n"
+          "                 records it and it is loaded from there unless given here; a bare\n"
+          "                 checkpoint file needs it\n"
+          "  --force        go on with a plugin that changed since the run recorded it\n"
           "  --help, -h     this help\n"
           "\n"
           "Exit status: 0 done, 1 failure (unreadable checkpoint, numerics), 2 usage error or\n"
@@ -45,6 +50,8 @@ int ng_eval_parse_args(int argc, char **argv, ng_eval_opts_t *o) {
   o->episodes = NG_RUN_EVAL_EPISODES;
   o->seed = NG_RUN_EVAL_SEED;
   o->stochastic = 0;
+  o->plugin = NULL;
+  o->force = 0;
   for (int i = 1; i < argc; i++) {
     char name[64];
     const char *arg = argv[i], *v = NULL, *eq = strchr(arg, '=');
@@ -55,7 +62,8 @@ int ng_eval_parse_args(int argc, char **argv, ng_eval_opts_t *o) {
     } else {
       snprintf(name, sizeof name, "%s", arg);
     }
-    int takes_value = !strcmp(name, "--episodes") || !strcmp(name, "--seed");
+    int takes_value =
+        !strcmp(name, "--episodes") || !strcmp(name, "--seed") || !strcmp(name, "--plugin");
     if (takes_value && !v) {
       if (i + 1 >= argc) {
         ng_cli_error(CMD, "%s needs a value (see natgrad eval --help)", name);
@@ -85,6 +93,10 @@ int ng_eval_parse_args(int argc, char **argv, ng_eval_opts_t *o) {
       o->seed = (uint64_t)s;
     } else if (!strcmp(name, "--stochastic") && !v) {
       o->stochastic = 1;
+    } else if (!strcmp(name, "--plugin")) {
+      o->plugin = v;
+    } else if (!strcmp(name, "--force") && !v) {
+      o->force = 1;
     } else if (arg[0] == '-') {
       ng_cli_error(CMD, "unknown option '%s' (see natgrad eval --help)", arg);
       return NG_EXIT_USAGE;
@@ -120,6 +132,12 @@ int ng_cmd_eval(int argc, char **argv) {
   if (stat(where, &sb) == 0 && S_ISDIR(sb.st_mode)) {
     /* a run folder falls back to its previous checkpoint if the latest is damaged (and
      * leaves the files as they are: eval only reads) */
+    char config_path[NG_CLI_PATH];
+    if (ng_run_path(config_path, sizeof config_path, where, NG_RUN_CONFIG, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      return NG_EXIT_USAGE;
+    }
+    if ((rc = ng_cli_plugin_from_config(CMD, config_path, o.plugin, o.force)) >= 0) return rc;
     ng_run_t *run;
     st = ng_run_open(&run, where, NG_RUN_READ, 0, &err);
     if (st != NG_OK) {
@@ -134,6 +152,7 @@ int ng_cmd_eval(int argc, char **argv) {
                  errno == ENOENT ? "does not exist" : strerror(errno));
     return NG_EXIT_USAGE;
   } else {
+    if (o.plugin && (rc = ng_cli_plugin_load(CMD, o.plugin)) >= 0) return rc;
     st = ng_rl_load(&t, where, &err);
   }
   if (st != NG_OK) {
@@ -146,6 +165,10 @@ int ng_cmd_eval(int argc, char **argv) {
     return NG_EXIT_FAILURE;
   }
   if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
+  if ((rc = ng_cli_plugin_check(CMD, ng_rl_config(t), o.force)) >= 0) {
+    ng_rl_destroy(t);
+    return rc;
+  }
   double *ret = malloc((size_t)episodes * sizeof *ret);
   rc = NG_EXIT_FAILURE;
   if (!ret) {

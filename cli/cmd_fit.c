@@ -507,27 +507,37 @@ static int draw_runs(const char *path, plot_run_t *runs, int n_runs) {
 
 /* The run's curve.svg, and fit.svg in the folder above comparing every fit run there
  * (the folders beside this one whose progress.csv is a fit log), by name. */
+/* name (at most size - 1 bytes) into buf; 0 if it does not fit. */
+static int copy_name(char *buf, size_t size, const char *name) {
+  size_t n = strlen(name);
+  if (n >= size) return 0;
+  memcpy(buf, name, n + 1);
+  return 1;
+}
+
 static int draw_plots(const char *dir) {
-  char path[NG_CLI_PATH], parent[NG_CLI_PATH];
+  char path[NG_CLI_PATH], parent[NG_CLI_PATH], sub[NG_CLI_PATH];
   plot_run_t runs[MAX_RUNS];
   int n_runs = 0, st = NG_OK;
-  snprintf(parent, sizeof parent, "%s", dir);
+  if (!copy_name(parent, sizeof parent, dir)) return NG_ERANGE;
   size_t len = strlen(parent);
   while (len > 1 && parent[len - 1] == '/') parent[--len] = '\0';
   char *slash = strrchr(parent, '/');
-  const char *self = slash ? slash + 1 : parent;
-  char self_name[64];
-  snprintf(self_name, sizeof self_name, "%s", self);
+  char self[sizeof runs[0].name];
+  if (!copy_name(self, sizeof self, slash ? slash + 1 : parent)) self[0] = '\0';
   if (slash == parent) parent[1] = '\0';
   else if (slash) *slash = '\0';
-  else snprintf(parent, sizeof parent, ".");
+  else copy_name(parent, sizeof parent, ".");
 
   /* this run alone */
-  snprintf(path, sizeof path, "%s/%s", dir, NG_RUN_LOG);
-  if (read_rows(path, &runs[0].rows, &runs[0].n) != NG_OK) return NG_EFORMAT;
-  snprintf(runs[0].name, sizeof runs[0].name, "%s", self_name);
-  snprintf(path, sizeof path, "%s/%s", dir, NG_RUN_CURVE);
-  st = draw_runs(path, runs, 1);
+  if (ng_run_path(path, sizeof path, dir, NG_RUN_LOG, NULL) != NG_OK ||
+      read_rows(path, &runs[0].rows, &runs[0].n) != NG_OK)
+    return NG_EFORMAT;
+  memcpy(runs[0].name, self, sizeof self);
+  if (ng_run_path(path, sizeof path, dir, NG_RUN_CURVE, NULL) == NG_OK)
+    st = draw_runs(path, runs, 1);
+  else
+    st = NG_ERANGE;
   free(runs[0].rows);
   if (st != NG_OK) return st;
 
@@ -535,14 +545,15 @@ static int draw_plots(const char *dir) {
   if (!d) return NG_OK; /* nothing to compare with */
   struct dirent *e;
   while ((e = readdir(d)) && n_runs < MAX_RUNS) {
-    if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof runs[0].name) continue;
-    snprintf(path, sizeof path, "%s/%s/%s", parent, e->d_name, NG_RUN_LOG);
     plot_run_t *r = &runs[n_runs];
+    if (e->d_name[0] == '.' || !copy_name(r->name, sizeof r->name, e->d_name) ||
+        ng_run_path(sub, sizeof sub, parent, e->d_name, NULL) != NG_OK ||
+        ng_run_path(path, sizeof path, sub, NG_RUN_LOG, NULL) != NG_OK)
+      continue;
     if (read_rows(path, &r->rows, &r->n) != NG_OK || r->n == 0) {
       free(r->rows);
       continue;
     }
-    snprintf(r->name, sizeof r->name, "%s", e->d_name);
     n_runs++;
   }
   closedir(d);
@@ -553,10 +564,8 @@ static int draw_plots(const char *dir) {
         runs[i] = runs[j];
         runs[j] = t;
       }
-  if (n_runs > 1) {
-    snprintf(path, sizeof path, "%s/%s", parent, FIT_SVG);
+  if (n_runs > 1 && ng_run_path(path, sizeof path, parent, FIT_SVG, NULL) == NG_OK)
     st = draw_runs(path, runs, n_runs);
-  }
   for (int i = 0; i < n_runs; i++) free(runs[i].rows);
   return st;
 }
@@ -732,10 +741,12 @@ static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epoch
     }
   }
   char dir[NG_CLI_PATH];
-  if (o->out)
-    snprintf(dir, sizeof dir, "%s", o->out);
-  else
-    snprintf(dir, sizeof dir, "runs/fit/%s", r->name);
+  int n = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
+                 : snprintf(dir, sizeof dir, "runs/fit/%s", r->name);
+  if (n < 0 || (size_t)n >= sizeof dir) {
+    ng_cli_error(CMD, "--out: path too long");
+    return NG_EXIT_USAGE;
+  }
   ng_error_t err;
   ng_error_clear(&err);
   int rc = ng_cli_run_open(run, dir, NG_RUN_CREATE, o->force, &err);
@@ -871,7 +882,7 @@ static int initial_epoch(fit_run_t *f) {
   ng_error_t err;
   ng_error_clear(&err);
   char log_path[NG_CLI_PATH];
-  snprintf(log_path, sizeof log_path, "%s/%s", f->dir, NG_RUN_LOG);
+  ng_run_path(log_path, sizeof log_path, f->dir, NG_RUN_LOG, NULL); /* fits: the log is open */
   int fresh = ng_run_log_read(log_path, FIT_CSV_HEADER, &have, NULL) == NG_OK && !have.n_rows;
   ng_run_log_free(&have);
   if (fresh) { /* a resumed epoch-0 row was kept unless the run stopped before logging it */
@@ -984,7 +995,8 @@ int ng_cmd_fit(int argc, char **argv) {
   f.dir = ng_run_dir(f.run);
   /* the name shown and plotted: the folder's */
   const char *slash = strrchr(f.dir, '/');
-  snprintf(f.r->name, sizeof f.r->name, "%s", slash && slash[1] ? slash + 1 : f.dir);
+  if (!copy_name(f.r->name, sizeof f.r->name, slash && slash[1] ? slash + 1 : f.dir))
+    copy_name(f.r->name, sizeof f.r->name, "run");
   if ((rc = build(&f, &ck)) >= 0) goto done;
   if (!o.quiet) {
     char widths[256];

@@ -1,24 +1,29 @@
-/* natgrad list: the built-in environments, their spaces, time limits and state layouts. */
+/* natgrad list: the registered environments (built in, and a plugin's), their spaces, time
+ * limits and state layouts. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "natgrad/env.h"
+#include "natgrad/rl.h"
+#include "run_dir.h"
 
 #define CMD "list"
 
 static void help(FILE *out) {
   fprintf(out,
-          "usage: natgrad list [--ids]\n"
+          "usage: natgrad list [--ids] [--plugin LIB.so]\n"
           "\n"
-          "Lists the built-in environments (Gymnasium's classic-control tasks, same ids and\n"
-          "dynamics). For each: the observation and action spaces (a Box with its float32\n"
-          "bounds, or Discrete(n) for actions 0..n-1), the time limit after which an episode is\n"
-          "truncated, the internal state that `natgrad replay --state` takes, and a summary.\n"
+          "Lists the environments: the built-in ones (Gymnasium's classic-control and MuJoCo\n"
+          "tasks, same ids and dynamics), then a plugin's. For each: the observation and action\n"
+          "spaces (a Box with its float32 bounds, or Discrete(n) for actions 0..n-1), the time\n"
+          "limit after which an episode is truncated, the internal state that `natgrad replay\n"
+          "--state` takes, a summary, and for a plugin's its file.\n"
           "\n"
           "options:\n"
-          "  --ids    print only the ids, one a line\n"
-          "  --help   this text\n");
+          "  --ids            print only the ids, one a line\n"
+          "  --plugin LIB.so  load a plugin and list its environments too\n"
+          "  --help           this text\n");
 }
 
 /* "[-1.20000005, -0.0700000003]", or one number when every component has the same bound;
@@ -57,6 +62,9 @@ int ng_cmd_list(int argc, char **argv) {
       return NG_EXIT_OK;
     } else if (!strcmp(argv[i], "--ids")) {
       ids_only = 1;
+    } else if (!strcmp(argv[i], "--plugin") && i + 1 < argc) {
+      int rc = ng_cli_plugin_load(CMD, argv[++i]);
+      if (rc >= 0) return rc;
     } else {
       ng_cli_error(CMD, "unknown argument '%s' (see natgrad list --help)", argv[i]);
       return NG_EXIT_USAGE;
@@ -74,8 +82,11 @@ int ng_cmd_list(int argc, char **argv) {
     printf("\n  action       ");
     print_space(&info->action_space);
     printf("\n  time limit   %d steps\n", info->max_episode_steps);
-    printf("  state        %s\n", info->state_doc);
+    printf("  state        %s\n", info->state_size ? info->state_doc
+                                                     : "(none: no get/set state)");
     printf("  summary      %s\n", info->summary);
+    const char *plugin = ng_env_plugin_path(info->id);
+    if (plugin) printf("  plugin       %s\n", plugin);
   }
   return fflush(stdout) == 0 ? NG_EXIT_OK : NG_EXIT_FAILURE;
 }

@@ -1,4 +1,4 @@
-/* natgrad replay: steps a built-in environment from a given state under given actions and
+/* natgrad replay: steps an environment (built in, or a plugin's) from a given state under given actions and
  * prints every transition as CSV, to compare the dynamics with another implementation. */
 #include <errno.h>
 #include <math.h>
@@ -8,12 +8,14 @@
 
 #include "cli.h"
 #include "natgrad/env.h"
+#include "run_dir.h"
 
 #define CMD "replay"
 
 static void help(FILE *out) {
   fprintf(out,
           "usage: natgrad replay --env ID (--state X1,X2,... | --seed S) --actions FILE\n"
+          "                      [--plugin LIB.so]\n"
           "\n"
           "Sets the environment's internal state (layout shown by `natgrad list`, e.g.\n"
           "x,x_dot,theta,theta_dot for CartPole-v1) or resets it from seed S, then takes the\n"
@@ -23,6 +25,8 @@ static void help(FILE *out) {
           "\n"
           "options:\n"
           "  --env ID          environment id, e.g. CartPole-v1\n"
+          "  --plugin LIB.so   load the plugin that defines ID (a run folder's config.ini\n"
+          "                    names it: plugin = ...)\n"
           "  --state LIST      the internal state, numbers separated by commas\n"
           "  --seed S          instead of --state: reset from seed S (stream 0)\n"
           "  --actions FILE    one action a line ('-' reads standard input): for a Discrete\n"
@@ -139,6 +143,10 @@ static void list_error(const char *where, const list_t *l, const char *text) {
 
 /* Comma-separated state values; exactly n of them. Returns 1, or 0 (message printed). */
 static int parse_state(const char *text, const ng_env_info_t *info, double *state) {
+  if (info->state_size == 0) {
+    ng_cli_error(CMD, "--state: %s has no get/set state; start it with --seed S", info->id);
+    return 0;
+  }
   list_t l = read_list(text, 0, state, info->state_size);
   if (l.error) {
     list_error("--state", &l, text);
@@ -281,6 +289,7 @@ static void report_step_failure(size_t step, size_t line, int s, size_t bad, con
 
 int ng_cmd_replay(int argc, char **argv) {
   const char *env_id = NULL, *state_text = NULL, *actions_path = NULL, *seed_text = NULL;
+  const char *plugin = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -291,6 +300,7 @@ int ng_cmd_replay(int argc, char **argv) {
                        : !strcmp(a, "--state")   ? &state_text
                        : !strcmp(a, "--actions") ? &actions_path
                        : !strcmp(a, "--seed")    ? &seed_text
+                       : !strcmp(a, "--plugin")  ? &plugin
                                                  : NULL;
     if (!dst) {
       ng_cli_error(CMD, "unknown argument '%s' (see natgrad replay --help)", a);
@@ -308,6 +318,10 @@ int ng_cmd_replay(int argc, char **argv) {
     return NG_EXIT_USAGE;
   }
 
+  if (plugin) {
+    int rc = ng_cli_plugin_load(CMD, plugin);
+    if (rc >= 0) return rc;
+  }
   ng_env_t *env = NULL;
   ng_error_t err;
   if (ng_env_create(&env, env_id, &err) != NG_OK) {
@@ -337,6 +351,7 @@ int ng_cmd_replay(int argc, char **argv) {
     }
   } else {
     char *end;
+    errno = 0; /* loading a plugin may have left it set */
     unsigned long long seed = strtoull(seed_text, &end, 10);
     if (end == seed_text || *end != '\0' || errno || seed_text[0] == '-') {
       ng_cli_error(CMD, "--seed: '%s' is not a non-negative integer", seed_text);

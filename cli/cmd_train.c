@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 #include "cmd_args.h"
 #include "natgrad/env.h"
@@ -50,15 +51,18 @@ static void on_signal(int sig) {
 
 static void help(FILE *out) {
   fprintf(out,
-          "usage: natgrad train --env ID [options]\n"
+          "usage: natgrad train --env ID [--plugin LIB.so] [options]\n"
           "       natgrad train --resume DIR [--steps N] [options]\n"
           "\n"
-          "Trains a policy with TRPO (or natural policy gradient) on a built-in environment and\n"
+          "Trains a policy with TRPO (or natural policy gradient) on an environment and\n"
           "writes a run folder: config.ini (the effective config), progress.csv (one row per\n"
           "iteration), checkpoint.ngc and curve.svg (mean return against environment steps).\n"
           "\n"
           "options:\n"
           "  --env ID             environment, e.g. CartPole-v1 (`natgrad list` shows them)\n"
+          "  --plugin LIB.so      load environments from a plugin (docs/custom-envs.md); the run\n"
+          "                       records its path and checksum, and --resume, eval and --config\n"
+          "                       load it again (with --resume or --config: load it from here)\n"
           "  --algo trpo|npg      algorithm (default trpo)\n"
           "  --steps N            environment steps to train for in all (default: tuned per env);\n"
           "                       with --resume, the new total for the continued run\n"
@@ -67,7 +71,8 @@ static void help(FILE *out) {
           "  --set KEY=VALUE      set one hyperparameter; repeatable (see --keys)\n"
           "  --out DIR            run folder (default runs/ENV-ALGO-sSEED)\n"
           "  --resume DIR         continue the run in DIR from its checkpoint\n"
-          "  --force              start over in a run folder that already holds a run\n"
+          "  --force              start over in a run folder that already holds a run; also go on\n"
+          "                       with a plugin that changed since the run recorded it\n"
           "  --checkpoint-every K save a checkpoint every K iterations (default %d) and at the end\n"
           "  --eval-episodes N    deterministic episodes for the final score (default %d, 0: none)\n"
           "  --threads N          threads for rollouts and updates (default: one per core, here %d);\n"
@@ -86,6 +91,12 @@ static void help(FILE *out) {
           "\n"
           "One process at a time writes a run folder: another --out or --resume into it is\n"
           "refused with the owner's PID. A folder's checkpoint must match its config.ini.\n"
+          "\n"
+          "An environment without tuned defaults (any from a plugin) starts from SB3-contrib's\n"
+          "TRPO defaults, and says so. Resuming a plugin environment that has no get/set state\n"
+          "starts fresh episodes in every environment, drawn from the saved random streams:\n"
+          "deterministic, but not the uninterrupted run (the episodes under way are dropped).\n"
+          "Plugin code runs in this process: if it crashes, the last checkpoint survives.\n"
           "\n"
           "Ctrl-C (or SIGTERM) finishes the current iteration, saves a checkpoint and exits;\n"
           "`natgrad train --resume DIR` continues from there. Checkpoints are written atomically\n"
@@ -107,29 +118,6 @@ static void list_keys(FILE *out) {
   }
 }
 
-/* The value of a flag: "--flag=value" or "--flag value". NULL (after an error) if none. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name,
-                              const char *inline_value) {
-  if (inline_value) return inline_value;
-  if (*i + 1 >= argc) {
-    ng_cli_error(CMD, "%s needs a value (see natgrad train --help)", name);
-    return NULL;
-  }
-  return argv[++*i];
-}
-
-/* A whole decimal integer in [lo, hi]. */
-static int parse_int(const char *flag, const char *s, long lo, long hi, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end || v < lo || v > hi) {
-    ng_cli_error(CMD, "%s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
-    return 0;
-  }
-  *out = (int)v;
-  return 1;
-}
-
 int ng_train_default_threads(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : n > NG_TRAIN_DEFAULT_MAX_THREADS ? NG_TRAIN_DEFAULT_MAX_THREADS : (int)n;
@@ -147,90 +135,88 @@ static int add_setting(train_opts_t *o, const char *flag, const char *key, const
   return 1;
 }
 
+/* --set KEY=VALUE, split into the setting's own buffer. */
+static int add_set(train_opts_t *o, const char *v) {
+  const char *e = strchr(v, '=');
+  if (!e || e == v) {
+    ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
+    return 0;
+  }
+  if (strlen(v) >= sizeof o->settings[0].buf) {
+    ng_cli_error(CMD, "--set %s: too long", v);
+    return 0;
+  }
+  if (!add_setting(o, "--set", NULL, NULL)) return 0;
+  setting_t *s = &o->settings[o->n_settings - 1];
+  size_t kl = (size_t)(e - v);
+  memcpy(s->buf, v, strlen(v) + 1);
+  s->buf[kl] = '\0';
+  s->key = s->buf;
+  s->value = s->buf + kl + 1;
+  if (!strcmp(s->key, "env") || !strcmp(s->key, "env_id")) o->env = s->value;
+  return 1;
+}
+
+/* An integer flag into an int field. */
+static int int_flag(ng_args_t *a, long lo, long hi, int *out) {
+  long x;
+  if (!ng_args_int(a, lo, hi, &x)) return 0;
+  *out = (int)x;
+  return 1;
+}
+
 int ng_train_parse_args(int argc, char **argv, train_opts_t *o) {
   memset(o, 0, sizeof *o);
   o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
   o->eval_episodes = NG_RUN_EVAL_EPISODES;
-  for (int i = 1; i < argc; i++) {
-    char name[64];
-    const char *arg = argv[i], *inl = NULL, *eq = strchr(arg, '=');
-    if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
-      memcpy(name, arg, (size_t)(eq - arg));
-      name[eq - arg] = '\0';
-      inl = eq + 1;
-    } else {
-      snprintf(name, sizeof name, "%s", arg);
-    }
+  /* flags that set one config key, in the order given */
+  static const char *const keyed[][2] = {{"--algo", "algo"}, {"--steps", "steps"},
+                                         {"--seed", "seed"}};
+  ng_args_t a;
+  ng_args_init(&a, CMD, argc, argv);
+  while (ng_args_next(&a)) {
     const char *v;
-#define VALUE() \
-  if (!(v = flag_value(argc, argv, &i, name, inl))) return NG_EXIT_USAGE
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+    size_t k = 0;
+    while (k < 3 && !ng_args_is(&a, keyed[k][0])) k++;
+    if (k < 3) {
+      if (!(v = ng_args_value(&a)) || !add_setting(o, keyed[k][0], keyed[k][1], v))
+        return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--help", "-h")) {
       help(stdout);
       return NG_EXIT_OK;
-    } else if (!strcmp(name, "--keys")) {
+    } else if (ng_args_switch(&a, "--keys", NULL)) {
       list_keys(stdout);
       return NG_EXIT_OK;
-    } else if (!strcmp(name, "--env")) {
-      VALUE();
-      o->env = v;
-    } else if (!strcmp(name, "--algo")) {
-      VALUE();
-      if (!add_setting(o, "--algo", "algo", v)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--steps")) {
-      VALUE();
-      if (!add_setting(o, "--steps", "steps", v)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--seed")) {
-      VALUE();
-      if (!add_setting(o, "--seed", "seed", v)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--set")) {
-      VALUE();
-      const char *e = strchr(v, '=');
-      if (!e || e == v) {
-        ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
+    } else if (ng_args_is(&a, "--env")) {
+      if (!(o->env = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--set")) {
+      if (!(v = ng_args_value(&a)) || !add_set(o, v)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--config")) {
+      if (!(o->config = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--plugin")) {
+      if (!(v = ng_args_value(&a))) return NG_EXIT_USAGE;
+      if (o->plugin) {
+        ng_cli_error(CMD, "--plugin: one plugin per run");
         return NG_EXIT_USAGE;
       }
-      if (!add_setting(o, "--set", NULL, NULL)) return NG_EXIT_USAGE;
-      setting_t *s = &o->settings[o->n_settings - 1];
-      size_t kl = (size_t)(e - v);
-      if (strlen(v) >= sizeof s->buf) {
-        ng_cli_error(CMD, "--set %s: too long", v);
-        return NG_EXIT_USAGE;
-      }
-      memcpy(s->buf, v, strlen(v) + 1);
-      s->buf[kl] = '\0';
-      s->key = s->buf;
-      s->value = s->buf + kl + 1;
-      if (!strcmp(s->key, "env") || !strcmp(s->key, "env_id")) o->env = s->value;
-    } else if (!strcmp(name, "--config")) {
-      VALUE();
-      o->config = v;
-    } else if (!strcmp(name, "--out")) {
-      VALUE();
-      o->out = v;
-    } else if (!strcmp(name, "--resume")) {
-      VALUE();
-      o->resume = v;
-    } else if (!strcmp(name, "--checkpoint-every")) {
-      VALUE();
-      if (!parse_int(name, v, 1, 1000000000L, &o->checkpoint_every)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--eval-episodes")) {
-      VALUE();
-      if (!parse_int(name, v, 0, 1000000, &o->eval_episodes)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--threads")) {
-      VALUE();
-      if (!parse_int(name, v, 1, NG_POOL_MAX_THREADS, &o->threads)) return NG_EXIT_USAGE;
-    } else if (!strcmp(name, "--force") && !inl) {
+      o->plugin = v;
+    } else if (ng_args_is(&a, "--out")) {
+      if (!(o->out = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--resume")) {
+      if (!(o->resume = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--checkpoint-every")) {
+      if (!int_flag(&a, 1, 1000000000L, &o->checkpoint_every)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--eval-episodes")) {
+      if (!int_flag(&a, 0, 1000000, &o->eval_episodes)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--threads")) {
+      if (!int_flag(&a, 1, NG_POOL_MAX_THREADS, &o->threads)) return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--force", NULL)) {
       o->force = 1;
-    } else if ((!strcmp(name, "--quiet") || !strcmp(name, "-q")) && !inl) {
+    } else if (ng_args_switch(&a, "--quiet", "-q")) {
       o->quiet = 1;
-    } else if (arg[0] == '-') {
-      ng_cli_error(CMD, "unknown option '%s' (see natgrad train --help)", arg);
-      return NG_EXIT_USAGE;
     } else {
-      ng_cli_error(CMD, "unexpected argument '%s' (see natgrad train --help)", arg);
-      return NG_EXIT_USAGE;
+      return ng_args_unknown(&a);
     }
-#undef VALUE
   }
   return -1;
 }
@@ -246,7 +232,8 @@ static void unknown_env(const char *env, const ng_error_t *err) {
   }
   const char *msg = err->message[0] ? ng_run_untag(err->message, "config") : "";
   if (!strstr(msg, env))
-    ng_cli_error(CMD, "unknown environment id '%s' (known: %s)", env, known);
+    ng_cli_error(CMD, "unknown environment id '%s' (known: %s; a plugin's needs --plugin)",
+                 env, known);
   else if (!strstr(msg, "known:"))
     ng_cli_error(CMD, "%s (known: %s)", msg, known);
   else
@@ -318,6 +305,18 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
       unknown_env(o->env, &err);
       return NG_EXIT_USAGE;
     }
+  }
+  /* plugin and plugin_hash say where env came from: derived, whatever a file or --set said */
+  const char *from = ng_env_plugin_path(cfg->env_id);
+  ng_plugin_info_t info;
+  cfg->plugin[0] = cfg->plugin_hash[0] = '\0';
+  if (from && ng_plugin_load(from, &info, NULL) == NG_OK) {
+    if (strlen(info.path) >= sizeof cfg->plugin) {
+      ng_cli_error(CMD, "--plugin: path too long to record: %s", info.path);
+      return NG_EXIT_USAGE;
+    }
+    memcpy(cfg->plugin, info.path, strlen(info.path) + 1);
+    snprintf(cfg->plugin_hash, sizeof cfg->plugin_hash, "%s", info.hash);
   }
   ng_error_clear(&err);
   if (ng_rl_config_validate(cfg, &err) != NG_OK) {
@@ -490,8 +489,7 @@ static int write_config(ng_run_t *run, const ng_rl_config_t *cfg, ng_error_t *er
 /* The flags a resume takes: only --steps (into *steps_value). -1 to go on, else the exit
  * code after an error message. */
 static int resume_flags(const train_opts_t *o, const char **steps_value) {
-  const char *bad = o->env ? "--env" : o->config ? "--config" : o->out ? "--out"
-                                     : o->force ? "--force" : NULL;
+  const char *bad = o->env ? "--env" : o->config ? "--config" : o->out ? "--out" : NULL;
   *steps_value = NULL;
   for (int i = 0; !bad && i < o->n_settings; i++) {
     const setting_t *st = &o->settings[i];
@@ -543,7 +541,11 @@ static int resume_trainer(const char *steps_value, ng_run_t *run, ng_rl_t **t) {
 /* The trainer of a new run, into a freshly opened folder. -1 to go on, else the exit code. */
 static int new_trainer(const train_opts_t *o, ng_run_t **run, ng_rl_t **t) {
   ng_rl_config_t cfg;
-  int rc = ng_train_build_config(o, &cfg);
+  /* the plugin first: the config names its environment */
+  int rc = o->config ? ng_cli_plugin_from_config(CMD, o->config, o->plugin, o->force)
+           : o->plugin ? ng_cli_plugin_load(CMD, o->plugin) : -1;
+  if (rc >= 0) return rc;
+  rc = ng_train_build_config(o, &cfg);
   if (rc >= 0) return rc;
   char dir[NG_CLI_PATH];
   int len = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
@@ -610,6 +612,13 @@ int ng_cmd_train(int argc, char **argv) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
     }
+    char config_path[NG_CLI_PATH];
+    if (ng_run_path(config_path, sizeof config_path, o->resume, NG_RUN_CONFIG, &err) != NG_OK) {
+      ng_cli_error(CMD, "%s", err.message);
+      rc = NG_EXIT_USAGE;
+      goto out;
+    }
+    if ((rc = ng_cli_plugin_from_config(CMD, config_path, o->plugin, o->force)) >= 0) goto out;
     if ((rc = resume_trainer(steps_value, run, &t)) >= 0) goto out;
   } else if ((rc = new_trainer(o, &run, &t)) >= 0) {
     goto out;
@@ -657,11 +666,19 @@ int ng_cmd_train(int argc, char **argv) {
       else
         printf("resuming %s at iteration %ld (%ld of %ld steps)\n", dir, ng_rl_iteration(t),
                ng_rl_env_steps(t), cfg->total_steps);
+      const ng_env_info_t *info = ng_env_find(cfg->env_id);
+      if (info && info->state_size == 0 && !ng_rl_done(t))
+        printf("%s has no get/set state: every environment starts a fresh episode from its "
+               "saved random stream (the episodes under way at the checkpoint are dropped)\n",
+               cfg->env_id);
     }
   } else if (!o->quiet) {
     printf("training %s with %s for %ld steps (seed %llu, %d thread%s) into %s\n",
            cfg->env_id, cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
            (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s", dir);
+    if (!ng_rl_config_tuned(cfg->env_id))
+      printf("no tuned defaults for %s: SB3-contrib's TRPO defaults (natgrad train --keys; "
+             "--set KEY=VALUE to change one)\n", cfg->env_id);
   }
   fflush(stdout);
 

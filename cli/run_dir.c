@@ -2,6 +2,8 @@
 #include "run_dir.h"
 
 #include "cli.h"
+#include "natgrad/env.h"
+#include "natgrad/keys.h"
 
 #include <errno.h>
 #include <math.h>
@@ -38,4 +40,89 @@ int ng_cli_run_open(ng_run_t **run, const char *dir, ng_run_mode_t mode, int for
   default:
     return NG_EXIT_FAILURE;
   }
+}
+
+/* ---- plugins ---- */
+
+static int ng__cli_plugin_exit(int status) {
+  return status == NG_EIO || status == NG_ENOMEM ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
+}
+
+int ng_cli_plugin_load(const char *cmd, const char *path) {
+  ng_error_t err;
+  ng_error_clear(&err);
+  int st = ng_plugin_load(path, NULL, &err);
+  if (st == NG_OK) return -1;
+  ng_cli_error(cmd, "--plugin: %s", err.message);
+  return ng__cli_plugin_exit(st);
+}
+
+/* path's checksum against the recorded one (who: where it was recorded). -1 to go on. */
+static int ng__cli_plugin_same(const char *cmd, const char *path, const char *recorded,
+                               const char *who, int force) {
+  char now[24];
+  ng_error_t err;
+  ng_error_clear(&err);
+  int st = ng_plugin_hash_file(path, now, sizeof now, &err);
+  if (st == NG_ENOTFOUND) {
+    ng_cli_error(cmd, "the run's plugin %s (recorded in %s) is missing; pass --plugin PATH if "
+                 "it moved", path, who);
+    return NG_EXIT_USAGE;
+  }
+  if (st != NG_OK) {
+    ng_cli_error(cmd, "%s", err.message);
+    return ng__cli_plugin_exit(st);
+  }
+  if (!recorded[0] || !strcmp(now, recorded)) return -1;
+  if (!force) {
+    ng_cli_error(cmd, "the plugin %s has changed since %s recorded it (%s then, %s now): "
+                 "rebuild the original, or pass --force to use it anyway", path, who,
+                 recorded, now);
+    return NG_EXIT_USAGE;
+  }
+  ng_cli_error(cmd, "warning: the plugin %s has changed since %s recorded it (%s then, %s "
+               "now); going on with it (--force)", path, who, recorded, now);
+  return -1;
+}
+
+int ng_cli_plugin_from_config(const char *cmd, const char *config_path, const char *override,
+                              int force) {
+  static const char *const sections[] = {"trpo", "npg", NULL};
+  char path[1024] = "", hash[24] = "";
+  struct stat sb;
+  if (config_path && stat(config_path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    ng_kv_list_t l;
+    ng_error_t err;
+    ng_error_clear(&err);
+    int st = ng_kv_read_file(&l, config_path, sections, &err);
+    if (st != NG_OK) {
+      ng_cli_error(cmd, "%s", err.message);
+      return st == NG_EIO ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
+    }
+    const char *p = ng_kv_get(&l, "plugin", NULL), *h = ng_kv_get(&l, "plugin_hash", NULL);
+    snprintf(path, sizeof path, "%s", p ? p : "");
+    snprintf(hash, sizeof hash, "%s", h ? h : "");
+    ng_kv_free(&l);
+  }
+  const char *use = override ? override : path[0] ? path : NULL;
+  if (!use) return -1;
+  int rc = ng__cli_plugin_same(cmd, use, hash, config_path, force);
+  return rc >= 0 ? rc : ng_cli_plugin_load(cmd, use);
+}
+
+int ng_cli_plugin_check(const char *cmd, const ng_rl_config_t *cfg, int force) {
+  const char *path = ng_env_plugin_path(cfg->env_id);
+  if (!cfg->plugin_hash[0] || !path) return -1;
+  ng_plugin_info_t info;
+  if (ng_plugin_load(path, &info, NULL) != NG_OK || !strcmp(info.hash, cfg->plugin_hash))
+    return -1;
+  if (!force) {
+    ng_cli_error(cmd, "the plugin %s is not the one the checkpoint was trained with (%s then, "
+                 "%s now): pass --force to use it anyway", path, cfg->plugin_hash, info.hash);
+    return NG_EXIT_USAGE;
+  }
+  ng_cli_error(cmd, "warning: the plugin %s is not the one the checkpoint was trained with "
+               "(%s then, %s now); going on with it (--force)", path, cfg->plugin_hash,
+               info.hash);
+  return -1;
 }

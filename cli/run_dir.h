@@ -30,4 +30,24 @@ const char *ng_run_untag(const char *msg, const char *tag);
 int ng_cli_run_open(ng_run_t **run, const char *dir, ng_run_mode_t mode, int force,
                     ng_error_t *err);
 
+/* ---- plugins (natgrad/env.h) -------------------------------------------------------------
+ * Each returns -1 to go on, else the exit code after printing the error as "natgrad CMD: ...":
+ * NG_EXIT_USAGE for a plugin refused (missing, not a plugin, another ABI, a bad
+ * definition, changed), NG_EXIT_FAILURE for an I/O error. */
+
+/* Loads the plugin at path (--plugin). */
+int ng_cli_plugin_load(const char *cmd, const char *path);
+
+/* Loads the plugin that the config file at config_path records (keys plugin and
+ * plugin_hash: a run folder's config.ini, a --config file), from override (--plugin) if
+ * non-NULL, else from the recorded path. A missing file is refused, and so is one whose
+ * checksum differs from the recorded one unless force (then a warning; the file is loaded).
+ * A config_path that does not exist or records no plugin: only override is loaded. */
+int ng_cli_plugin_from_config(const char *cmd, const char *config_path, const char *override,
+                              int force);
+
+/* After a checkpoint was loaded: its config's plugin_hash against the plugin that
+ * registered its env (a bare checkpoint file has no config.ini to check first). */
+int ng_cli_plugin_check(const char *cmd, const ng_rl_config_t *cfg, int force);
+
 #endif

@@ -61,6 +61,9 @@ else()
 endif()
 set(NG_PC_REQUIRES_PRIVATE "openblas zlib")
 set(NG_PC_LIBS_PRIVATE "-lm -lpthread")
+foreach(_ng_lib ${CMAKE_DL_LIBS})  # dlopen, where it is not in libc
+  string(APPEND NG_PC_LIBS_PRIVATE " -l${_ng_lib}")
+endforeach()
 if(NG_HAVE_MUJOCO)  # Debian's libmujoco-dev has no .pc file
   get_filename_component(_ng_mj_dir ${NG_MUJOCO_LIBRARY} DIRECTORY)
   if(NOT _ng_mj_dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)

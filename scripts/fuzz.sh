@@ -2,7 +2,7 @@
 # Runs the libFuzzer targets (fuzz/fuzz_*.c) for SECONDS each, one after the other (they
 # share the machine's cores with everything else).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (defaults: 600; checkpoint config cli
-#                                                   fit_checkpoint idx csv run_log)
+#                                                   fit_checkpoint idx csv run_log env_def)
 #
 # Builds build/fuzz with clang, -DNG_FUZZ=ON -DNG_SANITIZE=ON (ASan + UBSan). Each target
 # starts from its seed corpus fuzz/corpus/NAME and a working corpus kept in
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint config cli fit_checkpoint idx csv run_log)
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint config cli fit_checkpoint idx csv run_log env_def)
 
 scripts/deps.sh clang libclang-rt-14-dev
 out=build/fuzz

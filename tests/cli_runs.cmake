@@ -99,34 +99,22 @@ if(TARGET natgrad_cli)
     out=$("$0" fit --data "$dir/data/t.csv" --model 5-8-3 --out "$dir/never" 2>&1); rc=$?
     [ "$rc" -eq 2 ] && [ ! -e "$dir/never" ] || { echo "rc $rc; $out"; ls -la "$dir/never"; exit 1; }
   ]=] ${NG_RUNS_CLI} ${NG_RUNS_DIR}/fit)
-
-  # ng_runs_expect(NAME STATUS REGEX ARG...): exit status and a line of the output.
-  function(ng_runs_expect name status regex)
-    add_test(NAME ${name} COMMAND sh -c [=[
-      re=$1; want=$2; shift 2
-      out=$("$0" "$@" 2>&1); rc=$?
-      printf '%s\n[exit status %s, expected %s]\n' "$out" "$rc" "$want"
-      [ "$rc" -eq "$want" ] || exit 1
-      printf '%s\n' "$out" | grep -Eq -- "$re" || { echo "no line matches: $re"; exit 1; }
-    ]=] ${NG_RUNS_CLI} ${regex} ${status} ${ARGN})
-    set_tests_properties(${name} PROPERTIES ENVIRONMENT ${NG_RUNS_ENV} TIMEOUT 60)
-  endfunction()
   file(CREATE_LINK loop_b ${NG_RUNS_DIR}/loop_a SYMBOLIC)
   file(CREATE_LINK loop_a ${NG_RUNS_DIR}/loop_b SYMBOLIC)
   file(WRITE ${NG_RUNS_DIR}/one_row.csv "1,2,0\n")
   file(WRITE ${NG_RUNS_DIR}/rows.csv "1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,1,0\n2,3,1\n")
-  ng_runs_expect(cli_runs_out_empty 2 "--out: run folder: empty path"
-                 train --env CartPole-v1 --out=)
-  ng_runs_expect(cli_runs_eval_symlink_loop 2 "loop_a' Too many levels of symbolic links"
-                 eval ${NG_RUNS_DIR}/loop_a)
-  ng_runs_expect(cli_runs_resume_symlink_loop 1 "loop_a': Too many levels of symbolic links"
-                 train --resume ${NG_RUNS_DIR}/loop_a)
+  ng_cli_expect(cli_runs_out_empty 2 "--out: run folder: empty path"
+                train --env CartPole-v1 --out=)
+  ng_cli_expect(cli_runs_eval_symlink_loop 2 "loop_a' Too many levels of symbolic links"
+                eval ${NG_RUNS_DIR}/loop_a)
+  ng_cli_expect(cli_runs_resume_symlink_loop 1 "loop_a': Too many levels of symbolic links"
+                train --resume ${NG_RUNS_DIR}/loop_a)
   foreach(spec 16--10 -16-8-10 16-8-10-)
-    ng_runs_expect(cli_runs_fit_model_${spec} 2 "is not a list of layer widths"
-                   fit --data ${NG_RUNS_DIR}/rows.csv --model=${spec} --out ${NG_RUNS_DIR}/m)
+    ng_cli_expect(cli_runs_fit_model_${spec} 2 "is not a list of layer widths"
+                  fit --data ${NG_RUNS_DIR}/rows.csv --model=${spec} --out ${NG_RUNS_DIR}/m)
   endforeach()
-  ng_runs_expect(cli_runs_fit_one_row 1 "data rows? \\(after any header line\\): at least 2"
-                 fit --data ${NG_RUNS_DIR}/one_row.csv --out ${NG_RUNS_DIR}/one)
+  ng_cli_expect(cli_runs_fit_one_row 1 "data rows? \\(after any header line\\): at least 2"
+                fit --data ${NG_RUNS_DIR}/one_row.csv --out ${NG_RUNS_DIR}/one)
 endif()
 
 # A fit run written before run folders (tests/data/fit-old: kfac.ckpt and kfac.csv side by

@@ -29,19 +29,6 @@ cg_iters = 8 ; another trailing comment
 steps = 999999
 ]=])
 
-  # ng_cli_expect(NAME STATUS REGEX ARG...): `natgrad ARG...` must exit with exactly STATUS
-  # and print (stdout + stderr) a line matching the extended regex REGEX.
-  function(ng_cli_expect name status regex)
-    add_test(NAME ${name} COMMAND sh -c [=[
-      re=$1; want=$2; shift 2
-      out=$("$0" "$@" 2>&1); rc=$?
-      printf '%s\n[exit status %s, expected %s]\n' "$out" "$rc" "$want"
-      [ "$rc" -eq "$want" ] || exit 1
-      printf '%s\n' "$out" | grep -Eq -- "$re" || { echo "no line matches: $re"; exit 1; }
-    ]=] ${NG_CLI} ${regex} ${status} ${ARGN})
-    set_tests_properties(${name} PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 60)
-  endfunction()
-
   # ---- a short run: it trains, writes every file, and its numbers are consistent --------
   add_test(NAME cli_train_cartpole COMMAND sh -c [=[
     dir=$1; rm -rf "$dir" "$dir.out"

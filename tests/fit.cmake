@@ -41,52 +41,38 @@ if(TARGET natgrad_cli)
   # a folder of fit runs as natgrad wrote them before run folders
   file(WRITE ${NG_FIT_DIR}/oldlayout/kfac.ckpt "an old run\n")
 
-  # ng_fit_expect(NAME STATUS REGEX ARG...): `natgrad ARG...` exits with exactly STATUS and
-  # prints (stdout + stderr) a line matching the extended regex REGEX.
-  function(ng_fit_expect name status regex)
-    add_test(NAME ${name} COMMAND sh -c [=[
-      re=$1; want=$2; shift 2
-      out=$("$0" "$@" 2>&1); rc=$?
-      printf '%s\n[exit status %s, expected %s]\n' "$out" "$rc" "$want"
-      [ "$rc" -eq "$want" ] || exit 1
-      printf '%s\n' "$out" | grep -Eq -- "$re" || { echo "no line matches: $re"; exit 1; }
-    ]=] ${NG_FIT_CLI} ${regex} ${status} ${ARGN})
-    set_tests_properties(${name} PROPERTIES TIMEOUT 60
-                         ENVIRONMENT "OPENBLAS_NUM_THREADS=1;NATGRAD_FASHION_MNIST_DIR=${NG_FIT_IDX}")
-  endfunction()
-
   # ---- help and usage errors (exit 2) --------------------------------------------------------
-  ng_fit_expect(cli_fit_help 0 "usage: natgrad fit --data" fit --help)
-  ng_fit_expect(cli_fit_keys 0 "^inverse_every +[0-9]" fit --keys)
-  ng_fit_expect(cli_fit_listed 0 "^  fit +train an MLP" --help)
-  ng_fit_expect(cli_fit_no_data 2 "no data: pass --data" fit --opt kfac --out ${NG_FIT_DIR}/x)
-  ng_fit_expect(cli_fit_bad_opt 2 "unknown optimiser 'lbfgs'" fit --data x.csv --opt lbfgs)
-  ng_fit_expect(cli_fit_bad_flag 2 "unknown option '--frobnicate'" fit --frobnicate)
-  ng_fit_expect(cli_fit_bad_epochs 2 "--epochs: expected an integer" fit --data x --epochs -3)
-  ng_fit_expect(cli_fit_bad_set 2 "unknown optimiser setting 'speed'" fit --data x --set speed=9)
-  ng_fit_expect(cli_fit_bad_value 2 "lr must be > 0" fit --data x --lr 0)
-  ng_fit_expect(cli_fit_bad_act 2 "act = 'sigmoid': expected tanh or relu" fit --data x --act sigmoid)
-  ng_fit_expect(cli_fit_empirical_cg 2 "empirical applies only to diag-ng and kfac"
+  ng_cli_expect(cli_fit_help 0 "usage: natgrad fit --data" fit --help)
+  ng_cli_expect(cli_fit_keys 0 "^inverse_every +[0-9]" fit --keys)
+  ng_cli_expect(cli_fit_listed 0 "^  fit +train an MLP" --help)
+  ng_cli_expect(cli_fit_no_data 2 "no data: pass --data" fit --opt kfac --out ${NG_FIT_DIR}/x)
+  ng_cli_expect(cli_fit_bad_opt 2 "unknown optimiser 'lbfgs'" fit --data x.csv --opt lbfgs)
+  ng_cli_expect(cli_fit_bad_flag 2 "unknown option '--frobnicate'" fit --frobnicate)
+  ng_cli_expect(cli_fit_bad_epochs 2 "--epochs: expected an integer" fit --data x --epochs -3)
+  ng_cli_expect(cli_fit_bad_set 2 "unknown optimiser setting 'speed'" fit --data x --set speed=9)
+  ng_cli_expect(cli_fit_bad_value 2 "lr must be > 0" fit --data x --lr 0)
+  ng_cli_expect(cli_fit_bad_act 2 "act = 'sigmoid': expected tanh or relu" fit --data x --act sigmoid)
+  ng_cli_expect(cli_fit_empirical_cg 2 "empirical applies only to diag-ng and kfac"
                 fit --data x --opt cg-ng --fisher empirical)
-  ng_fit_expect(cli_fit_model_in 2 "the data has 3 input features, the model takes 5"
+  ng_cli_expect(cli_fit_model_in 2 "the data has 3 input features, the model takes 5"
                 fit --data ${NG_FIT_DIR}/table.csv --model 5-8-3 --out ${NG_FIT_DIR}/m1)
-  ng_fit_expect(cli_fit_model_out 2 "needs 3 outputs .one per class., the model has 4"
+  ng_cli_expect(cli_fit_model_out 2 "needs 3 outputs .one per class., the model has 4"
                 fit --data ${NG_FIT_DIR}/table.csv --model 3-8-4 --out ${NG_FIT_DIR}/m2)
-  ng_fit_expect(cli_fit_model_syntax 2 "'x' is not a layer width"
+  ng_cli_expect(cli_fit_model_syntax 2 "'x' is not a layer width"
                 fit --data ${NG_FIT_DIR}/table.csv --model 3-x-3 --out ${NG_FIT_DIR}/m3)
-  ng_fit_expect(cli_fit_resume_change 2 "--lr cannot be used with --resume"
+  ng_cli_expect(cli_fit_resume_change 2 "--lr cannot be used with --resume"
                 fit --resume ${NG_FIT_DIR} --lr 0.1)
-  ng_fit_expect(cli_fit_resume_none 2 "no checkpoint to resume: '.*/checkpoint.ngc' does not exist"
+  ng_cli_expect(cli_fit_resume_none 2 "no checkpoint to resume: '.*/checkpoint.ngc' does not exist"
                 fit --resume ${NG_FIT_DIR})
-  ng_fit_expect(cli_fit_resume_old_layout 2 "holds fit runs in the old layout .kfac.ckpt.*mkdir"
+  ng_cli_expect(cli_fit_resume_old_layout 2 "holds fit runs in the old layout .kfac.ckpt.*mkdir"
                 fit --resume ${NG_FIT_DIR}/oldlayout)
 
   # ---- data and file failures (exit 1) ------------------------------------------------------------
-  ng_fit_expect(cli_fit_missing_csv 1 "nope.csv: cannot open"
+  ng_cli_expect(cli_fit_missing_csv 1 "nope.csv: cannot open"
                 fit --data ${NG_FIT_DIR}/nope.csv --out ${NG_FIT_DIR}/f1)
-  ng_fit_expect(cli_fit_ragged_csv 1 "ragged.csv:3: expected 3 fields, found 2"
+  ng_cli_expect(cli_fit_ragged_csv 1 "ragged.csv:3: expected 3 fields, found 2"
                 fit --data ${NG_FIT_DIR}/ragged.csv --out ${NG_FIT_DIR}/f2)
-  ng_fit_expect(cli_fit_corrupt_ckpt 1 "not a natgrad fit checkpoint"
+  ng_cli_expect(cli_fit_corrupt_ckpt 1 "not a natgrad fit checkpoint"
                 fit --resume ${NG_FIT_DIR}/corrupt)
   add_test(NAME cli_fit_no_fashion_mnist COMMAND sh -c [=[
     out=$(NATGRAD_FASHION_MNIST_DIR=/nonexistent "$0" fit --data fashion-mnist --out "$1" 2>&1); rc=$?

@@ -1,8 +1,9 @@
 /* `natgrad bench --json` checked for consistency: the FLOP counts recomputed from the shapes
  * in the file (each product of each pass counted here on its own, as mlp.h and fisher.h
- * describe the passes), the parameter counts and cache sizes from the layer sizes, every
- * GFLOP/s and roofline fraction from its time and FLOPs, every (policy, batch) present once.
- * No timing is asserted. The file comes from the CTest fixture in tests/bench.cmake through
+ * describe the passes; the trainer's update from the CG iterations and line-search trials
+ * it recorded), the parameter counts (the trainer's policy too) and cache sizes from the
+ * layer sizes, every GFLOP/s and roofline fraction from its time and FLOPs, every (policy,
+ * batch) present once, and a peer's recorded settings. No timing is asserted. The file comes from the CTest fixture in tests/bench.cmake through
  * NG_BENCH_JSON; without it, only the embedded sample is checked (which exercises the reader
  * and the formulas). */
 #include <ctype.h>
@@ -181,12 +182,15 @@ static const char *jstr(const jval_t *o, const char *key) {
 /* 2 m n k for C (m x n) += A (m x k) B (k x n). */
 static double gemm(double m, double n, double k) { return 2.0 * m * n * k; }
 
-/* Sizes s[0..L]: the matrix-product FLOPs of each op for N rows, k factor rows. */
+/* Sizes s[0..L]: the matrix-product FLOPs of each op for N rows, k factor rows; the update
+ * is the trainer's policy update with `cg` CG iterations and `trials` line-search trials
+ * (means over the timed updates, as the file records them). */
 typedef struct {
   double grad, setup, fvp, cg10, update;
 } flops_t;
 
-static flops_t count_flops(size_t L, const double *s, double N, double k, int factored) {
+static flops_t count_flops(size_t L, const double *s, double N, double k, int factored,
+                           double cg, double trials) {
   flops_t f;
   double fwd = 0.0, bwd = 0.0;
   for (size_t l = 0; l < L; l++) fwd += gemm(N, s[l + 1], s[l]); /* z_l = a W^T */
@@ -222,7 +226,8 @@ static flops_t count_flops(size_t L, const double *s, double N, double k, int fa
     f.fvp = jvp + vjp;
   }
   f.cg10 = 10.0 * f.fvp;
-  f.update = f.grad + f.setup + 11.0 * f.fvp + fwd;
+  /* gradient, Fisher set-up, CG, s^T F s, and each trial's forward */
+  f.update = f.grad + f.setup + (cg + 1.0) * f.fvp + trials * fwd;
   return f;
 }
 
@@ -286,15 +291,28 @@ static void check_file(const jval_t *root, int strict) {
      * s_3), the factor row (s_3) and its dot (1) */
     double cache = factored ? 8.0 * N * kk * (s[1] + s[3] + s[3] + 1.0) : 0.0;
     NG_CHECK(jnum(k, "cache_bytes") == cache);
-    flops_t f = count_flops(3, s, N, kk, factored);
+    const jval_t *o = jget(k, "ops"), *update = jget(o, "update");
+    /* the trainer's update: on the policy's environment, whose policy is this shape; not
+     * timed when that environment is not built in (then it says why) */
+    NG_CHECK(update != NULL);
+    int have_update = update && !jget(update, "error");
+    double cg = jnum(update, "cg_iterations"), trials = jnum(update, "ls_trials");
+    if (have_update) {
+      NG_CHECK(!strcmp(jstr(update, "env"), gauss ? "Hopper-v5" : "CartPole-v1"));
+      NG_CHECK(jnum(update, "trainer_n_params") == n_params);
+      NG_CHECK(cg >= 1.0 && cg <= jnum(meta, "cg_iters") && trials >= 0.0);
+      NG_CHECK(jnum(update, "skipped") >= 0.0);
+    } else if (update) {
+      fprintf(stderr, "%s N=%g: update not timed: %s\n", pol, N, jstr(update, "error"));
+    }
+    flops_t f = count_flops(3, s, N, kk, factored, cg, trials);
     double want[5] = {f.grad, f.setup, f.fvp, f.cg10, f.update};
-    const jval_t *o = jget(k, "ops");
     for (int op = 0; op < 5; op++) {
       const jval_t *q = jget(o, ops[op]);
       char what[96];
       snprintf(what, sizeof what, "%s N=%g %s", pol, N, ops[op]);
       NG_CHECK(q != NULL);
-      if (!q) continue;
+      if (!q || (op == 4 && !have_update)) continue;
       double flops = jnum(q, "flops");
       NG_CHECK_CLOSE(flops, want[op], TOL_FLOPS, 0.0);
       if (strict) {
@@ -311,6 +329,16 @@ static void check_file(const jval_t *root, int strict) {
                jnum(kernels->items[j], "N") != N);
   }
   NG_CHECK(n_cart == n_hop && n_cart >= 1);
+  /* the peer ran at its best: on OpenBLAS, with glibc's malloc keeping its memory (the
+   * peer's README), and says so */
+  const jval_t *peer = jget(root, "peer");
+  if (peer) {
+    const jval_t *env = jget(peer, "env");
+    NG_CHECK(!strcmp(jstr(env, "MALLOC_MMAP_MAX_"), "0"));
+    NG_CHECK(!strcmp(jstr(env, "MALLOC_TRIM_THRESHOLD_"), "17179869184"));
+    NG_CHECK(strstr(jstr(peer, "blas"), "openblas") != NULL);
+    NG_CHECK(*jstr(peer, "python") && *jstr(peer, "torch"));
+  }
   const jval_t *envs = jget(root, "envs");
   if (envs && envs->kind == J_ARR)
     for (size_t i = 0; i < envs->n; i++)
@@ -332,13 +360,15 @@ static const char *SAMPLE =
     "  \"cache_bytes\": 552000, \"ops\": {"
     "  \"grad\": {\"flops\": 26368000}, \"setup\": {\"flops\": 17408000},"
     "  \"fvp\": {\"flops\": 18432000}, \"cg10\": {\"flops\": 184320000},"
-    "  \"update\": {\"flops\": 255488000}}},"
+    "  \"update\": {\"env\": \"CartPole-v1\", \"trainer_n_params\": 4610,"
+    "   \"cg_iterations\": 10, \"ls_trials\": 1, \"skipped\": 0, \"flops\": 255488000}}},"
     " {\"policy\": \"hopper\", \"dist\": \"gaussian\", \"n_in\": 11, \"hidden\": [64, 64],"
     "  \"n_out\": 3, \"k\": 3, \"N\": 10, \"n_params\": 5126, \"factored\": 0,"
     "  \"cache_bytes\": 0, \"ops\": {"
     "  \"grad\": {\"flops\": 285440}, \"setup\": {\"flops\": 99840},"
     "  \"fvp\": {\"flops\": 371200}, \"cg10\": {\"flops\": 3712000},"
-    "  \"update\": {\"flops\": 4568320}}}"
+    "  \"update\": {\"env\": \"Hopper-v5\", \"trainer_n_params\": 5126,"
+    "   \"cg_iterations\": 10, \"ls_trials\": 1, \"skipped\": 0, \"flops\": 4568320}}}"
     " ], \"envs\": []}";
 
 static void test_sample(void) {

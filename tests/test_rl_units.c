@@ -210,8 +210,28 @@ static void test_config(void) {
   size_t nkeys = 0;
   const char *doc;
   for (const char *k; (k = ng_rl_config_key(nkeys, &doc)) != NULL; nkeys++)
-    NG_CHECK(strstr(buf1, k) != NULL && doc && doc[0]);
+    NG_CHECK((strstr(buf1, k) != NULL || !strncmp(k, "plugin", 6)) && doc && doc[0]);
   NG_CHECK(nkeys >= 30);
+  /* the plugin keys: left out while empty (a built-in env's text is as before plugins),
+   * written and read back once set, and only together */
+  NG_CHECK(strstr(buf1, "plugin") == NULL);
+  NG_CHECK_OK(ng_rl_config_set(&d, "plugin", "/opt/envs/libmy.so", &err));
+  NG_CHECK_STATUS(ng_rl_config_validate(&d, &err), NG_EINVAL);
+  NG_CHECK(strstr(err.message, "plugin_hash") != NULL);
+  NG_CHECK_STATUS(ng_rl_config_set(&d, "plugin_hash", "crc32:1234567", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&d, "plugin_hash", "crc32:1234567G", &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_set(&d, "plugin_hash", "sha1:12345678", &err), NG_EINVAL);
+  NG_CHECK_OK(ng_rl_config_set(&d, "plugin_hash", "crc32:0123abcd", &err));
+  NG_CHECK_OK(ng_rl_config_validate(&d, &err));
+  ng_rl_config_format(&d, buf2, sizeof buf2);
+  NG_CHECK(strstr(buf2, "plugin = /opt/envs/libmy.so\nplugin_hash = crc32:0123abcd\n") != NULL);
+  NG_CHECK(strncmp(buf1, buf2, strlen(buf1)) == 0); /* the same text before them */
+  ng_rl_config_t e;
+  NG_CHECK_OK(ng_rl_config_default(&e, "CartPole-v1", &err));
+  NG_CHECK_OK(ng__rl_config_parse(&e, buf2, strlen(buf2), &err));
+  NG_CHECK(!strcmp(e.plugin, d.plugin) && !strcmp(e.plugin_hash, d.plugin_hash));
+  NG_CHECK(ng_rl_config_tuned("CartPole-v1") && ng_rl_config_tuned("Ant-v5"));
+  NG_CHECK(!ng_rl_config_tuned("MyEnv-v0") && !ng_rl_config_tuned(NULL));
 
   /* errors name the key and the accepted range */
   NG_CHECK_STATUS(ng_rl_config_set(&c, "no_such_key", "1", &err), NG_ENOTFOUND);

@@ -71,11 +71,21 @@ typedef struct {
   double vf_lr;            /* vf_lr: Adam step size */
   int vf_epochs;           /* vf_epochs: passes over the batch per iteration */
   int vf_minibatch;        /* vf_minibatch: rows per Adam step */
+  /* The plugin that registered env (env.h's ng_plugin_load), so that whoever reads the
+   * config can load it again and tell whether it changed; both "" for any other env, and
+   * then ng_rl_config_format leaves them out. */
+  char plugin[1024];       /* plugin: its absolute path */
+  char plugin_hash[24];    /* plugin_hash: its checksum, ng_plugin_info_t.hash */
 } ng_rl_config_t;
 
 /* Library defaults (Stable-Baselines3-contrib's TRPO) overridden by the tuned values of
  * rl-baselines3-zoo for env_id where it has them. NG_ENOTFOUND for an unknown env id. */
 int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *err);
+
+/* 1 if ng_rl_config_default has values tuned for env_id (rl-baselines3-zoo's, or
+ * natgrad's own measured ones); 0 if it gives the library defaults (SB3-contrib's TRPO),
+ * as for every environment from a plugin. */
+int ng_rl_config_tuned(const char *env_id);
 
 /* Sets one hyperparameter from text, e.g. ("max_kl", "0.02"); validates type and range.
  * NG_ENOTFOUND for an unknown key, NG_EINVAL / NG_ERANGE for a bad value, each with a
@@ -118,6 +128,9 @@ typedef struct {
   double vf_loss;          /* value loss (mean squared error) after fitting */
   double explained_variance;
   double rollout_seconds, update_seconds;
+  double policy_update_seconds; /* of update_seconds, the policy update alone (advantage
+                              normalisation, surrogate gradient, Fisher set-up, CG, s^T F s,
+                              line search): not the value predictions, GAE or value fit */
   int update_status;       /* NG_OK if the policy step was taken; else why it was skipped:
                               NG_ELINESEARCH (every trial rejected), NG_ECURVATURE or
                               NG_ENONFINITE (CG or s^T F s failed); theta is then unchanged */

@@ -127,16 +127,20 @@ static void ab_observe(const ng_env_state_t *st, double *obs) {
 }
 
 const ng_env_class_t ng_env_acrobot = {
-    .info =
+    .def =
         {
-            .id = "Acrobot-v1",
-            .summary = "swing the tip of a two-link chain above a line by torquing the "
-                       "middle joint; -1 per step",
-            .observation_space = {NG_SPACE_BOX, 6, ab_obs_low, ab_obs_high},
-            .action_space = {NG_SPACE_DISCRETE, 3, NULL, NULL},
-            .max_episode_steps = 500,
-            .state_size = 4,
-            .state_doc = "theta1,theta2,dtheta1,dtheta2",
+            .info =
+                {
+                    .id = "Acrobot-v1",
+                    .summary = "swing the tip of a two-link chain above a line by torquing the "
+                               "middle joint; -1 per step",
+                    .observation_space = {NG_SPACE_BOX, 6, ab_obs_low, ab_obs_high},
+                    .action_space = {NG_SPACE_DISCRETE, 3, NULL, NULL},
+                    .max_episode_steps = 500,
+                    .state_size = 4,
+                    .state_doc = "theta1,theta2,dtheta1,dtheta2",
+                },
+            NG_ENV_CLASSIC(ng_env_acrobot),
         },
     .has_f32_states = 1,
     .reset = ab_reset,

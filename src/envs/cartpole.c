@@ -71,15 +71,20 @@ static void cp_observe(const ng_env_state_t *st, double *obs) {
 }
 
 const ng_env_class_t ng_env_cartpole = {
-    .info =
+    .def =
         {
-            .id = "CartPole-v1",
-            .summary = "balance a pole on a cart by pushing it left or right; +1 per step",
-            .observation_space = {NG_SPACE_BOX, 4, cp_obs_low, cp_obs_high},
-            .action_space = {NG_SPACE_DISCRETE, 2, NULL, NULL},
-            .max_episode_steps = 500,
-            .state_size = 4,
-            .state_doc = "x,x_dot,theta,theta_dot",
+            .info =
+                {
+                    .id = "CartPole-v1",
+                    .summary =
+                        "balance a pole on a cart by pushing it left or right; +1 per step",
+                    .observation_space = {NG_SPACE_BOX, 4, cp_obs_low, cp_obs_high},
+                    .action_space = {NG_SPACE_DISCRETE, 2, NULL, NULL},
+                    .max_episode_steps = 500,
+                    .state_size = 4,
+                    .state_doc = "x,x_dot,theta,theta_dot",
+                },
+            NG_ENV_CLASSIC(ng_env_cartpole),
         },
     .has_f32_states = 0,
     .reset = cp_reset,

@@ -1,21 +1,34 @@
 /* The environment registry and the generic wrapper around every environment: argument and
  * action checks, episode bookkeeping and the time limit (Gymnasium's TimeLimit: truncated
  * once the step counter reaches max_episode_steps, whether or not the step terminated).
+ *
+ * Every environment is a definition (natgrad/env.h's ng_env_def_t) and every call goes
+ * through its callbacks: the built-in ones are static definitions, the others copies made
+ * at registration. Registered copies are never freed (their ids, bounds and callbacks may
+ * be in use anywhere), so every pointer handed out stays valid; a mutex orders
+ * registration against lookups.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "envs/env_impl.h"
 #include "envs/mujoco/mj_env.h"
 
-static const ng_env_class_t *const ng__env_classes[] = {
-    &ng_env_cartpole,      &ng_env_pendulum, &ng_env_acrobot, &ng_env_mountain_car,
-    &ng_env_mountain_car_continuous,
-    &ng_mj_inverted_pendulum.cls, &ng_mj_inverted_double_pendulum.cls, &ng_mj_swimmer.cls,
-    &ng_mj_hopper.cls, &ng_mj_walker2d.cls, &ng_mj_half_cheetah.cls, &ng_mj_ant.cls,
+static const ng_env_def_t *const ng__env_builtin[] = {
+    &ng_env_cartpole.def,      &ng_env_pendulum.def, &ng_env_acrobot.def,
+    &ng_env_mountain_car.def,  &ng_env_mountain_car_continuous.def,
+    &ng_mj_inverted_pendulum.def, &ng_mj_inverted_double_pendulum.def, &ng_mj_swimmer.def,
+    &ng_mj_hopper.def, &ng_mj_walker2d.def, &ng_mj_half_cheetah.def, &ng_mj_ant.def,
 };
-#define NG__ENV_COUNT (sizeof ng__env_classes / sizeof ng__env_classes[0])
+#define NG__ENV_BUILTIN (sizeof ng__env_builtin / sizeof ng__env_builtin[0])
+
+/* Registered after the built-in ones, with the plugin that did it (NULL: from C). */
+static pthread_mutex_t ng__env_lock = PTHREAD_MUTEX_INITIALIZER;
+static const ng_env_def_t *ng__env_user[NG_ENV_MAX_REGISTERED];
+static const char *ng__env_user_plugin[NG_ENV_MAX_REGISTERED];
+static size_t ng__env_n_user;
 
 /* Where an env is in its episode. */
 enum {
@@ -25,10 +38,9 @@ enum {
 };
 
 struct ng_env {
-  const ng_env_class_t *cls;
+  const ng_env_def_t *def;
+  void *self; /* what def->create made */
   ng_rng_t rng;
-  ng_env_state_t state;
-  void *impl; /* the object of a class with object ops (cls->object), else NULL */
   int elapsed; /* steps taken since the last reset / set_state */
   int phase;
 };
@@ -38,36 +50,238 @@ size_t ng_space_size(const ng_space_t *space) {
   return space->kind == NG_SPACE_BOX ? space->dim : 1;
 }
 
-size_t ng_env_count(void) { return NG__ENV_COUNT; }
+/* ---- the registry ---------------------------------------------------------------------- */
 
-const ng_env_info_t *ng_env_info_at(size_t i) {
-  return i < NG__ENV_COUNT ? &ng__env_classes[i]->info : NULL;
+/* Entry i (built-in first), or NULL; *plugin (if non-NULL) its plugin. Under the lock. */
+static const ng_env_def_t *ng__env_at_locked(size_t i, const char **plugin) {
+  if (plugin) *plugin = NULL;
+  if (i < NG__ENV_BUILTIN) return ng__env_builtin[i];
+  i -= NG__ENV_BUILTIN;
+  if (i >= ng__env_n_user) return NULL;
+  if (plugin) *plugin = ng__env_user_plugin[i];
+  return ng__env_user[i];
 }
 
-static const ng_env_class_t *ng__env_class_find(const char *id) {
-  if (!id) return NULL;
-  for (size_t i = 0; i < NG__ENV_COUNT; i++)
-    if (!strcmp(ng__env_classes[i]->info.id, id)) return ng__env_classes[i];
+static const ng_env_def_t *ng__env_find_locked(const char *id, const char **plugin) {
+  const ng_env_def_t *d;
+  for (size_t i = 0; (d = ng__env_at_locked(i, plugin)) != NULL; i++)
+    if (!strcmp(d->info.id, id)) return d;
   return NULL;
 }
 
-const ng_env_info_t *ng_env_find(const char *id) {
-  const ng_env_class_t *cls = ng__env_class_find(id);
-  return cls ? &cls->info : NULL;
+static const ng_env_def_t *ng__env_def_find(const char *id, const char **plugin) {
+  if (!id) return NULL;
+  pthread_mutex_lock(&ng__env_lock);
+  const ng_env_def_t *d = ng__env_find_locked(id, plugin);
+  pthread_mutex_unlock(&ng__env_lock);
+  return d;
 }
+
+size_t ng_env_count(void) {
+  pthread_mutex_lock(&ng__env_lock);
+  size_t n = NG__ENV_BUILTIN + ng__env_n_user;
+  pthread_mutex_unlock(&ng__env_lock);
+  return n;
+}
+
+const ng_env_info_t *ng_env_info_at(size_t i) {
+  pthread_mutex_lock(&ng__env_lock);
+  const ng_env_def_t *d = ng__env_at_locked(i, NULL);
+  pthread_mutex_unlock(&ng__env_lock);
+  return d ? &d->info : NULL;
+}
+
+const ng_env_info_t *ng_env_find(const char *id) {
+  const ng_env_def_t *d = ng__env_def_find(id, NULL);
+  return d ? &d->info : NULL;
+}
+
+const char *ng_env_plugin_path(const char *id) {
+  const char *plugin = NULL;
+  return ng__env_def_find(id, &plugin) ? plugin : NULL;
+}
+
+/* Gymnasium's ids are NAME-vN; NAME here: a letter, then letters, digits and _ . : / -. */
+static const char *ng__env_id_problem(const char *id) {
+  size_t n = strlen(id);
+  if (n == 0) return "an empty id";
+  if (n > NG_ENV_ID_MAX) return "an id longer than NG_ENV_ID_MAX characters";
+  if (!((id[0] >= 'A' && id[0] <= 'Z') || (id[0] >= 'a' && id[0] <= 'z')))
+    return "an id that does not start with a letter";
+  size_t v = n;
+  while (v > 0 && id[v - 1] >= '0' && id[v - 1] <= '9') v--;
+  if (v == n || v < 3 || id[v - 1] != 'v' || id[v - 2] != '-')
+    return "an id without a version suffix -vN (e.g. MyEnv-v0)";
+  for (size_t i = 0; i < v - 2; i++) {
+    char c = id[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '.' || c == ':' || c == '/' || c == '-'))
+      return "an id with a character other than letters, digits and _ . : / -";
+  }
+  return NULL;
+}
+
+/* What is wrong with a space, or NULL; obs: the observation space (Box only). */
+static const char *ng__env_space_problem(const ng_space_t *sp, int obs, char *buf,
+                                         size_t size) {
+  if (sp->kind != NG_SPACE_BOX && sp->kind != NG_SPACE_DISCRETE) return "an unknown kind";
+  if (obs && sp->kind != NG_SPACE_BOX)
+    return "a Discrete observation space (only Box observations are supported)";
+  if (sp->dim == 0) return "dimension 0";
+  if (sp->dim > NG_ENV_MAX_DIM) return "a dimension above NG_ENV_MAX_DIM";
+  if (sp->kind == NG_SPACE_DISCRETE) return NULL;
+  if (!sp->low || !sp->high) return "a Box without its low and high bounds";
+  for (size_t i = 0; i < sp->dim; i++) {
+    double lo = sp->low[i], hi = sp->high[i];
+    const char *what = isnan(lo) || isnan(hi) ? "a NaN bound"
+                       : lo > hi              ? "low > high"
+                       : lo == INFINITY       ? "low = +inf"
+                       : hi == -INFINITY      ? "high = -inf"
+                                              : NULL;
+    if (what) {
+      snprintf(buf, size, "%s in component %zu (low %g, high %g)", what, i, lo, hi);
+      return buf;
+    }
+  }
+  return NULL;
+}
+
+int ng_env_def_check(const ng_env_def_t *def, ng_error_t *err) {
+  if (!def) return ng_error_set(err, NG_EINVAL, "env: NULL definition");
+  const ng_env_info_t *in = &def->info;
+  if (!in->id) return ng_error_set(err, NG_EINVAL, "env: a definition without an id");
+  const char *bad = ng__env_id_problem(in->id);
+  if (bad) {
+    /* the message is one line of text whatever bytes the refused id holds */
+    char shown[81];
+    size_t i = 0;
+    for (; in->id[i] && i < sizeof shown - 1; i++)
+      shown[i] = (unsigned char)in->id[i] < 0x20 || (unsigned char)in->id[i] >= 0x7f
+                     ? '?' : in->id[i];
+    shown[i] = '\0';
+    return ng_error_set(err, NG_EINVAL, "env '%s': %s", shown, bad);
+  }
+  if (!def->create || !def->destroy || !def->reset || !def->step)
+    return ng_error_set(err, NG_EINVAL, "env %s: missing callback %s", in->id,
+                        !def->create ? "create" : !def->destroy ? "destroy"
+                        : !def->reset ? "reset" : "step");
+  if (!def->get_state != !def->set_state)
+    return ng_error_set(err, NG_EINVAL, "env %s: %s without %s: give both or neither", in->id,
+                        def->get_state ? "get_state" : "set_state",
+                        def->get_state ? "set_state" : "get_state");
+  if (!def->get_state != (in->state_size == 0))
+    return ng_error_set(err, NG_EINVAL, "env %s: state_size is %zu %s get/set_state", in->id,
+                        in->state_size, def->get_state ? "with" : "without");
+  if (in->state_size > NG_ENV_MAX_DIM)
+    return ng_error_set(err, NG_EINVAL, "env %s: state_size %zu is above NG_ENV_MAX_DIM",
+                        in->id, in->state_size);
+  if (in->max_episode_steps < 1)
+    return ng_error_set(err, NG_EINVAL, "env %s: time limit %d: max_episode_steps must be >= 1",
+                        in->id, in->max_episode_steps);
+  char buf[160];
+  if ((bad = ng__env_space_problem(&in->observation_space, 1, buf, sizeof buf)))
+    return ng_error_set(err, NG_EINVAL, "env %s: observation space: %s", in->id, bad);
+  if ((bad = ng__env_space_problem(&in->action_space, 0, buf, sizeof buf)))
+    return ng_error_set(err, NG_EINVAL, "env %s: action space: %s", in->id, bad);
+  ng_error_clear(err);
+  return NG_OK;
+}
+
+/* A registrable copy: the definition and, in the same block, everything its description
+ * points at. */
+typedef struct {
+  ng_env_def_t def;
+  char id[NG_ENV_ID_MAX + 1];
+} ng__env_copy_t;
+
+int ng__env_copy(const ng_env_def_t *def, ng_env_def_t **out, ng_error_t *err) {
+  *out = NULL;
+  int s = ng_env_def_check(def, err);
+  if (s) return s;
+  const ng_env_info_t *in = &def->info;
+  const char *summary = in->summary ? in->summary : "";
+  const char *doc = in->state_doc ? in->state_doc : "";
+  size_t od = in->observation_space.dim;
+  size_t ad = in->action_space.kind == NG_SPACE_BOX ? in->action_space.dim : 0;
+  size_t ls = strlen(summary) + 1, ld = strlen(doc) + 1;
+  size_t nb = 2 * (od + ad);
+  /* doubles first after the struct (aligned), then the two strings */
+  ng__env_copy_t *c = ng_malloc(sizeof *c + nb * sizeof(double) + ls + ld);
+  if (!c) return ng_error_set(err, NG_ENOMEM, "env %s: out of memory", in->id);
+  double *b = (double *)(c + 1);
+  char *str = (char *)(b + nb);
+  c->def = *def;
+  snprintf(c->id, sizeof c->id, "%s", in->id);
+  c->def.info.id = c->id;
+  memcpy(str, summary, ls);
+  c->def.info.summary = str;
+  memcpy(str + ls, doc, ld);
+  c->def.info.state_doc = str + ls;
+  memcpy(b, in->observation_space.low, od * sizeof *b);
+  memcpy(b + od, in->observation_space.high, od * sizeof *b);
+  c->def.info.observation_space.low = b;
+  c->def.info.observation_space.high = b + od;
+  if (ad) {
+    memcpy(b + 2 * od, in->action_space.low, ad * sizeof *b);
+    memcpy(b + 2 * od + ad, in->action_space.high, ad * sizeof *b);
+    c->def.info.action_space.low = b + 2 * od;
+    c->def.info.action_space.high = b + 2 * od + ad;
+  } else {
+    c->def.info.action_space.low = c->def.info.action_space.high = NULL;
+  }
+  *out = &c->def;
+  ng_error_clear(err);
+  return NG_OK;
+}
+
+void ng__env_copy_free(ng_env_def_t *copy) { ng_free(copy); }
+
+int ng__env_commit(ng_env_def_t *const *copies, size_t n, const char *plugin,
+                   ng_error_t *err) {
+  pthread_mutex_lock(&ng__env_lock);
+  int s = NG_OK;
+  if (ng__env_n_user + n > NG_ENV_MAX_REGISTERED)
+    s = ng_error_set(err, NG_ERANGE, "env: more than %d registered environments",
+                     NG_ENV_MAX_REGISTERED);
+  for (size_t i = 0; i < n && !s; i++) {
+    const char *id = copies[i]->info.id, *other = NULL;
+    int clash = ng__env_find_locked(id, &other) != NULL;
+    for (size_t j = 0; j < i && !clash; j++) clash = !strcmp(copies[j]->info.id, id);
+    if (clash)
+      s = ng_error_set(err, NG_EINVAL, "env %s: the id is taken (by %s)", id,
+                       other ? other : "a built-in or registered environment");
+  }
+  for (size_t i = 0; i < n && !s; i++) {
+    ng__env_user_plugin[ng__env_n_user] = plugin;
+    ng__env_user[ng__env_n_user++] = copies[i];
+  }
+  pthread_mutex_unlock(&ng__env_lock);
+  if (!s) ng_error_clear(err);
+  return s;
+}
+
+int ng_env_register(const ng_env_def_t *def, ng_error_t *err) {
+  ng_env_def_t *copy;
+  int s = ng__env_copy(def, &copy, err);
+  if (s) return s;
+  if ((s = ng__env_commit(&copy, 1, NULL, err))) ng__env_copy_free(copy);
+  return s;
+}
+
+/* ---- one environment -------------------------------------------------------------------- */
 
 int ng_env_create(ng_env_t **out, const char *id, ng_error_t *err) {
   if (!out) return ng_error_set(err, NG_EINVAL, "ng_env_create: out is NULL");
   *out = NULL;
   if (!id) return ng_error_set(err, NG_EINVAL, "ng_env_create: id is NULL");
-  const ng_env_class_t *cls = ng__env_class_find(id);
-  if (!cls) {
-    char known[448]; /* every id fits; ng_error_t holds 512 */
+  const ng_env_def_t *def = ng__env_def_find(id, NULL);
+  if (!def) {
+    char known[448]; /* the built-in ids fit; ng_error_t holds 512 */
     size_t len = 0;
     known[0] = '\0';
-    for (size_t i = 0; i < NG__ENV_COUNT && len < sizeof known; i++) {
-      int n = snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
-                       ng__env_classes[i]->info.id);
+    const ng_env_info_t *info;
+    for (size_t i = 0; (info = ng_env_info_at(i)) != NULL && len < sizeof known; i++) {
+      int n = snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", info->id);
       if (n < 0) break;
       len += (size_t)n;
     }
@@ -75,45 +289,42 @@ int ng_env_create(ng_env_t **out, const char *id, ng_error_t *err) {
   }
   ng_env_t *env = ng_calloc(1, sizeof *env);
   if (!env) return ng_error_set(err, NG_ENOMEM, "ng_env_create: out of memory");
-  env->cls = cls;
-  if (cls->object) {
-    int status = cls->object->create(&env->impl, cls, err);
-    if (status != NG_OK) {
-      ng_free(env);
-      return status;
-    }
+  env->def = def;
+  ng_error_clear(err);
+  int status = def->create(&env->self, def, err);
+  if (status != NG_OK) {
+    ng_free(env);
+    if (err && err->status == NG_OK) /* a user's create that said nothing */
+      ng_error_set(err, status < 0 ? status : NG_EINVAL, "%s: create failed (%s)", id,
+                   ng_strerror(status < 0 ? status : NG_EINVAL));
+    return status < 0 ? status : NG_EINVAL;
   }
   ng_rng_seed(&env->rng, 0, 0);
   env->phase = NG__ENV_NO_STATE;
   *out = env;
-  ng_error_clear(err);
   return NG_OK;
 }
 
 void ng_env_destroy(ng_env_t *env) {
-  if (env && env->impl) env->cls->object->destroy(env->impl);
+  if (env) env->def->destroy(env->self);
   ng_free(env);
 }
 
-const ng_env_info_t *ng_env_info(const ng_env_t *env) { return env ? &env->cls->info : NULL; }
+const ng_env_info_t *ng_env_info(const ng_env_t *env) { return env ? &env->def->info : NULL; }
 
 void ng_env_seed(ng_env_t *env, uint64_t seed, uint64_t stream) {
   if (env) ng_rng_seed(&env->rng, seed, stream);
 }
 
+/* A callback's status as a library status: a user's positive code is not one. */
+static int ng__env_status(int s) { return s > 0 ? NG_EINVAL : s; }
+
 int ng_env_reset(ng_env_t *env, double *obs) {
   if (!env || !obs) return NG_EINVAL;
-  if (env->cls->object) {
-    int status = env->cls->object->reset(env->impl, &env->rng, obs);
-    if (status != NG_OK) return status;
-    env->elapsed = 0;
-    env->phase = NG__ENV_RUNNING;
-    return NG_OK;
-  }
-  env->cls->reset(&env->state, &env->rng);
+  int status = ng__env_status(env->def->reset(env->self, &env->rng, obs));
+  if (status != NG_OK) return status;
   env->elapsed = 0;
   env->phase = NG__ENV_RUNNING;
-  env->cls->observe(&env->state, obs);
   return NG_OK;
 }
 
@@ -133,69 +344,39 @@ int ng_env_step(ng_env_t *env, const double *action, double *obs, double *reward
                 int *terminated, int *truncated) {
   if (!env || !action || !obs || !reward || !terminated || !truncated) return NG_EINVAL;
   if (env->phase != NG__ENV_RUNNING) return NG_EINVAL;
-  const ng_env_info_t *info = &env->cls->info;
+  const ng_env_info_t *info = &env->def->info;
   int status = ng__env_check_action(&info->action_space, action);
   if (status != NG_OK) return status;
-
-  ng_env_state_t next = env->state;
   double r = 0.0;
   int term = 0;
-  if (env->cls->object) {
-    /* The object checks its own state and restores it on NG_ENONFINITE. */
-    status = env->cls->object->step(env->impl, action, obs, &r, &term);
-    if (status != NG_OK) return status;
-  } else {
-    env->cls->step(&env->state, action, &next, &r, &term);
-    /* Commit nothing from a step that left the finite numbers: the caller can still read
-     * the last good state and observation. */
-    if (!ng_all_finite(info->state_size, next.s) || !isfinite(r)) return NG_ENONFINITE;
-    env->state = next;
-  }
-
+  status = ng__env_status(env->def->step(env->self, &env->rng, action, obs, &r, &term));
+  if (status != NG_OK) return status;
   env->elapsed++;
   int trunc = env->elapsed >= info->max_episode_steps;
   env->phase = (term || trunc) ? NG__ENV_ENDED : NG__ENV_RUNNING;
-  if (!env->cls->object) env->cls->observe(&env->state, obs);
   *reward = r;
-  *terminated = term;
+  *terminated = term != 0;
   *truncated = trunc;
   return NG_OK;
 }
 
 int ng_env_set_state(ng_env_t *env, const double *state, double *obs) {
   if (!env || !state) return NG_EINVAL;
-  if (env->cls->object) {
-    int status = env->cls->object->set_state(env->impl, state, obs);
-    if (status != NG_OK) return status;
-    env->elapsed = 0;
-    env->phase = NG__ENV_RUNNING;
-    return NG_OK;
-  }
-  size_t n = env->cls->info.state_size;
-  if (!ng_all_finite(n, state)) return NG_ENONFINITE;
-  ng_env_state_t st;
-  memset(&st, 0, sizeof st);
-  memcpy(st.s, state, n * sizeof *state);
-  st.f32 = 0;
-  if (env->cls->has_f32_states) {
-    st.f32 = 1;
-    for (size_t i = 0; i < n; i++)
-      if (ng_env_f32(state[i]) != state[i]) st.f32 = 0;
-  }
-  env->state = st;
+  if (!env->def->set_state) return NG_EUNSUPPORTED;
+  if (!ng_all_finite(env->def->info.state_size, state)) return NG_ENONFINITE;
+  /* obs may be NULL when only the state matters (restoring a checkpoint). */
+  int status = ng__env_status(env->def->set_state(env->self, state, obs));
+  if (status != NG_OK) return status;
   env->elapsed = 0;
   env->phase = NG__ENV_RUNNING;
-  /* obs may be NULL when only the state matters (restoring a checkpoint). */
-  if (obs) env->cls->observe(&env->state, obs);
   return NG_OK;
 }
 
 int ng_env_get_state(const ng_env_t *env, double *state) {
   if (!env || !state) return NG_EINVAL;
+  if (!env->def->get_state) return NG_EUNSUPPORTED;
   if (env->phase == NG__ENV_NO_STATE) return NG_EINVAL;
-  if (env->cls->object) return env->cls->object->get_state(env->impl, state);
-  memcpy(state, env->state.s, env->cls->info.state_size * sizeof *state);
-  return NG_OK;
+  return ng__env_status(env->def->get_state(env->self, state));
 }
 
 ng_rng_t *ng_env_rng(ng_env_t *env) { return env ? &env->rng : NULL; }

@@ -1,9 +1,12 @@
-/* Private interface between the generic environment wrapper (env.c) and the environments.
+/* Private interface between the generic environment wrapper (env.c) and the built-in
+ * environments.
  *
  * env.c owns everything the environments share: argument and action validation, the random
  * stream, the episode bookkeeping (reset before step, no step after the end) and the time
- * limit, applied once like Gymnasium's TimeLimit wrapper. An environment supplies only its
- * description and three pure functions over a small state value.
+ * limit, applied once like Gymnasium's TimeLimit wrapper; it dispatches every environment
+ * through its ng_env_def_t (natgrad/env.h), the built-in ones included. A classic-control
+ * environment supplies only its description and three pure functions over a small state
+ * value (an ng_env_class_t); classic.c turns those into a definition's callbacks.
  */
 #ifndef NG_ENV_IMPL_H
 #define NG_ENV_IMPL_H
@@ -25,26 +28,10 @@ typedef struct {
   int f32;
 } ng_env_state_t;
 
-/* An environment whose state is an object of its own (a MuJoCo simulation: one mjData per
- * environment) supplies these operations instead of reset/step/observe; env.c keeps the
- * argument and action checks, the episode bookkeeping and the time limit for it. */
-struct ng_env_class;
-typedef struct ng_env_object_ops {
-  /* Creates the object for class cls (NG_EUNSUPPORTED, with a message, if this build
-   * cannot). */
-  int (*create)(void **impl, const struct ng_env_class *cls, ng_error_t *err);
-  void (*destroy)(void *impl);
-  int (*reset)(void *impl, ng_rng_t *rng, double *obs);
-  /* The action was validated (finite). A failure (NG_ENONFINITE, or NG_ERANGE for a
-   * diverged simulation) leaves the state as before the step. */
-  int (*step)(void *impl, const double *action, double *obs, double *reward, int *terminated);
-  int (*set_state)(void *impl, const double *state, double *obs);
-  int (*get_state)(const void *impl, double *state);
-} ng_env_object_ops_t;
-
 typedef struct ng_env_class {
-  ng_env_info_t info;
-  /* Nonzero for an env whose Gymnasium state can be float32 (see f32 above): ng_env_set_state
+  /* First member: the definition env.c registers (built with NG_ENV_CLASSIC below). */
+  ng_env_def_t def;
+  /* Nonzero for an env whose Gymnasium state can be float32 (see f32 above): set_state
    * then takes a state whose components are all float32 values as a float32 state, so that
    * saving a state and setting it again resumes bit for bit. */
   int has_f32_states;
@@ -52,14 +39,40 @@ typedef struct ng_env_class {
   void (*reset)(ng_env_state_t *st, ng_rng_t *rng);
   /* One step from *st. The action was validated by the caller: a Discrete action is an
    * integer in [0, n) held in a double, a Box action is finite (not yet clipped). Writes the
-   * next state, the reward and terminated; env.c rejects a non-finite result. */
+   * next state, the reward and terminated; classic.c rejects a non-finite result. */
   void (*step)(const ng_env_state_t *st, const double *action, ng_env_state_t *next,
                double *reward, int *terminated);
   /* The observation Gymnasium returns for this state, float32-rounded values as doubles. */
   void (*observe)(const ng_env_state_t *st, double *obs);
-  /* Non-NULL for an environment with its own object (then reset/step/observe are unused). */
-  const ng_env_object_ops_t *object;
 } ng_env_class_t;
+
+/* The callbacks of every classic environment (classic.c): the object is the state value;
+ * step commits nothing from a step that left the finite numbers (NG_ENONFINITE), so the
+ * caller can still read the last good state. */
+int ng__env_classic_create(void **self, const ng_env_def_t *def, ng_error_t *err);
+void ng__env_classic_destroy(void *self);
+int ng__env_classic_reset(void *self, ng_rng_t *rng, double *obs);
+int ng__env_classic_step(void *self, ng_rng_t *rng, const double *action, double *obs,
+                         double *reward, int *terminated);
+int ng__env_classic_get_state(const void *self, double *state);
+int ng__env_classic_set_state(void *self, const double *state, double *obs);
+
+/* The definition's user pointer and callbacks for class `cls` (inside its initialiser). */
+#define NG_ENV_CLASSIC(cls)                                                                  \
+  .user = &(cls), .create = ng__env_classic_create, .destroy = ng__env_classic_destroy,      \
+  .reset = ng__env_classic_reset, .step = ng__env_classic_step,                              \
+  .get_state = ng__env_classic_get_state, .set_state = ng__env_classic_set_state
+
+/* Registration in two steps, for plugins that register several environments all or
+ * nothing (plugin.c): a checked copy of def (ng_env_def_check) that owns its description,
+ * then the commit of n copies with the plugin that made them (NULL: from C): NG_EINVAL if
+ * an id is taken (or repeated among them), NG_ERANGE past NG_ENV_MAX_REGISTERED, and then
+ * none is registered. On success the registry owns the copies; else they stay the
+ * caller's to free. */
+int ng__env_copy(const ng_env_def_t *def, ng_env_def_t **copy, ng_error_t *err);
+void ng__env_copy_free(ng_env_def_t *copy);
+int ng__env_commit(ng_env_def_t *const *copies, size_t n, const char *plugin,
+                   ng_error_t *err);
 
 extern const ng_env_class_t ng_env_cartpole;
 extern const ng_env_class_t ng_env_pendulum;

@@ -56,16 +56,20 @@ static void mc_observe(const ng_env_state_t *st, double *obs) {
 }
 
 const ng_env_class_t ng_env_mountain_car = {
-    .info =
+    .def =
         {
-            .id = "MountainCar-v0",
-            .summary = "drive an underpowered car up a hill by rocking it (3 discrete "
-                       "pushes); -1 per step",
-            .observation_space = {NG_SPACE_BOX, 2, mc_obs_low, mc_obs_high},
-            .action_space = {NG_SPACE_DISCRETE, 3, NULL, NULL},
-            .max_episode_steps = 200,
-            .state_size = 2,
-            .state_doc = "position,velocity",
+            .info =
+                {
+                    .id = "MountainCar-v0",
+                    .summary = "drive an underpowered car up a hill by rocking it (3 discrete "
+                               "pushes); -1 per step",
+                    .observation_space = {NG_SPACE_BOX, 2, mc_obs_low, mc_obs_high},
+                    .action_space = {NG_SPACE_DISCRETE, 3, NULL, NULL},
+                    .max_episode_steps = 200,
+                    .state_size = 2,
+                    .state_doc = "position,velocity",
+                },
+            NG_ENV_CLASSIC(ng_env_mountain_car),
         },
     .has_f32_states = 0,
     .reset = mc_reset,

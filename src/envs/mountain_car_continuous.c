@@ -123,16 +123,20 @@ static void mcc_observe(const ng_env_state_t *st, double *obs) {
 }
 
 const ng_env_class_t ng_env_mountain_car_continuous = {
-    .info =
+    .def =
         {
-            .id = "MountainCarContinuous-v0",
-            .summary = "drive an underpowered car up a hill with a continuous force; +100 at "
-                       "the flag, -0.1*a^2 per step",
-            .observation_space = {NG_SPACE_BOX, 2, mcc_obs_low, mcc_obs_high},
-            .action_space = {NG_SPACE_BOX, 1, mcc_act_low, mcc_act_high},
-            .max_episode_steps = 999,
-            .state_size = 2,
-            .state_doc = "position,velocity",
+            .info =
+                {
+                    .id = "MountainCarContinuous-v0",
+                    .summary = "drive an underpowered car up a hill with a continuous force; +100 at "
+                               "the flag, -0.1*a^2 per step",
+                    .observation_space = {NG_SPACE_BOX, 2, mcc_obs_low, mcc_obs_high},
+                    .action_space = {NG_SPACE_BOX, 1, mcc_act_low, mcc_act_high},
+                    .max_episode_steps = 999,
+                    .state_size = 2,
+                    .state_doc = "position,velocity",
+                },
+            NG_ENV_CLASSIC(ng_env_mountain_car_continuous),
         },
     .has_f32_states = 1,
     .reset = mcc_reset,

@@ -77,15 +77,19 @@ static void pd_observe(const ng_env_state_t *st, double *obs) {
 }
 
 const ng_env_class_t ng_env_pendulum = {
-    .info =
+    .def =
         {
-            .id = "Pendulum-v1",
-            .summary = "swing a pendulum up and hold it with a bounded torque; reward -cost",
-            .observation_space = {NG_SPACE_BOX, 3, pd_obs_low, pd_obs_high},
-            .action_space = {NG_SPACE_BOX, 1, pd_act_low, pd_act_high},
-            .max_episode_steps = 200,
-            .state_size = 2,
-            .state_doc = "th,thdot",
+            .info =
+                {
+                    .id = "Pendulum-v1",
+                    .summary = "swing a pendulum up and hold it with a bounded torque; reward -cost",
+                    .observation_space = {NG_SPACE_BOX, 3, pd_obs_low, pd_obs_high},
+                    .action_space = {NG_SPACE_BOX, 1, pd_act_low, pd_act_high},
+                    .max_episode_steps = 200,
+                    .state_size = 2,
+                    .state_doc = "th,thdot",
+                },
+            NG_ENV_CLASSIC(ng_env_pendulum),
         },
     .has_f32_states = 0,
     .reset = pd_reset,

@@ -19,6 +19,8 @@
  *                  f64 episode return, f64 discounted return, f64 raw obs[obs_dim],
  *                  f64 normalised obs[obs_dim]
  *   an rng is u64 s[4], f64 spare normal, i64 has_spare.
+ *   An environment without get/set state has state_size 0: loading resets each env from
+ *   its restored stream instead of setting a state (fresh episodes).
  *
  * Writing: ng__ckio_write_file (path.tmp, fflush, fsync, rename over path, fsync of the
  * folder): a crash at any instant leaves either the old or the new checkpoint at path,
@@ -314,6 +316,23 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
     s = ng_env_set_state(t->envs[e], states + e * ss, states + E * ss);
     if (s) bad = "an environment state that its environment rejects";
     *ng_env_rng(t->envs[e]) = keep;
+  }
+  /* An environment without get/set state cannot continue its episode: each starts a fresh
+   * one from its saved stream (natgrad/env.h), so the same checkpoint always resumes to the
+   * same run. The episode under way is dropped, as if it had never begun. */
+  for (size_t e = 0; e < E && !bad && !ss; e++) {
+    double *obs = t->obs_raw + e * od;
+    if (ng_env_reset(t->envs[e], obs) != NG_OK || !ng_all_finite(od, obs)) {
+      bad = "an environment that fails to reset";
+      break;
+    }
+    t->ep_length[e] = 0;
+    t->ep_return[e] = 0.0;
+    t->disc_return[e] = 0.0;
+    if (t->cfg.normalize_obs && t->started)
+      ng__rms_normalize(&t->obs_rms, 1, obs, t->cfg.obs_clip, t->obs_norm + e * od);
+    else
+      memcpy(t->obs_norm + e * od, obs, od * sizeof *obs);
   }
   ng_free(states);
   if (bad) {

@@ -159,7 +159,19 @@ static const ng__zoo_entry_t ng__zoo[] = {
  * One row per key: its range and its library default (SB3-contrib's TRPO, above). */
 
 static const char *ng__env_check(const char *id) {
-  return ng_env_find(id) ? NULL : "unknown environment id (see `natgrad list`)";
+  return ng_env_find(id) ? NULL
+                         : "unknown environment id (see `natgrad list`; one from a plugin "
+                           "needs the plugin loaded: --plugin LIB.so)";
+}
+
+/* "" or ng_plugin_hash_file's spelling: "crc32:" and 8 lowercase hex digits. */
+static const char *ng__hash_check(const char *v) {
+  static const char bad[] = "expected crc32: and 8 hex digits";
+  if (!v[0]) return NULL;
+  if (strncmp(v, "crc32:", 6) != 0 || strlen(v) != 14) return bad;
+  for (int i = 6; i < 14; i++)
+    if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) return bad;
+  return NULL;
 }
 
 static const char *const ng__algo_names[] = {"trpo", "npg", NULL}; /* NG_ALGO_TRPO + i */
@@ -233,7 +245,15 @@ static const ng_key_t ng__keys[] = {
         "value-function passes over the batch per iteration"),
     NUM("vf_minibatch", NG_KEY_INT, vf_minibatch, 1, 1e9, 0, 0, "128",
         "rows per value-function Adam step"),
+    /* last, so that a config without a plugin formats as it did before they existed */
+    {.name = "plugin", .type = NG_KEY_STRING, .offset = OFF(plugin),
+     .size = sizeof ((ng_rl_config_t *)0)->plugin,
+     .doc = "the plugin that registered env (absolute path; set by --plugin)"},
+    {.name = "plugin_hash", .type = NG_KEY_STRING, .offset = OFF(plugin_hash),
+     .size = sizeof ((ng_rl_config_t *)0)->plugin_hash, .check = ng__hash_check,
+     .doc = "the plugin file's checksum when the run started (set by --plugin)"},
 };
+#define NG__PLUGIN_KEYS 2
 #undef ACT
 #undef WIDTHS
 #undef FLAG
@@ -275,6 +295,12 @@ int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *er
   return NG_OK;
 }
 
+int ng_rl_config_tuned(const char *env_id) {
+  for (size_t i = 0; env_id && i < sizeof ng__zoo / sizeof ng__zoo[0]; i++)
+    if (!strcmp(ng__zoo[i].id, env_id)) return 1;
+  return 0;
+}
+
 const char *ng_rl_config_key(size_t i, const char **doc) {
   if (doc) *doc = i < ng__table.n ? ng__keys[i].doc : NULL;
   return i < ng__table.n ? ng__keys[i].name : NULL;
@@ -287,6 +313,10 @@ int ng_rl_config_set(ng_rl_config_t *cfg, const char *key, const char *value, ng
 int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err) {
   int st = ng_keys_check(&ng__table, cfg, err);
   if (st != NG_OK) return st;
+  if (!cfg->plugin[0] != !cfg->plugin_hash[0])
+    return ng_error_set(err, NG_EINVAL, "config: plugin and plugin_hash go together: %s is "
+                        "set without %s", cfg->plugin[0] ? "plugin" : "plugin_hash",
+                        cfg->plugin[0] ? "plugin_hash" : "plugin");
   long long batch = (long long)cfg->n_envs * cfg->n_steps;
   if (batch < 2)
     return ng_error_set(err, NG_ERANGE, "config: n_envs * n_steps = %lld: the batch needs at "
@@ -302,7 +332,11 @@ int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err) {
 }
 
 size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
-  return ng_keys_format(&ng__table, cfg, buf, size);
+  /* without a plugin, the text (and so config.ini and every checkpoint) stays byte for
+   * byte what it was before plugins */
+  ng_key_table_t t = ng__table;
+  if (!cfg->plugin[0] && !cfg->plugin_hash[0]) t.n -= NG__PLUGIN_KEYS;
+  return ng_keys_format(&t, cfg, buf, size);
 }
 
 int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, size_t len, ng_error_t *err) {

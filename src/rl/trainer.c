@@ -358,7 +358,9 @@ int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   double t1 = ng__now();
   stats->rollout_seconds = t1 - t0;
   if (!s) s = ng__rl_advantages(t, err);
+  double t2 = ng__now();
   if (!s) s = ng__rl_policy_update(t, stats, err);
+  stats->policy_update_seconds = ng__now() - t2;
   if (!s) s = ng__rl_value_fit(t, stats, err);
   stats->update_seconds = ng__now() - t1;
   if (s) {

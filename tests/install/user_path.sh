@@ -5,8 +5,9 @@
 #             libnatgrad.so exports
 #   headers   each installed header compiles alone, as C and (if there is a C++ compiler) C++
 #   pkgconfig the README's example, a shared object and a program that dlopens it, built with
-#             plain `cc ... $(pkg-config --cflags --libs natgrad)`; the example linked
-#             statically too from `pkg-config --static`; all run
+#             plain `cc ... $(pkg-config --cflags --libs natgrad)`, and an environment plugin
+#             the installed CLI trains; the example linked statically too from
+#             `pkg-config --static`; all run
 #   cmake     a CMake project with find_package(natgrad): the example with each library
 # Usage: user_path.sh STEP BUILD_DIR SOURCE_DIR WORK_DIR LIBDIR CC [CXX]
 set -euo pipefail
@@ -80,13 +81,24 @@ pkgconfig)
   ./example
   ./host ./libmyenv.so | tee host.out
   grep -qx 'env CartPole-v1' host.out || fail "host listed no CartPole-v1"
+  # A user's environment plugin (the test plugin Reach-v0), built as issue 12 says, trained
+  # for a moment by the installed CLI.
+  if [ -e "$prefix/bin/natgrad" ]; then
+    "$cc" -shared -fPIC "$src/tests/plugins/reach.c" $(pkg-config --cflags --libs natgrad) \
+      -o libreach.so
+    rm -rf run
+    "$prefix/bin/natgrad" train --plugin ./libreach.so --env Reach-v0 --steps 2048 --threads 1 \
+      --eval-episodes 0 --out run --quiet
+    [ -s run/checkpoint.ngc ] || fail "the installed natgrad trained no Reach-v0 from libreach.so"
+  fi
   # Static: libnatgrad.a and what natgrad.pc says it needs.
   "$cc" "$example" $(pkg-config --cflags natgrad) \
     $(pkg-config --static --libs natgrad | sed 's/-lnatgrad\b/-l:libnatgrad.a/') -lm \
     -o example_static
   static_only example_static
   ./example_static
-  echo "pkg-config natgrad $version: shared program, shared object, static program built and run"
+  echo "pkg-config natgrad $version: shared program, shared object, plugin, static program" \
+    "built and run"
   ;;
 cmake)
   rm -rf "$work/cmake-user"

@@ -57,7 +57,7 @@ static void ant_reward(const ng_mj_view_t *v, const double *before, const double
 }
 
 const ng_mj_task_t ng_mj_ant = {
-    .cls =
+    .def =
         {
             .info =
                 {
@@ -73,7 +73,7 @@ const ng_mj_task_t ng_mj_ant = {
                                  "hip_2_dot,ankle_2_dot,hip_3_dot,ankle_3_dot,hip_4_dot,"
                                  "ankle_4_dot",
                 },
-            .object = &ng_mj_object_ops,
+            NG_MJ_CALLBACKS(ng_mj_ant),
         },
     .model_name = "ant",
     .nq = 15,

@@ -26,7 +26,7 @@ static void hc_reward(const ng_mj_view_t *v, const double *before, const double 
 }
 
 const ng_mj_task_t ng_mj_half_cheetah = {
-    .cls =
+    .def =
         {
             .info =
                 {
@@ -41,7 +41,7 @@ const ng_mj_task_t ng_mj_half_cheetah = {
                                  "rootx_dot,rootz_dot,rooty_dot,bthigh_dot,bshin_dot,bfoot_dot,"
                                  "fthigh_dot,fshin_dot,ffoot_dot",
                 },
-            .object = &ng_mj_object_ops,
+            NG_MJ_CALLBACKS(ng_mj_half_cheetah),
         },
     .model_name = "half_cheetah",
     .nq = 9,

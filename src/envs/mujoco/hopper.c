@@ -44,7 +44,7 @@ static void hop_reward(const ng_mj_view_t *v, const double *before, const double
 }
 
 const ng_mj_task_t ng_mj_hopper = {
-    .cls =
+    .def =
         {
             .info =
                 {
@@ -58,7 +58,7 @@ const ng_mj_task_t ng_mj_hopper = {
                     .state_doc = "rootx,rootz,rooty,thigh,leg,foot,rootx_dot,rootz_dot,"
                                  "rooty_dot,thigh_dot,leg_dot,foot_dot",
                 },
-            .object = &ng_mj_object_ops,
+            NG_MJ_CALLBACKS(ng_mj_hopper),
         },
     .model_name = "hopper",
     .nq = 6,

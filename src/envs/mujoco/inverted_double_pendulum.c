@@ -41,7 +41,7 @@ static void idp_reward(const ng_mj_view_t *v, const double *before, const double
 }
 
 const ng_mj_task_t ng_mj_inverted_double_pendulum = {
-    .cls =
+    .def =
         {
             .info =
                 {
@@ -54,7 +54,7 @@ const ng_mj_task_t ng_mj_inverted_double_pendulum = {
                     .state_size = 6,
                     .state_doc = "slider,hinge,hinge2,slider_dot,hinge_dot,hinge2_dot",
                 },
-            .object = &ng_mj_object_ops,
+            NG_MJ_CALLBACKS(ng_mj_inverted_double_pendulum),
         },
     .model_name = "inverted_double_pendulum",
     .nq = 3,

@@ -32,7 +32,7 @@ static void ip_reward(const ng_mj_view_t *v, const double *before, const double 
 }
 
 const ng_mj_task_t ng_mj_inverted_pendulum = {
-    .cls =
+    .def =
         {
             .info =
                 {
@@ -45,7 +45,7 @@ const ng_mj_task_t ng_mj_inverted_pendulum = {
                     .state_size = 4,
                     .state_doc = "slider,hinge,slider_dot,hinge_dot",
                 },
-            .object = &ng_mj_object_ops,
+            NG_MJ_CALLBACKS(ng_mj_inverted_pendulum),
         },
     .model_name = "inverted_pendulum",
     .nq = 2,

@@ -77,7 +77,7 @@ int ng_mj_env_create(ng_mj_env_t **out, const ng_mj_task_t *task, ng_error_t *er
   return ng_error_set(err, NG_EUNSUPPORTED,
                       "%s needs MuJoCo, and this natgrad was built without it: install it "
                       "(apt-get install libmujoco-dev) and rebuild",
-                      task ? task->cls.info.id : "this environment");
+                      task ? task->def.info.id : "this environment");
 }
 
 void ng_mj_env_destroy(ng_mj_env_t *env) { (void)env; }
@@ -184,7 +184,7 @@ static int ng_mj_compile(const ng_mj_model_slot_t *slot, mjModel **out, ng_error
 static int ng_mj_model_acquire(const ng_mj_task_t *task, mjModel **out, ng_error_t *err) {
   ng_mj_model_slot_t *slot = ng_mj_slot(task->model_name);
   if (!slot)
-    return ng_error_set(err, NG_ENOTFOUND, "%s: no embedded model '%s'", task->cls.info.id,
+    return ng_error_set(err, NG_ENOTFOUND, "%s: no embedded model '%s'", task->def.info.id,
                         task->model_name);
   int status = NG_OK;
   pthread_mutex_lock(&ng_mj_cache_lock);
@@ -198,7 +198,7 @@ static int ng_mj_model_acquire(const ng_mj_task_t *task, mjModel **out, ng_error
       status = ng_error_set(err, NG_EFORMAT,
                             "%s: model %s has nq=%d nv=%d nu=%d nbody=%d nsite=%d integrator %d, "
                             "expected %d %d %d %d %d and Euler or RK4",
-                            task->cls.info.id, slot->name, m->nq, m->nv, m->nu, m->nbody,
+                            task->def.info.id, slot->name, m->nq, m->nv, m->nu, m->nbody,
                             m->nsite, m->opt.integrator, task->nq, task->nv, task->nu,
                             task->nbody, task->nsite);
       mj_deleteModel(m);
@@ -283,7 +283,7 @@ int ng_mj_env_create(ng_mj_env_t **out, const ng_mj_task_t *task, ng_error_t *er
     if (env) ng_free(env->saved);
     ng_free(env);
     ng_mj_model_release(task);
-    return ng_error_set(err, NG_ENOMEM, "%s: out of memory", task->cls.info.id);
+    return ng_error_set(err, NG_ENOMEM, "%s: out of memory", task->def.info.id);
   }
   env->task = task;
   env->m = m;
@@ -434,7 +434,7 @@ int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *
 
   double r = 0.0, o[NG_MJ_MAX_OBS];
   int term = 0;
-  size_t nobs = task->cls.info.observation_space.dim;
+  size_t nobs = task->def.info.observation_space.dim;
   if (!bad) {
     task->reward(&v, before, action, env->dt, &r, &term);
     task->observe(&v, o);
@@ -452,32 +452,24 @@ int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *
 
 #endif /* NG_HAVE_MUJOCO */
 
-/* ---- registry glue: env.c's object operations -------------------------------------------- */
+/* ---- the definitions' callbacks (env.c dispatches through them) ------------------------ */
 
-static int ng_mj_op_create(void **impl, const ng_env_class_t *cls, ng_error_t *err) {
-  /* cls is the first member of an ng_mj_task_t (see mj_env.h). */
-  return ng_mj_env_create((ng_mj_env_t **)impl, (const ng_mj_task_t *)cls, err);
+int ng_mj_def_create(void **self, const ng_env_def_t *def, ng_error_t *err) {
+  return ng_mj_env_create((ng_mj_env_t **)self, def->user, err);
 }
-static void ng_mj_op_destroy(void *impl) { ng_mj_env_destroy(impl); }
-static int ng_mj_op_reset(void *impl, ng_rng_t *rng, double *obs) {
-  return ng_mj_env_reset(impl, rng, obs);
+void ng_mj_def_destroy(void *self) { ng_mj_env_destroy(self); }
+int ng_mj_def_reset(void *self, ng_rng_t *rng, double *obs) {
+  return ng_mj_env_reset(self, rng, obs);
 }
-static int ng_mj_op_step(void *impl, const double *action, double *obs, double *reward,
-                         int *terminated) {
-  return ng_mj_env_step(impl, action, obs, reward, terminated);
+/* MuJoCo's dynamics are deterministic: the stream is for the reset noise only. */
+int ng_mj_def_step(void *self, ng_rng_t *rng, const double *action, double *obs,
+                   double *reward, int *terminated) {
+  (void)rng;
+  return ng_mj_env_step(self, action, obs, reward, terminated);
 }
-static int ng_mj_op_set_state(void *impl, const double *state, double *obs) {
-  return ng_mj_env_set_state(impl, state, obs);
+int ng_mj_def_set_state(void *self, const double *state, double *obs) {
+  return ng_mj_env_set_state(self, state, obs);
 }
-static int ng_mj_op_get_state(const void *impl, double *state) {
-  return ng_mj_env_get_state(impl, state);
+int ng_mj_def_get_state(const void *self, double *state) {
+  return ng_mj_env_get_state(self, state);
 }
-
-const ng_env_object_ops_t ng_mj_object_ops = {
-    .create = ng_mj_op_create,
-    .destroy = ng_mj_op_destroy,
-    .reset = ng_mj_op_reset,
-    .step = ng_mj_op_step,
-    .set_state = ng_mj_op_set_state,
-    .get_state = ng_mj_op_get_state,
-};

@@ -43,10 +43,9 @@ typedef struct {
 typedef enum { NG_MJ_QVEL_UNIFORM = 0, NG_MJ_QVEL_NORMAL = 1 } ng_mj_qvel_noise_t;
 
 typedef struct ng_mj_task {
-  /* First member, so that the registry's class pointer is the task pointer (mj_env.c
-   * converts between the two). cls.info describes the environment; cls.object points at
-   * the engine's operations. */
-  ng_env_class_t cls;
+  /* The definition env.c registers: its user pointer is this task, its callbacks the
+   * engine's (NG_MJ_CALLBACKS). */
+  ng_env_def_t def;
   const char *model_name;   /* "hopper": models/hopper.xml, embedded at build time */
   int nq, nv, nu, nbody, nsite; /* what the model must have (checked when it is loaded) */
   int frame_skip;           /* MuJoCo steps per env step; dt = timestep * frame_skip */
@@ -71,8 +70,19 @@ extern const ng_mj_task_t ng_mj_walker2d;
 extern const ng_mj_task_t ng_mj_half_cheetah;
 extern const ng_mj_task_t ng_mj_ant;
 
-/* The engine's operations for env.c's registry (cls.object of every task). */
-extern const ng_env_object_ops_t ng_mj_object_ops;
+/* The engine's callbacks for a task's definition (mj_env.c); create reads the task from
+ * the definition's user pointer. */
+int ng_mj_def_create(void **self, const ng_env_def_t *def, ng_error_t *err);
+void ng_mj_def_destroy(void *self);
+int ng_mj_def_reset(void *self, ng_rng_t *rng, double *obs);
+int ng_mj_def_step(void *self, ng_rng_t *rng, const double *action, double *obs,
+                   double *reward, int *terminated);
+int ng_mj_def_get_state(const void *self, double *state);
+int ng_mj_def_set_state(void *self, const double *state, double *obs);
+#define NG_MJ_CALLBACKS(task)                                                                \
+  .user = &(task), .create = ng_mj_def_create, .destroy = ng_mj_def_destroy,                 \
+  .reset = ng_mj_def_reset, .step = ng_mj_def_step, .get_state = ng_mj_def_get_state,        \
+  .set_state = ng_mj_def_set_state
 
 /* Space bounds shared by the tasks: observations are unbounded, most actions in [-1, 1]. */
 extern const double ng_mj_inf[NG_MJ_MAX_OBS];

@@ -29,7 +29,7 @@ static void sw_reward(const ng_mj_view_t *v, const double *before, const double 
 }
 
 const ng_mj_task_t ng_mj_swimmer = {
-    .cls =
+    .def =
         {
             .info =
                 {
@@ -44,7 +44,7 @@ const ng_mj_task_t ng_mj_swimmer = {
                                  "slider1_dot,slider2_dot,free_body_rot_dot,motor1_rot_dot,"
                                  "motor2_rot_dot",
                 },
-            .object = &ng_mj_object_ops,
+            NG_MJ_CALLBACKS(ng_mj_swimmer),
         },
     .model_name = "swimmer",
     .nq = 5,

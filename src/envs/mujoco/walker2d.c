@@ -38,7 +38,7 @@ static void wk_reward(const ng_mj_view_t *v, const double *before, const double 
 }
 
 const ng_mj_task_t ng_mj_walker2d = {
-    .cls =
+    .def =
         {
             .info =
                 {
@@ -53,7 +53,7 @@ const ng_mj_task_t ng_mj_walker2d = {
                                  "foot_left,rootx_dot,rootz_dot,rooty_dot,thigh_dot,leg_dot,"
                                  "foot_dot,thigh_left_dot,leg_left_dot,foot_left_dot",
                 },
-            .object = &ng_mj_object_ops,
+            NG_MJ_CALLBACKS(ng_mj_walker2d),
         },
     .model_name = "walker2d",
     .nq = 9,

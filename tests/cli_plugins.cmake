@@ -1,0 +1,28 @@
+# Environment plugins: the test plugins (tests/plugins/), loaded by test_env_api and by the
+# CLI tests below (train to a threshold, eval, resume, replay, list, and every bad input).
+
+add_library(ng_plugin_reach MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/reach.c)
+target_include_directories(ng_plugin_reach PRIVATE ${CMAKE_SOURCE_DIR}/include)
+set(NG_BROKEN_PLUGINS nosym abi space clash nan step_err crash)
+foreach(kind ${NG_BROKEN_PLUGINS})
+  add_library(ng_plugin_${kind} MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/broken.c)
+  target_include_directories(ng_plugin_${kind} PRIVATE ${CMAKE_SOURCE_DIR}/include)
+  string(TOUPPER ${kind} KIND)
+  target_compile_definitions(ng_plugin_${kind} PRIVATE BROKEN_${KIND})
+endforeach()
+# The unit test loads the plugins too: it exports the library's symbols to them as the
+# natgrad program does.
+set_target_properties(test_env_api PROPERTIES ENABLE_EXPORTS ON)
+target_compile_definitions(test_env_api PRIVATE
+  NG_TEST_PLUGIN_DIR="$<TARGET_FILE_DIR:ng_plugin_reach>")
+add_dependencies(test_env_api ng_plugin_reach ng_plugin_nosym ng_plugin_abi ng_plugin_space
+                 ng_plugin_clash)
+
+if(TARGET natgrad_cli)
+  foreach(case train resume resume_nostate changed replay_list bad_plugins bad_envs)
+    add_test(NAME cli_plugins_${case}
+             COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli_plugins.sh $<TARGET_FILE:natgrad_cli>
+                     $<TARGET_FILE_DIR:ng_plugin_reach> ${CMAKE_BINARY_DIR}/cli_plugins ${case})
+    set_tests_properties(cli_plugins_${case} PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+  endforeach()
+endif()

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# CLI tests of environment plugins (registered by tests/cli_plugins.cmake, one CTest test per
+# case): tests/cli_plugins.sh NATGRAD PLUGIN_DIR WORK_DIR CASE
+# Every case checks exit codes and messages; a failure prints what it saw and exits 1.
+set -uo pipefail
+ng=$1 plugins=$2 work=$3/$4 case=$4
+reach=$plugins/libng_plugin_reach.so
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+
+fail() { echo "FAIL ($case): $*" >&2; exit 1; }
+# run RC REGEX CMD...: runs natgrad with CMD, expects exit code RC and output matching REGEX.
+run() {
+  local want=$1 re=$2; shift 2
+  out=$("$ng" "$@" 2>&1); local rc=$?
+  [ "$rc" = "$want" ] || fail "natgrad $* exited $rc, expected $want: $out"
+  grep -Eq -- "$re" <<<"$out" || fail "natgrad $* printed no match for '$re': $out"
+}
+# The config keys of a short run (8 iterations of 1000 steps, a checkpoint each).
+short=(--set n_steps=1000 --checkpoint-every 1 --threads 1 --eval-episodes 0 -q)
+
+case $case in
+train)
+  # The stated threshold: Reach-v0 scores about -150 at random and -3 at best; SB3-contrib's
+  # TRPO defaults reach better than -10 in 40k steps (measured: -1.1 for seed 0).
+  run 0 "no tuned defaults for Reach-v0: SB3-contrib's TRPO defaults" \
+    train --plugin "$reach" --env Reach-v0 --steps 40000 --threads 1 --out run
+  score=$(grep -o 'final mean return: [-0-9.]*' <<<"$out" | awk '{print $4}')
+  awk -v s="$score" 'BEGIN { exit !(s > -10) }' || fail "final mean return $score <= -10"
+  grep -qx "plugin = $(realpath "$reach")" run/config.ini || fail "config.ini lacks the path"
+  grep -Eqx "plugin_hash = crc32:[0-9a-f]{8}" run/config.ini || fail "config.ini lacks the hash"
+  # eval loads the plugin the folder records, and gives train's final score
+  run 0 "Reach-v0 after 40960 steps: mean return $score " eval run
+  # a bare checkpoint file records no file to load: --plugin
+  run 1 "unknown environment id.*--plugin" eval run/checkpoint.ngc
+  run 0 "Reach-v0 after 40960 steps: mean return $score " eval run/checkpoint.ngc --plugin "$reach"
+  # --config repeats the run, loading the plugin it names
+  run 0 "done: Reach-v0" train --config run/config.ini --steps 2000 --out again \
+    --eval-episodes 0
+  cmp <(grep -v '^steps' run/config.ini) <(grep -v '^steps' again/config.ini) ||
+    fail "--config run/config.ini is not the same run"
+  ;;
+resume)
+  # Reach-v0 has get/set state: a resumed run is the uninterrupted run, bit for bit.
+  run 0 "" train --plugin "$reach" --env Reach-v0 --steps 6000 --out cut "${short[@]}"
+  run 0 "resuming cut at iteration 6" train --resume cut --steps 9000 --threads 1 \
+    --eval-episodes 0
+  run 0 "" train --plugin "$reach" --env Reach-v0 --steps 9000 --out whole "${short[@]}"
+  cmp cut/checkpoint.ngc whole/checkpoint.ngc || fail "resumed run differs from the whole one"
+  ;;
+resume_nostate)
+  # Without get/set state: fresh episodes from the saved streams, the same every time.
+  run 0 "" train --plugin "$reach" --env ReachNoState-v0 --steps 6000 --out a "${short[@]}"
+  cp -r a b
+  run 0 "has no get/set state: every environment starts a fresh episode" \
+    train --resume a --steps 9000 --threads 1 --eval-episodes 0
+  run 0 "" train --resume b --steps 9000 --threads 1 --eval-episodes 0 -q
+  cmp a/checkpoint.ngc b/checkpoint.ngc || fail "two resumes of one checkpoint differ"
+  run 0 "" train --plugin "$reach" --env ReachNoState-v0 --steps 9000 --out whole "${short[@]}"
+  cmp -s a/checkpoint.ngc whole/checkpoint.ngc && fail "fresh episodes, yet the whole run's bytes"
+  run 0 "ReachNoState-v0 after 9000 steps" eval a
+  ;;
+changed)
+  cp "$reach" mine.so
+  run 0 "" train --plugin ./mine.so --env Reach-v0 --steps 4000 --out run "${short[@]}"
+  printf 'x' >> mine.so # still a loadable library, another checksum
+  run 2 "the plugin $work/mine.so has changed since run/config.ini recorded it \(crc32:[0-9a-f]{8} then, crc32:[0-9a-f]{8} now\): rebuild the original, or pass --force" eval run
+  run 2 "has changed since" train --resume run --steps 5000
+  run 0 "warning: the plugin .* has changed.*going on with it \(--force\)" eval run --force
+  run 0 "warning: .*--force" train --resume run --steps 5000 --force --threads 1 \
+    --eval-episodes 0
+  rm mine.so
+  run 2 "the run's plugin $work/mine.so \(recorded in run/config.ini\) is missing; pass --plugin PATH if it moved" eval run
+  # the original file, from elsewhere: the same checksum, accepted
+  run 0 "Reach-v0 after 5000 steps" eval run --plugin "$reach"
+  ;;
+replay_list)
+  printf '1\n-1\n0.5\n' > acts.txt
+  run 0 $'^step,obs_0,reward,terminated,truncated\n1,1.2,-1.4399999999999999,0,0\n2,1,-1,0,0\n3,1.1000000000000001,-1.2100000000000002,0,0$' \
+    replay --plugin "$reach" --env Reach-v0 --state 1 --actions acts.txt
+  run 2 "ReachNoState-v0 has no get/set state; start it with --seed S" \
+    replay --plugin "$reach" --env ReachNoState-v0 --state 1 --actions acts.txt
+  run 0 "^step,obs_0" replay --plugin "$reach" --env ReachNoState-v0 --seed 4 --actions acts.txt
+  run 2 "unknown environment 'Reach-v0'" replay --env Reach-v0 --state 1 --actions acts.txt
+  run 0 "Reach-v0
+  observation  Box\(1\) low \[-3\] high \[3\]
+  action       Box\(1\) low \[-1\] high \[1\]
+  time limit   50 steps
+  state        x
+  summary      test plugin: steer a point on a line to 0; reward -x\^2
+  plugin       $(realpath "$reach")" list --plugin "$reach"
+  run 0 "^CartPole-v1$" list --ids --plugin "$reach"
+  [ "$(tail -1 <<<"$out")" = ReachNoState-v0 ] || fail "list --ids: the plugin's come last"
+  ;;
+bad_plugins)
+  echo "not a library" > text.so
+  echo "not a checkpoint" > x.ngc
+  run 2 "^natgrad train: --plugin: plugin nowhere.so: No such file or directory$" \
+    train --plugin nowhere.so --env Reach-v0
+  run 2 "^natgrad train: --plugin: plugin .*/text.so: not a loadable shared library \(.*\)$" \
+    train --plugin text.so --env Reach-v0
+  run 2 "^natgrad train: --plugin: plugin .*nosym.so: no symbol 'natgrad_plugin': not a natgrad plugin" \
+    train --plugin "$plugins/libng_plugin_nosym.so" --env Faulty-v0
+  run 2 "^natgrad eval: --plugin: plugin .*abi.so: built for plugin ABI 2; this natgrad loads ABI 1" \
+    eval x.ngc --plugin "$plugins/libng_plugin_abi.so"
+  run 2 "^natgrad list: --plugin: plugin .*space.so: env Faulty-v0: observation space: low > high in component 1 \(low 2, high 1\)$" \
+    list --plugin "$plugins/libng_plugin_space.so"
+  run 2 "^natgrad replay: --plugin: plugin .*clash.so: env CartPole-v1: the id is taken" \
+    replay --plugin "$plugins/libng_plugin_clash.so" --env CartPole-v1 --seed 0 --actions -
+  [ -z "$(ls -A | grep -v -e text.so -e x.ngc)" ] || fail "a refused plugin left files: $(ls -A)"
+  ;;
+bad_envs)
+  # A NaN, and a failing step, at the process's 6000th step: the message names the env and
+  # the step, the exit code is 1, and the checkpoint of iteration 5 survives and evaluates.
+  run 1 "training stopped: iteration 6: rollout: Faulty-v0 env 0, step [0-9]+ of its episode \(step 6000 of the run\): non-finite observation" \
+    train --plugin "$plugins/libng_plugin_nan.so" --env Faulty-v0 --steps 20000 --out nan \
+    "${short[@]}"
+  grep -q "last good checkpoint (iteration 5)" <<<"$out" || fail "no word of the checkpoint: $out"
+  run 0 "Faulty-v0 after 5000 steps" eval nan
+  run 1 "rollout: Faulty-v0 env 0, step [0-9]+ of its episode \(step 6000 of the run\): value out of range" \
+    train --plugin "$plugins/libng_plugin_step_err.so" --env Faulty-v0 --steps 20000 \
+    --out err "${short[@]}"
+  run 0 "Faulty-v0 after 5000 steps" eval err
+  # A crash in plugin code kills the process; the last checkpoint survives, evaluates and
+  # resumes.
+  "$ng" train --plugin "$plugins/libng_plugin_crash.so" --env Faulty-v0 --steps 20000 \
+    --out crash "${short[@]}" >/dev/null 2>&1
+  rc=$?
+  [ "$rc" = 139 ] || fail "the crashing plugin's run exited $rc, expected 139 (SIGSEGV)"
+  run 0 "Faulty-v0 after 5000 steps" eval crash
+  run 0 "done: Faulty-v0 trpo, 7 iterations" train --resume crash --steps 7000 --threads 1 \
+    --eval-episodes 0
+  ;;
+*) fail "unknown case" ;;
+esac
+echo "ok ($case)"
