@@ -2,7 +2,7 @@
  * CSV table, with SGD, Adam, diagonal NG, CG NG or K-FAC, into a run folder (natgrad/run.h,
  * the same files and rules as `natgrad train`):
  *     config.ini      the run's description, "key = value"
- *     progress.csv    one row per epoch (FIT_CSV_HEADER), epoch 0 = the initial model
+ *     progress.csv    one row per epoch (NG_FIT_LOG_HEADER), epoch 0 = the initial model
  *     checkpoint.ngc  the run's checkpoint (ng_fit_save), and checkpoint.prev.ngc before it
  *     curve.svg       loss and test metric against epochs and seconds
  * and fit.svg in the folder above, comparing every fit run there.
@@ -29,17 +29,11 @@
 #include "natgrad/run.h"
 #include "progress.h"
 #include "run_dir.h"
-#include "natgrad/svg.h"
 
 #define CMD "fit"
 #define MAX_SETTINGS 64
 #define MAX_LAYERS 16
 #define EVAL_BATCH 1000
-#define FIT_SVG "fit.svg"
-#define FIT_CSV_HEADER                                                                     \
-  "epoch,steps,seconds,batch_loss,train_loss,train_acc,test_loss,test_acc,test_rmse,"      \
-  "examples_per_s,damping,theta_crc32"
-
 /* ---- the run description ---------------------------------------------------------------------- */
 
 typedef ng_fit_run_config_t run_t; /* natgrad/supervised.h: the run's keys */
@@ -389,185 +383,12 @@ static size_t parse_model(const char *spec, size_t n_in, size_t n_out, size_t *w
   return n;
 }
 
-/* ---- log and plot -------------------------------------------------------------------------------------- */
-
-typedef struct {
-  long epoch;
-  double seconds, train_loss, test_acc, test_rmse;
-} log_row_t;
-
-/* The rows of one run's log, for its plot; n = 0 when it has none. */
-static int read_rows(const char *path, log_row_t **rows, size_t *n) {
-  ng_run_log_t log;
-  *rows = NULL;
-  *n = 0;
-  if (ng_run_log_read(path, FIT_CSV_HEADER, &log, NULL) != NG_OK) return NG_EFORMAT;
-  log_row_t *r = malloc((log.n_rows + 1) * sizeof *r);
-  if (!r) {
-    ng_run_log_free(&log);
-    return NG_ENOMEM;
-  }
-  static const char *const cols[5] = {"epoch", "seconds", "train_loss", "test_acc",
-                                      "test_rmse"};
-  int c[5];
-  for (int k = 0; k < 5; k++) c[k] = ng_run_log_column(FIT_CSV_HEADER, cols[k]);
-  for (size_t i = 0; i < log.n_rows; i++) {
-    const double *v = log.values + i * log.n_cols;
-    r[i] = (log_row_t){(long)v[c[0]], v[c[1]], v[c[2]], v[c[3]], v[c[4]]};
-  }
-  *rows = r;
-  *n = log.n_rows;
-  ng_run_log_free(&log);
-  return NG_OK;
-}
-
-enum { MAX_RUNS = 16 };
-
-typedef struct {
-  char name[64];
-  log_row_t *rows;
-  size_t n;
-} plot_run_t;
-
-/* Loss and test metric against epochs and seconds, one line per run, into path. */
-static int draw_runs(const char *path, plot_run_t *runs, int n_runs) {
-  int regression = n_runs > 0 && runs[0].n > 0 && isnan(runs[0].rows[0].test_acc);
-  ng_svg_series_t s[4][MAX_RUNS];
-  double *bufs[MAX_RUNS] = {0};
-  for (int i = 0; i < n_runs; i++) {
-    size_t n = runs[i].n;
-    double *b = malloc((4 * n + 1) * sizeof *b);
-    bufs[i] = b;
-    if (!b) continue;
-    double *ep = b, *sec = b + n, *loss = b + 2 * n, *acc = b + 3 * n;
-    for (size_t k = 0; k < n; k++) {
-      const log_row_t *r = &runs[i].rows[k];
-      ep[k] = (double)r->epoch;
-      sec[k] = r->seconds;
-      loss[k] = r->train_loss;
-      acc[k] = regression ? r->test_rmse : 100.0 * r->test_acc;
-    }
-    for (int p = 0; p < 4; p++) {
-      memset(&s[p][i], 0, sizeof s[p][i]);
-      s[p][i].label = runs[i].name;
-      s[p][i].n = n;
-      s[p][i].x = (p % 2 == 0) ? ep : sec;
-      s[p][i].y = p < 2 ? loss : acc;
-      s[p][i].markers = n;
-      s[p][i].marker_size = 2.5;
-    }
-  }
-  char tmp[NG_CLI_PATH + 8];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  int st = NG_EIO;
-  if (f) {
-    ng_svg_t svg;
-    ng_svg_begin(&svg, f, 1100, 820, "natgrad fit: training loss and test metric");
-    const char *metric = regression ? "test RMSE" : "test accuracy (%)";
-    ng_svg_panel_t pn[4] = {
-        {0, 30, 550, 395, "training loss vs epochs", "epoch", "mean -log p (train set)", 1,
-         NG_SVG_LEGEND_TOP_RIGHT, 0, 0, 0, 0},
-        {550, 30, 550, 395, "training loss vs time", "training seconds",
-         "mean -log p (train set)", 1, NG_SVG_LEGEND_TOP_RIGHT, 0, 0, 0, 0},
-        {0, 425, 550, 395, NULL, "epoch", metric, 0,
-         regression ? NG_SVG_LEGEND_TOP_RIGHT : NG_SVG_LEGEND_BOTTOM_RIGHT, 0, 0, 0, 0},
-        {550, 425, 550, 395, NULL, "training seconds", metric, 0,
-         regression ? NG_SVG_LEGEND_TOP_RIGHT : NG_SVG_LEGEND_BOTTOM_RIGHT, 0, 0, 0, 0},
-    };
-    /* the metric's range after the first epoch: epoch 0 (chance) would flatten the rest */
-    double lo = INFINITY, hi = -INFINITY;
-    for (int i = 0; i < n_runs; i++)
-      for (size_t k = 0; k < runs[i].n; k++) {
-        const log_row_t *r = &runs[i].rows[k];
-        double v = regression ? r->test_rmse : 100.0 * r->test_acc;
-        if (r->epoch >= 1 && isfinite(v)) {
-          if (v < lo) lo = v;
-          if (v > hi) hi = v;
-        }
-      }
-    if (lo < hi) {
-      double pad = 0.08 * (hi - lo);
-      for (int p = 2; p < 4; p++) {
-        pn[p].y_lo = lo - pad;
-        pn[p].y_hi = hi + pad;
-      }
-    }
-    pn[2].title = regression ? "test RMSE vs epochs" : "test accuracy vs epochs";
-    pn[3].title = regression ? "test RMSE vs time" : "test accuracy vs time";
-    for (int p = 0; p < 4; p++) ng_svg_lines(&svg, &pn[p], (size_t)n_runs, s[p]);
-    st = ng_svg_end(&svg);
-    if (fclose(f) != 0) st = NG_EIO;
-    if (st == NG_OK && rename(tmp, path) != 0) st = NG_EIO;
-    if (st != NG_OK) remove(tmp);
-  }
-  for (int i = 0; i < n_runs; i++) free(bufs[i]);
-  return st;
-}
-
-/* The run's curve.svg, and fit.svg in the folder above comparing every fit run there
- * (the folders beside this one whose progress.csv is a fit log), by name. */
 /* name (at most size - 1 bytes) into buf; 0 if it does not fit. */
 static int copy_name(char *buf, size_t size, const char *name) {
   size_t n = strlen(name);
   if (n >= size) return 0;
   memcpy(buf, name, n + 1);
   return 1;
-}
-
-static int draw_plots(const char *dir) {
-  char path[NG_CLI_PATH], parent[NG_CLI_PATH], sub[NG_CLI_PATH];
-  plot_run_t runs[MAX_RUNS];
-  int n_runs = 0, st = NG_OK;
-  if (!copy_name(parent, sizeof parent, dir)) return NG_ERANGE;
-  size_t len = strlen(parent);
-  while (len > 1 && parent[len - 1] == '/') parent[--len] = '\0';
-  char *slash = strrchr(parent, '/');
-  char self[sizeof runs[0].name];
-  if (!copy_name(self, sizeof self, slash ? slash + 1 : parent)) self[0] = '\0';
-  if (slash == parent) parent[1] = '\0';
-  else if (slash) *slash = '\0';
-  else copy_name(parent, sizeof parent, ".");
-
-  /* this run alone */
-  if (ng_run_path(path, sizeof path, dir, NG_RUN_LOG, NULL) != NG_OK ||
-      read_rows(path, &runs[0].rows, &runs[0].n) != NG_OK)
-    return NG_EFORMAT;
-  memcpy(runs[0].name, self, sizeof self);
-  if (ng_run_path(path, sizeof path, dir, NG_RUN_CURVE, NULL) == NG_OK)
-    st = draw_runs(path, runs, 1);
-  else
-    st = NG_ERANGE;
-  free(runs[0].rows);
-  if (st != NG_OK) return st;
-
-  DIR *d = opendir(parent);
-  if (!d) return NG_OK; /* nothing to compare with */
-  struct dirent *e;
-  while ((e = readdir(d)) && n_runs < MAX_RUNS) {
-    plot_run_t *r = &runs[n_runs];
-    if (e->d_name[0] == '.' || !copy_name(r->name, sizeof r->name, e->d_name) ||
-        ng_run_path(sub, sizeof sub, parent, e->d_name, NULL) != NG_OK ||
-        ng_run_path(path, sizeof path, sub, NG_RUN_LOG, NULL) != NG_OK)
-      continue;
-    if (read_rows(path, &r->rows, &r->n) != NG_OK || r->n == 0) {
-      free(r->rows);
-      continue;
-    }
-    n_runs++;
-  }
-  closedir(d);
-  for (int i = 0; i < n_runs; i++) /* stable order: by name */
-    for (int j = i + 1; j < n_runs; j++)
-      if (strcmp(runs[j].name, runs[i].name) < 0) {
-        plot_run_t t = runs[i];
-        runs[i] = runs[j];
-        runs[j] = t;
-      }
-  if (n_runs > 1 && ng_run_path(path, sizeof path, parent, FIT_SVG, NULL) == NG_OK)
-    st = draw_runs(path, runs, n_runs);
-  for (int i = 0; i < n_runs; i++) free(runs[i].rows);
-  return st;
 }
 
 /* ---- progress ---------------------------------------------------------------------------------------- */
@@ -844,7 +665,7 @@ static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
   /* config.ini, and the log: fresh, or cut back to the checkpoint's epoch */
   if (ng_run_write_config(f->run, "natgrad fit: this run's settings (its checkpoint holds "
                           "them too).", f->meta, &err) != NG_OK ||
-      ng_run_log_open(f->run, FIT_CSV_HEADER, f->resume ? (long)ck->pos.epoch : -1, &err) !=
+      ng_run_log_open(f->run, NG_FIT_LOG_HEADER, f->resume ? (long)ck->pos.epoch : -1, &err) !=
           NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
     return NG_EXIT_FAILURE;
@@ -883,7 +704,7 @@ static int initial_epoch(fit_run_t *f) {
   ng_error_clear(&err);
   char log_path[NG_CLI_PATH];
   ng_run_path(log_path, sizeof log_path, f->dir, NG_RUN_LOG, NULL); /* fits: the log is open */
-  int fresh = ng_run_log_read(log_path, FIT_CSV_HEADER, &have, NULL) == NG_OK && !have.n_rows;
+  int fresh = ng_run_log_read(log_path, NG_FIT_LOG_HEADER, &have, NULL) == NG_OK && !have.n_rows;
   ng_run_log_free(&have);
   if (fresh) { /* a resumed epoch-0 row was kept unless the run stopped before logging it */
     char row[512];
@@ -1012,8 +833,10 @@ int ng_cmd_fit(int argc, char **argv) {
   rc = NG_EXIT_FAILURE;
   if ((!o.resume || ck.pos.epoch == 0) && !initial_epoch(&f)) goto done;
   rc = train_epochs(&f, epochs);
-  if (draw_plots(f.dir) != NG_OK) {
-    ng_cli_error(CMD, "could not draw %s/%s", f.dir, NG_RUN_CURVE);
+  ng_error_t perr;
+  ng_error_clear(&perr);
+  if (ng_fit_draw_curves(f.dir, &perr) != NG_OK) {
+    ng_cli_error(CMD, "%s", perr.message);
     if (rc == NG_EXIT_OK) rc = NG_EXIT_FAILURE;
   } else if (!o.quiet && rc == NG_EXIT_OK) {
     fprintf(stderr, "natgrad fit: wrote %s (config.ini, progress.csv, checkpoint.ngc, "

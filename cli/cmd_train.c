@@ -19,7 +19,6 @@
 #include "natgrad/run.h"
 #include "progress.h"
 #include "run_dir.h"
-#include "natgrad/svg.h"
 
 #define CMD "train"
 #define DEFAULT_CHECKPOINT_EVERY 10
@@ -28,8 +27,7 @@
  * per-iteration mean returns of the last RETURN_SMOOTH iterations in which episodes ended
  * (unweighted: many short early episodes would otherwise hold it down long after the policy
  * improved). */
-#define RETURN_SMOOTH 10
-#define CURVE_SMOOTH RETURN_SMOOTH
+#define RETURN_SMOOTH NG_RL_CURVE_SMOOTH
 
 typedef ng_train_setting_t setting_t;
 typedef ng_train_opts_t train_opts_t;
@@ -364,77 +362,6 @@ static void show_progress(ng_progress_t *p, return_ring_t *ring, const ng_rl_sta
   ng_progress_show(p, s->env_steps, s->iteration, last, fields, 5);
 }
 
-/* The smoothed line: the mean of the last w points (as the progress line shows it). */
-static void smooth(size_t n, const double *y, size_t w, double *out) {
-  for (size_t i = 0; i < n; i++) {
-    double sum = 0;
-    size_t k = 0;
-    for (size_t j = i + 1; j-- > 0 && i - j < w; k++) sum += y[j];
-    out[i] = sum / (double)k;
-  }
-}
-
-/* curve.svg from the whole log (so a resumed run's curve covers every part of it). Only
- * iterations in which episodes ended have a mean return; the others are left out. */
-static int draw_curve(const char *path, const char *log_path, const ng_rl_config_t *cfg,
-                      ng_error_t *err) {
-  ng_run_log_t log;
-  int st = ng_run_log_read(log_path, NG_RL_LOG_HEADER, &log, err);
-  if (st != NG_OK) return st;
-  size_t n_rows = log.n_rows, w = log.n_cols;
-  double *buf = malloc((3 * n_rows + 1) * sizeof *buf);
-  if (!buf) {
-    ng_run_log_free(&log);
-    return ng_error_set(err, NG_ENOMEM, "out of memory drawing '%s'", path);
-  }
-  int c_steps = ng_run_log_column(NG_RL_LOG_HEADER, "env_steps");
-  int c_eps = ng_run_log_column(NG_RL_LOG_HEADER, "episodes");
-  int c_ret = ng_run_log_column(NG_RL_LOG_HEADER, "mean_return");
-  double *x = buf, *y = buf + n_rows, *ys = buf + 2 * n_rows;
-  size_t n = 0;
-  for (size_t i = 0; i < n_rows; i++) {
-    const double *row = log.values + i * w;
-    if (row[c_eps] > 0 && isfinite(row[c_ret])) {
-      x[n] = row[c_steps];
-      y[n] = row[c_ret];
-      n++;
-    }
-  }
-  ng_run_log_free(&log);
-  smooth(n, y, CURVE_SMOOTH, ys);
-  char title[160], smooth_label[64];
-  snprintf(title, sizeof title, "%s: %s, seed %llu", cfg->env_id,
-           cfg->algo == NG_ALGO_NPG ? "NPG" : "TRPO", (unsigned long long)cfg->seed);
-  snprintf(smooth_label, sizeof smooth_label, "mean over %d iterations", CURVE_SMOOTH);
-  ng_svg_panel_t panel = {.title = title,
-                          .xlabel = "environment steps",
-                          .ylabel = "mean episode return",
-                          .legend = NG_SVG_LEGEND_AUTO};
-  ng_svg_series_t series[2] = {
-      {.label = "per iteration", .n = n, .x = x, .y = y, .color = "#9ecae1", .line_width = 1},
-      {.label = smooth_label, .n = n, .x = x, .y = ys, .color = "#0072b2", .line_width = 2.5},
-  };
-  char tmp[NG_CLI_PATH + 8];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-    free(buf);
-    return ng_error_set(err, NG_EINVAL, "path too long: '%s'", path);
-  }
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    free(buf);
-    return ng_error_set(err, NG_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-  }
-  st = ng_svg_line_plot(f, 800, 480, &panel, 2, series);
-  free(buf);
-  if (fclose(f) != 0 && st == NG_OK) st = NG_EIO;
-  if (st == NG_OK && rename(tmp, path) != 0) st = NG_EIO;
-  if (st != NG_OK) {
-    remove(tmp);
-    return ng_error_set(err, st, "cannot write '%s': %s", path, ng_strerror(st));
-  }
-  return NG_OK;
-}
-
 static int print_summary(ng_rl_t *t, const train_opts_t *o, const char *dir,
                           const char *ckpt, const char *log_path, const char *curve,
                           long steps_before, double seconds) {
@@ -746,7 +673,7 @@ int ng_cmd_train(int argc, char **argv) {
       goto out;
     }
   }
-  if (draw_curve(curve, log_path, cfg, &err) != NG_OK) {
+  if (ng_rl_draw_curve(dir, cfg, &err) != NG_OK) {
     ng_cli_error(CMD, "%s", err.message);
     goto out;
   }

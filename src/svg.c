@@ -1,7 +1,9 @@
 /* SVG plots: line plots and contour plots (see natgrad/svg.h). */
 #include "natgrad/svg.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -836,4 +838,31 @@ int ng_svg_contour_plot(FILE *out, double width, double height, const ng_svg_pan
   if (st != NG_OK) return st;
   ng_svg_contour(&svg, &p, c, n_paths, paths);
   return ng_svg_end(&svg);
+}
+
+int ng_svg_write_file(const char *path, int (*draw)(FILE *out, void *ctx), void *ctx,
+                      ng_error_t *err) {
+  if (!path || !draw) return ng_error_set(err, NG_EINVAL, "svg: NULL argument");
+  size_t n = strlen(path);
+  char *tmp = ng_malloc(n + 5);
+  if (!tmp) return ng_error_set(err, NG_ENOMEM, "out of memory writing '%s'", path);
+  memcpy(tmp, path, n);
+  memcpy(tmp + n, ".tmp", 5);
+  FILE *f = fopen(tmp, "w");
+  int st = NG_EIO, e = errno;
+  if (f) {
+    st = draw(f, ctx);
+    if (fclose(f) != 0 && st == NG_OK) st = NG_EIO;
+    e = errno;
+    if (st == NG_OK && rename(tmp, path) != 0) {
+      st = NG_EIO;
+      e = errno;
+    }
+    if (st != NG_OK) remove(tmp);
+  }
+  ng_free(tmp);
+  if (st != NG_OK)
+    return ng_error_set(err, st, "cannot write '%s': %s", path,
+                        st == NG_EIO ? strerror(e) : ng_strerror(st));
+  return NG_OK;
 }

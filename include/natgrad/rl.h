@@ -213,6 +213,11 @@ size_t ng_rl_log_row(const ng_rl_stats_t *s, double wall_s, char *buf, size_t si
 /* The config keys a resume may change (NULL-terminated): a checkpoint differing from its
  * folder's config.ini in any other key is another run's. */
 const char *const *ng_rl_resume_keys(void);
+/* The run folder dir's curve.svg, from its progress.csv: mean return against environment
+ * steps for each iteration in which episodes ended, and its mean over the last
+ * NG_RL_CURVE_SMOOTH such iterations (cfg names the env, algorithm and seed in the title). */
+#define NG_RL_CURVE_SMOOTH 10
+int ng_rl_draw_curve(const char *dir, const ng_rl_config_t *cfg, ng_error_t *err);
 /* ng_run_save_fn and ng_run_load_fn for a trainer: save's ctx is the ng_rl_t *; load's is
  * an ng_rl_t ** whose trainer (if any) is replaced by the loaded one. */
 int ng_rl_run_save(void *trainer, const char *path, ng_error_t *err);

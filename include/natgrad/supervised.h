@@ -333,6 +333,18 @@ int ng_fit_run_config_parse(ng_fit_run_config_t *c, const char *text, size_t len
 /* Ranges of every key, a data source and a plain name, and the optimiser's rules. */
 int ng_fit_run_config_check(const ng_fit_run_config_t *c, ng_error_t *err);
 
+/* The columns of a fit run's progress.csv, one row per epoch (epoch 0: the initial model). */
+#define NG_FIT_LOG_HEADER                                                                  \
+  "epoch,steps,seconds,batch_loss,train_loss,train_acc,test_loss,test_acc,test_rmse,"      \
+  "examples_per_s,damping,theta_crc32"
+/* The comparison plot in the folder above fit run folders. */
+#define NG_FIT_COMPARISON "fit.svg"
+
+/* The fit run folder dir's curve.svg (training loss and test metric against epochs and
+ * seconds, from its progress.csv), and NG_FIT_COMPARISON in the folder above with one line
+ * for every fit run there (at most 16, by name). NG_EFORMAT if dir's log is not a fit log. */
+int ng_fit_draw_curves(const char *dir, ng_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

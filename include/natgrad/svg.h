@@ -121,6 +121,12 @@ int ng_svg_contour_plot(FILE *out, double width, double height, const ng_svg_pan
 /* Writes s with & < > " ' replaced by entities (NULL writes nothing). */
 void ng_svg_write_escaped(FILE *out, const char *s);
 
+/* Writes path atomically (path.tmp, then rename) with draw(out, ctx), which writes one
+ * whole SVG document to out and returns a status. NG_EIO (with the file named) if it cannot
+ * be written; on failure path is as it was. */
+int ng_svg_write_file(const char *path, int (*draw)(FILE *out, void *ctx), void *ctx,
+                      ng_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

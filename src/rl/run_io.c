@@ -1,11 +1,13 @@
 /* The trainer in a run folder (natgrad/run.h): its log rows and checkpoint adapters. */
 #include <math.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "natgrad/rl.h"
 #include "natgrad/run.h"
+#include "natgrad/svg.h"
 
 /* Appends like snprintf, tracking the length needed. */
 #if defined(__GNUC__)
@@ -76,4 +78,69 @@ int ng_rl_run_load(void *slot, const char *path, char **config, char *state, siz
   *config = text;
   snprintf(state, size, "iteration %ld", ng_rl_iteration(loaded));
   return NG_OK;
+}
+
+/* The curve's points: iterations in which episodes ended, their mean return, and its mean
+ * over the last NG_RL_CURVE_SMOOTH of them (as the CLI's progress line shows it). */
+typedef struct {
+  const ng_rl_config_t *cfg;
+  size_t n;
+  double *x, *y, *ys;
+} ng__curve_t;
+
+static int ng__draw_curve(FILE *out, void *ctx) {
+  const ng__curve_t *c = ctx;
+  char title[160], smooth_label[64];
+  snprintf(title, sizeof title, "%s: %s, seed %llu", c->cfg->env_id,
+           c->cfg->algo == NG_ALGO_NPG ? "NPG" : "TRPO", (unsigned long long)c->cfg->seed);
+  snprintf(smooth_label, sizeof smooth_label, "mean over %d iterations", NG_RL_CURVE_SMOOTH);
+  ng_svg_panel_t panel = {.title = title,
+                          .xlabel = "environment steps",
+                          .ylabel = "mean episode return",
+                          .legend = NG_SVG_LEGEND_AUTO};
+  ng_svg_series_t series[2] = {
+      {.label = "per iteration", .n = c->n, .x = c->x, .y = c->y, .color = "#9ecae1",
+       .line_width = 1},
+      {.label = smooth_label, .n = c->n, .x = c->x, .y = c->ys, .color = "#0072b2",
+       .line_width = 2.5},
+  };
+  return ng_svg_line_plot(out, 800, 480, &panel, 2, series);
+}
+
+int ng_rl_draw_curve(const char *dir, const ng_rl_config_t *cfg, ng_error_t *err) {
+  if (!dir || !cfg) return ng_error_set(err, NG_EINVAL, "curve: NULL argument");
+  char log_path[4096], svg_path[4096];
+  int st = ng_run_path(log_path, sizeof log_path, dir, NG_RUN_LOG, err);
+  if (!st) st = ng_run_path(svg_path, sizeof svg_path, dir, NG_RUN_CURVE, err);
+  if (st) return st;
+  ng_run_log_t log;
+  if ((st = ng_run_log_read(log_path, NG_RL_LOG_HEADER, &log, err))) return st;
+  size_t rows = log.n_rows, w = log.n_cols;
+  double *buf = ng_malloc((3 * rows + 1) * sizeof *buf);
+  if (!buf) {
+    ng_run_log_free(&log);
+    return ng_error_set(err, NG_ENOMEM, "out of memory drawing '%s'", svg_path);
+  }
+  int c_steps = ng_run_log_column(NG_RL_LOG_HEADER, "env_steps");
+  int c_eps = ng_run_log_column(NG_RL_LOG_HEADER, "episodes");
+  int c_ret = ng_run_log_column(NG_RL_LOG_HEADER, "mean_return");
+  ng__curve_t c = {cfg, 0, buf, buf + rows, buf + 2 * rows};
+  for (size_t i = 0; i < rows; i++) {
+    const double *row = log.values + i * w;
+    if (row[c_eps] > 0 && isfinite(row[c_ret])) {
+      c.x[c.n] = row[c_steps];
+      c.y[c.n] = row[c_ret];
+      c.n++;
+    }
+  }
+  ng_run_log_free(&log);
+  for (size_t i = 0; i < c.n; i++) {
+    double sum = 0;
+    size_t k = 0;
+    for (size_t j = i + 1; j-- > 0 && i - j < NG_RL_CURVE_SMOOTH; k++) sum += c.y[j];
+    c.ys[i] = sum / (double)k;
+  }
+  st = ng_svg_write_file(svg_path, ng__draw_curve, &c, err);
+  ng_free(buf);
+  return st;
 }
