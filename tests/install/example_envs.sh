@@ -62,8 +62,10 @@ echo "$out"
 score50=$(grep -o 'mean return [-0-9.]*' <<<"$out" | awk '{print $3}')
 awk -v s="$score50" -v t="$threshold" 'BEGIN { exit !(s > t) }' \
   || fail "mean return over 50 episodes $score50 <= $threshold"
-# --resume loads it again too
-out=$("$ng" train --resume run --steps 60000 --threads 1 --eval-episodes 0 2>&1) \
-  || fail "resume failed: $out"
+# --resume loads it again too, and (get/set state) continues the uninterrupted run bit for bit
+out=$("$ng" train --resume run --steps 60000 --threads 1 2>&1) || fail "resume failed: $out"
 [[ "$out" == *"done: DCMotorServo-v0 trpo, 30 iterations"* ]] || fail "resume: $out"
+"$ng" train --plugin ./libdc_motor.so --env DCMotorServo-v0 --steps 60000 --seed 0 --threads 1 \
+  --out whole -q >/dev/null 2>&1 || fail "the uninterrupted run failed"
+cmp run/checkpoint.ngc whole/checkpoint.ngc || fail "the resumed run differs from the whole one"
 echo "example environments built, trained, evaluated, resumed and replayed"
