@@ -18,6 +18,7 @@ rm -rf "$work/examples" && mkdir -p "$work/examples" && cd "$work/examples"
 # ng_error_set) resolve to the natgrad program that loads it, so it needs no libnatgrad.so
 # on the loader's path and loads no second copy of the library.
 for cc in "$@"; do
+  # shellcheck disable=SC2046 # pkg-config's flags are meant to split into words
   "$cc" -std=c11 -O2 -Wall -Wextra -Werror -pedantic -shared -fPIC \
     "$src/examples/envs/dc_motor/dc_motor.c" $(pkg-config --cflags natgrad) -o libdc_motor.so \
     || fail "$cc does not build dc_motor.c"

@@ -5,7 +5,8 @@
  * Dynamics: the armature-controlled DC motor of Franklin, Powell & Emami-Naeini, "Feedback
  * Control of Dynamic Systems" (Sec. 2.3, models of electromechanical systems), with the
  * parameters of the University of Michigan's Control Tutorials for MATLAB and Simulink,
- * "DC Motor Position: System Modeling" (Messner & Tilbury):
+ * "DC Motor Position: System Modeling" (Messner & Tilbury; measured on a motor in Carnegie
+ * Mellon's undergraduate controls lab):
  *
  *   J theta'' + b theta' = K i          J = 3.2284e-6 kg m^2   b = 3.5077e-6 N m s
  *   L i' + R i = V - K theta'           K = 0.0274 N m/A (= V s/rad)   R = 4 ohm
@@ -23,10 +24,10 @@
  *   omega+ = w + (omega - w) E,   theta+ = theta + w h + (omega - w)(1 - E)/a.
  *
  * Task: theta0 and the target theta_ref are drawn uniformly from [-pi, pi], omega0 = 0. The
- * action u in [-1, 1] is the voltage as a fraction of V_MAX = 12 V. Observation: the error
- * e = theta_ref - theta (rad) and omega as a fraction of the no-load speed at 12 V (430
- * rad/s). Reward -(e/pi)^2 - 0.01 u^2 per step (track, without chattering at full voltage);
- * no terminal state, 200 steps (0.2 s). A uniformly random voltage scores about -240, a tuned
+ * action u in [-1, 1] is the voltage as a fraction of V_MAX = 12 V (our choice of supply, not
+ * CTMS's). Observation: the error e = theta_ref - theta (rad) and omega as a fraction of the
+ * no-load speed at 12 V (430 rad/s). Reward -(e/pi)^2 - 0.01 u^2 per step (track, without
+ * chattering at full voltage); no terminal state, 200 steps (0.2 s). A uniformly random voltage scores about -240, a tuned
  * saturated PD controller about -7 (the motor crosses pi rad in about 30 ms). */
 #include <math.h>
 #include <stdlib.h>
