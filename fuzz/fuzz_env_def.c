@@ -57,26 +57,16 @@ static size_t take(const uint8_t **p, size_t *left, size_t n, uint64_t *v) {
   return n;
 }
 
-/* n doubles from the input into a fresh array, or NULL if the input has fewer. */
-static double *take_doubles(const uint8_t **p, size_t *left, size_t n) {
-  if (n == 0 || *left / 8 < n) return NULL;
-  double *d = malloc(n * sizeof *d);
-  NG_FUZZ_ASSERT(d);
-  memcpy(d, *p, n * sizeof *d);
-  *p += n * 8;
-  *left -= n * 8;
-  return d;
-}
-
-/* n u32 counts from the input into a fresh array, or NULL if the input has fewer. */
-static uint32_t *take_counts(const uint8_t **p, size_t *left, size_t n) {
-  if (n == 0 || *left / 4 < n) return NULL;
-  uint32_t *c = malloc(n * sizeof *c);
-  NG_FUZZ_ASSERT(c);
-  memcpy(c, *p, n * sizeof *c);
-  *p += n * 4;
-  *left -= n * 4;
-  return c;
+/* n items of `size` bytes from the input into a fresh array (the bounds as f64, the counts
+ * as u32), or NULL if the input has fewer. */
+static void *take_array(const uint8_t **p, size_t *left, size_t n, size_t size) {
+  if (n == 0 || *left / size < n) return NULL;
+  void *a = malloc(n * size);
+  NG_FUZZ_ASSERT(a);
+  memcpy(a, *p, n * size);
+  *p += n * size;
+  *left -= n * size;
+  return a;
 }
 
 static int same_space(const ng_space_t *a, const ng_space_t *b) {
@@ -144,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   d.get_state = (flags & 64) ? cb_get : NULL;
   d.set_state = (flags & 128) ? cb_set : NULL;
   size_t odim = d.info.observation_space.dim, adim = d.info.action_space.dim;
-  double *ol = take_doubles(&p, &left, odim), *oh = take_doubles(&p, &left, odim);
-  double *al = take_doubles(&p, &left, adim), *ah = take_doubles(&p, &left, adim);
+  double *ol = take_array(&p, &left, odim, 8), *oh = take_array(&p, &left, odim, 8);
+  double *al = take_array(&p, &left, adim, 8), *ah = take_array(&p, &left, adim, 8);
   d.info.observation_space.low = ol;
   d.info.observation_space.high = oh;
   d.info.action_space.low = al;
@@ -155,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const ng_space_kind_t kinds[4] = {NG_SPACE_DISCRETE, NG_SPACE_MULTI_DISCRETE,
                                            NG_SPACE_MULTI_BINARY, NG_SPACE_DISCRETE};
   if (flags & 2) d.info.action_space.kind = kinds[variant & 3];
-  uint32_t *nv = take_counts(&p, &left, adim);
+  uint32_t *nv = take_array(&p, &left, adim, 4);
   d.info.action_space.nvec = nv;
 
   ng_error_t err;
