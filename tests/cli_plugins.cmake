@@ -17,8 +17,8 @@ endforeach()
 set_target_properties(test_env_api PROPERTIES ENABLE_EXPORTS ON)
 target_compile_definitions(test_env_api PRIVATE
   NG_TEST_PLUGIN_DIR="$<TARGET_FILE_DIR:ng_plugin_reach>")
-add_dependencies(test_env_api ng_plugin_reach ng_plugin_ring ng_plugin_nosym ng_plugin_abi ng_plugin_abi1
-                 ng_plugin_space
+add_dependencies(test_env_api ng_plugin_reach ng_plugin_ring ng_plugin_nosym ng_plugin_abi
+                 ng_plugin_abi1 ng_plugin_space
                  ng_plugin_clash)
 
 if(TARGET natgrad_cli)

@@ -83,12 +83,13 @@ typedef struct ng_env ng_env_t;
  * as ng_space_contains says: a Discrete action an integer in [0, n), MultiDiscrete entries
  * integers in [0, nvec[i]), MultiBinary entries 0 or 1; a Box action is finite, not
  * clipped: clip it where your dynamics would). A Discrete observation is written as its
- * index (one double, an integer in [0, n): anything else stops training). It keeps the step counter and the time limit itself: step reports only
- * `terminated`. `self` is whatever create made; `rng` is the environment's own stream
- * (ng_env_seed seeds it, checkpoints save and restore it), the only randomness an
- * environment may use if its runs are to repeat and resume bit for bit (core.h's ng_rng_*
- * draw from it). Status: NG_OK, or a negative NG_E* code (ng_error_t in create); any other
- * nonzero value from reset or step is reported as NG_EINVAL.
+ * index (one double, an integer in [0, n): anything else stops training). The library keeps
+ * the step counter and the time limit itself: step reports only `terminated`. `self` is
+ * whatever create made; `rng` is the environment's own stream (ng_env_seed seeds it,
+ * checkpoints save and restore it), the only randomness an environment may use if its runs
+ * are to repeat and resume bit for bit (core.h's ng_rng_* draw from it). Status: NG_OK, or
+ * a negative NG_E* code (ng_error_t in create); any other nonzero value from reset or step
+ * is reported as NG_EINVAL.
  *
  * info.state_size and get/set_state: an environment whose internal state is a vector of
  * doubles can expose it; then checkpoints save it and a resumed run continues its episodes

@@ -100,8 +100,9 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
                          : bad_obs == NG_ENONFINITE ? "non-finite observation"
                          : bad_obs ? "an observation outside its Discrete space" : NULL;
       if (what)
-        return ng_error_set(err, s ? s : bad_obs ? bad_obs : NG_ENONFINITE, "rollout: %s env %zu, step %ld of its "
-                            "episode (step %ld of the run): %s", t->cfg.env_id, e,
+        return ng_error_set(err, s ? s : bad_obs ? bad_obs : NG_ENONFINITE,
+                            "rollout: %s env %zu, step %ld of its episode (step %ld of the "
+                            "run): %s", t->cfg.env_id, e,
                             t->ep_length[e] + 1, run_step, what);
       memcpy(t->obs_raw + e * od, obs, od * sizeof(double));
       t->ep_return[e] += r;
