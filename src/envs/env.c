@@ -51,8 +51,15 @@ size_t ng_space_size(const ng_space_t *space) {
   return space->kind == NG_SPACE_DISCRETE ? 1 : space->dim;
 }
 
-int ng_space_contains(const ng_space_t *space, const double *x, ng_error_t *err) {
-  if (!space || !x) return ng_error_set(err, NG_EINVAL, "space: NULL argument");
+/* ng_space_contains, static so that ng_env_step's check (err NULL) inlines: CartPole's step
+ * is 40 ns, a call and a switch per component would be a measurable part of it. */
+static inline int ng__space_contains(const ng_space_t *space, const double *x,
+                                     ng_error_t *err) {
+  if (space->kind == NG_SPACE_BOX && ng_all_finite(space->dim, x)) return NG_OK;
+  if (space->kind == NG_SPACE_DISCRETE && x[0] >= 0.0 && x[0] < (double)space->dim &&
+      x[0] == floor(x[0]))
+    return NG_OK;
+  /* the other kinds, and the message for a bad element */
   const size_t n = ng_space_size(space);
   for (size_t i = 0; i < n; i++) {
     const double v = x[i];
@@ -78,8 +85,14 @@ int ng_space_contains(const ng_space_t *space, const double *x, ng_error_t *err)
         return ng_error_set(err, NG_EINVAL, "space: unknown kind %d", (int)space->kind);
     }
   }
-  ng_error_clear(err);
   return NG_OK;
+}
+
+int ng_space_contains(const ng_space_t *space, const double *x, ng_error_t *err) {
+  if (!space || !x) return ng_error_set(err, NG_EINVAL, "space: NULL argument");
+  int s = ng__space_contains(space, x, err);
+  if (!s) ng_error_clear(err);
+  return s;
 }
 
 /* ---- the registry ---------------------------------------------------------------------- */
@@ -394,7 +407,7 @@ int ng_env_step(ng_env_t *env, const double *action, double *obs, double *reward
   if (!env || !action || !obs || !reward || !terminated || !truncated) return NG_EINVAL;
   if (env->phase != NG__ENV_RUNNING) return NG_EINVAL;
   const ng_env_info_t *info = &env->def->info;
-  int status = ng_space_contains(&info->action_space, action, NULL);
+  int status = ng__space_contains(&info->action_space, action, NULL);
   if (status != NG_OK) return status;
   double r = 0.0;
   int term = 0;
