@@ -23,7 +23,8 @@ typedef struct {
 } env_job_t;
 
 /* Steps env i `steps` times with uniformly random actions (Box: uniform on its bounds, or
- * normal where a bound is infinite), resetting at episode ends. */
+ * normal where a bound is infinite; the other kinds uniform on their integers), resetting at
+ * episode ends. */
 static int env_task(void *ctx, size_t i) {
   env_job_t *j = ctx;
   env_slot_t *e = j->slot[i];
@@ -31,6 +32,9 @@ static int env_task(void *ctx, size_t i) {
   for (long t = 0; t < j->steps; t++) {
     if (as->kind == NG_SPACE_DISCRETE) {
       e->act[0] = (double)ng_rng_below(&e->rng, as->dim);
+    } else if (as->kind != NG_SPACE_BOX) { /* MultiDiscrete, MultiBinary: each component */
+      for (size_t d = 0; d < as->dim; d++)
+        e->act[d] = (double)ng_rng_below(&e->rng, as->nvec ? as->nvec[d] : 2);
     } else {
       for (size_t d = 0; d < as->dim; d++) {
         double lo = as->low[d], hi = as->high[d];
@@ -68,7 +72,7 @@ ng_bench_env_result_t ng_bench_env(const ng_bench_opts_t *o, const ng_env_info_t
   }
   j->info = info;
   size_t n_envs = o->threads > 1 ? (size_t)o->threads : 1;
-  size_t od = info->observation_space.dim, ad = ng_space_size(&info->action_space);
+  size_t od = ng_space_size(&info->observation_space), ad = ng_space_size(&info->action_space);
   size_t ob = (od * sizeof(double) + 63) / 64 * 64;
   size_t ab = ((ad ? ad : 1) * sizeof(double) + 63) / 64 * 64;
   for (size_t i = 0; i < n_envs && !res.status; i++) {

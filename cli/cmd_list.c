@@ -16,7 +16,8 @@ static void help(FILE *out) {
           "\n"
           "Lists the environments: the built-in ones (Gymnasium's classic-control and MuJoCo\n"
           "tasks, same ids and dynamics), then a plugin's. For each: the observation and action\n"
-          "spaces (a Box with its float32 bounds, or Discrete(n) for actions 0..n-1), the time\n"
+          "spaces (a Box with its float32 bounds, Discrete(n) for 0..n-1 (an observation\n"
+          "one-hot), MultiDiscrete([n0 n1 ..]) or MultiBinary(n)), the time\n"
           "limit after which an episode is truncated, the internal state that `natgrad replay\n"
           "--state` takes, a summary, and for a plugin's its file.\n"
           "\n"
@@ -41,11 +42,22 @@ static void print_bounds(size_t n, const double *b) {
   printf("]");
 }
 
-/* "Box(2) low [-1.2, -0.07] high [0.6, 0.07]", "Box(17) low -inf high inf" or
- * "Discrete(3)". */
-static void print_space(const ng_space_t *sp) {
+/* "Box(2) low [-1.2, -0.07] high [0.6, 0.07]", "Box(17) low -inf high inf", "Discrete(3)",
+ * "MultiDiscrete([8 3])" or "MultiBinary(4)", as Gymnasium prints them (a Discrete
+ * observation is fed to the networks one-hot: "(one-hot)"). */
+static void print_space(const ng_space_t *sp, int obs) {
   if (sp->kind == NG_SPACE_DISCRETE) {
-    printf("Discrete(%zu)", sp->dim);
+    printf("Discrete(%zu)%s", sp->dim, obs ? " (one-hot)" : "");
+    return;
+  }
+  if (sp->kind == NG_SPACE_MULTI_BINARY) {
+    printf("MultiBinary(%zu)", sp->dim);
+    return;
+  }
+  if (sp->kind == NG_SPACE_MULTI_DISCRETE) {
+    printf("MultiDiscrete([");
+    for (size_t i = 0; i < sp->dim; i++) printf("%s%u", i ? " " : "", (unsigned)sp->nvec[i]);
+    printf("])");
     return;
   }
   printf("Box(%zu) low ", sp->dim);
@@ -78,9 +90,9 @@ int ng_cmd_list(int argc, char **argv) {
     }
     printf("%s%s\n", i ? "\n" : "", info->id);
     printf("  observation  ");
-    print_space(&info->observation_space);
+    print_space(&info->observation_space, 1);
     printf("\n  action       ");
-    print_space(&info->action_space);
+    print_space(&info->action_space, 0);
     printf("\n  time limit   %d steps\n", info->max_episode_steps);
     printf("  state        %s\n", info->state_size ? info->state_doc
                                                      : "(none: no get/set state)");

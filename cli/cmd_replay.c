@@ -30,8 +30,8 @@ static void help(FILE *out) {
           "  --state LIST      the internal state, numbers separated by commas\n"
           "  --seed S          instead of --state: reset from seed S (stream 0)\n"
           "  --actions FILE    one action a line ('-' reads standard input): for a Discrete\n"
-          "                    space an integer 0..n-1, for a Box its numbers separated by\n"
-          "                    commas or by spaces; blank lines and lines starting with '#'\n"
+          "                    space an integer 0..n-1, for a Box, MultiDiscrete or\n"
+          "                    MultiBinary its numbers separated by commas or by spaces; blank lines and lines starting with '#'\n"
           "                    are skipped. Each action goes to the environment as given, as\n"
           "                    to Gymnasium's step(): Pendulum clips the torque and\n"
           "                    MountainCarContinuous the force (charging the unclipped action),\n"
@@ -161,7 +161,7 @@ static int parse_state(const char *text, const ng_env_info_t *info, double *stat
 }
 
 /* One action line of len bytes (with its newline, if any): n numbers for a Box, one integer
- * in [0, n) for Discrete. Returns 1 for an action, 0 for a blank or comment line, -1
+ * in [0, n) for Discrete, n integers for a MultiDiscrete or MultiBinary. Returns 1 for an action, 0 for a blank or comment line, -1
  * (message printed) for a malformed one. */
 static int parse_action(char *line, size_t len, size_t lineno, const ng_space_t *space,
                         double *action) {
@@ -192,9 +192,13 @@ static int parse_action(char *line, size_t len, size_t lineno, const ng_space_t 
                  l.count == 1 ? "" : "s", want);
     return -1;
   }
-  if (space->kind == NG_SPACE_DISCRETE &&
-      (action[0] != floor(action[0]) || action[0] < 0 || action[0] >= (double)space->dim)) {
-    ng_cli_error(CMD, "%s: action %g is not one of 0..%zu", where, action[0], space->dim - 1);
+  /* a Box action goes as given (the env clips it); the others must be in their space */
+  ng_error_t e;
+  if (space->kind != NG_SPACE_BOX && ng_space_contains(space, action, &e) != NG_OK) {
+    if (space->kind == NG_SPACE_DISCRETE)
+      ng_cli_error(CMD, "%s: action %g is not one of 0..%zu", where, action[0], space->dim - 1);
+    else
+      ng_cli_error(CMD, "%s: action %s", where, e.message);
     return -1;
   }
   return 1;

@@ -4,7 +4,9 @@
  * Input: byte 0 flags (bit 0: observation space Discrete; bit 1: action space Discrete;
  * bits 2-5: create, destroy, reset, step present; bit 6: get_state; bit 7: set_state),
  * u16 observation dim, u16 action dim, i32 time limit, u16 state_size, u8 id length and the
- * id, then the bounds as f64 (observation low, high, action low, high, each dim values):
+ * id, then the bounds as f64 (observation low, high, action low, high, each dim values),
+ * then u8 the action kind when bit 1 is set (0 or 3: Discrete, 1: MultiDiscrete, 2:
+ * MultiBinary; absent: Discrete) and the MultiDiscrete counts as u32 (action dim values):
  * where the input runs out, the arrays are missing (NULL). Invariants beyond "no crash, no
  * leak":
  *   - a refusal is NG_EINVAL with a one-line message;
@@ -14,6 +16,7 @@
 
 #include "envs/env_impl.h"
 #include "fuzz.h"
+#include "natgrad/dist.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
@@ -54,19 +57,22 @@ static size_t take(const uint8_t **p, size_t *left, size_t n, uint64_t *v) {
   return n;
 }
 
-/* n doubles from the input into a fresh array, or NULL if the input has fewer. */
-static double *take_doubles(const uint8_t **p, size_t *left, size_t n) {
-  if (n == 0 || *left / 8 < n) return NULL;
-  double *d = malloc(n * sizeof *d);
-  NG_FUZZ_ASSERT(d);
-  memcpy(d, *p, n * sizeof *d);
-  *p += n * 8;
-  *left -= n * 8;
-  return d;
+/* n items of `size` bytes from the input into a fresh array (the bounds as f64, the counts
+ * as u32), or NULL if the input has fewer. */
+static void *take_array(const uint8_t **p, size_t *left, size_t n, size_t size) {
+  if (n == 0 || *left / size < n) return NULL;
+  void *a = malloc(n * size);
+  NG_FUZZ_ASSERT(a);
+  memcpy(a, *p, n * size);
+  *p += n * size;
+  *left -= n * size;
+  return a;
 }
 
 static int same_space(const ng_space_t *a, const ng_space_t *b) {
   if (a->kind != b->kind || a->dim != b->dim) return 0;
+  if (a->kind == NG_SPACE_MULTI_DISCRETE)
+    return a->nvec != b->nvec && !memcmp(a->nvec, b->nvec, a->dim * sizeof *a->nvec);
   if (a->kind != NG_SPACE_BOX) return 1;
   return !memcmp(a->low, b->low, a->dim * sizeof(double)) &&
          !memcmp(a->high, b->high, a->dim * sizeof(double));
@@ -81,10 +87,15 @@ static void check_rules(const ng_env_def_t *d) {
   NG_FUZZ_ASSERT(d->create && d->destroy && d->reset && d->step);
   NG_FUZZ_ASSERT(!d->get_state == !d->set_state && !d->get_state == (in->state_size == 0));
   NG_FUZZ_ASSERT(in->max_episode_steps >= 1);
-  NG_FUZZ_ASSERT(in->observation_space.kind == NG_SPACE_BOX);
+  NG_FUZZ_ASSERT(in->observation_space.kind == NG_SPACE_BOX ||
+                 in->observation_space.kind == NG_SPACE_DISCRETE);
   const ng_space_t *sp[2] = {&in->observation_space, &in->action_space};
   for (int k = 0; k < 2; k++) {
     NG_FUZZ_ASSERT(sp[k]->dim >= 1 && sp[k]->dim <= NG_ENV_MAX_DIM);
+    if (sp[k]->kind == NG_SPACE_MULTI_DISCRETE) {
+      NG_FUZZ_ASSERT(sp[k]->nvec && sp[k]->dim <= NG_DIST_MAX_COMPONENTS);
+      for (size_t i = 0; i < sp[k]->dim; i++) NG_FUZZ_ASSERT(sp[k]->nvec[i] >= 1);
+    }
     if (sp[k]->kind != NG_SPACE_BOX) continue;
     for (size_t i = 0; i < sp[k]->dim; i++) {
       double lo = sp[k]->low[i], hi = sp[k]->high[i];
@@ -123,12 +134,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   d.get_state = (flags & 64) ? cb_get : NULL;
   d.set_state = (flags & 128) ? cb_set : NULL;
   size_t odim = d.info.observation_space.dim, adim = d.info.action_space.dim;
-  double *ol = take_doubles(&p, &left, odim), *oh = take_doubles(&p, &left, odim);
-  double *al = take_doubles(&p, &left, adim), *ah = take_doubles(&p, &left, adim);
+  double *ol = take_array(&p, &left, odim, 8), *oh = take_array(&p, &left, odim, 8);
+  double *al = take_array(&p, &left, adim, 8), *ah = take_array(&p, &left, adim, 8);
   d.info.observation_space.low = ol;
   d.info.observation_space.high = oh;
   d.info.action_space.low = al;
   d.info.action_space.high = ah;
+  uint64_t variant = 0;
+  take(&p, &left, 1, &variant);
+  static const ng_space_kind_t kinds[4] = {NG_SPACE_DISCRETE, NG_SPACE_MULTI_DISCRETE,
+                                           NG_SPACE_MULTI_BINARY, NG_SPACE_DISCRETE};
+  if (flags & 2) d.info.action_space.kind = kinds[variant & 3];
+  uint32_t *nv = take_array(&p, &left, adim, 4);
+  d.info.action_space.nvec = nv;
 
   ng_error_t err;
   ng_error_clear(&err);
@@ -155,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(oh);
   free(al);
   free(ah);
+  free(nv);
   ng_fuzz_alloc_check("fuzz_env_def");
   return 0;
 }

@@ -3,7 +3,9 @@
 
 add_library(ng_plugin_reach MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/reach.c)
 target_include_directories(ng_plugin_reach PRIVATE ${CMAKE_SOURCE_DIR}/include)
-set(NG_BROKEN_PLUGINS nosym abi space clash nan step_err crash)
+add_library(ng_plugin_ring MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/ring.c)
+target_include_directories(ng_plugin_ring PRIVATE ${CMAKE_SOURCE_DIR}/include)
+set(NG_BROKEN_PLUGINS nosym abi abi1 space clash nan step_err crash)
 foreach(kind ${NG_BROKEN_PLUGINS})
   add_library(ng_plugin_${kind} MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/broken.c)
   target_include_directories(ng_plugin_${kind} PRIVATE ${CMAKE_SOURCE_DIR}/include)
@@ -20,11 +22,13 @@ endif()
 set_target_properties(test_env_api PROPERTIES ENABLE_EXPORTS ON)
 target_compile_definitions(test_env_api PRIVATE
   NG_TEST_PLUGIN_DIR="$<TARGET_FILE_DIR:ng_plugin_reach>")
-add_dependencies(test_env_api ng_plugin_reach ng_plugin_nosym ng_plugin_abi ng_plugin_space
+add_dependencies(test_env_api ng_plugin_reach ng_plugin_ring ng_plugin_nosym ng_plugin_abi
+                 ng_plugin_abi1 ng_plugin_space
                  ng_plugin_clash)
 
 if(TARGET natgrad_cli)
-  foreach(case train resume resume_nostate changed replay_list bad_plugins bad_envs)
+  foreach(case train resume resume_nostate changed replay_list bad_plugins bad_envs
+          ring_train ring_resume switches_train spaces_list_replay)
     add_test(NAME cli_plugins_${case}
              COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli_plugins.sh $<TARGET_FILE:natgrad_cli>
                      $<TARGET_FILE_DIR:ng_plugin_reach> ${CMAKE_BINARY_DIR}/cli_plugins ${case})

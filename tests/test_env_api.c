@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natgrad/dist.h"
 #include "natgrad/env.h"
 #include "ng_test.h"
 
@@ -60,8 +61,8 @@ static ng_env_def_t drift_def(const char *id) {
   ng_env_def_t d = {
       .info = {.id = id,
                .summary = "a point pushed towards 0",
-               .observation_space = {NG_SPACE_BOX, 1, obs_lo, obs_hi},
-               .action_space = {NG_SPACE_BOX, 1, act_lo, act_hi},
+               .observation_space = {.kind = NG_SPACE_BOX, .dim = 1, .low = obs_lo, .high = obs_hi},
+               .action_space = {.kind = NG_SPACE_BOX, .dim = 1, .low = act_lo, .high = act_hi},
                .max_episode_steps = 5,
                .state_size = 1,
                .state_doc = "x"},
@@ -164,6 +165,9 @@ static void test_register_refused(void) {
   expect_refused(&d, "without an id");
 
   double nan_b[1] = {NAN}, big[1] = {5}, pinf[1] = {INFINITY}, minf[1] = {-INFINITY};
+  static const uint32_t one_count[1] = {2}, zero_count[3] = {2, 0, 3};
+  uint32_t counts[NG_DIST_MAX_COMPONENTS + 1];
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) counts[i] = 2;
   d = drift_def("Bad-v0");
   d.info.observation_space.dim = 0;
   expect_refused(&d, "observation space: dimension 0");
@@ -171,7 +175,7 @@ static void test_register_refused(void) {
   d.info.action_space.dim = 0;
   expect_refused(&d, "action space: dimension 0");
   d = drift_def("Bad-v0");
-  d.info.action_space = (ng_space_t){NG_SPACE_DISCRETE, 0, NULL, NULL};
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_DISCRETE, .dim = 0};
   expect_refused(&d, "action space: dimension 0");
   d = drift_def("Bad-v0");
   d.info.observation_space.dim = NG_ENV_MAX_DIM + 1;
@@ -194,8 +198,37 @@ static void test_register_refused(void) {
   d.info.action_space.low = NULL;
   expect_refused(&d, "without its low and high");
   d = drift_def("Bad-v0");
-  d.info.observation_space = (ng_space_t){NG_SPACE_DISCRETE, 4, NULL, NULL};
-  expect_refused(&d, "Discrete observation");
+  d.info.observation_space = (ng_space_t){.kind = NG_SPACE_MULTI_BINARY, .dim = 4};
+  expect_refused(&d, "observation space: a MultiDiscrete or MultiBinary observation");
+  d = drift_def("Bad-v0");
+  d.info.observation_space = (ng_space_t){.kind = NG_SPACE_MULTI_DISCRETE, .dim = 1,
+                                          .nvec = one_count};
+  expect_refused(&d, "observation space: a MultiDiscrete or MultiBinary observation");
+  d = drift_def("Bad-v0");
+  d.info.observation_space = (ng_space_t){.kind = NG_SPACE_DISCRETE, .dim = 0};
+  expect_refused(&d, "observation space: dimension 0");
+  d = drift_def("Bad-v0");
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_BINARY, .dim = 0};
+  expect_refused(&d, "action space: dimension 0");
+  d = drift_def("Bad-v0");
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_BINARY,
+                                     .dim = NG_ENV_MAX_DIM + 1};
+  expect_refused(&d, "action space: a dimension above NG_ENV_MAX_DIM");
+  d = drift_def("Bad-v0");
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_DISCRETE, .dim = 2};
+  expect_refused(&d, "action space: a MultiDiscrete without its nvec");
+  d = drift_def("Bad-v0");
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_DISCRETE, .dim = 0,
+                                     .nvec = counts};
+  expect_refused(&d, "action space: dimension 0");
+  d = drift_def("Bad-v0");
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_DISCRETE, .dim = 3,
+                                     .nvec = zero_count};
+  expect_refused(&d, "action space: a count of 0 in component 1 of a MultiDiscrete");
+  d = drift_def("Bad-v0");
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_DISCRETE,
+                                     .dim = NG_DIST_MAX_COMPONENTS + 1, .nvec = counts};
+  expect_refused(&d, "a MultiDiscrete of 65 components (at most NG_DIST_MAX_COMPONENTS, 64)");
   d = drift_def("Bad-v0");
   d.info.action_space.kind = (ng_space_kind_t)7;
   expect_refused(&d, "unknown kind");
@@ -239,6 +272,131 @@ static void test_register_refused(void) {
   d.info.action_space.low = big;
   d.info.action_space.high = big;
   NG_CHECK_OK(ng_env_def_check(&d, NULL));
+  /* the limits themselves, and a count of 1 (a component that is always 0, as Gymnasium
+   * allows) */
+  d = drift_def("Edge-v0");
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_DISCRETE,
+                                     .dim = NG_DIST_MAX_COMPONENTS, .nvec = counts};
+  counts[5] = 1;
+  NG_CHECK_OK(ng_env_def_check(&d, NULL));
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_BINARY, .dim = NG_ENV_MAX_DIM};
+  NG_CHECK_OK(ng_env_def_check(&d, NULL));
+}
+
+/* ---- MultiDiscrete / MultiBinary actions, Discrete observations ---- */
+
+static void test_space_contains(void) {
+  static const uint32_t nvec[3] = {3, 1, 2};
+  const ng_space_t md = {.kind = NG_SPACE_MULTI_DISCRETE, .dim = 3, .nvec = nvec};
+  const ng_space_t mb = {.kind = NG_SPACE_MULTI_BINARY, .dim = 2};
+  const ng_space_t di = {.kind = NG_SPACE_DISCRETE, .dim = 4};
+  const double lo[2] = {-1, -1}, hi[2] = {1, 1};
+  const ng_space_t box = {.kind = NG_SPACE_BOX, .dim = 2, .low = lo, .high = hi};
+  NG_CHECK(ng_space_size(&md) == 3 && ng_space_size(&mb) == 2 && ng_space_size(&di) == 1 &&
+           ng_space_size(&box) == 2);
+  ng_error_t e;
+  struct {
+    const ng_space_t *sp;
+    double x[3];
+    int want;
+    const char *msg;
+  } cases[] = {
+      {&md, {2, 0, 1}, NG_OK, ""},
+      {&md, {0, 0, 0}, NG_OK, ""},
+      {&md, {3, 0, 1}, NG_EINVAL, "component 0: 3 is not one of 0..2"},
+      {&md, {2, 1, 1}, NG_EINVAL, "component 1: 1 is not one of 0..0"},
+      {&md, {2, 0, 0.5}, NG_EINVAL, "component 2: 0.5 is not one of 0..1"},
+      {&md, {-1, 0, 0}, NG_EINVAL, "component 0: -1 is not one of 0..2"},
+      {&md, {0, NAN, 0}, NG_ENONFINITE, "component 1 is nan"},
+      {&mb, {1, 0}, NG_OK, ""},
+      {&mb, {1, 2}, NG_EINVAL, "component 1: 2 is not 0 or 1"},
+      {&mb, {-0.0, 1e-300}, NG_EINVAL, "component 1: 1e-300 is not 0 or 1"},
+      {&mb, {INFINITY, 0}, NG_ENONFINITE, "component 0 is inf"},
+      {&di, {3}, NG_OK, ""},
+      {&di, {4}, NG_EINVAL, "component 0: 4 is not one of 0..3"},
+      {&box, {5, -7}, NG_OK, ""}, /* bounds are the env's to clip to */
+      {&box, {0, NAN}, NG_ENONFINITE, "component 1 is nan"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    NG_CHECK_STATUS(ng_space_contains(cases[i].sp, cases[i].x, &e), cases[i].want);
+    if (strcmp(e.message, cases[i].msg)) {
+      ng_test_failures++;
+      fprintf(stderr, "%s:%d: case %zu: message '%s', expected '%s'\n", __FILE__, __LINE__, i,
+              e.message, cases[i].msg);
+    }
+  }
+  NG_CHECK_STATUS(ng_space_contains(NULL, cases[0].x, NULL), NG_EINVAL);
+}
+
+/* A MultiDiscrete action space and a Discrete observation through the registry: the counts
+ * are copied (the caller's array may change afterwards), and ng_env_step refuses an action
+ * outside the space before the environment sees it. */
+static int md_calls;
+static int md_step(void *self, ng_rng_t *rng, const double *a, double *obs, double *reward,
+                   int *terminated) {
+  (void)self, (void)rng;
+  md_calls++;
+  obs[0] = a[0];
+  *reward = a[1];
+  *terminated = 0;
+  return NG_OK;
+}
+static int md_reset(void *self, ng_rng_t *rng, double *obs) {
+  (void)self, (void)rng;
+  obs[0] = 0;
+  return NG_OK;
+}
+
+static void test_multi_spaces_registered(void) {
+  uint32_t nvec[2] = {4, 2};
+  ng_env_def_t d = drift_def("MultiAct-v0");
+  d.get_state = NULL;
+  d.set_state = NULL;
+  d.info.state_size = 0;
+  d.reset = md_reset;
+  d.step = md_step;
+  d.info.observation_space = (ng_space_t){.kind = NG_SPACE_DISCRETE, .dim = 4};
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_DISCRETE, .dim = 2, .nvec = nvec};
+  NG_CHECK_OK(ng_env_register(&d, NULL));
+  nvec[0] = 99;
+  const ng_env_info_t *in = ng_env_find("MultiAct-v0");
+  NG_CHECK(in && in->action_space.nvec != nvec && in->action_space.nvec[0] == 4 &&
+           in->action_space.nvec[1] == 2 && in->action_space.low == NULL &&
+           in->observation_space.low == NULL && in->observation_space.nvec == NULL);
+  ng_env_t *env;
+  NG_CHECK_OK(ng_env_create(&env, "MultiAct-v0", NULL));
+  double obs[1], r, a[2] = {3, 1};
+  int term, trunc;
+  NG_CHECK_OK(ng_env_reset(env, obs));
+  NG_CHECK_OK(ng_env_step(env, a, obs, &r, &term, &trunc));
+  NG_CHECK(md_calls == 1 && obs[0] == 3 && r == 1);
+  a[0] = 4;
+  NG_CHECK_STATUS(ng_env_step(env, a, obs, &r, &term, &trunc), NG_EINVAL);
+  a[0] = 0;
+  a[1] = 2;
+  NG_CHECK_STATUS(ng_env_step(env, a, obs, &r, &term, &trunc), NG_EINVAL);
+  a[1] = NAN;
+  NG_CHECK_STATUS(ng_env_step(env, a, obs, &r, &term, &trunc), NG_ENONFINITE);
+  NG_CHECK(md_calls == 1);
+  ng_env_destroy(env);
+
+  d = drift_def("MultiBin-v0");
+  d.get_state = NULL;
+  d.set_state = NULL;
+  d.info.state_size = 0;
+  d.reset = md_reset;
+  d.step = md_step;
+  d.info.observation_space = (ng_space_t){.kind = NG_SPACE_DISCRETE, .dim = 2};
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_MULTI_BINARY, .dim = 2};
+  NG_CHECK_OK(ng_env_register(&d, NULL));
+  NG_CHECK_OK(ng_env_create(&env, "MultiBin-v0", NULL));
+  NG_CHECK_OK(ng_env_reset(env, obs));
+  a[0] = 1, a[1] = 0;
+  NG_CHECK_OK(ng_env_step(env, a, obs, &r, &term, &trunc));
+  a[1] = 0.5;
+  NG_CHECK_STATUS(ng_env_step(env, a, obs, &r, &term, &trunc), NG_EINVAL);
+  NG_CHECK(md_calls == 2);
+  ng_env_destroy(env);
 }
 
 /* ---- statuses and optional callbacks ---- */
@@ -256,7 +414,7 @@ static void test_user_statuses(void) {
   d.get_state = NULL;
   d.set_state = NULL;
   d.info.state_size = 0;
-  d.info.action_space = (ng_space_t){NG_SPACE_DISCRETE, 3, NULL, NULL};
+  d.info.action_space = (ng_space_t){.kind = NG_SPACE_DISCRETE, .dim = 3};
   NG_CHECK_OK(ng_env_register(&d, NULL));
   ng_env_t *env;
   NG_CHECK_OK(ng_env_create(&env, "Failing-v0", NULL));
@@ -350,7 +508,11 @@ static void test_plugins(void) {
   ng_env_destroy(env);
 
   expect_load_fails(plugin("nosym"), NG_EFORMAT, "no symbol 'natgrad_plugin'");
-  expect_load_fails(plugin("abi"), NG_EUNSUPPORTED, "built for plugin ABI 2");
+  expect_load_fails(plugin("abi"), NG_EUNSUPPORTED, "built for plugin ABI 3; this natgrad loads "
+                    "ABI 2");
+  /* a version-1 plugin (before ng_space_t gained nvec) is refused before any of it runs */
+  expect_load_fails(plugin("abi1"), NG_EUNSUPPORTED, "built for plugin ABI 1; this natgrad "
+                    "loads ABI 2: rebuild it");
   expect_load_fails(plugin("space"), NG_EINVAL, "env Faulty-v0: observation space: low > high");
   expect_load_fails(plugin("clash"), NG_EINVAL, "env CartPole-v1: the id is taken");
   expect_load_fails(plugin("does-not-exist"), NG_ENOTFOUND, "No such file");
@@ -364,6 +526,8 @@ int main(void) {
   NG_TEST_RUN(test_register_and_dispatch);
   NG_TEST_RUN(test_register_refused);
   NG_TEST_RUN(test_user_statuses);
+  NG_TEST_RUN(test_space_contains);
+  NG_TEST_RUN(test_multi_spaces_registered);
   NG_TEST_RUN(test_plugins);
   NG_TEST_END();
 }

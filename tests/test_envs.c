@@ -122,7 +122,7 @@ static void test_registry(void) {
            mcc->action_space.high[0] == 1.0);
   NG_CHECK(mcc->observation_space.low[1] == (double)-0.07f);
 
-  ng_space_t none = {NG_SPACE_BOX, 0, NULL, NULL};
+  ng_space_t none = {.kind = NG_SPACE_BOX, .dim = 0, .low = NULL, .high = NULL};
   NG_CHECK(ng_space_size(&none) == 0 && ng_space_size(NULL) == 0);
 
   ng_env_t *env = NULL;

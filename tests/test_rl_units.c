@@ -271,7 +271,127 @@ static void test_config(void) {
   NG_CHECK_STATUS(ng_rl_config_validate(&c, &err), NG_ERANGE);
 }
 
+/* ---- spaces: the action space -> distribution mapping, one-hot observations ---- */
+
+static void test_action_dist_mapping(void) {
+  static const uint32_t nvec[3] = {8, 3, 1};
+  const double lo[2] = {-1, -2}, hi[2] = {1, 2};
+  const ng_space_t box = {.kind = NG_SPACE_BOX, .dim = 2, .low = lo, .high = hi};
+  const ng_space_t di = {.kind = NG_SPACE_DISCRETE, .dim = 5};
+  const ng_space_t md = {.kind = NG_SPACE_MULTI_DISCRETE, .dim = 3, .nvec = nvec};
+  const ng_space_t mb = {.kind = NG_SPACE_MULTI_BINARY, .dim = 4};
+  ng_dist_t d;
+  NG_CHECK_OK(ng__rl_action_dist(&box, &d));
+  NG_CHECK(d.kind == NG_DIST_GAUSSIAN && d.dim == 2 && ng_dist_n_params(&d) == 4 &&
+           ng_dist_action_size(&d) == 2);
+  NG_CHECK_OK(ng__rl_action_dist(&di, &d));
+  NG_CHECK(d.kind == NG_DIST_CATEGORICAL && d.dim == 5 && ng_dist_n_params(&d) == 5 &&
+           ng_dist_action_size(&d) == 1);
+  NG_CHECK_OK(ng__rl_action_dist(&md, &d));
+  NG_CHECK(d.kind == NG_DIST_MULTI_DISCRETE && d.dim == 3 && d.nvec[0] == 8 && d.nvec[1] == 3 &&
+           d.nvec[2] == 1 && ng_dist_n_params(&d) == 12 && ng_dist_action_size(&d) == 3);
+  NG_CHECK_OK(ng__rl_action_dist(&mb, &d));
+  NG_CHECK(d.kind == NG_DIST_MULTI_BINARY && d.dim == 4 && ng_dist_n_params(&d) == 4 &&
+           ng_dist_action_size(&d) == 4);
+  /* what the distributions cannot hold is refused, d left alone */
+  uint32_t many[NG_DIST_MAX_COMPONENTS + 1];
+  for (size_t i = 0; i < NG_DIST_MAX_COMPONENTS + 1; i++) many[i] = 2;
+  const ng_space_t too_many = {.kind = NG_SPACE_MULTI_DISCRETE,
+                               .dim = NG_DIST_MAX_COMPONENTS + 1, .nvec = many};
+  const ng_space_t no_nvec = {.kind = NG_SPACE_MULTI_DISCRETE, .dim = 2};
+  const ng_space_t unknown = {.kind = (ng_space_kind_t)9, .dim = 2};
+  NG_CHECK_STATUS(ng__rl_action_dist(&too_many, &d), NG_EUNSUPPORTED);
+  NG_CHECK_STATUS(ng__rl_action_dist(&no_nvec, &d), NG_EUNSUPPORTED);
+  NG_CHECK_STATUS(ng__rl_action_dist(&unknown, &d), NG_EUNSUPPORTED);
+  NG_CHECK(d.kind == NG_DIST_MULTI_BINARY && d.dim == 4);
+  /* network inputs: a Box's dimensions, a Discrete's n (one-hot) */
+  NG_CHECK(ng__rl_obs_inputs(&box) == 2 && ng__rl_obs_inputs(&di) == 5 &&
+           ng__rl_obs_inputs(&md) == 0 && ng__rl_obs_inputs(&mb) == 0);
+}
+
+/* Ring3-v0: an index on a ring of 3 cells, moved by a MultiDiscrete (direction, hop) action;
+ * reward 1 at cell 0. Only here to see what the trainer does with its spaces. */
+static int ring3_bad_at; /* a step count at which the observation leaves the space (0: never) */
+static int ring3_steps;
+typedef struct {
+  int cell;
+} ring3_t;
+static int ring3_create(void **self, const ng_env_def_t *def, ng_error_t *err) {
+  (void)def;
+  *self = calloc(1, sizeof(ring3_t));
+  return *self ? NG_OK : ng_error_set(err, NG_ENOMEM, "ring3: out of memory");
+}
+static void ring3_destroy(void *self) { free(self); }
+static int ring3_reset(void *self, ng_rng_t *rng, double *obs) {
+  ring3_t *r = self;
+  r->cell = (int)ng_rng_uniform_range(rng, 0.0, 3.0) % 3;
+  obs[0] = r->cell;
+  return NG_OK;
+}
+static int ring3_step(void *self, ng_rng_t *rng, const double *a, double *obs, double *reward,
+                      int *terminated) {
+  ring3_t *r = self;
+  (void)rng;
+  r->cell = (r->cell + (a[0] == 0 ? -1 : 1) * (int)a[1] + 3) % 3;
+  obs[0] = ++ring3_steps == ring3_bad_at ? 3.0 : r->cell;
+  *reward = r->cell == 0;
+  *terminated = 0;
+  return NG_OK;
+}
+
+static void test_discrete_observation_one_hot(void) {
+  static const uint32_t nvec[2] = {2, 2};
+  ng_env_def_t def = {
+      .info = {.id = "Ring3-v0",
+               .summary = "test: a ring of 3 cells",
+               .observation_space = {.kind = NG_SPACE_DISCRETE, .dim = 3},
+               .action_space = {.kind = NG_SPACE_MULTI_DISCRETE, .dim = 2, .nvec = nvec},
+               .max_episode_steps = 10},
+      .create = ring3_create,
+      .destroy = ring3_destroy,
+      .reset = ring3_reset,
+      .step = ring3_step,
+  };
+  ng_error_t err;
+  NG_CHECK_OK(ng_env_register(&def, &err));
+  ng_rl_config_t c;
+  NG_CHECK_OK(ng_rl_config_default(&c, "Ring3-v0", &err));
+  c.n_envs = 2;
+  c.n_steps = 16;
+  c.vf_minibatch = 8;
+  c.normalize_obs = 1;
+  ng_rl_t *t = NULL;
+  NG_CHECK_OK(ng_rl_create(&t, &c, &err));
+  if (!t) return;
+  /* networks and normaliser see 3 inputs; the env's index arrives one-hot */
+  NG_CHECK(t->obs_dim == 3 && t->obs_rms.dim == 3 && t->act_size == 2 && t->n_dist == 4);
+  NG_CHECK(ng_model_dist(t->policy).kind == NG_DIST_MULTI_DISCRETE);
+  NG_CHECK(t->act_low == NULL && t->act_high == NULL);
+  for (size_t e = 0; e < 2; e++) {
+    const double *x = t->obs_raw + 3 * e;
+    NG_CHECK(x[0] + x[1] + x[2] == 1.0 && (x[0] == 1.0 || x[1] == 1.0 || x[2] == 1.0));
+  }
+  ng_rl_stats_t st;
+  NG_CHECK_OK(ng_rl_iterate(t, &st, &err));
+  /* every buffered action a MultiDiscrete element, every observation row the normalised
+   * image of a one-hot row: the normaliser's mean is the visit frequency of each cell */
+  const ng_space_t *as = &ng_env_find("Ring3-v0")->action_space;
+  for (size_t i = 0; i < t->batch; i++) NG_CHECK_OK(ng_space_contains(as, t->b_act + 2 * i, NULL));
+  NG_CHECK_CLOSE(t->obs_rms.mean[0] + t->obs_rms.mean[1] + t->obs_rms.mean[2], 1.0, 1e-3, 0);
+  double ret;
+  NG_CHECK_OK(ng_rl_evaluate(t, 1, 5, 1, &ret, &err));
+  NG_CHECK(ret >= 0 && ret <= 10);
+  /* an index outside Discrete(3) stops the rollout, naming the environment */
+  ring3_bad_at = ring3_steps + 5;
+  NG_CHECK_STATUS(ng_rl_iterate(t, &st, &err), NG_EINVAL);
+  NG_CHECK(strstr(err.message, "Ring3-v0 env 0") &&
+           strstr(err.message, "an observation outside its Discrete space"));
+  ng_rl_destroy(t);
+}
+
 int main(void) {
+  NG_TEST_RUN(test_action_dist_mapping);
+  NG_TEST_RUN(test_discrete_observation_one_hot);
   NG_TEST_RUN(test_gae_hand);
   NG_TEST_RUN(test_adam_hand);
   NG_TEST_RUN(test_normalizer);

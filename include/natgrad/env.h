@@ -3,9 +3,9 @@
  * An environment is created by its Gymnasium id ("CartPole-v1"), owns its random stream
  * (seeded with ng_env_seed; reset draws the initial state from it), and enforces its time
  * limit as truncation, like Gymnasium's TimeLimit wrapper. Observations and actions are
- * doubles: observations carry the float32-rounded values Gymnasium returns; a Discrete
- * action is one double holding the integer index; a Box action outside its bounds is
- * clipped where Gymnasium's environment clips it.
+ * flat arrays of doubles (ng_space_t): observations carry the float32-rounded values
+ * Gymnasium returns; a Discrete action or observation is one double holding the integer
+ * index; a Box action outside its bounds is clipped where Gymnasium's environment clips it.
  *
  * Every environment, built in or a user's, is an ng_env_def_t: a description (id, spaces,
  * time limit, state size) and callbacks (create, destroy, reset, step, optional get/set
@@ -24,19 +24,43 @@
 extern "C" {
 #endif
 
-/* MultiDiscrete and MultiBinary actions (issue 12 item 3) are not kinds yet: they come with
- * their policy distributions, and the ABI version goes up then. */
-typedef enum { NG_SPACE_BOX = 0, NG_SPACE_DISCRETE = 1 } ng_space_kind_t;
+/* The spaces of Gymnasium that natgrad trains on. Every element is a flat array of doubles:
+ *   Box(dim):           dim reals; bounds low/high
+ *   Discrete(n):        one double, the integer index 0..n-1 (dim = n)
+ *   MultiDiscrete(nvec): dim doubles, component i an integer 0..nvec[i]-1 (Gymnasium's nvec;
+ *                       its `start` offsets are the environment's to add)
+ *   MultiBinary(dim):   dim doubles, each exactly 0 or 1
+ * Actions may be of any kind (the policy's distribution follows: Gaussian, categorical,
+ * ng_dist_multi_discrete, NG_DIST_MULTI_BINARY). Observations may be a Box or a Discrete;
+ * the trainer feeds a Discrete observation to its networks one-hot (n inputs), while the
+ * environment writes the index, as Gymnasium's do. */
+typedef enum {
+  NG_SPACE_BOX = 0,
+  NG_SPACE_DISCRETE = 1,
+  NG_SPACE_MULTI_DISCRETE = 2,
+  NG_SPACE_MULTI_BINARY = 3
+} ng_space_kind_t;
 
+/* Name the fields when initialising one ({.kind = NG_SPACE_BOX, .dim = 3, .low = lo,
+ * .high = hi}): fields unused by a kind are then NULL. */
 typedef struct {
   ng_space_kind_t kind;
-  size_t dim;          /* Box: number of components; Discrete: number of actions n */
-  const double *low;   /* Box: dim lower bounds (may be -INFINITY); NULL for Discrete */
-  const double *high;  /* Box: dim upper bounds (may be +INFINITY); NULL for Discrete */
+  size_t dim;            /* Box, MultiBinary: components; Discrete: n; MultiDiscrete: components
+                          * (at most NG_DIST_MAX_COMPONENTS, dist.h) */
+  const double *low;     /* Box: dim lower bounds (may be -INFINITY); NULL otherwise */
+  const double *high;    /* Box: dim upper bounds (may be +INFINITY); NULL otherwise */
+  const uint32_t *nvec;  /* MultiDiscrete: dim counts, each >= 1; NULL otherwise */
 } ng_space_t;
 
-/* Doubles needed to hold one element of the space: dim for a Box, 1 for Discrete. */
+/* Doubles needed to hold one element of the space: 1 for a Discrete, dim for the others. */
 size_t ng_space_size(const ng_space_t *space);
+
+/* Whether x (ng_space_size doubles) is an element of the space, as ng_env_step checks an
+ * action: NG_OK; NG_ENONFINITE for a NaN/Inf entry; NG_EINVAL for a Discrete or
+ * MultiDiscrete entry that is not an integer in its range, or a MultiBinary entry that is
+ * not exactly 0 or 1, with a message naming the component in err (may be NULL). A Box
+ * element need only be finite: bounds are the environment's to clip to. */
+int ng_space_contains(const ng_space_t *space, const double *x, ng_error_t *err);
 
 typedef struct {
   const char *id;               /* Gymnasium id, e.g. "CartPole-v1" */
@@ -55,14 +79,17 @@ typedef struct ng_env ng_env_t;
  * What an environment is (info) and what it does (the callbacks). The library calls the
  * callbacks of one environment from one thread at a time, and only in a valid order: reset
  * (or set_state) before the first step and after an episode ended; it has validated the
- * arguments first (non-NULL buffers of the sizes the spaces give; a Discrete action is an
- * integer in [0, n); a Box action is finite, not clipped: clip it where your dynamics
- * would). It keeps the step counter and the time limit itself: step reports only
- * `terminated`. `self` is whatever create made; `rng` is the environment's own stream
- * (ng_env_seed seeds it, checkpoints save and restore it), the only randomness an
- * environment may use if its runs are to repeat and resume bit for bit (core.h's ng_rng_*
- * draw from it). Status: NG_OK, or a negative NG_E* code (ng_error_t in create); any other
- * nonzero value from reset or step is reported as NG_EINVAL.
+ * arguments first (non-NULL buffers of the sizes the spaces give; an action is in its space
+ * as ng_space_contains says: a Discrete action an integer in [0, n), MultiDiscrete entries
+ * integers in [0, nvec[i]), MultiBinary entries 0 or 1; a Box action is finite, not
+ * clipped: clip it where your dynamics would). A Discrete observation is written as its
+ * index (one double, an integer in [0, n): anything else stops training). The library keeps
+ * the step counter and the time limit itself: step reports only `terminated`. `self` is
+ * whatever create made; `rng` is the environment's own stream (ng_env_seed seeds it,
+ * checkpoints save and restore it), the only randomness an environment may use if its runs
+ * are to repeat and resume bit for bit (core.h's ng_rng_* draw from it). Status: NG_OK, or
+ * a negative NG_E* code (ng_error_t in create); any other nonzero value from reset or step
+ * is reported as NG_EINVAL.
  *
  * info.state_size and get/set_state: an environment whose internal state is a vector of
  * doubles can expose it; then checkpoints save it and a resumed run continues its episodes
@@ -101,15 +128,16 @@ struct ng_env_def {
  * the first problem: an id that is not NAME-vN (NAME: letters, digits and _ . : / -,
  * starting with a letter; at most NG_ENV_ID_MAX characters in all), a missing create,
  * destroy, reset or step, one of get/set_state without the other or without state_size >
- * 0 (or state_size > 0 without them), a time limit < 1, an observation space that is not a
- * Box (Discrete observations are issue 12 item 3, not yet supported), a space of dimension 0
- * or above NG_ENV_MAX_DIM, a Box without bounds, a NaN bound, low > high, low = +inf or
- * high = -inf. Does not look at the registry. */
+ * 0 (or state_size > 0 without them), a time limit < 1, an unknown space kind, an
+ * observation space that is neither a Box nor a Discrete, a space of dimension 0 or above
+ * NG_ENV_MAX_DIM, a Box without bounds, a NaN bound, low > high, low = +inf or high = -inf,
+ * a MultiDiscrete without nvec, with more than NG_DIST_MAX_COMPONENTS components or with a
+ * count of 0. Does not look at the registry. */
 int ng_env_def_check(const ng_env_def_t *def, ng_error_t *err);
 
 /* Registers def for ng_env_create, ng_env_find and listing, after ng_env_def_check and a
  * check that no registered environment (built in or not) has its id (NG_EINVAL). The
- * description is copied (id, summary, state_doc, bounds): def may be freed afterwards, but
+ * description is copied (id, summary, state_doc, bounds, nvec): def may be freed afterwards, but
  * the callbacks and def->user must stay valid for the life of the process. There is no
  * unregistering. Thread-safe; NG_ENOMEM, or NG_ERANGE past NG_ENV_MAX_REGISTERED. */
 #define NG_ENV_MAX_REGISTERED 256
@@ -140,7 +168,7 @@ int ng_env_reset(ng_env_t *env, double *obs);
 
 /* One step. Writes the next observation, the reward and the two flags: terminated (a
  * terminal state of the MDP was reached) and truncated (the time limit was reached and the
- * episode was cut short). NG_EINVAL for a Discrete action that is not an integer in range,
+ * episode was cut short). NG_EINVAL for an action outside its space (ng_space_contains),
  * NG_ENONFINITE (with nothing advanced) for a NaN/Inf action, NG_ENONFINITE if the
  * dynamics produced a non-finite state, and for MuJoCo NG_ERANGE if the simulation diverged
  * past MuJoCo's limit (|qpos|, |qvel| or |qacc| > 1e10, still finite); after either failure
@@ -181,10 +209,15 @@ int ng_env_elapsed_steps(const ng_env_t *env);
  * process: a crash in it (SIGSEGV) kills the process, and a run's last checkpoint, written
  * atomically, survives it.
  *
- * ABI history: 1, this one. The version changes whenever ng_plugin_t, ng_env_def_t,
- * ng_env_info_t, ng_space_t or a callback's signature changes; a plugin built for another
- * version is refused, never called. */
-#define NG_PLUGIN_ABI 1
+ * ABI history: 1, Box and Discrete spaces. 2, this one: ng_space_t gained nvec (and the
+ * MultiDiscrete and MultiBinary kinds), so ng_env_info_t's layout changed. The version
+ * changes whenever ng_plugin_t, ng_env_def_t, ng_env_info_t, ng_space_t or a callback's
+ * signature changes; a plugin built for another version (a version-1 plugin included: its
+ * spaces would be read with the wrong layout) is refused, never called: rebuilding it
+ * against these headers is all it needs (Box and Discrete are as they were; a positional
+ * {kind, dim, low, high} initialiser leaves nvec NULL, though -Wextra asks to name the
+ * fields). */
+#define NG_PLUGIN_ABI 2
 #define NG_PLUGIN_SYMBOL "natgrad_plugin"
 
 typedef struct ng_plugin_registrar ng_plugin_registrar_t;

@@ -134,8 +134,9 @@ const ng_env_class_t ng_env_acrobot = {
                     .id = "Acrobot-v1",
                     .summary = "swing the tip of a two-link chain above a line by torquing the "
                                "middle joint; -1 per step",
-                    .observation_space = {NG_SPACE_BOX, 6, ab_obs_low, ab_obs_high},
-                    .action_space = {NG_SPACE_DISCRETE, 3, NULL, NULL},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 6,
+                                          .low = ab_obs_low, .high = ab_obs_high},
+                    .action_space = {.kind = NG_SPACE_DISCRETE, .dim = 3},
                     .max_episode_steps = 500,
                     .state_size = 4,
                     .state_doc = "theta1,theta2,dtheta1,dtheta2",

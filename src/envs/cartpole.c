@@ -78,8 +78,9 @@ const ng_env_class_t ng_env_cartpole = {
                     .id = "CartPole-v1",
                     .summary =
                         "balance a pole on a cart by pushing it left or right; +1 per step",
-                    .observation_space = {NG_SPACE_BOX, 4, cp_obs_low, cp_obs_high},
-                    .action_space = {NG_SPACE_DISCRETE, 2, NULL, NULL},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 4,
+                                          .low = cp_obs_low, .high = cp_obs_high},
+                    .action_space = {.kind = NG_SPACE_DISCRETE, .dim = 2},
                     .max_episode_steps = 500,
                     .state_size = 4,
                     .state_doc = "x,x_dot,theta,theta_dot",

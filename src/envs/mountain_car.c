@@ -63,8 +63,9 @@ const ng_env_class_t ng_env_mountain_car = {
                     .id = "MountainCar-v0",
                     .summary = "drive an underpowered car up a hill by rocking it (3 discrete "
                                "pushes); -1 per step",
-                    .observation_space = {NG_SPACE_BOX, 2, mc_obs_low, mc_obs_high},
-                    .action_space = {NG_SPACE_DISCRETE, 3, NULL, NULL},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 2,
+                                          .low = mc_obs_low, .high = mc_obs_high},
+                    .action_space = {.kind = NG_SPACE_DISCRETE, .dim = 3},
                     .max_episode_steps = 200,
                     .state_size = 2,
                     .state_doc = "position,velocity",

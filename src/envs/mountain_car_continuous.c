@@ -130,8 +130,10 @@ const ng_env_class_t ng_env_mountain_car_continuous = {
                     .id = "MountainCarContinuous-v0",
                     .summary = "drive an underpowered car up a hill with a continuous force; +100 at "
                                "the flag, -0.1*a^2 per step",
-                    .observation_space = {NG_SPACE_BOX, 2, mcc_obs_low, mcc_obs_high},
-                    .action_space = {NG_SPACE_BOX, 1, mcc_act_low, mcc_act_high},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 2,
+                                          .low = mcc_obs_low, .high = mcc_obs_high},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 1,
+                                     .low = mcc_act_low, .high = mcc_act_high},
                     .max_episode_steps = 999,
                     .state_size = 2,
                     .state_doc = "position,velocity",

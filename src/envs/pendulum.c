@@ -83,8 +83,10 @@ const ng_env_class_t ng_env_pendulum = {
                 {
                     .id = "Pendulum-v1",
                     .summary = "swing a pendulum up and hold it with a bounded torque; reward -cost",
-                    .observation_space = {NG_SPACE_BOX, 3, pd_obs_low, pd_obs_high},
-                    .action_space = {NG_SPACE_BOX, 1, pd_act_low, pd_act_high},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 3,
+                                          .low = pd_obs_low, .high = pd_obs_high},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 1,
+                                     .low = pd_act_low, .high = pd_act_high},
                     .max_episode_steps = 200,
                     .state_size = 2,
                     .state_doc = "th,thdot",

@@ -245,11 +245,11 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
     return ng_error_set(err, NG_EFORMAT, "load: %s: the body has %zu bytes but its sizes need "
                         "%llu", name, len, (unsigned long long)want_len);
   const ng_env_info_t *info = ng_env_find(cfg.env_id);
-  ng_dist_t dist = {.kind = info->action_space.kind == NG_SPACE_DISCRETE ? NG_DIST_CATEGORICAL
-                                                                        : NG_DIST_GAUSSIAN,
-                    .dim = info->action_space.dim};
+  ng_dist_t dist = {.kind = NG_DIST_GAUSSIAN, .dim = 0}; /* sizes 0 if unsupported */
+  ng__rl_action_dist(&info->action_space, &dist);
   const uint64_t early[8] = {(uint64_t)cfg.n_envs, (uint64_t)cfg.n_steps,
-                             info->observation_space.dim, ng_dist_action_size(&dist),
+                             ng__rl_obs_inputs(&info->observation_space),
+                             ng_dist_action_size(&dist),
                              ng_dist_n_params(&dist), sz[5], sz[6], info->state_size};
   for (int i = 0; i < 8; i++)
     if (sz[i] != early[i])
@@ -322,7 +322,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
    * same run. The episode under way is dropped, as if it had never begun. */
   for (size_t e = 0; e < E && !bad && !ss; e++) {
     double *obs = t->obs_raw + e * od;
-    if (ng_env_reset(t->envs[e], obs) != NG_OK || !ng_all_finite(od, obs)) {
+    if (ng_env_reset(t->envs[e], obs) != NG_OK || ng__rl_obs_encode(t, obs) != NG_OK) {
       bad = "an environment that fails to reset";
       break;
     }

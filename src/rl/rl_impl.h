@@ -98,8 +98,8 @@ struct ng_rl {
   size_t n_envs, n_steps, batch;  /* batch = n_envs * n_steps */
   size_t obs_dim, act_size, n_dist; /* act_size doubles per action, n_dist per dist row */
   int max_episode_steps;
-  int discrete;
-  const double *act_low, *act_high; /* Box bounds (env info, static), NULL if Discrete */
+  ng_space_t obs_space;             /* the env's (pointers into the registry, static) */
+  const double *act_low, *act_high; /* Box bounds (env info, static), NULL for other kinds */
 
   /* environments and their running episodes */
   ng_env_t **envs;
@@ -190,6 +190,20 @@ struct ng_rl {
 
 /* In place: a Box action clipped to the action space when cfg.clip_actions (else kept). */
 void ng__rl_clip_action(const ng_rl_t *t, double *a);
+
+/* The policy's distribution for an action space, the one mapping the trainer and the
+ * checkpoint loader share: Box -> Gaussian, Discrete -> categorical, MultiDiscrete ->
+ * ng_dist_multi_discrete(nvec), MultiBinary -> NG_DIST_MULTI_BINARY. NG_EUNSUPPORTED (and
+ * *dist untouched) for anything else, e.g. a MultiDiscrete past NG_DIST_MAX_COMPONENTS. */
+int ng__rl_action_dist(const ng_space_t *space, ng_dist_t *dist);
+/* Inputs of the policy and value networks for an observation space: a Box's dim, a
+ * Discrete's n (fed one-hot); 0 (unsupported) for other kinds. */
+size_t ng__rl_obs_inputs(const ng_space_t *space);
+/* In place: an environment's observation (ng_space_size doubles at x) as the networks'
+ * input (obs_dim doubles at x): checked with ng_space_contains (NG_ENONFINITE for NaN/Inf,
+ * NG_EINVAL for a Discrete index that is not an integer in [0, n)), then a Discrete index
+ * expanded one-hot. */
+int ng__rl_obs_encode(const ng_rl_t *t, double *x);
 
 /* Rollout of n_steps x n_envs into the buffer (src/rl/rollout.c); fills the episode part
  * of stats. */

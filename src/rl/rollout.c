@@ -17,8 +17,17 @@ static int ng__first_obs(ng_rl_t *t, ng_error_t *err) {
   return NG_OK;
 }
 
+int ng__rl_obs_encode(const ng_rl_t *t, double *x) {
+  int s = ng_space_contains(&t->obs_space, x, NULL);
+  if (s || t->obs_space.kind != NG_SPACE_DISCRETE) return s;
+  const size_t k = (size_t)x[0];
+  memset(x, 0, t->obs_dim * sizeof *x);
+  x[k] = 1.0;
+  return NG_OK;
+}
+
 void ng__rl_clip_action(const ng_rl_t *t, double *a) {
-  if (t->discrete || !t->cfg.clip_actions || !t->act_low || !t->act_high) return;
+  if (!t->cfg.clip_actions || !t->act_low || !t->act_high) return; /* Box actions only */
   for (size_t j = 0; j < t->act_size; j++) {
     if (a[j] < t->act_low[j]) a[j] = t->act_low[j];
     if (a[j] > t->act_high[j]) a[j] = t->act_high[j];
@@ -79,17 +88,21 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
       if (!t->par_envs) ng__env_step_task(&job, e);
       double r = t->step_rew[e];
       int term = t->step_term[e], trunc = t->step_trunc[e];
-      double *obs = t->step_obs + e * od; /* into obs_raw only once it is known to be good */
+      /* into obs_raw only once it is known to be good (and a Discrete index one-hot) */
+      double *obs = t->step_obs + e * od;
       s = t->step_status[e];
       const long run_step = t->env_steps + (long)e + 1;
       if (t->step_hook) s = t->step_hook(t->step_hook_ctx, e, run_step, s, obs, &r);
       /* checked here, where it happens: nothing non-finite reaches the buffer or the
        * normalisers (the env wrapper checks too; this holds for any environment) */
+      const int bad_obs = s || !isfinite(r) ? NG_OK : ng__rl_obs_encode(t, obs);
       const char *what = s ? ng_strerror(s) : !isfinite(r) ? "non-finite reward"
-                         : !ng_all_finite(od, obs) ? "non-finite observation" : NULL;
+                         : bad_obs == NG_ENONFINITE ? "non-finite observation"
+                         : bad_obs ? "an observation outside its Discrete space" : NULL;
       if (what)
-        return ng_error_set(err, s ? s : NG_ENONFINITE, "rollout: %s env %zu, step %ld of its "
-                            "episode (step %ld of the run): %s", t->cfg.env_id, e,
+        return ng_error_set(err, s ? s : bad_obs ? bad_obs : NG_ENONFINITE,
+                            "rollout: %s env %zu, step %ld of its episode (step %ld of the "
+                            "run): %s", t->cfg.env_id, e,
                             t->ep_length[e] + 1, run_step, what);
       memcpy(t->obs_raw + e * od, obs, od * sizeof(double));
       t->ep_return[e] += r;
@@ -108,7 +121,7 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
         t->ep_return[e] = 0.0;
         t->ep_length[e] = 0;
         s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
-        if (!s && !ng_all_finite(od, t->obs_raw + e * od)) s = NG_ENONFINITE;
+        if (!s) s = ng__rl_obs_encode(t, t->obs_raw + e * od);
         if (s) return ng_error_set(err, s, "rollout: %s env %zu, reset after step %ld of the "
                                    "run failed: %s", t->cfg.env_id, e, run_step,
                                    ng_strerror(s));

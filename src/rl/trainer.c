@@ -28,22 +28,48 @@ static int ng__rl_create_failed(ng_error_t *err, int s) {
   return ng_error_set(err, s, "rl: creating the trainer failed (%s)", ng_strerror(s));
 }
 
-/* Sizes and the action space, from the environment's spaces; *dist is the policy's head. */
-static void ng__rl_set_sizes(ng_rl_t *t, const ng_env_info_t *info, ng_dist_t *dist) {
+int ng__rl_action_dist(const ng_space_t *space, ng_dist_t *dist) {
+  switch (space->kind) {
+    case NG_SPACE_BOX:
+      *dist = (ng_dist_t){.kind = NG_DIST_GAUSSIAN, .dim = space->dim};
+      return NG_OK;
+    case NG_SPACE_DISCRETE:
+      *dist = (ng_dist_t){.kind = NG_DIST_CATEGORICAL, .dim = space->dim};
+      return NG_OK;
+    case NG_SPACE_MULTI_BINARY:
+      *dist = (ng_dist_t){.kind = NG_DIST_MULTI_BINARY, .dim = space->dim};
+      return NG_OK;
+    case NG_SPACE_MULTI_DISCRETE: {
+      size_t counts[NG_DIST_MAX_COMPONENTS];
+      if (!space->nvec || space->dim > NG_DIST_MAX_COMPONENTS) return NG_EUNSUPPORTED;
+      for (size_t i = 0; i < space->dim; i++) counts[i] = space->nvec[i];
+      return ng_dist_multi_discrete(dist, space->dim, counts) ? NG_EUNSUPPORTED : NG_OK;
+    }
+  }
+  return NG_EUNSUPPORTED;
+}
+
+size_t ng__rl_obs_inputs(const ng_space_t *space) {
+  return space->kind == NG_SPACE_BOX || space->kind == NG_SPACE_DISCRETE ? space->dim : 0;
+}
+
+/* Sizes and the spaces, from the environment's; *dist is the policy's head. */
+static int ng__rl_set_sizes(ng_rl_t *t, const ng_env_info_t *info, ng_dist_t *dist) {
   t->n_envs = (size_t)t->cfg.n_envs;
   t->n_steps = (size_t)t->cfg.n_steps;
   t->batch = t->n_envs * t->n_steps;
-  t->obs_dim = info->observation_space.dim;
+  t->obs_space = info->observation_space;
+  t->obs_dim = ng__rl_obs_inputs(&info->observation_space);
   t->max_episode_steps = info->max_episode_steps;
-  t->discrete = info->action_space.kind == NG_SPACE_DISCRETE;
-  if (!t->discrete) {
+  if (info->action_space.kind == NG_SPACE_BOX) {
     t->act_low = info->action_space.low;
     t->act_high = info->action_space.high;
   }
-  dist->kind = t->discrete ? NG_DIST_CATEGORICAL : NG_DIST_GAUSSIAN;
-  dist->dim = info->action_space.dim;
+  int s = ng__rl_action_dist(&info->action_space, dist);
+  if (s) return s;
   t->act_size = ng_dist_action_size(dist);
   t->n_dist = ng_dist_n_params(dist);
+  return t->act_size && t->n_dist ? NG_OK : NG_EUNSUPPORTED;
 }
 
 /* The training environments seeded (seed, i), the evaluation one, and the random streams. */
@@ -179,6 +205,7 @@ static int ng__rl_reset_envs(ng_rl_t *t, ng_error_t *err) {
   const size_t E = t->n_envs, od = t->obs_dim;
   for (size_t e = 0; e < E; e++) {
     int s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
+    if (!s) s = ng__rl_obs_encode(t, t->obs_raw + e * od);
     if (s)
       return ng_error_set(err, s, "rl: %s (env %zu) reset failed: %s", t->cfg.env_id, e,
                           ng_strerror(s));
@@ -194,16 +221,15 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
   if (s) return s;
   const ng_env_info_t *info = ng_env_find(cfg->env_id);
   if (!info) return ng_error_set(err, NG_ENOTFOUND, "rl: unknown environment '%s'", cfg->env_id);
-  if (info->observation_space.kind != NG_SPACE_BOX || info->observation_space.dim == 0)
-    return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: only Box observations are supported",
-                        cfg->env_id);
+  if (ng__rl_obs_inputs(&info->observation_space) == 0)
+    return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: only Box and Discrete observations are "
+                        "supported", cfg->env_id);
 
   ng_rl_t *t = ng_calloc(1, sizeof *t);
   if (!t) return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
   t->cfg = *cfg;
   ng_dist_t dist;
-  ng__rl_set_sizes(t, info, &dist);
-  if (t->act_size == 0 || t->n_dist == 0) {
+  if (ng__rl_set_sizes(t, info, &dist) != NG_OK) {
     ng_free(t);
     return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: unsupported action space", cfg->env_id);
   }
@@ -267,7 +293,8 @@ int ng_rl_set_total_steps(ng_rl_t *t, long steps) {
 static double ng__env_step_seconds(ng_rl_t *t) {
   const ng_env_info_t *info = ng_env_info(t->eval_env);
   for (size_t j = 0; j < t->act_size; j++) {
-    double lo = t->discrete ? 0.0 : t->act_low[j], hi = t->discrete ? 0.0 : t->act_high[j];
+    /* 0 is in every non-Box space */
+    double lo = t->act_low ? t->act_low[j] : 0.0, hi = t->act_high ? t->act_high[j] : 0.0;
     t->eval_act[j] = isfinite(lo) && isfinite(hi) ? 0.5 * (lo + hi) : 0.0;
   }
   if (!info || ng_env_reset(t->eval_env, t->eval_obs) != NG_OK) return 0.0;
@@ -393,6 +420,7 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
   long cap = t->max_episode_steps > 0 ? t->max_episode_steps : 1000000;
   for (int ep = 0; ep < n_episodes; ep++) {
     int s = ng_env_reset(t->eval_env, t->eval_obs);
+    if (!s) s = ng__rl_obs_encode(t, t->eval_obs);
     if (s) return ng_error_set(err, s, "evaluate: reset failed (%s)", ng_strerror(s));
     double ret = 0.0;
     for (long k = 0; k < cap; k++) {
@@ -411,6 +439,7 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
       int term = 0, trunc = 0;
       ng__rl_clip_action(t, t->eval_act);
       s = ng_env_step(t->eval_env, t->eval_act, t->eval_obs, &r, &term, &trunc);
+      if (!s) s = ng__rl_obs_encode(t, t->eval_obs);
       if (s) return ng_error_set(err, s, "evaluate: episode %d step %ld: %s", ep, k + 1,
                                  ng_strerror(s));
       ret += r;

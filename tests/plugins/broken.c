@@ -1,7 +1,8 @@
 /* Deliberately broken test plugins, one per BROKEN_* definition (tests/cli_plugins.cmake
  * builds each as its own module):
  *   BROKEN_NOSYM     no natgrad_plugin symbol
- *   BROKEN_ABI       built for another plugin ABI
+ *   BROKEN_ABI       built for another plugin ABI (a later one)
+ *   BROKEN_ABI1      built for ABI 1, before ng_space_t gained nvec: refused, never called
  *   BROKEN_SPACE     an observation space with low > high
  *   BROKEN_CLASH     registers CartPole-v1
  *   BROKEN_NAN       Faulty-v0 returns a NaN observation from the process's FAULT_AT-th step
@@ -72,11 +73,13 @@ static const ng_env_def_t faulty_def = {
     .info = {.id = FAULTY_ID,
              .summary = "test plugin: a broken environment",
 #if defined(BROKEN_SPACE)
-             .observation_space = {NG_SPACE_BOX, 2, bad_low, bad_high},
+             .observation_space = {.kind = NG_SPACE_BOX, .dim = 2,
+                                   .low = bad_low, .high = bad_high},
 #else
-             .observation_space = {NG_SPACE_BOX, 1, one_low, one_high},
+             .observation_space = {.kind = NG_SPACE_BOX, .dim = 1,
+                                   .low = one_low, .high = one_high},
 #endif
-             .action_space = {NG_SPACE_BOX, 1, one_low, one_high},
+             .action_space = {.kind = NG_SPACE_BOX, .dim = 1, .low = one_low, .high = one_high},
              .max_episode_steps = 100},
     .create = faulty_create,
     .destroy = faulty_destroy,
@@ -92,6 +95,8 @@ static int faulty_init(ng_plugin_registrar_t *r, ng_error_t *err) {
 const ng_plugin_t natgrad_plugin = {
 #if defined(BROKEN_ABI)
     NG_PLUGIN_ABI + 1,
+#elif defined(BROKEN_ABI1)
+    1,
 #else
     NG_PLUGIN_ABI,
 #endif

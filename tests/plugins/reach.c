@@ -55,8 +55,9 @@ static const double act_low[1] = {-1}, act_high[1] = {1};
 static const ng_env_def_t reach_def = {
     .info = {.id = "Reach-v0",
              .summary = "test plugin: steer a point on a line to 0; reward -x^2",
-             .observation_space = {NG_SPACE_BOX, 1, obs_low, obs_high},
-             .action_space = {NG_SPACE_BOX, 1, act_low, act_high},
+             .observation_space = {.kind = NG_SPACE_BOX, .dim = 1,
+                                   .low = obs_low, .high = obs_high},
+             .action_space = {.kind = NG_SPACE_BOX, .dim = 1, .low = act_low, .high = act_high},
              .max_episode_steps = 50,
              .state_size = 1,
              .state_doc = "x"},

@@ -64,8 +64,10 @@ const ng_mj_task_t ng_mj_ant = {
                     .id = "Ant-v5",
                     .summary = "MuJoCo: a four-legged walker; reward = forward speed + 1 while "
                                "healthy - 0.5 |a|^2 - 5e-4 |contact forces|^2",
-                    .observation_space = {NG_SPACE_BOX, 105, ng_mj_minus_inf, ng_mj_inf},
-                    .action_space = {NG_SPACE_BOX, 8, ng_mj_minus_ones, ng_mj_ones},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 105,
+                                          .low = ng_mj_minus_inf, .high = ng_mj_inf},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 8,
+                                     .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
                     .state_size = 29,
                     .state_doc = "x,y,z,qw,qx,qy,qz,hip_1,ankle_1,hip_2,ankle_2,hip_3,ankle_3,"

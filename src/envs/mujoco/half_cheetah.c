@@ -33,8 +33,10 @@ const ng_mj_task_t ng_mj_half_cheetah = {
                     .id = "HalfCheetah-v5",
                     .summary = "MuJoCo: a planar two-legged runner; reward = forward speed "
                                "- 0.1 |a|^2",
-                    .observation_space = {NG_SPACE_BOX, 17, ng_mj_minus_inf, ng_mj_inf},
-                    .action_space = {NG_SPACE_BOX, 6, ng_mj_minus_ones, ng_mj_ones},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 17,
+                                          .low = ng_mj_minus_inf, .high = ng_mj_inf},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 6,
+                                     .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
                     .state_size = 18,
                     .state_doc = "rootx,rootz,rooty,bthigh,bshin,bfoot,fthigh,fshin,ffoot,"

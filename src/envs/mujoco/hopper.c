@@ -51,8 +51,10 @@ const ng_mj_task_t ng_mj_hopper = {
                     .id = "Hopper-v5",
                     .summary = "MuJoCo: a one-legged planar hopper; reward = forward speed "
                                "+ 1 while healthy - 1e-3 |a|^2",
-                    .observation_space = {NG_SPACE_BOX, 11, ng_mj_minus_inf, ng_mj_inf},
-                    .action_space = {NG_SPACE_BOX, 3, ng_mj_minus_ones, ng_mj_ones},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 11,
+                                          .low = ng_mj_minus_inf, .high = ng_mj_inf},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 3,
+                                     .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
                     .state_size = 12,
                     .state_doc = "rootx,rootz,rooty,thigh,leg,foot,rootx_dot,rootz_dot,"

@@ -48,8 +48,10 @@ const ng_mj_task_t ng_mj_inverted_double_pendulum = {
                     .id = "InvertedDoublePendulum-v5",
                     .summary = "MuJoCo: balance two stacked poles on a cart; +10 per step "
                                "while the tip is above 1 m, minus distance/velocity penalties",
-                    .observation_space = {NG_SPACE_BOX, 9, ng_mj_minus_inf, ng_mj_inf},
-                    .action_space = {NG_SPACE_BOX, 1, ng_mj_minus_ones, ng_mj_ones},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 9,
+                                          .low = ng_mj_minus_inf, .high = ng_mj_inf},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 1,
+                                     .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
                     .state_size = 6,
                     .state_doc = "slider,hinge,hinge2,slider_dot,hinge_dot,hinge2_dot",

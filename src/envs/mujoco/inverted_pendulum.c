@@ -39,8 +39,10 @@ const ng_mj_task_t ng_mj_inverted_pendulum = {
                     .id = "InvertedPendulum-v5",
                     .summary = "MuJoCo: balance a pole on a cart by pushing the cart; +1 per "
                                "step while |angle| <= 0.2",
-                    .observation_space = {NG_SPACE_BOX, 4, ng_mj_minus_inf, ng_mj_inf},
-                    .action_space = {NG_SPACE_BOX, 1, ip_action_low, ip_action_high},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 4,
+                                          .low = ng_mj_minus_inf, .high = ng_mj_inf},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 1,
+                                     .low = ip_action_low, .high = ip_action_high},
                     .max_episode_steps = 1000,
                     .state_size = 4,
                     .state_doc = "slider,hinge,slider_dot,hinge_dot",

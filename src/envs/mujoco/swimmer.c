@@ -36,8 +36,10 @@ const ng_mj_task_t ng_mj_swimmer = {
                     .id = "Swimmer-v5",
                     .summary = "MuJoCo: a three-link swimmer in a viscous fluid; reward = "
                                "forward speed - 1e-4 |a|^2",
-                    .observation_space = {NG_SPACE_BOX, 8, ng_mj_minus_inf, ng_mj_inf},
-                    .action_space = {NG_SPACE_BOX, 2, ng_mj_minus_ones, ng_mj_ones},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 8,
+                                          .low = ng_mj_minus_inf, .high = ng_mj_inf},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 2,
+                                     .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
                     .state_size = 10,
                     .state_doc = "slider1,slider2,free_body_rot,motor1_rot,motor2_rot,"

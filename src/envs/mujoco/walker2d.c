@@ -45,8 +45,10 @@ const ng_mj_task_t ng_mj_walker2d = {
                     .id = "Walker2d-v5",
                     .summary = "MuJoCo: a planar biped; reward = forward speed + 1 while "
                                "healthy - 1e-3 |a|^2",
-                    .observation_space = {NG_SPACE_BOX, 17, ng_mj_minus_inf, ng_mj_inf},
-                    .action_space = {NG_SPACE_BOX, 6, ng_mj_minus_ones, ng_mj_ones},
+                    .observation_space = {.kind = NG_SPACE_BOX, .dim = 17,
+                                          .low = ng_mj_minus_inf, .high = ng_mj_inf},
+                    .action_space = {.kind = NG_SPACE_BOX, .dim = 6,
+                                     .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
                     .state_size = 18,
                     .state_doc = "rootx,rootz,rooty,thigh,leg,foot,thigh_left,leg_left,"
