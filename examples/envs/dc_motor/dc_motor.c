@@ -27,8 +27,9 @@
  * action u in [-1, 1] is the voltage as a fraction of V_MAX = 12 V (our choice of supply, not
  * CTMS's). Observation: the error e = theta_ref - theta (rad) and omega as a fraction of the
  * no-load speed at 12 V (430 rad/s). Reward -(e/pi)^2 - 0.01 u^2 per step (track, without
- * chattering at full voltage); no terminal state, 200 steps (0.2 s). A uniformly random voltage scores about -240, a tuned
- * saturated PD controller about -7 (the motor crosses pi rad in about 30 ms). */
+ * chattering at full voltage); no terminal state, 200 steps (0.2 s). A uniformly random
+ * voltage scores about -240, a tuned saturated PD controller about -7 (the motor crosses pi
+ * rad in about 30 ms). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -118,8 +119,9 @@ static const double act_low[1] = {-1.0}, act_high[1] = {1.0};
 static const ng_env_def_t servo_def = {
     .info = {.id = "DCMotorServo-v0",
              .summary = "turn a DC motor's shaft to a target angle by voltage (CTMS motor)",
-             .observation_space = {NG_SPACE_BOX, 2, obs_low, obs_high},
-             .action_space = {NG_SPACE_BOX, 1, act_low, act_high},
+             .observation_space = {.kind = NG_SPACE_BOX, .dim = 2,
+                                   .low = obs_low, .high = obs_high},
+             .action_space = {.kind = NG_SPACE_BOX, .dim = 1, .low = act_low, .high = act_high},
              .max_episode_steps = 200,
              .state_size = 3,
              .state_doc = "theta,omega,theta_ref"},
