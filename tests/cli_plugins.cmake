@@ -3,7 +3,7 @@
 
 add_library(ng_plugin_reach MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/reach.c)
 target_include_directories(ng_plugin_reach PRIVATE ${CMAKE_SOURCE_DIR}/include)
-add_library(ng_plugin_ring MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/ring.c)
+add_library(ng_plugin_ring MODULE ${CMAKE_SOURCE_DIR}/examples/envs/ring/ring.c)
 target_include_directories(ng_plugin_ring PRIVATE ${CMAKE_SOURCE_DIR}/include)
 set(NG_BROKEN_PLUGINS nosym abi abi1 space clash nan step_err crash)
 foreach(kind ${NG_BROKEN_PLUGINS})

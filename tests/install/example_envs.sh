@@ -18,12 +18,31 @@ rm -rf "$work/examples" && mkdir -p "$work/examples" && cd "$work/examples"
 # ng_error_set) resolve to the natgrad program that loads it, so it needs no libnatgrad.so
 # on the loader's path and loads no second copy of the library.
 for cc in "$@"; do
-  # shellcheck disable=SC2046 # pkg-config's flags are meant to split into words
-  "$cc" -std=c11 -O2 -Wall -Wextra -Werror -pedantic -shared -fPIC \
-    "$src/examples/envs/dc_motor/dc_motor.c" $(pkg-config --cflags natgrad) -o libdc_motor.so \
-    || fail "$cc does not build dc_motor.c"
+  for env in dc_motor ring; do
+    # shellcheck disable=SC2046 # pkg-config's flags are meant to split into words
+    "$cc" -std=c11 -O2 -Wall -Wextra -Werror -pedantic -shared -fPIC \
+      "$src/examples/envs/$env/$env.c" $(pkg-config --cflags natgrad) -o "lib$env.so" \
+      || fail "$cc does not build $env.c"
+    [[ "$(readelf -d "lib$env.so")" != *libnatgrad* ]] || fail "lib$env.so needs libnatgrad.so"
+  done
 done
-[[ "$(readelf -d libdc_motor.so)" != *libnatgrad* ]] || fail "libdc_motor.so needs libnatgrad.so"
+
+# Ring-v0 (MultiDiscrete actions, a Discrete observation): from cell 6, clockwise at speed 2
+# reaches cell 0 (reward 1); then counter-clockwise at speed 1 goes to cell 7 (reward -1/4).
+printf '1 2\n0 1\n' > ring_actions.txt
+"$ng" replay --plugin ./libring.so --env Ring-v0 --state 6 --actions ring_actions.txt \
+  > ring_replay.csv || fail "Ring-v0 replay failed"
+[ "$(sed -n 2p ring_replay.csv | cut -d, -f1-3)" = "1,0,1" ] \
+  && [ "$(sed -n 3p ring_replay.csv | cut -d, -f1-3)" = "2,7,-0.25" ] \
+  || fail "Ring-v0 replay: $(cat ring_replay.csv)"
+out=$("$ng" train --plugin ./libring.so --env Ring-v0 --steps 20000 --seed 0 --threads 1 \
+  --out ring 2>&1) || fail "Ring-v0 train failed: $out"
+ring_score=$(grep -o 'final mean return: [-0-9.]*' <<<"$out" | awk '{print $4}')
+awk -v s="$ring_score" 'BEGIN { exit !(s > 19) }' \
+  || fail "Ring-v0: final mean return '$ring_score' <= 19 (best 19.5, random about -7)"
+echo "Ring-v0: TRPO 20k steps, final mean return $ring_score (threshold 19; the best policy averages 19.5 over start cells)"
+out=$("$ng" eval ring 2>&1) || fail "Ring-v0 eval failed: $out"
+[[ "$out" == *"mean return $ring_score "* ]] || fail "Ring-v0 eval does not give $ring_score: $out"
 
 # Replay checks the dynamics against the closed form from the cited parameters: from rest,
 # full voltage for 200 steps (0.2 s), omega(t) = w (1 - e^-at) and theta(t) = w t - (w/a)

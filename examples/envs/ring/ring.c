@@ -1,6 +1,9 @@
-/* A test plugin with the spaces that are not Box: Discrete observations, MultiDiscrete and
- * MultiBinary actions. Written only against natgrad/env.h, as a user's plugin would be; both
- * tasks are made up for these tests (analytic, no published source to follow).
+/* An example plugin with the spaces that are not Box: Discrete observations, MultiDiscrete and
+ * MultiBinary actions (the tests train it too). Written only against the installed
+ * natgrad/env.h, as a user's plugin is; build it with
+ *     cc -std=c11 -O2 -shared -fPIC ring.c $(pkg-config --cflags natgrad) -o libring.so
+ * Both tasks are our own, analytic puzzles (no published dynamics to cite), small enough that
+ * the best policy is known exactly.
  *
  * Ring-v0: an agent on a ring of 8 cells, cells 0..7, wants to stand on cell 0.
  *   observation  Discrete(8): its cell c
