@@ -383,14 +383,6 @@ static size_t parse_model(const char *spec, size_t n_in, size_t n_out, size_t *w
   return n;
 }
 
-/* name (at most size - 1 bytes) into buf; 0 if it does not fit. */
-static int copy_name(char *buf, size_t size, const char *name) {
-  size_t n = strlen(name);
-  if (n >= size) return 0;
-  memcpy(buf, name, n + 1);
-  return 1;
-}
-
 /* ---- progress ---------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -816,8 +808,8 @@ int ng_cmd_fit(int argc, char **argv) {
   f.dir = ng_run_dir(f.run);
   /* the name shown and plotted: the folder's */
   const char *slash = strrchr(f.dir, '/');
-  if (!copy_name(f.r->name, sizeof f.r->name, slash && slash[1] ? slash + 1 : f.dir))
-    copy_name(f.r->name, sizeof f.r->name, "run");
+  if (!copy_str(f.r->name, sizeof f.r->name, slash && slash[1] ? slash + 1 : f.dir))
+    copy_str(f.r->name, sizeof f.r->name, "run");
   if ((rc = build(&f, &ck)) >= 0) goto done;
   if (!o.quiet) {
     char widths[256];
