@@ -73,8 +73,9 @@ static void help(FILE *out) {
           "                       with a plugin that changed since the run recorded it\n"
           "  --checkpoint-every K save a checkpoint every K iterations (default %d) and at the end\n"
           "  --eval-episodes N    deterministic episodes for the final score (default %d, 0: none)\n"
-          "  --threads N          threads for rollouts and updates (default: one per core, here %d);\n"
-          "                       a run's results are the same for every N\n"
+          "  --threads N          cores to use in all, OpenBLAS's included: N threads for rollouts\n"
+          "                       and updates, each calling OpenBLAS single-threaded (default:\n"
+          "                       one per core, here %d); a run's results are the same for every N\n"
           "  --quiet, -q          print nothing but errors\n"
           "  --keys               list every hyperparameter with its meaning\n"
           "  --help, -h           this help\n"
@@ -552,10 +553,11 @@ int ng_cmd_train(int argc, char **argv) {
   }
   const char *dir = ng_run_dir(run);
   rc = NG_EXIT_FAILURE;
-  /* The pool splits rollouts and batch passes; OpenBLAS stays on one thread inside them
-   * rather than start threads of its own under ours. */
+  /* --threads N means N cores in all: the pool splits rollouts and batch passes over N
+   * threads, and OpenBLAS stays on one thread inside each rather than start threads of its
+   * own (with --threads 1 it would otherwise take every core). */
   int threads = o->threads ? o->threads : ng_train_default_threads();
-  if (threads > 1) openblas_set_num_threads(1);
+  openblas_set_num_threads(1);
   int s_threads = ng_rl_set_threads(t, threads);
   if (s_threads != NG_OK) {
     ng_cli_error(CMD, "cannot start %d threads: %s", threads, ng_strerror(s_threads));
