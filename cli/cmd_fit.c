@@ -39,6 +39,7 @@
 typedef ng_fit_run_config_t run_t; /* natgrad/supervised.h: the run's keys */
 
 typedef struct {
+  const char *flag; /* as typed: a resumed run takes none */
   const char *key, *value;
   char buf[320];
 } setting_t;
@@ -48,9 +49,6 @@ typedef struct {
   const char *out, *resume;
   long epochs;
   int quiet, force, have_opt, have_name;
-  /* which run fields were given as flags (a resumed run takes none but these) */
-  int n_run_flags;
-  const char *first_run_flag;
   setting_t settings[MAX_SETTINGS];
   int n_settings;
 } fit_opts_t;
@@ -164,37 +162,28 @@ static int copy_str(char *dst, size_t size, const char *src) {
 
 /* ---- arguments ------------------------------------------------------------------------------------ */
 
-static int add_setting(fit_opts_t *o, const char *key, const char *value) {
+/* Flags that map to one run or optimiser key. */
+static const struct {
+  const char *flag, *key;
+} FLAG_KEYS[] = {
+    {"--data", "data"},         {"--model", "model"},           {"--act", "act"},
+    {"--task", "task"},         {"--variance", "variance"},     {"--batch", "batch"},
+    {"--seed", "seed"},         {"--limit", "limit"},           {"--test-limit", "test_limit"},
+    {"--label-col", "label_col"}, {"--test-fraction", "test_fraction"}, {"--lr", "lr"},
+    {"--momentum", "momentum"}, {"--damping", "damping"},       {"--weight-decay", "weight_decay"},
+    {"--fisher", "fisher"},
+};
+
+/* A flag that sets a run or optimiser key, recorded in order (a resume takes none). */
+static int add_flag_setting(fit_opts_t *o, const char *flag, const char *key, const char *v) {
   if (o->n_settings == MAX_SETTINGS) {
     ng_cli_error(CMD, "too many settings (at most %d)", MAX_SETTINGS);
     return 0;
   }
   setting_t *s = &o->settings[o->n_settings++];
+  s->flag = flag;
   s->key = key;
-  s->value = value;
-  return 1;
-}
-
-/* Flags that map to one run or optimiser key. */
-static const struct {
-  const char *flag, *key;
-  int is_opt;
-} FLAG_KEYS[] = {
-    {"--data", "data", 0},           {"--model", "model", 0},
-    {"--act", "act", 0},             {"--task", "task", 0},
-    {"--variance", "variance", 0},   {"--batch", "batch", 0},
-    {"--seed", "seed", 0},           {"--limit", "limit", 0},
-    {"--test-limit", "test_limit", 0}, {"--label-col", "label_col", 0},
-    {"--test-fraction", "test_fraction", 0},
-    {"--lr", "lr", 1},               {"--momentum", "momentum", 1},
-    {"--damping", "damping", 1},     {"--weight-decay", "weight_decay", 1},
-    {"--fisher", "fisher", 1},
-};
-
-/* A flag that sets a run or optimiser key, recorded in order (a resume takes none). */
-static int add_flag_setting(fit_opts_t *o, const char *flag, const char *key, const char *v) {
-  if (!add_setting(o, key, v)) return 0;
-  if (!o->n_run_flags++) o->first_run_flag = flag;
+  s->value = v;
   return 1;
 }
 
@@ -474,10 +463,10 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
     ng_cli_error(CMD, "--resume continues in its own folder; drop --out");
     return NG_EXIT_USAGE;
   }
-  if (o->n_run_flags || o->have_opt || o->have_name || o->force) {
+  if (o->n_settings || o->have_opt || o->have_name || o->force) {
     ng_cli_error(CMD, "%s cannot be used with --resume: a resumed run keeps its settings "
                       "(only --epochs can extend it)",
-                 o->n_run_flags ? o->first_run_flag : o->have_opt ? "--opt"
+                 o->n_settings ? o->settings[0].flag : o->have_opt ? "--opt"
                                 : o->have_name ? "--name" : "--force");
     return NG_EXIT_USAGE;
   }

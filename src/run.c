@@ -53,6 +53,40 @@ static int stat_fail(ng_error_t *err, const char *path) {
   return ng_error_set(err, NG_EIO, "cannot examine '%s': %s", path, strerror(errno));
 }
 
+/* A whole file, at most max bytes, into an ng_malloc'ed buffer; *found = 0 if missing. */
+static int read_file(const char *path, size_t max, char **text, size_t *len, int *found,
+                     ng_error_t *err) {
+  *text = NULL;
+  *len = 0;
+  *found = 0;
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    if (errno == ENOENT) return NG_OK;
+    return stat_fail(err, path);
+  }
+  *found = 1;
+  if (!S_ISREG(sb.st_mode))
+    return ng_error_set(err, NG_EFORMAT, "'%s' is not a regular file", path);
+  if ((unsigned long long)sb.st_size > max)
+    return ng_error_set(err, NG_EFORMAT, "'%s' is larger than %zu MiB", path, max >> 20);
+  FILE *f = fopen(path, "rb");
+  if (!f) return ng_error_set(err, NG_EIO, "cannot read '%s': %s", path, strerror(errno));
+  size_t size = (size_t)sb.st_size;
+  char *buf = ng_malloc(size + 1);
+  size_t n = buf ? fread(buf, 1, size + 1, f) : 0;
+  int bad = ferror(f);
+  fclose(f);
+  if (!buf) return ng_error_set(err, NG_ENOMEM, "out of memory reading '%s'", path);
+  if (bad || n > size) { /* it grew while read: someone else is writing it */
+    ng_free(buf);
+    return ng_error_set(err, NG_EIO, "cannot read '%s'%s", path, bad ? "" : ": it is changing");
+  }
+  buf[n] = '\0';
+  *text = buf;
+  *len = n;
+  return NG_OK;
+}
+
 /* mkdir -p; *created says whether the last component was made here. */
 static int make_dirs(const char *dir, int *created) {
   char buf[NG__PATH_MAX];
@@ -325,27 +359,12 @@ int ng_run_config_diff(const char *a, const char *who_a, const char *b, const ch
 
 /* Copies src to dst atomically: for file systems without hard links. */
 static int copy_file(const char *src, const char *dst, ng_error_t *err) {
-  FILE *in = fopen(src, "rb");
-  if (!in) return ng_error_set(err, NG_EIO, "cannot read '%s': %s", src, strerror(errno));
-  size_t cap = 1 << 16, len = 0;
-  unsigned char *buf = ng_malloc(cap);
-  while (buf) {
-    len += fread(buf + len, 1, cap - len, in);
-    if (len < cap) break;
-    unsigned char *b = ng_realloc(buf, 2 * cap);
-    if (!b) {
-      ng_free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = b;
-    cap *= 2;
-  }
-  int bad = ferror(in);
-  fclose(in);
-  int st = !buf ? ng_error_set(err, NG_ENOMEM, "out of memory copying '%s'", src)
-           : bad ? ng_error_set(err, NG_EIO, "cannot read '%s'", src)
-                 : ng__ckio_write_file(dst, buf, len, err);
+  char *buf;
+  size_t len;
+  int found;
+  int st = read_file(src, (size_t)1 << 40, &buf, &len, &found, err);
+  if (!st && !found) st = ng_error_set(err, NG_EIO, "cannot read '%s': it is gone", src);
+  if (!st) st = ng__ckio_write_file(dst, buf, len, err);
   ng_free(buf);
   return st;
 }
@@ -381,20 +400,20 @@ int ng_run_save_checkpoint(ng_run_t *run, ng_run_save_fn save, void *ctx, ng_err
   return st;
 }
 
-/* Loads path and checks it against config.ini; *foreign says the load worked but the
- * checkpoint is another run's. */
+/* Loads path and checks it against config.ini; *foreign (if foreign is not NULL) says the
+ * load worked but the checkpoint is another run's. */
 static int load_checked(ng_run_t *run, ng_run_load_fn load, void *ctx, const char *path,
                         const char *name, const char *ini, const char *const *free_keys,
                         int *foreign, char *state, size_t size, ng_error_t *err) {
   char *config = NULL;
-  *foreign = 0;
+  if (foreign) *foreign = 0;
   state[0] = '\0';
   int st = load(ctx, path, &config, state, size, err);
   if (st) return st;
   char what[600];
   if (ini && config &&
       ng_run_config_diff(config, name, ini, NG_RUN_CONFIG, free_keys, what, sizeof what)) {
-    *foreign = 1;
+    if (foreign) *foreign = 1;
     st = ng_error_set(err, NG_EFORMAT, "'%s' belongs to another run than %s/%s: %s", path,
                       run->dir, NG_RUN_CONFIG, what);
   }
@@ -407,28 +426,16 @@ static int is_damage(int status) { return status == NG_EIO || status == NG_EFORM
 /* config.ini's text, or NULL if the folder has none (an old or half-made run). */
 static int read_ini(const ng_run_t *run, char **text, ng_error_t *err) {
   char path[NG__PATH_MAX];
-  *text = NULL;
+  size_t len;
+  int found;
   int st = run_file(run, NG_RUN_CONFIG, path, err);
-  if (st) return st;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (errno == ENOENT) return NG_OK;
-    return ng_error_set(err, NG_EIO, "cannot read '%s': %s", path, strerror(errno));
+  if (!st) st = read_file(path, NG_KV_MAX_TEXT, text, &len, &found, err);
+  if (!st && *text && memchr(*text, '\0', len)) {
+    ng_free(*text);
+    *text = NULL;
+    st = ng_error_set(err, NG_EFORMAT, "'%s' is damaged (a NUL byte)", path);
   }
-  enum { MAX = 1 << 20 };
-  char *buf = ng_malloc(MAX + 1);
-  size_t n = buf ? fread(buf, 1, MAX + 1, f) : 0;
-  int bad = ferror(f);
-  fclose(f);
-  if (!buf) return ng_error_set(err, NG_ENOMEM, "out of memory reading '%s'", path);
-  if (bad || n > MAX || memchr(buf, '\0', n)) {
-    ng_free(buf);
-    return ng_error_set(err, NG_EFORMAT, "'%s' is damaged (%s)", path,
-                        bad ? "unreadable" : n > MAX ? "over 1 MiB" : "a NUL byte");
-  }
-  buf[n] = '\0';
-  *text = buf;
-  return NG_OK;
+  return st;
 }
 
 int ng_run_load_checkpoint(ng_run_t *run, ng_run_load_fn load, void *ctx,
@@ -467,9 +474,8 @@ int ng_run_load_checkpoint(ng_run_t *run, ng_run_load_fn load, void *ctx,
   }
   ng_error_t e2;
   ng_error_clear(&e2);
-  int foreign_prev;
-  st = load_checked(run, load, ctx, prev, NG_RUN_CHECKPOINT_PREV, ini, free_keys, &foreign_prev,
-                    state, sizeof state, &e2);
+  st = load_checked(run, load, ctx, prev, NG_RUN_CHECKPOINT_PREV, ini, free_keys, NULL, state,
+                    sizeof state, &e2);
   ng_free(ini);
   if (st) /* the latest one's error is the one to report, if there is one */
     return have ? ng_error_set(err, e1.status, "%s", e1.message)
@@ -539,11 +545,12 @@ static int log_parse(const char *text, size_t len, const char *header, const cha
     if (!nl) break; /* a torn last line: a crash mid-write */
     size_t ll = (size_t)(nl - line);
     double *row = v + rows * cols;
-    size_t f = 0;
+    size_t f = 0, fl = 0;
     int bad = memchr(line, '\0', ll) != NULL;
     for (size_t a = 0; !bad && a <= ll; f++) {
       const char *c = memchr(line + a, ',', ll - a);
       size_t b = c ? (size_t)(c - line) : ll;
+      if (f == 0) fl = b;
       if (f < cols) row[f] = field_value(line + a, b - a);
       if (b == a) bad = 1; /* an empty field */
       a = b + 1;
@@ -555,7 +562,6 @@ static int log_parse(const char *text, size_t len, const char *header, const cha
     }
     char *end;
     char first[32];
-    size_t fl = strcspn(line, ",");
     if (fl >= sizeof first) fl = sizeof first - 1;
     memcpy(first, line, fl);
     first[fl] = '\0';
@@ -587,40 +593,6 @@ int ng_run_log_parse(const char *text, size_t len, const char *header, const cha
   if (!text || !header || !source || !log)
     return ng_error_set(err, NG_EINVAL, "run: NULL argument");
   return log_parse(text, len, header, source, -1, log, NULL, err);
-}
-
-/* A whole file, at most max bytes, into an ng_malloc'ed buffer; *found = 0 if missing. */
-static int read_file(const char *path, size_t max, char **text, size_t *len, int *found,
-                     ng_error_t *err) {
-  *text = NULL;
-  *len = 0;
-  *found = 0;
-  struct stat sb;
-  if (stat(path, &sb) != 0) {
-    if (errno == ENOENT) return NG_OK;
-    return stat_fail(err, path);
-  }
-  *found = 1;
-  if (!S_ISREG(sb.st_mode))
-    return ng_error_set(err, NG_EFORMAT, "'%s' is not a regular file", path);
-  if ((unsigned long long)sb.st_size > max)
-    return ng_error_set(err, NG_EFORMAT, "'%s' is larger than %zu MiB", path, max >> 20);
-  FILE *f = fopen(path, "rb");
-  if (!f) return ng_error_set(err, NG_EIO, "cannot read '%s': %s", path, strerror(errno));
-  size_t size = (size_t)sb.st_size;
-  char *buf = ng_malloc(size + 1);
-  size_t n = buf ? fread(buf, 1, size + 1, f) : 0;
-  int bad = ferror(f);
-  fclose(f);
-  if (!buf) return ng_error_set(err, NG_ENOMEM, "out of memory reading '%s'", path);
-  if (bad || n > size) { /* it grew while read: someone else is writing it */
-    ng_free(buf);
-    return ng_error_set(err, NG_EIO, "cannot read '%s'%s", path, bad ? "" : ": it is changing");
-  }
-  buf[n] = '\0';
-  *text = buf;
-  *len = n;
-  return NG_OK;
 }
 
 #define NG__LOG_MAX ((size_t)1 << 30)
