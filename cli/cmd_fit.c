@@ -475,7 +475,8 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
   int rc = ng_cli_run_open(run, o->resume, NG_RUN_RESUME, 0, &err);
   if (rc >= 0) {
     char name[64];
-    if (rc == NG_EXIT_USAGE && err.status == NG_ENOTFOUND && old_layout(o->resume, name, sizeof name))
+    if (rc == NG_EXIT_USAGE && err.status == NG_ENOTFOUND &&
+        old_layout(o->resume, name, sizeof name))
       ng_cli_error(CMD, "'%s' holds fit runs in the old layout (%s.ckpt and %s.csv side by "
                         "side); each run now has a folder of its own. To continue '%s': mkdir "
                         "%s/%s && mv %s/%s.ckpt %s/%s/checkpoint.ngc && mv %s/%s.csv %s/%s/"

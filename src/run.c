@@ -441,7 +441,8 @@ static int read_ini(const ng_run_t *run, char **text, ng_error_t *err) {
 int ng_run_load_checkpoint(ng_run_t *run, ng_run_load_fn load, void *ctx,
                            const char *const *free_keys, char *warning, size_t wsize,
                            ng_error_t *err) {
-  if (!run || !load || (!warning && wsize)) return ng_error_set(err, NG_EINVAL, "run: NULL argument");
+  if (!run || !load || (!warning && wsize))
+    return ng_error_set(err, NG_EINVAL, "run: NULL argument");
   if (wsize) warning[0] = '\0';
   char ckpt[NG__PATH_MAX], prev[NG__PATH_MAX], damaged[NG__PATH_MAX];
   int st;
