@@ -60,7 +60,6 @@ typedef struct {
  * (e.g. the policy update inside a training iteration), or leaves it NAN to be timed whole. */
 typedef int (*ng_bench_op_fn)(void *ctx, double *self_s);
 
-double ng_bench_now(void);
 /* Calls op once to warm up and estimate its cost (this first call is never a sample), then
  * repeats it to fill target_s of wall time (at least min_reps, at most a few hundred
  * times): the median and 10/90% quantiles of the samples. */

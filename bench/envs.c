@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "progress.h"
 #include "natgrad/rl.h"
 
 /* One env's state for the threaded steps, alone on its cache lines: RNGs and buffers of two
@@ -97,9 +98,9 @@ ng_bench_env_result_t ng_bench_env(const ng_bench_opts_t *o, const ng_env_info_t
   if (!res.status) {
     /* steps per repetition: a tenth of the time budget's worth */
     j->steps = 200;
-    double t0 = ng_bench_now();
+    double t0 = ng_progress_now();
     res.status = env_task(j, 0);
-    double per = (ng_bench_now() - t0) / 200.0;
+    double per = (ng_progress_now() - t0) / 200.0;
     j->steps = per > 0 ? (long)(0.1 * o->target_s / per) : 100000;
     if (j->steps < 100) j->steps = 100;
     if (j->steps > 1000000) j->steps = 1000000;
@@ -136,7 +137,7 @@ void ng_bench_train_run(const char *env, int threads, ng_bench_run_result_t *r) 
   ng_error_t err;
   ng_error_clear(&err);
   ng_rl_t *t = NULL;
-  double t0 = ng_bench_now();
+  double t0 = ng_progress_now();
   r->status = ng_rl_config_default(&cfg, env, &err);
   if (!r->status) r->status = ng_rl_create(&t, &cfg, &err);
   if (!r->status) r->status = ng_rl_set_threads(t, threads);
@@ -150,7 +151,7 @@ void ng_bench_train_run(const char *env, int threads, ng_bench_run_result_t *r) 
     r->policy_update_s += st.policy_update_seconds;
     if (!isnan(st.mean_return)) r->mean_return = st.mean_return;
   }
-  r->wall_s = ng_bench_now() - t0;
+  r->wall_s = ng_progress_now() - t0;
   r->steps = t ? ng_rl_env_steps(t) : 0;
   snprintf(r->message, sizeof r->message, "%s", err.message);
   ng_rl_destroy(t);

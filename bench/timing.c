@@ -7,14 +7,9 @@
 #include <time.h>
 
 #include "bench.h"
+#include "progress.h"
 
 #define MAX_REPS 400
-
-double ng_bench_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -25,18 +20,18 @@ ng_bench_timing_t ng_bench_time_op(ng_bench_op_fn op, void *ctx, double target_s
                                    int min_reps) {
   static double ts[MAX_REPS];
   ng_bench_timing_t t = {NAN, NAN, NAN, 0, NG_OK};
-  double self = NAN, t0 = ng_bench_now();
+  double self = NAN, t0 = ng_progress_now();
   if ((t.status = op(ctx, &self)) != NG_OK) return t;
-  double est = ng_bench_now() - t0;
+  double est = ng_progress_now() - t0;
   if (est < 1e-7) est = 1e-7;
   int reps = (int)(target_s / est);
   if (reps < min_reps) reps = min_reps;
   if (reps > MAX_REPS) reps = MAX_REPS;
   for (int i = 0; i < reps; i++) {
     self = NAN;
-    t0 = ng_bench_now();
+    t0 = ng_progress_now();
     if ((t.status = op(ctx, &self)) != NG_OK) return t;
-    double wall = ng_bench_now() - t0;
+    double wall = ng_progress_now() - t0;
     ts[i] = isnan(self) ? wall : self;
   }
   qsort(ts, (size_t)reps, sizeof ts[0], cmp_double);

@@ -105,9 +105,8 @@ static list_t read_list(const char *text, int blanks_separate, double *v, size_t
       l.token_len = end - p > 64 ? 64 : (int)(end - p);
       return l;
     }
-    char *stop;
-    double x = strtod(p, &stop); /* the same span: the syntax above is strtod's subset */
-    if (stop != p + n || !isfinite(x)) {
+    double x = strtod(p, NULL); /* the same span: the syntax above is strtod's subset */
+    if (!isfinite(x)) {
       l.error = LIST_OUT_OF_RANGE;
       l.token = p;
       l.token_len = (int)n;

@@ -44,10 +44,11 @@ static size_t ng__fslices(size_t chunks) {
   return chunks < NG__FISHER_SLICES ? chunks : NG__FISHER_SLICES;
 }
 
-/* Loops over the softmax blocks of f's rows: block c holds K logits from column off. */
+/* Loops over the softmax blocks of f's rows: block c holds K logits from column off (the
+ * sizes are looked up once, at create: this runs per row in every product). */
 #define NG__FOR_BLOCKS(f, c, off, K)                                                     \
-  for (size_t c = 0, off = 0, K = ng_dist_block_size(&(f)->dist, 0); c < (f)->nb;       \
-       off += K, c++, K = ng_dist_block_size(&(f)->dist, c))
+  for (size_t c = 0, off = 0, K = (f)->bsize[0]; c < (f)->nb;                           \
+       off += K, c++, K = c < (f)->nb ? (f)->bsize[c] : 0)
 
 struct ng_fisher {
   const ng_model_t *m;
@@ -57,6 +58,7 @@ struct ng_fisher {
   ng_dist_t dist;
   int diag_m;        /* M(P_b) is diagonal (Gaussian, MultiBinary): mc holds its diagonal */
   size_t nb;         /* softmax blocks of a row (categorical 1, MultiDiscrete m; else 0) */
+  size_t bsize[NG_DIST_MAX_COMPONENTS]; /* their sizes */
   size_t n;          /* parameters */
   size_t n_mlp;      /* MLP parameters: theta[0, n_mlp) */
   size_t n_head;     /* head parameters (the Gaussian's log stds): theta[n_mlp, n) */
@@ -140,6 +142,7 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
   f->dist = ng_model_dist(m);
   f->diag_m = f->dist.kind == NG_DIST_GAUSSIAN || f->dist.kind == NG_DIST_MULTI_BINARY;
   f->nb = ng_dist_n_blocks(&f->dist);
+  for (size_t c = 0; c < f->nb; c++) f->bsize[c] = ng_dist_block_size(&f->dist, c);
   f->n = n;
   f->n_mlp = ng_model_n_mlp_params(m);
   f->n_head = ng_model_n_head_params(m);

@@ -9,13 +9,7 @@
 option(NG_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
 if(TARGET natgrad_cli)
   set(NG_FUZZ_DIR ${CMAKE_SOURCE_DIR}/fuzz)
-  set(NG_FUZZ_EXTRA_checkpoint)
-  set(NG_FUZZ_EXTRA_config)
-  set(NG_FUZZ_EXTRA_fit_checkpoint)
-  set(NG_FUZZ_EXTRA_idx)
-  set(NG_FUZZ_EXTRA_csv)
-  set(NG_FUZZ_EXTRA_run_log)
-  set(NG_FUZZ_EXTRA_env_def)
+  # the targets that need CLI sources besides the library (the others need none)
   set(NG_FUZZ_EXTRA_cli ${CMAKE_SOURCE_DIR}/cli/cmd_train.c ${CMAKE_SOURCE_DIR}/cli/cmd_eval.c
       ${CMAKE_SOURCE_DIR}/cli/run_dir.c ${CMAKE_SOURCE_DIR}/cli/progress.c
       ${CMAKE_SOURCE_DIR}/cli/args.c)

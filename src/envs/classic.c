@@ -58,7 +58,6 @@ int ng__env_classic_set_state(void *self, const double *state, double *obs) {
   ng_env_state_t st;
   memset(&st, 0, sizeof st);
   memcpy(st.s, state, n * sizeof *state);
-  st.f32 = 0;
   if (c->cls->has_f32_states) {
     st.f32 = 1;
     for (size_t i = 0; i < n; i++)

@@ -77,12 +77,13 @@ static int ng__plugin_add_env(ng_plugin_registrar_t *r, const ng_env_def_t *def,
   if (s) return s;
   /* a clash now, where the plugin can still see which call it was (commit checks again) */
   const char *id = copy->info.id;
-  int clash = ng_env_find(id) != NULL;
+  const ng_env_info_t *taken = ng_env_find(id);
+  int clash = taken != NULL;
   for (size_t i = 0; i < h->n && !clash; i++) clash = !strcmp(h->pending[i]->info.id, id);
   if (clash) {
     const char *other = ng_env_plugin_path(id);
     s = ng_error_set(&h->refused, NG_EINVAL, "env %s: the id is taken (by %s)", id,
-                     other ? other : ng_env_find(id) ? "a built-in environment or one "
+                     other ? other : taken ? "a built-in environment or one "
                                                        "registered from C"
                                                      : "another of this plugin's");
     ng__env_copy_free(copy);

@@ -18,6 +18,9 @@ static int ng__first_obs(ng_rl_t *t, ng_error_t *err) {
 }
 
 int ng__rl_obs_encode(const ng_rl_t *t, double *x) {
+  /* every step of every env comes here: a Box observation only has to be finite */
+  if (t->obs_space.kind == NG_SPACE_BOX)
+    return ng_all_finite(t->obs_dim, x) ? NG_OK : NG_ENONFINITE;
   int s = ng_space_contains(&t->obs_space, x, NULL);
   if (s || t->obs_space.kind != NG_SPACE_DISCRETE) return s;
   const size_t k = (size_t)x[0];

@@ -65,6 +65,7 @@ static const ng_key_t ng__keys[] = {
     DBL(cg_tol, 0, INFINITY, 0, 0, "1e-10", "cg-ng: stop when ||r||^2 <= cg_tol ||g||^2"),
     NUM(fisher_batch, NG_KEY_SIZE, 0, INFINITY, 0, 0, "0",
         "cg-ng: rows of the batch used for Fisher products (0: all)"),
+    /* last: a fit run's description leaves it out (it is the run's own seed) */
     NUM(seed, NG_KEY_U64, 0, 0, 0, 0, "0", "stream for sampled labels and sub-sampling"),
 };
 #undef INT

@@ -69,19 +69,9 @@ int ng_fit_run_config_set(ng_fit_run_config_t *c, const char *key, const char *v
 size_t ng_fit_run_config_format(const ng_fit_run_config_t *c, char *buf, size_t size) {
   if (!c) return 0;
   size_t n = ng_keys_format(&ng__table, c, buf, size);
-  char opt[4096];
-  int m = ng_sup_opt_config_format(&c->opt, opt, sizeof opt);
-  for (const char *p = opt; m > 0 && *p;) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-    if (strncmp(p, "seed = ", 7) != 0) {
-      if (n + len < size) memcpy(buf + n, p, len);
-      n += len;
-    }
-    p += len;
-  }
-  if (n < size) buf[n] = '\0';
-  return n;
+  ng_key_table_t opt = *ng_sup_opt_config_keys();
+  opt.n--; /* its last key is seed */
+  return n + ng_keys_format(&opt, &c->opt, n < size ? buf + n : NULL, n < size ? size - n : 0);
 }
 
 /* Checkpoints written before the run's keys were one table carry the optimiser's seed again
