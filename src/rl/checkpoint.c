@@ -322,7 +322,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
    * same run. The episode under way is dropped, as if it had never begun. */
   for (size_t e = 0; e < E && !bad && !ss; e++) {
     double *obs = t->obs_raw + e * od;
-    if (ng_env_reset(t->envs[e], obs) != NG_OK || ng__rl_obs_encode(t, obs) != NG_OK) {
+    if (ng__rl_env_reset(t, t->envs[e], obs) != NG_OK) {
       bad = "an environment that fails to reset";
       break;
     }

@@ -204,6 +204,8 @@ size_t ng__rl_obs_inputs(const ng_space_t *space);
  * NG_EINVAL for a Discrete index that is not an integer in [0, n)), then a Discrete index
  * expanded one-hot. */
 int ng__rl_obs_encode(const ng_rl_t *t, double *x);
+/* Starts an episode of env and writes its observation as the networks take it (encoded). */
+int ng__rl_env_reset(const ng_rl_t *t, ng_env_t *env, double *obs);
 
 /* Rollout of n_steps x n_envs into the buffer (src/rl/rollout.c); fills the episode part
  * of stats. */

@@ -29,6 +29,11 @@ int ng__rl_obs_encode(const ng_rl_t *t, double *x) {
   return NG_OK;
 }
 
+int ng__rl_env_reset(const ng_rl_t *t, ng_env_t *env, double *obs) {
+  int s = ng_env_reset(env, obs);
+  return s ? s : ng__rl_obs_encode(t, obs);
+}
+
 void ng__rl_clip_action(const ng_rl_t *t, double *a) {
   if (!t->cfg.clip_actions || !t->act_low || !t->act_high) return; /* Box actions only */
   for (size_t j = 0; j < t->act_size; j++) {
@@ -123,8 +128,7 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
         ep[2] += (double)t->ep_length[e];
         t->ep_return[e] = 0.0;
         t->ep_length[e] = 0;
-        s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
-        if (!s) s = ng__rl_obs_encode(t, t->obs_raw + e * od);
+        s = ng__rl_env_reset(t, t->envs[e], t->obs_raw + e * od);
         if (s) return ng_error_set(err, s, "rollout: %s env %zu, reset after step %ld of the "
                                    "run failed: %s", t->cfg.env_id, e, run_step,
                                    ng_strerror(s));

@@ -204,8 +204,7 @@ fail:
 static int ng__rl_reset_envs(ng_rl_t *t, ng_error_t *err) {
   const size_t E = t->n_envs, od = t->obs_dim;
   for (size_t e = 0; e < E; e++) {
-    int s = ng_env_reset(t->envs[e], t->obs_raw + e * od);
-    if (!s) s = ng__rl_obs_encode(t, t->obs_raw + e * od);
+    int s = ng__rl_env_reset(t, t->envs[e], t->obs_raw + e * od);
     if (s)
       return ng_error_set(err, s, "rl: %s (env %zu) reset failed: %s", t->cfg.env_id, e,
                           ng_strerror(s));
@@ -419,8 +418,7 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
   /* a hard cap for environments without a time limit */
   long cap = t->max_episode_steps > 0 ? t->max_episode_steps : 1000000;
   for (int ep = 0; ep < n_episodes; ep++) {
-    int s = ng_env_reset(t->eval_env, t->eval_obs);
-    if (!s) s = ng__rl_obs_encode(t, t->eval_obs);
+    int s = ng__rl_env_reset(t, t->eval_env, t->eval_obs);
     if (s) return ng_error_set(err, s, "evaluate: reset failed (%s)", ng_strerror(s));
     double ret = 0.0;
     for (long k = 0; k < cap; k++) {
