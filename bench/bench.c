@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "bench.h"
 
 #define CMD NG_BENCH_CMD
@@ -85,52 +86,41 @@ static int parse_args(int argc, char **argv, ng_bench_opts_t *o) {
   o->threads = 1;
   o->runs = o->envs = 1;
   o->target_s = -1.0;
-  const char *sizes = NULL, *threads = NULL, *target_s = NULL;
+  const char *sizes = NULL, *target_s = NULL;
   /* the options with a value, kept as given (checked below) */
   const struct {
     const char *name;
     const char **value;
-  } with_value[] = {{"--sizes", &sizes},         {"--threads", &threads},
-                    {"--target-s", &target_s},   {"--json", &o->json},
-                    {"--peer-dir", &o->peer_dir}, {"--python", &o->python},
-                    {"--peer-blas", &o->peer_blas}, {"--growth", &o->growth},
-                    {"--point", &o->point}};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
+  } with_value[] = {{"--sizes", &sizes},         {"--target-s", &target_s},
+                    {"--json", &o->json},         {"--peer-dir", &o->peer_dir},
+                    {"--python", &o->python},     {"--peer-blas", &o->peer_blas},
+                    {"--growth", &o->growth},     {"--point", &o->point}};
+  ng_args_t a;
+  ng_args_init(&a, CMD, argc, argv);
+  while (ng_args_next(&a)) {
     size_t j = 0;
-    while (j < sizeof with_value / sizeof with_value[0] && strcmp(a, with_value[j].name)) j++;
+    while (j < sizeof with_value / sizeof with_value[0] && !ng_args_is(&a, with_value[j].name))
+      j++;
     if (j < sizeof with_value / sizeof with_value[0]) {
-      if (i + 1 >= argc) {
-        ng_cli_error(CMD, "%s needs a value (see natgrad bench --help)", a);
-        return NG_EXIT_USAGE;
-      }
-      *with_value[j].value = argv[++i];
-    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      if (!(*with_value[j].value = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--threads")) {
+      long t;
+      if (!ng_args_int(&a, 1, NG_POOL_MAX_THREADS, &t)) return NG_EXIT_USAGE;
+      o->threads = (int)t;
+    } else if (ng_args_switch(&a, "--help", "-h")) {
       help(stdout);
       return NG_EXIT_OK;
-    } else if (!strcmp(a, "--quick")) {
+    } else if (ng_args_switch(&a, "--quick", NULL)) {
       o->quick = 1;
-    } else if (!strcmp(a, "--peer")) {
+    } else if (ng_args_switch(&a, "--peer", NULL)) {
       o->peer = 1;
-    } else if (!strcmp(a, "--no-runs")) {
+    } else if (ng_args_switch(&a, "--no-runs", NULL)) {
       o->runs = 0;
-    } else if (!strcmp(a, "--no-envs")) {
+    } else if (ng_args_switch(&a, "--no-envs", NULL)) {
       o->envs = 0;
     } else {
-      ng_cli_error(CMD, "unknown option '%s' (see natgrad bench --help)", a);
-      return NG_EXIT_USAGE;
+      return ng_args_unknown(&a);
     }
-  }
-  if (threads) {
-    char *end;
-    errno = 0;
-    long t = strtol(threads, &end, 10);
-    if (end == threads || *end || errno || t < 1 || t > NG_POOL_MAX_THREADS) {
-      ng_cli_error(CMD, "--threads: expected an integer in [1, %d], got '%s'",
-                   NG_POOL_MAX_THREADS, threads);
-      return NG_EXIT_USAGE;
-    }
-    o->threads = (int)t;
   }
   if (target_s) {
     char *end;
