@@ -26,6 +26,7 @@ struct ng_sup_opt {
   double *ys;               /* na: one sampled label */
   ng_rng_t rng;
   uint64_t steps;
+  uint64_t point_step;      /* steps + 1 while the Fisher is at this step's batch */
   uint64_t diag_updates;
   double lambda;
 };
@@ -152,7 +153,9 @@ static int ng__diag_batch(ng_sup_opt_t *o, const double *theta, size_t batch, co
   const ng_sup_opt_config_t *c = &o->cfg;
   if (c->fisher == NG_FISHER_TRUE && c->fisher_samples == 0) {
     int st = ng_fisher_set_point(o->fisher, theta, batch, x);
-    return st == NG_OK ? ng_fisher_diag(o->fisher, o->dbatch) : st;
+    if (st != NG_OK) return st;
+    o->point_step = o->steps + 1;
+    return ng_fisher_diag(o->fisher, o->dbatch);
   }
   const double *p = ng_model_ws_params(o->ws);
   int reps = c->fisher == NG_FISHER_EMPIRICAL ? 1 : c->fisher_samples;
@@ -222,6 +225,7 @@ static int ng__cg_direction(ng_sup_opt_t *o, const double *theta, size_t batch, 
   else
     st = ng_fisher_set_point(o->fisher, theta, batch, x);
   if (st != NG_OK) return st;
+  o->point_step = o->steps + 1;
   ng_cg_opts_t co = {c->cg_iters, c->cg_tol * grad_norm * grad_norm, NULL, NULL};
   ng_cg_report_t rep;
   ng_linop_t op = {ng__masked_apply, o, o->n};
@@ -287,14 +291,16 @@ static double *ng__update(ng_sup_opt_t *o, ng_sup_step_info_t *inf) {
  * (-inf if the trial loss is not finite), and the damping scaled by lm_factor^damping_every
  * down if rho > 0.75, up if rho < 0.25, within [damping_min, damping_max], into *new_lambda.
  * cg_st is the CG solve's status (NG_OK for the other kinds): after NG_ECURVATURE (its
- * direction kept) the model is skipped and the step fails with that status. Uses o->trial. */
+ * direction kept) the model is skipped and the step fails with that status. The Fisher is
+ * set at the batch only if the direction did not already (cg-ng always does, as may
+ * diag-ng). Uses o->trial. */
 static int ng__adapt_damping(ng_sup_opt_t *o, const double *theta, size_t batch, const double *x,
                              const double *y, double loss, const double *d, double damp,
                              int cg_st, double *new_lambda, double *rho_out) {
   const ng_sup_opt_config_t *c = &o->cfg;
   const size_t n = o->n;
   int st = cg_st;
-  if (c->kind != NG_OPT_CG_NG) st = ng_fisher_set_point(o->fisher, theta, batch, x);
+  if (o->point_step != o->steps + 1) st = ng_fisher_set_point(o->fisher, theta, batch, x);
   double dfd = NAN, loss_new = NAN;
   if (st == NG_OK) st = ng_fisher_distance(o->fisher, d, &dfd);
   for (size_t i = 0; i < n; i++) o->trial[i] = theta[i] + d[i];
@@ -321,6 +327,7 @@ int ng_sup_opt_step(ng_sup_opt_t *o, double *theta, size_t batch, const double *
   const size_t n = o->n;
   ng_sup_step_info_t inf;
   memset(&inf, 0, sizeof inf);
+  o->point_step = 0; /* no point from a step that failed on another batch */
   inf.rho = NAN;
   inf.kl_scale = 1.0;
   inf.damping = o->lambda;
