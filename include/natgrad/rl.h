@@ -180,6 +180,17 @@ const double *ng_rl_policy_params(const ng_rl_t *t, size_t *n);
 /* The value function's parameters (borrowed; n values). */
 const double *ng_rl_value_params(const ng_rl_t *t, size_t *n);
 
+/* The policy's actions for rows observations (obs: rows x the observation space's size,
+ * as the environment writes them), as evaluation hands them to the environment: the
+ * observation normalised and clipped with the trained statistics (when normalize_obs), the
+ * distribution's mode (deterministic: the Gaussian mean, the argmax of each categorical,
+ * p > 0.5 for MultiBinary) or a sample drawn from rng (may be NULL when deterministic), and
+ * a Box action clipped to its bounds when clip_actions. actions: rows x the action space's
+ * size. NG_ENONFINITE / NG_EINVAL for an observation outside its space, naming its row. Uses
+ * the trainer's one-row workspace: one call at a time per trainer. */
+int ng_rl_predict(ng_rl_t *t, size_t rows, const double *obs, int deterministic,
+                  ng_rng_t *rng, double *actions, ng_error_t *err);
+
 /* Runs n_episodes fresh episodes of the current policy on its own env seeded from seed
  * (deterministic: the distribution's mode; else sampled), writing each undiscounted return
  * to returns (n_episodes doubles). Does not change the training state. */

@@ -166,7 +166,8 @@ struct ng_rl {
 
   /* evaluation (separate env) */
   ng_env_t *eval_env;
-  double *eval_obs, *eval_obs_norm, *eval_act;
+  double *eval_obs, *eval_obs_norm, *eval_act; /* ng_rl_predict's row */
+  double *eval_obs_raw;    /* evaluate's observation, as the env writes it */
 
   /* the last good state, taken at the start of every iteration and put back if it fails:
    * theta | vtheta | Adam m | Adam v | obs mean | obs var | ret mean | ret var | counts */

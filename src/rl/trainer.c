@@ -191,6 +191,7 @@ static int ng__rl_create_buffers(ng_rl_t *t, ng_error_t *err) {
   NG__ALLOC(t->step_trunc, E);
   NG__ALLOC(t->step_status, E);
   NG__ALLOC(t->eval_obs, od);
+  NG__ALLOC(t->eval_obs_raw, od);
   NG__ALLOC(t->eval_obs_norm, od);
   NG__ALLOC(t->eval_act, t->act_size);
   NG__ALLOC(t->snap, t->n_pol + 3 * t->n_vf + 2 * od + 2 + 2);
@@ -269,7 +270,7 @@ void ng_rl_destroy(ng_rl_t *t) {
                     t->b_logp, t->b_pold, t->b_val, t->b_final_obs, t->b_final_val, t->b_adv,
                     t->b_ret, t->b_adv_n, t->b_w, t->b_scratch, t->b_idx, t->last_val,
                     t->step_p, t->step_logp, t->step_act, t->eval_obs, t->eval_obs_norm, t->eval_act,
-                    t->snap, t->step_obs, t->step_rew, t->step_term, t->step_trunc,
+                    t->eval_obs_raw, t->snap, t->step_obs, t->step_rew, t->step_term, t->step_trunc,
                     t->step_status};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
   ng_pool_destroy(t->pool); /* after everything that borrowed it */
@@ -407,37 +408,55 @@ int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   return NG_OK;
 }
 
+int ng_rl_predict(ng_rl_t *t, size_t rows, const double *obs, int deterministic,
+                  ng_rng_t *rng, double *actions, ng_error_t *err) {
+  if (!t || (rows && (!obs || !actions)) || (!deterministic && !rng))
+    return ng_error_set(err, NG_EINVAL, "predict: bad arguments");
+  const ng_dist_t dist = ng_model_dist(t->policy);
+  const size_t n_raw = ng_space_size(&t->obs_space);
+  for (size_t i = 0; i < rows; i++) {
+    memcpy(t->eval_obs, obs + i * n_raw, n_raw * sizeof(double));
+    int s = ng__rl_obs_encode(t, t->eval_obs);
+    if (s)
+      return ng_error_set(err, s, "predict: observation %zu is not in the observation space (%s)",
+                          i, ng_strerror(s));
+    const double *x = t->eval_obs;
+    if (t->cfg.normalize_obs) {
+      ng__rms_normalize(&t->obs_rms, 1, t->eval_obs, t->cfg.obs_clip, t->eval_obs_norm);
+      x = t->eval_obs_norm;
+    }
+    s = ng_model_forward(t->policy, t->theta, t->pol_ws_eval, 1, x, NULL);
+    if (s) return ng_error_set(err, s, "predict: policy forward failed (%s)", ng_strerror(s));
+    const double *p = ng_model_ws_params(t->pol_ws_eval);
+    double *a = actions + i * t->act_size;
+    s = deterministic ? ng_dist_mode(&dist, p, a) : ng_dist_sample(&dist, p, rng, a);
+    if (s) return ng_error_set(err, s, "predict: action failed (%s)", ng_strerror(s));
+    ng__rl_clip_action(t, a);
+  }
+  ng_error_clear(err);
+  return NG_OK;
+}
+
 int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
                    double *returns, ng_error_t *err) {
   if (!t || !returns || n_episodes < 1)
     return ng_error_set(err, NG_EINVAL, "evaluate: bad arguments");
-  const ng_dist_t dist = ng_model_dist(t->policy);
   ng_rng_t act_rng;
   ng_rng_seed(&act_rng, seed, NG_RL_STREAM_EVAL);
   ng_env_seed(t->eval_env, seed, 0);
+  double *raw = t->eval_obs_raw;
   /* a hard cap for environments without a time limit */
   long cap = t->max_episode_steps > 0 ? t->max_episode_steps : 1000000;
   for (int ep = 0; ep < n_episodes; ep++) {
-    int s = ng__rl_env_reset(t, t->eval_env, t->eval_obs);
+    int s = ng_env_reset(t->eval_env, raw);
     if (s) return ng_error_set(err, s, "evaluate: reset failed (%s)", ng_strerror(s));
     double ret = 0.0;
     for (long k = 0; k < cap; k++) {
-      const double *x = t->eval_obs;
-      if (t->cfg.normalize_obs) {
-        ng__rms_normalize(&t->obs_rms, 1, t->eval_obs, t->cfg.obs_clip, t->eval_obs_norm);
-        x = t->eval_obs_norm;
-      }
-      s = ng_model_forward(t->policy, t->theta, t->pol_ws_eval, 1, x, NULL);
-      if (s) return ng_error_set(err, s, "evaluate: policy forward failed (%s)", ng_strerror(s));
-      const double *p = ng_model_ws_params(t->pol_ws_eval);
-      s = deterministic ? ng_dist_mode(&dist, p, t->eval_act)
-                        : ng_dist_sample(&dist, p, &act_rng, t->eval_act);
-      if (s) return ng_error_set(err, s, "evaluate: action failed (%s)", ng_strerror(s));
+      s = ng_rl_predict(t, 1, raw, deterministic, &act_rng, t->eval_act, err);
+      if (s) return s;
       double r;
       int term = 0, trunc = 0;
-      ng__rl_clip_action(t, t->eval_act);
-      s = ng_env_step(t->eval_env, t->eval_act, t->eval_obs, &r, &term, &trunc);
-      if (!s) s = ng__rl_obs_encode(t, t->eval_obs);
+      s = ng_env_step(t->eval_env, t->eval_act, raw, &r, &term, &trunc);
       if (s) return ng_error_set(err, s, "evaluate: episode %d step %ld: %s", ep, k + 1,
                                  ng_strerror(s));
       ret += r;
