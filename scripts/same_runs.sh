@@ -52,7 +52,8 @@ for f in $(cd "$work/old" && find . -type f | sort); do
   case "$f" in
     *.csv) if cmp -s <(strip_times "$a") <(strip_times "$b"); then echo "same    $f (but wall-clock columns)";
            else echo "DIFFER  $f"; status=1; fi ;;
-    ./fit-*/*.svg) echo "skip    $f (fit draws loss against wall-clock seconds too)" ;;
+    ./fit-*/*.svg|./fit.svg) echo "skip    $f (fit draws loss against wall-clock seconds too)" ;;
+    */.lock) echo "skip    $f (the writer's PID)" ;;
     ./fit-*/*.ngc) # fit checkpoints record training seconds, and the run's description
            # (whose text changed with run folders): the parameters after every epoch are
            # compared by the log's theta_crc32 column instead
