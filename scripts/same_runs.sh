@@ -20,7 +20,9 @@ jobs() { # NATGRAD OUT
   local ng=$1 out=$2
   rm -rf "$out"; mkdir -p "$out"
   "$ng" train --env CartPole-v1 --steps 20000 --seed 3 --threads 2 --out "$out/cartpole" -q
-  if "$ng" list 2>/dev/null | grep -q Hopper-v5; then
+  # grep reads the whole list: with -q it would stop early, and under pipefail the writer's
+  # SIGPIPE would make the test false once the list outgrows the pipe's buffer
+  if "$ng" list --ids 2>/dev/null | grep -x Hopper-v5 >/dev/null; then
     "$ng" train --env Hopper-v5 --steps 30000 --seed 1 --threads 2 --out "$out/hopper" -q
   fi
   "$ng" train --env Pendulum-v1 --algo npg --steps 8000 --seed 2 --threads 1 --out "$out/pendulum" -q
@@ -53,7 +55,7 @@ for f in $(cd "$work/old" && find . -type f | sort); do
     *.csv) if cmp -s <(strip_times "$a") <(strip_times "$b"); then echo "same    $f (but wall-clock columns)";
            else echo "DIFFER  $f"; status=1; fi ;;
     ./fit-*/*.svg|./fit.svg) echo "skip    $f (fit draws loss against wall-clock seconds too)" ;;
-    */.lock) echo "skip    $f (the writer's PID)" ;;
+    */.lock) echo "skip    $f (the process id of the run that held it)" ;;
     ./fit-*/*.ngc) # fit checkpoints record training seconds, and the run's description
            # (whose text changed with run folders): the parameters after every epoch are
            # compared by the log's theta_crc32 column instead

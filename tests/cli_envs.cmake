@@ -153,5 +153,25 @@ endif()
     ng_cli_envs_test(cli_replay_mujoco_state_range
       "replay|--env|Hopper-v5|--state|0,1.25,0,0,0,0,0,0,0,0,0,2e10|--actions|-" 2
       "--state: Hopper-v5 rejected the state: a value beyond MuJoCo's limit of 1e10")
+    # Replay from qpos/qvel for the last four of the suite: Reacher's target (qpos[2:4]) is
+    # observed as given; a Humanoid lying at z = 0.105 is unhealthy after one step
+    # (terminated), the same state in HumanoidStandup is its start (not terminated); Pusher
+    # observes 23 values.
+    file(WRITE ${NG_CLI_ENVS_DIR}/reacher_actions.txt "0.5 -0.5\n1 1\n")
+    ng_cli_envs_test(cli_replay_reacher
+      "replay|--env|Reacher-v5|--state|0,0,0.1,-0.1,0,0,0,0|--actions|${NG_CLI_ENVS_DIR}/reacher_actions.txt" 0
+      "obs_9,reward,terminated,truncated\n1,[^,\n]*,[^,\n]*,[^,\n]*,[^,\n]*,0\\.10000000000000001,-0\\.10000000000000001,[^\n]*,0,0\n2,")
+    file(WRITE ${NG_CLI_ENVS_DIR}/zeros17.txt "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n")
+    set(_lying "0,0,0.105,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0")
+    set(_still "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0")
+    ng_cli_envs_test(cli_replay_humanoid
+      "replay|--env|Humanoid-v5|--state|${_lying},${_still}|--actions|${NG_CLI_ENVS_DIR}/zeros17.txt" 0
+      "obs_347,reward,terminated,truncated\n1,[^\n]*,1,0\n$")
+    ng_cli_envs_test(cli_replay_humanoid_standup
+      "replay|--env|HumanoidStandup-v5|--state|${_lying},${_still}|--actions|${NG_CLI_ENVS_DIR}/zeros17.txt" 0
+      "obs_347,reward,terminated,truncated\n1,[^\n]*,0,0\n$")
+    ng_cli_envs_test(cli_replay_pusher
+      "replay|--env|Pusher-v5|--state|0,0,0,0,0,0,0,-0.2,0.1,0,0,0,0,0,0,0,0,0,0,0,0,0|--actions|-" 0
+      "obs_22,reward,terminated,truncated\n$")
   endif()
 endif()

@@ -24,13 +24,16 @@
 #include "natgrad/env.h"
 #include "ng_test.h"
 
-/* The seven ids, in the order of the tables below. */
-static const char *const mj_ids[] = {"InvertedPendulum-v5", "InvertedDoublePendulum-v5",
-                                     "Swimmer-v5",          "Hopper-v5",
-                                     "Walker2d-v5",         "HalfCheetah-v5",
-                                     "Ant-v5"};
-#define N_MJ 7
-enum { IP, IDP, SWIMMER, HOPPER, WALKER, CHEETAH, ANT };
+/* The eleven ids, in the order of the tables below. */
+static const char *const mj_ids[] = {
+    "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Swimmer-v5", "Hopper-v5",
+    "Walker2d-v5",         "HalfCheetah-v5",            "Ant-v5",     "Reacher-v5",
+    "Pusher-v5",           "Humanoid-v5",               "HumanoidStandup-v5"};
+#define N_MJ 11
+enum { IP, IDP, SWIMMER, HOPPER, WALKER, CHEETAH, ANT, REACHER, PUSHER, HUMANOID, STANDUP };
+
+/* Tasks whose root is a free joint: MuJoCo normalises the quaternion qpos[3:7]. */
+static int free_root(int k) { return k == ANT || k == HUMANOID || k == STANDUP; }
 
 #ifndef NG_HAVE_MUJOCO
 
@@ -68,10 +71,11 @@ typedef struct {
   const char *model;
   int nq, nv, nu, nbody, nobs, frame_skip;
   double timestep, dt; /* dt as MujocoEnv.dt = timestep * frame_skip */
-  double noise;        /* reset_noise_scale */
+  double noise;        /* reset_noise_scale (Reacher, Pusher: their own reset) */
   int qvel_normal;     /* qvel noise scale * N(0,1) rather than U(-scale, scale) */
-  double act_high;     /* action space [-act_high, act_high] */
-  double qpos0[15];    /* init_qpos */
+  double act_high;     /* action space [-act_high, act_high], float32 as Gymnasium's Box */
+  double qpos0[24];    /* init_qpos */
+  int limit;           /* max_episode_steps */
 } spec_t;
 
 static const spec_t specs[N_MJ] = {
@@ -82,7 +86,30 @@ static const spec_t specs[N_MJ] = {
     [WALKER] = {"walker2d", 9, 9, 6, 8, 17, 4, 0.002, 0.008, 5e-3, 0, 1.0, {0, 1.25}},
     [CHEETAH] = {"half_cheetah", 9, 9, 6, 8, 17, 5, 0.01, 0.05, 0.1, 1, 1.0, {0}},
     [ANT] = {"ant", 15, 14, 8, 14, 105, 5, 0.01, 0.05, 0.1, 1, 1.0, {0, 0, 0.75, 1.0}},
+    /* the target's slide joints have ref 0.1 and -0.1 */
+    [REACHER] = {"reacher", 4, 4, 2, 5, 10, 2, 0.01, 0.02, 0.1, 0, 1.0, {0, 0, 0.1, -0.1}, 50},
+    [PUSHER] = {"pusher", 11, 11, 7, 13, 23, 5, 0.01, 0.05, 0.005, 0, 2.0, {0}, 100},
+    [HUMANOID] = {"humanoid", 24, 23, 17, 14, 348, 5, 0.003, 0.015, 0.01, 0, (double)0.4f,
+                  {0, 0, 1.4, 1.0}},
+    [STANDUP] = {"humanoid_standup", 24, 23, 17, 14, 348, 5, 0.003, 0.015, 0.01, 0, (double)0.4f,
+                 {0, 0, 0.105, 1.0}},
 };
+
+static int limit_of(int k) { return specs[k].limit ? specs[k].limit : 1000; }
+
+/* A body's id in the reference model, by its name in Gymnasium's XML. */
+static int body_id(const mjModel *m, const char *name) {
+  int id = mj_name2id(m, mjOBJ_BODY, name);
+  NG_CHECK(id > 0);
+  return id;
+}
+
+/* Gymnasium's np.linalg.norm of a - b (3-vectors), in long double. */
+static double dist3(const double *a, const double *b) {
+  long double s = 0.0L;
+  for (int j = 0; j < 3; j++) s += ((long double)a[j] - b[j]) * ((long double)a[j] - b[j]);
+  return (double)sqrtl(s);
+}
 
 static double clip(double x, double lo, double hi) { return fmin(fmax(x, lo), hi); }
 
@@ -156,7 +183,7 @@ static void ref_step(ref_t *r, int k, const double *action) {
 }
 
 /* The v5 observation of env k, composed from the reference data. */
-static void ref_obs(int k, const mjData *d, double *o) {
+static void ref_obs(int k, const mjModel *m, const mjData *d, double *o) {
   const double *q = d->qpos, *v = d->qvel;
   int n = 0;
   switch (k) {
@@ -192,6 +219,30 @@ static void ref_obs(int k, const mjData *d, double *o) {
     for (int b = 1; b < 14; b++)
       for (int j = 0; j < 6; j++) o[n++] = clip(d->cfrc_ext[6 * b + j], -1, 1);
     break;
+  case REACHER: { /* cos, sin of the arm's angles, the target, arm velocities, tip - target */
+    int tip = body_id(m, "fingertip"), tg = body_id(m, "target");
+    o[n++] = cos(q[0]), o[n++] = cos(q[1]), o[n++] = sin(q[0]), o[n++] = sin(q[1]);
+    o[n++] = q[2], o[n++] = q[3], o[n++] = v[0], o[n++] = v[1];
+    for (int j = 0; j < 2; j++) o[n++] = d->xpos[3 * tip + j] - d->xpos[3 * tg + j];
+    break;
+  }
+  case PUSHER: { /* qpos[:7], qvel[:7], tips_arm, object, goal */
+    static const char *const bodies[3] = {"tips_arm", "object", "goal"};
+    for (int i = 0; i < 7; i++) o[n++] = q[i];
+    for (int i = 0; i < 7; i++) o[n++] = v[i];
+    for (int b = 0; b < 3; b++)
+      for (int j = 0; j < 3; j++) o[n++] = d->xpos[3 * body_id(m, bodies[b]) + j];
+    break;
+  }
+  case HUMANOID:
+  case STANDUP: /* qpos[2:], qvel, cinert[1:], cvel[1:], qfrc_actuator[6:], cfrc_ext[1:] */
+    for (int i = 2; i < m->nq; i++) o[n++] = q[i];
+    for (int i = 0; i < m->nv; i++) o[n++] = v[i];
+    for (int i = 10; i < 10 * m->nbody; i++) o[n++] = d->cinert[i];
+    for (int i = 6; i < 6 * m->nbody; i++) o[n++] = d->cvel[i];
+    for (int i = 6; i < m->nv; i++) o[n++] = d->qfrc_actuator[i];
+    for (int i = 6; i < 6 * m->nbody; i++) o[n++] = d->cfrc_ext[i];
+    break;
   }
   NG_CHECK(n == specs[k].nobs);
 }
@@ -209,13 +260,28 @@ static int ref_healthy(int k, const double *q, const double *v, const double *si
   }
   case WALKER: return 0.8 < q[1] && q[1] < 2 && -1 < q[2] && q[2] < 1;
   case ANT: return 0.2 <= q[2] && q[2] <= 1.0;
-  default: return 1; /* Swimmer, HalfCheetah: never terminate */
+  case HUMANOID: return 1.0 < q[2] && q[2] < 2.0;
+  default: return 1; /* Swimmer, HalfCheetah, Reacher, Pusher, HumanoidStandup: never */
   }
 }
 
+/* x of the centre of mass: sum of mass * xipos over the bodies, over the total mass. */
+static double com_x(const mjModel *m, const mjData *d) {
+  long double mx = 0.0L, mass = 0.0L;
+  for (int b = 0; b < m->nbody; b++) mx += (long double)m->body_mass[b] * d->xipos[3 * b];
+  for (int b = 0; b < m->nbody; b++) mass += m->body_mass[b];
+  return (double)(mx / mass);
+}
+
+/* min(5e-7 |cfrc_ext|^2, 10) over every body, the world included. */
+static double humanoid_contact_cost(const mjModel *m, const mjData *d) {
+  return fmin(5e-7 * sumsq(6 * m->nbody, d->cfrc_ext), 10.0);
+}
+
 /* The v5 reward of env k after a step: `before` holds the position tracked before it
- * (qpos[0], or the torso's xpos for the Ant). */
-static double ref_reward(int k, const mjData *d, double before, const double *a) {
+ * (qpos[0], the torso's xpos for the Ant, the centre of mass for the Humanoid). */
+static double ref_reward(int k, const mjModel *m, const mjData *d, double before,
+                         const double *a) {
   const double *q = d->qpos, *v = d->qvel;
   double dt = specs[k].dt;
   int healthy = ref_healthy(k, q, v, d->site_xpos);
@@ -236,12 +302,27 @@ static double ref_reward(int k, const mjData *d, double before, const double *a)
     return (d->xpos[3 * 1 + 0] - before) / dt + 1.0 * healthy - 0.5 * sumsq(8, a) -
            5e-4 * sumsq(84, f);
   }
+  case REACHER: {
+    const double *x = d->xpos;
+    return -dist3(x + 3 * body_id(m, "fingertip"), x + 3 * body_id(m, "target")) -
+           sumsq(2, a);
+  }
+  case PUSHER: {
+    const double *x = d->xpos, *obj = x + 3 * body_id(m, "object");
+    return -dist3(obj, x + 3 * body_id(m, "goal")) - 0.1 * sumsq(7, a) -
+           0.5 * dist3(obj, x + 3 * body_id(m, "tips_arm"));
+  }
+  case HUMANOID:
+    return 1.25 * (com_x(m, d) - before) / dt + 5.0 * healthy - 0.1 * sumsq(17, a) -
+           humanoid_contact_cost(m, d);
+  case STANDUP:
+    return q[2] / 0.003 + 1.0 - 0.1 * sumsq(17, a) - humanoid_contact_cost(m, d);
   }
   return NAN;
 }
 
-static double ref_tracked(int k, const mjData *d) {
-  return k == ANT ? d->xpos[3 * 1 + 0] : d->qpos[0];
+static double ref_tracked(int k, const mjModel *m, const mjData *d) {
+  return k == ANT ? d->xpos[3 * 1 + 0] : k == HUMANOID ? com_x(m, d) : d->qpos[0];
 }
 
 /* ---- tests ------------------------------------------------------------------------------ */
@@ -297,7 +378,7 @@ static void test_info_and_models(void) {
     const ng_env_info_t *info = ng_env_find(mj_ids[k]);
     NG_CHECK(info != NULL);
     if (!info) continue;
-    NG_CHECK(info->max_episode_steps == 1000);
+    NG_CHECK(info->max_episode_steps == limit_of(k));
     NG_CHECK(info->observation_space.kind == NG_SPACE_BOX);
     NG_CHECK(info->observation_space.dim == (size_t)s->nobs);
     for (int i = 0; i < s->nobs; i++)
@@ -320,12 +401,13 @@ static void test_info_and_models(void) {
     NG_CHECK(m->nq == s->nq && m->nv == s->nv && m->nu == s->nu && m->nbody == s->nbody);
     NG_CHECK(m->opt.timestep == s->timestep);
     NG_CHECK(m->opt.timestep * s->frame_skip == s->dt);
-    NG_CHECK(m->opt.integrator == (k == CHEETAH ? mjINT_EULER : mjINT_RK4));
+    NG_CHECK(m->opt.integrator == (k == CHEETAH || k == PUSHER ? mjINT_EULER : mjINT_RK4));
     for (int i = 0; i < s->nq; i++) NG_CHECK(m->qpos0[i] == s->qpos0[i]);
     for (int i = 0; i < s->nu; i++) {
       NG_CHECK(m->actuator_ctrllimited[i]);
-      NG_CHECK(m->actuator_ctrlrange[2 * i] == -s->act_high &&
-               m->actuator_ctrlrange[2 * i + 1] == s->act_high);
+      /* Gymnasium's action space is Box(ctrlrange.astype(np.float32)) */
+      NG_CHECK((double)(float)m->actuator_ctrlrange[2 * i] == -s->act_high &&
+               (double)(float)m->actuator_ctrlrange[2 * i + 1] == s->act_high);
     }
     ref_free(&r);
   }
@@ -358,6 +440,27 @@ static void test_info_and_models(void) {
   r = ref_make(SWIMMER);
   NG_CHECK(r.m->opt.density == 4000 && r.m->opt.viscosity == 0.1);
   ref_free(&r);
+  r = ref_make(REACHER);
+  NG_CHECK(r.m->actuator_gear[0] == 200.0 && r.m->actuator_gear[6] == 200.0);
+  NG_CHECK(!r.m->jnt_limited[0] && r.m->jnt_limited[1] && r.m->jnt_range[3] == 3.0);
+  ref_free(&r);
+  r = ref_make(PUSHER);
+  NG_CHECK(r.m->opt.gravity[2] == 0.0 && r.m->opt.iterations == 20);
+  for (int i = 0; i < 7; i++) NG_CHECK(r.m->actuator_gear[6 * i] == 1.0);
+  ref_free(&r);
+  static const double humanoid_gear[17] = {100, 100, 100, 100, 100, 300, 200, 100, 100,
+                                           300, 200, 25,  25,  25,  25,  25,  25};
+  for (int k = HUMANOID; k <= STANDUP; k++) {
+    r = ref_make(k);
+    NG_CHECK(r.m->opt.solver == mjSOL_PGS && r.m->opt.iterations == 50);
+    NG_CHECK(r.m->ntendon == 2);
+    for (int i = 0; i < 17; i++) NG_CHECK(r.m->actuator_gear[6 * i] == humanoid_gear[i]);
+    /* standup's left_hip_y range is -120..20 degrees, the walker's -110..20 */
+    int j = mj_name2id(r.m, mjOBJ_JOINT, "left_hip_y");
+    NG_CHECK_CLOSE(r.m->jnt_range[2 * j], (k == HUMANOID ? -110 : -120) * 3.141592653589793 / 180,
+                   1e-15, 0.0);
+    ref_free(&r);
+  }
 }
 
 /* Each environment from reset, under random actions (some beyond the action bounds, which
@@ -378,11 +481,12 @@ static void test_follow_reference(void) {
         NG_CHECK_OK(ng_env_reset(env, obs));
         NG_CHECK_OK(ng_env_get_state(env, state));
         ref_set(&r, state);
-        ref_obs(k, r.d, want);
-        /* MuJoCo 2.2 normalises the Ant's quaternion in qpos during mj_forward, so the
+        ref_obs(k, r.m, r.d, want);
+        /* MuJoCo 2.2 normalises a free joint's quaternion in qpos during mj_forward, so the
          * reference, started from the already normalised state, can differ in the last
          * bits; the env is then set to the very same state to continue in lockstep. */
-        NG_CHECK(ng_test_rel_err((size_t)s->nobs, obs, want, 1.0) <= (k == ANT ? 1e-12 : 0.0));
+        NG_CHECK(ng_test_rel_err((size_t)s->nobs, obs, want, 1.0) <=
+                 (free_root(k) ? 1e-12 : 0.0));
         NG_CHECK_OK(ng_env_set_state(env, state, obs));
         bad_obs += memcmp(obs, want, (size_t)s->nobs * sizeof *obs) != 0;
         need_reset = 0;
@@ -390,16 +494,16 @@ static void test_follow_reference(void) {
       }
       for (int i = 0; i < s->nu; i++)
         a[i] = ng_rng_uniform_range(&arng, -1.2 * s->act_high, 1.2 * s->act_high);
-      double before = ref_tracked(k, r.d), reward;
+      double before = ref_tracked(k, r.m, r.d), reward;
       int term, trunc;
       NG_CHECK_OK(ng_env_step(env, a, obs, &reward, &term, &trunc));
       ref_step(&r, k, a);
       NG_CHECK_OK(ng_env_get_state(env, state));
       bad_state += memcmp(state, r.d->qpos, (size_t)s->nq * sizeof *state) != 0 ||
                    memcmp(state + s->nq, r.d->qvel, (size_t)s->nv * sizeof *state) != 0;
-      ref_obs(k, r.d, want);
+      ref_obs(k, r.m, r.d, want);
       bad_obs += memcmp(obs, want, (size_t)s->nobs * sizeof *obs) != 0;
-      double rw = ref_reward(k, r.d, before, a);
+      double rw = ref_reward(k, r.m, r.d, before, a);
       if (!(fabs(reward - rw) <= REWARD_TOL * (1 + fabs(rw)))) {
         if (!bad_reward)
           fprintf(stderr, "%s step %d: reward %.17g, formula %.17g\n", mj_ids[k], t, reward, rw);
@@ -408,9 +512,9 @@ static void test_follow_reference(void) {
       int want_term = !ref_healthy(k, r.d->qpos, r.d->qvel, r.d->site_xpos);
       bad_term += term != want_term;
       terminations += term;
-      /* TimeLimit: truncated exactly when the 1000th step since the reset is taken. */
+      /* TimeLimit: truncated exactly when the limit-th step since the reset is taken. */
       elapsed++;
-      NG_CHECK(trunc == (elapsed == 1000));
+      NG_CHECK(trunc == (elapsed == limit_of(k)));
       truncations += trunc;
       need_reset = term || trunc;
     }
@@ -422,8 +526,12 @@ static void test_follow_reference(void) {
     for (int w = 0; w < mjNWARNING; w++) NG_CHECK(r.d->warning[w].number == 0);
     NG_CHECK(r.d->maxuse_stack < r.m->nstack / 10 && r.d->maxuse_efc < r.m->njmax / 2 &&
              r.d->maxuse_con < r.m->nconmax / 2);
-    if (k == IP || k == IDP || k == HOPPER || k == WALKER) NG_CHECK(terminations > 0);
-    if (k == SWIMMER || k == CHEETAH) NG_CHECK(terminations == 0 && truncations == 1);
+    if (k == IP || k == IDP || k == HOPPER || k == WALKER || k == HUMANOID)
+      NG_CHECK(terminations > 0);
+    if (k == SWIMMER || k == CHEETAH || k == STANDUP)
+      NG_CHECK(terminations == 0 && truncations == 1);
+    if (k == REACHER || k == PUSHER)
+      NG_CHECK(terminations == 0 && truncations == FOLLOW_STEPS / limit_of(k));
     ref_free(&r);
     ng_env_destroy(env);
   }
@@ -451,8 +559,8 @@ static void test_set_state_observation(void) {
       ref_set(&r, state);
       NG_CHECK(memcmp(back, r.d->qpos, (size_t)s->nq * sizeof *back) == 0);
       NG_CHECK(memcmp(back + s->nq, r.d->qvel, (size_t)s->nv * sizeof *back) == 0);
-      /* The state as given, except that MuJoCo 2.2 normalises the Ant's quaternion. */
-      if (k == ANT) {
+      /* The state as given, except that MuJoCo 2.2 normalises a free joint's quaternion. */
+      if (free_root(k)) {
         double norm = sqrt(sumsq(4, back + 3));
         NG_CHECK_CLOSE(norm, 1.0, 0.0, 1e-15);
         NG_CHECK(memcmp(back, state, 3 * sizeof *back) == 0);
@@ -460,7 +568,7 @@ static void test_set_state_observation(void) {
       } else {
         NG_CHECK(memcmp(back, state, (size_t)n * sizeof *state) == 0);
       }
-      ref_obs(k, r.d, want);
+      ref_obs(k, r.m, r.d, want);
       NG_CHECK(memcmp(obs, want, (size_t)s->nobs * sizeof *obs) == 0);
     }
     /* Observation layout by hand for one state: positions first (x excluded), velocities. */
@@ -477,6 +585,21 @@ static void test_set_state_observation(void) {
     case WALKER:
     case CHEETAH: NG_CHECK(obs[0] == q[1] && obs[7] == q[8] && obs[8] == v[0] && obs[16] == v[8]); break;
     case ANT: NG_CHECK(obs[0] == q[2] && obs[12] == q[14] && obs[13] == v[0] && obs[26] == v[13]); break;
+    case REACHER:
+      NG_CHECK(obs[0] == cos(q[0]) && obs[3] == sin(q[1]) && obs[4] == q[2] && obs[5] == q[3]);
+      NG_CHECK(obs[6] == v[0] && obs[7] == v[1]);
+      break;
+    case PUSHER: NG_CHECK(obs[0] == q[0] && obs[6] == q[6] && obs[7] == v[0] && obs[13] == v[6]); break;
+    case HUMANOID:
+    case STANDUP: {
+      /* qpos[2:] 22, qvel 23, cinert 130 (body 1's mass is its 10th entry), cvel 78,
+       * qfrc_actuator 17, cfrc_ext 78 */
+      NG_CHECK(obs[0] == q[2] && obs[21] == q[23] && obs[22] == v[0] && obs[44] == v[22]);
+      NG_CHECK(obs[45 + 9] == r.m->body_mass[1] && obs[45 + 129] == r.m->body_mass[13]);
+      int ac = 45 + 130 + 78;
+      NG_CHECK(ac + 17 + 78 == s->nobs);
+      break;
+    }
     }
     ref_free(&r);
     ng_env_destroy(env);
@@ -485,7 +608,8 @@ static void test_set_state_observation(void) {
 
 /* A view over a hand-made state, for the task's termination rule at its boundaries. */
 typedef struct {
-  double qpos[15], qvel[14], xpos[14 * 3], site_xpos[3], cfrc_ext[14 * 6], qfrc[14];
+  double qpos[24], qvel[23], xpos[14 * 3], site_xpos[3], cfrc_ext[14 * 6], qfrc[23];
+  double xipos[14 * 3], body_mass[14], cinert[14 * 10], cvel[14 * 6];
   ng_mj_view_t v;
 } hand_t;
 
@@ -494,22 +618,27 @@ static void hand_init(hand_t *h, int k) {
   memcpy(h->qpos, specs[k].qpos0, sizeof h->qpos);
   h->site_xpos[2] = 1.2;
   h->xpos[3 * 1 + 2] = 0.75;
+  h->body_mass[1] = 1.0;
   h->v = (ng_mj_view_t){specs[k].nq, specs[k].nv, specs[k].nu, specs[k].nbody, k == IDP,
-                        h->qpos, h->qvel, h->xpos, h->site_xpos, h->cfrc_ext, h->qfrc};
+                        h->qpos, h->qvel, h->xpos, h->site_xpos, h->cfrc_ext, h->qfrc,
+                        h->xipos, h->body_mass, h->cinert, h->cvel, h->qfrc};
 }
 
 static const ng_mj_task_t *task_of(int k) {
   static const ng_mj_task_t *const tasks[N_MJ] = {
       &ng_mj_inverted_pendulum, &ng_mj_inverted_double_pendulum, &ng_mj_swimmer, &ng_mj_hopper,
-      &ng_mj_walker2d,          &ng_mj_half_cheetah,             &ng_mj_ant};
+      &ng_mj_walker2d,          &ng_mj_half_cheetah,             &ng_mj_ant,
+      &ng_mj_reacher,           &ng_mj_pusher,                   &ng_mj_humanoid,
+      &ng_mj_humanoid_standup};
   return tasks[k];
 }
 
 /* Terminated flag and reward of task k for the state in h, at zero action. */
 static int term_of(int k, hand_t *h, double *reward) {
-  double before[2] = {h->qpos[0], h->qpos[1]}, a[8] = {0}, r;
+  double before[2] = {h->qpos[0], h->qpos[1]}, a[NG_MJ_MAX_ACT] = {0}, r;
   int term = -1;
   if (k == ANT) before[0] = h->xpos[3], before[1] = h->xpos[4];
+  if (k == HUMANOID) task_of(k)->track(&h->v, before);
   task_of(k)->reward(&h->v, before, a, specs[k].dt, &r, &term);
   if (reward) *reward = r;
   return term;
@@ -574,6 +703,34 @@ static void test_termination_boundaries(void) {
   hand_init(&h, ANT);
   boundary(ANT, &h, &h.qpos[2], 0.2, nextafter(0.2, 0), 1.0, "height");
   boundary(ANT, &h, &h.qpos[2], 1.0, nextafter(1.0, 2), 1.0, "height");
+  /* Humanoid: z in (1.0, 2.0), strictly; healthy reward 5. */
+  hand_init(&h, HUMANOID);
+  boundary(HUMANOID, &h, &h.qpos[2], nextafter(1.0, 2), 1.0, 5.0, "height");
+  boundary(HUMANOID, &h, &h.qpos[2], nextafter(2.0, 1), 2.0, 5.0, "height");
+  h.qvel[0] = 1e3, h.qpos[3] = -1.0; /* no velocity or orientation rule */
+  NG_CHECK(term_of(HUMANOID, &h, NULL) == 0);
+  /* HumanoidStandup: reward = z / 0.003 + 1 - costs; the contact cost stops at 10. */
+  hand_init(&h, STANDUP);
+  {
+    double r0, r1;
+    h.qpos[2] = 0.3;
+    NG_CHECK(term_of(STANDUP, &h, &r0) == 0);
+    NG_CHECK_CLOSE(r0, 0.3 / 0.003 + 1, 1e-15, 0.0);
+    h.cfrc_ext[6 * 13 + 5] = 1e5; /* 5e-7 * 1e10 = 5000: clipped to 10 */
+    h.qpos[2] = -5.0;              /* on the floor or below: still not terminated */
+    NG_CHECK(term_of(STANDUP, &h, &r1) == 0);
+    NG_CHECK_CLOSE(r1, -5.0 / 0.003 + 1 - 10, 1e-15, 0.0);
+    h.cfrc_ext[6 * 13 + 5] = 2e3; /* 5e-7 * 4e6 = 2 */
+    NG_CHECK(term_of(STANDUP, &h, &r1) == 0);
+    NG_CHECK_CLOSE(r1, -5.0 / 0.003 + 1 - 2, 1e-15, 0.0);
+  }
+  /* Reacher and Pusher never terminate. */
+  hand_init(&h, REACHER);
+  h.qpos[0] = 100.0, h.qvel[1] = -1e3;
+  NG_CHECK(term_of(REACHER, &h, NULL) == 0);
+  hand_init(&h, PUSHER);
+  h.qpos[3] = -50.0, h.qvel[0] = 1e3;
+  NG_CHECK(term_of(PUSHER, &h, NULL) == 0);
   /* Swimmer and HalfCheetah never terminate. */
   hand_init(&h, SWIMMER);
   h.qpos[2] = 100.0, h.qvel[0] = -1e3;
@@ -616,6 +773,7 @@ static void test_termination_boundaries(void) {
 static void test_reset_noise(void) {
   for (int k = 0; k < N_MJ; k++) {
     const spec_t *s = &specs[k];
+    int goal_reset = k == REACHER || k == PUSHER; /* test_goal_resets */
     ng_env_t *env = make(k), *twin = make(k);
     double obs[NG_MJ_MAX_OBS], obs2[NG_MJ_MAX_OBS], st[NG_MJ_MAX_STATE], st2[NG_MJ_MAX_STATE];
     int n = s->nq + s->nv;
@@ -625,10 +783,11 @@ static void test_reset_noise(void) {
     for (int draw = 0; draw < NOISE_DRAWS; draw++) {
       NG_CHECK_OK(ng_env_reset(env, obs));
       NG_CHECK_OK(ng_env_get_state(env, st));
-      if (k == ANT) NG_CHECK_CLOSE(sqrt(sumsq(4, st + 3)), 1.0, 0.0, 1e-15);
-      for (int i = 0; i < n; i++) {
-        /* The Ant's quaternion is normalised after the noise (MuJoCo 2.2, docs/mujoco.md). */
-        if (k == ANT && i >= 3 && i < 7) continue;
+      if (free_root(k)) NG_CHECK_CLOSE(sqrt(sumsq(4, st + 3)), 1.0, 0.0, 1e-15);
+      for (int i = 0; i < n && !goal_reset; i++) {
+        /* A free joint's quaternion is normalised after the noise (MuJoCo 2.2,
+         * docs/mujoco.md). */
+        if (free_root(k) && i >= 3 && i < 7) continue;
         double e = st[i] - (i < s->nq ? s->qpos0[i] : 0.0);
         int uniform = i < s->nq || !s->qvel_normal;
         if (uniform && !(fabs(e) <= s->noise)) out_of_range++;
@@ -636,8 +795,8 @@ static void test_reset_noise(void) {
       }
     }
     NG_CHECK(out_of_range == 0);
-    for (int i = 0; i < n; i++) {
-      if (k == ANT && i >= 3 && i < 7) continue;
+    for (int i = 0; i < n && !goal_reset; i++) {
+      if (free_root(k) && i >= 3 && i < 7) continue;
       int uniform = i < s->nq || !s->qvel_normal;
       double mean = sum[i] / NOISE_DRAWS, sd = sqrt(sum2[i] / NOISE_DRAWS - mean * mean);
       double want_sd = uniform ? s->noise / sqrt(3.0) : s->noise;
@@ -661,6 +820,69 @@ static void test_reset_noise(void) {
     ng_env_destroy(env);
     ng_env_destroy(twin);
   }
+}
+
+/* Reacher's and Pusher's resets: 4000 of each against reacher_v5.py's and pusher_v5.py's
+ * reset_model. Reacher: the arm's angles qpos0 + U(-0.1, 0.1), the goal uniform in the disk
+ * of radius 0.2 (so |goal|^2 ~ U(0, 0.04)), the arm's velocities U(-0.005, 0.005), the
+ * target's 0. Pusher: the arm at qpos0 = 0 exactly, the object uniform in [-0.3, 0] x
+ * [-0.2, 0.2] outside the half disk of radius 0.17 around the goal at 0 (so its mean x is
+ * (0.4 * -0.045 + 2/3 * 0.17^3) / (0.12 - pi 0.17^2 / 2) = -0.1974), the goal at 0,
+ * the arm's velocities U(-0.005, 0.005), the object's and goal's 0. */
+static void test_goal_resets(void) {
+  const double pi = 3.141592653589793;
+  double obs[NG_MJ_MAX_OBS], st[NG_MJ_MAX_STATE];
+  ng_env_t *env = make(REACHER);
+  ng_env_seed(env, 8, 0);
+  double g2 = 0, g2sq = 0, arm[2] = {0}, armsq[2] = {0}, vsq = 0;
+  int bad = 0;
+  for (int draw = 0; draw < NOISE_DRAWS; draw++) {
+    NG_CHECK_OK(ng_env_reset(env, obs));
+    NG_CHECK_OK(ng_env_get_state(env, st));
+    double r2 = st[2] * st[2] + st[3] * st[3];
+    bad += !(sqrt(r2) < 0.2) || !(fabs(st[2]) <= 0.2) || !(fabs(st[3]) <= 0.2);
+    bad += !(fabs(st[0]) <= 0.1 && fabs(st[1]) <= 0.1);
+    bad += !(fabs(st[4]) <= 0.005 && fabs(st[5]) <= 0.005) || st[6] != 0.0 || st[7] != 0.0;
+    bad += obs[4] != st[2] || obs[5] != st[3];
+    g2 += r2, g2sq += r2 * r2, vsq += st[4] * st[4];
+    for (int i = 0; i < 2; i++) arm[i] += st[i], armsq[i] += st[i] * st[i];
+  }
+  NG_CHECK(bad == 0);
+  double n = NOISE_DRAWS, sd_g2 = 0.04 / sqrt(12.0);
+  NG_CHECK_CLOSE(g2 / n, 0.02, 0.0, MEAN_SIGMAS * sd_g2 / sqrt(n));
+  NG_CHECK_CLOSE(sqrt(g2sq / n - (g2 / n) * (g2 / n)), sd_g2, STD_TOL, 0.0);
+  for (int i = 0; i < 2; i++) {
+    NG_CHECK_CLOSE(arm[i] / n, 0.0, 0.0, MEAN_SIGMAS * 0.1 / sqrt(3 * n));
+    NG_CHECK_CLOSE(sqrt(armsq[i] / n), 0.1 / sqrt(3.0), STD_TOL, 0.0);
+  }
+  NG_CHECK_CLOSE(sqrt(vsq / n), 0.005 / sqrt(3.0), STD_TOL, 0.0);
+  ng_env_destroy(env);
+
+  env = make(PUSHER);
+  ng_env_seed(env, 8, 1);
+  double ox = 0, ox2 = 0, oy = 0, pv = 0;
+  bad = 0;
+  for (int draw = 0; draw < NOISE_DRAWS; draw++) {
+    NG_CHECK_OK(ng_env_reset(env, obs));
+    NG_CHECK_OK(ng_env_get_state(env, st));
+    for (int i = 0; i < 7; i++) bad += st[i] != 0.0 || !(fabs(st[11 + i]) <= 0.005);
+    for (int i = 9; i < 11; i++) bad += st[i] != 0.0;
+    for (int i = 18; i < 22; i++) bad += st[i] != 0.0;
+    double x = st[7], y = st[8];
+    bad += !(x >= -0.3 && x <= 0.0 && fabs(y) <= 0.2 && sqrt(x * x + y * y) > 0.17);
+    ox += x, ox2 += x * x, oy += y, pv += st[11] * st[11];
+  }
+  NG_CHECK(bad == 0);
+  double area = 0.12 - pi * 0.17 * 0.17 / 2;
+  double want_x = (0.4 * -0.045 + 2.0 / 3.0 * 0.17 * 0.17 * 0.17) / area;
+  double sd_x = sqrt(ox2 / n - (ox / n) * (ox / n));
+  NG_CHECK(sd_x > 0.05 && sd_x < 0.1);
+  NG_CHECK_CLOSE(ox / n, want_x, 0.0, MEAN_SIGMAS * sd_x / sqrt(n));
+  NG_CHECK_CLOSE(oy / n, 0.0, 0.0, MEAN_SIGMAS * 0.2 / sqrt(n));
+  NG_CHECK_CLOSE(sqrt(pv / n), 0.005 / sqrt(3.0), STD_TOL, 0.0);
+  /* The goal's body sits at its model position: obs[20:23] is the goal's xpos. */
+  NG_CHECK(obs[20] == 0.45 && obs[21] == -0.05 && obs[22] == -0.323);
+  ng_env_destroy(env);
 }
 
 /* Truncated exactly at step 1000 (HalfCheetah never terminates), not before; set_state
@@ -691,7 +913,8 @@ static void test_time_limit(void) {
  * would be NG_ENONFINITE) and leaves the env as it was: state, and the caller's buffers
  * untouched; it can still step from there or reset. */
 static void test_non_finite(void) {
-  double obs[NG_MJ_MAX_OBS], st[NG_MJ_MAX_STATE], back[NG_MJ_MAX_STATE], a[8] = {0}, r = 7.0;
+  double obs[NG_MJ_MAX_OBS], st[NG_MJ_MAX_STATE], back[NG_MJ_MAX_STATE];
+  double a[NG_MJ_MAX_ACT] = {0}, r = 7.0;
   int term = 5, trunc = 5;
   for (int k = 0; k < N_MJ; k++) {
     const spec_t *s = &specs[k];
@@ -932,6 +1155,7 @@ int main(int argc, char **argv) {
   NG_TEST_RUN(test_set_state_observation);
   NG_TEST_RUN(test_termination_boundaries);
   NG_TEST_RUN(test_reset_noise);
+  NG_TEST_RUN(test_goal_resets);
   NG_TEST_RUN(test_time_limit);
   NG_TEST_RUN(test_non_finite);
   NG_TEST_RUN(test_many_envs);

@@ -55,6 +55,11 @@ static const zoo_t zoo[] = {
     {"Walker2d-v5", 1, 0.99, 0.01},
     {"HalfCheetah-v5", 1, 0.99, 0.04},
     {"Ant-v5", 1, 0.99, 0.01},
+    /* no zoo entry: mujoco-defaults, natgrad's documented choice (src/rl/config.c) */
+    {"Reacher-v5", 1, 0.99, 0.01},
+    {"Pusher-v5", 1, 0.99, 0.01},
+    {"Humanoid-v5", 1, 0.99, 0.01},
+    {"HumanoidStandup-v5", 1, 0.99, 0.01},
 };
 #define N_ZOO (sizeof zoo / sizeof zoo[0])
 

@@ -22,6 +22,7 @@ static const ng_env_def_t *const ng__env_builtin[] = {
     &ng_env_mountain_car.def,  &ng_env_mountain_car_continuous.def,
     &ng_mj_inverted_pendulum.def, &ng_mj_inverted_double_pendulum.def, &ng_mj_swimmer.def,
     &ng_mj_hopper.def, &ng_mj_walker2d.def, &ng_mj_half_cheetah.def, &ng_mj_ant.def,
+    &ng_mj_reacher.def, &ng_mj_pusher.def, &ng_mj_humanoid.def, &ng_mj_humanoid_standup.def,
 };
 #define NG__ENV_BUILTIN (sizeof ng__env_builtin / sizeof ng__env_builtin[0])
 

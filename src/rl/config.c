@@ -119,7 +119,15 @@
  * settings, seeds 0-2: returns 178, 195, 64 after 1M steps). At std 0.37 the control cost
  * is about 0.5 and episodes last, and the same run walks (docs/mujoco.md). The published
  * SB3 figure is from Ant-v3, whose contact forces read as zeros under mujoco-py 2 and so
- * cost nothing; v5 observes and charges them. */
+ * cost nothing; v5 observes and charges them.
+ *
+ * Reacher-v5, Pusher-v5, Humanoid-v5 and HumanoidStandup-v5 have no TRPO entry in the zoo
+ * (and SB3-contrib published no TRPO figure for them). natgrad gives them the zoo's
+ * mujoco-defaults above, the settings the zoo uses for every MuJoCo task it tuned TRPO on,
+ * rather than the bare `default` (SB3-contrib's TRPO defaults, no normalisation): these four
+ * have unscaled observations (Humanoid's 348 include inertias and contact forces of very
+ * different magnitudes) and rewards (HumanoidStandup's are ~40-100 per step), which
+ * VecNormalize is there for. Measured in docs/mujoco.md. */
 
 /* What a row normalises: nothing, VecNormalize's observations and rewards (the zoo's
  * `normalize: true`), or the observations alone (baselines' normalize_observations). */
@@ -153,6 +161,12 @@ static const ng__zoo_entry_t ng__zoo[] = {
      0.04},
     /* init_log_std -1: natgrad's deviation, see above */
     {"Ant-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, -1.0, 25, 0},
+    /* no zoo entry: mujoco-defaults (natgrad's choice, see above) */
+    {"Reacher-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"Pusher-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"Humanoid-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"HumanoidStandup-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25,
+     0},
 };
 
 /* ---- the key table ------------------------------------------------------------------------

@@ -24,41 +24,45 @@
 #include "envs/mujoco/mj_env.h"
 
 #define NG_MJ_R8(x) x, x, x, x, x, x, x, x
-#define NG_MJ_R105(x) NG_MJ_R8(NG_MJ_R8(x)), NG_MJ_R8(x), NG_MJ_R8(x), NG_MJ_R8(x), NG_MJ_R8(x), \
-                      NG_MJ_R8(x), x
-const double ng_mj_inf[NG_MJ_MAX_OBS] = {NG_MJ_R105(INFINITY)};
-const double ng_mj_minus_inf[NG_MJ_MAX_OBS] = {NG_MJ_R105(-INFINITY)};
-const double ng_mj_ones[NG_MJ_MAX_ACT] = {NG_MJ_R8(1.0)};
-const double ng_mj_minus_ones[NG_MJ_MAX_ACT] = {NG_MJ_R8(-1.0)};
+#define NG_MJ_R64(x) NG_MJ_R8(NG_MJ_R8(x))
+/* 348 = 5 x 64 + 3 x 8 + 4 */
+#define NG_MJ_R348(x) NG_MJ_R64(x), NG_MJ_R64(x), NG_MJ_R64(x), NG_MJ_R64(x), NG_MJ_R64(x), \
+                      NG_MJ_R8(x), NG_MJ_R8(x), NG_MJ_R8(x), x, x, x, x
+const double ng_mj_inf[NG_MJ_MAX_OBS] = {NG_MJ_R348(INFINITY)};
+const double ng_mj_minus_inf[NG_MJ_MAX_OBS] = {NG_MJ_R348(-INFINITY)};
+const double ng_mj_ones[NG_MJ_MAX_ACT] = {NG_MJ_R8(1.0), NG_MJ_R8(1.0), 1.0};
+const double ng_mj_minus_ones[NG_MJ_MAX_ACT] = {NG_MJ_R8(-1.0), NG_MJ_R8(-1.0), -1.0};
 
 /* NumPy's pairwise summation of float64 (numpy/_core/src/umath/loops_utils.h.src): under 8
  * terms a plain loop; up to 128, eight running sums over blocks of 8, combined as a tree,
- * then the rest one by one; above, split in two halves of a multiple of 8. */
-static double ng_mj_pairwise_sumsq(const double *x, size_t n) {
+ * then the rest one by one; above, split in two halves of a multiple of 8. The terms are
+ * x[i] or, with `square`, x[i] * x[i] (np.square's product). */
+#define NG_MJ_TERM(i) (square ? x[i] * x[i] : x[i])
+static double ng_mj_pairwise(const double *x, size_t n, int square) {
   if (n < 8) {
     double res = -0.0;
-    for (size_t i = 0; i < n; i++) res += x[i] * x[i];
+    for (size_t i = 0; i < n; i++) res += NG_MJ_TERM(i);
     return res;
   }
   if (n <= 128) {
     double r[8];
-    for (int j = 0; j < 8; j++) r[j] = x[j] * x[j];
+    for (int j = 0; j < 8; j++) r[j] = NG_MJ_TERM(j);
     size_t i;
     for (i = 8; i < n - (n % 8); i += 8)
-      for (int j = 0; j < 8; j++) r[j] += x[i + j] * x[i + j];
+      for (int j = 0; j < 8; j++) r[j] += NG_MJ_TERM(i + j);
     double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; i++) res += x[i] * x[i];
+    for (; i < n; i++) res += NG_MJ_TERM(i);
     return res;
   }
   size_t n2 = n / 2;
   n2 -= n2 % 8;
-  return ng_mj_pairwise_sumsq(x, n2) + ng_mj_pairwise_sumsq(x + n2, n - n2);
+  return ng_mj_pairwise(x, n2, square) + ng_mj_pairwise(x + n2, n - n2, square);
 }
+#undef NG_MJ_TERM
 
-double ng_mj_sum_squares(size_t n, const double *x) {
-  /* np.add.reduce starts from the identity 0.0 and adds the pairwise sum of all terms. */
-  return 0.0 + ng_mj_pairwise_sumsq(x, n);
-}
+/* np.add.reduce starts from the identity 0.0 and adds the pairwise sum of all terms. */
+double ng_mj_sum_squares(size_t n, const double *x) { return 0.0 + ng_mj_pairwise(x, n, 1); }
+double ng_mj_sum(size_t n, const double *x) { return 0.0 + ng_mj_pairwise(x, n, 0); }
 
 #ifndef NG_HAVE_MUJOCO
 
@@ -113,7 +117,7 @@ void ng_mj_env_view(const ng_mj_env_t *env, ng_mj_view_t *view) {
 
 #define NG_MJ_MODELS(X)                                                                      \
   X(inverted_pendulum) X(inverted_double_pendulum) X(swimmer) X(hopper) X(walker2d)         \
-  X(half_cheetah) X(ant)
+  X(half_cheetah) X(ant) X(reacher) X(pusher) X(humanoid) X(humanoid_standup)
 
 #define NG_MJ_DECLARE_XML(name)                                                              \
   extern const unsigned char ng_mj_xml_##name[];                                             \
@@ -257,6 +261,11 @@ static void ng_mj_view_of(const mjModel *m, const mjData *d, ng_mj_view_t *v) {
   v->site_xpos = d->site_xpos;
   v->cfrc_ext = d->cfrc_ext;
   v->qfrc_constraint = d->qfrc_constraint;
+  v->xipos = d->xipos;
+  v->body_mass = m->body_mass;
+  v->cinert = d->cinert;
+  v->cvel = d->cvel;
+  v->qfrc_actuator = d->qfrc_actuator;
 }
 
 void ng_mj_env_view(const ng_mj_env_t *env, ng_mj_view_t *view) {
@@ -337,11 +346,15 @@ int ng_mj_env_reset(ng_mj_env_t *env, ng_rng_t *rng, double *obs) {
   const ng_mj_task_t *task = env->task;
   double qpos[NG_MJ_MAX_STATE], qvel[NG_MJ_MAX_STATE];
   double s = task->reset_noise_scale;
-  /* init_qpos + np_random.uniform(low=-s, high=s, size=nq), then the qvel noise. */
-  for (int i = 0; i < m->nq; i++) qpos[i] = m->qpos0[i] + ng_rng_uniform_range(rng, -s, s);
-  for (int i = 0; i < m->nv; i++)
-    qvel[i] = task->qvel_noise == NG_MJ_QVEL_NORMAL ? 0.0 + s * ng_rng_normal(rng)
-                                                    : 0.0 + ng_rng_uniform_range(rng, -s, s);
+  if (task->reset) {
+    task->reset(m->qpos0, rng, qpos, qvel);
+  } else {
+    /* init_qpos + np_random.uniform(low=-s, high=s, size=nq), then the qvel noise. */
+    for (int i = 0; i < m->nq; i++) qpos[i] = m->qpos0[i] + ng_rng_uniform_range(rng, -s, s);
+    for (int i = 0; i < m->nv; i++)
+      qvel[i] = task->qvel_noise == NG_MJ_QVEL_NORMAL ? 0.0 + s * ng_rng_normal(rng)
+                                                      : 0.0 + ng_rng_uniform_range(rng, -s, s);
+  }
   ng_mj_load_state(env, qpos, qvel);
   ng_mj_observe(env, obs);
   return NG_OK;

@@ -12,15 +12,16 @@
 #ifndef NG_MJ_ENV_H
 #define NG_MJ_ENV_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "envs/env_impl.h"
 #include "natgrad/env.h"
 
-/* Largest sizes over the tasks (Ant): observation, qpos+qvel, action. */
-#define NG_MJ_MAX_OBS 105
-#define NG_MJ_MAX_STATE 29
-#define NG_MJ_MAX_ACT 8
+/* Largest sizes over the tasks (Humanoid): observation, qpos+qvel, action. */
+#define NG_MJ_MAX_OBS 348
+#define NG_MJ_MAX_STATE 47
+#define NG_MJ_MAX_ACT 17
 /* Quantities a task reads before a step to difference them after it (x, y). */
 #define NG_MJ_MAX_TRACK 2
 
@@ -35,6 +36,11 @@ typedef struct {
   const double *site_xpos;       /* nsite x 3 */
   const double *cfrc_ext;        /* nbody x 6: external (contact) force/torque per body */
   const double *qfrc_constraint; /* nv: constraint force in joint space */
+  const double *xipos;           /* nbody x 3: bodies' centres of mass */
+  const double *body_mass;       /* nbody (the model's) */
+  const double *cinert;          /* nbody x 10: com-based inertia and mass */
+  const double *cvel;            /* nbody x 6: com-based velocity (rotation, translation) */
+  const double *qfrc_actuator;   /* nv: actuator force in joint space */
 } ng_mj_view_t;
 
 /* Reset noise: qpos = qpos0 + U(-scale, scale) per coordinate, then qvel = 0 + noise, where
@@ -53,6 +59,9 @@ typedef struct ng_mj_task {
   ng_mj_qvel_noise_t qvel_noise;
   /* Reads the quantities the reward differences over the step (before it), or NULL. */
   void (*track)(const ng_mj_view_t *v, double *tracked);
+  /* Reacher and Pusher draw their own reset state (a goal, no noise on some coordinates):
+   * qpos and qvel from qpos0 and rng. NULL: the noise described by the two fields above. */
+  void (*reset)(const double *qpos0, ng_rng_t *rng, double *qpos, double *qvel);
   /* After the step: the reward and terminated flag. `before` is what track read before
    * the step, `action` the caller's (unclipped) action, dt the env step's duration. */
   void (*reward)(const ng_mj_view_t *v, const double *before, const double *action, double dt,
@@ -69,6 +78,10 @@ extern const ng_mj_task_t ng_mj_hopper;
 extern const ng_mj_task_t ng_mj_walker2d;
 extern const ng_mj_task_t ng_mj_half_cheetah;
 extern const ng_mj_task_t ng_mj_ant;
+extern const ng_mj_task_t ng_mj_reacher;
+extern const ng_mj_task_t ng_mj_pusher;
+extern const ng_mj_task_t ng_mj_humanoid;
+extern const ng_mj_task_t ng_mj_humanoid_standup;
 
 /* The engine's callbacks for a task's definition (mj_env.c); create reads the task from
  * the definition's user pointer. */
@@ -136,6 +149,14 @@ void ng_mj_env_view(const ng_mj_env_t *env, ng_mj_view_t *view);
 /* sum(x[i]^2) summed as NumPy's np.sum(np.square(x)) sums float64 (pairwise, 8 partial
  * sums over blocks), so that control and contact costs round as Gymnasium's. */
 double ng_mj_sum_squares(size_t n, const double *x);
+/* sum(x[i]) as np.sum(x) sums a contiguous float64 array (the same pairwise order). */
+double ng_mj_sum(size_t n, const double *x);
+
+/* |x| of a 3-vector as np.linalg.norm computes it: sqrt(x.dot(x)), the dot product summed
+ * left to right (checked against Debian's NumPy 1.24 on 20 000 vectors). */
+static inline double ng_mj_norm3(const double *x) {
+  return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+}
 
 /* min(max(x, lo), hi), as np.clip. */
 static inline double ng_mj_clip(double x, double lo, double hi) {
