@@ -25,6 +25,8 @@
 #endif
 
 #define NG__PREFIX_MAX 64
+/* At the start of each emitted function: clang's contraction off for its body only. */
+#define NG__CLANG "#if defined(__clang__)\n#pragma clang fp contract(off)\n#endif\n"
 
 typedef struct {
   FILE *f;
@@ -88,6 +90,7 @@ static void ng__emit_tanh(ng__w_t *w, const char *p) {
   ng__out(w,
           "/* natgrad's tanh (src/mlp_kernels.c), one value at a time. */\n"
           "static inline %s %s_tanh(%s x) {\n"
+          NG__CLANG
           "  %s ax, res;\n"
           "  if (x == 0%s) return x; /* -0 stays -0 */\n"
           "  ax = x < 0%s ? -x : x;\n"
@@ -221,8 +224,10 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
           " * for an observation outside its space (NaN or Inf; a Discrete index that is not an\n"
           " * integer in range). Reentrant: state lives on the stack.\n"
           " *\n"
-          " * Compile without floating-point contraction or fast-math: -ffp-contract=off (GCC's\n"
-          " * default only in the -std=c99/c11 modes; gnu modes and clang may fuse a * b + c).\n",
+          " * No floating-point contraction: a * b + c must not become a fused multiply-add. The\n"
+          " * header turns it off for its functions with GCC's and clang's pragmas (clang's\n"
+          " * -ffp-contract=fast overrides its pragma); other compilers: -ffp-contract=off or\n"
+          " * their equivalent. No -ffast-math.\n",
           p, T, T, P, P);
   if (w.f32)
     ng__out(&w, " * In float the actions differ from natgrad's double ones by rounding; on any\n"
@@ -255,7 +260,11 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
     ng__array(&w, p, name, r, wl + ng_mlp_size(mlp, l + 1) * c, 0, what);
   }
 
-  /* the helpers */
+  /* the helpers, and the policy: no contraction of a * b + c into a fused multiply-add
+   * (which rounds once where natgrad rounds twice), whatever the includer's flags; clang's
+   * -ffp-contract=fast overrides its pragma, which scopes to each function's body (NG__CLANG) */
+  ng__out(&w, "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC push_options\n"
+              "#pragma GCC optimize(\"fp-contract=off\")\n#endif\n\n");
   int any_tanh = 0;
   for (size_t l = 0; l < L; l++) any_tanh |= ng_mlp_act(mlp, l) == NG_ACT_TANH;
   if (any_tanh) ng__emit_tanh(&w, p);
@@ -265,6 +274,7 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
           " * in a fixed tree, the last c %% 8 terms follow in order, the bias comes last. */\n"
           "static inline void %s_layer(int r, int c, const %s *w, const %s *b, const %s *a,\n"
           "                            %s *z, int act) {\n"
+          NG__CLANG
           "  int j, k, q;\n"
           "  const int c8 = c - c %% 8;\n"
           "  for (j = 0; j < r; j++) {\n"
@@ -283,7 +293,7 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
 
   /* the policy */
   const char *cur = "obs";
-  ng__out(&w, "static inline int %s_act(const %s *obs, %s *act) {\n", p, T, T);
+  ng__out(&w, "static inline int %s_act(const %s *obs, %s *act) {\n" NG__CLANG, p, T, T);
   ng__out(&w, "  %s x[%zu], h[2][%zu], y[%zu];\n  int i;\n", T, n_in, widest ? widest : 1,
           n_mode);
   if (os->kind == NG_SPACE_DISCRETE) {
@@ -354,7 +364,8 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
     }
   }
   }
-  ng__out(&w, "  return 0;\n}\n\n#endif\n");
+  ng__out(&w, "  return 0;\n}\n\n#if defined(__GNUC__) && !defined(__clang__)\n"
+              "#pragma GCC pop_options\n#endif\n#endif\n");
   if (info) *info = in;
   if (w.bad || ferror(out))
     return ng_error_set(err, NG_EIO, "export: %s", w.bad == 2 ? "a value has no finite literal"

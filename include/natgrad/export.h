@@ -15,7 +15,8 @@
  * nothing, allocates nothing, writes no global, calls no libm (its tanh is natgrad's own
  * algorithm, scalar), and keeps its weights in static const arrays (flash on a
  * microcontroller). In f64 its actions equal ng_rl_predict's bit for bit when it is
- * compiled without floating-point contraction (-ffp-contract=off; no -ffast-math) on a
+ * compiled without floating-point contraction (its pragmas turn it off for GCC and clang,
+ * except under clang's -ffp-contract=fast; else -ffp-contract=off; no -ffast-math) on a
  * target whose double arithmetic is IEEE binary64 evaluated in double (FLT_EVAL_METHOD 0:
  * x86-64, AArch64, ARM, not x87), and when the library was built with GCC or clang (the
  * one-row forward's summation order of src/mlp_kernels.c's vector kernels, which the header

@@ -1,0 +1,60 @@
+# natgrad export (issue 15): an exported policy header against the library, and the CLI's
+# errors. Each test trains a short run, exports it in f64 and f32, compiles the headers with
+# the build's C compiler (-Wall -Wextra -Werror -pedantic -ffp-contract=off) into shared
+# objects that export_check loads (tests/export/export_check.c says what it checks; once more
+# for f64 built -std=gnu99 -march=native without -ffp-contract=off), checks
+# that every other C / C++ compiler found compiles them warning-free, and that the header's
+# 10 episodes print natgrad eval's mean return.
+if(TARGET natgrad_cli)
+  add_executable(export_check ${CMAKE_SOURCE_DIR}/tests/export/export_check.c)
+  target_link_libraries(export_check PRIVATE natgrad ${CMAKE_DL_LIBS})
+  find_program(NG_EXPORT_GCC gcc)
+  find_program(NG_EXPORT_CLANG clang)
+  find_program(NG_EXPORT_GXX g++)
+  find_program(NG_EXPORT_CLANGXX clang++)
+  set(NG_EXPORT_DIR ${CMAKE_BINARY_DIR}/export_tests)
+  file(MAKE_DIRECTORY ${NG_EXPORT_DIR})
+  set(NG_EXPORT_ENVS CartPole-v1 2048 Pendulum-v1 4096)
+  if(NG_MUJOCO AND NG_MUJOCO_INCLUDE_DIR AND NG_MUJOCO_LIBRARY)
+    list(APPEND NG_EXPORT_ENVS Hopper-v5 2048)
+  endif()
+  while(NG_EXPORT_ENVS)
+    list(POP_FRONT NG_EXPORT_ENVS env steps)
+    add_test(NAME export_${env} COMMAND sh -c [=[
+      cli=$0; check=$1; cc=$2; src=$3; dir=$4/$5; env=$5; steps=$6; shift 6
+      rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
+      "$cli" train --env "$env" --steps "$steps" --seed 1 --eval-episodes 0 --out run \
+        --quiet || exit 1
+      "$cli" export run --out p64.h --prefix pol || exit 1
+      "$cli" export run --out p32.h --prefix pol --precision f32 || exit 1
+      flags="-Wall -Wextra -Werror -pedantic -ffp-contract=off"
+      for p in 64 32; do
+        t=double; [ $p = 32 ] && t=float
+        $cc -std=c99 $flags -O2 -fPIC -shared -DNG_POLICY="\"p$p.h\"" -DNG_T=$t -I. \
+          "$src/shim.c" -o shim$p.so || exit 1
+        for other in "$@"; do
+          case $other in *++) std=-std=c++98; lang=c++ ;; *) std=-std=c99; lang=c ;; esac
+          $other -x $lang $std $flags -DNG_POLICY="\"p$p.h\"" -DNG_T=$t -I. -c "$src/shim.c" \
+            -o /dev/null || { echo "$other: p$p.h"; exit 1; }
+        done
+      done
+      echo "compiled with $cc and: $*"
+      "$check" run/checkpoint.ngc ./shim64.so ./shim32.so > check.out || { cat check.out; exit 1; }
+      cat check.out
+      # the header's own pragmas keep contraction off where the flags do not: a GNU mode,
+      # the host's FMA units, no -ffp-contract=off
+      $cc -std=gnu99 -march=native -O2 -fPIC -shared -DNG_POLICY='"p64.h"' -DNG_T=double -I. \
+        "$src/shim.c" -o shim64g.so || exit 1
+      "$check" run/checkpoint.ngc ./shim64g.so ./shim32.so > check_gnu.out \
+        || { cat check_gnu.out; echo "-std=gnu99 -march=native"; exit 1; }
+      want=$(sed -n 's/^header f64: \(mean return [^ ]* ± [^ ]*\) .*/\1/p' check.out)
+      "$cli" eval run --episodes 10 | tee eval.out | grep -qF "$want" \
+        || { cat eval.out; echo "natgrad eval does not print: $want"; exit 1; }
+      echo "natgrad eval prints the same: $want"
+    ]=] $<TARGET_FILE:natgrad_cli> $<TARGET_FILE:export_check> ${CMAKE_C_COMPILER}
+      ${CMAKE_SOURCE_DIR}/tests/export ${NG_EXPORT_DIR} ${env} ${steps} ${NG_EXPORT_GCC}
+      ${NG_EXPORT_CLANG} ${NG_EXPORT_GXX} ${NG_EXPORT_CLANGXX})
+    set_tests_properties(export_${env} PROPERTIES TIMEOUT 300 ENVIRONMENT
+                         "OPENBLAS_NUM_THREADS=1")
+  endwhile()
+endif()
