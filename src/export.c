@@ -383,7 +383,7 @@ int ng_export_c_file(const ng_rl_t *t, const ng_export_opts_t *opts, const char 
   if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
     return ng_error_set(err, NG_EINVAL, "export: path too long");
   FILE *f = fopen(tmp, "w");
-  if (!f) return ng_error_set(err, NG_EIO, "export: cannot write %s: %s", tmp, strerror(errno));
+  if (!f) return ng_error_set(err, NG_EIO, "export: cannot write %s: %s", path, strerror(errno));
   int s = ng_export_c(t, opts, f, info, err);
   int e = 0;
   if (fclose(f) != 0 && !s) {

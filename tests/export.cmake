@@ -57,4 +57,56 @@ if(TARGET natgrad_cli)
     set_tests_properties(export_${env} PROPERTIES TIMEOUT 300 ENVIRONMENT
                          "OPENBLAS_NUM_THREADS=1")
   endwhile()
+
+  # The CLI's refusals: each a one-line error and the exit code of the other commands; a
+  # refused or failed export leaves an existing header as it was.
+  add_test(NAME export_cli_errors COMMAND sh -c [=[
+    cli=$0; dir=$1; rm -rf "$dir"; mkdir -p "$dir/empty"; cd "$dir" || exit 1
+    expect() { # STATUS REGEX ARG...
+      want=$1; re=$2; shift 2
+      out=$("$cli" export "$@" 2>&1); rc=$?
+      printf '%s\n[exit status %s, expected %s]\n' "$out" "$rc" "$want"
+      [ "$rc" -eq "$want" ] || exit 1
+      printf '%s\n' "$out" | grep -Eq -- "$re" || { echo "no line matches: $re"; exit 1; }
+    }
+    "$cli" train --env CartPole-v1 --steps 1024 --eval-episodes 0 --out run --quiet || exit 1
+    expect 2 "which run" --out p.h
+    expect 2 "--out FILE is required" run
+    expect 2 "no checkpoint: 'nowhere' does not exist" nowhere --out p.h
+    expect 2 "empty" empty --out p.h
+    expect 2 "--precision: expected f64 or f32, got 'f16'" run --out p.h --precision f16
+    expect 2 "prefix '9x' is not a C identifier" run --out p.h --prefix 9x
+    expect 2 "unknown option '--bogus'" run --out p.h --bogus
+    expect 0 "p.h: policy_act for CartPole-v1" run --out p.h
+    cp p.h p.orig
+    expect 2 "p.h already exists \(--force replaces it\)" run --out p.h --precision f32
+    cmp p.h p.orig || { echo "a refused export changed the header"; exit 1; }
+    expect 1 "cannot write nodir/p.h: No such file or directory" run --out nodir/p.h
+    mkdir ro && chmod 555 ro
+    [ -w ro ] || expect 1 "cannot write ro/p.h: Permission denied" run --out ro/p.h
+    # a damaged latest checkpoint: the previous one, with a warning; both damaged: refused
+    cp run/checkpoint.ngc run/checkpoint.prev.ngc
+    printf 'garbage' | dd of=run/checkpoint.ngc bs=1 seek=100 conv=notrunc 2>/dev/null
+    expect 0 "warning: .*checkpoint.prev.ngc" run --out p.h --force
+    cmp p.h p.orig || { echo "the previous checkpoint exported differently"; exit 1; }
+    printf 'garbage' | dd of=run/checkpoint.prev.ngc bs=1 seek=100 conv=notrunc 2>/dev/null
+    expect 1 "cannot load checkpoint" run --out p.h --force
+    cmp p.h p.orig || { echo "a failed export changed the header"; exit 1; }
+    expect 1 "cannot load checkpoint" run/checkpoint.ngc --out p.h --force
+    ls *.tmp 2>/dev/null && { echo "a temporary file was left"; exit 1; }
+    exit 0
+  ]=] $<TARGET_FILE:natgrad_cli> ${NG_EXPORT_DIR}/cli_errors)
+  set_tests_properties(export_cli_errors PROPERTIES TIMEOUT 120 ENVIRONMENT
+                       "OPENBLAS_NUM_THREADS=1")
+
+  # The f32 header on a Cortex-M4F under qemu, bit for bit against the host's f32 build, and
+  # its flash and RAM (scripts/export_mcu.sh); skipped without the ARM toolchain and qemu.
+  set(NG_EXPORT_MCU_ENVS CartPole-v1)
+  if(NG_MUJOCO AND NG_MUJOCO_INCLUDE_DIR AND NG_MUJOCO_LIBRARY)
+    list(APPEND NG_EXPORT_MCU_ENVS Hopper-v5)
+  endif()
+  add_test(NAME export_cortex_m4 COMMAND ${CMAKE_SOURCE_DIR}/scripts/export_mcu.sh
+           $<TARGET_FILE:natgrad_cli> ${NG_EXPORT_DIR}/cortex_m4 ${NG_EXPORT_MCU_ENVS})
+  set_tests_properties(export_cortex_m4 PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "OPENBLAS_NUM_THREADS=1;CC=${CMAKE_C_COMPILER}")
 endif()
