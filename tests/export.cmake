@@ -14,17 +14,23 @@ if(TARGET natgrad_cli)
   find_program(NG_EXPORT_CLANGXX clang++)
   set(NG_EXPORT_DIR ${CMAKE_BINARY_DIR}/export_tests)
   file(MAKE_DIRECTORY ${NG_EXPORT_DIR})
-  set(NG_EXPORT_ENVS CartPole-v1 2048 Pendulum-v1 4096)
+  # export_check loads the example plugin (Discrete observations fed one-hot; MultiDiscrete
+  # and MultiBinary actions) as natgrad does: the library's symbols exported to it
+  set_target_properties(export_check PROPERTIES ENABLE_EXPORTS ON)
+  set(NG_RING $<TARGET_FILE:ng_plugin_ring>)
+  set(NG_EXPORT_ENVS CartPole-v1 2048 - Pendulum-v1 4096 - Ring-v0 2048 ${NG_RING}
+                     Switches-v0 2048 ${NG_RING})
   if(NG_MUJOCO AND NG_MUJOCO_INCLUDE_DIR AND NG_MUJOCO_LIBRARY)
-    list(APPEND NG_EXPORT_ENVS Hopper-v5 2048)
+    list(APPEND NG_EXPORT_ENVS Hopper-v5 2048 -)
   endif()
   while(NG_EXPORT_ENVS)
-    list(POP_FRONT NG_EXPORT_ENVS env steps)
+    list(POP_FRONT NG_EXPORT_ENVS env steps plugin)
     add_test(NAME export_${env} COMMAND sh -c [=[
-      cli=$0; check=$1; cc=$2; src=$3; dir=$4/$5; env=$5; steps=$6; shift 6
+      cli=$0; check=$1; cc=$2; src=$3; dir=$4/$5; env=$5; steps=$6; plugin=$7; shift 7
       rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
+      pflag=; [ "$plugin" = - ] || pflag="--plugin $plugin"
       "$cli" train --env "$env" --steps "$steps" --seed 1 --eval-episodes 0 --out run \
-        --quiet || exit 1
+        --quiet $pflag || exit 1
       "$cli" export run --out p64.h --prefix pol || exit 1
       "$cli" export run --out p32.h --prefix pol --precision f32 || exit 1
       flags="-Wall -Wextra -Werror -pedantic -ffp-contract=off"
@@ -39,20 +45,21 @@ if(TARGET natgrad_cli)
         done
       done
       echo "compiled with $cc and: $*"
-      "$check" run/checkpoint.ngc ./shim64.so ./shim32.so > check.out || { cat check.out; exit 1; }
+      "$check" run/checkpoint.ngc ./shim64.so ./shim32.so $plugin > check.out \
+        || { cat check.out; exit 1; }
       cat check.out
       # the header's own pragmas keep contraction off where the flags do not: a GNU mode,
       # the host's FMA units, no -ffp-contract=off
       $cc -std=gnu99 -march=native -O2 -fPIC -shared -DNG_POLICY='"p64.h"' -DNG_T=double -I. \
         "$src/shim.c" -o shim64g.so || exit 1
-      "$check" run/checkpoint.ngc ./shim64g.so ./shim32.so > check_gnu.out \
+      "$check" run/checkpoint.ngc ./shim64g.so ./shim32.so $plugin > check_gnu.out \
         || { cat check_gnu.out; echo "-std=gnu99 -march=native"; exit 1; }
       want=$(sed -n 's/^header f64: \(mean return [^ ]* ± [^ ]*\) .*/\1/p' check.out)
       "$cli" eval run --episodes 10 | tee eval.out | grep -qF "$want" \
         || { cat eval.out; echo "natgrad eval does not print: $want"; exit 1; }
       echo "natgrad eval prints the same: $want"
     ]=] $<TARGET_FILE:natgrad_cli> $<TARGET_FILE:export_check> ${CMAKE_C_COMPILER}
-      ${CMAKE_SOURCE_DIR}/tests/export ${NG_EXPORT_DIR} ${env} ${steps} ${NG_EXPORT_GCC}
+      ${CMAKE_SOURCE_DIR}/tests/export ${NG_EXPORT_DIR} ${env} ${steps} ${plugin} ${NG_EXPORT_GCC}
       ${NG_EXPORT_CLANG} ${NG_EXPORT_GXX} ${NG_EXPORT_CLANGXX})
     set_tests_properties(export_${env} PROPERTIES TIMEOUT 300 ENVIRONMENT
                          "OPENBLAS_NUM_THREADS=1")

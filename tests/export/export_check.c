@@ -1,6 +1,6 @@
 /* Checks an exported policy (natgrad export) against the library it came from:
  *
- *   export_check CHECKPOINT SHIM64.so SHIM32.so
+ *   export_check CHECKPOINT SHIM64.so SHIM32.so [PLUGIN.so | -]
  *
  * SHIMnn.so is tests/export/shim.c compiled over the f64 / f32 header. Checked, each a
  * failure if it does not hold:
@@ -73,9 +73,13 @@ static int check_tanh(double (*tanh64)(double)) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) return fail("usage: export_check CHECKPOINT SHIM64.so SHIM32.so");
+  if (argc != 4 && argc != 5)
+    return fail("usage: export_check CHECKPOINT SHIM64.so SHIM32.so [PLUGIN.so | -]");
   ng_error_t err;
   ng_rl_t *t;
+  ng_plugin_info_t pinfo;
+  if (argc == 5 && strcmp(argv[4], "-") && ng_plugin_load(argv[4], &pinfo, &err))
+    return fail(err.message);
   if (ng_rl_load(&t, argv[1], &err)) return fail(err.message);
   void *l64 = dlopen(argv[2], RTLD_NOW), *l32 = dlopen(argv[3], RTLD_NOW);
   if (!l64 || !l32) return fail(dlerror());
@@ -92,6 +96,24 @@ int main(int argc, char **argv) {
   const size_t ad = ng_space_size(&info->action_space);
   const long cap = info->max_episode_steps > 0 ? info->max_episode_steps : 1000000;
   if (od > MAX_DIM || ad > MAX_DIM) return fail("space too large for this test");
+
+  /* observations outside the space: refused by both, act left alone */
+  {
+    double bad[4][MAX_DIM] = {{0}}, a[MAX_DIM], keep[MAX_DIM];
+    bad[0][0] = NAN;
+    bad[1][od - 1] = -INFINITY;
+    bad[2][0] = info->observation_space.kind == NG_SPACE_DISCRETE
+                    ? (double)info->observation_space.dim : NAN;
+    bad[3][0] = info->observation_space.kind == NG_SPACE_DISCRETE ? 0.5 : INFINITY;
+    for (int i = 0; i < 4; i++) {
+      for (size_t j = 0; j < ad; j++) a[j] = keep[j] = 42.0 + (double)j;
+      if (ng_rl_predict(t, 1, bad[i], 1, NULL, a, &err) == NG_OK)
+        return fail("ng_rl_predict took an observation outside the space");
+      if (act64(bad[i], a) != -1 || memcmp(a, keep, ad * sizeof *a))
+        return fail("the header took an observation outside the space, or wrote act");
+    }
+    printf("4 observations outside the space: refused by both\n");
+  }
 
   double ret_lib[N_EVAL32], ret_hdr[N_EVAL], ret32[N_EVAL32];
   if (ng_rl_evaluate(t, N_EVAL32, EVAL_SEED, 1, ret_lib, &err)) return fail(err.message);
