@@ -194,7 +194,7 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
     for (size_t j = 0; j < t->act_size; j++)
       n_clip += isfinite(t->act_low[j]) + isfinite(t->act_high[j]);
   in.n_consts = (cfg->normalize_obs ? 2 * n_in : 0) + n_clip;
-  in.flops += (cfg->normalize_obs ? 4 * n_in : 0) + n_clip;
+  in.flops += cfg->normalize_obs ? 2 * n_in : 0;
   in.bytes = (in.n_params + in.n_consts) * tsize;
   in.stack = (n_in + 2 * widest + n_mode + 8) * tsize;
 
@@ -203,7 +203,13 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
           "/* %s: a natgrad policy as C, written by `natgrad export`. C99 and C++; includes\n"
           " * nothing, allocates nothing, writes no global, calls no libm.\n"
           " *\n", p);
-  if (opts->run) ng__out(&w, " *   run          %s\n", opts->run);
+  if (opts->run) {
+    /* the name as given, but nothing that could end the comment or the line */
+    ng__out(&w, " *   run          ");
+    for (const char *c = opts->run; *c; c++)
+      ng__out(&w, "%c", (*c == '*' && c[1] == '/') || !isprint((unsigned char)*c) ? '?' : *c);
+    ng__out(&w, "\n");
+  }
   ng__out(&w,
           " *   environment  %s: observation %s, action %s\n"
           " *   trained      %ld environment steps, %ld iterations (%s, seed %llu)\n"
