@@ -43,7 +43,7 @@ static void ng__out(ng__w_t *w, const char *fmt, ...)
 static void ng__out(ng__w_t *w, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  if (vfprintf(w->f, fmt, ap) < 0) w->bad = 1;
+  if (vfprintf(w->f, fmt, ap) < 0 && !w->bad) w->bad = 1;
   va_end(ap);
 }
 
@@ -373,9 +373,9 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
   ng__out(&w, "  return 0;\n}\n\n#if defined(__GNUC__) && !defined(__clang__)\n"
               "#pragma GCC pop_options\n#endif\n#endif\n");
   if (info) *info = in;
-  if (w.bad || ferror(out))
-    return ng_error_set(err, NG_EIO, "export: %s", w.bad == 2 ? "a value has no finite literal"
-                                                                : "write failed");
+  if (w.bad == 2)
+    return ng_error_set(err, NG_ERANGE, "export: a value overflows %s", T);
+  if (w.bad || ferror(out)) return ng_error_set(err, NG_EIO, "export: write failed");
   return NG_OK;
 }
 

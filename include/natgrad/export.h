@@ -59,7 +59,8 @@ typedef struct {
 
 /* Writes the header of t's policy to out. NG_EINVAL for a bad prefix or argument,
  * NG_EUNSUPPORTED for a policy it cannot express (an observation space that is neither Box
- * nor Discrete), NG_EIO when out fails. info may be NULL. */
+ * nor Discrete), NG_ERANGE for a value that overflows float (f32), NG_EIO when out fails
+ * (the header is then incomplete). info may be NULL. */
 int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
                 ng_export_info_t *info, ng_error_t *err);
 
