@@ -375,7 +375,8 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
   if (info) *info = in;
   if (w.bad == 2)
     return ng_error_set(err, NG_ERANGE, "export: a value overflows %s", T);
-  if (w.bad || ferror(out)) return ng_error_set(err, NG_EIO, "export: write failed");
+  if (w.bad || fflush(out) != 0 || ferror(out))
+    return ng_error_set(err, NG_EIO, "export: write failed");
   return NG_OK;
 }
 
