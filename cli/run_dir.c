@@ -126,3 +126,56 @@ int ng_cli_plugin_check(const char *cmd, const ng_rl_config_t *cfg, int force) {
                info.hash);
   return -1;
 }
+
+int ng_cli_load_trainer(const char *cmd, const char *where, const char *plugin, int force,
+                        ng_rl_t **out) {
+  char warning[2048] = "";
+  ng_rl_t *t = NULL;
+  int rc;
+  ng_error_t err;
+  ng_error_clear(&err);
+  struct stat sb;
+  int st;
+  if (stat(where, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    /* a run folder falls back to its previous checkpoint if the latest is damaged (and
+     * leaves the files as they are: this only reads) */
+    char config_path[NG_CLI_PATH];
+    if (ng_run_path(config_path, sizeof config_path, where, NG_RUN_CONFIG, &err) != NG_OK) {
+      ng_cli_error(cmd, "%s", err.message);
+      return NG_EXIT_USAGE;
+    }
+    if ((rc = ng_cli_plugin_from_config(cmd, config_path, plugin, force)) >= 0) return rc;
+    ng_run_t *run;
+    st = ng_run_open(&run, where, NG_RUN_READ, 0, &err);
+    if (st != NG_OK) {
+      ng_cli_error(cmd, "%s", err.message);
+      return st == NG_ENOTFOUND ? NG_EXIT_USAGE : NG_EXIT_FAILURE;
+    }
+    st = ng_run_load_checkpoint(run, ng_rl_run_load, &t, ng_rl_resume_keys(), warning,
+                                sizeof warning, &err);
+    ng_run_close(run);
+  } else if (access(where, F_OK) != 0) {
+    ng_cli_error(cmd, "no checkpoint: '%s' %s", where,
+                 errno == ENOENT ? "does not exist" : strerror(errno));
+    return NG_EXIT_USAGE;
+  } else {
+    if (plugin && (rc = ng_cli_plugin_load(cmd, plugin)) >= 0) return rc;
+    st = ng_rl_load(&t, where, &err);
+  }
+  if (st != NG_OK) {
+    const char *msg = ng_run_untag(err.message, "load");
+    if (strstr(msg, where))
+      ng_cli_error(cmd, "cannot load checkpoint: %s", msg);
+    else
+      ng_cli_error(cmd, "cannot load checkpoint '%s': %s", where, msg);
+    if (t) ng_rl_destroy(t);
+    return NG_EXIT_FAILURE;
+  }
+  if (warning[0]) ng_cli_error(cmd, "warning: %s", warning);
+  if ((rc = ng_cli_plugin_check(cmd, ng_rl_config(t), force)) >= 0) {
+    ng_rl_destroy(t);
+    return rc;
+  }
+  *out = t;
+  return -1;
+}

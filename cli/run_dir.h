@@ -50,4 +50,12 @@ int ng_cli_plugin_from_config(const char *cmd, const char *config_path, const ch
  * registered its env (a bare checkpoint file has no config.ini to check first). */
 int ng_cli_plugin_check(const char *cmd, const ng_rl_config_t *cfg, int force);
 
+/* The trainer of a run folder (its checkpoint.ngc, or checkpoint.prev.ngc with a warning when
+ * the latest is damaged; the folder is only read) or of a checkpoint file, with its plugin
+ * (plugin: --plugin or NULL; force: go on with a changed one), as eval and export load it:
+ * -1 and *out (the caller's to destroy), else the exit code after the error was printed
+ * (NG_EXIT_USAGE when there is no checkpoint, NG_EXIT_FAILURE when it cannot be loaded). */
+int ng_cli_load_trainer(const char *cmd, const char *where, const char *plugin, int force,
+                        ng_rl_t **out);
+
 #endif

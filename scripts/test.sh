@@ -4,7 +4,7 @@
 # with ThreadSanitizer for the tests that run threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm # export tests
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== release build + tests (gcc, -Werror) =="
