@@ -5,7 +5,7 @@ foreach(case same killed mismatch)
   if(NG_HAVE_MPI AND MPIEXEC_EXECUTABLE AND TARGET natgrad_cli)
     add_test(NAME cli_mpi_${case} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/mpi.sh ${case}
              $<TARGET_FILE:natgrad_cli> ${MPIEXEC_EXECUTABLE}
-             ${CMAKE_CURRENT_BINARY_DIR}/cli_mpi_${case})
+             ${CMAKE_CURRENT_BINARY_DIR}/cli_mpi_${case} $<TARGET_FILE:ng_plugin_reach>)
     # OpenMPI's own allocations outlive MPI_Finalize: not ours to report under ASan
     set_tests_properties(cli_mpi_${case} PROPERTIES TIMEOUT 300 RUN_SERIAL ON
       ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")

@@ -6,10 +6,11 @@
 #           MuJoCo is built in, Hopper-v5 (whose environment states go through the gather)
 #   killed  a rank killed (SIGKILL) or stopped (SIGSTOP) mid-run: mpirun exits non-zero, the
 #           last checkpoint loads, and --resume finishes the run
-#   mismatch ranks with different configs are refused at start naming the rank
-# Usage: tests/mpi.sh CASE NATGRAD MPIEXEC WORKDIR
+#   mismatch ranks with different configs, binaries or plugins are refused at start, naming
+#           the rank and what differs
+# Usage: tests/mpi.sh CASE NATGRAD MPIEXEC WORKDIR [PLUGIN]
 set -u
-case_=$1 ng=$2 mpiexec=$3 work=$4
+case_=$1 ng=$2 mpiexec=$3 work=$4 plugin=${5:-}
 rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 # one host, more ranks than cores, no network probing; sanitizer builds: MPI's own leaks
@@ -89,9 +90,22 @@ mismatch)
         --seed 2 2>&1); rc=$?
   echo "$out"
   [ $rc -ne 0 ] || fail "different seeds accepted"
-  echo "$out" | grep -q "rank 1 of 2 has a different config than rank 0" ||
+  echo "$out" | grep -q "rank 1 of 2 has a different config or checkpoint than rank 0" ||
     fail "no message naming rank 1's config"
   [ ! -e m/checkpoint.ngc ] || fail "a refused run wrote a checkpoint"
+  # another binary (the same program and one byte more: it runs, but is not the same file)
+  cp "$ng" ng-other && printf x >> ng-other
+  out=$("$mpiexec" --oversubscribe -np 1 "$ng" train $a : -np 1 ./ng-other train $a 2>&1)
+  rc=$?; echo "$out"
+  [ $rc -ne 0 ] && echo "$out" | grep -q "rank 1 of 2 runs a different natgrad binary" ||
+    fail "a different binary not refused by name"
+  # a plugin loaded on one rank only
+  if [ -n "$plugin" ]; then
+    out=$("$mpiexec" --oversubscribe -np 1 "$ng" train $a : -np 1 "$ng" train $a \
+          --plugin "$plugin" 2>&1); rc=$?; echo "$out"
+    [ $rc -ne 0 ] && echo "$out" | grep -q "rank 1 of 2 has different environments or plugins" ||
+      fail "a plugin on one rank not refused by name"
+  fi
   ;;
 *) fail "unknown case $case_" ;;
 esac

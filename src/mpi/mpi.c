@@ -182,7 +182,7 @@ int ng_mpi_agree(ng_mpi_t *m, const ng_mpi_fingerprint_t *mine, ng_error_t *err)
     return ng__mpi_error(err, c, "the start-up check (MPI_Allgather)");
   }
   static const char *const what[4] = {NULL, "runs a different natgrad binary",
-                                      "has a different config",
+                                      "has a different config or checkpoint",
                                       "has different environments or plugins"};
   int st = NG_OK;
   for (int r = 0; r < m->size && st == NG_OK; r++)
