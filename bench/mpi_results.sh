@@ -55,8 +55,8 @@ awk -F, -v e=32 -v w=216 '
   END {
     ns = 1024; per_it = s / n                       # env steps per iteration (2 envs)
     cenv = r / n / per_it; cupd = u / n / per_it
-    printf "\n== model: c_env %.1f us per env step, c_upd %.1f us per sample, %d envs per rank ==\n",
-           cenv * 1e6, cupd * 1e6, e
+    printf "\n== model: c_env %.1f us per env step, c_upd %.1f us per sample, %d envs per " \
+           "rank ==\n", cenv * 1e6, cupd * 1e6, e
     split("10GbE 100Gb-IB", net, " "); a["10GbE"] = 30e-6; b["10GbE"] = 1.25e9
     a["100Gb-IB"] = 2e-6; b["100Gb-IB"] = 12.5e9
     t1 = ns * e * cenv + e * ns * cupd
@@ -65,7 +65,8 @@ awk -F, -v e=32 -v w=216 '
       for (K = 8; K <= 512; K *= 8) {
         comm = ns * (a[nm] * log(K) / log(2) + (K - 1) * e * w / b[nm])
         tk = ns * e * cenv + K * e * ns * cupd + comm
-        printf "%-8s K = %3d  T_K %8.2f s  comm %6.3f s  efficiency %.3f\n", nm, K, tk, comm, t1 / tk
+        printf "%-8s K = %3d  T_K %8.2f s  comm %6.3f s  efficiency %.3f\n", nm, K, tk, comm,
+               t1 / tk
       }
     }
   }' "$work/1p1t/progress.csv" | tee -a "$work/summary.txt"

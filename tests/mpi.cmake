@@ -11,7 +11,7 @@ foreach(case same killed mismatch)
       ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
   else()
     add_test(NAME cli_mpi_${case} COMMAND sh -c
-             "echo 'skipped: natgrad built without MPI (Debian: libopenmpi-dev openmpi-bin)'; exit 77")
+      "echo 'skipped: natgrad built without MPI (Debian: libopenmpi-dev openmpi-bin)'; exit 77")
     set_tests_properties(cli_mpi_${case} PROPERTIES SKIP_RETURN_CODE 77)
   endif()
 endforeach()
