@@ -100,6 +100,7 @@ static void help(FILE *out) {
           "\n"
           "Under `mpirun -np K` (a build with MPI) the environments are split over the K ranks\n"
           "(K <= n_envs) and rank 0 writes the run folder; the run is the same for every K.\n"
+          "--threads is per rank (default: the cores shared by the ranks on a machine).\n"
           "NATGRAD_MPI_TIMEOUT (seconds, default 60) ends every rank when one hangs\n"
           "(docs/distributed.md).\n"
           "\n"
@@ -619,7 +620,7 @@ int ng_cmd_train(int argc, char **argv) {
   /* --threads N means N cores in all: the pool splits rollouts and batch passes over N
    * threads, and OpenBLAS stays on one thread inside each rather than start threads of its
    * own (with --threads 1 it would otherwise take every core). */
-  int threads = o->threads ? o->threads : ng_train_default_threads();
+  int threads = o->threads ? o->threads : ng_train_mpi_threads(ng_train_default_threads());
   openblas_set_num_threads(1);
   int s_threads = ng_rl_set_threads(t, threads);
   if (s_threads != NG_OK) {
@@ -690,7 +691,8 @@ int ng_cmd_train(int argc, char **argv) {
   int failed = 0;
   /* every rank votes before each iteration (and once more at the end), so that a stop on
    * any one stops all of them at the same iteration */
-  while (!ng_train_mpi_any(g_signal) && !ng_rl_done(t)) {
+  int stop;
+  while (!(stop = ng_train_mpi_any(g_signal)) && !ng_rl_done(t)) {
     ng_rl_stats_t s;
     ng_error_clear(&err);
     if (ng_rl_iterate(t, &s, &err) != NG_OK) {
@@ -735,6 +737,7 @@ int ng_cmd_train(int argc, char **argv) {
   sigaction(SIGTERM, &old_term, NULL);
   if (ng_train_mpi_size() > 1 && ng_train_mpi_any(failed)) failed = 1;
   if (failed) goto out;
+  if (stop && !g_signal) g_signal = stop; /* another rank's signal */
 
   /* ---- the end: checkpoint, curve, summary ---- */
   if (ng_train_mpi_gather_envs(t, &err) != NG_OK) {

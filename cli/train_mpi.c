@@ -66,6 +66,13 @@ int ng_train_mpi_start(void) {
 }
 
 int ng_train_mpi_rank(void) { return ng_mpi_rank(g_mpi); }
+
+int ng_train_mpi_threads(int cores) {
+  const char *v = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  long local = v ? strtol(v, NULL, 10) : ng_mpi_size(g_mpi);
+  if (!g_mpi || local < 1) return cores;
+  return cores / local > 1 ? (int)(cores / local) : 1;
+}
 int ng_train_mpi_size(void) { return ng_mpi_size(g_mpi); }
 
 /* The fingerprints of this rank: its binary, its effective config with the run's position
@@ -168,6 +175,7 @@ int ng_train_mpi_start(void) {
   return -1;
 }
 int ng_train_mpi_rank(void) { return 0; }
+int ng_train_mpi_threads(int cores) { return cores; }
 int ng_train_mpi_size(void) { return 1; }
 int ng_train_mpi_setup(ng_rl_t *t) { return -1; }
 int ng_train_mpi_any(int flag) { return flag; }

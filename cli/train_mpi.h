@@ -12,12 +12,16 @@ int ng_train_mpi_start(void);
 /* This process's rank and the number of ranks (0 and 1 without MPI). */
 int ng_train_mpi_rank(void);
 int ng_train_mpi_size(void);
+/* The default --threads of a rank: the machine's cores shared by the ranks on it (one
+ * process: cores). */
+int ng_train_mpi_threads(int cores);
 /* After every rank set up its trainer (t NULL where that failed): one check that all run
  * the same binary, config and plugins and are at the same point of the run, then this
  * rank's share of the environments. -1 to go on, else the exit code (rank 0 names the rank
  * that differs). */
 int ng_train_mpi_setup(ng_rl_t *t);
-/* 1 on every rank if flag is set on any (stop after this iteration). flag without MPI. */
+/* The largest flag of all ranks, on every rank (a signal number: stop after this
+ * iteration). flag without MPI. */
 int ng_train_mpi_any(int flag);
 /* Every rank, before rank 0 saves a checkpoint: the environments' states to rank 0.
  * NG_OK without MPI. */

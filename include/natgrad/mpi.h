@@ -72,7 +72,8 @@ uint64_t ng_mpi_hash(uint64_t h, const void *data, size_t n);
 /* The same over a file's bytes. NG_EIO if it cannot be read. */
 int ng_mpi_hash_file(uint64_t *h, const char *path, ng_error_t *err);
 
-/* *any = 1 on every rank if flag is non-zero on any rank (a stop request, a failure). */
+/* *any = the largest flag of all ranks, on every rank (a stop request's signal number, a
+ * failure): non-zero if any rank's is. */
 int ng_mpi_any(ng_mpi_t *m, int flag, int *any, ng_error_t *err);
 
 /* Communication since init (or the last reset): collective calls, bytes this rank received

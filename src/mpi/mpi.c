@@ -217,7 +217,7 @@ int ng_mpi_hash_file(uint64_t *h, const char *path, ng_error_t *err) {
 
 int ng_mpi_any(ng_mpi_t *m, int flag, int *any, ng_error_t *err) {
   if (!m || !any) return ng_error_set(err, NG_EINVAL, "mpi: no context or output");
-  int in = flag != 0, outv = 0;
+  int in = flag, outv = 0;
   ng__enter(m);
   int c = MPI_Allreduce(&in, &outv, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   ng__leave(m, sizeof outv);
