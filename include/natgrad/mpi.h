@@ -1,5 +1,5 @@
-/* natgrad mpi: one training run over several processes with MPI (libnatgrad_mpi, built only
- * when CMake finds MPI; the core library knows nothing of it).
+/* natgrad mpi: one training run over several processes with MPI (libnatgrad_mpi.a, built and
+ * installed only when CMake finds MPI; libnatgrad itself knows nothing of it: link both).
  *
  * The environments are split over the ranks in contiguous blocks; after every step one
  * MPI_Allgatherv gives every rank every env's outputs (rl.h's ng_rl_env_share_t), so every

@@ -168,7 +168,7 @@ struct ng_rl {
    * steps [share.first, share.first + share.count) and gathers the others' records */
   int shared;
   ng_rl_env_share_t share;
-  unsigned char *share_rows;  /* n_envs records of ng__share_row_bytes */
+  unsigned char *share_rows;  /* n_envs records: a step's outputs, or an env's state */
   double *step_reset_obs;     /* n_envs x obs_dim: an owner's reset after an episode ended */
   int *step_reset_status;     /* n_envs */
 
