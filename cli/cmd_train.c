@@ -666,9 +666,12 @@ int ng_cmd_train(int argc, char **argv) {
                cfg->env_id);
     }
   } else if (!o->quiet) {
-    printf("training %s with %s for %ld steps (seed %llu, %d thread%s) into %s\n",
-           cfg->env_id, cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
-           (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s", dir);
+    const int ranks = ng_train_mpi_size();
+    printf("training %s with %s for %ld steps (seed %llu, %d thread%s", cfg->env_id,
+           cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
+           (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
+    if (ranks > 1) printf(" on each of %d ranks", ranks);
+    printf(") into %s\n", dir);
     if (!ng_rl_config_tuned(cfg->env_id))
       printf("no tuned defaults for %s: SB3-contrib's TRPO defaults (natgrad train --keys; "
              "--set KEY=VALUE to change one)\n", cfg->env_id);
