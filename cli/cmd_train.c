@@ -19,6 +19,7 @@
 #include "natgrad/run.h"
 #include "progress.h"
 #include "run_dir.h"
+#include "train_mpi.h"
 
 #define CMD "train"
 #define DEFAULT_CHECKPOINT_EVERY 10
@@ -96,6 +97,12 @@ static void help(FILE *out) {
           "starts fresh episodes in every environment, drawn from the saved random streams:\n"
           "deterministic, but not the uninterrupted run (the episodes under way are dropped).\n"
           "Plugin code runs in this process: if it crashes, the last checkpoint survives.\n"
+          "\n"
+          "Under `mpirun -np K` (a build with MPI) the environments are split over the K ranks\n"
+          "(K <= n_envs) and rank 0 writes the run folder; the run is the same for every K.\n"
+          "--threads is per rank (default: the cores shared by the ranks on a machine).\n"
+          "NATGRAD_MPI_TIMEOUT (seconds, default 60) ends every rank when one hangs\n"
+          "(docs/distributed.md).\n"
           "\n"
           "Ctrl-C (or SIGTERM) finishes the current iteration, saves a checkpoint and exits;\n"
           "`natgrad train --resume DIR` continues from there. Checkpoints are written atomically\n"
@@ -434,6 +441,8 @@ static int resume_flags(const train_opts_t *o, const char **steps_value) {
   return -1;
 }
 
+static int apply_steps(const char *steps_value, ng_rl_t *t);
+
 /* The trainer of a resumed run, from its folder's checkpoint (or the one before it), with
  * --steps (steps_value, may be NULL) applied. -1 to go on, else the exit code. */
 static int resume_trainer(const char *steps_value, ng_run_t *run, ng_rl_t **t) {
@@ -447,6 +456,11 @@ static int resume_trainer(const char *steps_value, ng_run_t *run, ng_rl_t **t) {
     return NG_EXIT_FAILURE;
   }
   if (warning[0]) ng_cli_error(CMD, "warning: %s", warning);
+  return apply_steps(steps_value, *t);
+}
+
+/* --steps on a resumed run (steps_value may be NULL). -1 to go on, else the exit code. */
+static int apply_steps(const char *steps_value, ng_rl_t *t) {
   if (!steps_value) return -1;
   char *end;
   long steps = strtol(steps_value, &end, 10);
@@ -454,12 +468,12 @@ static int resume_trainer(const char *steps_value, ng_run_t *run, ng_rl_t **t) {
     ng_cli_error(CMD, "--steps: expected a positive integer, got '%s'", steps_value);
     return NG_EXIT_USAGE;
   }
-  if (steps <= ng_rl_env_steps(*t)) {
+  if (steps <= ng_rl_env_steps(t)) {
     ng_cli_error(CMD, "--steps %ld: the run has already taken %ld steps; give a larger "
-                      "total to train longer", steps, ng_rl_env_steps(*t));
+                      "total to train longer", steps, ng_rl_env_steps(t));
     return NG_EXIT_USAGE;
   }
-  if (ng_rl_set_total_steps(*t, steps) != NG_OK) {
+  if (ng_rl_set_total_steps(t, steps) != NG_OK) {
     ng_cli_error(CMD, "--steps %ld: not accepted by the trainer", steps);
     return NG_EXIT_USAGE;
   }
@@ -467,13 +481,17 @@ static int resume_trainer(const char *steps_value, ng_run_t *run, ng_rl_t **t) {
 }
 
 /* The trainer of a new run, into a freshly opened folder. -1 to go on, else the exit code. */
-static int new_trainer(const train_opts_t *o, ng_run_t **run, ng_rl_t **t) {
-  ng_rl_config_t cfg;
+/* A new run's plugin and config. -1 to go on, else the exit code. */
+static int new_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   /* the plugin first: the config names its environment */
   int rc = o->config ? ng_cli_plugin_from_config(CMD, o->config, o->plugin, o->force)
            : o->plugin ? ng_cli_plugin_load(CMD, o->plugin) : -1;
-  if (rc >= 0) return rc;
-  rc = ng_train_build_config(o, &cfg);
+  return rc >= 0 ? rc : ng_train_build_config(o, cfg);
+}
+
+static int new_trainer(const train_opts_t *o, ng_run_t **run, ng_rl_t **t) {
+  ng_rl_config_t cfg;
+  int rc = new_config(o, &cfg);
   if (rc >= 0) return rc;
   char dir[NG_CLI_PATH];
   int len = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
@@ -518,6 +536,58 @@ static int seed_from_log(const char *log_path, return_ring_t *ring, double *wall
   return NG_OK;
 }
 
+/* The trainer of rank 0 (or of the only process): a new run in a new folder, or a resumed
+ * one. -1 to go on, else the exit code. */
+static int lead_trainer(train_opts_t *o, ng_run_t **run, ng_rl_t **t) {
+  ng_error_t err;
+  ng_error_clear(&err);
+  int rc;
+  if (!o->resume) return new_trainer(o, run, t);
+  const char *steps_value;
+  if ((rc = resume_flags(o, &steps_value)) >= 0) return rc;
+  if ((rc = ng_cli_run_open(run, o->resume, NG_RUN_RESUME, 0, &err)) >= 0) {
+    ng_cli_error(CMD, "%s", err.message);
+    return rc;
+  }
+  char config_path[NG_CLI_PATH];
+  if (ng_run_path(config_path, sizeof config_path, o->resume, NG_RUN_CONFIG, &err) != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
+    return NG_EXIT_USAGE;
+  }
+  if ((rc = ng_cli_plugin_from_config(CMD, config_path, o->plugin, o->force)) >= 0) return rc;
+  return resume_trainer(steps_value, *run, t);
+}
+
+/* The trainer of another rank under mpirun: the same config, or the same checkpoint read
+ * from the run folder (shared by every machine), without touching the folder. -1 to go on,
+ * else the exit code. */
+static int follower_trainer(train_opts_t *o, ng_rl_t **t) {
+  ng_error_t err;
+  ng_error_clear(&err);
+  ng_rl_config_t cfg;
+  int rc;
+  if (!o->resume) {
+    if ((rc = new_config(o, &cfg)) >= 0) return rc;
+    if (ng_rl_create(t, &cfg, &err) == NG_OK) return -1;
+    ng_cli_error(CMD, "cannot set up training: %s", err.message);
+    return NG_EXIT_FAILURE;
+  }
+  const char *steps_value;
+  char path[NG_CLI_PATH];
+  if ((rc = resume_flags(o, &steps_value)) >= 0) return rc;
+  if (ng_run_path(path, sizeof path, o->resume, NG_RUN_CONFIG, &err) != NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
+    return NG_EXIT_USAGE;
+  }
+  if ((rc = ng_cli_plugin_from_config(CMD, path, o->plugin, o->force)) >= 0) return rc;
+  if (ng_run_path(path, sizeof path, o->resume, NG_RUN_CHECKPOINT, &err) != NG_OK ||
+      ng_rl_load(t, path, &err) != NG_OK) {
+    ng_cli_error(CMD, "cannot resume: %s", err.message);
+    return NG_EXIT_FAILURE;
+  }
+  return apply_steps(steps_value, *t);
+}
+
 int ng_cmd_train(int argc, char **argv) {
   train_opts_t *o = calloc(1, sizeof *o);
   if (!o) {
@@ -532,49 +602,43 @@ int ng_cmd_train(int argc, char **argv) {
   char ckpt[NG_CLI_PATH], log_path[NG_CLI_PATH], curve[NG_CLI_PATH];
   if (rc >= 0) goto out;
 
-  /* ---- the trainer: a new run, or the checkpoint of an earlier one ---- */
-  if (o->resume) {
-    const char *steps_value;
-    if ((rc = resume_flags(o, &steps_value)) >= 0) goto out;
-    if ((rc = ng_cli_run_open(&run, o->resume, NG_RUN_RESUME, 0, &err)) >= 0) {
-      ng_cli_error(CMD, "%s", err.message);
-      goto out;
-    }
-    char config_path[NG_CLI_PATH];
-    if (ng_run_path(config_path, sizeof config_path, o->resume, NG_RUN_CONFIG, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s", err.message);
-      rc = NG_EXIT_USAGE;
-      goto out;
-    }
-    if ((rc = ng_cli_plugin_from_config(CMD, config_path, o->plugin, o->force)) >= 0) goto out;
-    if ((rc = resume_trainer(steps_value, run, &t)) >= 0) goto out;
-  } else if ((rc = new_trainer(o, &run, &t)) >= 0) {
-    goto out;
+  /* ---- the trainer: a new run, or the checkpoint of an earlier one; under mpirun rank
+   * 0 owns the run folder and the others read it (cli/train_mpi.h) ---- */
+  if ((rc = ng_train_mpi_start()) >= 0) goto out;
+  const int lead = ng_train_mpi_rank() == 0;
+  if (!lead) o->quiet = 1;
+  rc = lead ? lead_trainer(o, &run, &t) : follower_trainer(o, &t);
+  if (rc >= 0) {
+    ng_rl_destroy(t);
+    t = NULL;
   }
-  const char *dir = ng_run_dir(run);
+  int rc_mpi = ng_train_mpi_setup(t);
+  if (rc < 0) rc = rc_mpi;
+  if (rc >= 0) goto out;
+  const char *dir = lead ? ng_run_dir(run) : NULL;
   rc = NG_EXIT_FAILURE;
   /* --threads N means N cores in all: the pool splits rollouts and batch passes over N
    * threads, and OpenBLAS stays on one thread inside each rather than start threads of its
    * own (with --threads 1 it would otherwise take every core). */
-  int threads = o->threads ? o->threads : ng_train_default_threads();
+  int threads = o->threads ? o->threads : ng_train_mpi_threads(ng_train_default_threads());
   openblas_set_num_threads(1);
   int s_threads = ng_rl_set_threads(t, threads);
   if (s_threads != NG_OK) {
     ng_cli_error(CMD, "cannot start %d threads: %s", threads, ng_strerror(s_threads));
     goto out;
   }
-  if (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK ||
+  if (lead && (ng_run_path(ckpt, sizeof ckpt, dir, NG_RUN_CHECKPOINT, &err) != NG_OK ||
       ng_run_path(log_path, sizeof log_path, dir, NG_RUN_LOG, &err) != NG_OK ||
-      ng_run_path(curve, sizeof curve, dir, NG_RUN_CURVE, &err) != NG_OK) {
+      ng_run_path(curve, sizeof curve, dir, NG_RUN_CURVE, &err) != NG_OK)) {
     ng_cli_error(CMD, "%s", err.message);
     goto out;
   }
 
   /* ---- the run folder ---- */
   const ng_rl_config_t *cfg = ng_rl_config(t);
-  if (write_config(run, cfg, &err) != NG_OK ||
-      ng_run_log_open(run, NG_RL_LOG_HEADER, o->resume ? ng_rl_iteration(t) : -1, &err) !=
-          NG_OK) {
+  if (lead && (write_config(run, cfg, &err) != NG_OK ||
+               ng_run_log_open(run, NG_RL_LOG_HEADER, o->resume ? ng_rl_iteration(t) : -1,
+                               &err) != NG_OK)) {
     ng_cli_error(CMD, "%s", err.message);
     goto out;
   }
@@ -583,7 +647,7 @@ int ng_cmd_train(int argc, char **argv) {
                    "steps", ng_rl_env_steps(t), cfg->total_steps);
   return_ring_t ring = {0};
   double wall_base = 0;
-  if (o->resume) {
+  if (o->resume && lead) {
     if (seed_from_log(log_path, &ring, &wall_base, &err) != NG_OK) {
       ng_cli_error(CMD, "%s", err.message);
       goto out;
@@ -602,9 +666,12 @@ int ng_cmd_train(int argc, char **argv) {
                cfg->env_id);
     }
   } else if (!o->quiet) {
-    printf("training %s with %s for %ld steps (seed %llu, %d thread%s) into %s\n",
-           cfg->env_id, cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
-           (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s", dir);
+    const int ranks = ng_train_mpi_size();
+    printf("training %s with %s for %ld steps (seed %llu, %d thread%s", cfg->env_id,
+           cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
+           (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
+    if (ranks > 1) printf(" on each of %d ranks", ranks);
+    printf(") into %s\n", dir);
     if (!ng_rl_config_tuned(cfg->env_id))
       printf("no tuned defaults for %s: SB3-contrib's TRPO defaults (natgrad train --keys; "
              "--set KEY=VALUE to change one)\n", cfg->env_id);
@@ -622,9 +689,13 @@ int ng_cmd_train(int argc, char **argv) {
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   double t0 = ng_progress_now();
+  long iter_before = ng_rl_iteration(t);
   long steps_before = ng_rl_env_steps(t), saved_at = o->resume ? ng_rl_iteration(t) : -1;
   int failed = 0;
-  while (!ng_rl_done(t) && !g_signal) {
+  /* every rank votes before each iteration (and once more at the end), so that a stop on
+   * any one stops all of them at the same iteration */
+  int stop;
+  while (!(stop = ng_train_mpi_any(g_signal)) && !ng_rl_done(t)) {
     ng_rl_stats_t s;
     ng_error_clear(&err);
     if (ng_rl_iterate(t, &s, &err) != NG_OK) {
@@ -645,18 +716,19 @@ int ng_cmd_train(int argc, char **argv) {
     }
     char row[512];
     ng_rl_log_row(&s, wall_base + ng_progress_now() - t0, row, sizeof row);
-    if (ng_run_log_append(run, row, &err) != NG_OK) {
+    if (lead && ng_run_log_append(run, row, &err) != NG_OK) {
       ng_progress_break(&progress);
       ng_cli_error(CMD, "%s", err.message);
-      failed = 1;
+      failed = ng_train_mpi_any(1);
       break;
     }
     show_progress(&progress, &ring, &s, cfg->ls_max_backtracks + 1, ng_rl_done(t) || g_signal);
     if (s.iteration % o->checkpoint_every == 0) {
-      if (ng_run_save_checkpoint(run, ng_rl_run_save, t, &err) != NG_OK) {
+      if (ng_train_mpi_gather_envs(t, &err) != NG_OK ||
+          (lead && ng_run_save_checkpoint(run, ng_rl_run_save, t, &err) != NG_OK)) {
         ng_progress_break(&progress);
         ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
-        failed = 1;
+        failed = ng_train_mpi_any(1);
         break;
       }
       saved_at = s.iteration;
@@ -666,9 +738,19 @@ int ng_cmd_train(int argc, char **argv) {
   ng_progress_break(&progress);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
+  if (ng_train_mpi_size() > 1 && ng_train_mpi_any(failed)) failed = 1;
   if (failed) goto out;
+  if (stop && !g_signal) g_signal = stop; /* another rank's signal */
 
   /* ---- the end: checkpoint, curve, summary ---- */
+  if (ng_train_mpi_gather_envs(t, &err) != NG_OK) {
+    ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
+    goto out;
+  }
+  if (!lead) {
+    rc = NG_EXIT_OK;
+    goto out;
+  }
   if (saved_at != ng_rl_iteration(t) || access(ckpt, F_OK) != 0) {
     if (ng_run_save_checkpoint(run, ng_rl_run_save, t, &err) != NG_OK) {
       ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
@@ -687,12 +769,14 @@ int ng_cmd_train(int argc, char **argv) {
     rc = 128 + (int)g_signal;
     goto out;
   }
+  if (!o->quiet) ng_train_mpi_report(ng_rl_iteration(t) - iter_before);
   if (!o->quiet && !print_summary(t, o, dir, ckpt, log_path, curve, steps_before, seconds))
     goto out;
   rc = NG_EXIT_OK;
 out:
   if (t) ng_rl_destroy(t);
   ng_run_close(run);
+  ng_train_mpi_end();
   free(o);
   return rc;
 }

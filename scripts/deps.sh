@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev                # crc32 for checkpoint checksums
   libmujoco-dev             # MuJoCo physics for the locomotion environments
   pkg-config                # the install test builds against natgrad.pc as a user would
+  openmpi-bin libopenmpi-dev # mpirun natgrad train (docs/distributed.md) and its tests
   "$@"
 )
 

@@ -172,6 +172,25 @@ int ng_rl_set_threads_envs(ng_rl_t *t, int on);
 /* The reducer through which every batch sum passes (gradient, KL, surrogate, statistics,
  * Fisher products, normaliser statistics); copied. NULL restores the identity. */
 int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r);
+/* Environments split over processes (natgrad/mpi.h does it over MPI): this process steps
+ * and resets only envs [first, first + count), and after every step `gather` fills every
+ * other env's record from the process that owns it, so that each process holds the whole
+ * batch and runs the same update on it. The run is then the same, bit for bit, for any
+ * split and any number of processes, as for one. gather(ctx, rows, row_bytes): rows holds
+ * n_envs records of row_bytes bytes, in env order, this process's own filled; it fills the
+ * rest (an allgather) and returns NG_OK or a status, which ends the iteration. Every
+ * process calls gather the same number of times with the same row_bytes. Copied; NULL
+ * restores stepping every env here. NG_EINVAL for a range outside [0, n_envs). */
+typedef struct {
+  size_t first, count;
+  int (*gather)(void *ctx, void *rows, size_t row_bytes);
+  void *ctx;
+} ng_rl_env_share_t;
+int ng_rl_set_env_share(ng_rl_t *t, const ng_rl_env_share_t *share, ng_error_t *err);
+/* With a share set: brings every env's state and random stream from its owner to this
+ * process (one gather), so that a checkpoint saved here holds them all. Every process calls
+ * it at the same point. NG_OK and nothing done without a share. */
+int ng_rl_gather_envs(ng_rl_t *t, ng_error_t *err);
 long ng_rl_env_steps(const ng_rl_t *t);
 long ng_rl_iteration(const ng_rl_t *t);
 

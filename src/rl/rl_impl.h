@@ -164,6 +164,14 @@ struct ng_rl {
   ng_pool_t *pool;         /* NULL: one thread */
   int par_envs;            /* step the environments on the pool */
 
+  /* environments split over processes (ng_rl_set_env_share; src/rl/share.c): this one
+   * steps [share.first, share.first + share.count) and gathers the others' records */
+  int shared;
+  ng_rl_env_share_t share;
+  unsigned char *share_rows;  /* n_envs records: a step's outputs, or an env's state */
+  double *step_reset_obs;     /* n_envs x obs_dim: an owner's reset after an episode ended */
+  int *step_reset_status;     /* n_envs */
+
   /* evaluation (separate env) */
   ng_env_t *eval_env;
   double *eval_obs, *eval_obs_norm, *eval_act; /* ng_rl_predict's row */
@@ -207,6 +215,13 @@ size_t ng__rl_obs_inputs(const ng_space_t *space);
 int ng__rl_obs_encode(const ng_rl_t *t, double *x);
 /* Starts an episode of env and writes its observation as the networks take it (encoded). */
 int ng__rl_env_reset(const ng_rl_t *t, ng_env_t *env, double *obs);
+
+/* With a share: after the owned envs' steps (and, for those whose episode ended, their
+ * resets), every env's outputs from its owner into step_* and step_reset_* (src/rl/share.c). */
+int ng__rl_share_step(ng_rl_t *t, ng_error_t *err);
+/* Whether env e's step just taken ends its episode, as the rollout will decide it once its
+ * outputs have been checked: the owner resets it at once. */
+int ng__rl_step_ends_episode(const ng_rl_t *t, size_t e);
 
 /* Rollout of n_steps x n_envs into the buffer (src/rl/rollout.c); fills the episode part
  * of stats. */

@@ -45,6 +45,7 @@ void ng__rl_clip_action(const ng_rl_t *t, double *a) {
 typedef struct {
   ng_rl_t *t;
   const double *act; /* n_envs x act_size: this step's sampled actions */
+  size_t first;      /* task i steps env first + i */
 } ng__step_job_t;
 
 /* Env e's step into its slots of step_*. The buffer keeps the sampled action for the
@@ -53,8 +54,9 @@ typedef struct {
  * MountainCarContinuous charges the unclipped action's square). Envs share nothing, so
  * these run on the pool when a step is costly (ng_rl_set_threads); everything after the
  * step happens in env order on the caller's thread. */
-static int ng__env_step_task(void *ctx, size_t e) {
+static int ng__env_step_task(void *ctx, size_t i) {
   const ng__step_job_t *j = ctx;
+  const size_t e = j->first + i;
   ng_rl_t *t = j->t;
   const size_t as = t->act_size;
   double *a = t->step_act + e * as;
@@ -89,11 +91,19 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
     memcpy(t->b_obs + row0 * od, t->obs_norm, E * od * sizeof(double));
     memcpy(t->b_pold + row0 * nd, t->step_p, E * nd * sizeof(double));
 
-    ng__step_job_t job = {t, act};
-    if (t->par_envs) ng_pool_run(t->pool, E, ng__env_step_task, &job);
+    ng__step_job_t job = {t, act, 0};
+    if (t->shared) { /* this process's share only; the others' come from the gather */
+      const size_t first = t->share.first, n = t->share.count;
+      job.first = first;
+      if (t->par_envs) ng_pool_run(t->pool, n, ng__env_step_task, &job);
+      for (size_t i = 0; !t->par_envs && i < n; i++) ng__env_step_task(&job, i);
+      if ((s = ng__rl_share_step(t, err))) return s;
+    } else if (t->par_envs) {
+      ng_pool_run(t->pool, E, ng__env_step_task, &job);
+    }
     for (size_t e = 0; e < E; e++) {
       const size_t row = row0 + e;
-      if (!t->par_envs) ng__env_step_task(&job, e);
+      if (!t->par_envs && !t->shared) ng__env_step_task(&job, e);
       double r = t->step_rew[e];
       int term = t->step_term[e], trunc = t->step_trunc[e];
       /* into obs_raw only once it is known to be good (and a Discrete index one-hot) */
@@ -128,7 +138,12 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
         ep[2] += (double)t->ep_length[e];
         t->ep_return[e] = 0.0;
         t->ep_length[e] = 0;
-        s = ng__rl_env_reset(t, t->envs[e], t->obs_raw + e * od);
+        if (t->shared) { /* the owner reset it (src/rl/share.c) */
+          s = t->step_reset_status[e];
+          memcpy(t->obs_raw + e * od, t->step_reset_obs + e * od, od * sizeof(double));
+        } else {
+          s = ng__rl_env_reset(t, t->envs[e], t->obs_raw + e * od);
+        }
         if (s) return ng_error_set(err, s, "rollout: %s env %zu, reset after step %ld of the "
                                    "run failed: %s", t->cfg.env_id, e, run_step,
                                    ng_strerror(s));

@@ -271,7 +271,7 @@ void ng_rl_destroy(ng_rl_t *t) {
                     t->b_ret, t->b_adv_n, t->b_w, t->b_scratch, t->b_idx, t->last_val,
                     t->step_p, t->step_logp, t->step_act, t->eval_obs, t->eval_obs_norm, t->eval_act,
                     t->eval_obs_raw, t->snap, t->step_obs, t->step_rew, t->step_term, t->step_trunc,
-                    t->step_status};
+                    t->step_status, t->share_rows, t->step_reset_obs, t->step_reset_status};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
   ng_pool_destroy(t->pool); /* after everything that borrowed it */
   ng_free(t);

@@ -1,0 +1,32 @@
+# The MPI module (include/natgrad/mpi.h, src/mpi/*.c) as libnatgrad_mpi, linked into the CLI
+# with NG_HAVE_MPI defined. NG_MPI=AUTO builds it when MPI is found, ON requires it, OFF
+# leaves it out; the core library and everything else build and pass the same without it.
+set(NG_MPI AUTO CACHE STRING "Build the MPI module: AUTO (when found), ON (required), OFF")
+set_property(CACHE NG_MPI PROPERTY STRINGS AUTO ON OFF)
+set(NG_HAVE_MPI OFF)
+if(NOT NG_MPI STREQUAL "OFF")
+  if(NG_MPI STREQUAL "ON")
+    find_package(MPI COMPONENTS C REQUIRED)
+  else()
+    find_package(MPI COMPONENTS C QUIET)
+  endif()
+  if(MPI_C_FOUND)
+    set(NG_HAVE_MPI ON)
+  else()
+    message(STATUS "natgrad: MPI not found: building without `mpirun natgrad train` "
+                   "(Debian: libopenmpi-dev)")
+  endif()
+endif()
+if(NG_HAVE_MPI)
+  file(GLOB NG_MPI_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/mpi/*.c)
+  add_library(natgrad_mpi STATIC ${NG_MPI_SOURCES})
+  target_link_libraries(natgrad_mpi PUBLIC natgrad MPI::MPI_C)
+  # natgrad/mpi.h is installed with the other headers; its library beside libnatgrad.a
+  # (link it with libnatgrad and MPI: mpicc app.c -lnatgrad_mpi -lnatgrad)
+  include(GNUInstallDirs)
+  install(TARGETS natgrad_mpi ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  if(TARGET natgrad_cli)
+    target_link_libraries(natgrad_cli PRIVATE natgrad_mpi)
+    target_compile_definitions(natgrad_cli PRIVATE NG_HAVE_MPI=1)
+  endif()
+endif()

@@ -1,0 +1,92 @@
+/* natgrad mpi: one training run over several processes with MPI (libnatgrad_mpi.a, built and
+ * installed only when CMake finds MPI; libnatgrad itself knows nothing of it: link both).
+ *
+ * The environments are split over the ranks in contiguous blocks; after every step one
+ * MPI_Allgatherv gives every rank every env's outputs (rl.h's ng_rl_env_share_t), so every
+ * rank holds the whole batch and takes the same update, in the same order, as one process
+ * does: logs and checkpoints are byte-identical for any number of ranks and threads.
+ * docs/distributed.md says why this beats reducing partial sums (whose order would depend on
+ * the split) and what it costs.
+ *
+ * Errors: the communicator returns errors (MPI_ERRORS_RETURN) instead of aborting, and each
+ * call reports NG_EIO with the MPI error text. A watchdog thread calls the caller's handler
+ * when one collective has waited longer than the timeout (a rank hung or gone): the handler
+ * ends the process (the library never exits; the CLI's handler does).
+ *
+ * Use: ng_mpi_init once per process (before any other thread starts), ng_mpi_finalize at
+ * the end. One thread at a time calls the collectives. */
+#ifndef NATGRAD_MPI_H
+#define NATGRAD_MPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "natgrad/core.h"
+#include "natgrad/rl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ng_mpi ng_mpi_t;
+
+/* 1 when this process was started by mpirun / mpiexec (OpenMPI's or a PMI launcher's
+ * variables are set), else 0; no MPI call is made. */
+int ng_mpi_launched(void);
+
+/* Called by the watchdog thread (not the one in MPI) after one collective has waited
+ * waited_s seconds; it should end the process. */
+typedef void (*ng_mpi_timeout_fn)(void *ctx, int rank, double waited_s);
+
+/* MPI_Init_thread, MPI_ERRORS_RETURN on the world communicator and a watchdog of timeout_s
+ * seconds (0: none). *out is freed by ng_mpi_finalize. NG_EIO if MPI fails to start. */
+int ng_mpi_init(ng_mpi_t **out, double timeout_s, ng_mpi_timeout_fn on_timeout, void *ctx,
+                ng_error_t *err);
+/* Stops the watchdog, MPI_Finalize, frees m. NULL is a no-op. */
+void ng_mpi_finalize(ng_mpi_t *m);
+/* Ends every rank's process with code (MPI_Abort). */
+void ng_mpi_abort(ng_mpi_t *m, int code);
+int ng_mpi_rank(const ng_mpi_t *m);
+int ng_mpi_size(const ng_mpi_t *m);
+
+/* The contiguous block of n items that rank takes of size: the first n % size ranks one
+ * more. count is 0 when size > n. */
+void ng_mpi_block(size_t n, int rank, int size, size_t *first, size_t *count);
+
+/* This rank's share of n_envs environments, gathered with MPI_Allgatherv (the share borrows
+ * m). NG_EINVAL naming both when there are more ranks than environments. */
+int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_error_t *err);
+
+/* What every rank must agree on before a run: ok (0 when this rank failed to set up, e.g. a
+ * bad config) and fingerprints of the binary, the effective config and the environment
+ * registry with its plugins. One MPI_Allgather. NG_OK when all agree; else NG_EINVAL with a
+ * message naming the first rank that differs from rank 0 and in what (or that failed). */
+typedef struct {
+  uint64_t ok, binary, config, plugins;
+} ng_mpi_fingerprint_t;
+int ng_mpi_agree(ng_mpi_t *m, const ng_mpi_fingerprint_t *mine, ng_error_t *err);
+
+/* 64-bit FNV-1a of n bytes, continuing from h (start with NG_MPI_HASH_INIT). */
+#define NG_MPI_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t ng_mpi_hash(uint64_t h, const void *data, size_t n);
+/* The same over a file's bytes. NG_EIO if it cannot be read. */
+int ng_mpi_hash_file(uint64_t *h, const char *path, ng_error_t *err);
+
+/* *any = the largest flag of all ranks, on every rank (a stop request's signal number, a
+ * failure): non-zero if any rank's is. */
+int ng_mpi_any(ng_mpi_t *m, int flag, int *any, ng_error_t *err);
+
+/* Communication since init (or the last reset): collective calls, bytes this rank received
+ * and seconds spent inside them. */
+typedef struct {
+  unsigned long calls;
+  unsigned long long bytes;
+  double seconds;
+} ng_mpi_stats_t;
+void ng_mpi_stats(const ng_mpi_t *m, ng_mpi_stats_t *out);
+void ng_mpi_stats_reset(ng_mpi_t *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

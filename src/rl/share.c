@@ -1,0 +1,127 @@
+/* Environments split over processes: each steps its share, then one gather per step gives
+ * every process every env's outputs, so all hold the same batch and take the same update.
+ * Nothing here knows of MPI: the gather is the caller's (natgrad/mpi.h provides one).
+ *
+ * A step record is doubles: the observation as the env wrote it (obs_dim), the reward, the
+ * terminated and truncated flags, the step's status, the reset's status and the reset's
+ * observation (obs_dim, encoded). Integers up to 2^53 are exact in a double. */
+#include <math.h>
+#include <string.h>
+
+#include "rl/rl_impl.h"
+
+static size_t ng__share_row_doubles(const ng_rl_t *t) { return 2 * t->obs_dim + 5; }
+
+/* An env record for ng_rl_gather_envs: its stream (4 state words, the spare deviate and its
+ * flag, as 6 words) and its state. */
+#define NG__RNG_WORDS 6
+static size_t ng__env_row_bytes(const ng_rl_t *t) {
+  const ng_env_info_t *info = ng_env_info(t->envs[0]);
+  return (NG__RNG_WORDS + info->state_size) * 8;
+}
+
+int ng_rl_set_env_share(ng_rl_t *t, const ng_rl_env_share_t *share, ng_error_t *err) {
+  if (!t) return ng_error_set(err, NG_EINVAL, "env share: no trainer");
+  if (!share) {
+    t->shared = 0;
+    return NG_OK;
+  }
+  if (!share->gather || share->count == 0 || share->first >= t->n_envs ||
+      share->count > t->n_envs - share->first)
+    return ng_error_set(err, NG_EINVAL, "env share: envs [%zu, %zu + %zu) outside the %zu envs "
+                        "or no gather", share->first, share->first, share->count, t->n_envs);
+  const size_t E = t->n_envs, row = ng__share_row_doubles(t) * 8;
+  const size_t env_row = ng__env_row_bytes(t);
+  if (!t->share_rows) {
+    t->share_rows = ng_malloc(E * (row > env_row ? row : env_row));
+    t->step_reset_obs = ng_calloc(E * t->obs_dim, sizeof(double));
+    t->step_reset_status = ng_calloc(E, sizeof(int));
+    if (!t->share_rows || !t->step_reset_obs || !t->step_reset_status)
+      return ng_error_set(err, NG_ENOMEM, "env share: out of memory");
+  }
+  t->share = *share;
+  t->shared = 1;
+  return NG_OK;
+}
+
+int ng__rl_step_ends_episode(const ng_rl_t *t, size_t e) {
+  if (t->step_term[e] || t->step_trunc[e]) return 1;
+  return t->max_episode_steps > 0 && t->ep_length[e] + 1 >= t->max_episode_steps;
+}
+
+/* Env e's step record, and its reset when the step is good and ends the episode (the rollout
+ * checks the same outputs again, in env order, before it uses any). */
+static void ng__share_pack(ng_rl_t *t, size_t e, double *rec) {
+  const size_t od = t->obs_dim;
+  const double *obs = t->step_obs + e * od;
+  double *reset = rec + od + 5;
+  memcpy(rec, obs, od * sizeof *rec);
+  rec[od] = t->step_rew[e];
+  rec[od + 1] = t->step_term[e];
+  rec[od + 2] = t->step_trunc[e];
+  rec[od + 3] = t->step_status[e];
+  rec[od + 4] = NG_OK;
+  memcpy(reset, obs, od * sizeof *reset);
+  int good = t->step_status[e] == NG_OK && isfinite(t->step_rew[e]) &&
+             ng__rl_obs_encode(t, reset) == NG_OK;
+  if (good && ng__rl_step_ends_episode(t, e))
+    rec[od + 4] = ng__rl_env_reset(t, t->envs[e], reset);
+}
+
+int ng__rl_share_step(ng_rl_t *t, ng_error_t *err) {
+  const size_t od = t->obs_dim, nd = ng__share_row_doubles(t), row = nd * 8;
+  double *rec = (double *)(void *)t->share_rows;
+  for (size_t e = t->share.first; e < t->share.first + t->share.count; e++)
+    ng__share_pack(t, e, rec + e * nd);
+  int s = t->share.gather(t->share.ctx, t->share_rows, row);
+  if (s) return ng_error_set(err, s, "rollout: gathering the other processes' steps failed "
+                             "(%s)", ng_strerror(s));
+  for (size_t e = 0; e < t->n_envs; e++) {
+    const double *r = rec + e * nd;
+    memcpy(t->step_obs + e * od, r, od * sizeof *r);
+    t->step_rew[e] = r[od];
+    t->step_term[e] = (int)r[od + 1];
+    t->step_trunc[e] = (int)r[od + 2];
+    t->step_status[e] = (int)r[od + 3];
+    t->step_reset_status[e] = (int)r[od + 4];
+    memcpy(t->step_reset_obs + e * od, r + od + 5, od * sizeof *r);
+  }
+  return NG_OK;
+}
+
+int ng_rl_gather_envs(ng_rl_t *t, ng_error_t *err) {
+  if (!t) return ng_error_set(err, NG_EINVAL, "gather envs: no trainer");
+  if (!t->shared) return NG_OK;
+  const ng_env_info_t *info = ng_env_info(t->envs[0]);
+  const size_t ss = info->state_size, row = ng__env_row_bytes(t);
+  unsigned char *rows = t->share_rows;
+  for (size_t e = t->share.first; e < t->share.first + t->share.count; e++) {
+    unsigned char *p = rows + e * row;
+    const ng_rng_t *g = ng_env_rng(t->envs[e]);
+    const int64_t spare_flag = g->has_spare;
+    memcpy(p, g->s, 32);
+    memcpy(p + 32, &g->spare_normal, 8);
+    memcpy(p + 40, &spare_flag, 8);
+    int s = ss ? ng_env_get_state(t->envs[e], (double *)(void *)(p + 48)) : NG_OK;
+    if (s) return ng_error_set(err, s, "gather envs: reading env %zu's state failed (%s)", e,
+                               ng_strerror(s));
+  }
+  int s = t->share.gather(t->share.ctx, rows, row);
+  if (s) return ng_error_set(err, s, "gather envs: the gather failed (%s)", ng_strerror(s));
+  for (size_t e = 0; e < t->n_envs; e++) {
+    if (e >= t->share.first && e < t->share.first + t->share.count) continue;
+    const unsigned char *p = rows + e * row;
+    ng_rng_t g;
+    int64_t spare_flag;
+    memcpy(g.s, p, 32);
+    memcpy(&g.spare_normal, p + 40 - 8, 8);
+    memcpy(&spare_flag, p + 40, 8);
+    g.has_spare = (int)spare_flag;
+    /* set_state restarts the env's own counters only; its stream is the owner's */
+    if (ss && (s = ng_env_set_state(t->envs[e], (const double *)(const void *)(p + 48), NULL)))
+      return ng_error_set(err, s, "gather envs: env %zu rejects its owner's state (%s)", e,
+                          ng_strerror(s));
+    *ng_env_rng(t->envs[e]) = g;
+  }
+  return NG_OK;
+}

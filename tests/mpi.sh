@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# `mpirun natgrad train` (docs/distributed.md), one case per CTest test:
+#   same    K = 1, 2, 3 ranks (and 1 or 2 threads each) write the same config, checkpoint and
+#           log (but its wall-clock columns) as one process; a run checkpointed at K = 2 and
+#           resumed at K = 3 as one process resumed; CartPole-v1, Pendulum-v1 and, when
+#           MuJoCo is built in, Hopper-v5 (whose environment states go through the gather)
+#   killed  a rank killed (SIGKILL) or stopped (SIGSTOP) mid-run: mpirun exits non-zero, the
+#           last checkpoint loads, and --resume finishes the run
+#   mismatch ranks with different configs, binaries or plugins are refused at start, naming
+#           the rank and what differs
+# Usage: tests/mpi.sh CASE NATGRAD MPIEXEC WORKDIR [PLUGIN]
+set -u
+case_=$1 ng=$2 mpiexec=$3 work=$4 plugin=${5:-}
+rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+# one host, more ranks than cores, no network probing; sanitizer builds: MPI's own leaks
+export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+mpirun() { "$mpiexec" --oversubscribe "$@"; }
+fail() { echo "FAIL: $*"; exit 1; }
+strip_times() { # progress.csv without its wall-clock columns
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) drop[i] = ($i ~ /(_s|seconds|_per_s)$/) }
+           { out = ""; for (i = 1; i <= NF; i++) if (!drop[i]) out = out (out == "" ? "" : ",") $i;
+             print out }' "$1"
+}
+same_run() { # DIR_A DIR_B: config, checkpoint and log identical
+  cmp "$1/config.ini" "$2/config.ini" || fail "$2/config.ini differs from $1's"
+  cmp "$1/checkpoint.ngc" "$2/checkpoint.ngc" || fail "$2/checkpoint.ngc differs from $1's"
+  cmp <(strip_times "$1/progress.csv") <(strip_times "$2/progress.csv") ||
+    fail "$2/progress.csv differs from $1's"
+  echo "same: $1 $2"
+}
+
+case $case_ in
+same)
+  cp_args="--env CartPole-v1 --steps 6000 --seed 3 --set n_envs=6 --set n_steps=100 -q"
+  "$ng" train $cp_args --threads 1 --out c0 || fail "one process"
+  for k in 1 2 3; do
+    mpirun -np $k "$ng" train $cp_args --threads 1 --out c$k || fail "K = $k"
+    same_run c0 c$k
+  done
+  mpirun -np 2 "$ng" train $cp_args --threads 2 --out c2t || fail "K = 2, 2 threads"
+  same_run c0 c2t
+  pe_args="--env Pendulum-v1 --algo npg --seed 2 --set n_envs=3 --set n_steps=200 -q"
+  "$ng" train $pe_args --steps 3600 --out p0 || fail "one process"
+  mpirun -np 3 "$ng" train $pe_args --steps 3600 --out p3 || fail "K = 3"
+  same_run p0 p3
+  # checkpointed at K = 2, resumed at K = 3; against one process doing the same
+  "$ng" train $pe_args --steps 1800 --out r0 && "$ng" train --resume r0 --steps 3600 -q ||
+    fail "one process resumed"
+  mpirun -np 2 "$ng" train $pe_args --steps 1800 --out r23 &&
+    mpirun -np 3 "$ng" train --resume r23 --steps 3600 -q || fail "K = 2 resumed at K = 3"
+  same_run r0 r23
+  if "$ng" list | grep -q Hopper-v5; then
+    ho_args="--env Hopper-v5 --seed 1 --set n_envs=4 --set n_steps=64 --steps 1536 -q"
+    "$ng" train $ho_args --out h0 || fail "one process"
+    mpirun -np 3 "$ng" train $ho_args --checkpoint-every 1 --out h3 || fail "K = 3"
+    same_run h0 h3
+  fi
+  ;;
+killed)
+  args="--env Pendulum-v1 --seed 4 --set n_envs=2 --set n_steps=100 --steps 10000000
+        --checkpoint-every 1 -q"
+  for sig in KILL STOP; do
+    dir=run-$sig
+    NATGRAD_MPI_TIMEOUT=3 "$mpiexec" --oversubscribe -np 2 "$ng" train $args --out $dir \
+      > $dir.out 2>&1 & m=$!
+    for _ in $(seq 200); do [ -e $dir/checkpoint.ngc ] || kill -0 $m 2>/dev/null || break
+      [ -e $dir/checkpoint.ngc ] && break; sleep 0.1; done
+    [ -e $dir/checkpoint.ngc ] || fail "no checkpoint written"
+    ranks=$(pgrep -P $m) # the ranks are mpirun's children on one host
+    victim=$(echo "$ranks" | tail -n 1)
+    [ -n "$victim" ] || fail "no rank to signal"
+    start=$SECONDS
+    kill -$sig "$victim"
+    wait $m; rc=$?
+    cat $dir.out
+    echo "SIG$sig on pid $victim: mpirun exit status $rc after $((SECONDS - start)) s"
+    [ $rc -ne 0 ] || fail "exit status 0 after SIG$sig"
+    for p in $ranks; do kill -KILL "$p" 2>/dev/null; done # none should be left
+    # the last checkpoint is whole: eval reads it, --resume continues
+    "$ng" eval $dir --episodes 1 > /dev/null || fail "checkpoint after SIG$sig unreadable"
+    it=$(tail -n 1 $dir/progress.csv | cut -d, -f2)
+    mpirun -np 2 "$ng" train --resume $dir --steps $((it + 200)) -q ||
+      fail "resume after SIG$sig"
+  done
+  ;;
+mismatch)
+  a="--env CartPole-v1 --steps 2000 --set n_envs=2 -q --out m"
+  out=$("$mpiexec" --oversubscribe -np 1 "$ng" train $a --seed 1 : -np 1 "$ng" train $a \
+        --seed 2 2>&1); rc=$?
+  echo "$out"
+  [ $rc -ne 0 ] || fail "different seeds accepted"
+  echo "$out" | grep -q "rank 1 of 2 has a different config or checkpoint than rank 0" ||
+    fail "no message naming rank 1's config"
+  [ ! -e m/checkpoint.ngc ] || fail "a refused run wrote a checkpoint"
+  # another binary (the same program and one byte more: it runs, but is not the same file)
+  cp "$ng" ng-other && printf x >> ng-other
+  out=$("$mpiexec" --oversubscribe -np 1 "$ng" train $a : -np 1 ./ng-other train $a 2>&1)
+  rc=$?; echo "$out"
+  [ $rc -ne 0 ] && echo "$out" | grep -q "rank 1 of 2 runs a different natgrad binary" ||
+    fail "a different binary not refused by name"
+  # a plugin loaded on one rank only
+  if [ -n "$plugin" ]; then
+    out=$("$mpiexec" --oversubscribe -np 1 "$ng" train $a : -np 1 "$ng" train $a \
+          --plugin "$plugin" 2>&1); rc=$?; echo "$out"
+    [ $rc -ne 0 ] && echo "$out" | grep -q "rank 1 of 2 has different environments or plugins" ||
+      fail "a plugin on one rank not refused by name"
+  fi
+  ;;
+*) fail "unknown case $case_" ;;
+esac
+echo "ok: $case_"
