@@ -55,3 +55,6 @@ def load_plugin(path):
     CLI's --plugin) and registers its environments; returns a dict (path, hash, name,
     n_envs). Loading the same file again does nothing more."""
     return _natgrad.load_plugin(path)
+
+
+from ._vector import Env, VectorEnv, make, make_vec  # noqa: E402

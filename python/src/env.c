@@ -76,5 +76,6 @@ static PyMethodDef ngpy__env_methods[] = {
 };
 
 int ngpy_env_init(PyObject *m) {
-  return PyModule_AddFunctions(m, ngpy__env_methods);
+  if (PyModule_AddFunctions(m, ngpy__env_methods) < 0) return -1;
+  return ngpy_vecenv_init(m);
 }

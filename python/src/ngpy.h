@@ -84,5 +84,7 @@ PyObject *ngpy_space_describe(const ng_space_t *space);
 /* ---- the module's parts --------------------------------------------------------------------
  * Each adds its functions and types to the module m; 0 or -1 with an exception set. */
 int ngpy_env_init(PyObject *m);
+/* The VecEnv type (vecenv.c); ngpy_env_init calls it. */
+int ngpy_vecenv_init(PyObject *m);
 
 #endif
