@@ -1,7 +1,8 @@
 """pytest setup shared by natgrad's Python tests.
 
 Gymnasium 1.0.0 is not a Debian package: its pure-Python source is in ../shared/peers/python
-relative to the repository (or where NG_PEERS_PYTHON says). It is put on sys.path here, before
+relative to the repository (or to the folder holding a worktree of it, or where
+NG_PEERS_PYTHON says). It is put on sys.path here, before
 natgrad is imported, so that natgrad integrates with it; tests that need it use the
 `gymnasium` fixture (or `needs_gymnasium`), which skips them with a message when it is absent.
 Everything else must pass without it.
@@ -18,7 +19,12 @@ def _peers_dir():
     env = os.environ.get("NG_PEERS_PYTHON")
     if env:
         return env
-    return os.path.join(os.path.dirname(REPO), "shared", "peers", "python")
+    # ../shared beside the repository, or beside the folder of its worktrees.
+    for up in (1, 2):
+        d = os.path.join(REPO, *[".."] * up, "shared", "peers", "python")
+        if os.path.isdir(os.path.join(d, "gymnasium")):
+            return os.path.normpath(d)
+    return os.path.normpath(os.path.join(REPO, "..", "shared", "peers", "python"))
 
 
 PEERS = _peers_dir()
