@@ -89,6 +89,17 @@ def _snapshot(envs):
         envs.elapsed_steps(i) for i in range(envs.num_envs)]
 
 
+def assert_refused_unmoved(envs, actions, exc, msg):
+    """step(actions) raises exc matching msg, and no environment moved."""
+    before = _snapshot(envs)
+    with pytest.raises(exc, match=msg):
+        envs.step(actions)
+    after = _snapshot(envs)
+    for a, b in zip(before[0], after[0]):
+        np.testing.assert_array_equal(a, b)
+    assert before[1] == after[1]
+
+
 @pytest.mark.parametrize("actions,exc,msg", [
     (np.array([0, 1]), natgrad.InvalidArgumentError, r"shape \(3,\), got \(2,\)"),
     (np.array([[0], [1], [0]]), natgrad.InvalidArgumentError, r"shape \(3,\), got \(3, 1\)"),
@@ -105,13 +116,7 @@ def _snapshot(envs):
 ])
 def test_bad_discrete_actions_move_nothing(actions, exc, msg):
     envs = _cartpole_at_step()
-    before = _snapshot(envs)
-    with pytest.raises(exc, match=msg):
-        envs.step(actions)
-    after = _snapshot(envs)
-    for a, b in zip(before[0], after[0]):
-        np.testing.assert_array_equal(a, b)
-    assert before[1] == after[1]
+    assert_refused_unmoved(envs, actions, exc, msg)
     envs.step(np.array([1, 1, 1]))  # and it still steps
 
 
@@ -124,12 +129,7 @@ def test_bad_discrete_actions_move_nothing(actions, exc, msg):
 def test_bad_box_actions(actions, exc, msg):
     envs = natgrad.make_vec("Pendulum-v1", 2, seed=0)
     envs.reset()
-    before = _snapshot(envs)
-    with pytest.raises(exc, match=msg):
-        envs.step(actions)
-    after = _snapshot(envs)
-    for a, b in zip(before[0], after[0]):
-        np.testing.assert_array_equal(a, b)
+    assert_refused_unmoved(envs, actions, exc, msg)
 
 
 def test_box_actions_outside_bounds_are_clipped_as_gymnasium_does():
