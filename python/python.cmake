@@ -58,6 +58,17 @@ if(Python3_Development.Module_FOUND AND Python3_NumPy_FOUND)
              COMMAND ${CMAKE_SOURCE_DIR}/python/tests/install_test.sh ${CMAKE_SOURCE_DIR}
                      ${CMAKE_BINARY_DIR}/python-venv $<TARGET_FILE_DIR:ng_plugin_reach>)
     set_tests_properties(python_install PROPERTIES TIMEOUT 1200)
+    # The extension's C under valgrind memcheck (any report fails; Python's allocator off).
+    find_program(NG_VALGRIND valgrind)
+    if(NG_VALGRIND)
+      add_test(NAME python_memcheck
+               COMMAND ${NG_VALGRIND} --quiet --error-exitcode=99
+                       --suppressions=${CMAKE_SOURCE_DIR}/python/tests/valgrind.supp
+                       ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/python/tests/memcheck_envs.py
+                       $<TARGET_FILE_DIR:ng_plugin_reach>)
+      set_tests_properties(python_memcheck PROPERTIES TIMEOUT 600 ENVIRONMENT
+        "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;PYTHONMALLOC=malloc;${_ng_py_env}")
+    endif()
   endif()
 elseif(NG_PYTHON AND NOT NG_SANITIZE AND NOT NG_SANITIZE_THREAD)
   message(STATUS "Python: natgrad._natgrad not built (apt-get install python3-dev "
