@@ -67,7 +67,7 @@ if(Python3_Development.Module_FOUND AND Python3_NumPy_FOUND)
                        ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/python/tests/memcheck_envs.py
                        $<TARGET_FILE_DIR:ng_plugin_reach>)
       set_tests_properties(python_memcheck PROPERTIES TIMEOUT 600 ENVIRONMENT
-        "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;PYTHONMALLOC=malloc;${_ng_py_env}")
+        "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONMALLOC=malloc;${_ng_py_env}")
     endif()
   endif()
 elseif(NG_PYTHON AND NOT NG_SANITIZE AND NOT NG_SANITIZE_THREAD)
