@@ -247,3 +247,34 @@ print('ok')
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+@needs_gymnasium
+def test_gymnasium_vector_wrappers_see_the_same(gymnasium):
+    """Gymnasium's own vector wrappers (episode statistics in infos, running observation
+    normalisation) over make_vec give what they give over SyncVectorEnv."""
+    from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics
+
+    def run(envs):
+        envs = NormalizeObservation(RecordEpisodeStatistics(envs))
+        envs.reset(seed=0)
+        envs.action_space.seed(1)
+        out = []
+        for _ in range(300):
+            obs, rew, _, _, infos = envs.step(envs.action_space.sample())
+            out.append((obs.copy(), rew.copy(), infos))
+        return out
+
+    ours = run(natgrad.make_vec("CartPole-v1", 4))
+    ref = run(gymnasium.vector.SyncVectorEnv([lambda: natgrad.make("CartPole-v1")] * 4))
+    episodes = 0
+    for (o1, r1, i1), (o2, r2, i2) in zip(ours, ref):
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(r1, r2)
+        assert i1.keys() == i2.keys()
+        if "episode" in i1:
+            episodes += 1
+            np.testing.assert_array_equal(i1["_episode"], i2["_episode"])
+            for k in ("r", "l"):  # "t" is wall time
+                np.testing.assert_array_equal(i1["episode"][k], i2["episode"][k])
+    assert episodes > 0
