@@ -45,6 +45,22 @@ def test_check_env_passes(env_id, gymnasium):
 
 @needs_gymnasium
 @pytest.mark.parametrize("env_id", CLASSIC)
+def test_check_env_warns_as_for_gymnasiums_own(env_id, gymnasium):
+    """The checker's warnings (infinite bounds, an unnormalised action range) are those it
+    gives Gymnasium's own environment: nothing of natgrad's making."""
+    import warnings
+    from gymnasium.utils.env_checker import check_env
+    seen = []
+    for env in (natgrad.make(env_id), gymnasium.make(env_id).unwrapped):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_env(env, skip_render_check=True)
+        seen.append(sorted({str(w.message) for w in caught}))
+    assert seen[0] == seen[1]
+
+
+@needs_gymnasium
+@pytest.mark.parametrize("env_id", CLASSIC)
 def test_spaces_equal_gymnasiums(env_id, gymnasium):
     ours, theirs = natgrad.make(env_id), gymnasium.make(env_id)
     assert ours.observation_space == theirs.observation_space
