@@ -97,12 +97,13 @@ typedef struct {
 } ngpy_space_t;
 int ngpy_space_from_py(PyObject *obj, const char *what, ngpy_space_t *out);
 void ngpy_space_free(ngpy_space_t *s);
+/* Adds _natgrad.space_describe (ngpy_env_init calls it). */
+int ngpy_space_init(PyObject *m);
 
 /* ---- the module's parts --------------------------------------------------------------------
  * Each adds its functions and types to the module m; 0 or -1 with an exception set. */
 int ngpy_env_init(PyObject *m);
-/* space_describe (space.c) and the VecEnv type (vecenv.c); ngpy_env_init calls both. */
-int ngpy_space_init(PyObject *m);
+/* The VecEnv type (vecenv.c); ngpy_env_init calls it. */
 int ngpy_vecenv_init(PyObject *m);
 
 #endif
