@@ -294,3 +294,50 @@ def test_gymnasium_vector_wrappers_see_the_same(gymnasium):
             for k in ("r", "l"):  # "t" is wall time
                 np.testing.assert_array_equal(i1["episode"][k], i2["episode"][k])
     assert episodes > 0
+
+
+def test_discrete_observations_and_multi_actions():
+    """The example plugin's spaces that are not Box: Discrete observations (int64 indices),
+    MultiDiscrete and MultiBinary actions (int64 / int8 or bool rows)."""
+    natgrad.load_plugin(plugin_path("ring"))
+    envs = natgrad.make_vec("Switches-v0", 3, seed=2)
+    obs, _ = envs.reset()
+    assert obs.dtype == np.int64 and obs.shape == (3,)
+    for _ in range(10):  # the best policy: switch i on where bit i of the pattern is set
+        bits = (obs[:, None] >> np.arange(4)) & 1
+        obs, rew, term, trunc, _ = envs.step(bits.astype(np.int8))
+        np.testing.assert_array_equal(rew, 1.0)
+    assert trunc.all()
+    envs.step(np.zeros((3, 4), dtype=bool))  # the autoreset step; bool rows are fine
+    with pytest.raises(natgrad.InvalidArgumentError, match="action of env 1"):
+        envs.step(np.array([[0, 1, 0, 1], [0, 2, 0, 0], [1, 1, 1, 1]]))
+    ring = natgrad.make_vec("Ring-v0", 2, seed=0)
+    obs, _ = ring.reset()
+    assert obs.dtype == np.int64 and np.all((0 <= obs) & (obs < 8))
+    ring.step(np.array([[1, 2], [0, 0]]))
+    with pytest.raises(natgrad.InvalidArgumentError, match="action of env 0"):
+        ring.step(np.array([[1, 3], [0, 0]]))
+
+
+@needs_gymnasium
+@pytest.mark.parametrize("env_id", ["Ring-v0", "Switches-v0"])
+def test_plugin_spaces_with_gymnasium(env_id, gymnasium):
+    from gymnasium.utils.env_checker import check_env
+    natgrad.load_plugin(plugin_path("ring"))
+    check_env(natgrad.make(env_id), skip_render_check=True)
+    ours = natgrad.make_vec(env_id, 3)
+    ref = gymnasium.vector.SyncVectorEnv([lambda: natgrad.make(env_id)] * 3)
+    spaces = gymnasium.spaces
+    assert isinstance(ours.single_observation_space, spaces.Discrete)
+    kind = spaces.MultiDiscrete if env_id == "Ring-v0" else spaces.MultiBinary
+    assert isinstance(ours.single_action_space, kind)
+    assert ours.single_action_space.dtype == (np.int64 if env_id == "Ring-v0" else np.int8)
+    o1, _ = ours.reset(seed=4)
+    o2, _ = ref.reset(seed=4)
+    np.testing.assert_array_equal(o1, o2)
+    for a in random_actions(ref.action_space, 45, seed=6):
+        for x, y in zip(ours.step(a), ref.step(a)):
+            if isinstance(x, dict):
+                assert x == y == {}
+            else:
+                np.testing.assert_array_equal(x, y)
