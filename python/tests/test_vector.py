@@ -81,7 +81,12 @@ def test_vector_spaces_are_batched(env_id, gymnasium):
     assert envs.action_space == batch_space(envs.single_action_space, 3)
     obs, infos = envs.reset(seed=0)
     assert infos == {}
-    assert obs.dtype == np.float32 and obs.shape == (3,) + envs.single_observation_space.shape
+    # Gymnasium's dtypes: float32 observations for classic control, float64 for MuJoCo v5.
+    want = np.float64 if env_id == "Hopper-v5" else np.float32
+    assert envs.single_observation_space.dtype == envs.observation_space.dtype == want
+    assert envs.single_action_space.dtype == (np.int64 if env_id == "CartPole-v1"
+                                              else np.float32)
+    assert obs.dtype == want and obs.shape == (3,) + envs.single_observation_space.shape
     assert obs in envs.observation_space
     obs, rew, term, trunc, infos = envs.step(envs.action_space.sample())
     assert rew.dtype == np.float64 and rew.shape == (3,)
