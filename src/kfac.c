@@ -466,7 +466,13 @@ int ng__kfac_state_get(ng_kfac_t *k, ng__ckio_r_t *r) {
     ng__ckio_get_f64s(r, k->G[l], ng);
     ng__ckio_get_f64s(r, k->Ai[l], na);
     ng__ckio_get_f64s(r, k->Gi[l], ng);
+    /* the running factors are convex combinations of finite batch factors; the inverses
+     * are used (and so must be finite) only while inverted says they are current */
+    if (!ng_all_finite(na, k->A[l]) || !ng_all_finite(ng, k->G[l]) ||
+        (k->inverted && (!ng_all_finite(na, k->Ai[l]) || !ng_all_finite(ng, k->Gi[l]))))
+      return NG_EFORMAT;
   }
+  if (k->inverted && !(k->inv_damping > 0.0 && isfinite(k->inv_damping))) return NG_EFORMAT;
   return r->bad ? NG_EFORMAT : NG_OK;
 }
 
