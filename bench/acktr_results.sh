@@ -30,7 +30,8 @@ mean_se() { awk '{ s += $1; q += $1 * $1; n++ }
                  END { m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0; if (v < 0) v = 0;
                        printf "%.1f ± %.1f", m, sqrt(v / n) }'; }
 
-echo "| environment | algo | return per seed ($seeds; $episodes deterministic episodes) | mean ± s.e. | wall s per run |"
+echo "| environment | algo | return per seed ($seeds; $episodes deterministic episodes) |" \
+     "mean ± s.e. | wall s per run |"
 echo "|---|---|---|---|---|"
 for env in "${envs[@]}"; do
   for algo in trpo acktr; do
