@@ -1,11 +1,14 @@
-/* natgrad rl: TRPO and natural policy gradient on natgrad environments.
+/* natgrad rl: TRPO, natural policy gradient and ACKTR on natgrad environments.
  *
  * One iteration: roll out n_envs environments for n_steps each with the current stochastic
  * policy into one buffer; advantages by GAE(gamma, lambda) with a value-function baseline
  * (bootstrapping on truncation, not on termination); the surrogate gradient; the natural
  * direction by CG on the policy's Fisher (fisher.h); a step scaled to the KL bound and
  * checked by a backtracking line search (TRPO) or taken as is (NPG); then the value MLP is
- * fitted with Adam over minibatches. Every sum over the batch goes through one reduction
+ * fitted with Adam over minibatches. ACKTR (algo = acktr) takes the same surrogate gradient
+ * but steps along its K-FAC natural gradient (natgrad/kfac.h) scaled to the KL bound and
+ * capped by acktr_lr, without a line search, and fits the value MLP by K-FAC Gauss-Newton
+ * steps on the same minibatches. Every sum over the batch goes through one reduction
  * point per quantity (core.h's ng_reducer_t) so shards on several processes can be reduced
  * there.
  *
