@@ -8,6 +8,7 @@
  *     (W = 0) has F = E[a a^T] (x) M; where it is not (W != 0), the structure that still
  *     holds: G = E[diag(pi) - pi pi^T] (softmax by hand) and the bias-bias block exact,
  *     while the whole block differs;
+ *   - the reducer: two shards of a batch, reduced, give the whole batch's factors;
  *   - the trainer: the step rule eta = min(acktr_lr, sqrt(2 max_kl / g.s)) with either
  *     side binding, checkpoints and resume bit for bit with the K-FAC states, the same run
  *     on one and two threads (learning CartPole-v1: test_rl_trpo, beside TRPO's). */
@@ -270,6 +271,79 @@ static void test_state_roundtrip(void) {
   ng_mlp_destroy(mlp);
 }
 
+/* ---- the reducer: two shards of one batch give the whole batch's factors ----------------- */
+
+/* Plays the other process of a two-process allreduce: the first call (the row count) adds
+ * the other shard's rows; later calls record this shard's buffer (record) or add the other
+ * shard's recorded one (replay). */
+typedef struct {
+  int replay;
+  size_t calls, other_rows;
+  double *rec[8];
+  size_t rec_n[8];
+} shard_t;
+
+static int shard_sum(void *ctx, double *buf, size_t n) {
+  shard_t *sh = ctx;
+  size_t c = sh->calls++;
+  if (c == 0) {
+    buf[0] += (double)sh->other_rows;
+    return NG_OK;
+  }
+  if (c > 8) return NG_EINVAL;
+  if (!sh->replay) {
+    sh->rec[c - 1] = malloc(n * sizeof(double));
+    memcpy(sh->rec[c - 1], buf, n * sizeof(double));
+    sh->rec_n[c - 1] = n;
+    return NG_OK;
+  }
+  if (sh->rec_n[c - 1] != n) return NG_EINVAL;
+  for (size_t i = 0; i < n; i++) buf[i] += sh->rec[c - 1][i];
+  return NG_OK;
+}
+
+static void test_reducer_shards(void) {
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 17, 0);
+  ng_model_t *m;
+  const size_t hidden[1] = {4};
+  NG_CHECK_OK(ng_model_create(&m, 3, 1, hidden, NG_ACT_TANH,
+                              (ng_dist_t){.kind = NG_DIST_CATEGORICAL, .dim = 3},
+                              NG_LOGSTD_STATE_INDEPENDENT));
+  size_t n = ng_model_n_params(m);
+  double *theta = malloc(n * sizeof *theta), x[B * 3];
+  random_fill(&rng, n, theta, 0.7);
+  random_fill(&rng, B * 3, x, 1.0);
+  ng_kfac_t *whole, *a, *b;
+  NG_CHECK_OK(ng_kfac_create(&whole, m, B));
+  NG_CHECK_OK(ng_kfac_create(&a, m, B));
+  NG_CHECK_OK(ng_kfac_create(&b, m, B));
+  NG_CHECK_OK(ng_kfac_forward(whole, theta, B, x));
+  NG_CHECK_OK(ng_kfac_batch_stats(whole, theta, NG_FISHER_TRUE, 0, NULL, NULL));
+  /* shard b: rows 2..5, recorded; shard a: rows 0..1, adding b's */
+  shard_t sb = {.replay = 0, .other_rows = 2}, sa = {.replay = 1, .other_rows = B - 2};
+  ng_reducer_t rb = {shard_sum, &sb}, ra = {shard_sum, &sa};
+  NG_CHECK_OK(ng_kfac_set_reducer(b, &rb));
+  NG_CHECK_OK(ng_kfac_set_reducer(a, &ra));
+  NG_CHECK_OK(ng_kfac_forward(b, theta, B - 2, x + 2 * 3));
+  NG_CHECK_OK(ng_kfac_batch_stats(b, theta, NG_FISHER_TRUE, 0, NULL, NULL));
+  for (size_t i = 0; i < 8; i++) sa.rec[i] = sb.rec[i], sa.rec_n[i] = sb.rec_n[i];
+  NG_CHECK_OK(ng_kfac_forward(a, theta, 2, x));
+  NG_CHECK_OK(ng_kfac_batch_stats(a, theta, NG_FISHER_TRUE, 0, NULL, NULL));
+  NG_CHECK(sa.calls == 1 + 2 * ng_kfac_n_layers(a) && sb.calls == sa.calls);
+  for (size_t l = 0; l < ng_kfac_n_layers(a); l++) {
+    size_t ad = ng_mlp_size(ng_model_mlp(m), l) + 1, r = ng_mlp_size(ng_model_mlp(m), l + 1);
+    NG_CHECK_VEC_CLOSE(ad * ad, ng_kfac_batch_A(a, l), ng_kfac_batch_A(whole, l), TOL_EXACT);
+    NG_CHECK_VEC_CLOSE(r * r, ng_kfac_batch_G(a, l), ng_kfac_batch_G(whole, l), TOL_EXACT);
+  }
+  for (size_t i = 0; i < 8; i++) free(sb.rec[i]);
+  ng_kfac_destroy(whole);
+  ng_kfac_destroy(a);
+  ng_kfac_destroy(b);
+  ng_model_destroy(m);
+  free(theta);
+}
+
 /* ---- the trainer ------------------------------------------------------------------------- */
 
 static ng_rl_t *make_acktr(const char *env, int n_steps, int threads) {
@@ -404,6 +478,7 @@ int main(void) {
   NG_TEST_RUN(test_gn_exact_linear);
   NG_TEST_RUN(test_linear_softmax);
   NG_TEST_RUN(test_state_roundtrip);
+  NG_TEST_RUN(test_reducer_shards);
   NG_TEST_RUN(test_step_rule);
   NG_TEST_RUN(test_resume);
   NG_TEST_RUN(test_threads);
