@@ -61,7 +61,7 @@ static void help(FILE *out) {
           "  --plugin LIB.so      load environments from a plugin (docs/custom-envs.md); the run\n"
           "                       records its path and checksum, and --resume, eval and --config\n"
           "                       load it again (with --resume or --config: load it from here)\n"
-          "  --algo trpo|npg|acktr  algorithm (default trpo)\n"
+          "  --algo NAME          trpo, npg or acktr (default trpo; ACKTR: docs/mujoco.md)\n"
           "  --steps N            environment steps to train for in all (default: tuned per env);\n"
           "                       with --resume, the new total for the continued run\n"
           "  --seed S             random seed (default 0)\n"
