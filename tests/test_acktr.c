@@ -11,7 +11,8 @@
  *   - the reducer: two shards of a batch, reduced, give the whole batch's factors;
  *   - the trainer: the step rule eta = min(acktr_lr, sqrt(2 max_kl / g.s)) with either
  *     side binding, checkpoints and resume bit for bit with the K-FAC states, the same run
- *     on one and two threads (learning CartPole-v1: test_rl_trpo, beside TRPO's). */
+ *     on one and two threads, a failed iteration putting the K-FAC states back (learning
+ *     CartPole-v1: test_rl_trpo, beside TRPO's). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +474,57 @@ static void test_threads(void) {
   ng_rl_destroy(b);
 }
 
+/* A reducer that makes the value fit's first gradient sum NaN (its buffer is n_vf + 2). */
+typedef struct {
+  size_t n;
+  int hits;
+} poison_t;
+
+static int poison_sum(void *ctx, double *buf, size_t n) {
+  poison_t *p = ctx;
+  if (n == p->n && p->hits++ == 0) buf[0] = NAN;
+  return NG_OK;
+}
+
+/* An iteration that fails after the policy's K-FAC step (in the value fit) puts back the
+ * policy, the value function and both K-FACs' running state, and the run goes on. */
+static void test_failed_iteration_restores(void) {
+  ng_rl_t *t = make_acktr("CartPole-v1", 64, 1);
+  if (!t) return;
+  ng_rl_stats_t st;
+  ng_error_t err;
+  NG_CHECK_OK(ng_rl_iterate(t, &st, &err));
+  size_t np = t->n_pol, nv = t->n_vf, kp = ng_kfac_state_size(t->pol_kfac),
+         kv = ng_kfac_state_size(t->vf_kfac);
+  double *th = malloc(np * sizeof *th), *vth = malloc(nv * sizeof *vth);
+  unsigned char *sp = malloc(kp), *sv = malloc(kv), *sp2 = malloc(kp), *sv2 = malloc(kv);
+  memcpy(th, t->theta, np * sizeof *th);
+  memcpy(vth, t->vtheta, nv * sizeof *vth);
+  NG_CHECK_OK(ng_kfac_state_save(t->pol_kfac, sp, kp));
+  NG_CHECK_OK(ng_kfac_state_save(t->vf_kfac, sv, kv));
+  poison_t p = {nv + 2, 0};
+  ng_reducer_t red = {poison_sum, &p};
+  NG_CHECK_OK(ng_rl_set_reducer(t, &red));
+  NG_CHECK_STATUS(ng_rl_iterate(t, &st, &err), NG_ENONFINITE);
+  NG_CHECK(p.hits >= 1 && strstr(err.message, "value fit") != NULL);
+  NG_CHECK_OK(ng_kfac_state_save(t->pol_kfac, sp2, kp));
+  NG_CHECK_OK(ng_kfac_state_save(t->vf_kfac, sv2, kv));
+  NG_CHECK(memcmp(th, t->theta, np * sizeof *th) == 0);
+  NG_CHECK(memcmp(vth, t->vtheta, nv * sizeof *vth) == 0);
+  NG_CHECK(memcmp(sp, sp2, kp) == 0 && memcmp(sv, sv2, kv) == 0);
+  NG_CHECK(ng_kfac_n_updates(t->pol_kfac) == 1 && ng_rl_iteration(t) == 1);
+  NG_CHECK_OK(ng_rl_set_reducer(t, NULL));
+  NG_CHECK_OK(ng_rl_iterate(t, &st, &err));
+  NG_CHECK(ng_rl_iteration(t) == 2 && ng_kfac_n_updates(t->pol_kfac) == 2);
+  free(th);
+  free(vth);
+  free(sp);
+  free(sv);
+  free(sp2);
+  free(sv2);
+  ng_rl_destroy(t);
+}
+
 int main(void) {
   NG_TEST_RUN(test_gn_factors_brute_force);
   NG_TEST_RUN(test_gn_exact_linear);
@@ -482,5 +534,6 @@ int main(void) {
   NG_TEST_RUN(test_step_rule);
   NG_TEST_RUN(test_resume);
   NG_TEST_RUN(test_threads);
+  NG_TEST_RUN(test_failed_iteration_restores);
   NG_TEST_END();
 }
