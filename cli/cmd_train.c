@@ -62,7 +62,7 @@ static void help(FILE *out) {
           "  --plugin LIB.so      load environments from a plugin (docs/custom-envs.md); the run\n"
           "                       records its path and checksum, and --resume, eval and --config\n"
           "                       load it again (with --resume or --config: load it from here)\n"
-          "  --algo trpo|npg      algorithm (default trpo)\n"
+          "  --algo NAME          trpo, npg or acktr (default trpo; ACKTR: docs/mujoco.md)\n"
           "  --steps N            environment steps to train for in all (default: tuned per env);\n"
           "                       with --resume, the new total for the continued run\n"
           "  --seed S             random seed (default 0)\n"
@@ -84,10 +84,10 @@ static void help(FILE *out) {
           "Precedence: the library's defaults for the env, then the config file, then flags in\n"
           "the order given. Config file format: one `key = value` (or `key: value`) per line,\n"
           "keys as listed by --keys; lines starting with '#' or ';' are comments, and so is\n"
-          "anything after ' #' or ' ;'; values under a [trpo] or [npg] section apply to that\n"
-          "algorithm's runs only. An unknown key, a key given twice, a value out of range or a\n"
-          "NUL byte is an error naming the file and line. A run's config.ini is such a file:\n"
-          "`natgrad train --config runs/X/config.ini` repeats the run.\n"
+          "anything after ' #' or ' ;'; values under a [trpo], [npg] or [acktr] section apply\n"
+          "to that algorithm's runs only. An unknown key, a key given twice, a value out of\n"
+          "range or a NUL byte is an error naming the file and line. A run's config.ini is\n"
+          "such a file: `natgrad train --config runs/X/config.ini` repeats the run.\n"
           "\n"
           "One process at a time writes a run folder: another --out or --resume into it is\n"
           "refused with the owner's PID. A folder's checkpoint must match its config.ini.\n"
@@ -247,7 +247,7 @@ static void unknown_env(const char *env, const ng_error_t *err) {
 }
 
 int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
-  static const char *const sections[] = {"trpo", "npg", NULL};
+  static const char *const sections[] = {"trpo", "npg", "acktr", NULL};
   ng_error_t err;
   ng_error_clear(&err);
   ng_kv_list_t file;
@@ -266,8 +266,9 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   for (int i = 0; i < o->n_settings; i++)
     if (!strcmp(o->settings[i].key, "algo")) algo = o->settings[i].value;
   ng_rl_config_t scratch = {.algo = NG_ALGO_TRPO};
-  const char *section = algo && ng_rl_config_set(&scratch, "algo", algo, NULL) == NG_OK &&
-                                scratch.algo == NG_ALGO_NPG ? "npg" : "trpo";
+  const char *section = ng_rl_algo_name(
+      algo && ng_rl_config_set(&scratch, "algo", algo, NULL) == NG_OK ? scratch.algo
+                                                                      : NG_ALGO_TRPO);
   const char *env = o->env;
   if (!env && have_file) {
     env = ng_kv_get(&file, "env", section);
@@ -379,7 +380,7 @@ static int print_summary(ng_rl_t *t, const train_opts_t *o, const char *dir,
   char dur[32];
   ng_progress_duration(dur, sizeof dur, seconds);
   printf("done: %s %s, %ld iterations, %ld environment steps\n", cfg->env_id,
-         cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", ng_rl_iteration(t), ng_rl_env_steps(t));
+         ng_rl_algo_name(cfg->algo), ng_rl_iteration(t), ng_rl_env_steps(t));
   if (steps > 0)
     printf("time: %s for %ld steps (%.0f steps/s)\n", dur, steps,
            seconds > 0 ? steps / seconds : 0.0);
@@ -496,7 +497,7 @@ static int new_trainer(const train_opts_t *o, ng_run_t **run, ng_rl_t **t) {
   char dir[NG_CLI_PATH];
   int len = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
                    : snprintf(dir, sizeof dir, "runs/%s-%s-s%llu", cfg.env_id,
-                              cfg.algo == NG_ALGO_NPG ? "npg" : "trpo",
+                              ng_rl_algo_name(cfg.algo),
                               (unsigned long long)cfg.seed);
   if (len >= (int)sizeof dir) {
     ng_cli_error(CMD, "--out: path too long");
@@ -668,8 +669,8 @@ int ng_cmd_train(int argc, char **argv) {
   } else if (!o->quiet) {
     const int ranks = ng_train_mpi_size();
     printf("training %s with %s for %ld steps (seed %llu, %d thread%s", cfg->env_id,
-           cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", cfg->total_steps,
-           (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
+           ng_rl_algo_name(cfg->algo), cfg->total_steps, (unsigned long long)cfg->seed, threads,
+           threads == 1 ? "" : "s");
     if (ranks > 1) printf(" on each of %d ranks", ranks);
     printf(") into %s\n", dir);
     if (!ng_rl_config_tuned(cfg->env_id))

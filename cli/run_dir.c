@@ -87,7 +87,7 @@ static int ng__cli_plugin_same(const char *cmd, const char *path, const char *re
 
 int ng_cli_plugin_from_config(const char *cmd, const char *config_path, const char *override,
                               int force) {
-  static const char *const sections[] = {"trpo", "npg", NULL};
+  static const char *const sections[] = {"trpo", "npg", "acktr", NULL};
   char path[1024] = "", hash[24] = "";
   struct stat sb;
   if (config_path && stat(config_path, &sb) == 0 && S_ISREG(sb.st_mode)) {

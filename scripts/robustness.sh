@@ -61,6 +61,9 @@ memcheck 0 train-resume train --resume "$run" --steps 1536 --eval-episodes 1
 memcheck 0 eval eval "$run" --episodes 2
 memcheck 0 train-pendulum train --env Pendulum-v1 --steps 512 --set n_steps=128 \
   --set vf_epochs=1 --eval-episodes 1 --out "$work/pendulum" --quiet
+memcheck 0 train-acktr train --env Pendulum-v1 --algo acktr --steps 512 --set n_steps=128 \
+  --set vf_epochs=1 --checkpoint-every 1 --eval-episodes 1 --out "$work/acktr" --quiet
+memcheck 0 train-acktr-resume train --resume "$work/acktr" --steps 768 --eval-episodes 1 --quiet
 # MuJoCo, when this build has it
 if printf '0\n' | "$ng" replay --env InvertedPendulum-v5 --seed 1 --actions - >/dev/null 2>&1; then
   memcheck 0 train-mujoco train --env InvertedPendulum-v5 --steps 512 --set n_steps=128 \

@@ -14,6 +14,7 @@
 #include "natgrad/linalg.h"
 #include "natgrad/supervised.h"
 #include "ng_test.h"
+#include "ng_test_kfac.h"
 
 #define FD_H 1e-5
 #define TOL_FD 1e-7      /* central differences of smooth O(1) functions, relative to max */
@@ -409,20 +410,10 @@ static void test_sampled_converges(void) {
 /* ---- exactness: one dense layer, Gaussian head
  * --------------------------------------------------- */
 
-/* The K-FAC block of layer l as a dense matrix over theta's indices (0 elsewhere). */
+/* The K-FAC block of layer l of m's MLP over theta's indices (tests/ng_test_kfac.h). */
 static void kron_block(const ng_model_t *m, size_t l, const double *A, const double *G,
                        double *F) {
-  const ng_mlp_t *mlp = ng_model_mlp(m);
-  size_t n = ng_model_n_params(m), c = ng_mlp_size(mlp, l), ro = ng_mlp_size(mlp, l + 1);
-  size_t ad = c + 1, off = ng_mlp_layer_offset(mlp, l);
-  for (size_t i = 0; i < ro; i++)
-    for (size_t j = 0; j < ad; j++)
-      for (size_t k = 0; k < ro; k++)
-        for (size_t mm = 0; mm < ad; mm++) {
-          size_t p = j < c ? off + i * c + j : off + ro * c + i;
-          size_t q = mm < c ? off + k * c + mm : off + ro * c + k;
-          F[p * n + q] = G[i * ro + k] * A[j * ad + mm];
-        }
+  ng_test_kron_block(ng_model_mlp(m), ng_model_n_params(m), l, A, G, F);
 }
 
 static void test_exact_one_layer_gaussian(void) {

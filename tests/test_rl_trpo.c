@@ -1,6 +1,7 @@
 /* The trainer end to end: every accepted TRPO step checked against an independent
  * recomputation of the surrogate and the KL; a rejected line search restores theta bit for
- * bit; NPG; a NaN injected through the reducer; learning on CartPole; evaluation leaves the
+ * bit; NPG; a NaN injected through the reducer; learning on CartPole (TRPO and ACKTR,
+ * whose other tests are test_acktr's); evaluation leaves the
  * training state alone; save / load / continue equals an uninterrupted run bit for bit; bad
  * checkpoints are refused with the right status. */
 #include <math.h>
@@ -173,10 +174,11 @@ static void test_nan_gradient(void) {
   ng_rl_destroy(t);
 }
 
-static void test_cartpole_learns(void) {
+static void check_cartpole_learns(ng_algo_t algo) {
   ng_rl_config_t c;
   ng_error_t err;
   NG_CHECK_OK(ng_rl_config_default(&c, "CartPole-v1", &err));
+  c.algo = algo;
   c.total_steps = 20000;
   ng_rl_t *t = make(&c);
   ng_rl_stats_t st;
@@ -192,9 +194,10 @@ static void test_cartpole_learns(void) {
   }
   NG_CHECK(n_last > 0);
   last /= n_last;
-  fprintf(stderr, "  CartPole-v1 20k steps: first iteration %.1f, last iterations %.1f\n", first,
-          last);
-  /* a random policy scores ~22; TRPO with the zoo's settings is well past 100 by 20k */
+  fprintf(stderr, "  %s CartPole-v1 20k steps: first iteration %.1f, last iterations %.1f\n",
+          ng_rl_algo_name(algo), first, last);
+  /* a random policy scores ~22; TRPO with the zoo's settings is well past 100 by 20k, and so
+   * is ACKTR with them */
   NG_CHECK(isfinite(first) && first < 60.0);
   NG_CHECK(last > 3.0 * first && last > 100.0);
   double ret[5];
@@ -202,6 +205,9 @@ static void test_cartpole_learns(void) {
   for (int i = 0; i < 5; i++) NG_CHECK(ret[i] >= 1.0 && ret[i] <= 500.0);
   ng_rl_destroy(t);
 }
+
+static void test_cartpole_learns(void) { check_cartpole_learns(NG_ALGO_TRPO); }
+static void test_acktr_cartpole_learns(void) { check_cartpole_learns(NG_ALGO_ACKTR); }
 
 static void test_evaluate_leaves_state(void) {
   ng_rl_config_t c;
@@ -439,5 +445,6 @@ int main(void) {
   NG_TEST_RUN(test_bad_checkpoints);
   NG_TEST_RUN(test_bad_create);
   NG_TEST_RUN(test_cartpole_learns);
+  NG_TEST_RUN(test_acktr_cartpole_learns);
   NG_TEST_END();
 }

@@ -1,11 +1,14 @@
-/* natgrad rl: TRPO and natural policy gradient on natgrad environments.
+/* natgrad rl: TRPO, natural policy gradient and ACKTR on natgrad environments.
  *
  * One iteration: roll out n_envs environments for n_steps each with the current stochastic
  * policy into one buffer; advantages by GAE(gamma, lambda) with a value-function baseline
  * (bootstrapping on truncation, not on termination); the surrogate gradient; the natural
  * direction by CG on the policy's Fisher (fisher.h); a step scaled to the KL bound and
  * checked by a backtracking line search (TRPO) or taken as is (NPG); then the value MLP is
- * fitted with Adam over minibatches. Every sum over the batch goes through one reduction
+ * fitted with Adam over minibatches. ACKTR (algo = acktr) takes the same surrogate gradient
+ * but steps along its K-FAC natural gradient (natgrad/kfac.h) scaled to the KL bound and
+ * capped by acktr_lr, without a line search, and fits the value MLP by K-FAC Gauss-Newton
+ * steps on the same minibatches. Every sum over the batch goes through one reduction
  * point per quantity (core.h's ng_reducer_t) so shards on several processes can be reduced
  * there.
  *
@@ -28,14 +31,17 @@ extern "C" {
 
 #define NG_RL_MAX_HIDDEN 4
 
-typedef enum { NG_ALGO_TRPO = 0, NG_ALGO_NPG = 1 } ng_algo_t;
+typedef enum { NG_ALGO_TRPO = 0, NG_ALGO_NPG = 1, NG_ALGO_ACKTR = 2 } ng_algo_t;
+
+/* "trpo", "npg", "acktr" (NULL for anything else). */
+const char *ng_rl_algo_name(ng_algo_t algo);
 
 /* Hyperparameters. Every field has a config key of the same name (see ng_rl_config_set),
  * except env_id and total_steps whose keys are "env" and "steps" ("env_id" and
  * "total_steps" are accepted as aliases), and a default from ng_rl_config_default. */
 typedef struct {
   char env_id[64];         /* env */
-  ng_algo_t algo;          /* algo: trpo | npg */
+  ng_algo_t algo;          /* algo: trpo | npg | acktr */
   uint64_t seed;           /* seed */
   long total_steps;        /* steps: environment steps to train for */
   int n_envs;              /* n_envs: environments stepped together */
@@ -76,6 +82,18 @@ typedef struct {
    * then ng_rl_config_format leaves them out. */
   char plugin[1024];       /* plugin: its absolute path */
   char plugin_hash[24];    /* plugin_hash: its checksum, ng_plugin_info_t.hash */
+  /* ACKTR (Wu et al. 2017), used only with algo = acktr (and then written by
+   * ng_rl_config_format, after every other key): the policy steps by
+   * eta = min(acktr_lr, sqrt(2 max_kl / g^T F~^-1 g)) along the K-FAC natural gradient
+   * F~^-1 g (natgrad/kfac.h), the value function by its K-FAC Gauss-Newton step. */
+  double acktr_lr;         /* acktr_lr: the policy step's cap eta_max */
+  double kfac_damping;     /* kfac_damping: Tikhonov damping of the policy's K-FAC */
+  double kfac_stat_decay;  /* kfac_stat_decay: running-average decay of both K-FACs' factors */
+  int kfac_inverse_every;  /* kfac_inverse_every: refresh the damped inverses every this many
+                              factor updates */
+  double vf_kfac_lr;       /* vf_kfac_lr: the value step's cap */
+  double vf_max_kl;        /* vf_max_kl: the value step's bound on (1/2) mean (dV)^2 */
+  double vf_kfac_damping;  /* vf_kfac_damping: Tikhonov damping of the value K-FAC */
 } ng_rl_config_t;
 
 /* Library defaults (Stable-Baselines3-contrib's TRPO) overridden by the tuned values of

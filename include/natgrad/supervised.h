@@ -47,6 +47,7 @@
 #include "natgrad/core.h"
 #include "natgrad/data.h"
 #include "natgrad/keys.h"
+#include "natgrad/kfac.h"
 #include "natgrad/model.h"
 
 #ifdef __cplusplus
@@ -87,11 +88,6 @@ typedef enum {
 /* "sgd", "adam", "diag-ng", "cg-ng", "kfac"; NG_EINVAL for anything else. */
 int ng_opt_parse(const char *name, ng_opt_kind_t *kind);
 const char *ng_opt_name(ng_opt_kind_t kind);
-
-typedef enum {
-  NG_FISHER_TRUE = 0,     /* labels drawn from the model (or its exact expectation) */
-  NG_FISHER_EMPIRICAL = 1 /* the data's labels: the empirical Fisher, a different matrix */
-} ng_fisher_kind_t;
 
 typedef struct {
   ng_opt_kind_t kind;
@@ -183,50 +179,13 @@ size_t ng_sup_opt_state_size(const ng_sup_opt_t *o);
 int ng_sup_opt_state_save(const ng_sup_opt_t *o, void *buf, size_t size);
 int ng_sup_opt_state_load(ng_sup_opt_t *o, const void *buf, size_t size);
 
-/* ---- K-FAC's Kronecker factors, exposed for inspection and tests ---------------------------------
- *
- * Layer l (0-based) of the model's MLP maps width c = sizes[l] to r = sizes[l+1]; its
- * parameters (W_l, b_l) form the r x (c+1) matrix [W_l | b_l] whose per-row gradient is
- * g a^T with a = [a_{l-1}; 1]. The factors are
- *     A_l = (1/B) sum_b a_b a_b^T                 (c+1) x (c+1)
- *     G_l = (1/B) sum_b E[g_b g_b^T]              r x r
- * g_b = d(-log p(y~_b | x_b)) / d z_l: for NG_FISHER_TRUE with samples S >= 1 the mean over
- * S labels y~ ~ p(. | x_b); with samples = 0 the exact expectation, sum_r u_r u_r^T pulled
- * back through the network for a square-root factor u of M (dist.h); for
- * NG_FISHER_EMPIRICAL the data's label. Then F_l ~ A_l (x) G_l: entry
- * ((i, j), (k, m)) of the layer's Fisher block (row i, column j of [W|b]) ~ G[i,k] A[j,m].
- * For one dense layer with a Gaussian head (M constant) this is exact. */
-typedef struct ng_kfac ng_kfac_t;
+/* ---- K-FAC on the supervised loss (natgrad/kfac.h holds K-FAC itself) -------------------- */
 
-int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch);
-void ng_kfac_destroy(ng_kfac_t *k);
-
-/* One forward and backward on the batch: mean loss (no weight decay) and, if grad is
- * non-NULL, its gradient (OVERWRITES); keeps the activations for ng_kfac_batch_stats. */
+/* One forward and backward on the batch with K-FAC's model workspace: mean loss (no weight
+ * decay) and, if grad is non-NULL, its gradient (OVERWRITES); keeps the activations for
+ * ng_kfac_batch_stats. NG_EINVAL for an MLP K-FAC (ng_kfac_create_mlp). */
 int ng_kfac_loss_grad(ng_kfac_t *k, const double *theta, size_t batch, const double *x,
                       const double *y, double *loss, double *grad);
-
-/* The factors of the batch of the last ng_kfac_loss_grad (y: its labels, used only for
- * NG_FISHER_EMPIRICAL; rng only for samples >= 1). */
-int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind, int samples,
-                        const double *y, ng_rng_t *rng);
-/* Folds the batch factors into the running ones: R <- e R + (1 - e) batch with
- * e = min(decay, 1 - 1/t) at the t-th update (the first update copies the batch). */
-int ng_kfac_update_running(ng_kfac_t *k, double decay);
-/* Recomputes the damped inverses from the running factors (factored Tikhonov damping with
- * gamma = sqrt(damping)). NG_ENOTPD if a damped factor is not positive definite. */
-int ng_kfac_invert(ng_kfac_t *k, double damping);
-/* s = the K-FAC natural gradient of g: per layer G~^{-1} [dW | db] A~^{-1}, and for a
- * Gaussian head's log stds g / (2 + damping) (their exact Fisher is 2 I, independent of
- * the layers). Uses the inverses of the last ng_kfac_invert. */
-int ng_kfac_precondition(ng_kfac_t *k, const double *g, double *s);
-
-size_t ng_kfac_n_layers(const ng_kfac_t *k);
-/* Borrowed views: batch (last ng_kfac_batch_stats) and running factors of layer l. */
-const double *ng_kfac_batch_A(const ng_kfac_t *k, size_t l);
-const double *ng_kfac_batch_G(const ng_kfac_t *k, size_t l);
-const double *ng_kfac_A(const ng_kfac_t *k, size_t l);
-const double *ng_kfac_G(const ng_kfac_t *k, size_t l);
 
 /* ---- training loop, checkpoints ------------------------------------------------------------------ */
 

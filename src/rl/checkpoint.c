@@ -18,6 +18,9 @@
  *         per env: action rng, env rng, f64 state[state_size], i64 episode length,
  *                  f64 episode return, f64 discounted return, f64 raw obs[obs_dim],
  *                  f64 normalised obs[obs_dim]
+ *         ACKTR only (algo = acktr in the config): the policy's K-FAC state, then the value
+ *         function's (src/kfac.c: update count, inverted flag, damping, per layer the sizes,
+ *         running factors and inverses)
  *   an rng is u64 s[4], f64 spare normal, i64 has_spare.
  *   An environment without get/set state has state_size 0: loading resets each env from
  *   its restored stream instead of setting a state (fresh episodes).
@@ -43,6 +46,7 @@
 #include <sys/stat.h>
 
 #include "ckpt_io.h"
+#include "kfac_impl.h"
 #include "rl/rl_impl.h"
 
 #define NG_CKPT_MAGIC "NGCKPT01"
@@ -173,6 +177,10 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
     ng__ckio_put_f64s(&w, t->obs_raw + e * od, od);
     ng__ckio_put_f64s(&w, t->obs_norm + e * od, od);
   }
+  if (t->pol_kfac) { /* ACKTR: the running factors and inverses continue too */
+    ng__kfac_state_put(t->pol_kfac, &w);
+    ng__kfac_state_put(t->vf_kfac, &w);
+  }
   if (w.status) {
     s = ng_error_set(err, NG_ENOMEM, "save: out of memory");
     goto done;
@@ -225,7 +233,9 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad config length", name);
   ng_rl_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
-  int s = ng__rl_config_parse(&cfg, (const char *)body + r.pos, (size_t)clen, err);
+  /* the keys a text may leave out (ACKTR's, for other algos) keep their defaults */
+  int s = ng_keys_defaults(ng_rl_config_keys(), &cfg, err);
+  if (!s) s = ng__rl_config_parse(&cfg, (const char *)body + r.pos, (size_t)clen, err);
   r.pos += (size_t)clen;
   if (!s) s = ng_rl_config_validate(&cfg, err);
   if (s == NG_ENOMEM) return s;
@@ -240,8 +250,10 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   uint64_t sz[8];
   for (int i = 0; i < 8; i++) sz[i] = ng__ckio_get_u64(&r);
   if (r.bad) return ng_error_set(err, NG_EFORMAT, "load: %s: body too short for its sizes", name);
+  /* ACKTR's K-FAC states follow, sized by the trainer the config builds: checked with the
+   * rest of the body once it is built */
   uint64_t want_len = ng__body_length(clen, sz);
-  if (want_len != len)
+  if (cfg.algo == NG_ALGO_ACKTR ? want_len == 0 || want_len > len : want_len != len)
     return ng_error_set(err, NG_EFORMAT, "load: %s: the body has %zu bytes but its sizes need "
                         "%llu", name, len, (unsigned long long)want_len);
   const ng_env_info_t *info = ng_env_find(cfg.env_id);
@@ -308,6 +320,9 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
     ng__ckio_get_f64s(&r, t->obs_raw + e * od, od);
     ng__ckio_get_f64s(&r, t->obs_norm + e * od, od);
   }
+  if (t->pol_kfac && !bad &&
+      (ng__kfac_state_get(t->pol_kfac, &r) != NG_OK || ng__kfac_state_get(t->vf_kfac, &r) != NG_OK))
+    bad = "K-FAC factors of the wrong sizes or with non-finite values";
   if (!bad && (r.bad || r.pos != r.len)) bad = "a body of the wrong length for its sizes";
   if (!bad) bad = ng__state_problem(t, states, ss);
   /* the env's own step counter restarts here; the trainer keeps the time limit */

@@ -188,7 +188,7 @@ static const char *ng__hash_check(const char *v) {
   return NULL;
 }
 
-static const char *const ng__algo_names[] = {"trpo", "npg", NULL}; /* NG_ALGO_TRPO + i */
+static const char *const ng__algo_names[] = {"trpo", "npg", "acktr", NULL}; /* NG_ALGO_TRPO + i */
 static const char *const ng__act_names[] = {"tanh", "relu", NULL};  /* NG_ACT_TANH + i */
 
 #define OFF(f) offsetof(ng_rl_config_t, f)
@@ -208,7 +208,8 @@ static const ng_key_t ng__keys[] = {
      .size = sizeof ((ng_rl_config_t *)0)->env_id, .check = ng__env_check,
      .doc = "environment id (Gymnasium's), e.g. CartPole-v1"},
     {.name = "algo", .type = NG_KEY_CHOICE, .offset = OFF(algo), .lo = NG_ALGO_TRPO,
-     .choices = ng__algo_names, .dflt = "trpo", .doc = "trpo (line search) or npg (fixed KL step)"},
+     .choices = ng__algo_names, .dflt = "trpo",
+     .doc = "trpo (line search), npg (fixed KL step) or acktr (K-FAC, step capped by max_kl)"},
     {.name = "seed", .type = NG_KEY_U64, .offset = OFF(seed), .dflt = "0",
      .doc = "random seed (0 .. 2^64-1)"},
     {.name = "steps", .type = NG_KEY_LONG, .offset = OFF(total_steps), .alias = "total_steps",
@@ -219,8 +220,8 @@ static const ng_key_t ng__keys[] = {
     NUM("gamma", NG_KEY_DOUBLE, gamma, 0, 1, 0, 0, "0.99", "discount factor"),
     NUM("gae_lambda", NG_KEY_DOUBLE, gae_lambda, 0, 1, 0, 0, "0.95", "GAE lambda"),
     NUM("max_kl", NG_KEY_DOUBLE, max_kl, 0, 10, 1, 0, "0.01",
-        "KL bound per update (TRPO) or fixed KL step (NPG); per state, summed over action "
-        "components"),
+        "KL bound per update (TRPO), fixed KL step (NPG) or quadratic-KL bound (ACKTR); per "
+        "state, summed over action components"),
     NUM("cg_damping", NG_KEY_DOUBLE, cg_damping, 0, 1e6, 0, 0, "0.1",
         "damping d in (F + d I) s = g"),
     NUM("cg_iters", NG_KEY_INT, cg_iters, 1, 10000, 0, 0, "15", "conjugate-gradient iterations"),
@@ -266,7 +267,24 @@ static const ng_key_t ng__keys[] = {
     {.name = "plugin_hash", .type = NG_KEY_STRING, .offset = OFF(plugin_hash),
      .size = sizeof ((ng_rl_config_t *)0)->plugin_hash, .check = ng__hash_check,
      .doc = "the plugin file's checksum when the run started (set by --plugin)"},
+    /* ACKTR's, after the plugin's: written only for algo = acktr, so that every other run's
+     * config text stays what it was before ACKTR (defaults and sources: src/rl/acktr.c) */
+    NUM("acktr_lr", NG_KEY_DOUBLE, acktr_lr, 0, 1e6, 1, 0, "0.25",
+        "ACKTR: cap eta_max of the policy step eta = min(eta_max, sqrt(2 max_kl / g.F~^-1 g))"),
+    NUM("kfac_damping", NG_KEY_DOUBLE, kfac_damping, 0, 1e6, 1, 0, "0.01",
+        "ACKTR: Tikhonov damping of the policy's K-FAC (sqrt of it on each factor)"),
+    NUM("kfac_stat_decay", NG_KEY_DOUBLE, kfac_stat_decay, 0, 1, 0, 1, "0.95",
+        "ACKTR: running-average decay of the K-FAC factors (policy and value)"),
+    NUM("kfac_inverse_every", NG_KEY_INT, kfac_inverse_every, 1, 1000000, 0, 0, "1",
+        "ACKTR: refresh the damped K-FAC inverses every this many factor updates"),
+    NUM("vf_kfac_lr", NG_KEY_DOUBLE, vf_kfac_lr, 0, 1e6, 1, 0, "0.5",
+        "ACKTR: cap of the value function's K-FAC Gauss-Newton step"),
+    NUM("vf_max_kl", NG_KEY_DOUBLE, vf_max_kl, 0, 1e300, 1, 0, "0.5",
+        "ACKTR: bound on the value step's (1/2) mean squared change of the values"),
+    NUM("vf_kfac_damping", NG_KEY_DOUBLE, vf_kfac_damping, 0, 1e6, 1, 0, "0.01",
+        "ACKTR: Tikhonov damping of the value function's K-FAC"),
 };
+#define NG__ACKTR_KEYS 7
 #define NG__PLUGIN_KEYS 2
 #undef ACT
 #undef WIDTHS
@@ -325,7 +343,9 @@ int ng_rl_config_set(ng_rl_config_t *cfg, const char *key, const char *value, ng
 }
 
 int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err) {
-  int st = ng_keys_check(&ng__table, cfg, err);
+  ng_key_table_t t = ng__table; /* ACKTR's keys matter (and are written) only for ACKTR */
+  if (cfg->algo != NG_ALGO_ACKTR) t.n -= NG__ACKTR_KEYS;
+  int st = ng_keys_check(&t, cfg, err);
   if (st != NG_OK) return st;
   if (!cfg->plugin[0] != !cfg->plugin_hash[0])
     return ng_error_set(err, NG_EINVAL, "config: plugin and plugin_hash go together: %s is "
@@ -345,12 +365,20 @@ int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err) {
   return NG_OK;
 }
 
+const char *ng_rl_algo_name(ng_algo_t algo) {
+  return (unsigned)algo <= NG_ALGO_ACKTR ? ng__algo_names[algo] : NULL;
+}
+
 size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
   /* without a plugin, the text (and so config.ini and every checkpoint) stays byte for
-   * byte what it was before plugins */
+   * byte what it was before plugins; ACKTR's keys only for ACKTR, after the rest */
   ng_key_table_t t = ng__table;
+  t.n -= NG__ACKTR_KEYS;
   if (!cfg->plugin[0] && !cfg->plugin_hash[0]) t.n -= NG__PLUGIN_KEYS;
-  return ng_keys_format(&t, cfg, buf, size);
+  size_t len = ng_keys_format(&t, cfg, buf, size);
+  if (cfg->algo != NG_ALGO_ACKTR) return len;
+  ng_key_table_t a = {ng__table.what, ng__keys + ng__table.n - NG__ACKTR_KEYS, NG__ACKTR_KEYS};
+  return len + ng_keys_format(&a, cfg, len < size ? buf + len : NULL, len < size ? size - len : 0);
 }
 
 int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, size_t len, ng_error_t *err) {

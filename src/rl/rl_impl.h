@@ -8,6 +8,7 @@
 #include "natgrad/core.h"
 #include "natgrad/env.h"
 #include "natgrad/fisher.h"
+#include "natgrad/kfac.h"
 #include "natgrad/linalg.h"
 #include "natgrad/mlp.h"
 #include "natgrad/model.h"
@@ -120,6 +121,7 @@ struct ng_rl {
   ng_model_ws_t *pol_ws_eval;  /* 1 row */
   ng_fisher_t *fisher;
   ng_cg_t *cg;
+  ng_kfac_t *pol_kfac;     /* ACKTR only (else NULL): the policy's K-FAC over the batch */
   double *grad, *step_dir, *work_n, *ent_grad; /* n_pol each */
 
   /* value function */
@@ -131,6 +133,8 @@ struct ng_rl {
   ng__adam_t adam;
   size_t *perm;            /* batch: minibatch shuffle */
   double *mb_obs, *mb_target, *mb_dy; /* minibatch scratch */
+  ng_kfac_t *vf_kfac;      /* ACKTR only: the value function's Gauss-Newton K-FAC (minibatch) */
+  double *vstep;           /* ACKTR only: n_vf, the value step */
 
   /* normalisers */
   ng__rms_t obs_rms, ret_rms;
@@ -181,6 +185,8 @@ struct ng_rl {
    * theta | vtheta | Adam m | Adam v | obs mean | obs var | ret mean | ret var | counts */
   double *snap;
   long snap_adam_t;
+  unsigned char *snap_kfac; /* ACKTR only: the two K-FACs' states (policy's, then value's) */
+  size_t snap_pol_kfac, snap_vf_kfac; /* their sizes */
 
   /* Test hook (NULL in normal use): called after every environment step with the step's
    * status and outputs, which it may change, to play a misbehaving environment (a NaN
@@ -231,6 +237,15 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
 int ng__rl_advantages(ng_rl_t *t, ng_error_t *err);
 /* The policy update (TRPO or NPG) on the filled buffer (src/rl/trpo.c). */
 int ng__rl_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
+/* Its first steps, shared with ACKTR: the advantages as the surrogate uses them (b_adv_n),
+ * then grad = -grad L at theta (reduced), *loss0 = -L(theta), stats->entropy. */
+int ng__rl_policy_gradient(ng_rl_t *t, ng_rl_stats_t *stats, double *loss0, ng_error_t *err);
+/* ACKTR's policy update (src/rl/acktr.c): the K-FAC natural gradient of the same surrogate,
+ * scaled to the quadratic-KL bound and capped by acktr_lr. */
+int ng__rl_acktr_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
+/* ACKTR's value step on the minibatch whose gradient of (1/2) mean (V - target)^2 is in
+ * vgrad (reduced, n_vf) after a forward on vf_kfac's workspace: K-FAC Gauss-Newton. */
+int ng__rl_acktr_value_step(ng_rl_t *t);
 /* Adam on the MSE to b_ret over shuffled minibatches (src/rl/value.c); vf_loss and
  * explained variance into stats. */
 int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);

@@ -91,8 +91,10 @@ typedef struct {
 static int ng__draw_curve(FILE *out, void *ctx) {
   const ng__curve_t *c = ctx;
   char title[160], smooth_label[64];
+  static const char *const upper[] = {"TRPO", "NPG", "ACKTR"}; /* NG_ALGO_TRPO + i */
   snprintf(title, sizeof title, "%s: %s, seed %llu", c->cfg->env_id,
-           c->cfg->algo == NG_ALGO_NPG ? "NPG" : "TRPO", (unsigned long long)c->cfg->seed);
+           upper[c->cfg->algo <= NG_ALGO_ACKTR ? c->cfg->algo : 0],
+           (unsigned long long)c->cfg->seed);
   snprintf(smooth_label, sizeof smooth_label, "mean over %d iterations", NG_RL_CURVE_SMOOTH);
   ng_svg_panel_t panel = {.title = title,
                           .xlabel = "environment steps",

@@ -112,6 +112,8 @@ static int ng__rl_create_policy(ng_rl_t *t, ng_dist_t dist, ng_error_t *err) {
   if ((s = ng_model_ws_create(&t->pol_ws_eval, t->policy, 1))) goto fail;
   if ((s = ng_fisher_create(&t->fisher, t->policy, t->batch))) goto fail;
   if ((s = ng_cg_create(&t->cg, t->n_pol))) goto fail;
+  if (cfg->algo == NG_ALGO_ACKTR && (s = ng_kfac_create(&t->pol_kfac, t->policy, t->batch)))
+    goto fail;
   return NG_OK;
 fail:
   return ng__rl_create_failed(err, s);
@@ -146,6 +148,13 @@ static int ng__rl_create_value(ng_rl_t *t, ng_error_t *err) {
   NG__ALLOC(t->mb_obs, (size_t)cfg->vf_minibatch * t->obs_dim);
   NG__ALLOC(t->mb_target, (size_t)cfg->vf_minibatch);
   NG__ALLOC(t->mb_dy, (size_t)cfg->vf_minibatch);
+  if (cfg->algo == NG_ALGO_ACKTR) {
+    if ((s = ng_kfac_create_mlp(&t->vf_kfac, t->vf, (size_t)cfg->vf_minibatch))) goto fail;
+    NG__ALLOC(t->vstep, t->n_vf);
+    t->snap_pol_kfac = ng_kfac_state_size(t->pol_kfac);
+    t->snap_vf_kfac = ng_kfac_state_size(t->vf_kfac);
+    NG__ALLOC(t->snap_kfac, t->snap_pol_kfac + t->snap_vf_kfac);
+  }
   return NG_OK;
 fail:
   return ng__rl_create_failed(err, s);
@@ -258,6 +267,8 @@ void ng_rl_destroy(ng_rl_t *t) {
   ng_model_ws_destroy(t->pol_ws_eval);
   ng_fisher_destroy(t->fisher);
   ng_cg_destroy(t->cg);
+  ng_kfac_destroy(t->pol_kfac);
+  ng_kfac_destroy(t->vf_kfac);
   ng_mlp_destroy(t->vf);
   ng_mlp_ws_destroy(t->vf_ws);
   ng__adam_free(&t->adam);
@@ -271,7 +282,8 @@ void ng_rl_destroy(ng_rl_t *t) {
                     t->b_ret, t->b_adv_n, t->b_w, t->b_scratch, t->b_idx, t->last_val,
                     t->step_p, t->step_logp, t->step_act, t->eval_obs, t->eval_obs_norm, t->eval_act,
                     t->eval_obs_raw, t->snap, t->step_obs, t->step_rew, t->step_term, t->step_trunc,
-                    t->step_status, t->share_rows, t->step_reset_obs, t->step_reset_status};
+                    t->step_status, t->share_rows, t->step_reset_obs, t->step_reset_status,
+                    t->vstep, t->snap_kfac};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
   ng_pool_destroy(t->pool); /* after everything that borrowed it */
   ng_free(t);
@@ -323,6 +335,8 @@ int ng_rl_set_threads(ng_rl_t *t, int n_threads) {
   ng_model_ws_set_pool(t->pol_ws_batch, pool);
   ng_fisher_set_pool(t->fisher, pool);
   ng_mlp_ws_set_pool(t->vf_ws, pool);
+  if (t->pol_kfac) ng_kfac_set_pool(t->pol_kfac, pool);
+  if (t->vf_kfac) ng_kfac_set_pool(t->vf_kfac, pool);
   ng_pool_destroy(t->pool);
   t->pool = pool;
   t->par_envs = pool && t->n_envs > 1 && ng__env_step_seconds(t) > NG__PAR_ENV_STEP_S;
@@ -339,6 +353,8 @@ int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r) {
   if (!t) return NG_EINVAL;
   ng_reducer_t id = {NULL, NULL};
   t->reducer = r ? *r : id;
+  if (t->pol_kfac) ng_kfac_set_reducer(t->pol_kfac, &t->reducer);
+  if (t->vf_kfac) ng_kfac_set_reducer(t->vf_kfac, &t->reducer);
   return ng_fisher_set_reducer(t->fisher, &t->reducer);
 }
 
@@ -371,6 +387,16 @@ static void ng__snapshot(ng_rl_t *t, int restore) {
   }
   if (restore) t->adam.t = t->snap_adam_t;
   else t->snap_adam_t = t->adam.t;
+  if (!t->snap_kfac) return;
+  /* ACKTR's running factors: sizes fixed at create, so neither call can fail */
+  unsigned char *kp = t->snap_kfac, *kv = t->snap_kfac + t->snap_pol_kfac;
+  if (restore) {
+    ng_kfac_state_load(t->pol_kfac, kp, t->snap_pol_kfac);
+    ng_kfac_state_load(t->vf_kfac, kv, t->snap_vf_kfac);
+  } else {
+    ng_kfac_state_save(t->pol_kfac, kp, t->snap_pol_kfac);
+    ng_kfac_state_save(t->vf_kfac, kv, t->snap_vf_kfac);
+  }
 }
 
 int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
@@ -386,7 +412,9 @@ int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   stats->rollout_seconds = t1 - t0;
   if (!s) s = ng__rl_advantages(t, err);
   double t2 = ng__now();
-  if (!s) s = ng__rl_policy_update(t, stats, err);
+  if (!s)
+    s = t->pol_kfac ? ng__rl_acktr_policy_update(t, stats, err)
+                    : ng__rl_policy_update(t, stats, err);
   stats->policy_update_seconds = ng__now() - t2;
   if (!s) s = ng__rl_value_fit(t, stats, err);
   stats->update_seconds = ng__now() - t1;

@@ -104,15 +104,18 @@ static int ng__surrogate_grad(ng_rl_t *t, double *loss0, double *h, ng_error_t *
   return NG_OK;
 }
 
-int ng__rl_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
-  const size_t np = t->n_pol, n = t->batch;
+int ng__rl_policy_gradient(ng_rl_t *t, ng_rl_stats_t *stats, double *loss0, ng_error_t *err) {
   int s = ng__normalize_advantages(t);
   if (s) return ng_error_set(err, s, "update: advantage normalisation failed (%s)",
                              ng_strerror(s));
-  double loss0 = 0.0, h0 = 0.0;
-  s = ng__surrogate_grad(t, &loss0, &h0, err);
+  return ng__surrogate_grad(t, loss0, &stats->entropy, err);
+}
+
+int ng__rl_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
+  const size_t np = t->n_pol, n = t->batch;
+  double loss0 = 0.0;
+  int s = ng__rl_policy_gradient(t, stats, &loss0, err);
   if (s) return s;
-  stats->entropy = h0;
 
   /* Fisher at theta_old, on all rows or a random subset */
   if (t->cfg.fisher_subsample < 1.0) {

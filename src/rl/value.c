@@ -1,6 +1,7 @@
 /* The value-function baseline: an MLP with one output fitted to the GAE returns by Adam on
  * the mean squared error over shuffled minibatches, as Stable-Baselines3-contrib's TRPO
- * fits its critic (n_critic_updates passes, batch_size rows per step). */
+ * fits its critic (n_critic_updates passes, batch_size rows per step); for ACKTR by K-FAC
+ * Gauss-Newton steps on the same minibatches (src/rl/acktr.c). */
 #include <math.h>
 #include <string.h>
 
@@ -78,9 +79,12 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
         memcpy(t->mb_obs + r * od, t->b_obs + src * od, od * sizeof(double));
         t->mb_target[r] = t->b_ret[src];
       }
-      s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, b, t->mb_obs, NULL);
+      /* ACKTR's K-FAC keeps the forward it makes its factors from */
+      ng_mlp_ws_t *ws = t->vf_kfac ? ng_kfac_mlp_ws(t->vf_kfac) : t->vf_ws;
+      s = t->vf_kfac ? ng_kfac_forward(t->vf_kfac, t->vtheta, b, t->mb_obs)
+                     : ng_mlp_forward(t->vf, t->vtheta, ws, b, t->mb_obs, NULL);
       if (s) return ng_error_set(err, s, "value fit: forward failed (%s)", ng_strerror(s));
-      const double *y = ng_mlp_ws_output(t->vf_ws);
+      const double *y = ng_mlp_ws_output(ws);
       double loss = 0.0;
       for (size_t r = 0; r < b; r++) {
         double d = y[r] - t->mb_target[r];
@@ -88,7 +92,7 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
         loss += d * d;
       }
       memset(t->vgrad, 0, nv * sizeof(double));
-      s = ng_mlp_vjp(t->vf, t->vtheta, t->vf_ws, b, t->mb_dy, t->vgrad, NULL);
+      s = ng_mlp_vjp(t->vf, t->vtheta, ws, b, t->mb_dy, t->vgrad, NULL);
       if (s) return ng_error_set(err, s, "value fit: backward failed (%s)", ng_strerror(s));
       t->vgrad[nv] = loss;
       t->vgrad[nv + 1] = (double)b;
@@ -97,8 +101,16 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
       if (!ng_all_finite(nv + 2, t->vgrad) || !(t->vgrad[nv + 1] > 0))
         return ng_error_set(err, NG_ENONFINITE, "value fit: non-finite loss or gradient in "
                             "epoch %d, minibatch %zu", epoch + 1, start / mb + 1);
-      ng_vec_scale(nv, 1.0 / t->vgrad[nv + 1], t->vgrad);
-      ng__adam_step(&t->adam, t->vtheta, t->vgrad);
+      if (!t->vf_kfac) {
+        ng_vec_scale(nv, 1.0 / t->vgrad[nv + 1], t->vgrad);
+        ng__adam_step(&t->adam, t->vtheta, t->vgrad);
+        continue;
+      }
+      /* the gradient of (1/2) mean (V - target)^2, whose Gauss-Newton matrix K-FAC holds */
+      ng_vec_scale(nv, 0.5 / t->vgrad[nv + 1], t->vgrad);
+      if ((s = ng__rl_acktr_value_step(t)))
+        return ng_error_set(err, s, "value fit: K-FAC step failed in epoch %d, minibatch %zu "
+                            "(%s)", epoch + 1, start / mb + 1, ng_strerror(s));
     }
   }
 

@@ -245,7 +245,7 @@ static int ng__kfac_direction(ng_sup_opt_t *o, const double *theta, const double
     if (st == NG_OK) st = ng_kfac_update_running(o->kfac, c->stat_decay);
     if (st != NG_OK) return st;
   }
-  if (o->steps % (uint64_t)c->inverse_every == 0 || !ng__kfac_inverted(o->kfac)) {
+  if (o->steps % (uint64_t)c->inverse_every == 0 || !ng_kfac_inverted(o->kfac)) {
     st = ng_kfac_invert(o->kfac, damp);
     if (st != NG_OK) return st;
     *refreshed = 1;
