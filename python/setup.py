@@ -54,7 +54,9 @@ class BuildExt(build_ext):
 
 
 sources = sorted(glob.glob(os.path.join(HERE, "src", "*.c")))
-sources += sorted(glob.glob(os.path.join(REPO, "src", "**", "*.c"), recursive=True))
+# libnatgrad's sources; src/mpi is libnatgrad_mpi (MPI's own library, not the module's)
+sources += sorted(p for p in glob.glob(os.path.join(REPO, "src", "**", "*.c"), recursive=True)
+                  if os.path.relpath(p, os.path.join(REPO, "src")).split(os.sep)[0] != "mpi")
 # Relative to this folder, as setuptools wants them.
 sources = [os.path.relpath(s, HERE) for s in sources]
 
