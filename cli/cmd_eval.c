@@ -7,6 +7,7 @@
 #include <string.h>
 
 
+#include "args.h"
 #include "cli.h"
 #include "cmd_args.h"
 #include "natgrad/rl.h"
@@ -50,38 +51,20 @@ int ng_eval_parse_args(int argc, char **argv, ng_eval_opts_t *o) {
   o->stochastic = 0;
   o->plugin = NULL;
   o->force = 0;
-  for (int i = 1; i < argc; i++) {
-    char name[64];
-    const char *arg = argv[i], *v = NULL, *eq = strchr(arg, '=');
-    if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
-      memcpy(name, arg, (size_t)(eq - arg));
-      name[eq - arg] = '\0';
-      v = eq + 1;
-    } else {
-      snprintf(name, sizeof name, "%s", arg);
-    }
-    int takes_value =
-        !strcmp(name, "--episodes") || !strcmp(name, "--seed") || !strcmp(name, "--plugin");
-    if (takes_value && !v) {
-      if (i + 1 >= argc) {
-        ng_cli_error(CMD, "%s needs a value (see natgrad eval --help)", name);
-        return NG_EXIT_USAGE;
-      }
-      v = argv[++i];
-    }
-    char *end;
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+  ng_args_t a;
+  ng_args_init(&a, CMD, argc, argv);
+  while (ng_args_next(&a)) {
+    const char *v;
+    long n;
+    if (ng_args_switch(&a, "--help", "-h")) {
       help(stdout);
       return NG_EXIT_OK;
-    } else if (!strcmp(name, "--episodes")) {
-      errno = 0;
-      o->episodes = strtol(v, &end, 10);
-      if (end == v || *end || errno || o->episodes < 1 || o->episodes > MAX_EPISODES) {
-        ng_cli_error(CMD, "--episodes: expected an integer in [1, %d], got '%s'", MAX_EPISODES,
-                     v);
-        return NG_EXIT_USAGE;
-      }
-    } else if (!strcmp(name, "--seed")) {
+    } else if (ng_args_is(&a, "--episodes")) {
+      if (!ng_args_int(&a, 1, MAX_EPISODES, &n)) return NG_EXIT_USAGE;
+      o->episodes = n;
+    } else if (ng_args_is(&a, "--seed")) {
+      if (!(v = ng_args_value(&a))) return NG_EXIT_USAGE;
+      char *end;
       errno = 0;
       unsigned long long s = strtoull(v, &end, 10);
       if (end == v || *end || errno || v[0] == '-') {
@@ -89,20 +72,16 @@ int ng_eval_parse_args(int argc, char **argv, ng_eval_opts_t *o) {
         return NG_EXIT_USAGE;
       }
       o->seed = (uint64_t)s;
-    } else if (!strcmp(name, "--stochastic") && !v) {
+    } else if (ng_args_switch(&a, "--stochastic", NULL)) {
       o->stochastic = 1;
-    } else if (!strcmp(name, "--plugin")) {
-      o->plugin = v;
-    } else if (!strcmp(name, "--force") && !v) {
+    } else if (ng_args_is(&a, "--plugin")) {
+      if (!(o->plugin = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--force", NULL)) {
       o->force = 1;
-    } else if (arg[0] == '-') {
-      ng_cli_error(CMD, "unknown option '%s' (see natgrad eval --help)", arg);
-      return NG_EXIT_USAGE;
-    } else if (o->where) {
-      ng_cli_error(CMD, "unexpected argument '%s': one run folder or checkpoint only", arg);
-      return NG_EXIT_USAGE;
+    } else if (a.arg[0] == '-' || o->where) {
+      return ng_args_unknown(&a);
     } else {
-      o->where = arg;
+      o->where = a.arg;
     }
   }
   if (!o->where) {

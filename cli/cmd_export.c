@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "natgrad/export.h"
 #include "natgrad/rl.h"
@@ -38,52 +39,33 @@ int ng_cmd_export(int argc, char **argv) {
   const char *where = NULL, *out = NULL, *plugin = NULL;
   ng_export_opts_t eo = {NG_EXPORT_F64, "policy", NULL};
   int force = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i], *eq = strchr(arg, '='), *v = NULL;
-    char name[32];
-    if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
-      memcpy(name, arg, (size_t)(eq - arg));
-      name[eq - arg] = '\0';
-      v = eq + 1;
-    } else {
-      snprintf(name, sizeof name, "%s", arg);
-    }
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+  ng_args_t a;
+  ng_args_init(&a, CMD, argc, argv);
+  while (ng_args_next(&a)) {
+    if (ng_args_switch(&a, "--help", "-h")) {
       help(stdout);
       return NG_EXIT_OK;
-    }
-    const int takes = !strcmp(name, "--out") || !strcmp(name, "--precision") ||
-                      !strcmp(name, "--prefix") || !strcmp(name, "--plugin");
-    if (takes && !v) {
-      if (i + 1 >= argc) {
-        ng_cli_error(CMD, "%s needs a value (see natgrad export --help)", name);
-        return NG_EXIT_USAGE;
-      }
-      v = argv[++i];
-    }
-    if (!strcmp(name, "--out")) {
-      out = v;
-    } else if (!strcmp(name, "--precision")) {
+    } else if (ng_args_is(&a, "--out")) {
+      if (!(out = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--precision")) {
+      const char *v = ng_args_value(&a);
+      if (!v) return NG_EXIT_USAGE;
       if (!strcmp(v, "f64")) eo.precision = NG_EXPORT_F64;
       else if (!strcmp(v, "f32")) eo.precision = NG_EXPORT_F32;
       else {
         ng_cli_error(CMD, "--precision: expected f64 or f32, got '%s'", v);
         return NG_EXIT_USAGE;
       }
-    } else if (!strcmp(name, "--prefix")) {
-      eo.prefix = v;
-    } else if (!strcmp(name, "--plugin")) {
-      plugin = v;
-    } else if (!strcmp(name, "--force") && !v) {
+    } else if (ng_args_is(&a, "--prefix")) {
+      if (!(eo.prefix = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--plugin")) {
+      if (!(plugin = ng_args_value(&a))) return NG_EXIT_USAGE;
+    } else if (ng_args_switch(&a, "--force", NULL)) {
       force = 1;
-    } else if (arg[0] == '-') {
-      ng_cli_error(CMD, "unknown option '%s' (see natgrad export --help)", arg);
-      return NG_EXIT_USAGE;
-    } else if (where) {
-      ng_cli_error(CMD, "unexpected argument '%s': one run folder or checkpoint only", arg);
-      return NG_EXIT_USAGE;
+    } else if (a.arg[0] == '-' || where) {
+      return ng_args_unknown(&a);
     } else {
-      where = arg;
+      where = a.arg;
     }
   }
   if (!where || !out || !*out) {
