@@ -56,6 +56,20 @@ const char *const *ng_rl_resume_keys(void) {
   return keys;
 }
 
+int ng_rl_run_write_config(ng_run_t *run, const ng_rl_config_t *cfg, ng_error_t *err) {
+  static const char comment[] =
+      "natgrad train: the effective config of this run (defaults for the env, then the\n"
+      "config file, then the command line). `natgrad train --config FILE` reads it back.";
+  if (!run || !cfg) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
+  size_t need = ng_rl_config_format(cfg, NULL, 0);
+  char *text = ng_malloc(need + 1);
+  if (!text) return ng_error_set(err, NG_ENOMEM, "out of memory writing %s", NG_RUN_CONFIG);
+  ng_rl_config_format(cfg, text, need + 1);
+  int st = ng_run_write_config(run, comment, text, err);
+  ng_free(text);
+  return st;
+}
+
 int ng_rl_run_save(void *trainer, const char *path, ng_error_t *err) {
   return ng_rl_save(trainer, path, err);
 }
