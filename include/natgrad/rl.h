@@ -274,6 +274,14 @@ int ng_rl_run_write_config(ng_run_t *run, const ng_rl_config_t *cfg, ng_error_t 
 int ng_rl_run_save(void *trainer, const char *path, ng_error_t *err);
 int ng_rl_run_load(void *slot, const char *path, char **config, char *state, size_t size,
                    ng_error_t *err);
+/* ng_run_load_fn for a trainer on environments of def (ng_rl_load_with_env): load's ctx
+ * is an ng_rl_run_slot_t *, whose trainer (if any) is replaced by the loaded one. */
+typedef struct {
+  ng_rl_t *trainer;
+  const ng_env_def_t *def;
+} ng_rl_run_slot_t;
+int ng_rl_run_load_with_env(void *slot, const char *path, char **config, char *state,
+                            size_t size, ng_error_t *err);
 
 #ifdef __cplusplus
 }

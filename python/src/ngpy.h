@@ -86,5 +86,7 @@ PyObject *ngpy_space_describe(const ng_space_t *space);
 int ngpy_env_init(PyObject *m);
 /* The VecEnv type (vecenv.c); ngpy_env_init calls it. */
 int ngpy_vecenv_init(PyObject *m);
+/* natgrad.TRPO / NPG's trainer type and functions (train.c). */
+int ngpy_train_init(PyObject *m);
 
 #endif
