@@ -106,7 +106,7 @@ class _PyEnvs:
 
     def __init__(self, env):
         make = None
-        if callable(env) and not hasattr(env, "step"):
+        if isinstance(env, type) or (callable(env) and not hasattr(env, "step")):
             make, envs = env, [env()]
         elif hasattr(env, "num_envs") and hasattr(env, "single_observation_space"):
             if type(env).__name__ != "SyncVectorEnv" or not hasattr(env, "envs"):
@@ -226,6 +226,10 @@ class _Algo:
     @property
     def iteration(self):
         return self._t.iteration
+
+    def policy_parameters(self):
+        """A copy of the policy's parameters: one flat float64 vector (natgrad/model.h)."""
+        return self._t.policy_params()
 
     def __repr__(self):
         return (f"natgrad.{type(self).__name__}({self.env_id!r}, steps {self.num_timesteps}, "

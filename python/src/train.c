@@ -631,6 +631,18 @@ static PyObject *ngpy__evaluate(ngpy_trainer_t *self, PyObject *args) {
   return out;
 }
 
+/* policy_params() -> a copy of the policy's parameters (float64), for tests and users. */
+static PyObject *ngpy__policy_params(ngpy_trainer_t *self, PyObject *unused) {
+  (void)unused;
+  if (ngpy__check(self) < 0) return NULL;
+  size_t n;
+  const double *p = ng_rl_policy_params(self->t, &n);
+  npy_intp dim = (npy_intp)n;
+  PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(1, &dim, NPY_DOUBLE);
+  if (a) memcpy(PyArray_DATA(a), p, n * sizeof *p);
+  return (PyObject *)a;
+}
+
 static PyObject *ngpy__config_text(ngpy_trainer_t *self, PyObject *unused) {
   (void)unused;
   if (!self->t) return ngpy__check(self), NULL;
@@ -817,6 +829,8 @@ static PyMethodDef ngpy__trainer_methods[] = {
     {"predict", (PyCFunction)ngpy__predict, METH_VARARGS, "The policy's actions."},
     {"_sizes", (PyCFunction)ngpy__sizes, METH_NOARGS, "(observation size, action size)."},
     {"evaluate", (PyCFunction)ngpy__evaluate, METH_VARARGS, "Returns of fresh episodes."},
+    {"policy_params", (PyCFunction)ngpy__policy_params, METH_NOARGS, "The policy's "
+     "parameters (a copy)."},
     {"config_text", (PyCFunction)ngpy__config_text, METH_NOARGS, "The config as key = value."},
     {"set_total_steps", (PyCFunction)ngpy__set_total_steps, METH_O, "The step budget."},
     {"set_threads", (PyCFunction)ngpy__set_threads, METH_O, "Threads for the updates."},
