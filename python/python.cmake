@@ -42,14 +42,33 @@ if(Python3_Development.Module_FOUND AND Python3_NumPy_FOUND)
 
   if(NG_BUILD_TESTS)
     file(GLOB NG_PY_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/python/tests/test_*.py)
+    # The test plugins (tests/cli_plugins.cmake), for load_plugin's tests.
+    set(_ng_py_env "OPENBLAS_NUM_THREADS=1;NG_TEST_PLUGIN_DIR=$<TARGET_FILE_DIR:ng_plugin_reach>")
     foreach(t ${NG_PY_TESTS})
       get_filename_component(name ${t} NAME_WE)
       add_test(NAME python_${name}
                COMMAND ${Python3_EXECUTABLE} -m pytest -q -p no:cacheprovider ${t}
                WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/python/tests)
       set_tests_properties(python_${name} PROPERTIES TIMEOUT 300 ENVIRONMENT
-        "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;OPENBLAS_NUM_THREADS=1;NG_TEST_PLUGIN_DIR=${CMAKE_BINARY_DIR};NG_BINARY_DIR=${CMAKE_BINARY_DIR}")
+        "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;${_ng_py_env}")
     endforeach()
+    # The README's install command (scripts/install_python.sh: a venv, pip, the extension
+    # compiled by setup.py from the sources), then the tests again against what it installed.
+    add_test(NAME python_install
+             COMMAND ${CMAKE_SOURCE_DIR}/python/tests/install_test.sh ${CMAKE_SOURCE_DIR}
+                     ${CMAKE_BINARY_DIR}/python-venv $<TARGET_FILE_DIR:ng_plugin_reach>)
+    set_tests_properties(python_install PROPERTIES TIMEOUT 1200)
+    # The extension's C under valgrind memcheck (any report fails; Python's allocator off).
+    find_program(NG_VALGRIND valgrind)
+    if(NG_VALGRIND)
+      add_test(NAME python_memcheck
+               COMMAND ${NG_VALGRIND} --quiet --error-exitcode=99
+                       --suppressions=${CMAKE_SOURCE_DIR}/python/tests/valgrind.supp
+                       ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/python/tests/memcheck_envs.py
+                       $<TARGET_FILE_DIR:ng_plugin_reach>)
+      set_tests_properties(python_memcheck PROPERTIES TIMEOUT 600 ENVIRONMENT
+        "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONMALLOC=malloc;${_ng_py_env}")
+    endif()
   endif()
 elseif(NG_PYTHON AND NOT NG_SANITIZE AND NOT NG_SANITIZE_THREAD)
   message(STATUS "Python: natgrad._natgrad not built (apt-get install python3-dev "

@@ -11,7 +11,7 @@ packages=(
   libmujoco-dev             # MuJoCo physics for the locomotion environments
   pkg-config                # the install test builds against natgrad.pc as a user would
   python3-dev python3-numpy python3-pytest   # the Python package natgrad and its tests
-  python3-venv python3-setuptools python3-pip  # its install (README: Python)
+  python3-venv python3-setuptools python3-wheel python3-pip  # its install (README: Python)
   python3-cloudpickle python3-typing-extensions  # Gymnasium 1.0.0 (../shared/peers) imports them
   "$@"
 )

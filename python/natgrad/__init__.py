@@ -23,6 +23,7 @@ from ._natgrad import (  # noqa: E402  (the exceptions: every library status map
     NotFoundError,
     NonFiniteError,
     FileError,
+    FormatError,
     CheckpointError,
     UnsupportedError,
     InterruptedError,

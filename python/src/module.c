@@ -4,7 +4,7 @@
 #include "ngpy.h"
 
 #include <stdarg.h>
-#include <stdio.h>
+#include <string.h>
 
 PyObject *ngpy_exc[NGPY_EXC_COUNT];
 
@@ -26,8 +26,9 @@ static const struct {
                             "A NaN or infinite value (NG_ENONFINITE)."},
     [NGPY_EXC_FILE] = {"natgrad.FileError", &PyExc_OSError,
                        "A file could not be read or written (NG_EIO)."},
-    [NGPY_EXC_CHECKPOINT] = {"natgrad.CheckpointError", NULL,
-                             "A malformed or unsupported file (NG_EFORMAT)."},
+    [NGPY_EXC_FORMAT] = {"natgrad.FormatError", NULL,
+                         "A malformed or unsupported file: a checkpoint, a config, a plugin "
+                         "(NG_EFORMAT). Also named CheckpointError."},
     [NGPY_EXC_UNSUPPORTED] = {"natgrad.UnsupportedError", NULL,
                               "Not supported in this build (NG_EUNSUPPORTED)."},
     [NGPY_EXC_INTERRUPTED] = {"natgrad.InterruptedError", NULL,
@@ -51,7 +52,7 @@ PyObject *ngpy_exc_for_status(int status) {
   case NG_ENOTFOUND: return ngpy_exc[NGPY_EXC_NOTFOUND];
   case NG_ENONFINITE: return ngpy_exc[NGPY_EXC_NONFINITE];
   case NG_EIO: return ngpy_exc[NGPY_EXC_FILE];
-  case NG_EFORMAT: return ngpy_exc[NGPY_EXC_CHECKPOINT];
+  case NG_EFORMAT: return ngpy_exc[NGPY_EXC_FORMAT];
   case NG_EUNSUPPORTED: return ngpy_exc[NGPY_EXC_UNSUPPORTED];
   case NG_EINTERRUPTED: return ngpy_exc[NGPY_EXC_INTERRUPTED];
   case NG_EBUSY: return ngpy_exc[NGPY_EXC_BUSY];
@@ -65,9 +66,11 @@ PyObject *ngpy_exc_for_status(int status) {
   }
 }
 
-/* Raises cls(text) with .status set. */
-static PyObject *ngpy__raise_text(PyObject *cls, int status, const char *text) {
-  PyObject *inst = PyObject_CallFunction(cls, "s", text);
+/* Raises cls(text) with .status set; steals text. */
+static PyObject *ngpy__raise_text(PyObject *cls, int status, PyObject *text) {
+  if (!text) return NULL;
+  PyObject *inst = PyObject_CallOneArg(cls, text);
+  Py_DECREF(text);
   if (!inst) return NULL;
   PyObject *name = PyUnicode_FromString(ng_status_name(status));
   if (!name || PyObject_SetAttrString(inst, "status", name) < 0) {
@@ -83,14 +86,14 @@ static PyObject *ngpy__raise_text(PyObject *cls, int status, const char *text) {
 
 PyObject *ngpy_raise(int status, const ng_error_t *err) {
   const char *text = err && err->message[0] ? err->message : ng_strerror(status);
-  return ngpy__raise_text(ngpy_exc_for_status(status), status, text);
+  return ngpy__raise_text(ngpy_exc_for_status(status), status,
+                          PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace"));
 }
 
 PyObject *ngpy_raise_fmt(PyObject *cls, int status, const char *fmt, ...) {
-  char text[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
+  PyObject *text = PyUnicode_FromFormatV(fmt, ap);
   va_end(ap);
   return ngpy__raise_text(cls, status, text);
 }
@@ -145,6 +148,7 @@ static int ngpy__add_exceptions(PyObject *m) {
     if (PyModule_AddObjectRef(m, ngpy__exc_def[i].name + sizeof "natgrad", ngpy_exc[i]) < 0)
       return -1;
   }
+  if (PyModule_AddObjectRef(m, "CheckpointError", ngpy_exc[NGPY_EXC_FORMAT]) < 0) return -1;
   /* The status codes, by name. */
 #define NGPY__STATUS_CONST(name, code, text) \
   if (PyModule_AddIntConstant(m, #name, code) < 0) return -1;

@@ -32,7 +32,8 @@
  *   NG_ENOTFOUND   NotFoundError         (also a ValueError: unknown id, key or file)
  *   NG_ENONFINITE  NonFiniteError        (also a ValueError)
  *   NG_EIO         FileError             (also an OSError)
- *   NG_EFORMAT     CheckpointError       (a malformed file)
+ *   NG_EFORMAT     FormatError           (a malformed file: checkpoint, config, plugin;
+ *                                        CheckpointError is the same class)
  *   NG_EUNSUPPORTED UnsupportedError
  *   NG_EINTERRUPTED InterruptedError
  *   NG_EBUSY       BusyError
@@ -49,7 +50,7 @@ typedef enum {
   NGPY_EXC_NOTFOUND,
   NGPY_EXC_NONFINITE,
   NGPY_EXC_FILE,
-  NGPY_EXC_CHECKPOINT,
+  NGPY_EXC_FORMAT,
   NGPY_EXC_UNSUPPORTED,
   NGPY_EXC_INTERRUPTED,
   NGPY_EXC_BUSY,
@@ -69,8 +70,9 @@ PyObject *ngpy_exc_for_status(int status);
  * or its message empty) and returns NULL. */
 PyObject *ngpy_raise(int status, const ng_error_t *err);
 
-/* Sets exception class cls (one of ngpy_exc, or a Python builtin) with a printf-style
- * message and `.status` = status's name; returns NULL. */
+/* Sets exception class cls (one of ngpy_exc, or a Python builtin) with a message formatted
+ * as PyUnicode_FromFormat does (%s, %d, %zu, %zd, %R for an object's repr; no %f or %g)
+ * and `.status` = status's name; returns NULL. */
 PyObject *ngpy_raise_fmt(PyObject *cls, int status, const char *fmt, ...);
 
 /* ---- spaces ------------------------------------------------------------------------------

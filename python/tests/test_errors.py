@@ -23,7 +23,7 @@ MAPPING = [
     ("NG_ENOTFOUND", natgrad.NotFoundError, ValueError),
     ("NG_ENONFINITE", natgrad.NonFiniteError, ValueError),
     ("NG_EIO", natgrad.FileError, OSError),
-    ("NG_EFORMAT", natgrad.CheckpointError, natgrad.Error),
+    ("NG_EFORMAT", natgrad.FormatError, natgrad.Error),
     ("NG_EUNSUPPORTED", natgrad.UnsupportedError, natgrad.Error),
     ("NG_EINTERRUPTED", natgrad.InterruptedError, natgrad.Error),
     ("NG_EBUSY", natgrad.BusyError, natgrad.Error),
@@ -42,6 +42,10 @@ def test_status_maps_to_its_class(name, cls, builtin):
     assert isinstance(info.value, builtin)
     assert str(info.value) == f"message for {name}"
     assert info.value.status == name
+
+
+def test_checkpoint_error_is_format_error():
+    assert natgrad.CheckpointError is natgrad.FormatError
 
 
 def test_nomem_is_memory_error():
