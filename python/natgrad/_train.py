@@ -413,6 +413,8 @@ def load(run_dir, env=None, threads=None, checkpoint_every=CHECKPOINT_EVERY):
     for natgrad.TRPO). A damaged latest checkpoint falls back to the previous one with a
     warning; learn() continues the run in run_dir."""
     run_dir = os.fspath(run_dir)
+    if env is None:
+        _load_run_plugin(run_dir)
     py = None if env is None else _resolve(env)[1]
     trainer, warning = _natgrad.trainer_load(run_dir, "read", py.spec if py else None)
     if warning:
@@ -422,6 +424,26 @@ def load(run_dir, env=None, threads=None, checkpoint_every=CHECKPOINT_EVERY):
     model = cls.__new__(cls)
     model._setup(trainer, py, run_dir, threads, checkpoint_every, False, True)
     return model
+
+
+def _load_run_plugin(run_dir):
+    """The plugin a run's config.ini names, loaded (as `natgrad eval` and `--resume` do),
+    with a warning when the file changed since the run recorded its checksum."""
+    try:
+        with open(os.path.join(run_dir, "config.ini")) as f:
+            kv = dict(line.split(" = ", 1) for line in f.read().splitlines()
+                      if " = " in line and not line.startswith("#"))
+    except OSError:
+        return  # the checkpoint's own checks report what is missing
+    path = kv.get("plugin", "").strip()
+    if not path:
+        return
+    from . import load_plugin
+
+    info = load_plugin(path)
+    if info["hash"] != kv.get("plugin_hash", "").strip():
+        warnings.warn(f"{path} changed since the run in {run_dir} recorded it "
+                      f"({kv.get('plugin_hash', '').strip()}, now {info['hash']})", stacklevel=3)
 
 
 def config_keys():

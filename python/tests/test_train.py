@@ -4,6 +4,7 @@ and `natgrad train --resume` on the same folders, both ways."""
 import os
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -167,3 +168,23 @@ def test_python_env_run_resumed_by_cli_and_back(gymnasium, tmp_path):
         m.run_dir = None  # trained on, not written back
         params.append(m.learn(512).policy_parameters())
     assert np.array_equal(params[0], params[1])
+
+
+@needs_cli
+def test_plugin_run_loads_its_plugin(tmp_path):
+    """A CLI run on a plugin's environment: natgrad.load loads the plugin its config names
+    (in a fresh interpreter, where it is not loaded yet) and evaluates as `natgrad eval`."""
+    plugin = os.path.join(os.environ.get("NG_TEST_PLUGIN_DIR", ""), "libng_plugin_reach.so")
+    if not os.path.exists(plugin):
+        pytest.skip("test plugin reach not built (NG_TEST_PLUGIN_DIR)")
+    run = str(tmp_path / "reach")
+    rc, out = cli("train", "--plugin", plugin, "--env", "Reach-v0", "--steps", "4096",
+                  "--out", run, "-q", "--threads", "1")
+    assert rc == 0, out
+    code = ("import natgrad, sys; m = natgrad.load(sys.argv[1]); "
+            "print(m.env_id, m.evaluate(10)[0])")
+    r = subprocess.run([sys.executable, "-c", code, run], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    env_id, mean = r.stdout.split()
+    assert env_id == "Reach-v0"
+    assert float(mean) == pytest.approx(cli_eval(run), abs=0.005)
