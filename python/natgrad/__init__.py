@@ -32,7 +32,7 @@ from ._natgrad import (  # noqa: E402  (the exceptions: every library status map
     NumericalError,
     EnvironmentError,
 )
-from ._spaces import HAVE_GYMNASIUM, to_space  # noqa: E402
+from ._spaces import HAVE_GYMNASIUM, observation_dtype, to_space  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -46,8 +46,9 @@ def env_info(env_id):
     """A dict describing a registered environment (spaces as gymnasium.spaces when
     Gymnasium is importable, else as plain descriptions)."""
     info = _natgrad.env_info(env_id)
-    info["observation_space"] = to_space(info["observation_space"], observation=True)
-    info["action_space"] = to_space(info["action_space"], observation=False)
+    obs = info["observation_space"]
+    info["observation_space"] = to_space(obs, observation_dtype(env_id, obs))
+    info["action_space"] = to_space(info["action_space"])
     return info
 
 

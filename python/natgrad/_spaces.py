@@ -1,7 +1,9 @@
 """Spaces: the extension describes an environment's spaces as plain dicts (kind, shape, and
 low/high, n or nvec); with Gymnasium importable they become gymnasium.spaces objects with
-Gymnasium's dtypes: a Box float32 (its bounds rounded to float32, as Gymnasium's
-environments declare them), Discrete and MultiDiscrete int64, MultiBinary int8."""
+Gymnasium's dtypes: Discrete and MultiDiscrete int64, MultiBinary int8, a Box action
+float32, and a Box observation as Gymnasium's version of the environment declares it:
+float32 for classic control (natgrad's values are float32 roundings, env.h), float64 for
+MuJoCo v5; a plugin's observations are float64, the library's doubles as they are."""
 import numpy as np
 
 try:
@@ -23,18 +25,31 @@ DTYPES = {
 }
 
 
-def to_space(desc, observation=True):
+# The environments whose Box observations Gymnasium declares float32 (classic control).
+FLOAT32_OBSERVATIONS = frozenset({"CartPole-v1", "Pendulum-v1", "Acrobot-v1",
+                                  "MountainCar-v0", "MountainCarContinuous-v0"})
+
+
+def observation_dtype(env_id, desc):
+    """The dtype of env_id's observations (desc: its observation space's description)."""
+    if desc["kind"] != "Box":
+        return np.dtype(DTYPES[desc["kind"]])
+    return np.dtype(np.float32 if env_id in FLOAT32_OBSERVATIONS else np.float64)
+
+
+def to_space(desc, dtype=None):
     """A gymnasium.spaces object for a description (or the description itself, with its
-    dtype added, without Gymnasium)."""
+    dtype added, without Gymnasium). dtype: a Box's (default float32)."""
     kind = desc["kind"]
+    dtype = np.dtype(dtype if dtype is not None and kind == "Box" else DTYPES[kind])
     if not HAVE_GYMNASIUM:
         out = dict(desc)
-        out["dtype"] = np.dtype(DTYPES[kind])
+        out["dtype"] = dtype
         return out
     if kind == "Box":
-        low = desc["low"].astype(np.float32)
-        high = desc["high"].astype(np.float32)
-        return _gs.Box(low=low, high=high, shape=tuple(desc["shape"]), dtype=np.float32)
+        low = desc["low"].astype(dtype)
+        high = desc["high"].astype(dtype)
+        return _gs.Box(low=low, high=high, shape=tuple(desc["shape"]), dtype=dtype)
     if kind == "Discrete":
         return _gs.Discrete(int(desc["n"]))
     if kind == "MultiDiscrete":

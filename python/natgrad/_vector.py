@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from . import _natgrad
-from ._spaces import HAVE_GYMNASIUM, to_space
+from ._spaces import HAVE_GYMNASIUM, observation_dtype, to_space
 
 if HAVE_GYMNASIUM:
     import gymnasium as _gym
@@ -108,8 +108,10 @@ class VectorEnv(_VectorBase):
     with Gymnasium 1.0's VectorEnv API and SyncVectorEnv's behaviour: next-step autoreset
     (the step after a termination or truncation resets that environment, ignores its action
     and reports reward 0, not terminated, not truncated; the terminal step's observation is
-    the episode's last one), infos always {} (natgrad's environments report none), float32
-    observations for a Box, int64 for a Discrete, float64 rewards, bool flags.
+    the episode's last one), infos always {} (natgrad's environments report none; Gymnasium's
+    MuJoCo ones report reward terms and positions), Box observations as Gymnasium declares
+    them (float32 for classic control, float64 for MuJoCo and plugins: natgrad/_spaces.py),
+    int64 for a Discrete, float64 rewards, bool flags.
 
     The arrays returned by reset and step are the same objects every time, filled in place
     (no allocation per step, as EnvPool): copy what you keep across steps, or pass
@@ -122,14 +124,16 @@ class VectorEnv(_VectorBase):
         threads = 1 if threads is None else _check_int(threads, "threads")
         if seed is not None:
             seed = _check_seed(seed)
-        self._c = _natgrad.VecEnv(env_id, num_envs, threads=threads, autoreset=True)
         info = _natgrad.env_info(env_id)
+        obs_dtype = observation_dtype(env_id, info["observation_space"])
+        self._c = _natgrad.VecEnv(env_id, num_envs, threads=threads, autoreset=True,
+                                  obs_float64=obs_dtype == np.float64)
         self.env_id = env_id
         self.num_envs = num_envs
         self.threads = threads
         self.copy = bool(copy)
         self.max_episode_steps = info["max_episode_steps"]
-        self.single_observation_space = to_space(info["observation_space"])
+        self.single_observation_space = to_space(info["observation_space"], obs_dtype)
         self.single_action_space = to_space(info["action_space"])
         self.observation_space = _batch(self.single_observation_space, num_envs)
         self.action_space = _batch(self.single_action_space, num_envs)
@@ -210,12 +214,14 @@ class Env(_EnvBase):
         if render_mode is not None:
             raise _natgrad.InvalidArgumentError(
                 f"{env_id}: natgrad environments do not render (render_mode={render_mode!r})")
-        self._c = _natgrad.VecEnv(env_id, 1, threads=1, autoreset=False)
         info = _natgrad.env_info(env_id)
+        obs_dtype = observation_dtype(env_id, info["observation_space"])
+        self._c = _natgrad.VecEnv(env_id, 1, threads=1, autoreset=False,
+                                  obs_float64=obs_dtype == np.float64)
         self.env_id = env_id
         self.render_mode = None
         self.max_episode_steps = info["max_episode_steps"]
-        self.observation_space = to_space(info["observation_space"])
+        self.observation_space = to_space(info["observation_space"], obs_dtype)
         self.action_space = to_space(info["action_space"])
         self._discrete_obs = info["observation_space"]["kind"] == "Discrete"
         self._act_shape = tuple(info["action_space"]["shape"])

@@ -76,6 +76,6 @@ static PyMethodDef ngpy__env_methods[] = {
 };
 
 int ngpy_env_init(PyObject *m) {
-  if (PyModule_AddFunctions(m, ngpy__env_methods) < 0) return -1;
+  if (PyModule_AddFunctions(m, ngpy__env_methods) < 0 || ngpy_space_init(m) < 0) return -1;
   return ngpy_vecenv_init(m);
 }

@@ -83,6 +83,23 @@ PyObject *ngpy_raise_fmt(PyObject *cls, int status, const char *fmt, ...);
  * a gymnasium.spaces object when Gymnasium is importable. */
 PyObject *ngpy_space_describe(const ng_space_t *space);
 
+/* The other way: a gymnasium.spaces Box (1-d), Discrete (start 0), MultiDiscrete (1-d,
+ * start 0) or MultiBinary (1-d) (recognised by class name, subclasses included, so that
+ * Gymnasium need not be imported here), or a description dict as above, as an ng_space_t.
+ * `what` names the space in messages ("observation space of MyEnv-v0"). Structure only:
+ * the bounds' values (NaN, low > high) are ng_env_def_check's to refuse. Raises
+ * UnsupportedError for another kind of space (Dict, Tuple, ...) or a `start` offset,
+ * InvalidArgumentError for a bad shape or size. out owns its arrays: ngpy_space_free. */
+typedef struct {
+  ng_space_t space; /* its low/high/nvec point at the arrays below */
+  double *low, *high;
+  uint32_t *nvec;
+} ngpy_space_t;
+int ngpy_space_from_py(PyObject *obj, const char *what, ngpy_space_t *out);
+void ngpy_space_free(ngpy_space_t *s);
+/* Adds _natgrad.space_describe (ngpy_env_init calls it). */
+int ngpy_space_init(PyObject *m);
+
 /* ---- the module's parts --------------------------------------------------------------------
  * Each adds its functions and types to the module m; 0 or -1 with an exception set. */
 int ngpy_env_init(PyObject *m);

@@ -1,13 +1,13 @@
 /* natgrad._natgrad.VecEnv: num_envs library environments stepped together, with
  * Gymnasium 1.0's next-step autoreset, into NumPy arrays made once at creation.
  *
- * The arrays (observations float32 (n, dim) for a Box, int64 (n,) for a Discrete; rewards
- * float64 (n,); terminations and truncations bool (n,)) are created once and filled in
- * place by every reset and step: the same objects are returned each time, as EnvPool does
- * (natgrad/_vector.py copies them when asked). Actions are checked on the caller's thread
- * before any environment moves (a bad action raises with nothing advanced); then the
- * environments step with the GIL released, on the pool when threads > 1, each task a
- * contiguous block of environments writing its own rows.
+ * The arrays (observations (n, dim) float32 or float64 for a Box, as obs_float64 says,
+ * int64 (n,) for a Discrete; rewards float64 (n,); terminations and truncations bool
+ * (n,)) are created once and filled in place by every reset and step: the same objects are
+ * returned each time, as EnvPool does (natgrad/_vector.py copies them when asked). Actions
+ * are checked on the caller's thread before any environment moves (a bad action raises
+ * with nothing advanced); then the environments step with the GIL released, on the pool
+ * when threads > 1, each task a contiguous block of environments writing its own rows.
  *
  * Autoreset (Gymnasium 1.0's default, SyncVectorEnv): an environment whose step terminated
  * or truncated is reset by the next step instead of stepped; that step ignores its action
@@ -30,6 +30,7 @@ typedef struct {
   ng_pool_t *pool; /* NULL: one thread */
   int threads;
   int autoreset;
+  int obs_f64; /* Box observations as float64 (Gymnasium's MuJoCo dtype), else float32 */
   int busy;   /* a step or reset runs without the GIL: refuse a second caller */
   int closed;
   double *obs_d;  /* n * obs_size: what the library writes */
@@ -45,6 +46,8 @@ static void ngpy__put_obs(ngpy_vecenv_t *v, size_t i) {
   const double *src = v->obs_d + i * v->obs_size;
   if (v->info->observation_space.kind == NG_SPACE_DISCRETE) {
     ((int64_t *)PyArray_DATA(v->obs))[i] = (int64_t)src[0];
+  } else if (v->obs_f64) {
+    memcpy((double *)PyArray_DATA(v->obs) + i * v->obs_size, src, v->obs_size * sizeof *src);
   } else {
     float *dst = (float *)PyArray_DATA(v->obs) + i * v->obs_size;
     for (size_t k = 0; k < v->obs_size; k++) dst[k] = (float)src[k];
@@ -126,14 +129,15 @@ static void ngpy__vecenv_dealloc(PyObject *self) {
   Py_TYPE(self)->tp_free(self);
 }
 
-/* VecEnv(id, num_envs, threads=1, autoreset=True) */
+/* VecEnv(id, num_envs, threads=1, autoreset=True, obs_float64=False) */
 static int ngpy__vecenv_init(PyObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"id", "num_envs", "threads", "autoreset", NULL};
+  static char *kwlist[] = {"id", "num_envs", "threads", "autoreset", "obs_float64", NULL};
   ngpy_vecenv_t *v = (ngpy_vecenv_t *)self;
   const char *id;
   Py_ssize_t n;
-  int threads = 1, autoreset = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sn|ip", kwlist, &id, &n, &threads, &autoreset))
+  int threads = 1, autoreset = 1, obs_f64 = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sn|ipp", kwlist, &id, &n, &threads, &autoreset,
+                                   &obs_f64))
     return -1;
   if (v->envs) {
     PyErr_SetString(PyExc_RuntimeError, "VecEnv is already initialised");
@@ -161,6 +165,7 @@ static int ngpy__vecenv_init(PyObject *self, PyObject *args, PyObject *kw) {
   v->n = (size_t)n;
   v->info = info;
   v->autoreset = autoreset;
+  v->obs_f64 = obs_f64;
   v->threads = threads;
   v->obs_size = ng_space_size(&info->observation_space);
   v->act_size = ng_space_size(&info->action_space);
@@ -187,7 +192,8 @@ static int ngpy__vecenv_init(PyObject *self, PyObject *args, PyObject *kw) {
   npy_intp dims[2] = {n, (npy_intp)v->obs_size};
   int discrete = info->observation_space.kind == NG_SPACE_DISCRETE;
   v->obs = (PyArrayObject *)PyArray_ZEROS(discrete ? 1 : 2, dims,
-                                          discrete ? NPY_INT64 : NPY_FLOAT32, 0);
+                                          discrete ? NPY_INT64
+                                          : obs_f64 ? NPY_FLOAT64 : NPY_FLOAT32, 0);
   v->rewards = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_FLOAT64, 0);
   v->terms = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_BOOL, 0);
   v->truncs = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_BOOL, 0);
@@ -522,8 +528,8 @@ static PyTypeObject ngpy__vecenv_type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "natgrad._natgrad.VecEnv",
     .tp_basicsize = sizeof(ngpy_vecenv_t),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "VecEnv(id, num_envs, threads=1, autoreset=True): library environments "
-              "stepped together (natgrad.make_vec wraps it).",
+    .tp_doc = "VecEnv(id, num_envs, threads=1, autoreset=True, obs_float64=False): library "
+              "environments stepped together (natgrad.make_vec wraps it).",
     .tp_new = PyType_GenericNew,
     .tp_init = ngpy__vecenv_init,
     .tp_dealloc = ngpy__vecenv_dealloc,

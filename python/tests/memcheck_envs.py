@@ -44,4 +44,14 @@ try:
     natgrad.make("Nope-v0")
 except natgrad.NotFoundError:
     pass
+# Spaces read back, and refused.
+for env_id in natgrad.env_ids():
+    for which in ("observation_space", "action_space"):
+        natgrad._natgrad.space_describe(natgrad._natgrad.env_info(env_id)[which])
+for bad in ({"kind": "MultiDiscrete", "nvec": [2, 0]}, {"kind": "Box", "shape": (2,),
+            "low": [0.0], "high": [1.0, 1.0]}, {"kind": "Discrete"}, 42):
+    try:
+        natgrad._natgrad.space_describe(bad)
+    except natgrad.Error:
+        pass
 print("ok")

@@ -45,6 +45,22 @@ def test_check_env_passes(env_id, gymnasium):
 
 @needs_gymnasium
 @pytest.mark.parametrize("env_id", CLASSIC)
+def test_check_env_warns_as_for_gymnasiums_own(env_id, gymnasium):
+    """The checker's warnings (infinite bounds, an unnormalised action range) are those it
+    gives Gymnasium's own environment: nothing of natgrad's making."""
+    import warnings
+    from gymnasium.utils.env_checker import check_env
+    seen = []
+    for env in (natgrad.make(env_id), gymnasium.make(env_id).unwrapped):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_env(env, skip_render_check=True)
+        seen.append(sorted({str(w.message) for w in caught}))
+    assert seen[0] == seen[1]
+
+
+@needs_gymnasium
+@pytest.mark.parametrize("env_id", CLASSIC)
 def test_spaces_equal_gymnasiums(env_id, gymnasium):
     ours, theirs = natgrad.make(env_id), gymnasium.make(env_id)
     assert ours.observation_space == theirs.observation_space
@@ -65,7 +81,12 @@ def test_vector_spaces_are_batched(env_id, gymnasium):
     assert envs.action_space == batch_space(envs.single_action_space, 3)
     obs, infos = envs.reset(seed=0)
     assert infos == {}
-    assert obs.dtype == np.float32 and obs.shape == (3,) + envs.single_observation_space.shape
+    # Gymnasium's dtypes: float32 observations for classic control, float64 for MuJoCo v5.
+    want = np.float64 if env_id == "Hopper-v5" else np.float32
+    assert envs.single_observation_space.dtype == envs.observation_space.dtype == want
+    assert envs.single_action_space.dtype == (np.int64 if env_id == "CartPole-v1"
+                                              else np.float32)
+    assert obs.dtype == want and obs.shape == (3,) + envs.single_observation_space.shape
     assert obs in envs.observation_space
     obs, rew, term, trunc, infos = envs.step(envs.action_space.sample())
     assert rew.dtype == np.float64 and rew.shape == (3,)
@@ -247,3 +268,81 @@ print('ok')
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+@needs_gymnasium
+def test_gymnasium_vector_wrappers_see_the_same(gymnasium):
+    """Gymnasium's own vector wrappers (episode statistics in infos, running observation
+    normalisation) over make_vec give what they give over SyncVectorEnv."""
+    from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics
+
+    def run(envs):
+        envs = NormalizeObservation(RecordEpisodeStatistics(envs))
+        envs.reset(seed=0)
+        envs.action_space.seed(1)
+        out = []
+        for _ in range(300):
+            obs, rew, _, _, infos = envs.step(envs.action_space.sample())
+            out.append((obs.copy(), rew.copy(), infos))
+        return out
+
+    ours = run(natgrad.make_vec("CartPole-v1", 4))
+    ref = run(gymnasium.vector.SyncVectorEnv([lambda: natgrad.make("CartPole-v1")] * 4))
+    episodes = 0
+    for (o1, r1, i1), (o2, r2, i2) in zip(ours, ref):
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(r1, r2)
+        assert i1.keys() == i2.keys()
+        if "episode" in i1:
+            episodes += 1
+            np.testing.assert_array_equal(i1["_episode"], i2["_episode"])
+            for k in ("r", "l"):  # "t" is wall time
+                np.testing.assert_array_equal(i1["episode"][k], i2["episode"][k])
+    assert episodes > 0
+
+
+def test_discrete_observations_and_multi_actions():
+    """The example plugin's spaces that are not Box: Discrete observations (int64 indices),
+    MultiDiscrete and MultiBinary actions (int64 / int8 or bool rows)."""
+    natgrad.load_plugin(plugin_path("ring"))
+    envs = natgrad.make_vec("Switches-v0", 3, seed=2)
+    obs, _ = envs.reset()
+    assert obs.dtype == np.int64 and obs.shape == (3,)
+    for _ in range(10):  # the best policy: switch i on where bit i of the pattern is set
+        bits = (obs[:, None] >> np.arange(4)) & 1
+        obs, rew, term, trunc, _ = envs.step(bits.astype(np.int8))
+        np.testing.assert_array_equal(rew, 1.0)
+    assert trunc.all()
+    envs.step(np.zeros((3, 4), dtype=bool))  # the autoreset step; bool rows are fine
+    with pytest.raises(natgrad.InvalidArgumentError, match="action of env 1"):
+        envs.step(np.array([[0, 1, 0, 1], [0, 2, 0, 0], [1, 1, 1, 1]]))
+    ring = natgrad.make_vec("Ring-v0", 2, seed=0)
+    obs, _ = ring.reset()
+    assert obs.dtype == np.int64 and np.all((0 <= obs) & (obs < 8))
+    ring.step(np.array([[1, 2], [0, 0]]))
+    with pytest.raises(natgrad.InvalidArgumentError, match="action of env 0"):
+        ring.step(np.array([[1, 3], [0, 0]]))
+
+
+@needs_gymnasium
+@pytest.mark.parametrize("env_id", ["Ring-v0", "Switches-v0"])
+def test_plugin_spaces_with_gymnasium(env_id, gymnasium):
+    from gymnasium.utils.env_checker import check_env
+    natgrad.load_plugin(plugin_path("ring"))
+    check_env(natgrad.make(env_id), skip_render_check=True)
+    ours = natgrad.make_vec(env_id, 3)
+    ref = gymnasium.vector.SyncVectorEnv([lambda: natgrad.make(env_id)] * 3)
+    spaces = gymnasium.spaces
+    assert isinstance(ours.single_observation_space, spaces.Discrete)
+    kind = spaces.MultiDiscrete if env_id == "Ring-v0" else spaces.MultiBinary
+    assert isinstance(ours.single_action_space, kind)
+    assert ours.single_action_space.dtype == (np.int64 if env_id == "Ring-v0" else np.int8)
+    o1, _ = ours.reset(seed=4)
+    o2, _ = ref.reset(seed=4)
+    np.testing.assert_array_equal(o1, o2)
+    for a in random_actions(ref.action_space, 45, seed=6):
+        for x, y in zip(ours.step(a), ref.step(a)):
+            if isinstance(x, dict):
+                assert x == y == {}
+            else:
+                np.testing.assert_array_equal(x, y)
