@@ -53,31 +53,12 @@ def _value_text(key, value):
         f"config: {key} = {value!r}: expected a number, a string or a list of widths")
 
 
-def _space_desc(space, which):
-    """(description dict as the extension takes it, dtype, shape) of a Gymnasium space."""
-    if isinstance(space, dict):  # natgrad's own description (no Gymnasium)
-        return space, space.get("dtype"), tuple(space.get("shape", ()))
-    kind = type(space).__name__
-    if kind == "Box":
-        low = np.asarray(space.low, dtype=np.float64).ravel()
-        high = np.asarray(space.high, dtype=np.float64).ravel()
-        return ({"kind": "Box", "low": low, "high": high, "shape": (low.size,)},
-                space.dtype, tuple(space.shape))
-    if kind == "Discrete":
-        if int(space.start) != 0:
-            raise _natgrad.UnsupportedError(
-                f"{which} space {space}: a Discrete starting at {space.start} (natgrad's "
-                "start at 0: wrap the environment to shift it)")
-        return {"kind": "Discrete", "n": int(space.n)}, np.int64, ()
-    if kind == "MultiDiscrete":
-        nvec = np.asarray(space.nvec, dtype=np.int64).ravel()
-        return {"kind": "MultiDiscrete", "nvec": nvec}, space.dtype, tuple(space.shape)
-    if kind == "MultiBinary":
-        return ({"kind": "MultiBinary", "n": int(np.prod(space.shape))}, space.dtype,
-                tuple(space.shape))
-    raise _natgrad.UnsupportedError(
-        f"{which} space {space}: natgrad trains on Box, Discrete, MultiDiscrete and "
-        "MultiBinary spaces")
+def _action_layout(space):
+    """(dtype, shape) in which a Python environment takes an action of space (a
+    gymnasium space, or natgrad's description dict)."""
+    if isinstance(space, dict):
+        return space.get("dtype"), tuple(space.get("shape", ()))
+    return getattr(space, "dtype", None), tuple(getattr(space, "shape", None) or ())
 
 
 def _env_id(proto):
@@ -122,11 +103,11 @@ class _PyEnvs:
         self.given = len(envs) if not make else 1
         self.make = make or _copier(proto)
         self.id = _env_id(proto)
-        obs, _, _ = _space_desc(proto.observation_space, "observation")
-        act, act_dtype, act_shape = _space_desc(proto.action_space, "action")
+        act_dtype, act_shape = _action_layout(proto.action_space)
         spec = getattr(proto, "spec", None)
         limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
-        self.spec = (self.id, obs, act, int(limit) if limit else _NO_TIME_LIMIT,
+        self.spec = (self.id, proto.observation_space, proto.action_space,
+                     int(limit) if limit else _NO_TIME_LIMIT,
                      self.factory, None if act_dtype is None else np.dtype(act_dtype),
                      tuple(act_shape) if act_shape else (-1,))
 

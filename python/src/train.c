@@ -32,8 +32,7 @@ void openblas_set_num_threads(int num_threads); /* OpenBLAS's own, as the CLI ca
 typedef struct {
   ng_env_def_t def;          /* def.user points back here */
   char id[NG_ENV_ID_MAX + 1];
-  double *bounds;            /* the Box bounds the spaces point to */
-  uint32_t *nvec;            /* a MultiDiscrete action's counts */
+  ngpy_space_t obs, act;     /* the spaces (their arrays) def.info points to */
   PyObject *factory;         /* factory(i) -> the i-th environment */
   PyObject *act_dtype;       /* numpy dtype of an action (Box, MultiDiscrete, MultiBinary) */
   PyObject *act_shape;       /* tuple: the action space's shape */
@@ -245,89 +244,9 @@ static void ngpy__pydef_free(ngpy_pydef_t *pd) {
   Py_XDECREF(pd->factory);
   Py_XDECREF(pd->act_dtype);
   Py_XDECREF(pd->act_shape);
-  PyMem_Free(pd->bounds);
-  PyMem_Free(pd->nvec);
+  ngpy_space_free(&pd->obs);
+  ngpy_space_free(&pd->act);
   PyMem_Free(pd);
-}
-
-/* One space from its description {"kind", "n" | "shape", "low", "high", "nvec"} (ngpy.h's
- * format), its bounds written to *bounds (advanced). */
-static int ngpy__space_in(PyObject *desc, ng_space_t *sp, double **bounds, uint32_t **nvec,
-                          const char *which) {
-  PyObject *kind = PyDict_Check(desc) ? PyDict_GetItemString(desc, "kind") : NULL;
-  const char *k = kind ? PyUnicode_AsUTF8(kind) : NULL;
-  if (!k) {
-    PyErr_Format(PyExc_TypeError, "%s space: expected a description dict with a kind", which);
-    return -1;
-  }
-  static const char *const kinds[] = {"Box", "Discrete", "MultiDiscrete", "MultiBinary"};
-  int ki = -1;
-  for (int i = 0; i < 4; i++)
-    if (!strcmp(k, kinds[i])) ki = i;
-  if (ki < 0) {
-    PyErr_Format(ngpy_exc[NGPY_EXC_UNSUPPORTED], "%s space: %s is not supported (Box, "
-                 "Discrete, MultiDiscrete, MultiBinary)", which, k);
-    return -1;
-  }
-  sp->kind = (ng_space_kind_t)ki;
-  if (ki == NG_SPACE_DISCRETE) {
-    PyObject *n = PyDict_GetItemString(desc, "n");
-    long v = n ? PyLong_AsLong(n) : -1;
-    if (v < 1) {
-      if (!PyErr_Occurred())
-        PyErr_Format(PyExc_ValueError, "%s space: Discrete needs n >= 1", which);
-      return -1;
-    }
-    sp->dim = (size_t)v;
-    return 0;
-  }
-  PyObject *key = PyUnicode_FromString(ki == NG_SPACE_BOX ? "low" : ki == NG_SPACE_MULTI_DISCRETE
-                                       ? "nvec" : "n");
-  if (!key) return -1;
-  PyObject *ref = PyDict_GetItemWithError(desc, key);
-  Py_DECREF(key);
-  if (ki == NG_SPACE_MULTI_BINARY) {
-    long v = ref ? PyLong_AsLong(ref) : -1;
-    if (v < 1) {
-      if (!PyErr_Occurred())
-        PyErr_Format(PyExc_ValueError, "%s space: MultiBinary needs n >= 1", which);
-      return -1;
-    }
-    sp->dim = (size_t)v;
-    return 0;
-  }
-  PyArrayObject *a = ref ? (PyArrayObject *)PyArray_FROMANY(ref, NPY_DOUBLE, 0, 0,
-                                                             NPY_ARRAY_CARRAY) : NULL;
-  if (!a) {
-    if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "%s space: missing bounds", which);
-    return -1;
-  }
-  size_t n = (size_t)PyArray_SIZE(a);
-  sp->dim = n;
-  if (ki == NG_SPACE_MULTI_DISCRETE) {
-    for (size_t i = 0; i < n; i++) (*nvec)[i] = (uint32_t)((double *)PyArray_DATA(a))[i];
-    sp->nvec = *nvec;
-    *nvec += n;
-    Py_DECREF(a);
-    return 0;
-  }
-  PyArrayObject *h = (PyArrayObject *)PyArray_FROMANY(PyDict_GetItemString(desc, "high"),
-                                                      NPY_DOUBLE, 0, 0, NPY_ARRAY_CARRAY);
-  if (!h || (size_t)PyArray_SIZE(h) != n) {
-    Py_DECREF(a);
-    Py_XDECREF(h);
-    if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "%s space: low and high differ in "
-                                        "size", which);
-    return -1;
-  }
-  memcpy(*bounds, PyArray_DATA(a), n * sizeof(double));
-  memcpy(*bounds + n, PyArray_DATA(h), n * sizeof(double));
-  sp->low = *bounds;
-  sp->high = *bounds + n;
-  *bounds += 2 * n;
-  Py_DECREF(a);
-  Py_DECREF(h);
-  return 0;
 }
 
 /* The definition of Python environments from spec = (id, obs space, action space,
@@ -342,29 +261,19 @@ static ngpy_pydef_t *ngpy__pydef_new(PyObject *spec) {
   ngpy_pydef_t *pd = PyMem_Calloc(1, sizeof *pd);
   if (!pd) return (ngpy_pydef_t *)PyErr_NoMemory();
   snprintf(pd->id, sizeof pd->id, "%s", id);
-  /* room for every bound and count the two descriptions can hold */
-  size_t room = 0;
-  PyObject *descs[2] = {obs, act};
-  for (int i = 0; i < 2; i++) {
-    PyObject *lo = PyDict_Check(descs[i]) ? PyDict_GetItemString(descs[i], "low") : NULL;
-    PyObject *nv = PyDict_Check(descs[i]) ? PyDict_GetItemString(descs[i], "nvec") : NULL;
-    Py_ssize_t n = lo ? PyObject_Size(lo) : nv ? PyObject_Size(nv) : 0;
-    if (n < 0) PyErr_Clear();
-    room += n > 0 ? (size_t)n : 0;
-  }
-  pd->bounds = PyMem_Calloc(2 * room + 1, sizeof *pd->bounds);
-  pd->nvec = PyMem_Calloc(room + 1, sizeof *pd->nvec);
-  if (!pd->bounds || !pd->nvec) {
-    ngpy__pydef_free(pd);
-    return (ngpy_pydef_t *)PyErr_NoMemory();
-  }
-  double *b = pd->bounds;
-  uint32_t *nv = pd->nvec;
-  if (ngpy__space_in(obs, &pd->def.info.observation_space, &b, &nv, "observation") < 0 ||
-      ngpy__space_in(act, &pd->def.info.action_space, &b, &nv, "action") < 0) {
+  char what[NG_ENV_ID_MAX + 64];
+  snprintf(what, sizeof what, "observation space of %s", id);
+  if (ngpy_space_from_py(obs, what, &pd->obs) < 0) {
     ngpy__pydef_free(pd);
     return NULL;
   }
+  snprintf(what, sizeof what, "action space of %s", id);
+  if (ngpy_space_from_py(act, what, &pd->act) < 0) {
+    ngpy__pydef_free(pd);
+    return NULL;
+  }
+  pd->def.info.observation_space = pd->obs.space;
+  pd->def.info.action_space = pd->act.space;
   pd->def.info.id = pd->id;
   pd->def.info.summary = "a Python environment";
   pd->def.info.max_episode_steps = max_steps;
