@@ -54,6 +54,13 @@ if(Python3_Development.Module_FOUND AND Python3_NumPy_FOUND)
       set_tests_properties(python_${name} PROPERTIES TIMEOUT 300 ENVIRONMENT
         "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;${_ng_py_env}")
     endforeach()
+    # All of them again with Gymnasium hidden: the package must work without it.
+    add_test(NAME python_no_gymnasium
+             COMMAND ${Python3_EXECUTABLE} -m pytest -q -p no:cacheprovider .
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/python/tests)
+    set(_ng_py_nogym "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1")
+    set_tests_properties(python_no_gymnasium PROPERTIES TIMEOUT 300 ENVIRONMENT
+      "${_ng_py_nogym};NG_NO_GYMNASIUM=1;${_ng_py_env}")
     # The README's install command (scripts/install_python.sh: a venv, pip, the extension
     # compiled by setup.py from the sources), then the tests again against what it installed.
     add_test(NAME python_install
