@@ -12,8 +12,14 @@ stepping only.
 
     PYTHONPATH=build/release/python OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/python_bench.py
 
+Training half: natgrad.TRPO on Gymnasium's Python CartPole-v1 (100k steps, rl-zoo's
+settings, one thread) against SB3-contrib's TRPO with the same settings (Debian's torch on
+OpenBLAS, one thread), and natgrad.TRPO on the built-in id against `natgrad train`: seconds
+of training (learn(), SB3's learn(), the CLI's training loop), the final policy's mean
+return over 10 episodes beside them.
+
 Sections are functions in SECTIONS taking (args) and returning rows (name, value, unit,
-note); the training half adds its own.
+note).
 """
 import argparse
 import json
@@ -117,7 +123,105 @@ def env_section(args):
     return rows
 
 
-SECTIONS = [("environments (one core unless said)", env_section)]
+# ---- the training half: natgrad.TRPO from Python against SB3-contrib's TRPO and the CLI ----
+
+# SB3-contrib's TRPO with rl-baselines3-zoo's CartPole-v1 settings (trpo.yml), the ones
+# natgrad's CartPole-v1 defaults are (src/rl/config.c); run by Debian's torch on OpenBLAS
+# with glibc keeping its large blocks (../shared/peers/README.md), one thread.
+_SB3_SCRIPT = """
+import json, sys, time
+import torch
+torch.set_num_threads(1)
+from sb3_contrib import TRPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+steps, seed = int(sys.argv[1]), int(sys.argv[2])
+env = make_vec_env("CartPole-v1", n_envs=2, seed=seed)
+model = TRPO("MlpPolicy", env, n_steps=512, batch_size=512, gamma=0.99, gae_lambda=0.98,
+             cg_damping=1e-3, learning_rate=1e-3, n_critic_updates=20, seed=seed,
+             device="cpu", verbose=0)
+t = time.perf_counter()
+model.learn(steps)
+seconds = time.perf_counter() - t
+mean, _ = evaluate_policy(model, model.get_env(), n_eval_episodes=10)
+print(json.dumps({"seconds": seconds, "mean": float(mean)}))
+"""
+
+
+def _sb3_trpo(args, steps, seed):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if "peers" in p),
+               LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu/openblas-openmp",
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MALLOC_MMAP_MAX_="0",
+               MALLOC_TRIM_THRESHOLD_="17179869184")
+    r = subprocess.run(["/usr/bin/python3", "-c", _SB3_SCRIPT, str(steps), str(seed)],
+                       capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        print(f"SB3-contrib's TRPO failed: {r.stderr.strip().splitlines()[-1:]}",
+              file=sys.stderr)
+        return float("nan"), float("nan")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    return out["seconds"], out["mean"]
+
+
+def _cli_train(args, steps, seed):
+    """Seconds of `natgrad train`'s training loop (its summary's steps/s), one thread."""
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run([args.natgrad, "train", "--env", "CartPole-v1", "--steps",
+                            str(steps), "--seed", str(seed), "--threads", "1",
+                            "--eval-episodes", "0", "--out", os.path.join(tmp, "run")],
+                           capture_output=True, text=True, check=True,
+                           env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("time:"))
+    taken = int(line.split(" for ")[1].split()[0])
+    rate = float(line.split("(")[1].split()[0])
+    return taken / rate
+
+
+def train_section(args):
+    import natgrad
+    steps = 5000 if args.quick else 100_000
+    seed = 0
+    res = {k: [] for k in ("py_gym", "sb3", "py_c", "cli")}
+    ret = {}
+    gymnasium = None
+    try:
+        import gymnasium
+    except ImportError:
+        print("Gymnasium not found: no Python-env rows (--peers DIR)", file=sys.stderr)
+    for r in range(args.train_repeats):
+        if gymnasium is not None:
+            m = natgrad.TRPO(gymnasium.make("CartPole-v1"), seed=seed, threads=1)
+            t = time.perf_counter()
+            m.learn(steps)
+            res["py_gym"].append(time.perf_counter() - t)
+            ret["py_gym"] = m.evaluate(10)[0]
+            sec, mean = _sb3_trpo(args, steps, seed)
+            res["sb3"].append(sec)
+            ret["sb3"] = mean
+        m = natgrad.TRPO("CartPole-v1", seed=seed, threads=1)
+        t = time.perf_counter()
+        m.learn(steps)
+        res["py_c"].append(time.perf_counter() - t)
+        ret["py_c"] = m.evaluate(10)[0]
+        res["cli"].append(_cli_train(args, steps, seed))
+        print(f"  training repeat {r + 1}/{args.train_repeats} done", file=sys.stderr)
+    med = {k: statistics.median(v) if v else float("nan") for k, v in res.items()}
+    nan = float("nan")
+    return [
+        ("natgrad.TRPO, Gymnasium's CartPole-v1", med["py_gym"], "s",
+         f"return {ret.get('py_gym', nan):.1f}"),
+        ("SB3-contrib TRPO, same env and settings", med["sb3"], "s",
+         f"return {ret.get('sb3', nan):.1f}"),
+        ("  SB3-contrib / natgrad.TRPO", med["sb3"] / med["py_gym"], "x", "target >= 5"),
+        ("natgrad.TRPO('CartPole-v1'), the C env", med["py_c"], "s",
+         f"return {ret.get('py_c', nan):.1f}"),
+        ("natgrad train --env CartPole-v1 (CLI)", med["cli"], "s", ""),
+        ("  Python / CLI", med["py_c"] / med["cli"], "x", "target <= 1.2"),
+    ]
+
+
+SECTIONS = [("environments (one core unless said)", env_section),
+            ("training CartPole-v1, 100k steps, one thread (seconds)", train_section)]
 
 
 def main():
@@ -131,6 +235,10 @@ def main():
     p.add_argument("--c-target-s", type=float, default=0.5,
                    help="natgrad bench's --target-s for its environment timings")
     p.add_argument("--quick", action="store_true", help="short runs (a smoke test)")
+    p.add_argument("--train-repeats", type=int, default=1,
+                   help="runs of each training row (100k steps each; SB3's takes ~30 s)")
+    p.add_argument("--only", choices=[t for t, _ in SECTIONS], default=None,
+                   help="run one section")
     args = p.parse_args()
     args.natgrad = args.natgrad or os.path.join(args.build, "natgrad")
     if args.quick:
@@ -139,9 +247,11 @@ def main():
     print(f"python_bench: medians of {args.repeats} repeats; load average "
           f"{os.getloadavg()[0]:.2f} at the start")
     for title, fn in SECTIONS:
+        if args.only and title != args.only:
+            continue
         print(f"\n{title}")
         for name, value, unit, note in fn(args):
-            num = f"{value:12.3g}" if unit == "x" else f"{value:12.0f}"
+            num = f"{value:12.3g}" if unit in ("x", "s") else f"{value:12.0f}"
             print(f"  {name:<44} {num} {unit:<8} {note}")
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 

@@ -408,20 +408,6 @@ static int print_summary(ng_rl_t *t, const train_opts_t *o, const char *dir,
   return ok;
 }
 
-/* config.ini: the effective config, with a comment saying what it is. */
-static int write_config(ng_run_t *run, const ng_rl_config_t *cfg, ng_error_t *err) {
-  static const char comment[] =
-      "natgrad train: the effective config of this run (defaults for the env, then the\n"
-      "config file, then the command line). `natgrad train --config FILE` reads it back.";
-  size_t need = ng_rl_config_format(cfg, NULL, 0);
-  char *text = malloc(need + 1);
-  if (!text) return ng_error_set(err, NG_ENOMEM, "out of memory writing %s", NG_RUN_CONFIG);
-  ng_rl_config_format(cfg, text, need + 1);
-  int st = ng_run_write_config(run, comment, text, err);
-  free(text);
-  return st;
-}
-
 /* The flags a resume takes: only --steps (into *steps_value). -1 to go on, else the exit
  * code after an error message. */
 static int resume_flags(const train_opts_t *o, const char **steps_value) {
@@ -637,7 +623,7 @@ int ng_cmd_train(int argc, char **argv) {
 
   /* ---- the run folder ---- */
   const ng_rl_config_t *cfg = ng_rl_config(t);
-  if (lead && (write_config(run, cfg, &err) != NG_OK ||
+  if (lead && (ng_rl_run_write_config(run, cfg, &err) != NG_OK ||
                ng_run_log_open(run, NG_RL_LOG_HEADER, o->resume ? ng_rl_iteration(t) : -1,
                                &err) != NG_OK)) {
     ng_cli_error(CMD, "%s", err.message);

@@ -44,6 +44,8 @@ if(Python3_Development.Module_FOUND AND Python3_NumPy_FOUND)
     file(GLOB NG_PY_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/python/tests/test_*.py)
     # The test plugins (tests/cli_plugins.cmake), for load_plugin's tests.
     set(_ng_py_env "OPENBLAS_NUM_THREADS=1;NG_TEST_PLUGIN_DIR=$<TARGET_FILE_DIR:ng_plugin_reach>")
+    # The CLI, for the tests that evaluate and resume Python's runs with it (test_train.py).
+    list(APPEND _ng_py_env "NG_NATGRAD=$<TARGET_FILE:natgrad_cli>")
     foreach(t ${NG_PY_TESTS})
       get_filename_component(name ${t} NAME_WE)
       add_test(NAME python_${name}
@@ -74,6 +76,13 @@ if(Python3_Development.Module_FOUND AND Python3_NumPy_FOUND)
                        ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/python/tests/memcheck_envs.py
                        $<TARGET_FILE_DIR:ng_plugin_reach>)
       set_tests_properties(python_memcheck PROPERTIES TIMEOUT 600 ENVIRONMENT
+        "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONMALLOC=malloc;${_ng_py_env}")
+      # The same for the trainer's paths (train.c): Python environments, their faults, runs.
+      add_test(NAME python_memcheck_train
+               COMMAND ${NG_VALGRIND} --quiet --error-exitcode=99
+                       --suppressions=${CMAKE_SOURCE_DIR}/python/tests/valgrind.supp
+                       ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/python/tests/memcheck_train.py)
+      set_tests_properties(python_memcheck_train PROPERTIES TIMEOUT 900 ENVIRONMENT
         "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONMALLOC=malloc;${_ng_py_env}")
     endif()
   endif()

@@ -156,6 +156,11 @@ const char *ng_env_plugin_path(const char *id);
 
 /* Creates environment `id`. NG_ENOTFOUND (with the known ids in err) for an unknown id. */
 int ng_env_create(ng_env_t **out, const char *id, ng_error_t *err);
+/* Creates an environment of def without registering it (after ng_env_def_check: NG_EINVAL
+ * naming the problem): an environment that lives elsewhere, e.g. one stepped in Python,
+ * which may even share a registered environment's id. def is borrowed, not copied: it and
+ * everything it points to must stay valid until the environment is destroyed. */
+int ng_env_create_from_def(ng_env_t **out, const ng_env_def_t *def, ng_error_t *err);
 void ng_env_destroy(ng_env_t *env);
 const ng_env_info_t *ng_env_info(const ng_env_t *env);
 

@@ -22,8 +22,10 @@
 #include <stdio.h>
 
 #include "natgrad/core.h"
+#include "natgrad/env.h"
 #include "natgrad/keys.h"
 #include "natgrad/mlp.h"
+#include "natgrad/run.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -117,6 +119,15 @@ int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err);
  * length it needs (like snprintf). */
 size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size);
 
+/* The same for a run on an environment of the caller's that is not registered (def, see
+ * ng_rl_create_with_env): defaults for def's id (rl-baselines3-zoo's where it names one,
+ * e.g. a Python "CartPole-v1"), and validation with env = def's id required instead of a
+ * registered id. ng_rl_config_set's env key still looks ids up in the registry: leave it. */
+int ng_rl_config_default_with_env(ng_rl_config_t *cfg, const ng_env_def_t *def,
+                                  ng_error_t *err);
+int ng_rl_config_validate_with_env(const ng_rl_config_t *cfg, const ng_env_def_t *def,
+                                   ng_error_t *err);
+
 /* Names and one-line descriptions of every key, for --help: iterate i = 0.. until NULL. */
 const char *ng_rl_config_key(size_t i, const char **doc);
 
@@ -158,6 +169,13 @@ typedef struct {
 
 /* Builds the environments, policy, value function and buffers for cfg (validated). */
 int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err);
+/* The same on environments of def, which need not be registered (env.h's
+ * ng_env_create_from_def: e.g. one that steps in Python): cfg->env_id must be def's id,
+ * which is what config.ini and the checkpoint record, so that a run on a Python
+ * "CartPole-v1" is evaluated and resumed on the built-in one. def is borrowed: it must
+ * outlive the trainer. NULL def: ng_rl_create. */
+int ng_rl_create_with_env(ng_rl_t **out, const ng_rl_config_t *cfg, const ng_env_def_t *def,
+                          ng_error_t *err);
 void ng_rl_destroy(ng_rl_t *t);
 const ng_rl_config_t *ng_rl_config(const ng_rl_t *t);
 
@@ -179,7 +197,9 @@ int ng_rl_set_total_steps(ng_rl_t *t, long steps);
  * everything on the caller's thread). The batch passes (policy gradient and line search,
  * Fisher products, value fit) split their rows over the threads in fixed chunks summed in a
  * fixed order, and the environments are stepped on them when a step costs more than a few
- * microseconds (measured here on the evaluation env: MuJoCo, not CartPole): results are
+ * microseconds (measured here on the evaluation env: MuJoCo, not CartPole; never for an
+ * environment of the caller's, ng_rl_create_with_env, which stays on the caller's thread
+ * unless ng_rl_set_threads_envs turns it on): results are
  * bit-identical for every n_threads. Not part of the config or the checkpoint. NG_EINVAL
  * for a bad count, NG_ENOMEM if the threads cannot start (the old setting stays). */
 int ng_rl_set_threads(ng_rl_t *t, int n_threads);
@@ -248,6 +268,22 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err);
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err);
 /* The same from size bytes at data (a whole checkpoint file's contents, borrowed). */
 int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err);
+/* Both on environments of def (as ng_rl_create_with_env; NULL: the registry's). The
+ * checkpoint's env must be def's id (else NG_EINVAL), and its spaces must give the sizes
+ * the checkpoint holds: observation inputs, action size and distribution size (else
+ * NG_EFORMAT naming the first that differs).
+ *
+ * Environment states across implementations: the saved states are restored when the
+ * checkpoint's state size equals the environment's and is not 0; when either is 0 (a
+ * checkpoint of an environment without get/set state, or one loaded with such an
+ * environment, e.g. the built-in CartPole-v1's checkpoint resumed on Gymnasium's Python
+ * one) every environment starts a fresh episode from its saved random stream, as env.h
+ * says for an environment without state (deterministic; the episodes under way are
+ * dropped); two different non-zero sizes are refused (NG_EFORMAT). */
+int ng_rl_load_with_env(ng_rl_t **out, const char *path, const ng_env_def_t *def,
+                        ng_error_t *err);
+int ng_rl_load_mem_with_env(ng_rl_t **out, const void *data, size_t size,
+                            const ng_env_def_t *def, ng_error_t *err);
 
 /* ---- in a run folder (natgrad/run.h) ---- */
 
@@ -266,11 +302,23 @@ const char *const *ng_rl_resume_keys(void);
  * NG_RL_CURVE_SMOOTH such iterations (cfg names the env, algorithm and seed in the title). */
 #define NG_RL_CURVE_SMOOTH 10
 int ng_rl_draw_curve(const char *dir, const ng_rl_config_t *cfg, ng_error_t *err);
+/* The run's config.ini (run.h's ng_run_write_config): cfg as ng_rl_config_format writes it,
+ * under a comment saying that `natgrad train --config FILE` repeats the run. The same for
+ * every front end (the CLI, Python). */
+int ng_rl_run_write_config(ng_run_t *run, const ng_rl_config_t *cfg, ng_error_t *err);
 /* ng_run_save_fn and ng_run_load_fn for a trainer: save's ctx is the ng_rl_t *; load's is
  * an ng_rl_t ** whose trainer (if any) is replaced by the loaded one. */
 int ng_rl_run_save(void *trainer, const char *path, ng_error_t *err);
 int ng_rl_run_load(void *slot, const char *path, char **config, char *state, size_t size,
                    ng_error_t *err);
+/* ng_run_load_fn for a trainer on environments of def (ng_rl_load_with_env): load's ctx
+ * is an ng_rl_run_slot_t *, whose trainer (if any) is replaced by the loaded one. */
+typedef struct {
+  ng_rl_t *trainer;
+  const ng_env_def_t *def;
+} ng_rl_run_slot_t;
+int ng_rl_run_load_with_env(void *slot, const char *path, char **config, char *state,
+                            size_t size, ng_error_t *err);
 
 #ifdef __cplusplus
 }

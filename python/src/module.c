@@ -162,7 +162,8 @@ PyMODINIT_FUNC PyInit__natgrad(void) {
   import_array();
   PyObject *m = PyModule_Create(&ngpy__module);
   if (!m) return NULL;
-  if (ngpy__add_exceptions(m) < 0 || ngpy_env_init(m) < 0) {
+  if (ngpy__add_exceptions(m) < 0 || ngpy_env_init(m) < 0 ||
+      ngpy_train_init(m) < 0) {
     Py_DECREF(m);
     return NULL;
   }

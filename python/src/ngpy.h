@@ -105,5 +105,7 @@ int ngpy_space_init(PyObject *m);
 int ngpy_env_init(PyObject *m);
 /* The VecEnv type (vecenv.c); ngpy_env_init calls it. */
 int ngpy_vecenv_init(PyObject *m);
+/* natgrad.TRPO / NPG's trainer type and functions (train.c). */
+int ngpy_train_init(PyObject *m);
 
 #endif

@@ -345,6 +345,26 @@ int ng_env_register(const ng_env_def_t *def, ng_error_t *err) {
 
 /* ---- one environment -------------------------------------------------------------------- */
 
+/* An environment of def (registered or the caller's, checked). */
+static int ng__env_create(ng_env_t **out, const ng_env_def_t *def, ng_error_t *err) {
+  ng_env_t *env = ng_calloc(1, sizeof *env);
+  if (!env) return ng_error_set(err, NG_ENOMEM, "ng_env_create: out of memory");
+  env->def = def;
+  ng_error_clear(err);
+  int status = def->create(&env->self, def, err);
+  if (status != NG_OK) {
+    ng_free(env);
+    if (err && err->status == NG_OK) /* a user's create that said nothing */
+      ng_error_set(err, status < 0 ? status : NG_EINVAL, "%s: create failed (%s)",
+                   def->info.id, ng_strerror(status < 0 ? status : NG_EINVAL));
+    return status < 0 ? status : NG_EINVAL;
+  }
+  ng_rng_seed(&env->rng, 0, 0);
+  env->phase = NG__ENV_NO_STATE;
+  *out = env;
+  return NG_OK;
+}
+
 int ng_env_create(ng_env_t **out, const char *id, ng_error_t *err) {
   if (!out) return ng_error_set(err, NG_EINVAL, "ng_env_create: out is NULL");
   *out = NULL;
@@ -362,22 +382,14 @@ int ng_env_create(ng_env_t **out, const char *id, ng_error_t *err) {
     }
     return ng_error_set(err, NG_ENOTFOUND, "unknown environment '%s' (known: %s)", id, known);
   }
-  ng_env_t *env = ng_calloc(1, sizeof *env);
-  if (!env) return ng_error_set(err, NG_ENOMEM, "ng_env_create: out of memory");
-  env->def = def;
-  ng_error_clear(err);
-  int status = def->create(&env->self, def, err);
-  if (status != NG_OK) {
-    ng_free(env);
-    if (err && err->status == NG_OK) /* a user's create that said nothing */
-      ng_error_set(err, status < 0 ? status : NG_EINVAL, "%s: create failed (%s)", id,
-                   ng_strerror(status < 0 ? status : NG_EINVAL));
-    return status < 0 ? status : NG_EINVAL;
-  }
-  ng_rng_seed(&env->rng, 0, 0);
-  env->phase = NG__ENV_NO_STATE;
-  *out = env;
-  return NG_OK;
+  return ng__env_create(out, def, err);
+}
+
+int ng_env_create_from_def(ng_env_t **out, const ng_env_def_t *def, ng_error_t *err) {
+  if (!out) return ng_error_set(err, NG_EINVAL, "ng_env_create_from_def: out is NULL");
+  *out = NULL;
+  int s = ng_env_def_check(def, err);
+  return s ? s : ng__env_create(out, def, err);
 }
 
 void ng_env_destroy(ng_env_t *env) {

@@ -23,7 +23,9 @@
  *         running factors and inverses)
  *   an rng is u64 s[4], f64 spare normal, i64 has_spare.
  *   An environment without get/set state has state_size 0: loading resets each env from
- *   its restored stream instead of setting a state (fresh episodes).
+ *   its restored stream instead of setting a state (fresh episodes), and so does loading
+ *   with an environment of the caller's that has no state, or whose checkpoint has none
+ *   (ng_rl_load_with_env: another implementation of the same environment).
  *
  * Writing: ng__ckio_write_file (path.tmp, fflush, fsync, rename over path, fsync of the
  * folder): a crash at any instant leaves either the old or the new checkpoint at path,
@@ -226,18 +228,23 @@ static const char *const ng__size_names[8] = {"n_envs", "n_steps", "obs_dim", "a
 
 /* The body, whose CRC has been checked: config, sizes, then the values. */
 static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
-                         const char *name, ng_error_t *err) {
+                         const char *name, const ng_env_def_t *def, ng_error_t *err) {
   ng__ckio_r_t r = {body, len, 0, 0};
+  int s = def ? ng_env_def_check(def, err) : NG_OK;
+  if (s) return s;
   uint64_t clen = ng__ckio_get_u64(&r);
   if (r.bad || clen > r.len - r.pos || clen > NG_CKPT_MAX_CONFIG)
     return ng_error_set(err, NG_EFORMAT, "load: %s: bad config length", name);
   ng_rl_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
   /* the keys a text may leave out (ACKTR's, for other algos) keep their defaults */
-  int s = ng_keys_defaults(ng_rl_config_keys(), &cfg, err);
-  if (!s) s = ng__rl_config_parse(&cfg, (const char *)body + r.pos, (size_t)clen, err);
+  s = ng_keys_defaults(ng_rl_config_keys(), &cfg, err);
+  if (!s) s = ng__rl_config_parse_env(&cfg, (const char *)body + r.pos, (size_t)clen, def, err);
   r.pos += (size_t)clen;
-  if (!s) s = ng_rl_config_validate(&cfg, err);
+  if (!s && def && strcmp(cfg.env_id, def->info.id) != 0)
+    return ng_error_set(err, NG_EINVAL, "load: %s is a run on %s, not on %s", name,
+                        cfg.env_id, def->info.id);
+  if (!s) s = ng_rl_config_validate_with_env(&cfg, def, err);
   if (s == NG_ENOMEM) return s;
   if (s) {
     char msg[sizeof err->message];
@@ -256,30 +263,35 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   if (cfg.algo == NG_ALGO_ACKTR ? want_len == 0 || want_len > len : want_len != len)
     return ng_error_set(err, NG_EFORMAT, "load: %s: the body has %zu bytes but its sizes need "
                         "%llu", name, len, (unsigned long long)want_len);
-  const ng_env_info_t *info = ng_env_find(cfg.env_id);
+  const ng_env_info_t *info = def ? &def->info : ng_env_find(cfg.env_id);
   ng_dist_t dist = {.kind = NG_DIST_GAUSSIAN, .dim = 0}; /* sizes 0 if unsupported */
   ng__rl_action_dist(&info->action_space, &dist);
+  /* the environment's states are restored when both sides have the same (non-zero) size;
+   * when either has none, fresh episodes (rl.h's ng_rl_load_with_env) */
+  const uint64_t fss = sz[7], ess = info->state_size, use_ss = fss && ess ? fss : 0;
   const uint64_t early[8] = {(uint64_t)cfg.n_envs, (uint64_t)cfg.n_steps,
                              ng__rl_obs_inputs(&info->observation_space),
                              ng_dist_action_size(&dist),
-                             ng_dist_n_params(&dist), sz[5], sz[6], info->state_size};
+                             ng_dist_n_params(&dist), sz[5], sz[6], use_ss ? ess : fss};
+  const char *whose = def ? "the environment given" : "its config";
   for (int i = 0; i < 8; i++)
     if (sz[i] != early[i])
-      return ng_error_set(err, NG_EFORMAT, "load: %s: %s is %llu in the file but %llu for its "
-                          "config", name, ng__size_names[i], (unsigned long long)sz[i],
-                          (unsigned long long)early[i]);
+      return ng_error_set(err, NG_EFORMAT, "load: %s: %s is %llu in the file but %llu for %s",
+                          name, ng__size_names[i], (unsigned long long)sz[i],
+                          (unsigned long long)early[i], whose);
 
   ng_rl_t *t;
-  s = ng_rl_create(&t, &cfg, err);
+  s = ng_rl_create_with_env(&t, &cfg, def, err);
   if (s) return s;
-  const size_t E = t->n_envs, od = t->obs_dim, ss = ng__state_size(t);
-  const uint64_t want[8] = {E, t->n_steps, od, t->act_size, t->n_dist, t->n_pol, t->n_vf, ss};
+  const size_t E = t->n_envs, od = t->obs_dim, ss = (size_t)fss;
+  const uint64_t want[8] = {E,         t->n_steps, od,  t->act_size, t->n_dist,
+                            t->n_pol,  t->n_vf,    use_ss ? ng__state_size(t) : fss};
   for (int i = 0; i < 8; i++)
     if (sz[i] != want[i]) {
       ng_rl_destroy(t);
-      return ng_error_set(err, NG_EFORMAT, "load: %s: %s is %llu in the file but %llu for its "
-                          "config", name, ng__size_names[i], (unsigned long long)sz[i],
-                          (unsigned long long)want[i]);
+      return ng_error_set(err, NG_EFORMAT, "load: %s: %s is %llu in the file but %llu for %s",
+                          name, ng__size_names[i], (unsigned long long)sz[i],
+                          (unsigned long long)want[i], whose);
     }
   /* E x ss states, then room for the observation that setting one writes */
   double *states = ng_calloc(E * ss + od, sizeof *states);
@@ -326,7 +338,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   if (!bad && (r.bad || r.pos != r.len)) bad = "a body of the wrong length for its sizes";
   if (!bad) bad = ng__state_problem(t, states, ss);
   /* the env's own step counter restarts here; the trainer keeps the time limit */
-  for (size_t e = 0; e < E && !bad && ss; e++) {
+  for (size_t e = 0; e < E && !bad && use_ss; e++) {
     ng_rng_t keep = *ng_env_rng(t->envs[e]);
     s = ng_env_set_state(t->envs[e], states + e * ss, states + E * ss);
     if (s) bad = "an environment state that its environment rejects";
@@ -335,7 +347,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   /* An environment without get/set state cannot continue its episode: each starts a fresh
    * one from its saved stream (natgrad/env.h), so the same checkpoint always resumes to the
    * same run. The episode under way is dropped, as if it had never begun. */
-  for (size_t e = 0; e < E && !bad && !ss; e++) {
+  for (size_t e = 0; e < E && !bad && !use_ss; e++) {
     double *obs = t->obs_raw + e * od;
     if (ng__rl_env_reset(t, t->envs[e], obs) != NG_OK) {
       bad = "an environment that fails to reset";
@@ -397,17 +409,22 @@ static int ng__check_header(const unsigned char *h, size_t have, uint64_t total,
 }
 
 static int ng__load_checked(ng_rl_t **out, const unsigned char *body, size_t len, uint32_t crc,
-                            const char *name, ng_error_t *err) {
+                            const char *name, const ng_env_def_t *def, ng_error_t *err) {
   uint32_t got = ng__ckio_crc32(body, len);
   if (got != crc)
     return ng_error_set(err, NG_EFORMAT, "load: %s: corrupted (CRC-32 %08x, header says %08x)",
                         name, got, crc);
-  int s = ng__load_body(out, body, len, name, err);
+  int s = ng__load_body(out, body, len, name, def, err);
   if (!s) ng_error_clear(err);
   return s;
 }
 
 int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err) {
+  return ng_rl_load_mem_with_env(out, data, size, NULL, err);
+}
+
+int ng_rl_load_mem_with_env(ng_rl_t **out, const void *data, size_t size,
+                            const ng_env_def_t *def, ng_error_t *err) {
   if (!out || (!data && size)) return ng_error_set(err, NG_EINVAL, "load: NULL argument");
   *out = NULL;
   static const char name[] = "checkpoint in memory";
@@ -417,10 +434,15 @@ int ng_rl_load_mem(ng_rl_t **out, const void *data, size_t size, ng_error_t *err
   int s = ng__check_header(p, size < NG_CKPT_HEADER ? size : NG_CKPT_HEADER, size, name, &body,
                            &crc, err);
   if (s) return s;
-  return ng__load_checked(out, p + NG_CKPT_HEADER, (size_t)body, crc, name, err);
+  return ng__load_checked(out, p + NG_CKPT_HEADER, (size_t)body, crc, name, def, err);
 }
 
 int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err) {
+  return ng_rl_load_with_env(out, path, NULL, err);
+}
+
+int ng_rl_load_with_env(ng_rl_t **out, const char *path, const ng_env_def_t *def,
+                        ng_error_t *err) {
   if (!out || !path) return ng_error_set(err, NG_EINVAL, "load: NULL argument");
   *out = NULL;
   /* a FIFO or a device would block or never end: only regular files (checked again on
@@ -457,7 +479,7 @@ int ng_rl_load(ng_rl_t **out, const char *path, ng_error_t *err) {
     s = ng_error_set(err, ferror(f) ? NG_EIO : NG_EFORMAT, "load: %s changed size while it "
                      "was read", path);
   fclose(f);
-  if (!s) s = ng__load_checked(out, buf, (size_t)body, crc, path, err);
+  if (!s) s = ng__load_checked(out, buf, (size_t)body, crc, path, def, err);
   ng_free(buf);
   return s;
 }

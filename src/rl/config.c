@@ -296,12 +296,20 @@ static const ng_key_table_t ng__table = {"config", ng__keys, sizeof ng__keys / s
 
 const ng_key_table_t *ng_rl_config_keys(void) { return &ng__table; }
 
-int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *err) {
-  if (!cfg || !env_id) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
-  if (strlen(env_id) >= sizeof cfg->env_id)
-    return ng_error_set(err, NG_ENOTFOUND, "config: unknown environment id '%.64s...'", env_id);
-  if (!ng_env_find(env_id))
-    return ng_error_set(err, NG_ENOTFOUND, "config: unknown environment id '%s'", env_id);
+/* The key table for a run on env (NULL: a registered environment): with an environment of
+ * the caller's, the env key names it without being looked up in the registry. keys holds
+ * the copy such a table needs. */
+static ng_key_table_t ng__table_for(const ng_env_def_t *env, ng_key_t *keys) {
+  if (!env) return ng__table;
+  memcpy(keys, ng__keys, sizeof ng__keys);
+  keys[0].check = NULL; /* "env", first */
+  ng_key_table_t t = ng__table;
+  t.keys = keys;
+  return t;
+}
+
+/* The defaults for env_id, whose environment the caller has found. */
+static int ng__config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *err) {
   memset(cfg, 0, sizeof *cfg);
   int st = ng_keys_defaults(&ng__table, cfg, err);
   if (st != NG_OK) return st;
@@ -327,6 +335,22 @@ int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *er
   return NG_OK;
 }
 
+int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *err) {
+  if (!cfg || !env_id) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
+  if (strlen(env_id) >= sizeof cfg->env_id)
+    return ng_error_set(err, NG_ENOTFOUND, "config: unknown environment id '%.64s...'", env_id);
+  if (!ng_env_find(env_id))
+    return ng_error_set(err, NG_ENOTFOUND, "config: unknown environment id '%s'", env_id);
+  return ng__config_default(cfg, env_id, err);
+}
+
+int ng_rl_config_default_with_env(ng_rl_config_t *cfg, const ng_env_def_t *env,
+                                  ng_error_t *err) {
+  if (!cfg || !env) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
+  int st = ng_env_def_check(env, err);
+  return st ? st : ng__config_default(cfg, env->info.id, err);
+}
+
 int ng_rl_config_tuned(const char *env_id) {
   for (size_t i = 0; env_id && i < sizeof ng__zoo / sizeof ng__zoo[0]; i++)
     if (!strcmp(ng__zoo[i].id, env_id)) return 1;
@@ -343,10 +367,21 @@ int ng_rl_config_set(ng_rl_config_t *cfg, const char *key, const char *value, ng
 }
 
 int ng_rl_config_validate(const ng_rl_config_t *cfg, ng_error_t *err) {
-  ng_key_table_t t = ng__table; /* ACKTR's keys matter (and are written) only for ACKTR */
-  if (cfg->algo != NG_ALGO_ACKTR) t.n -= NG__ACKTR_KEYS;
-  int st = ng_keys_check(&t, cfg, err);
+  return ng_rl_config_validate_with_env(cfg, NULL, err);
+}
+
+int ng_rl_config_validate_with_env(const ng_rl_config_t *cfg, const ng_env_def_t *env,
+                                   ng_error_t *err) {
+  if (!cfg) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
+  ng_key_t keys[sizeof ng__keys / sizeof ng__keys[0]];
+  ng_key_table_t table = ng__table_for(env, keys);
+  /* ACKTR's keys matter (and are written) only for ACKTR */
+  if (cfg->algo != NG_ALGO_ACKTR) table.n -= NG__ACKTR_KEYS;
+  int st = ng_keys_check(&table, cfg, err);
   if (st != NG_OK) return st;
+  if (env && strcmp(cfg->env_id, env->info.id) != 0)
+    return ng_error_set(err, NG_EINVAL, "config: env = %s, but the environment given is %s",
+                        cfg->env_id, env->info.id);
   if (!cfg->plugin[0] != !cfg->plugin_hash[0])
     return ng_error_set(err, NG_EINVAL, "config: plugin and plugin_hash go together: %s is "
                         "set without %s", cfg->plugin[0] ? "plugin" : "plugin_hash",
@@ -382,10 +417,17 @@ size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
 }
 
 int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, size_t len, ng_error_t *err) {
+  return ng__rl_config_parse_env(cfg, text, len, NULL, err);
+}
+
+int ng__rl_config_parse_env(ng_rl_config_t *cfg, const char *text, size_t len,
+                            const ng_env_def_t *env, ng_error_t *err) {
   ng_kv_list_t l;
   int st = ng_kv_parse(&l, text, len, "config text", NULL, err);
   if (st != NG_OK) return st;
-  st = ng_kv_apply(&l, &ng__table, cfg, NULL, err);
+  ng_key_t keys[sizeof ng__keys / sizeof ng__keys[0]];
+  ng_key_table_t table = ng__table_for(env, keys);
+  st = ng_kv_apply(&l, &table, cfg, NULL, err);
   ng_kv_free(&l);
   return st;
 }

@@ -103,6 +103,7 @@ struct ng_rl {
   const double *act_low, *act_high; /* Box bounds (env info, static), NULL for other kinds */
 
   /* environments and their running episodes */
+  const ng_env_def_t *env_def; /* the caller's (ng_rl_create_with_env), or NULL: registered */
   ng_env_t **envs;
   ng_rng_t *act_rng;       /* n_envs action-sampling streams */
   double *obs_raw;         /* n_envs x obs_dim: current raw observation */
@@ -255,7 +256,10 @@ int ng__rl_surrogate(ng_rl_t *t, const double *theta, double *surr, double *kl,
                      double *entropy);
 
 /* Applies every "key = value" line of len bytes of config text to cfg (keys.h's format, no
- * sections); checkpoint loading reads its config this way. */
+ * sections); checkpoint loading reads its config this way. env: as in
+ * ng_rl_config_validate_with_env (NULL: the env key must name a registered environment). */
+int ng__rl_config_parse_env(ng_rl_config_t *cfg, const char *text, size_t len,
+                            const ng_env_def_t *env, ng_error_t *err);
 int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, size_t len, ng_error_t *err);
 
 #endif

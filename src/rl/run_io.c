@@ -56,15 +56,30 @@ const char *const *ng_rl_resume_keys(void) {
   return keys;
 }
 
+int ng_rl_run_write_config(ng_run_t *run, const ng_rl_config_t *cfg, ng_error_t *err) {
+  static const char comment[] =
+      "natgrad train: the effective config of this run (defaults for the env, then the\n"
+      "config file, then the command line). `natgrad train --config FILE` reads it back.";
+  if (!run || !cfg) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
+  size_t need = ng_rl_config_format(cfg, NULL, 0);
+  char *text = ng_malloc(need + 1);
+  if (!text) return ng_error_set(err, NG_ENOMEM, "out of memory writing %s", NG_RUN_CONFIG);
+  ng_rl_config_format(cfg, text, need + 1);
+  int st = ng_run_write_config(run, comment, text, err);
+  ng_free(text);
+  return st;
+}
+
 int ng_rl_run_save(void *trainer, const char *path, ng_error_t *err) {
   return ng_rl_save(trainer, path, err);
 }
 
-int ng_rl_run_load(void *slot, const char *path, char **config, char *state, size_t size,
-                   ng_error_t *err) {
-  ng_rl_t **t = slot, *loaded = NULL;
+/* ng_rl_run_load on environments of def (NULL: the registry's). */
+static int ng__run_load(ng_rl_t **t, const ng_env_def_t *def, const char *path, char **config,
+                        char *state, size_t size, ng_error_t *err) {
+  ng_rl_t *loaded = NULL;
   *config = NULL;
-  int st = ng_rl_load(&loaded, path, err);
+  int st = ng_rl_load_with_env(&loaded, path, def, err);
   if (st) return st;
   size_t need = ng_rl_config_format(ng_rl_config(loaded), NULL, 0);
   char *text = ng_malloc(need + 1);
@@ -78,6 +93,17 @@ int ng_rl_run_load(void *slot, const char *path, char **config, char *state, siz
   *config = text;
   snprintf(state, size, "iteration %ld", ng_rl_iteration(loaded));
   return NG_OK;
+}
+
+int ng_rl_run_load(void *slot, const char *path, char **config, char *state, size_t size,
+                   ng_error_t *err) {
+  return ng__run_load(slot, NULL, path, config, state, size, err);
+}
+
+int ng_rl_run_load_with_env(void *slot, const char *path, char **config, char *state,
+                            size_t size, ng_error_t *err) {
+  ng_rl_run_slot_t *s = slot;
+  return ng__run_load(&s->trainer, s->def, path, config, state, size, err);
 }
 
 /* The curve's points: iterations in which episodes ended, their mean return, and its mean

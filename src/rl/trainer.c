@@ -72,6 +72,12 @@ static int ng__rl_set_sizes(ng_rl_t *t, const ng_env_info_t *info, ng_dist_t *di
   return t->act_size && t->n_dist ? NG_OK : NG_EUNSUPPORTED;
 }
 
+/* One environment of the run: the caller's definition, or the registered id's. */
+static int ng__rl_env_create(const ng_rl_t *t, ng_env_t **env, ng_error_t *err) {
+  return t->env_def ? ng_env_create_from_def(env, t->env_def, err)
+                    : ng_env_create(env, t->cfg.env_id, err);
+}
+
 /* The training environments seeded (seed, i), the evaluation one, and the random streams. */
 static int ng__rl_create_envs(ng_rl_t *t, ng_error_t *err) {
   const ng_rl_config_t *cfg = &t->cfg;
@@ -79,10 +85,10 @@ static int ng__rl_create_envs(ng_rl_t *t, ng_error_t *err) {
   int s;
   NG__ALLOC(t->envs, E);
   for (size_t e = 0; e < E; e++) {
-    if ((s = ng_env_create(&t->envs[e], cfg->env_id, err))) return s;
+    if ((s = ng__rl_env_create(t, &t->envs[e], err))) return s;
     ng_env_seed(t->envs[e], cfg->seed, e);
   }
-  if ((s = ng_env_create(&t->eval_env, cfg->env_id, err))) return s;
+  if ((s = ng__rl_env_create(t, &t->eval_env, err))) return s;
   NG__ALLOC(t->act_rng, E);
   for (size_t e = 0; e < E; e++) ng_rng_seed(&t->act_rng[e], cfg->seed, NG_RL_STREAM_ACTION + e);
   ng_rng_seed(&t->rng, cfg->seed, NG_RL_STREAM_TRAINER);
@@ -224,11 +230,17 @@ static int ng__rl_reset_envs(ng_rl_t *t, ng_error_t *err) {
 }
 
 int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
+  return ng_rl_create_with_env(out, cfg, NULL, err);
+}
+
+int ng_rl_create_with_env(ng_rl_t **out, const ng_rl_config_t *cfg, const ng_env_def_t *def,
+                          ng_error_t *err) {
   if (!out || !cfg) return ng_error_set(err, NG_EINVAL, "rl: NULL argument");
   *out = NULL;
-  int s = ng_rl_config_validate(cfg, err);
+  int s = def ? ng_env_def_check(def, err) : NG_OK;
+  if (!s) s = ng_rl_config_validate_with_env(cfg, def, err);
   if (s) return s;
-  const ng_env_info_t *info = ng_env_find(cfg->env_id);
+  const ng_env_info_t *info = def ? &def->info : ng_env_find(cfg->env_id);
   if (!info) return ng_error_set(err, NG_ENOTFOUND, "rl: unknown environment '%s'", cfg->env_id);
   if (ng__rl_obs_inputs(&info->observation_space) == 0)
     return ng_error_set(err, NG_EUNSUPPORTED, "rl: %s: only Box and Discrete observations are "
@@ -237,6 +249,7 @@ int ng_rl_create(ng_rl_t **out, const ng_rl_config_t *cfg, ng_error_t *err) {
   ng_rl_t *t = ng_calloc(1, sizeof *t);
   if (!t) return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
   t->cfg = *cfg;
+  t->env_def = def;
   ng_dist_t dist;
   if (ng__rl_set_sizes(t, info, &dist) != NG_OK) {
     ng_free(t);
@@ -339,7 +352,10 @@ int ng_rl_set_threads(ng_rl_t *t, int n_threads) {
   if (t->vf_kfac) ng_kfac_set_pool(t->vf_kfac, pool);
   ng_pool_destroy(t->pool);
   t->pool = pool;
-  t->par_envs = pool && t->n_envs > 1 && ng__env_step_seconds(t) > NG__PAR_ENV_STEP_S;
+  /* a caller's environment is not timed here (it may step in Python, under a lock of its
+   * own): its steps stay on the caller's thread unless ng_rl_set_threads_envs says */
+  t->par_envs = pool && t->n_envs > 1 && !t->env_def &&
+                ng__env_step_seconds(t) > NG__PAR_ENV_STEP_S;
   return NG_OK;
 }
 
