@@ -46,6 +46,8 @@ if(Python3_Development.Module_FOUND AND Python3_NumPy_FOUND)
     set(_ng_py_env "OPENBLAS_NUM_THREADS=1;NG_TEST_PLUGIN_DIR=$<TARGET_FILE_DIR:ng_plugin_reach>")
     # The CLI, for the tests that evaluate and resume Python's runs with it (test_train.py).
     list(APPEND _ng_py_env "NG_NATGRAD=$<TARGET_FILE:natgrad_cli>")
+    # The C compiler, for the test that compiles an exported policy (test_export.py).
+    list(APPEND _ng_py_env "NG_CC=${CMAKE_C_COMPILER}")
     foreach(t ${NG_PY_TESTS})
       get_filename_component(name ${t} NAME_WE)
       add_test(NAME python_${name}

@@ -341,6 +341,16 @@ class _Algo:
             return returns
         return float(np.mean(returns)), float(np.std(returns))
 
+    def export_c(self, path, precision="f64", prefix="policy", force=False):
+        """Writes the deterministic policy (observation normalisation and clipping as
+        trained, the network, the action as predict(deterministic=True) gives it) as one
+        dependency-free C99/C++ header with `int PREFIX_act(const T *obs, T *act)`, as
+        `natgrad export` does (docs/export.md): bit for bit in f64 when compiled with
+        -ffp-contract=off. An existing file is refused (natgrad.ExistsError) unless force.
+        Returns the header's sizes: n_params, flops, n_tanh and bytes per call."""
+        return self._t.export_c(os.fspath(path), str(precision), str(prefix), self.run_dir,
+                                bool(force))
+
     # ---- saving ----
 
     def save(self, run_dir=None, force=False):

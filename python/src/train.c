@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "natgrad/export.h"
 #include "natgrad/rl.h"
 #include "natgrad/run.h"
 
@@ -540,6 +541,36 @@ static PyObject *ngpy__evaluate(ngpy_trainer_t *self, PyObject *args) {
   return out;
 }
 
+/* export_c(path, precision, prefix, run, force) -> (n_params, flops, n_tanh, bytes): the
+ * deterministic policy as a dependency-free C header (natgrad/export.h). */
+static PyObject *ngpy__export_c(ngpy_trainer_t *self, PyObject *args) {
+  PyObject *path_obj;
+  const char *precision, *prefix, *run;
+  int force;
+  if (!PyArg_ParseTuple(args, "O&szzp", PyUnicode_FSConverter, &path_obj, &precision, &prefix,
+                        &run, &force))
+    return NULL;
+  PyObject *out = NULL;
+  if (ngpy__check(self) < 0) goto done;
+  ng_export_opts_t o = {.precision = NG_EXPORT_F64, .prefix = prefix, .run = run};
+  if (!strcmp(precision, "f32")) o.precision = NG_EXPORT_F32;
+  else if (strcmp(precision, "f64") != 0) {
+    ngpy_raise_fmt(ngpy_exc[NGPY_EXC_INVALID], NG_EINVAL,
+                   "export_c: precision = '%s', expected 'f64' or 'f32'", precision);
+    goto done;
+  }
+  ng_export_info_t info;
+  ng_error_t err;
+  int s = ng_export_c_file(self->t, &o, PyBytes_AS_STRING(path_obj), force, &info, &err);
+  if (s) ngpy_raise(s, &err);
+  else out = Py_BuildValue("{s:n,s:n,s:n,s:n}", "n_params", (Py_ssize_t)info.n_params,
+                           "flops", (Py_ssize_t)info.flops, "n_tanh", (Py_ssize_t)info.n_tanh,
+                           "bytes", (Py_ssize_t)info.bytes);
+done:
+  Py_DECREF(path_obj);
+  return out;
+}
+
 /* policy_params() -> a copy of the policy's parameters (float64), for tests and users. */
 static PyObject *ngpy__policy_params(ngpy_trainer_t *self, PyObject *unused) {
   (void)unused;
@@ -738,6 +769,7 @@ static PyMethodDef ngpy__trainer_methods[] = {
     {"predict", (PyCFunction)ngpy__predict, METH_VARARGS, "The policy's actions."},
     {"_sizes", (PyCFunction)ngpy__sizes, METH_NOARGS, "(observation size, action size)."},
     {"evaluate", (PyCFunction)ngpy__evaluate, METH_VARARGS, "Returns of fresh episodes."},
+    {"export_c", (PyCFunction)ngpy__export_c, METH_VARARGS, "The policy as a C header."},
     {"policy_params", (PyCFunction)ngpy__policy_params, METH_NOARGS, "The policy's "
      "parameters (a copy)."},
     {"config_text", (PyCFunction)ngpy__config_text, METH_NOARGS, "The config as key = value."},
