@@ -711,7 +711,7 @@ int ng_cmd_train(int argc, char **argv) {
     }
     show_progress(&progress, &ring, &s, cfg->ls_max_backtracks + 1, ng_rl_done(t) || g_signal);
     if (s.iteration % o->checkpoint_every == 0) {
-      if (ng_train_mpi_gather_envs(t, &err) != NG_OK ||
+      if (ng_rl_gather_envs(t, &err) != NG_OK ||
           (lead && ng_run_save_checkpoint(run, ng_rl_run_save, t, &err) != NG_OK)) {
         ng_progress_break(&progress);
         ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
@@ -730,7 +730,7 @@ int ng_cmd_train(int argc, char **argv) {
   if (stop && !g_signal) g_signal = stop; /* another rank's signal */
 
   /* ---- the end: checkpoint, curve, summary ---- */
-  if (ng_train_mpi_gather_envs(t, &err) != NG_OK) {
+  if (ng_rl_gather_envs(t, &err) != NG_OK) {
     ng_cli_error(CMD, "cannot save checkpoint: %s", err.message);
     goto out;
   }

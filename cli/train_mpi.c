@@ -139,10 +139,6 @@ int ng_train_mpi_any(int flag) {
   return any;
 }
 
-int ng_train_mpi_gather_envs(ng_rl_t *t, ng_error_t *err) {
-  return g_mpi ? ng_rl_gather_envs(t, err) : NG_OK;
-}
-
 void ng_train_mpi_report(long iterations) {
   if (!g_mpi || ng_mpi_rank(g_mpi) != 0 || iterations < 1) return;
   ng_mpi_stats_t s;
@@ -179,7 +175,6 @@ int ng_train_mpi_threads(int cores) { return cores; }
 int ng_train_mpi_size(void) { return 1; }
 int ng_train_mpi_setup(ng_rl_t *t) { return -1; }
 int ng_train_mpi_any(int flag) { return flag; }
-int ng_train_mpi_gather_envs(ng_rl_t *t, ng_error_t *err) { return NG_OK; }
 void ng_train_mpi_report(long iterations) {}
 void ng_train_mpi_end(void) {}
 

@@ -23,9 +23,6 @@ int ng_train_mpi_setup(ng_rl_t *t);
 /* The largest flag of all ranks, on every rank (a signal number: stop after this
  * iteration). flag without MPI. */
 int ng_train_mpi_any(int flag);
-/* Every rank, before rank 0 saves a checkpoint: the environments' states to rank 0.
- * NG_OK without MPI. */
-int ng_train_mpi_gather_envs(ng_rl_t *t, ng_error_t *err);
 /* Communication per iteration so far, printed by rank 0 at the end (nothing without MPI). */
 void ng_train_mpi_report(long iterations);
 /* MPI_Finalize (no-op without MPI). */

@@ -165,7 +165,7 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
   const ng_mlp_t *mlp = ng_model_mlp(t->policy);
   const ng_dist_t dist = ng_model_dist(t->policy);
   const size_t L = ng_mlp_n_layers(mlp), n_raw = ng_space_size(os), n_in = t->obs_dim;
-  const ng_env_info_t *einfo = ng_env_find(cfg->env_id);
+  const ng_env_info_t *einfo = ng_env_info(t->envs[0]); /* a caller's env too */
   /* the outputs the mode reads: a Gaussian's means (a state-dependent log std's outputs
    * follow them), every logit of the other kinds */
   const size_t n_mode = dist.kind == NG_DIST_GAUSSIAN ? dist.dim : ng_dist_n_params(&dist);
@@ -219,8 +219,8 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
           " *   per call     %zu FLOPs and %zu tanh; %zu bytes of constants, %zu of stack\n"
           " *\n",
           cfg->env_id, ng__space_name(os, ob, sizeof ob),
-          einfo ? ng__space_name(&einfo->action_space, ab, sizeof ab) : "?", t->env_steps,
-          t->iteration, cfg->algo == NG_ALGO_NPG ? "npg" : "trpo", (unsigned long long)cfg->seed,
+          ng__space_name(&einfo->action_space, ab, sizeof ab), t->env_steps, t->iteration,
+          ng_rl_algo_name(cfg->algo), (unsigned long long)cfg->seed,
           NG_VERSION, w.f32 ? "f32" : "f64", T, arch, ng_act_name(cfg->policy_act), in.n_params,
           in.n_consts, in.flops, in.n_tanh, in.bytes, in.stack);
   ng__out(&w,
@@ -271,9 +271,7 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
    * -ffp-contract=fast overrides its pragma, which scopes to each function's body (NG__CLANG) */
   ng__out(&w, "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC push_options\n"
               "#pragma GCC optimize(\"fp-contract=off\")\n#endif\n\n");
-  int any_tanh = 0;
-  for (size_t l = 0; l < L; l++) any_tanh |= ng_mlp_act(mlp, l) == NG_ACT_TANH;
-  if (any_tanh) ng__emit_tanh(&w, p);
+  if (in.n_tanh > 0) ng__emit_tanh(&w, p);
   ng__out(&w,
           "/* z = b + a W^T (W: r x c) then the activation (0 identity, 1 tanh, 2 relu), in\n"
           " * natgrad's one-row order: lane q of 8 sums k = q, q + 8, ... from 0, the lanes add\n"
@@ -293,7 +291,7 @@ int ng_export_c(const ng_rl_t *t, const ng_export_opts_t *opts, FILE *out,
           "    d = b[j] + d;\n",
           p, T, T, T, T, T, T);
   ng__out(&w, "    z[j] = act == 2 ? (d > 0%s ? d : 0%s) : ", z, z);
-  if (any_tanh) ng__out(&w, "act == 1 ? %s_tanh(d) : d;\n", p);
+  if (in.n_tanh > 0) ng__out(&w, "act == 1 ? %s_tanh(d) : d;\n", p);
   else ng__out(&w, "d;\n");
   ng__out(&w, "  }\n}\n\n");
 

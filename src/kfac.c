@@ -164,18 +164,10 @@ static int ng__kfac_create(ng_kfac_t **out, const ng_model_t *m, const ng_mlp_t 
 }
 
 int ng_kfac_create(ng_kfac_t **out, const ng_model_t *m, size_t max_batch) {
-  if (!m) {
-    if (out) *out = NULL;
-    return NG_EINVAL;
-  }
-  return ng__kfac_create(out, m, NULL, max_batch);
+  return ng__kfac_create(out, m, NULL, max_batch); /* NULL m: NG_EINVAL there */
 }
 
 int ng_kfac_create_mlp(ng_kfac_t **out, const ng_mlp_t *mlp, size_t max_batch) {
-  if (!mlp) {
-    if (out) *out = NULL;
-    return NG_EINVAL;
-  }
   return ng__kfac_create(out, NULL, mlp, max_batch);
 }
 

@@ -103,13 +103,12 @@ class _PyEnvs:
         self.given = len(envs) if not make else 1
         self.make = make or _copier(proto)
         self.id = _env_id(proto)
-        act_dtype, act_shape = _action_layout(proto.action_space)
+        act_dtype = _action_layout(proto.action_space)[0]
         spec = getattr(proto, "spec", None)
         limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
         self.spec = (self.id, proto.observation_space, proto.action_space,
                      int(limit) if limit else _NO_TIME_LIMIT,
-                     self.factory, None if act_dtype is None else np.dtype(act_dtype),
-                     tuple(act_shape) if act_shape else (-1,))
+                     self.factory, None if act_dtype is None else np.dtype(act_dtype))
 
     def factory(self, i):
         if i < len(self.envs):

@@ -36,7 +36,6 @@ typedef struct {
   ngpy_space_t obs, act;     /* the spaces (their arrays) def.info points to */
   PyObject *factory;         /* factory(i) -> the i-th environment */
   PyObject *act_dtype;       /* numpy dtype of an action (Box, MultiDiscrete, MultiBinary) */
-  PyObject *act_shape;       /* tuple: the action space's shape */
   long created;
   /* the first failure since the last clear: what happened, and Python's exception */
   char what[384];
@@ -46,7 +45,6 @@ typedef struct {
 typedef struct {
   ngpy_pydef_t *pd;
   PyObject *env;
-  long index;
   long steps; /* in the current episode */
 } ngpy_pyenv_t;
 
@@ -132,10 +130,9 @@ static int ngpy__pyenv_create(void **self, const ng_env_def_t *def, ng_error_t *
     goto out;
   }
   e->pd = pd;
-  e->index = pd->created;
   e->env = PyObject_CallFunction(pd->factory, "l", pd->created);
   if (!e->env) {
-    s = ngpy__pyenv_fail(e, "making Python environment %ld", e->index);
+    s = ngpy__pyenv_fail(e, "making Python environment %ld", pd->created);
     ng_error_set(err, s, "%s: %s", pd->id, pd->what);
     PyMem_RawFree(e);
     goto out;
@@ -182,8 +179,8 @@ static int ngpy__pyenv_reset(void *self, ng_rng_t *rng, double *obs) {
   return s;
 }
 
-/* The action as the Python environment takes it: an int for a Discrete, else an array of
- * the space's dtype and shape. */
+/* The action as the Python environment takes it: an int for a Discrete, else a 1-d array of
+ * the space's dtype (ngpy_space_from_py takes only 1-d spaces). */
 static PyObject *ngpy__action_out(const ngpy_pydef_t *pd, const double *a) {
   const ng_space_t *sp = &pd->def.info.action_space;
   if (sp->kind == NG_SPACE_DISCRETE) return PyLong_FromLongLong((long long)a[0]);
@@ -194,10 +191,7 @@ static PyObject *ngpy__action_out(const ngpy_pydef_t *pd, const double *a) {
   Py_INCREF(pd->act_dtype);
   PyObject *c = PyArray_CastToType(d, (PyArray_Descr *)pd->act_dtype, 0);
   Py_DECREF(d);
-  if (!c) return NULL;
-  PyObject *r = PyArray_Reshape((PyArrayObject *)c, pd->act_shape);
-  Py_DECREF(c);
-  return r;
+  return c;
 }
 
 static int ngpy__pyenv_step(void *self, ng_rng_t *rng, const double *action, double *obs,
@@ -244,20 +238,18 @@ static void ngpy__pydef_free(ngpy_pydef_t *pd) {
   ngpy__pydef_clear(pd);
   Py_XDECREF(pd->factory);
   Py_XDECREF(pd->act_dtype);
-  Py_XDECREF(pd->act_shape);
   ngpy_space_free(&pd->obs);
   ngpy_space_free(&pd->act);
   PyMem_Free(pd);
 }
 
 /* The definition of Python environments from spec = (id, obs space, action space,
- * max_episode_steps, factory, action dtype, action shape). */
+ * max_episode_steps, factory, action dtype). */
 static ngpy_pydef_t *ngpy__pydef_new(PyObject *spec) {
   const char *id;
-  PyObject *obs, *act, *factory, *dtype, *shape;
+  PyObject *obs, *act, *factory, *dtype;
   int max_steps;
-  if (!PyArg_ParseTuple(spec, "sOOiOOO", &id, &obs, &act, &max_steps, &factory, &dtype,
-                        &shape))
+  if (!PyArg_ParseTuple(spec, "sOOiOO", &id, &obs, &act, &max_steps, &factory, &dtype))
     return NULL;
   ngpy_pydef_t *pd = PyMem_Calloc(1, sizeof *pd);
   if (!pd) return (ngpy_pydef_t *)PyErr_NoMemory();
@@ -285,13 +277,12 @@ static ngpy_pydef_t *ngpy__pydef_new(PyObject *spec) {
   pd->def.step = ngpy__pyenv_step;
   Py_INCREF(factory);
   pd->factory = factory;
-  pd->act_dtype = (PyObject *)PyArray_DescrFromType(NPY_FLOAT32);
-  if (dtype != Py_None && !PyArray_DescrConverter(dtype, (PyArray_Descr **)&pd->act_dtype)) {
+  if (dtype == Py_None)
+    pd->act_dtype = (PyObject *)PyArray_DescrFromType(NPY_FLOAT32);
+  else if (!PyArray_DescrConverter(dtype, (PyArray_Descr **)&pd->act_dtype)) {
     ngpy__pydef_free(pd);
     return NULL;
   }
-  Py_INCREF(shape);
-  pd->act_shape = shape;
   ng_error_t err;
   int s = ng_env_def_check(&pd->def, &err);
   if (s) {
@@ -316,8 +307,7 @@ typedef struct {
 static PyTypeObject ngpy_trainer_type;
 
 /* Raises for a failed library call: the Python environment's failure when there is one. */
-static PyObject *ngpy__fail(ngpy_trainer_t *self, int s, const ng_error_t *err) {
-  ngpy_pydef_t *pd = self->pd;
+static PyObject *ngpy__fail(ngpy_pydef_t *pd, int s, const ng_error_t *err) {
   if (!pd || !pd->what[0]) return ngpy_raise(s, err);
   if (pd->exc_type && PyErr_GivenExceptionMatches(pd->exc_type, PyExc_KeyboardInterrupt)) {
     PyErr_Restore(pd->exc_type, pd->exc_value, pd->exc_tb);
@@ -422,8 +412,7 @@ static PyObject *ngpy__trainer_new(PyTypeObject *type, PyObject *args, PyObject 
   s = ng_rl_create_with_env(&t, &cfg, pd ? &pd->def : NULL, &err);
   Py_END_ALLOW_THREADS
   if (s) {
-    ngpy_trainer_t tmp = {.pd = pd};
-    ngpy__fail(&tmp, s, &err);
+    ngpy__fail(pd, s, &err);
     ngpy__pydef_free(pd);
     return NULL;
   }
@@ -450,7 +439,7 @@ static PyObject *ngpy__iterate(ngpy_trainer_t *self, PyObject *unused) {
   s = ng_rl_iterate(self->t, &st, &err);
   Py_END_ALLOW_THREADS
   self->busy = 0;
-  if (s) return ngpy__fail(self, s, &err);
+  if (s) return ngpy__fail(self->pd, s, &err);
   self->last = st;
   return Py_BuildValue(
       "{s:l,s:l,s:i,s:d,s:d,s:d,s:d,s:d,s:i,s:O,s:i,s:d,s:d,s:d,s:d,s:z}", "iteration",
@@ -535,7 +524,7 @@ static PyObject *ngpy__evaluate(ngpy_trainer_t *self, PyObject *args) {
   s = ng_rl_evaluate(self->t, n, seed, det, ret, &err);
   Py_END_ALLOW_THREADS
   self->busy = 0;
-  PyObject *out = s ? ngpy__fail(self, s, &err) : PyList_New(n);
+  PyObject *out = s ? ngpy__fail(self->pd, s, &err) : PyList_New(n);
   for (int i = 0; out && !s && i < n; i++) PyList_SET_ITEM(out, i, PyFloat_FromDouble(ret[i]));
   PyMem_Free(ret);
   return out;
@@ -746,8 +735,7 @@ static PyObject *ngpy__trainer_load(PyObject *mod, PyObject *args) {
   if (s) {
     ng_rl_destroy(slot.trainer);
     ng_run_close(run);
-    ngpy_trainer_t tmp = {.pd = pd};
-    ngpy__fail(&tmp, s, &err);
+    ngpy__fail(pd, s, &err);
     ngpy__pydef_free(pd);
     return NULL;
   }

@@ -54,13 +54,9 @@ static int ng__kfac_step(ng_kfac_t *k, const double *theta, size_t n, const doub
     return NG_ENONFINITE;
   }
   if (st != NG_OK) return st;
-  if (!(gs > 0.0)) {
-    *why = "g^T F~^-1 g <= 0";
-    return NG_ECURVATURE;
-  }
-  double beta;
+  double beta; /* NG_ECURVATURE unless g^T F~^-1 g > 0 */
   if ((st = ng_trust_region_scale(gs, max_kl, &beta)) != NG_OK) {
-    *why = "no trust-region scale";
+    *why = st == NG_ECURVATURE ? "g^T F~^-1 g <= 0" : "no trust-region scale";
     return st;
   }
   ng_vec_scale(n, beta < lr ? beta : lr, s);

@@ -116,10 +116,12 @@ static int ng__rl_create_policy(ng_rl_t *t, ng_dist_t dist, ng_error_t *err) {
   if ((s = ng_model_ws_create(&t->pol_ws_step, t->policy, t->n_envs))) goto fail;
   if ((s = ng_model_ws_create(&t->pol_ws_batch, t->policy, t->batch))) goto fail;
   if ((s = ng_model_ws_create(&t->pol_ws_eval, t->policy, 1))) goto fail;
-  if ((s = ng_fisher_create(&t->fisher, t->policy, t->batch))) goto fail;
-  if ((s = ng_cg_create(&t->cg, t->n_pol))) goto fail;
-  if (cfg->algo == NG_ALGO_ACKTR && (s = ng_kfac_create(&t->pol_kfac, t->policy, t->batch)))
-    goto fail;
+  if (cfg->algo == NG_ALGO_ACKTR) { /* K-FAC in place of the exact Fisher and CG */
+    if ((s = ng_kfac_create(&t->pol_kfac, t->policy, t->batch))) goto fail;
+  } else {
+    if ((s = ng_fisher_create(&t->fisher, t->policy, t->batch))) goto fail;
+    if ((s = ng_cg_create(&t->cg, t->n_pol))) goto fail;
+  }
   return NG_OK;
 fail:
   return ng__rl_create_failed(err, s);
@@ -346,7 +348,7 @@ int ng_rl_set_threads(ng_rl_t *t, int n_threads) {
     if (s) return s;
   }
   ng_model_ws_set_pool(t->pol_ws_batch, pool);
-  ng_fisher_set_pool(t->fisher, pool);
+  if (t->fisher) ng_fisher_set_pool(t->fisher, pool);
   ng_mlp_ws_set_pool(t->vf_ws, pool);
   if (t->pol_kfac) ng_kfac_set_pool(t->pol_kfac, pool);
   if (t->vf_kfac) ng_kfac_set_pool(t->vf_kfac, pool);
@@ -371,7 +373,7 @@ int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r) {
   t->reducer = r ? *r : id;
   if (t->pol_kfac) ng_kfac_set_reducer(t->pol_kfac, &t->reducer);
   if (t->vf_kfac) ng_kfac_set_reducer(t->vf_kfac, &t->reducer);
-  return ng_fisher_set_reducer(t->fisher, &t->reducer);
+  return t->fisher ? ng_fisher_set_reducer(t->fisher, &t->reducer) : NG_OK;
 }
 
 const double *ng_rl_policy_params(const ng_rl_t *t, size_t *n) {

@@ -311,15 +311,19 @@ void ng_mj_env_destroy(ng_mj_env_t *env) {
   ng_free(env);
 }
 
-/* What MuJoCo's mju_isBad finds in n values: 0 if none is bad, NG_ENONFINITE if one is
- * NaN/Inf, else NG_ERANGE if one is beyond mjMAXVAL (a finite divergence). */
+/* MuJoCo's mju_isBad over n values: 1 if one is NaN/Inf or beyond mjMAXVAL. One compare a
+ * value: it runs around every substep; what kind of bad is asked only after a failure. */
 static int ng_mj_any_bad(int n, const double *x) {
-  int status = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isfinite(x[i])) return NG_ENONFINITE;
-    if (fabs(x[i]) > mjMAXVAL) status = NG_ERANGE;
-  }
-  return status;
+  for (int i = 0; i < n; i++)
+    if (!(fabs(x[i]) <= mjMAXVAL)) return 1;
+  return 0;
+}
+
+/* Of values ng_mj_any_bad found bad: NG_ENONFINITE if one is NaN/Inf, else NG_ERANGE (a
+ * finite divergence). */
+static int ng_mj_bad_kind(int n1, const double *x1, int n2, const double *x2) {
+  return ng_all_finite((size_t)n1, x1) && ng_all_finite((size_t)n2, x2) ? NG_ERANGE
+                                                                         : NG_ENONFINITE;
 }
 
 /* MujocoEnv.set_state after mj_resetData: the data are reset (time, warm start,
@@ -364,8 +368,7 @@ int ng_mj_env_set_state(ng_mj_env_t *env, const double *state, double *obs) {
   if (!env || !state) return NG_EINVAL;
   const mjModel *m = env->m;
   int n = m->nq + m->nv;
-  int bad = ng_mj_any_bad(n, state);
-  if (bad) return bad;
+  if (ng_mj_any_bad(n, state)) return ng_mj_bad_kind(n, state, 0, NULL);
   ng_mj_load_state(env, state, state + m->nq);
   if (obs) ng_mj_observe(env, obs);
   return NG_OK;
@@ -404,21 +407,22 @@ static void ng_mj_restore(ng_mj_env_t *env) {
   mj_rnePostConstraint(m, d);
 }
 
-/* qpos and qvel as ng_mj_any_bad judges them: NaN/Inf in either first. */
+/* qpos and qvel as mju_isBad judges them: 0, NG_ENONFINITE (NaN/Inf in either) or
+ * NG_ERANGE. */
 static int ng_mj_state_bad(const mjModel *m, const mjData *d) {
-  int p = ng_mj_any_bad(m->nq, d->qpos), v = ng_mj_any_bad(m->nv, d->qvel);
-  return p == NG_ENONFINITE || v == NG_ENONFINITE ? NG_ENONFINITE : p ? p : v;
+  if (!ng_mj_any_bad(m->nq, d->qpos) && !ng_mj_any_bad(m->nv, d->qvel)) return 0;
+  return ng_mj_bad_kind(m->nq, d->qpos, m->nv, d->qvel);
 }
 
 /* mj_step(m, d) nstep times, with its validity checks made ours (see the top of the file).
- * Returns 0, or at the first frame whose qpos, qvel or qacc is bad what ng_mj_any_bad
- * found: NG_ENONFINITE (NaN/Inf) or NG_ERANGE (beyond mjMAXVAL). */
+ * Returns 0, or at the first frame whose qpos, qvel or qacc is bad: NG_ENONFINITE
+ * (NaN/Inf) or NG_ERANGE (beyond mjMAXVAL). */
 static int ng_mj_simulate(const mjModel *m, mjData *d, int nstep) {
   int bad;
   for (int k = 0; k < nstep; k++) {
     if ((bad = ng_mj_state_bad(m, d))) return bad;
     mj_forward(m, d);
-    if ((bad = ng_mj_any_bad(m->nv, d->qacc))) return bad;
+    if (ng_mj_any_bad(m->nv, d->qacc)) return ng_mj_bad_kind(m->nv, d->qacc, 0, NULL);
     if (m->opt.integrator == mjINT_RK4)
       mj_RungeKutta(m, d, 4);
     else
