@@ -94,26 +94,39 @@ static void ngpy__pydef_clear(ngpy_pydef_t *pd) {
 }
 
 /* An observation from Python into out (the observation space's size in doubles). */
-static int ngpy__obs_in(ngpy_pyenv_t *e, PyObject *o, double *out, const char *call) {
+/* "reset", or "step N": the call an observation came from, named only on a failure. */
+static const char *ngpy__call(long step, char *buf, size_t size) {
+  if (!step) return "reset";
+  snprintf(buf, size, "step %ld", step);
+  return buf;
+}
+
+/* The observation o from reset (step 0) or step `step` into out. */
+static int ngpy__obs_in(ngpy_pyenv_t *e, PyObject *o, double *out, long step) {
   const ng_space_t *sp = &e->pd->def.info.observation_space;
+  char call[32];
   if (sp->kind == NG_SPACE_DISCRETE) {
     PyObject *i = PyNumber_Index(o);
-    if (!i) return ngpy__pyenv_fail(e, "%s returned an observation that is not an integer "
-                                    "(Discrete(%zu))", call, sp->dim);
+    if (!i)
+      return ngpy__pyenv_fail(e, "%s returned an observation that is not an integer "
+                              "(Discrete(%zu))", ngpy__call(step, call, sizeof call), sp->dim);
     long long v = PyLong_AsLongLong(i);
     Py_DECREF(i);
-    if (v == -1 && PyErr_Occurred()) return ngpy__pyenv_fail(e, "%s's observation", call);
+    if (v == -1 && PyErr_Occurred())
+      return ngpy__pyenv_fail(e, "%s's observation", ngpy__call(step, call, sizeof call));
     out[0] = (double)v;
     return NG_OK;
   }
   PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, NPY_DOUBLE, 0, 0, NPY_ARRAY_CARRAY);
   if (!a) return ngpy__pyenv_fail(e, "%s returned an observation that is not an array of "
-                                  "numbers (%s)", call, Py_TYPE(o)->tp_name);
+                                  "numbers (%s)", ngpy__call(step, call, sizeof call),
+                                  Py_TYPE(o)->tp_name);
   npy_intp n = PyArray_SIZE(a);
   if ((size_t)n != sp->dim) {
     Py_DECREF(a);
     return ngpy__pyenv_fail(e, "%s returned an observation of %ld numbers, expected %zu "
-                            "(the observation space's)", call, (long)n, sp->dim);
+                            "(the observation space's)", ngpy__call(step, call, sizeof call),
+                            (long)n, sp->dim);
   }
   memcpy(out, PyArray_DATA(a), sp->dim * sizeof *out);
   Py_DECREF(a);
@@ -172,7 +185,7 @@ static int ngpy__pyenv_reset(void *self, ng_rng_t *rng, double *obs) {
   else if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2)
     s = ngpy__pyenv_fail(e, "reset returned %s, expected (obs, info)", Py_TYPE(r)->tp_name);
   else
-    s = ngpy__obs_in(e, PyTuple_GET_ITEM(r, 0), obs, "reset");
+    s = ngpy__obs_in(e, PyTuple_GET_ITEM(r, 0), obs, 0);
   Py_XDECREF(r);
   e->steps = 0;
   PyGILState_Release(g);
@@ -214,13 +227,11 @@ static int ngpy__pyenv_step(void *self, ng_rng_t *rng, const double *action, dou
     double rew = PyFloat_AsDouble(PyTuple_GET_ITEM(r, 1));
     int term = rew == -1.0 && PyErr_Occurred() ? -1 : PyObject_IsTrue(PyTuple_GET_ITEM(r, 2));
     int trunc = term < 0 ? -1 : PyObject_IsTrue(PyTuple_GET_ITEM(r, 3));
-    char call[64];
-    snprintf(call, sizeof call, "step %ld", step);
     if (term < 0 || trunc < 0)
       s = ngpy__pyenv_fail(e, "step %ld returned a reward that is not a number, or flags "
                            "that are not booleans", step);
     else
-      s = ngpy__obs_in(e, PyTuple_GET_ITEM(r, 0), obs, call);
+      s = ngpy__obs_in(e, PyTuple_GET_ITEM(r, 0), obs, step);
     /* The time limit is the library's (max_episode_steps); a truncation the environment
      * reports at any other step ends the episode as a terminal state. */
     if (!s) {

@@ -22,6 +22,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kfac_impl.h"
 #include "rl/rl_impl.h"
 
 /* The K-FAC step of both: factors of the forward just run, running averages, inverses when
@@ -69,8 +70,7 @@ int ng__rl_acktr_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err
   double loss0 = 0.0;
   int s = ng__rl_policy_gradient(t, stats, &loss0, err);
   if (s) return s;
-  s = ng_kfac_forward(t->pol_kfac, t->theta, n, t->b_obs);
-  if (s) return ng_error_set(err, s, "update: K-FAC forward failed (%s)", ng_strerror(s));
+  ng__kfac_set_batch(t->pol_kfac, n); /* the gradient's forward ran on its workspace */
   const char *why = NULL;
   double gs = NAN;
   s = ng__kfac_step(t->pol_kfac, t->theta, np, t->grad, t->step_dir, c->kfac_stat_decay,

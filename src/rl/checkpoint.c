@@ -35,8 +35,9 @@
  *
  * Reading trusts no byte before it has been checked: the magic, the version (judged as
  * above), the byte-order mark, the reserved word and the body size against the file's size
- * come first, then the CRC-32 of the body. Inside the body the config text is parsed and validated, the eight
- * sizes are checked against the body's length (before anything is allocated for them) and
+ * come first, then the CRC-32 of the body. Inside the body the config text is parsed and
+ * validated, the eight sizes are checked against the body's length (before anything is
+ * allocated for them) and
  * against the trainer the config builds, and every value is range-checked (finite
  * parameters and statistics, non-negative counters, non-degenerate random states) before
  * the trainer is handed out. */
@@ -111,7 +112,8 @@ static const char *ng__state_problem(const ng_rl_t *t, const double *states, siz
   for (size_t e = 0; e < t->n_envs; e++) {
     if (!ng__rng_ok(&t->act_rng[e]) || !ng__rng_ok(ng_env_rng(t->envs[e])))
       return "invalid environment random state";
-    if (t->ep_length[e] < 0 || (t->max_episode_steps > 0 && t->ep_length[e] >= t->max_episode_steps))
+    if (t->ep_length[e] < 0 ||
+        (t->max_episode_steps > 0 && t->ep_length[e] >= t->max_episode_steps))
       return "episode length outside [0, time limit)";
     if (!isfinite(t->ep_return[e]) || !isfinite(t->disc_return[e]))
       return "non-finite episode return";

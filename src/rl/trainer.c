@@ -114,11 +114,14 @@ static int ng__rl_create_policy(ng_rl_t *t, ng_dist_t dist, ng_error_t *err) {
   s = ng_model_init(t->policy, t->theta, sqrt(2.0), 0.01, cfg->init_log_std, &t->rng);
   if (s) goto fail;
   if ((s = ng_model_ws_create(&t->pol_ws_step, t->policy, t->n_envs))) goto fail;
-  if ((s = ng_model_ws_create(&t->pol_ws_batch, t->policy, t->batch))) goto fail;
   if ((s = ng_model_ws_create(&t->pol_ws_eval, t->policy, 1))) goto fail;
-  if (cfg->algo == NG_ALGO_ACKTR) { /* K-FAC in place of the exact Fisher and CG */
+  if (cfg->algo == NG_ALGO_ACKTR) {
+    /* K-FAC in place of the exact Fisher and CG; the batch passes run on its workspace, so
+     * that its factors read the activations of the gradient's own forward */
     if ((s = ng_kfac_create(&t->pol_kfac, t->policy, t->batch))) goto fail;
+    t->pol_ws_batch = ng_kfac_model_ws(t->pol_kfac);
   } else {
+    if ((s = ng_model_ws_create(&t->pol_ws_batch, t->policy, t->batch))) goto fail;
     if ((s = ng_fisher_create(&t->fisher, t->policy, t->batch))) goto fail;
     if ((s = ng_cg_create(&t->cg, t->n_pol))) goto fail;
   }
@@ -278,7 +281,7 @@ void ng_rl_destroy(ng_rl_t *t) {
   ng_free(t->act_rng);
   ng_model_destroy(t->policy);
   ng_model_ws_destroy(t->pol_ws_step);
-  ng_model_ws_destroy(t->pol_ws_batch);
+  if (!t->pol_kfac) ng_model_ws_destroy(t->pol_ws_batch); /* else K-FAC's own */
   ng_model_ws_destroy(t->pol_ws_eval);
   ng_fisher_destroy(t->fisher);
   ng_cg_destroy(t->cg);
@@ -295,8 +298,9 @@ void ng_rl_destroy(ng_rl_t *t) {
                     t->disc_return, t->b_obs, t->b_act, t->b_rew, t->b_term, t->b_trunc,
                     t->b_logp, t->b_pold, t->b_val, t->b_final_obs, t->b_final_val, t->b_adv,
                     t->b_ret, t->b_adv_n, t->b_w, t->b_scratch, t->b_idx, t->last_val,
-                    t->step_p, t->step_logp, t->step_act, t->eval_obs, t->eval_obs_norm, t->eval_act,
-                    t->eval_obs_raw, t->snap, t->step_obs, t->step_rew, t->step_term, t->step_trunc,
+                    t->step_p, t->step_logp, t->step_act, t->eval_obs, t->eval_obs_norm,
+                    t->eval_act, t->eval_obs_raw, t->snap, t->step_obs, t->step_rew,
+                    t->step_term, t->step_trunc,
                     t->step_status, t->share_rows, t->step_reset_obs, t->step_reset_status,
                     t->vstep, t->snap_kfac};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
