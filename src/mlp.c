@@ -12,10 +12,6 @@
 #include "natgrad/pool.h"
 #include "mlp_kernels.h"
 
-/* Rows per chunk of a pass, and the most partial sums of a batch reduction (ws section). */
-#define NG__CHUNK 256 /* ... in batches of more than 256 rows; see ng__chunk */
-#define NG__SLICES 4
-
 /* LAPACK's Householder QR from OpenBLAS (Fortran ABI, column-major, integers are blasint). */
 extern void dgeqrf_(const blasint *m, const blasint *n, double *a, const blasint *lda,
                     double *tau, double *work, const blasint *lwork, blasint *info);
@@ -316,31 +312,6 @@ int ng_mlp_init_normal(const ng_mlp_t *mlp, double *theta, const double *gains, 
 }
 
 /* ---- workspace ----------------------------------------------------------------------- */
-
-/* Chunks and slices of a batch. Passes cut a batch into chunks of ng__chunk(B) rows (from
- * row 0; the last may be short), each pushed through every layer while its activations are
- * still in cache, and each a unit of work for a thread: NG__CHUNK rows, or 64 in batches of
- * up to 256 rows, so that a critic's 128-row minibatch still gives two cores a share (it
- * made Pendulum-v1's two-thread run 1.8 -> 1.4 s). A batch reduction (the parameter
- * gradient) sums its chunks into S = min(NG__SLICES, chunks) partial sums, slice s taking
- * the chunks [s C / S, (s+1) C / S) in order; slice 0 accumulates straight into the
- * caller's output and the others are added to it afterwards in slice order. Both depend
- * on the batch size only, so every result is the same for any number of threads (and a
- * batch of one chunk does exactly what one whole-batch product would). */
-static size_t ng__chunk(size_t batch) { return batch <= 256 ? 64 : NG__CHUNK; }
-static size_t ng__n_chunks(size_t batch) {
-  return (batch + ng__chunk(batch) - 1) / ng__chunk(batch);
-}
-static size_t ng__n_slices(size_t batch) {
-  size_t c = ng__n_chunks(batch);
-  return c < NG__SLICES ? c : NG__SLICES;
-}
-/* The most slices of any batch up to max_batch rows: 256 rows make 4 chunks of 64 and 257
- * only 2 of 256, so the largest batch of each chunk size is a candidate. */
-static size_t ng__max_slices(size_t max_batch) {
-  size_t s = ng__n_slices(max_batch), a = ng__n_slices(max_batch < 256 ? max_batch : 256);
-  return s > a ? s : a;
-}
 
 /* Doubles in the slab for max_batch rows; 0 on overflow. */
 static size_t ng__ws_doubles(const ng_mlp_t *mlp, size_t max_batch) {

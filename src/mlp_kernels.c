@@ -134,6 +134,70 @@ void ng__tanh_array(size_t n, const double *z, double *a) {
 #endif
 }
 
+/* ---- float tanh ----------------------------------------------------------------------
+ * For the float32 value function (mlp_f32.c): Eigen's generic_fast_tanh_float, an odd
+ * rational of degree 13/6 on x clamped to +-7.9053 (where it rounds to +-1 in float), x
+ * itself for |x| < 4e-4. Basic IEEE operations only, lanes independent, so the 4-, 8- and
+ * 16-lane builds give the same bits; NaN fails both compares and propagates; -0 stays -0. */
+#if NG__SIMD
+#define NG__TANHF_KERNEL(NAME, VF, VI, W, ATTR)                                                \
+  ATTR static size_t NAME(size_t n, const float *z, float *a) {                               \
+    size_t i = 0;                                                                              \
+    for (; i + (W) <= n; i += (W)) {                                                           \
+      VF x, c = (VF){0} + 7.90531110763549805f;                                                \
+      memcpy(&x, z + i, sizeof x);                                                             \
+      VI hi = (VI)(x > c), lo = (VI)(x < -c);                                                  \
+      VF xc = (VF)(((VI)x & ~(hi | lo)) | ((VI)c & hi) | ((VI)(-c) & lo));                     \
+      VF x2 = xc * xc;                                                                         \
+      VF p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;                              \
+      p = x2 * p + -8.60467152213735e-11f;                                                     \
+      p = x2 * p + 5.12229709037114e-08f;                                                      \
+      p = x2 * p + 1.48572235717979e-05f;                                                      \
+      p = x2 * p + 6.37261928875436e-04f;                                                      \
+      p = x2 * p + 4.89352455891786e-03f;                                                      \
+      p = xc * p;                                                                              \
+      VF q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;                               \
+      q = x2 * q + 2.26843463243900e-03f;                                                      \
+      q = x2 * q + 4.89352518554385e-03f;                                                      \
+      VF r = p / q, ax = (VF)((VI)x & ~((VI){0} + INT32_MIN));                                 \
+      VI tiny = (VI)(ax < 0.0004f);                                                            \
+      VF out = (VF)(((VI)x & tiny) | ((VI)r & ~tiny));                                         \
+      memcpy(a + i, &out, sizeof out);                                                         \
+    }                                                                                          \
+    return i;                                                                                  \
+  }
+typedef float ng__v4f __attribute__((vector_size(16)));
+typedef int32_t ng__v4i __attribute__((vector_size(16)));
+NG__TANHF_KERNEL(ng__tanhf_w4, ng__v4f, ng__v4i, 4, )
+#if NG__X86_DISPATCH
+typedef float ng__v8f __attribute__((vector_size(32)));
+typedef int32_t ng__v8i __attribute__((vector_size(32)));
+typedef float ng__v16f __attribute__((vector_size(64)));
+typedef int32_t ng__v16i __attribute__((vector_size(64)));
+NG__TANHF_KERNEL(ng__tanhf_w8, ng__v8f, ng__v8i, 8, __attribute__((target("avx2"))))
+NG__TANHF_KERNEL(ng__tanhf_w16, ng__v16f, ng__v16i, 16, __attribute__((target("avx512f"))))
+#endif
+#endif
+
+void ng__tanhf_array(size_t n, const float *z, float *a) {
+#if NG__SIMD
+  size_t i = 0;
+#if NG__X86_DISPATCH
+  if (__builtin_cpu_supports("avx512f")) i = ng__tanhf_w16(n, z, a);
+  else if (__builtin_cpu_supports("avx2")) i = ng__tanhf_w8(n, z, a);
+#endif
+  i += ng__tanhf_w4(n - i, z + i, a + i);
+  if (i < n) {
+    float quad[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    memcpy(quad, z + i, (n - i) * sizeof *quad);
+    ng__tanhf_w4(4, quad, quad);
+    memcpy(a + i, quad, (n - i) * sizeof *quad);
+  }
+#else
+  for (size_t i = 0; i < n; i++) a[i] = tanhf(z[i]);
+#endif
+}
+
 /* ---- small and thin products ------------------------------------------------------------
  * BLAS is fast on the 64 x 64 layer products but slow where one dimension is tiny: the
  * rollout's forward on n_envs rows (often 2; 2.6 us for a 4-64-64-2 forward, most of it

@@ -96,7 +96,14 @@ typedef struct {
   double vf_kfac_lr;       /* vf_kfac_lr: the value step's cap */
   double vf_max_kl;        /* vf_max_kl: the value step's bound on (1/2) mean (dV)^2 */
   double vf_kfac_damping;  /* vf_kfac_damping: Tikhonov damping of the value K-FAC */
+  /* vf_precision: 0 f64, 1 f32 (NG_VF_F64/F32): the value network's passes in the Adam fit
+   * and GAE's value forwards in float (SGEMM); its parameters, Adam's state, the losses and
+   * everything of the policy stay double. Written to the config text only when f32, and
+   * ACKTR (whose value step is K-FAC's, in double) takes f64 only. */
+  int vf_precision;
 } ng_rl_config_t;
+
+enum { NG_VF_F64 = 0, NG_VF_F32 = 1 };
 
 /* Library defaults (Stable-Baselines3-contrib's TRPO) overridden by the tuned values of
  * rl-baselines3-zoo for env_id where it has them. NG_ENOTFOUND for an unknown env id. */

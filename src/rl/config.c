@@ -189,6 +189,7 @@ static const char *ng__hash_check(const char *v) {
 }
 
 static const char *const ng__algo_names[] = {"trpo", "npg", "acktr", NULL}; /* NG_ALGO_TRPO + i */
+static const char *const ng__precision_names[] = {"f64", "f32", NULL}; /* NG_VF_F64 + i */
 static const char *const ng__act_names[] = {"tanh", "relu", NULL};  /* NG_ACT_TANH + i */
 
 #define OFF(f) offsetof(ng_rl_config_t, f)
@@ -267,6 +268,10 @@ static const ng_key_t ng__keys[] = {
     {.name = "plugin_hash", .type = NG_KEY_STRING, .offset = OFF(plugin_hash),
      .size = sizeof ((ng_rl_config_t *)0)->plugin_hash, .check = ng__hash_check,
      .doc = "the plugin file's checksum when the run started (set by --plugin)"},
+    /* after the plugin's and written only for f32, so that an f64 run's text is what it was */
+    {.name = "vf_precision", .type = NG_KEY_CHOICE, .offset = OFF(vf_precision),
+     .lo = NG_VF_F64, .choices = ng__precision_names, .dflt = "f64",
+     .doc = "value-function passes (Adam fit, GAE values) in f64|f32; parameters stay f64"},
     /* ACKTR's, after the plugin's: written only for algo = acktr, so that every other run's
      * config text stays what it was before ACKTR (defaults and sources: src/rl/acktr.c) */
     NUM("acktr_lr", NG_KEY_DOUBLE, acktr_lr, 0, 1e6, 1, 0, "0.25",
@@ -286,6 +291,7 @@ static const ng_key_t ng__keys[] = {
 };
 #define NG__ACKTR_KEYS 7
 #define NG__PLUGIN_KEYS 2
+#define NG__PRECISION_KEYS 1
 #undef ACT
 #undef WIDTHS
 #undef FLAG
@@ -393,6 +399,9 @@ int ng_rl_config_validate_with_env(const ng_rl_config_t *cfg, const ng_env_def_t
   if (batch > 100000000LL)
     return ng_error_set(err, NG_ERANGE, "config: n_envs * n_steps = %lld exceeds 1e8 rows",
                         batch);
+  if (cfg->vf_precision != NG_VF_F64 && cfg->algo == NG_ALGO_ACKTR)
+    return ng_error_set(err, NG_EINVAL, "config: vf_precision = f32 is for the Adam critic of "
+                        "trpo and npg; acktr's value step is K-FAC's, in f64");
   if (cfg->vf_minibatch > batch)
     return ng_error_set(err, NG_ERANGE, "config: vf_minibatch = %d must be in [1, n_envs * "
                         "n_steps = %lld]", cfg->vf_minibatch, batch);
@@ -407,13 +416,22 @@ const char *ng_rl_algo_name(ng_algo_t algo) {
 size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
   /* without a plugin, the text (and so config.ini and every checkpoint) stays byte for
    * byte what it was before plugins; ACKTR's keys only for ACKTR, after the rest */
-  ng_key_table_t t = ng__table;
-  t.n -= NG__ACKTR_KEYS;
-  if (!cfg->plugin[0] && !cfg->plugin_hash[0]) t.n -= NG__PLUGIN_KEYS;
-  size_t len = ng_keys_format(&t, cfg, buf, size);
-  if (cfg->algo != NG_ALGO_ACKTR) return len;
-  ng_key_table_t a = {ng__table.what, ng__keys + ng__table.n - NG__ACKTR_KEYS, NG__ACKTR_KEYS};
-  return len + ng_keys_format(&a, cfg, len < size ? buf + len : NULL, len < size ? size - len : 0);
+  const size_t n_main = ng__table.n - NG__ACKTR_KEYS - NG__PRECISION_KEYS - NG__PLUGIN_KEYS;
+  const int plugin = cfg->plugin[0] || cfg->plugin_hash[0];
+  const struct {
+    size_t first, n;
+    int on;
+  } parts[] = {{0, n_main, 1},
+               {n_main, NG__PLUGIN_KEYS, plugin},
+               {n_main + NG__PLUGIN_KEYS, NG__PRECISION_KEYS, cfg->vf_precision != NG_VF_F64},
+               {ng__table.n - NG__ACKTR_KEYS, NG__ACKTR_KEYS, cfg->algo == NG_ALGO_ACKTR}};
+  size_t len = 0;
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    if (!parts[i].on) continue;
+    ng_key_table_t t = {ng__table.what, ng__keys + parts[i].first, parts[i].n};
+    len += ng_keys_format(&t, cfg, len < size ? buf + len : NULL, len < size ? size - len : 0);
+  }
+  return len;
 }
 
 int ng__rl_config_parse(ng_rl_config_t *cfg, const char *text, size_t len, ng_error_t *err) {

@@ -16,6 +16,7 @@
 #include "natgrad/pool.h"
 #include "natgrad/rl.h"
 #include "adam.h"
+#include "mlp_f32.h"
 
 /* Constants from Stable-Baselines3 (RunningMeanStd, VecNormalize, TRPO's advantage
  * normalisation) and Kingma & Ba (Adam). */
@@ -131,6 +132,7 @@ struct ng_rl {
   double *vtheta;          /* n_vf */
   double *vgrad;           /* n_vf + 2: gradient sum, loss sum, count */
   ng_mlp_ws_t *vf_ws;      /* batch rows */
+  ng__mlpf_t *vf_f32;      /* vf_precision = f32 only (else NULL): float passes, batch rows */
   ng__adam_t adam;
   size_t *perm;            /* batch: minibatch shuffle */
   double *mb_obs, *mb_target, *mb_dy; /* minibatch scratch */
@@ -247,6 +249,9 @@ int ng__rl_acktr_policy_update(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err
 /* ACKTR's value step on the minibatch whose gradient of (1/2) mean (V - target)^2 is in
  * vgrad (reduced, n_vf) after a forward on vf_kfac's workspace: K-FAC Gauss-Newton. */
 int ng__rl_acktr_value_step(ng_rl_t *t);
+/* y (rows) = V(x) at vtheta, in the value function's precision (float passes when
+ * vf_f32, loading vtheta each call). */
+int ng__rl_values(ng_rl_t *t, size_t rows, const double *x, double *y);
 /* Adam on the MSE to b_ret over shuffled minibatches (src/rl/value.c); vf_loss and
  * explained variance into stats. */
 int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);

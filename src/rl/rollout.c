@@ -189,7 +189,7 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
 
 int ng__rl_advantages(ng_rl_t *t, ng_error_t *err) {
   const size_t N = t->batch, E = t->n_envs, od = t->obs_dim;
-  int s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, N, t->b_obs, t->b_val);
+  int s = ng__rl_values(t, N, t->b_obs, t->b_val);
   if (s) return ng_error_set(err, s, "advantages: value forward failed (%s)", ng_strerror(s));
   /* values of the truncations' final observations, in one gathered forward (none when a
    * truncation counts as a termination) */
@@ -201,12 +201,11 @@ int ng__rl_advantages(ng_rl_t *t, ng_error_t *err) {
       t->b_idx[k++] = i;
     }
   if (k > 0) {
-    s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, k, t->b_scratch, NULL);
+    s = ng__rl_values(t, k, t->b_scratch, t->b_w); /* b_w: free until the policy step */
     if (s) return ng_error_set(err, s, "advantages: value forward failed (%s)", ng_strerror(s));
-    const double *y = ng_mlp_ws_output(t->vf_ws);
-    for (size_t j = 0; j < k; j++) t->b_final_val[t->b_idx[j]] = y[j];
+    for (size_t j = 0; j < k; j++) t->b_final_val[t->b_idx[j]] = t->b_w[j];
   }
-  s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, E, t->obs_norm, t->last_val);
+  s = ng__rl_values(t, E, t->obs_norm, t->last_val);
   if (s) return ng_error_set(err, s, "advantages: value forward failed (%s)", ng_strerror(s));
   s = ng__gae(t->n_steps, E, t->cfg.gamma, t->cfg.gae_lambda, t->b_rew, t->b_val, t->b_term,
               t->b_trunc, bootstrap ? t->b_final_val : NULL, t->last_val, t->b_adv, t->b_ret);

@@ -154,6 +154,8 @@ static int ng__rl_create_value(ng_rl_t *t, ng_error_t *err) {
   NG__ALLOC(t->vgrad, t->n_vf + 2);
   if ((s = ng_mlp_init_orthogonal(t->vf, t->vtheta, gains, &t->rng))) goto fail;
   if ((s = ng_mlp_ws_create(&t->vf_ws, t->vf, t->batch))) goto fail;
+  if (cfg->vf_precision == NG_VF_F32 && (s = ng__mlpf_create(&t->vf_f32, t->vf, t->batch)))
+    goto fail;
   if ((s = ng__adam_init(&t->adam, t->n_vf, cfg->vf_lr))) goto fail;
   NG__ALLOC(t->perm, t->batch);
   NG__ALLOC(t->mb_obs, (size_t)cfg->vf_minibatch * t->obs_dim);
@@ -289,6 +291,7 @@ void ng_rl_destroy(ng_rl_t *t) {
   ng_kfac_destroy(t->vf_kfac);
   ng_mlp_destroy(t->vf);
   ng_mlp_ws_destroy(t->vf_ws);
+  ng__mlpf_destroy(t->vf_f32);
   ng__adam_free(&t->adam);
   ng__rms_free(&t->obs_rms);
   ng__rms_free(&t->ret_rms);
@@ -354,6 +357,7 @@ int ng_rl_set_threads(ng_rl_t *t, int n_threads) {
   ng_model_ws_set_pool(t->pol_ws_batch, pool);
   if (t->fisher) ng_fisher_set_pool(t->fisher, pool);
   ng_mlp_ws_set_pool(t->vf_ws, pool);
+  ng__mlpf_set_pool(t->vf_f32, pool);
   if (t->pol_kfac) ng_kfac_set_pool(t->pol_kfac, pool);
   if (t->vf_kfac) ng_kfac_set_pool(t->vf_kfac, pool);
   ng_pool_destroy(t->pool);

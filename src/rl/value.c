@@ -57,6 +57,12 @@ static int ng__explained_variance(ng_rl_t *t, double *ev) {
   return NG_OK;
 }
 
+int ng__rl_values(ng_rl_t *t, size_t rows, const double *x, double *y) {
+  if (!t->vf_f32) return ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, rows, x, y);
+  int s = ng__mlpf_load(t->vf_f32, t->vtheta);
+  return s ? s : ng__mlpf_forward(t->vf_f32, rows, x, y);
+}
+
 int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   size_t n = t->batch, od = t->obs_dim, nv = t->n_vf;
   size_t mb = (size_t)t->cfg.vf_minibatch;
@@ -79,12 +85,18 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
         memcpy(t->mb_obs + r * od, t->b_obs + src * od, od * sizeof(double));
         t->mb_target[r] = t->b_ret[src];
       }
-      /* ACKTR's K-FAC keeps the forward it makes its factors from */
+      /* ACKTR's K-FAC keeps the forward it makes its factors from; f32 writes its values
+       * to mb_dy, each read below before its cotangent overwrites it */
       ng_mlp_ws_t *ws = t->vf_kfac ? ng_kfac_mlp_ws(t->vf_kfac) : t->vf_ws;
-      s = t->vf_kfac ? ng_kfac_forward(t->vf_kfac, t->vtheta, b, t->mb_obs)
-                     : ng_mlp_forward(t->vf, t->vtheta, ws, b, t->mb_obs, NULL);
+      if (t->vf_f32) {
+        s = ng__mlpf_load(t->vf_f32, t->vtheta);
+        if (!s) s = ng__mlpf_forward(t->vf_f32, b, t->mb_obs, t->mb_dy);
+      } else {
+        s = t->vf_kfac ? ng_kfac_forward(t->vf_kfac, t->vtheta, b, t->mb_obs)
+                       : ng_mlp_forward(t->vf, t->vtheta, ws, b, t->mb_obs, NULL);
+      }
       if (s) return ng_error_set(err, s, "value fit: forward failed (%s)", ng_strerror(s));
-      const double *y = ng_mlp_ws_output(ws);
+      const double *y = t->vf_f32 ? t->mb_dy : ng_mlp_ws_output(ws);
       double loss = 0.0;
       for (size_t r = 0; r < b; r++) {
         double d = y[r] - t->mb_target[r];
@@ -92,7 +104,8 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
         loss += d * d;
       }
       memset(t->vgrad, 0, nv * sizeof(double));
-      s = ng_mlp_vjp(t->vf, t->vtheta, ws, b, t->mb_dy, t->vgrad, NULL);
+      s = t->vf_f32 ? ng__mlpf_vjp(t->vf_f32, b, t->mb_dy, t->vgrad)
+                    : ng_mlp_vjp(t->vf, t->vtheta, ws, b, t->mb_dy, t->vgrad, NULL);
       if (s) return ng_error_set(err, s, "value fit: backward failed (%s)", ng_strerror(s));
       t->vgrad[nv] = loss;
       t->vgrad[nv + 1] = (double)b;
@@ -115,9 +128,9 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   }
 
   /* the loss after fitting, over the whole batch */
-  s = ng_mlp_forward(t->vf, t->vtheta, t->vf_ws, n, t->b_obs, NULL);
+  s = ng__rl_values(t, n, t->b_obs, t->b_w);
   if (s) return ng_error_set(err, s, "value fit: forward failed (%s)", ng_strerror(s));
-  const double *y = ng_mlp_ws_output(t->vf_ws);
+  const double *y = t->b_w;
   double q[2] = {0.0, (double)n};
   for (size_t i = 0; i < n; i++) {
     double d = y[i] - t->b_ret[i];
