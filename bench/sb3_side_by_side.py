@@ -13,6 +13,10 @@ the speed-ups.
 
     /usr/bin/python3 bench/sb3_side_by_side.py                      # CartPole-v1, Pendulum-v1
     /usr/bin/python3 bench/sb3_side_by_side.py --envs CartPole-v1 --seeds 0,1,2 --threads 1,2
+    /usr/bin/python3 bench/sb3_side_by_side.py --precisions f64,f32   # natgrad's value function
+
+With --precisions, natgrad trains once per value-function precision (vf_precision; the SB3
+run sits between them), each compared with the same SB3 run; SB3's critic is float32 always.
 
 The peer's source is ../shared/peers/python (or --peers / NG_PEERS_PYTHON); without it, or
 without torch, the script says so and exits 0 having run nothing. The one setting natgrad
@@ -113,10 +117,11 @@ def load():
     return os.getloadavg()[0]
 
 
-def run_natgrad(ng, env_id, seed, steps, threads, episodes, work):
-    run = os.path.join(work, f"ng-{env_id}-s{seed}-t{threads}")
+def run_natgrad(ng, env_id, seed, steps, threads, episodes, work, precision):
+    run = os.path.join(work, f"ng-{env_id}-s{seed}-t{threads}-{precision}")
     argv = [ng, "train", "--env", env_id, "--seed", str(seed), "--steps", str(steps),
-            "--threads", str(threads), "--out", run, "--force", "--eval-episodes", "0"]
+            "--threads", str(threads), "--out", run, "--force", "--eval-episodes", "0",
+            "--set", f"vf_precision={precision}"]
     l0 = load()
     wall, rss, rc = run_measured(argv, dict(os.environ), run + ".log")
     l1 = load()
@@ -168,6 +173,8 @@ def main():
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--threads", default="1,2", help="thread counts, each for both sides")
     ap.add_argument("--steps", type=int, default=100000)
+    ap.add_argument("--precisions", default="f64",
+                    help="natgrad's vf_precision values, each run against the same SB3 run")
     ap.add_argument("--episodes", type=int, default=20, help="deterministic evaluation episodes")
     ap.add_argument("--natgrad", default=os.path.join(ROOT, "build", "release", "natgrad"))
     ap.add_argument("--peers", default=os.environ.get(
@@ -191,26 +198,34 @@ def main():
         for env_id in a.envs.split(","):
             for seed in [int(s) for s in a.seeds.split(",")]:
                 for threads in [int(t) for t in a.threads.split(",")]:
-                    run, ng = run_natgrad(a.natgrad, env_id, seed, a.steps, threads,
-                                          a.episodes, work)
-                    config = read_config(os.path.join(run, "config.ini"))
-                    sb = run_sb3(config, threads, a.episodes, peers, work,
-                                 f"{env_id}-s{seed}-t{threads}")
-                    rows.append({"env": env_id, "seed": seed, "threads": threads,
-                                 "natgrad": ng, "sb3": sb})
-                    print(f"{env_id} seed {seed} threads {threads}: natgrad {ng['wall_s']:.1f} s "
-                          f"(return {ng['mean_return']:.1f}), SB3-contrib {sb['wall_s']:.1f} s "
-                          f"(return {sb['mean_return']:.1f})", flush=True)
+                    precs, ngs, sb = a.precisions.split(","), {}, None
+                    # the SB3 run after the first natgrad run, the others after it
+                    for i, prec in enumerate(precs):
+                        run, ngs[prec] = run_natgrad(a.natgrad, env_id, seed, a.steps, threads,
+                                                     a.episodes, work, prec)
+                        if i == 0:
+                            config = read_config(os.path.join(run, "config.ini"))
+                            sb = run_sb3(config, threads, a.episodes, peers, work,
+                                         f"{env_id}-s{seed}-t{threads}")
+                    for prec in precs:
+                        ng = ngs[prec]
+                        rows.append({"env": env_id, "seed": seed, "threads": threads,
+                                     "precision": prec, "natgrad": ng, "sb3": sb})
+                        print(f"{env_id} seed {seed} threads {threads} {prec}: natgrad "
+                              f"{ng['wall_s']:.1f} s (return {ng['mean_return']:.1f}), "
+                              f"SB3-contrib {sb['wall_s']:.1f} s (return {sb['mean_return']:.1f})",
+                              flush=True)
     print(f"\nnatgrad {commit} against SB3-contrib 2.4.0 TRPO, {a.steps} steps, the same "
           f"settings, {a.episodes} deterministic evaluation episodes; load = 1-min load average "
           f"before/after each run on {os.cpu_count()} cores\n")
-    print("| env | seed | threads | SB3 wall s | natgrad wall s | speed-up | SB3 train s | "
+    print("| env | seed | threads | vf | SB3 wall s | natgrad wall s | speed-up | SB3 train s | "
           "natgrad train s | SB3 return | natgrad return | SB3 peak MiB | natgrad peak MiB | "
           "load SB3 | load natgrad |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for r in rows:
         s, n = r["sb3"], r["natgrad"]
-        print(f"| {r['env']} | {r['seed']} | {r['threads']} | {s['wall_s']:.1f} | "
+        print(f"| {r['env']} | {r['seed']} | {r['threads']} | {r['precision']} | "
+              f"{s['wall_s']:.1f} | "
               f"{n['wall_s']:.2f} | {s['wall_s'] / n['wall_s']:.1f}x | {s['train_s']:.1f} | "
               f"{n['train_s']:.2f} | {s['mean_return']:.1f} | {n['mean_return']:.1f} | "
               f"{s['peak_mib']:.0f} | {n['peak_mib']:.0f} | {s['load'][0]:.1f}/{s['load'][1]:.1f} | "
@@ -218,9 +233,11 @@ def main():
     print("\nmedians of the wall-time speed-up (SB3 wall / natgrad wall):")
     for env_id in a.envs.split(","):
         for threads in [int(t) for t in a.threads.split(",")]:
-            x = [r["sb3"]["wall_s"] / r["natgrad"]["wall_s"] for r in rows
-                 if r["env"] == env_id and r["threads"] == threads]
-            print(f"  {env_id}, {threads} thread(s): {statistics.median(x):.1f}x over {len(x)} seed(s)")
+            for prec in a.precisions.split(","):
+                x = [r["sb3"]["wall_s"] / r["natgrad"]["wall_s"] for r in rows
+                     if r["env"] == env_id and r["threads"] == threads and r["precision"] == prec]
+                print(f"  {env_id}, {threads} thread(s), vf {prec}: {statistics.median(x):.1f}x "
+                      f"over {len(x)} seed(s)")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"commit": commit, "steps": a.steps, "rows": rows}, f, indent=1)
