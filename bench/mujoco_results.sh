@@ -84,6 +84,9 @@ for env in "${envs[@]}"; do
   joined=$(printf '%s\n' "${returns[@]}" | awk '{printf "%s%.0f", (NR > 1 ? ", " : ""), $1}')
   walls=$(printf '%s\n' "${times[@]}" | awk '{printf "%s%s", (NR > 1 ? ", " : ""), $0}')
   rs=$(printf '%s\n' "${rates[@]}" | awk '{printf "%s%d", (NR > 1 ? ", " : ""), $1}')
+  # learning curves: the mean over the seeds with a 95 % band (natgrad plot)
+  dirs=(); for s in $seeds; do dirs+=("$out/$env-trpo-s$s"); done
+  "$ng" plot "${dirs[@]}" --runs --force --out "$out/$env-curves.svg" >/dev/null
   envrate=$(awk -v e="$env" '$1 == e {printf "%d", $2}' <<<"$raw")
   echo "| $env | $joined | **$stats** | $(published "$env") | $walls | $rs | $envrate |"
 done
