@@ -123,6 +123,11 @@ int ng_train_mpi_setup(ng_rl_t *t) {
     if (ng_mpi_rank(g_mpi) == 0) ng_cli_error(CMD, "%s", err.message);
     return NG_EXIT_USAGE;
   }
+  ng_split_t split = {0, 0, 1, NULL, NULL};
+  if (ng_mpi_split(g_mpi, &split) != NG_OK || ng_rl_set_split(t, &split) != NG_OK) {
+    ng_cli_error(CMD, "rank %d: cannot split the update (out of memory)", ng_mpi_rank(g_mpi));
+    return NG_EXIT_FAILURE;
+  }
   const ng_reducer_t counter = {count_sum, NULL};
   ng_rl_set_reducer(t, &counter);
   ng_mpi_stats_reset(g_mpi);

@@ -14,7 +14,6 @@
 
 /* Rows per chunk of a pass, and the most partial sums of a batch reduction (ws section). */
 #define NG__CHUNK 256 /* ... in batches of more than 256 rows; see ng__chunk */
-#define NG__SLICES 4
 
 /* LAPACK's Householder QR from OpenBLAS (Fortran ABI, column-major, integers are blasint). */
 extern void dgeqrf_(const blasint *m, const blasint *n, double *a, const blasint *lda,
@@ -47,7 +46,10 @@ struct ng_mlp_ws {
   double *buf[2]; /* max_batch x max_width each: ping-pong deltas / tangents */
   double *sq[2];  /* max_batch x max_size each: squared G and squared A_prev for vjp_sq */
   double *ones;   /* max_batch ones: column sums as G^T 1 */
-  double *part;   /* (max slices - 1) x n_params: a reduction's partial sums */
+  double *part;   /* (part_slices - 1) x n_params: a reduction's partial sums */
+  size_t part_slices;
+  ng_split_t split; /* a reduction's slice count and their owners (core.h) */
+  double *part_own; /* part when the split's slices outgrow the slab's share (else NULL) */
   ng_pool_t *pool; /* borrowed; NULL: one thread */
   double *slab;
 };
@@ -322,23 +324,24 @@ int ng_mlp_init_normal(const ng_mlp_t *mlp, double *theta, const double *gains, 
  * still in cache, and each a unit of work for a thread: NG__CHUNK rows, or 64 in batches of
  * up to 256 rows, so that a critic's 128-row minibatch still gives two cores a share (it
  * made Pendulum-v1's two-thread run 1.8 -> 1.4 s). A batch reduction (the parameter
- * gradient) sums its chunks into S = min(NG__SLICES, chunks) partial sums, slice s taking
+ * gradient) sums its chunks into S = min(NG__SLICES, chunks) partial sums (NG__SLICES: the
+ * ws's split's slice count, NG_SLICES_DEFAULT without one; core.h), slice s taking
  * the chunks [s C / S, (s+1) C / S) in order; slice 0 accumulates straight into the
  * caller's output and the others are added to it afterwards in slice order. Both depend
  * on the batch size only, so every result is the same for any number of threads (and a
- * batch of one chunk does exactly what one whole-batch product would). */
+ * batch of one chunk does exactly what one whole-batch product would), and for any number
+ * of processes splitting the slices. */
 static size_t ng__chunk(size_t batch) { return batch <= 256 ? 64 : NG__CHUNK; }
 static size_t ng__n_chunks(size_t batch) {
   return (batch + ng__chunk(batch) - 1) / ng__chunk(batch);
 }
-static size_t ng__n_slices(size_t batch) {
-  size_t c = ng__n_chunks(batch);
-  return c < NG__SLICES ? c : NG__SLICES;
+static size_t ng__n_slices(const ng_split_t *sp, size_t batch) {
+  return ng_split_slices(sp, ng__n_chunks(batch));
 }
 /* The most slices of any batch up to max_batch rows: 256 rows make 4 chunks of 64 and 257
  * only 2 of 256, so the largest batch of each chunk size is a candidate. */
-static size_t ng__max_slices(size_t max_batch) {
-  size_t s = ng__n_slices(max_batch), a = ng__n_slices(max_batch < 256 ? max_batch : 256);
+static size_t ng__max_slices(const ng_split_t *sp, size_t max_batch) {
+  size_t s = ng__n_slices(sp, max_batch), a = ng__n_slices(sp, max_batch < 256 ? max_batch : 256);
   return s > a ? s : a;
 }
 
@@ -354,7 +357,7 @@ static size_t ng__ws_doubles(const ng_mlp_t *mlp, size_t max_batch) {
   size_t total, part;
   if (!ng__mul_ok(per_row, max_batch, &total)) return 0;
   /* the partial sums of slices 1.. */
-  if (!ng__mul_ok(ng__max_slices(max_batch) - 1, mlp->n_params, &part) ||
+  if (!ng__mul_ok(ng__max_slices(NULL, max_batch) - 1, mlp->n_params, &part) ||
       !ng__add_ok(total, part, &total) || total > SIZE_MAX / sizeof(double))
     return 0;
   return total;
@@ -409,6 +412,7 @@ int ng_mlp_ws_create(ng_mlp_ws_t **out, const ng_mlp_t *mlp, size_t max_batch) {
   for (size_t i = 0; i < max_batch; i++) ws->ones[i] = 1.0;
   p += max_batch;
   ws->part = p;
+  ws->part_slices = ng__max_slices(NULL, max_batch);
   *out = ws;
   return NG_OK;
 }
@@ -417,12 +421,27 @@ void ng_mlp_ws_destroy(ng_mlp_ws_t *ws) {
   if (!ws) return;
   ng_free(ws->a);
   ng_free(ws->slab);
+  ng_free(ws->part_own);
   ng_free(ws);
 }
 
 int ng_mlp_ws_set_pool(ng_mlp_ws_t *ws, ng_pool_t *pool) {
   if (!ws) return NG_EINVAL;
   ws->pool = pool;
+  return NG_OK;
+}
+
+int ng_mlp_ws_set_split(ng_mlp_ws_t *ws, const ng_split_t *sp) {
+  if (!ws || (sp && sp->slices > NG_SLICES_MAX)) return NG_EINVAL;
+  size_t need = ng__max_slices(sp, ws->max_batch);
+  if (need > ws->part_slices) {
+    double *part = ng_realloc(ws->part_own, (need - 1) * ws->n_params * sizeof(double));
+    if (!part) return NG_ENOMEM;
+    ws->part = ws->part_own = part;
+    ws->part_slices = need;
+  }
+  ng_split_t one = {NG_SLICES_DEFAULT, 0, 1, NULL, NULL};
+  ws->split = sp ? *sp : one;
   return NG_OK;
 }
 
@@ -452,6 +471,7 @@ typedef struct {
   const double *theta;
   ng_mlp_ws_t *ws;
   size_t batch, n_chunks, n_slices;
+  size_t first;      /* backward: this process's first slice (tasks count from it) */
   const double *in;  /* x (forward), dy (backward), v (jvp) */
   double *out;       /* y or NULL (forward), dtheta (backward), dy (jvp) */
   double *dx;        /* backward: B x n_in or NULL */
@@ -501,7 +521,7 @@ int ng_mlp_forward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, si
   if (batch == 0 || batch > ws->max_batch) return NG_EINVAL;
   if (!ng__finite(mlp->n_params, theta) || !ng__finite(batch * mlp->sizes[0], x))
     return NG_ENONFINITE;
-  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, x, y, NULL, 0};
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, 0, x, y, NULL, 0};
   ng_pool_run(ws->pool, p.n_chunks, ng__forward_task, &p);
   ws->batch = batch;
   return NG_OK;
@@ -559,8 +579,9 @@ static void ng__backward_rows(const ng__pass_t *p, size_t row0, size_t rows, dou
 
 /* Slice s of a backward: its chunks in order, into the output (s = 0) or its own partial
  * sum. */
-static int ng__backward_task(void *ctx, size_t s) {
+static int ng__backward_task(void *ctx, size_t task) {
   const ng__pass_t *p = ctx;
+  const size_t s = p->first + task;
   const size_t n = p->mlp->n_params;
   double *acc = s == 0 ? p->out : p->ws->part + (s - 1) * n;
   if (s) memset(acc, 0, n * sizeof *acc);
@@ -571,32 +592,40 @@ static int ng__backward_task(void *ctx, size_t s) {
   return NG_OK;
 }
 
-static void ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
-                         size_t batch, const double *dy, double *dtheta, double *dx, int sq) {
-  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), ng__n_slices(batch),
-                  dy, dtheta, dx, sq};
-  ng_pool_run(ws->pool, p.n_slices, ng__backward_task, &p);
+static int ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
+                        size_t batch, const double *dy, double *dtheta, double *dx, int sq) {
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), ng__n_slices(&ws->split, batch),
+                  0, dy, dtheta, dx, sq};
+  /* dx needs every row: then this process computes every slice itself */
+  const ng_split_t *sp = dx ? NULL : &ws->split;
+  size_t count;
+  ng_split_own(sp, p.n_slices, &p.first, &count);
+  ng_pool_run(ws->pool, count, ng__backward_task, &p);
   const size_t n = mlp->n_params;
+  double *parts[NG_SLICES_MAX];
+  parts[0] = dtheta;
+  for (size_t s = 1; s < p.n_slices; s++) parts[s] = ws->part + (s - 1) * n;
+  int st = ng_split_gather(sp, parts, n, p.n_slices);
+  if (st != NG_OK) return st;
   for (size_t s = 1; s < p.n_slices; s++) {
     const double *part = ws->part + (s - 1) * n;
     for (size_t i = 0; i < n; i++) dtheta[i] += part[i];
   }
+  return NG_OK;
 }
 
 int ng_mlp_vjp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                const double *dy, double *dtheta, double *dx) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !dtheta) return NG_EINVAL;
   if (!ng__finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
-  ng__backward(mlp, theta, ws, batch, dy, dtheta, dx, 0);
-  return NG_OK;
+  return ng__backward(mlp, theta, ws, batch, dy, dtheta, dx, 0);
 }
 
 int ng_mlp_vjp_sq(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                   const double *dy, double *out) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !out) return NG_EINVAL;
   if (!ng__finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
-  ng__backward(mlp, theta, ws, batch, dy, out, NULL, 1);
-  return NG_OK;
+  return ng__backward(mlp, theta, ws, batch, dy, out, NULL, 1);
 }
 
 /* Forward mode of one chunk. With t_{l-1} (rows x c) the tangent of a_{l-1} (t_{-1} = 0, x
@@ -631,7 +660,7 @@ int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t
                const double *v, double *dy) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !v || !dy) return NG_EINVAL;
   if (!ng__finite(mlp->n_params, v)) return NG_ENONFINITE;
-  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, v, dy, NULL, 0};
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, 0, v, dy, NULL, 0};
   ng_pool_run(ws->pool, p.n_chunks, ng__jvp_task, &p);
   return NG_OK;
 }

@@ -90,6 +90,14 @@ size_t ng_mlp_ws_bytes(const ng_mlp_t *mlp, size_t max_batch);
  * bit-identical for any pool, and for none. NG_EINVAL for a NULL ws. */
 int ng_mlp_ws_set_pool(ng_mlp_ws_t *ws, ng_pool_t *pool);
 
+/* The slice count of a gradient's partial sums on ws and their split over processes that
+ * all hold the whole batch (core.h's ng_split_t; copied): each computes its block of the
+ * slices of ng_mlp_vjp / ng_mlp_vjp_sq (a vjp that wants dx computes all of them), the
+ * split's gather exchanges them, and every one adds them in order, the same bits as one
+ * process with that slice count. Set-up time: may allocate (NG_ENOMEM); NG_EINVAL for a NULL
+ * ws or more than NG_SLICES_MAX slices. NULL: one process, NG_SLICES_DEFAULT slices. */
+int ng_mlp_ws_set_split(ng_mlp_ws_t *ws, const ng_split_t *sp);
+
 /* ---- passes ------------------------------------------------------------------------------- */
 
 /* Y = f(X; theta) for B <= max_batch rows. Keeps the activations in ws for vjp/jvp at the

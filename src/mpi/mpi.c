@@ -15,6 +15,10 @@ struct ng_mpi {
   /* the env share's Allgatherv layout (bytes), for the row size last used */
   size_t n_envs, row_bytes;
   int *counts, *displs;
+  /* the update split's Allgatherv: its layout (doubles) and staging buffer */
+  int *scounts, *sdispls;
+  double *stage;
+  size_t stage_n;
   ng_mpi_stats_t stats;
   /* watchdog: the monotonic time (ns) the current collective started, 0 when none */
   atomic_llong in_call_ns;
@@ -82,7 +86,9 @@ int ng_mpi_init(ng_mpi_t **out, double timeout_s, ng_mpi_timeout_fn on_timeout, 
   atomic_init(&m->stop, 0);
   m->counts = ng_calloc((size_t)m->size, sizeof *m->counts);
   m->displs = ng_calloc((size_t)m->size, sizeof *m->displs);
-  if (!m->counts || !m->displs) {
+  m->scounts = ng_calloc((size_t)m->size, sizeof *m->scounts);
+  m->sdispls = ng_calloc((size_t)m->size, sizeof *m->sdispls);
+  if (!m->counts || !m->displs || !m->scounts || !m->sdispls) {
     ng_mpi_finalize(m);
     return ng_error_set(err, NG_ENOMEM, "mpi: out of memory");
   }
@@ -108,6 +114,9 @@ void ng_mpi_finalize(ng_mpi_t *m) {
   }
   ng_free(m->counts);
   ng_free(m->displs);
+  ng_free(m->scounts);
+  ng_free(m->sdispls);
+  ng_free(m->stage);
   ng_free(m);
   MPI_Finalize();
 }
@@ -166,6 +175,46 @@ int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_er
   share->gather = ng__gather;
   share->ctx = m;
   ng_mpi_block(n_envs, m->rank, m->size, &share->first, &share->count);
+  return NG_OK;
+}
+
+/* The split's gather: this rank's block of slices (ng_mpi_block, the same blocks as core.h's
+ * ng_split_own) into a contiguous buffer, one MPI_Allgatherv of doubles in place, every
+ * other rank's slices back into parts. The buffer grows to the largest exchange once. */
+static int ng__gather_slices(void *ctx, double *const *parts, size_t n, size_t n_slices) {
+  ng_mpi_t *m = ctx;
+  if (n_slices * n > (size_t)0x7fffffff) return NG_ERANGE;
+  if (n_slices * n > m->stage_n) {
+    double *st = ng_realloc(m->stage, n_slices * n * sizeof *st);
+    if (!st) return NG_ENOMEM;
+    m->stage = st;
+    m->stage_n = n_slices * n;
+  }
+  for (int r = 0; r < m->size; r++) {
+    size_t first, count;
+    ng_mpi_block(n_slices, r, m->size, &first, &count);
+    m->scounts[r] = (int)(count * n);
+    m->sdispls[r] = (int)(first * n);
+  }
+  size_t mine, own;
+  ng_mpi_block(n_slices, m->rank, m->size, &mine, &own);
+  for (size_t s = mine; s < mine + own; s++) memcpy(m->stage + s * n, parts[s], n * sizeof(double));
+  ng__enter(m);
+  int c = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, m->stage, m->scounts, m->sdispls,
+                         MPI_DOUBLE, MPI_COMM_WORLD);
+  ng__leave(m, (unsigned long long)((n_slices - own) * n * sizeof(double)));
+  if (c != MPI_SUCCESS) return NG_EIO;
+  for (size_t s = 0; s < n_slices; s++)
+    if (s < mine || s >= mine + own) memcpy(parts[s], m->stage + s * n, n * sizeof(double));
+  return NG_OK;
+}
+
+int ng_mpi_split(ng_mpi_t *m, ng_split_t *sp) {
+  if (!m || !sp) return NG_EINVAL;
+  sp->rank = m->rank;
+  sp->size = m->size;
+  sp->gather = ng__gather_slices;
+  sp->ctx = m;
   return NG_OK;
 }
 
