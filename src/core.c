@@ -166,7 +166,7 @@ size_t ng_split_slices(const ng_split_t *sp, size_t n_chunks) {
 }
 
 void ng_split_own(const ng_split_t *sp, size_t n_slices, size_t *first, size_t *count) {
-  if (!sp || sp->size <= 1 || !sp->gather || sp->rank < 0 || sp->rank >= sp->size) {
+  if (!ng_split_active(sp) || sp->rank < 0 || sp->rank >= sp->size) {
     *first = 0;
     *count = n_slices;
     return;
@@ -176,10 +176,20 @@ void ng_split_own(const ng_split_t *sp, size_t n_slices, size_t *first, size_t *
   *first = r * q + (r < extra ? r : extra);
 }
 
-int ng_split_gather(const ng_split_t *sp, double *const *parts, size_t n, size_t n_slices) {
-  if (!sp || sp->size <= 1 || !sp->gather || n_slices == 0) return NG_OK;
-  if (!parts) return NG_EINVAL;
-  return sp->gather(sp->ctx, parts, n, n_slices);
+int ng_split_active(const ng_split_t *sp) { return sp && sp->size > 1 && sp->gather; }
+
+int ng_split_gather(const ng_split_t *sp, double *const *parts, const size_t *lens,
+                    size_t n_slices) {
+  if (!ng_split_active(sp) || n_slices == 0) return NG_OK;
+  if (!parts || !lens || n_slices > NG_SLICES_MAX) return NG_EINVAL;
+  return sp->gather(sp->ctx, parts, lens, n_slices);
+}
+
+int ng_split_gather_sums(const ng_split_t *sp, double *const *parts, size_t n, size_t n_slices) {
+  size_t lens[NG_SLICES_MAX];
+  if (n_slices > NG_SLICES_MAX) return NG_EINVAL;
+  for (size_t s = 0; s < n_slices; s++) lens[s] = n;
+  return ng_split_gather(sp, parts, lens, n_slices);
 }
 
 int ng_all_finite(size_t n, const double *x) {

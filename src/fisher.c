@@ -70,6 +70,7 @@ struct ng_fisher {
   ng_reducer_t reducer;
   ng_split_t split;  /* slices of a factored product and their owners */
   size_t part_slices; /* slices f->part has room for */
+  int partial;        /* the point's forward ran only this process's rows (split) */
   double *theta;     /* n: the point */
   double *xsub;      /* max_batch x n_in: sub-sampled rows */
   size_t *idx;       /* max_batch: index array for the partial Fisher-Yates shuffle */
@@ -234,7 +235,9 @@ int ng_fisher_set_split(ng_fisher_t *f, const ng_split_t *sp) {
     f->part_slices = need;
   }
   f->split = sp ? *sp : one;
-  return NG_OK;
+  /* the forward at the point splits too (set_point decides per batch); this sizes its
+   * workspace's partial sums once, here */
+  return ng_mlp_ws_set_split(f->ws, &f->split);
 }
 
 int ng_fisher_set_pool(ng_fisher_t *f, ng_pool_t *pool) {
@@ -328,8 +331,15 @@ static void ng__factor_row(ng_fisher_t *f, const double *mb, double *uy) {
 static int ng__set_point(ng_fisher_t *f, const double *theta, size_t batch, const double *x) {
   f->batch = 0;
   f->factored = 0;
+  /* Split, each process computes the forward and the deltas of its own rows only, where
+   * the MLP's chunks are the product's (over 256 rows); smaller points run whole. */
+  ng_split_t whole = f->split;
+  whole.size = 1;
+  f->partial = ng_split_active(&f->split) && batch > NG__FISHER_CHUNK;
+  int st = ng_mlp_ws_set_split(f->ws, f->partial ? &f->split : &whole);
+  if (st != NG_OK) return st;
   /* checks theta (head included), x and P */
-  int st = ng_model_forward(f->m, theta, f->mws, batch, x, NULL);
+  st = ng_model_forward(f->m, theta, f->mws, batch, x, NULL);
   if (st != NG_OK) return st;
   memcpy(f->theta, theta, f->n * sizeof(double));
   ng__precompute_m(f, f->p, batch);
@@ -466,7 +476,7 @@ static int ng__apply_factored(ng_fisher_t *f, const double *v, double *out) {
   double *parts[NG_SLICES_MAX];
   parts[0] = out;
   for (size_t s = 1; s < job.n_slices; s++) parts[s] = f->part + (s - 1) * f->n;
-  if ((st = ng_split_gather(&f->split, parts, f->n, job.n_slices)) != NG_OK) return st;
+  if ((st = ng_split_gather_sums(&f->split, parts, f->n, job.n_slices)) != NG_OK) return st;
   for (size_t s = 1; s < job.n_slices; s++) {
     const double *part = f->part + (s - 1) * f->n;
     for (size_t i = 0; i < f->n; i++) out[i] += part[i];
@@ -566,6 +576,7 @@ static int ng__dot_task(void *ctx, size_t c) {
 int ng_fisher_distance(ng_fisher_t *f, const double *d, double *dist) {
   if (!f || !d || !dist) return NG_EINVAL;
   if (f->batch == 0) return NG_EINVAL;
+  if (f->partial) return NG_EUNSUPPORTED; /* reads every row */
   if (!ng_all_finite(f->n, d)) return NG_ENONFINITE;
   size_t batch = f->batch;
   double s = 0.0;
@@ -624,6 +635,7 @@ int ng_fisher_dense(ng_fisher_t *f, double *out) {
 int ng_fisher_diag(ng_fisher_t *f, double *out) {
   if (!f || !out) return NG_EINVAL;
   if (f->batch == 0) return NG_EINVAL;
+  if (f->partial) return NG_EUNSUPPORTED; /* reads every row */
   size_t n = f->n, np = f->np, batch = f->batch;
   memset(out, 0, n * sizeof(double));
   if (f->factored) {

@@ -50,6 +50,7 @@ struct ng_mlp_ws {
   size_t part_slices;
   ng_split_t split; /* a reduction's slice count and their owners (core.h) */
   double *part_own; /* part when the split's slices outgrow the slab's share (else NULL) */
+  int partial;      /* the last forward ran only this process's rows (then gathered y) */
   ng_pool_t *pool; /* borrowed; NULL: one thread */
   double *slab;
 };
@@ -471,12 +472,37 @@ typedef struct {
   const double *theta;
   ng_mlp_ws_t *ws;
   size_t batch, n_chunks, n_slices;
-  size_t first;      /* backward: this process's first slice (tasks count from it) */
+  size_t first;      /* this process's first slice (backward) or chunk (forward, jvp) */
   const double *in;  /* x (forward), dy (backward), v (jvp) */
   double *out;       /* y or NULL (forward), dtheta (backward), dy (jvp) */
   double *dx;        /* backward: B x n_in or NULL */
   int sq;            /* backward: squared gradients */
 } ng__pass_t;
+
+/* The chunks [*c0, *c1) of a batch whose rows this process computes: those of its block of
+ * slices under an active split (core.h), else all. */
+static void ng__own_chunks(const ng_mlp_ws_t *ws, size_t batch, size_t *c0, size_t *c1) {
+  const size_t C = ng__n_chunks(batch), S = ng__n_slices(&ws->split, batch);
+  size_t first, count;
+  ng_split_own(&ws->split, S, &first, &count);
+  *c0 = first * C / S;
+  *c1 = (first + count) * C / S;
+}
+
+/* Every process's output rows to every process after a split forward: slice s's rows
+ * (chunks [s C / S, (s+1) C / S)) are one part of the gather. */
+static int ng__gather_rows(ng_mlp_ws_t *ws, size_t batch, double *y, size_t width) {
+  const size_t C = ng__n_chunks(batch), S = ng__n_slices(&ws->split, batch), cs = ng__chunk(batch);
+  double *parts[NG_SLICES_MAX];
+  size_t lens[NG_SLICES_MAX];
+  for (size_t s = 0; s < S; s++) {
+    size_t r0 = s * C / S * cs, r1 = (s + 1) * C / S * cs;
+    if (r1 > batch) r1 = batch;
+    parts[s] = y + r0 * width;
+    lens[s] = (r1 - r0) * width;
+  }
+  return ng_split_gather(&ws->split, parts, lens, S);
+}
 
 /* Rows [row0, row0 + rows) of chunk c. */
 static size_t ng__chunk_rows(const ng__pass_t *p, size_t c, size_t *row0) {
@@ -487,8 +513,9 @@ static size_t ng__chunk_rows(const ng__pass_t *p, size_t c, size_t *row0) {
 
 /* Forward of one chunk: per layer, z (rows x r) = a_prev (rows x c) W^T (c x r) + 1 b^T,
  * then a = act(z) in place. */
-static int ng__forward_task(void *ctx, size_t chunk) {
+static int ng__forward_task(void *ctx, size_t task) {
   const ng__pass_t *p = ctx;
+  const size_t chunk = p->first + task;
   const ng_mlp_t *mlp = p->mlp;
   ng_mlp_ws_t *ws = p->ws;
   size_t row0, rows = ng__chunk_rows(p, chunk, &row0);
@@ -522,7 +549,19 @@ int ng_mlp_forward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, si
   if (!ng__finite(mlp->n_params, theta) || !ng__finite(batch * mlp->sizes[0], x))
     return NG_ENONFINITE;
   ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, 0, x, y, NULL, 0};
-  ng_pool_run(ws->pool, p.n_chunks, ng__forward_task, &p);
+  size_t c1;
+  ng__own_chunks(ws, batch, &p.first, &c1);
+  ng_pool_run(ws->pool, c1 - p.first, ng__forward_task, &p);
+  ws->partial = ng_split_active(&ws->split);
+  if (ws->partial) {
+    /* split: the output's rows come from their owners; the hidden activations of the rows
+     * of other processes stay unknown here, and no pass on this ws reads them */
+    const size_t n_out = mlp->sizes[mlp->n_layers];
+    double *out = ws->a[mlp->n_layers - 1];
+    int st = ng__gather_rows(ws, batch, out, n_out);
+    if (st != NG_OK) return st;
+    if (y) memcpy(y, out, batch * n_out * sizeof *y);
+  }
   ws->batch = batch;
   return NG_OK;
 }
@@ -596,7 +635,9 @@ static int ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *w
                         size_t batch, const double *dy, double *dtheta, double *dx, int sq) {
   ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), ng__n_slices(&ws->split, batch),
                   0, dy, dtheta, dx, sq};
-  /* dx needs every row: then this process computes every slice itself */
+  /* dx needs every row: then this process computes every slice itself, which a split
+   * forward's rows do not allow */
+  if (dx && ws->partial) return NG_EUNSUPPORTED;
   const ng_split_t *sp = dx ? NULL : &ws->split;
   size_t count;
   ng_split_own(sp, p.n_slices, &p.first, &count);
@@ -605,7 +646,7 @@ static int ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *w
   double *parts[NG_SLICES_MAX];
   parts[0] = dtheta;
   for (size_t s = 1; s < p.n_slices; s++) parts[s] = ws->part + (s - 1) * n;
-  int st = ng_split_gather(sp, parts, n, p.n_slices);
+  int st = ng_split_gather_sums(sp, parts, n, p.n_slices);
   if (st != NG_OK) return st;
   for (size_t s = 1; s < p.n_slices; s++) {
     const double *part = ws->part + (s - 1) * n;
@@ -632,8 +673,9 @@ int ng_mlp_vjp_sq(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, siz
  * is fixed) and (dW, db) = v's block for layer l:
  *     dz_l (rows x r) = t_{l-1} W^T + a_{l-1} dW^T + 1 db^T,     t_l = act'(z_l) .* dz_l
  * and dy = t_{L-1}, written straight into the caller's buffer. */
-static int ng__jvp_task(void *ctx, size_t chunk) {
+static int ng__jvp_task(void *ctx, size_t task) {
   const ng__pass_t *p = ctx;
+  const size_t chunk = p->first + task;
   const ng_mlp_t *mlp = p->mlp;
   ng_mlp_ws_t *ws = p->ws;
   size_t row0, rows = ng__chunk_rows(p, chunk, &row0);
@@ -661,7 +703,17 @@ int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !v || !dy) return NG_EINVAL;
   if (!ng__finite(mlp->n_params, v)) return NG_ENONFINITE;
   ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, 0, v, dy, NULL, 0};
-  ng_pool_run(ws->pool, p.n_chunks, ng__jvp_task, &p);
+  size_t c1 = p.n_chunks;
+  if (ws->partial) {
+    /* after a split forward: this process's rows; the others' tangents are 0 */
+    ng__own_chunks(ws, batch, &p.first, &c1);
+    const size_t n_out = mlp->sizes[mlp->n_layers], cs = ng__chunk(batch);
+    size_t r0 = p.first * cs < batch ? p.first * cs : batch;
+    size_t r1 = c1 * cs < batch ? c1 * cs : batch;
+    memset(dy, 0, r0 * n_out * sizeof *dy);
+    memset(dy + r1 * n_out, 0, (batch - r1) * n_out * sizeof *dy);
+  }
+  ng_pool_run(ws->pool, c1 - p.first, ng__jvp_task, &p);
   return NG_OK;
 }
 
@@ -725,11 +777,13 @@ typedef struct {
   size_t batch, k;
   const double *dy;
   double *deltas;
+  size_t first; /* this process's first chunk */
 } ng__deltas_job_t;
 
 /* The deltas of one chunk of batch rows [b0, b0 + nb): its rows b*k + q of every block. */
-static int ng__deltas_task(void *ctx, size_t chunk) {
+static int ng__deltas_task(void *ctx, size_t task) {
   const ng__deltas_job_t *j = ctx;
+  const size_t chunk = j->first + task;
   const ng_mlp_t *mlp = j->mlp;
   ng_mlp_ws_t *ws = j->ws;
   const double *theta = j->theta;
@@ -770,8 +824,10 @@ int ng_mlp_deltas(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, siz
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !deltas) return NG_EINVAL;
   if (!ng__deltas_rows_ok(mlp, batch, k)) return NG_EINVAL;
   if (!ng__finite(batch * k * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
-  ng__deltas_job_t j = {mlp, theta, ws, batch, k, dy, deltas};
-  return ng_pool_run(ws->pool, ng__n_chunks(batch), ng__deltas_task, &j);
+  ng__deltas_job_t j = {mlp, theta, ws, batch, k, dy, deltas, 0};
+  size_t c1 = ng__n_chunks(batch);
+  if (ws->partial) ng__own_chunks(ws, batch, &j.first, &c1); /* this process's rows only */
+  return ng_pool_run(ws->pool, c1 - j.first, ng__deltas_task, &j);
 }
 
 /* Common checks of the rowgrad functions: a forward on ws covers the chunk, and its B*k

@@ -15,39 +15,48 @@
 
 #define BATCH 1100 /* 5 chunks of 256 rows (mlp.c, fisher.c) */
 #define MAX_PROCS 7
+#define MAX_CALLS 4 /* gathers in one process's run: a forward's rows, then a sum */
 
 typedef struct {
   int rank, size, replay; /* replay 0: record own slices; 1: fill the others' */
-  size_t n;
-  double *rec;          /* NG_SLICES_MAX x n: each slice as its owner computed it */
-  int have[NG_SLICES_MAX];
-  const double *before; /* the output's content before the pass (slice 0 adds to it) */
-  int untouched_ok;     /* a process not owning slice 0 left the output alone */
-  unsigned calls;
+  double *rec[MAX_CALLS][NG_SLICES_MAX]; /* call c's slice s as its owner computed it */
+  size_t len[MAX_CALLS][NG_SLICES_MAX];
+  unsigned call;         /* gathers so far in the current process's run */
+  const double *before;  /* the sum's output before the pass (slice 0 adds to it) */
+  unsigned sum_call;     /* which gather is that sum */
+  int untouched_ok;      /* a process not owning slice 0 left the sum's output alone */
 } sim_t;
 
-static int sim_gather(void *ctx, double *const *parts, size_t n, size_t n_slices) {
+static int sim_gather(void *ctx, double *const *parts, const size_t *lens, size_t n_slices) {
   sim_t *s = ctx;
   ng_split_t me = {0, s->rank, s->size, sim_gather, s};
   size_t first, count;
   ng_split_own(&me, n_slices, &first, &count);
-  s->calls++;
-  if (n != s->n) return NG_EINVAL;
+  const unsigned c = s->call++;
+  if (c >= MAX_CALLS) return NG_ERANGE;
   for (size_t k = 0; k < n_slices; k++) {
     int own = k >= first && k < first + count;
     if (!s->replay && own) {
-      memcpy(s->rec + k * n, parts[k], n * sizeof(double));
-      s->have[k] = 1;
+      free(s->rec[c][k]);
+      s->rec[c][k] = malloc((lens[k] ? lens[k] : 1) * sizeof(double));
+      if (!s->rec[c][k]) return NG_ENOMEM;
+      memcpy(s->rec[c][k], parts[k], lens[k] * sizeof(double));
+      s->len[c][k] = lens[k];
     }
-    if (!s->replay && !own && k == 0 && s->before &&
-        memcmp(parts[0], s->before, n * sizeof(double)) != 0)
+    if (!s->replay && !own && k == 0 && c == s->sum_call && s->before &&
+        memcmp(parts[0], s->before, lens[0] * sizeof(double)) != 0)
       s->untouched_ok = 0;
     if (s->replay && !own) {
-      if (!s->have[k]) return NG_ERANGE;
-      memcpy(parts[k], s->rec + k * n, n * sizeof(double));
+      if (!s->rec[c][k] || s->len[c][k] != lens[k]) return NG_ERANGE;
+      memcpy(parts[k], s->rec[c][k], lens[k] * sizeof(double));
     }
   }
   return NG_OK;
+}
+
+static void sim_free(sim_t *s) {
+  for (int c = 0; c < MAX_CALLS; c++)
+    for (int k = 0; k < NG_SLICES_MAX; k++) free(s->rec[c][k]);
 }
 
 static void test_own_blocks(void) {
@@ -87,7 +96,11 @@ static int run_vjp(const ng_mlp_t *mlp, const double *theta, const double *x, co
   ng_split_t sp = {S, sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL, sim};
   size_t n = ng_mlp_n_params(mlp);
   memcpy(out, init, n * sizeof *out);
-  if (sim) sim->before = init;
+  if (sim) {
+    sim->before = init;
+    sim->sum_call = 1; /* after the forward's rows */
+    sim->call = 0;
+  }
   if (!(st = ng_mlp_ws_set_split(ws, &sp)) && !(st = ng_mlp_forward(mlp, theta, ws, BATCH, x, NULL)))
     st = sq ? ng_mlp_vjp_sq(mlp, theta, ws, BATCH, dy, out)
             : ng_mlp_vjp(mlp, theta, ws, BATCH, dy, out, NULL);
@@ -107,7 +120,7 @@ static void test_vjp(void) {
   double *theta = malloc(n * sizeof *theta), *x = malloc(BATCH * 5 * sizeof *x);
   double *dy = malloc(BATCH * 3 * sizeof *dy), *init = malloc(n * sizeof *init);
   double *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
-  double *rec = malloc(NG_SLICES_MAX * n * sizeof *rec), *def = malloc(n * sizeof *def);
+  double *def = malloc(n * sizeof *def);
   fill(n, theta, &rng);
   fill(BATCH * 5, x, &rng);
   fill(BATCH * 3, dy, &rng);
@@ -126,47 +139,62 @@ static void test_vjp(void) {
     for (size_t S = 2; S <= 6; S += 2) {
       NG_CHECK_OK(run_vjp(mlp, theta, x, dy, init, S, sq, NULL, ref));
       for (int K = 1; K <= MAX_PROCS; K++) {
-        sim_t sim = {0, K, 0, n, rec, {0}, NULL, 1, 0};
+        sim_t sim;
+        memset(&sim, 0, sizeof sim);
+        sim.size = K;
+        sim.untouched_ok = 1;
         for (int r = 0; r < K; r++) {
           sim.rank = r;
           NG_CHECK_OK(run_vjp(mlp, theta, x, dy, init, S, sq, &sim, got));
+          NG_CHECK(sim.call == (K > 1 ? 2u : 0u)); /* the forward's rows, the gradient */
         }
         NG_CHECK(sim.untouched_ok);
-        NG_CHECK(sim.calls == (K > 1 ? (unsigned)K : 0));
         sim.replay = 1;
         for (int r = 0; r < K; r++) {
           sim.rank = r;
           NG_CHECK_OK(run_vjp(mlp, theta, x, dy, init, S, sq, &sim, got));
           NG_CHECK(memcmp(got, ref, n * sizeof *got) == 0);
         }
+        sim_free(&sim);
       }
     }
   }
   /* a failing gather's status comes back; too many slices are refused */
   ng_mlp_ws_t *ws = NULL;
   NG_CHECK_OK(ng_mlp_ws_create(&ws, mlp, BATCH));
-  sim_t sim = {0, 2, 1, n, rec, {0}, NULL, 1, 0}; /* replay with nothing recorded */
+  sim_t sim; /* replay with nothing recorded */
+  memset(&sim, 0, sizeof sim);
+  sim.size = 2;
+  sim.replay = 1;
   ng_split_t sp = {4, 0, 2, sim_gather, &sim};
   NG_CHECK_OK(ng_mlp_ws_set_split(ws, &sp));
-  NG_CHECK_OK(ng_mlp_forward(mlp, theta, ws, BATCH, x, NULL));
-  NG_CHECK_STATUS(ng_mlp_vjp(mlp, theta, ws, BATCH, dy, got, NULL), NG_ERANGE);
+  NG_CHECK_STATUS(ng_mlp_forward(mlp, theta, ws, BATCH, x, NULL), NG_ERANGE);
   sp.slices = NG_SLICES_MAX + 1;
   NG_CHECK_STATUS(ng_mlp_ws_set_split(ws, &sp), NG_EINVAL);
   ng_mlp_ws_destroy(ws);
   ng_mlp_destroy(mlp);
-  free(theta), free(x), free(dy), free(init), free(ref), free(got), free(rec), free(def);
+  free(theta), free(x), free(dy), free(init), free(ref), free(got), free(def);
 }
 
-/* One process of K (sim NULL: alone) takes one factored Fisher product with S slices. */
+/* One process of K (sim NULL: alone) takes one Fisher product with S slices, on the
+ * factored path or (factored 0) the JVP/VJP one. */
 static int run_fisher(const ng_model_t *m, const double *theta, const double *x,
-                      const double *v, size_t S, sim_t *sim, double *out) {
+                      const double *v, size_t S, int factored, sim_t *sim, double *out) {
   ng_fisher_t *f = NULL;
-  int st = ng_fisher_create(&f, m, BATCH);
+  int st = ng_fisher_create_ex(&f, m, BATCH, factored ? NG_FISHER_CACHE_BYTES_DEFAULT : 0);
   if (st) return st;
   ng_split_t sp = {S, sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL, sim};
-  if (sim) sim->before = NULL; /* a product overwrites its output */
+  if (sim) {
+    sim->before = NULL; /* a product overwrites its output */
+    sim->call = 0;
+  }
   if (!(st = ng_fisher_set_split(f, &sp)) && !(st = ng_fisher_set_point(f, theta, BATCH, x)))
-    st = ng_fisher_factored(f) ? ng_fisher_apply(f, v, 0.1, out) : NG_EUNSUPPORTED;
+    st = ng_fisher_factored(f) == factored ? ng_fisher_apply(f, v, 0.1, out) : NG_EUNSUPPORTED;
+  /* these read every row: not under a split of over 256 rows */
+  if (st == NG_OK && sim && sim->size > 1) {
+    double d;
+    st = ng_fisher_distance(f, v, &d) == NG_EUNSUPPORTED ? NG_OK : NG_EINVAL;
+  }
   ng_fisher_destroy(f);
   return st;
 }
@@ -182,28 +210,32 @@ static void test_fisher(void) {
   ng_rng_seed(&rng, 15, 0);
   double *theta = malloc(n * sizeof *theta), *x = malloc(BATCH * 5 * sizeof *x);
   double *v = malloc(n * sizeof *v), *ref = malloc(n * sizeof *ref);
-  double *got = malloc(n * sizeof *got), *rec = malloc(NG_SLICES_MAX * n * sizeof *rec);
+  double *got = malloc(n * sizeof *got);
   NG_CHECK_OK(ng_model_init(m, theta, 1.0, 0.01, -0.5, &rng));
   fill(BATCH * 5, x, &rng);
   fill(n, v, &rng);
+  for (int fac = 0; fac < 2; fac++)
   for (size_t S = 3; S <= 5; S++) {
-    NG_CHECK_OK(run_fisher(m, theta, x, v, S, NULL, ref));
+    NG_CHECK_OK(run_fisher(m, theta, x, v, S, fac, NULL, ref));
     for (int K = 1; K <= MAX_PROCS; K++) {
-      sim_t sim = {0, K, 0, n, rec, {0}, NULL, 1, 0};
+      sim_t sim;
+      memset(&sim, 0, sizeof sim);
+      sim.size = K;
       for (int r = 0; r < K; r++) {
         sim.rank = r;
-        NG_CHECK_OK(run_fisher(m, theta, x, v, S, &sim, got));
+        NG_CHECK_OK(run_fisher(m, theta, x, v, S, fac, &sim, got));
       }
       sim.replay = 1;
       for (int r = 0; r < K; r++) {
         sim.rank = r;
-        NG_CHECK_OK(run_fisher(m, theta, x, v, S, &sim, got));
+        NG_CHECK_OK(run_fisher(m, theta, x, v, S, fac, &sim, got));
         NG_CHECK(memcmp(got, ref, n * sizeof *got) == 0);
       }
+      sim_free(&sim);
     }
   }
   ng_model_destroy(m);
-  free(theta), free(x), free(v), free(ref), free(got), free(rec);
+  free(theta), free(x), free(v), free(ref), free(got);
 }
 
 int main(void) {

@@ -142,9 +142,10 @@ int ng_reduce_sum(const ng_reducer_t *r, double *buf, size_t n);
 typedef struct {
   size_t slices; /* S, 1..NG_SLICES_MAX (0: NG_SLICES_DEFAULT) */
   int rank, size;
-  /* parts[s] (n doubles each) for s < n_slices: on entry this process's own block holds its
-   * partial sums; on return every slice does. NG_OK or a status. */
-  int (*gather)(void *ctx, double *const *parts, size_t n, size_t n_slices);
+  /* parts[s] (lens[s] doubles) for s < n_slices: on entry this process's own block holds
+   * what it computed (partial sums, or a forward's output rows); on return every slice
+   * does. NG_OK or a status. */
+  int (*gather)(void *ctx, double *const *parts, const size_t *lens, size_t n_slices);
   void *ctx;
 } ng_split_t;
 
@@ -153,8 +154,13 @@ size_t ng_split_slices(const ng_split_t *sp, size_t n_chunks);
 /* The slices [*first, *first + *count) of n_slices that sp's process computes: a contiguous
  * block, the first n_slices % size processes one more; all of them for NULL or one process. */
 void ng_split_own(const ng_split_t *sp, size_t n_slices, size_t *first, size_t *count);
-/* Calls sp's gather when there is more than one process; NG_OK otherwise. */
-int ng_split_gather(const ng_split_t *sp, double *const *parts, size_t n, size_t n_slices);
+/* 1 when sp splits work over more than one process (and so has a gather), else 0. */
+int ng_split_active(const ng_split_t *sp);
+/* Calls sp's gather when it is active; NG_OK otherwise. */
+int ng_split_gather(const ng_split_t *sp, double *const *parts, const size_t *lens,
+                    size_t n_slices);
+/* The same for n_slices partial sums of n doubles each. */
+int ng_split_gather_sums(const ng_split_t *sp, double *const *parts, size_t n, size_t n_slices);
 
 /* ---- small numeric helpers ------------------------------------------------------------- */
 

@@ -181,31 +181,37 @@ int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_er
 /* The split's gather: this rank's block of slices (ng_mpi_block, the same blocks as core.h's
  * ng_split_own) into a contiguous buffer, one MPI_Allgatherv of doubles in place, every
  * other rank's slices back into parts. The buffer grows to the largest exchange once. */
-static int ng__gather_slices(void *ctx, double *const *parts, size_t n, size_t n_slices) {
+static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens,
+                             size_t n_slices) {
   ng_mpi_t *m = ctx;
-  if (n_slices * n > (size_t)0x7fffffff) return NG_ERANGE;
-  if (n_slices * n > m->stage_n) {
-    double *st = ng_realloc(m->stage, n_slices * n * sizeof *st);
+  size_t at[NG_SLICES_MAX + 1];
+  at[0] = 0;
+  for (size_t s = 0; s < n_slices; s++) at[s + 1] = at[s] + lens[s];
+  if (at[n_slices] > (size_t)0x7fffffff) return NG_ERANGE;
+  if (at[n_slices] > m->stage_n) {
+    double *st = ng_realloc(m->stage, at[n_slices] * sizeof *st);
     if (!st) return NG_ENOMEM;
     m->stage = st;
-    m->stage_n = n_slices * n;
+    m->stage_n = at[n_slices];
   }
   for (int r = 0; r < m->size; r++) {
     size_t first, count;
     ng_mpi_block(n_slices, r, m->size, &first, &count);
-    m->scounts[r] = (int)(count * n);
-    m->sdispls[r] = (int)(first * n);
+    m->scounts[r] = (int)(at[first + count] - at[first]);
+    m->sdispls[r] = (int)at[first];
   }
   size_t mine, own;
   ng_mpi_block(n_slices, m->rank, m->size, &mine, &own);
-  for (size_t s = mine; s < mine + own; s++) memcpy(m->stage + s * n, parts[s], n * sizeof(double));
+  for (size_t s = mine; s < mine + own; s++)
+    memcpy(m->stage + at[s], parts[s], lens[s] * sizeof(double));
   ng__enter(m);
   int c = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, m->stage, m->scounts, m->sdispls,
                          MPI_DOUBLE, MPI_COMM_WORLD);
-  ng__leave(m, (unsigned long long)((n_slices - own) * n * sizeof(double)));
+  ng__leave(m, (unsigned long long)(at[n_slices] - (at[mine + own] - at[mine])) *
+                   sizeof(double));
   if (c != MPI_SUCCESS) return NG_EIO;
   for (size_t s = 0; s < n_slices; s++)
-    if (s < mine || s >= mine + own) memcpy(parts[s], m->stage + s * n, n * sizeof(double));
+    if (s < mine || s >= mine + own) memcpy(parts[s], m->stage + at[s], lens[s] * sizeof(double));
   return NG_OK;
 }
 

@@ -380,7 +380,10 @@ int ng_rl_set_split(ng_rl_t *t, const ng_split_t *sp) {
   ng_split_t one = {0, 0, 1, NULL, NULL};
   t->split = sp ? *sp : one;
   t->split.slices = (size_t)t->cfg.slices;
-  int s = ng_mlp_ws_set_split(ng_model_ws_mlp(t->pol_ws_batch), &t->split);
+  /* ACKTR's batch workspace is its K-FAC's, whose factors read every row's activations */
+  ng_split_t whole = t->split;
+  whole.size = 1;
+  int s = ng_mlp_ws_set_split(ng_model_ws_mlp(t->pol_ws_batch), t->pol_kfac ? &whole : &t->split);
   if (!s) s = ng_mlp_ws_set_split(t->vf_ws, &t->split);
   if (!s && t->fisher) s = ng_fisher_set_split(t->fisher, &t->split);
   return s;
