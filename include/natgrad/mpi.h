@@ -82,13 +82,18 @@ int ng_mpi_hash_file(uint64_t *h, const char *path, ng_error_t *err);
 int ng_mpi_any(ng_mpi_t *m, int flag, int *any, ng_error_t *err);
 
 /* Communication since init (or the last reset): collective calls, bytes this rank received
- * and seconds spent inside them. */
+ * and seconds spent inside them, by the clock and in this thread's CPU time (MPI polls while
+ * it waits, so the CPU a rank computed with is its total less cpu_seconds). */
 typedef struct {
   unsigned long calls;
   unsigned long long bytes;
-  double seconds;
+  double seconds, cpu_seconds;
 } ng_mpi_stats_t;
+/* This thread's CPU time in seconds (CLOCK_THREAD_CPUTIME_ID). */
+double ng_mpi_thread_cpu(void);
 void ng_mpi_stats(const ng_mpi_t *m, ng_mpi_stats_t *out);
+/* The part of them that the update split's gathers (ng_mpi_split) made. */
+void ng_mpi_split_stats(const ng_mpi_t *m, ng_mpi_stats_t *out);
 void ng_mpi_stats_reset(ng_mpi_t *m);
 
 #ifdef __cplusplus

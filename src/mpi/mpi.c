@@ -19,9 +19,10 @@ struct ng_mpi {
   int *scounts, *sdispls;
   double *stage;
   size_t stage_n;
-  ng_mpi_stats_t stats;
+  ng_mpi_stats_t stats, split_stats; /* all collectives; the update split's alone */
   /* watchdog: the monotonic time (ns) the current collective started, 0 when none */
   atomic_llong in_call_ns;
+  double in_call_cpu; /* this thread's CPU time then */
   double timeout_s;
   ng_mpi_timeout_fn on_timeout;
   void *on_timeout_ctx;
@@ -136,12 +137,32 @@ void ng_mpi_block(size_t n, int rank, int size, size_t *first, size_t *count) {
 }
 
 /* A collective's bookkeeping: the watchdog's clock and the counters. */
-static void ng__enter(ng_mpi_t *m) { atomic_store(&m->in_call_ns, ng__now_ns()); }
+double ng_mpi_thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void ng__enter(ng_mpi_t *m) {
+  m->in_call_cpu = ng_mpi_thread_cpu();
+  atomic_store(&m->in_call_ns, ng__now_ns());
+}
 static void ng__leave(ng_mpi_t *m, unsigned long long bytes) {
   long long t0 = atomic_exchange(&m->in_call_ns, 0);
   m->stats.calls++;
   m->stats.bytes += bytes;
   m->stats.seconds += (double)(ng__now_ns() - t0) * 1e-9;
+  m->stats.cpu_seconds += ng_mpi_thread_cpu() - m->in_call_cpu;
+}
+
+/* The same for one of the update split's gathers, counted twice: in all and in its own. */
+static void ng__leave_split(ng_mpi_t *m, unsigned long long bytes) {
+  double before = m->stats.seconds, cpu_before = m->stats.cpu_seconds;
+  ng__leave(m, bytes);
+  m->split_stats.calls++;
+  m->split_stats.bytes += bytes;
+  m->split_stats.seconds += m->stats.seconds - before;
+  m->split_stats.cpu_seconds += m->stats.cpu_seconds - cpu_before;
 }
 
 static int ng__gather(void *ctx, void *rows, size_t row_bytes) {
@@ -207,8 +228,8 @@ static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens
   ng__enter(m);
   int c = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, m->stage, m->scounts, m->sdispls,
                          MPI_DOUBLE, MPI_COMM_WORLD);
-  ng__leave(m, (unsigned long long)(at[n_slices] - (at[mine + own] - at[mine])) *
-                   sizeof(double));
+  ng__leave_split(m, (unsigned long long)(at[n_slices] - (at[mine + own] - at[mine])) *
+                         sizeof(double));
   if (c != MPI_SUCCESS) return NG_EIO;
   for (size_t s = 0; s < n_slices; s++)
     if (s < mine || s >= mine + own) memcpy(parts[s], m->stage + at[s], lens[s] * sizeof(double));
@@ -287,6 +308,14 @@ void ng_mpi_stats(const ng_mpi_t *m, ng_mpi_stats_t *out) {
   if (m) *out = m->stats;
 }
 
+void ng_mpi_split_stats(const ng_mpi_t *m, ng_mpi_stats_t *out) {
+  if (!out) return;
+  memset(out, 0, sizeof *out);
+  if (m) *out = m->split_stats;
+}
+
 void ng_mpi_stats_reset(ng_mpi_t *m) {
-  if (m) memset(&m->stats, 0, sizeof m->stats);
+  if (!m) return;
+  memset(&m->stats, 0, sizeof m->stats);
+  memset(&m->split_stats, 0, sizeof m->split_stats);
 }
