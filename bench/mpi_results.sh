@@ -59,8 +59,8 @@ numbers() { # NAME
     tee -a "$work/runs.txt"
 done
 # the rollout's per-env work that is not the environment's step (CartPole's is 35 ns)
-[ -n "${MODEL_ONLY:-}" ] || run cp2 "$ng" train --env CartPole-v1 --seed 1 --steps 40960 --set n_envs=2 \
-  --set n_steps=1024 --threads 1 --force
+[ -n "${MODEL_ONLY:-}" ] || run cp2 "$ng" train --env CartPole-v1 --seed 1 --steps 40960 \
+  --set n_envs=2 --set n_steps=1024 --threads 1 --force
 cp_env=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
   { n++; r += $col["rollout_s"] } END { printf "%.9f", r / n / (2 * 1024) }' \
   "$work/cp2/progress.csv")
@@ -76,12 +76,15 @@ median() { awk -v n="$1" -v k="$2" '$2 == n { print $k }' "$work/runs.txt" | sor
     printf "%-7s wall %7.1f s  %6.0f steps/s  per iteration: rollout %.3f s, update %.3f s" \
       "$n" "$(median $n 3)" "$(echo "$(median $n 6) / $(median $n 3)" | bc -l)" \
       "$(median $n 4)" "$(median $n 5)"
-    case $n in *r*) printf "; CPU %s s; %s collectives, %s kB, %s s in communication; update's: %s, %s kB, %s s" \
-      "$(median $n 13)" "$(median $n 7)" "$(median $n 8)" "$(median $n 9)" "$(median $n 10)" \
-      "$(median $n 11)" "$(median $n 12)" ;; esac
+    case $n in *r*)
+      printf "; CPU %s s; %s collectives, %s kB, %s s in communication" \
+        "$(median $n 13)" "$(median $n 7)" "$(median $n 8)" "$(median $n 9)"
+      printf "; update's: %s, %s kB, %s s" "$(median $n 10)" "$(median $n 11)" "$(median $n 12)"
+      ;; esac
     echo
   done
-  echo "rollout per env step of CartPole-v1, 2 envs (forward, sampling, bookkeeping): $(echo "$cp_env * 1000000" | bc -l | cut -c1-5) us"
+  echo "rollout per env step of CartPole-v1, 2 envs (forward, sampling, bookkeeping):" \
+       "$(echo "$cp_env * 1000000" | bc -l | cut -c1-5) us"
 } | tee "$work/summary.txt"
 
 # ---- model ----

@@ -101,7 +101,8 @@ static int run_vjp(const ng_mlp_t *mlp, const double *theta, const double *x, co
     sim->sum_call = 1; /* after the forward's rows */
     sim->call = 0;
   }
-  if (!(st = ng_mlp_ws_set_split(ws, &sp)) && !(st = ng_mlp_forward(mlp, theta, ws, BATCH, x, NULL)))
+  if (!(st = ng_mlp_ws_set_split(ws, &sp)) &&
+      !(st = ng_mlp_forward(mlp, theta, ws, BATCH, x, NULL)))
     st = sq ? ng_mlp_vjp_sq(mlp, theta, ws, BATCH, dy, out)
             : ng_mlp_vjp(mlp, theta, ws, BATCH, dy, out, NULL);
   ng_mlp_ws_destroy(ws);
