@@ -68,7 +68,7 @@ struct ng_fisher {
   size_t cache_rows; /* rows the factored cache holds (0: disabled) */
   int factored;      /* the current point uses the cache */
   ng_reducer_t reducer;
-  ng_split_t split;  /* slices of a factored product and their owners */
+  ng_split_t split;  /* slices of a product and their owners */
   size_t part_slices; /* slices f->part has room for */
   int partial;        /* the point's forward ran only this process's rows (split) */
   double *theta;     /* n: the point */

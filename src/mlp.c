@@ -12,7 +12,7 @@
 #include "natgrad/pool.h"
 #include "mlp_kernels.h"
 
-/* Rows per chunk of a pass, and the most partial sums of a batch reduction (ws section). */
+/* Rows per chunk of a pass (ws section). */
 #define NG__CHUNK 256 /* ... in batches of more than 256 rows; see ng__chunk */
 
 /* LAPACK's Householder QR from OpenBLAS (Fortran ABI, column-major, integers are blasint). */
@@ -325,13 +325,13 @@ int ng_mlp_init_normal(const ng_mlp_t *mlp, double *theta, const double *gains, 
  * still in cache, and each a unit of work for a thread: NG__CHUNK rows, or 64 in batches of
  * up to 256 rows, so that a critic's 128-row minibatch still gives two cores a share (it
  * made Pendulum-v1's two-thread run 1.8 -> 1.4 s). A batch reduction (the parameter
- * gradient) sums its chunks into S = min(NG__SLICES, chunks) partial sums (NG__SLICES: the
- * ws's split's slice count, NG_SLICES_DEFAULT without one; core.h), slice s taking
- * the chunks [s C / S, (s+1) C / S) in order; slice 0 accumulates straight into the
- * caller's output and the others are added to it afterwards in slice order. Both depend
- * on the batch size only, so every result is the same for any number of threads (and a
- * batch of one chunk does exactly what one whole-batch product would), and for any number
- * of processes splitting the slices. */
+ * gradient) sums its chunks into S = min(slices, chunks) partial sums (slices: the ws's
+ * split's, NG_SLICES_DEFAULT = 4 without one; core.h), slice s taking the chunks
+ * [s C / S, (s+1) C / S) in order; slice 0 accumulates straight into the caller's output
+ * and the others are added to it afterwards in slice order. Both depend on the batch size
+ * and slices only, so every result is the same for any number of threads (and a batch of
+ * one chunk does exactly what one whole-batch product would), and for any number of
+ * processes splitting the slices. */
 static size_t ng__chunk(size_t batch) { return batch <= 256 ? 64 : NG__CHUNK; }
 static size_t ng__n_chunks(size_t batch) {
   return (batch + ng__chunk(batch) - 1) / ng__chunk(batch);
