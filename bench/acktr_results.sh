@@ -51,4 +51,7 @@ for env in "${envs[@]}"; do
     mw=$(printf '%s\n' "${walls[@]}" | awk '{ s += $1; n++ } END { printf "%.0f", s / n }')
     echo "| $env | $algo | $(IFS=,; echo "${rets[*]}" | sed 's/,/, /g') | **$ms** | $mw |"
   done
+  # both algorithms' learning curves: the mean over the seeds with a 95 % band
+  dirs=(); for algo in trpo acktr; do for s in $seeds; do dirs+=("$out/$env-$algo-s$s"); done; done
+  "$ng" plot "${dirs[@]}" --force --out "$out/$env-curves.svg" >/dev/null
 done

@@ -560,18 +560,10 @@ static int follower_trainer(train_opts_t *o, ng_rl_t **t) {
     return NG_EXIT_FAILURE;
   }
   const char *steps_value;
-  char path[NG_CLI_PATH];
   if ((rc = resume_flags(o, &steps_value)) >= 0) return rc;
-  if (ng_run_path(path, sizeof path, o->resume, NG_RUN_CONFIG, &err) != NG_OK) {
-    ng_cli_error(CMD, "%s", err.message);
-    return NG_EXIT_USAGE;
-  }
-  if ((rc = ng_cli_plugin_from_config(CMD, path, o->plugin, o->force)) >= 0) return rc;
-  if (ng_run_path(path, sizeof path, o->resume, NG_RUN_CHECKPOINT, &err) != NG_OK ||
-      ng_rl_load(t, path, &err) != NG_OK) {
-    ng_cli_error(CMD, "cannot resume: %s", err.message);
-    return NG_EXIT_FAILURE;
-  }
+  /* read-only, with rank 0's fallback to checkpoint.prev.ngc when the latest is damaged,
+   * so that every rank resumes from the same checkpoint */
+  if ((rc = ng_cli_load_trainer(CMD, o->resume, o->plugin, o->force, t)) >= 0) return rc;
   return apply_steps(steps_value, *t);
 }
 

@@ -16,6 +16,7 @@
 #define NG__MPI_TIMEOUT_DEFAULT 60.0
 
 static ng_mpi_t *g_mpi = NULL;
+static double g_cpu0; /* this thread's CPU time when the run's iterations began */
 
 /* What a design that all-reduces partial sums (baselines' trpo_mpi) would exchange: every
  * batch sum the trainer makes passes through this reducer, which counts it and, every rank
@@ -123,9 +124,15 @@ int ng_train_mpi_setup(ng_rl_t *t) {
     if (ng_mpi_rank(g_mpi) == 0) ng_cli_error(CMD, "%s", err.message);
     return NG_EXIT_USAGE;
   }
+  ng_split_t split = {0, 0, 1, NULL, NULL};
+  if (ng_mpi_split(g_mpi, &split) != NG_OK || ng_rl_set_split(t, &split) != NG_OK) {
+    ng_cli_error(CMD, "rank %d: cannot split the update (out of memory)", ng_mpi_rank(g_mpi));
+    return NG_EXIT_FAILURE;
+  }
   const ng_reducer_t counter = {count_sum, NULL};
   ng_rl_set_reducer(t, &counter);
   ng_mpi_stats_reset(g_mpi);
+  g_cpu0 = ng_mpi_thread_cpu();
   return -1;
 }
 
@@ -146,6 +153,12 @@ void ng_train_mpi_report(long iterations) {
   printf("mpi: %d ranks; per iteration %.1f collectives, %.1f kB received, %.3f s in "
          "communication (rank 0)\n", ng_mpi_size(g_mpi), (double)s.calls / (double)iterations,
          (double)s.bytes / 1e3 / (double)iterations, s.seconds / (double)iterations);
+  printf("mpi: rank 0 computed for %.3f s of CPU per iteration (outside the collectives)\n",
+         (ng_mpi_thread_cpu() - g_cpu0 - s.cpu_seconds) / (double)iterations);
+  ng_mpi_split_stats(g_mpi, &s);
+  printf("mpi: of which the update's gathers %.1f, %.1f kB received, %.3f s\n",
+         (double)s.calls / (double)iterations, (double)s.bytes / 1e3 / (double)iterations,
+         s.seconds / (double)iterations);
   printf("mpi: all-reducing partial sums instead would take %.1f all-reduces of %.1f kB in "
          "all per iteration\n", (double)g_sums.calls / (double)iterations,
          (double)g_sums.doubles * 8e-3 / (double)iterations);

@@ -1,4 +1,4 @@
-/* Status text, the replaceable allocator, the random stream and the reducer hook. */
+/* Status text, the replaceable allocator, the random stream, the reducer and split hooks. */
 #include "natgrad/core.h"
 
 #include <math.h>
@@ -156,6 +156,40 @@ int ng_reduce_sum(const ng_reducer_t *r, double *buf, size_t n) {
   if (!r || !r->sum) return NG_OK;
   if (!buf && n) return NG_EINVAL;
   return r->sum(r->ctx, buf, n);
+}
+
+/* ---- split ---- */
+
+size_t ng_split_slices(const ng_split_t *sp, size_t n_chunks) {
+  size_t s = sp && sp->slices ? sp->slices : NG_SLICES_DEFAULT;
+  return n_chunks < s ? n_chunks : s;
+}
+
+void ng_split_own(const ng_split_t *sp, size_t n_slices, size_t *first, size_t *count) {
+  if (!ng_split_active(sp) || sp->rank < 0 || sp->rank >= sp->size) {
+    *first = 0;
+    *count = n_slices;
+    return;
+  }
+  const size_t k = (size_t)sp->size, r = (size_t)sp->rank, q = n_slices / k, extra = n_slices % k;
+  *count = q + (r < extra);
+  *first = r * q + (r < extra ? r : extra);
+}
+
+int ng_split_active(const ng_split_t *sp) { return sp && sp->size > 1 && sp->gather; }
+
+int ng_split_gather(const ng_split_t *sp, double *const *parts, const size_t *lens,
+                    size_t n_slices) {
+  if (!ng_split_active(sp) || n_slices == 0) return NG_OK;
+  if (!parts || !lens || n_slices > NG_SLICES_MAX) return NG_EINVAL;
+  return sp->gather(sp->ctx, parts, lens, n_slices);
+}
+
+int ng_split_gather_sums(const ng_split_t *sp, double *const *parts, size_t n, size_t n_slices) {
+  size_t lens[NG_SLICES_MAX];
+  if (n_slices > NG_SLICES_MAX) return NG_EINVAL;
+  for (size_t s = 0; s < n_slices; s++) lens[s] = n;
+  return ng_split_gather(sp, parts, lens, n_slices);
 }
 
 int ng_all_finite(size_t n, const double *x) {

@@ -32,17 +32,14 @@
 
 /* Rows per chunk of the factored product: the chunk's deltas (r x width doubles a row) and
  * activations stay in L2 between the dot and the accumulate. A product sums its chunks into
- * min(NG__FISHER_SLICES, chunks) partial sums, slice s taking chunks [s C / S, (s+1) C / S)
- * in order, added in slice order at the end: fixed by the batch alone, so a product is the
- * same for any number of threads (each slice is one thread's task). */
+ * min(S, chunks) partial sums (S: the split's slices, NG_SLICES_DEFAULT without one), slice
+ * s taking chunks [s C / S, (s+1) C / S) in order, added in slice order at the end: fixed by
+ * the batch and S alone, so a product is the same for any number of threads (each slice is
+ * one thread's task) and of processes (each computes its block of slices; core.h). */
 #define NG__FISHER_CHUNK 256
-#define NG__FISHER_SLICES 4
 
-/* Chunks of `rows` rows, and the slices (partial sums) a product of that many chunks uses. */
+/* Chunks of `rows` rows. */
 static size_t ng__fchunks(size_t rows) { return (rows + NG__FISHER_CHUNK - 1) / NG__FISHER_CHUNK; }
-static size_t ng__fslices(size_t chunks) {
-  return chunks < NG__FISHER_SLICES ? chunks : NG__FISHER_SLICES;
-}
 
 /* Loops over the softmax blocks of f's rows: block c holds K logits from column off (the
  * sizes are looked up once, at create: this runs per row in every product). */
@@ -71,6 +68,9 @@ struct ng_fisher {
   size_t cache_rows; /* rows the factored cache holds (0: disabled) */
   int factored;      /* the current point uses the cache */
   ng_reducer_t reducer;
+  ng_split_t split;  /* slices of a product and their owners */
+  size_t part_slices; /* slices f->part has room for */
+  int partial;        /* the point's forward ran only this process's rows (split) */
   double *theta;     /* n: the point */
   double *xsub;      /* max_batch x n_in: sub-sampled rows */
   size_t *idx;       /* max_batch: index array for the partial Fisher-Yates shuffle */
@@ -177,8 +177,8 @@ int ng_fisher_create_ex(ng_fisher_t **out, const ng_model_t *m, size_t max_batch
     f->deltas = ng_malloc(rk * f->width * sizeof(double));
     f->uy = ng_malloc(rk * n_out * sizeof(double));
     f->c = ng_malloc(rk * sizeof(double));
-    size_t slices = ng__fslices(ng__fchunks(f->cache_rows));
-    if (slices > 1) f->part = ng_malloc((slices - 1) * n * sizeof(double));
+    f->part_slices = ng_split_slices(NULL, ng__fchunks(f->cache_rows));
+    if (f->part_slices > 1) f->part = ng_malloc((f->part_slices - 1) * n * sizeof(double));
   }
   if (!f->theta || !f->xsub || !f->idx || !f->dp || !f->mc ||
       !f->u || !f->tmp || !f->vec ||
@@ -222,6 +222,22 @@ int ng_fisher_set_reducer(ng_fisher_t *f, const ng_reducer_t *r) {
     f->reducer.ctx = NULL;
   }
   return NG_OK;
+}
+
+int ng_fisher_set_split(ng_fisher_t *f, const ng_split_t *sp) {
+  if (!f || (sp && sp->slices > NG_SLICES_MAX)) return NG_EINVAL;
+  ng_split_t one = {NG_SLICES_DEFAULT, 0, 1, NULL, NULL};
+  size_t need = ng_split_slices(sp, ng__fchunks(f->cache_rows));
+  if (f->cache_rows > 0 && need > f->part_slices) {
+    double *part = ng_realloc(f->part, (need - 1) * f->n * sizeof(double));
+    if (!part) return NG_ENOMEM;
+    f->part = part;
+    f->part_slices = need;
+  }
+  f->split = sp ? *sp : one;
+  /* the forward at the point splits too (set_point decides per batch); this sizes its
+   * workspace's partial sums once, here */
+  return ng_mlp_ws_set_split(f->ws, &f->split);
 }
 
 int ng_fisher_set_pool(ng_fisher_t *f, ng_pool_t *pool) {
@@ -315,8 +331,15 @@ static void ng__factor_row(ng_fisher_t *f, const double *mb, double *uy) {
 static int ng__set_point(ng_fisher_t *f, const double *theta, size_t batch, const double *x) {
   f->batch = 0;
   f->factored = 0;
+  /* Split, each process computes the forward and the deltas of its own rows only, where
+   * the MLP's chunks are the product's (over 256 rows); smaller points run whole. */
+  ng_split_t whole = f->split;
+  whole.size = 1;
+  f->partial = ng_split_active(&f->split) && batch > NG__FISHER_CHUNK;
+  int st = ng_mlp_ws_set_split(f->ws, f->partial ? &f->split : &whole);
+  if (st != NG_OK) return st;
   /* checks theta (head included), x and P */
-  int st = ng_model_forward(f->m, theta, f->mws, batch, x, NULL);
+  st = ng_model_forward(f->m, theta, f->mws, batch, x, NULL);
   if (st != NG_OK) return st;
   memcpy(f->theta, theta, f->n * sizeof(double));
   ng__precompute_m(f, f->p, batch);
@@ -413,7 +436,7 @@ typedef struct {
   ng_fisher_t *f;
   const double *v;
   double *out;
-  size_t n_chunks, n_slices;
+  size_t n_chunks, n_slices, first; /* first: this process's first slice (tasks from it) */
 } ng__fjob_t;
 
 /* Rows [row0, row0 + rows) of chunk c of the point. */
@@ -424,8 +447,9 @@ static size_t ng__fchunk(const ng_fisher_t *f, size_t c, size_t *row0) {
 
 /* Slice s of a product: its chunks in order, each dotted (c = S v) then accumulated
  * (S^T c) while its deltas are in cache, into out (s = 0) or the slice's partial sum. */
-static int ng__factored_task(void *ctx, size_t s) {
+static int ng__factored_task(void *ctx, size_t task) {
   const ng__fjob_t *j = ctx;
+  const size_t s = j->first + task;
   ng_fisher_t *f = j->f;
   double *acc = s == 0 ? j->out : f->part + (s - 1) * f->n;
   memset(acc, 0, f->n * sizeof(double));
@@ -443,10 +467,16 @@ static int ng__factored_task(void *ctx, size_t s) {
  * block 2 B v_head; chunk by chunk, in fixed slices. */
 static int ng__apply_factored(ng_fisher_t *f, const double *v, double *out) {
   size_t batch = f->batch;
-  ng__fjob_t job = {f, v, out, ng__fchunks(batch), 0};
-  job.n_slices = ng__fslices(job.n_chunks);
-  int st = ng_pool_run(f->pool, job.n_slices, ng__factored_task, &job);
+  ng__fjob_t job = {f, v, out, ng__fchunks(batch), 0, 0};
+  job.n_slices = ng_split_slices(&f->split, job.n_chunks);
+  size_t count;
+  ng_split_own(&f->split, job.n_slices, &job.first, &count);
+  int st = ng_pool_run(f->pool, count, ng__factored_task, &job);
   if (st != NG_OK) return st;
+  double *parts[NG_SLICES_MAX];
+  parts[0] = out;
+  for (size_t s = 1; s < job.n_slices; s++) parts[s] = f->part + (s - 1) * f->n;
+  if ((st = ng_split_gather_sums(&f->split, parts, f->n, job.n_slices)) != NG_OK) return st;
   for (size_t s = 1; s < job.n_slices; s++) {
     const double *part = f->part + (s - 1) * f->n;
     for (size_t i = 0; i < f->n; i++) out[i] += part[i];
@@ -546,13 +576,14 @@ static int ng__dot_task(void *ctx, size_t c) {
 int ng_fisher_distance(ng_fisher_t *f, const double *d, double *dist) {
   if (!f || !d || !dist) return NG_EINVAL;
   if (f->batch == 0) return NG_EINVAL;
+  if (f->partial) return NG_EUNSUPPORTED; /* reads every row */
   if (!ng_all_finite(f->n, d)) return NG_ENONFINITE;
   size_t batch = f->batch;
   double s = 0.0;
   if (f->factored) {
     /* sum of squared dots s_{b,r}^T d, plus the head's 2 B |d_head|^2 */
     size_t k = f->k;
-    ng__fjob_t job = {f, d, NULL, ng__fchunks(batch), 0};
+    ng__fjob_t job = {f, d, NULL, ng__fchunks(batch), 0, 0};
     int st = ng_pool_run(f->pool, job.n_chunks, ng__dot_task, &job);
     if (st != NG_OK) return st;
     for (size_t i = 0; i < batch * k; i++) s += f->c[i] * f->c[i];
@@ -604,6 +635,7 @@ int ng_fisher_dense(ng_fisher_t *f, double *out) {
 int ng_fisher_diag(ng_fisher_t *f, double *out) {
   if (!f || !out) return NG_EINVAL;
   if (f->batch == 0) return NG_EINVAL;
+  if (f->partial) return NG_EUNSUPPORTED; /* reads every row */
   size_t n = f->n, np = f->np, batch = f->batch;
   memset(out, 0, n * sizeof(double));
   if (f->factored) {

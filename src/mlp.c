@@ -43,7 +43,11 @@ struct ng_mlp_ws {
   double *buf[2]; /* max_batch x max_width each: ping-pong deltas / tangents */
   double *sq[2];  /* max_batch x max_size each: squared G and squared A_prev for vjp_sq */
   double *ones;   /* max_batch ones: column sums as G^T 1 */
-  double *part;   /* (max slices - 1) x n_params: a reduction's partial sums */
+  double *part;   /* (part_slices - 1) x n_params: a reduction's partial sums */
+  size_t part_slices;
+  ng_split_t split; /* a reduction's slice count and their owners (core.h) */
+  double *part_own; /* part when the split's slices outgrow the slab's share (else NULL) */
+  int partial;      /* the last forward ran only this process's rows (then gathered y) */
   ng_pool_t *pool; /* borrowed; NULL: one thread */
   double *slab;
 };
@@ -325,7 +329,7 @@ static size_t ng__ws_doubles(const ng_mlp_t *mlp, size_t max_batch) {
   size_t total, part;
   if (!ng__mul_ok(per_row, max_batch, &total)) return 0;
   /* the partial sums of slices 1.. */
-  if (!ng__mul_ok(ng__max_slices(max_batch) - 1, mlp->n_params, &part) ||
+  if (!ng__mul_ok(ng__max_slices(NULL, max_batch) - 1, mlp->n_params, &part) ||
       !ng__add_ok(total, part, &total) || total > SIZE_MAX / sizeof(double))
     return 0;
   return total;
@@ -380,6 +384,7 @@ int ng_mlp_ws_create(ng_mlp_ws_t **out, const ng_mlp_t *mlp, size_t max_batch) {
   for (size_t i = 0; i < max_batch; i++) ws->ones[i] = 1.0;
   p += max_batch;
   ws->part = p;
+  ws->part_slices = ng__max_slices(NULL, max_batch);
   *out = ws;
   return NG_OK;
 }
@@ -388,12 +393,27 @@ void ng_mlp_ws_destroy(ng_mlp_ws_t *ws) {
   if (!ws) return;
   ng_free(ws->a);
   ng_free(ws->slab);
+  ng_free(ws->part_own);
   ng_free(ws);
 }
 
 int ng_mlp_ws_set_pool(ng_mlp_ws_t *ws, ng_pool_t *pool) {
   if (!ws) return NG_EINVAL;
   ws->pool = pool;
+  return NG_OK;
+}
+
+int ng_mlp_ws_set_split(ng_mlp_ws_t *ws, const ng_split_t *sp) {
+  if (!ws || (sp && sp->slices > NG_SLICES_MAX)) return NG_EINVAL;
+  size_t need = ng__max_slices(sp, ws->max_batch);
+  if (need > ws->part_slices) {
+    double *part = ng_realloc(ws->part_own, (need - 1) * ws->n_params * sizeof(double));
+    if (!part) return NG_ENOMEM;
+    ws->part = ws->part_own = part;
+    ws->part_slices = need;
+  }
+  ng_split_t one = {NG_SLICES_DEFAULT, 0, 1, NULL, NULL};
+  ws->split = sp ? *sp : one;
   return NG_OK;
 }
 
@@ -423,11 +443,37 @@ typedef struct {
   const double *theta;
   ng_mlp_ws_t *ws;
   size_t batch, n_chunks, n_slices;
+  size_t first;      /* this process's first slice (backward) or chunk (forward, jvp) */
   const double *in;  /* x (forward), dy (backward), v (jvp) */
   double *out;       /* y or NULL (forward), dtheta (backward), dy (jvp) */
   double *dx;        /* backward: B x n_in or NULL */
   int sq;            /* backward: squared gradients */
 } ng__pass_t;
+
+/* The chunks [*c0, *c1) of a batch whose rows this process computes: those of its block of
+ * slices under an active split (core.h), else all. */
+static void ng__own_chunks(const ng_mlp_ws_t *ws, size_t batch, size_t *c0, size_t *c1) {
+  const size_t C = ng__n_chunks(batch), S = ng__n_slices(&ws->split, batch);
+  size_t first, count;
+  ng_split_own(&ws->split, S, &first, &count);
+  *c0 = first * C / S;
+  *c1 = (first + count) * C / S;
+}
+
+/* Every process's output rows to every process after a split forward: slice s's rows
+ * (chunks [s C / S, (s+1) C / S)) are one part of the gather. */
+static int ng__gather_rows(ng_mlp_ws_t *ws, size_t batch, double *y, size_t width) {
+  const size_t C = ng__n_chunks(batch), S = ng__n_slices(&ws->split, batch), cs = ng__chunk(batch);
+  double *parts[NG_SLICES_MAX];
+  size_t lens[NG_SLICES_MAX];
+  for (size_t s = 0; s < S; s++) {
+    size_t r0 = s * C / S * cs, r1 = (s + 1) * C / S * cs;
+    if (r1 > batch) r1 = batch;
+    parts[s] = y + r0 * width;
+    lens[s] = (r1 - r0) * width;
+  }
+  return ng_split_gather(&ws->split, parts, lens, S);
+}
 
 /* Rows [row0, row0 + rows) of chunk c. */
 static size_t ng__chunk_rows(const ng__pass_t *p, size_t c, size_t *row0) {
@@ -438,8 +484,9 @@ static size_t ng__chunk_rows(const ng__pass_t *p, size_t c, size_t *row0) {
 
 /* Forward of one chunk: per layer, z (rows x r) = a_prev (rows x c) W^T (c x r) + 1 b^T,
  * then a = act(z) in place. */
-static int ng__forward_task(void *ctx, size_t chunk) {
+static int ng__forward_task(void *ctx, size_t task) {
   const ng__pass_t *p = ctx;
+  const size_t chunk = p->first + task;
   const ng_mlp_t *mlp = p->mlp;
   ng_mlp_ws_t *ws = p->ws;
   size_t row0, rows = ng__chunk_rows(p, chunk, &row0);
@@ -472,8 +519,20 @@ int ng_mlp_forward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, si
   if (batch == 0 || batch > ws->max_batch) return NG_EINVAL;
   if (!ng__finite(mlp->n_params, theta) || !ng__finite(batch * mlp->sizes[0], x))
     return NG_ENONFINITE;
-  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, x, y, NULL, 0};
-  ng_pool_run(ws->pool, p.n_chunks, ng__forward_task, &p);
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, 0, x, y, NULL, 0};
+  size_t c1;
+  ng__own_chunks(ws, batch, &p.first, &c1);
+  ng_pool_run(ws->pool, c1 - p.first, ng__forward_task, &p);
+  ws->partial = ng_split_active(&ws->split);
+  if (ws->partial) {
+    /* split: the output's rows come from their owners; the hidden activations of the rows
+     * of other processes stay unknown here, and no pass on this ws reads them */
+    const size_t n_out = mlp->sizes[mlp->n_layers];
+    double *out = ws->a[mlp->n_layers - 1];
+    int st = ng__gather_rows(ws, batch, out, n_out);
+    if (st != NG_OK) return st;
+    if (y) memcpy(y, out, batch * n_out * sizeof *y);
+  }
   ws->batch = batch;
   return NG_OK;
 }
@@ -530,8 +589,9 @@ static void ng__backward_rows(const ng__pass_t *p, size_t row0, size_t rows, dou
 
 /* Slice s of a backward: its chunks in order, into the output (s = 0) or its own partial
  * sum. */
-static int ng__backward_task(void *ctx, size_t s) {
+static int ng__backward_task(void *ctx, size_t task) {
   const ng__pass_t *p = ctx;
+  const size_t s = p->first + task;
   const size_t n = p->mlp->n_params;
   double *acc = s == 0 ? p->out : p->ws->part + (s - 1) * n;
   if (s) memset(acc, 0, n * sizeof *acc);
@@ -542,40 +602,51 @@ static int ng__backward_task(void *ctx, size_t s) {
   return NG_OK;
 }
 
-static void ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
-                         size_t batch, const double *dy, double *dtheta, double *dx, int sq) {
-  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), ng__n_slices(batch),
-                  dy, dtheta, dx, sq};
-  ng_pool_run(ws->pool, p.n_slices, ng__backward_task, &p);
+static int ng__backward(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws,
+                        size_t batch, const double *dy, double *dtheta, double *dx, int sq) {
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), ng__n_slices(&ws->split, batch),
+                  0, dy, dtheta, dx, sq};
+  /* dx needs every row: then this process computes every slice itself, which a split
+   * forward's rows do not allow */
+  if (dx && ws->partial) return NG_EUNSUPPORTED;
+  const ng_split_t *sp = dx ? NULL : &ws->split;
+  size_t count;
+  ng_split_own(sp, p.n_slices, &p.first, &count);
+  ng_pool_run(ws->pool, count, ng__backward_task, &p);
   const size_t n = mlp->n_params;
+  double *parts[NG_SLICES_MAX];
+  parts[0] = dtheta;
+  for (size_t s = 1; s < p.n_slices; s++) parts[s] = ws->part + (s - 1) * n;
+  int st = ng_split_gather_sums(sp, parts, n, p.n_slices);
+  if (st != NG_OK) return st;
   for (size_t s = 1; s < p.n_slices; s++) {
     const double *part = ws->part + (s - 1) * n;
     for (size_t i = 0; i < n; i++) dtheta[i] += part[i];
   }
+  return NG_OK;
 }
 
 int ng_mlp_vjp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                const double *dy, double *dtheta, double *dx) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !dtheta) return NG_EINVAL;
   if (!ng__finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
-  ng__backward(mlp, theta, ws, batch, dy, dtheta, dx, 0);
-  return NG_OK;
+  return ng__backward(mlp, theta, ws, batch, dy, dtheta, dx, 0);
 }
 
 int ng_mlp_vjp_sq(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t batch,
                   const double *dy, double *out) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !out) return NG_EINVAL;
   if (!ng__finite(batch * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
-  ng__backward(mlp, theta, ws, batch, dy, out, NULL, 1);
-  return NG_OK;
+  return ng__backward(mlp, theta, ws, batch, dy, out, NULL, 1);
 }
 
 /* Forward mode of one chunk. With t_{l-1} (rows x c) the tangent of a_{l-1} (t_{-1} = 0, x
  * is fixed) and (dW, db) = v's block for layer l:
  *     dz_l (rows x r) = t_{l-1} W^T + a_{l-1} dW^T + 1 db^T,     t_l = act'(z_l) .* dz_l
  * and dy = t_{L-1}, written straight into the caller's buffer. */
-static int ng__jvp_task(void *ctx, size_t chunk) {
+static int ng__jvp_task(void *ctx, size_t task) {
   const ng__pass_t *p = ctx;
+  const size_t chunk = p->first + task;
   const ng_mlp_t *mlp = p->mlp;
   ng_mlp_ws_t *ws = p->ws;
   size_t row0, rows = ng__chunk_rows(p, chunk, &row0);
@@ -602,8 +673,18 @@ int ng_mlp_jvp(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, size_t
                const double *v, double *dy) {
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !v || !dy) return NG_EINVAL;
   if (!ng__finite(mlp->n_params, v)) return NG_ENONFINITE;
-  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, v, dy, NULL, 0};
-  ng_pool_run(ws->pool, p.n_chunks, ng__jvp_task, &p);
+  ng__pass_t p = {mlp, theta, ws, batch, ng__n_chunks(batch), 0, 0, v, dy, NULL, 0};
+  size_t c1 = p.n_chunks;
+  if (ws->partial) {
+    /* after a split forward: this process's rows; the others' tangents are 0 */
+    ng__own_chunks(ws, batch, &p.first, &c1);
+    const size_t n_out = mlp->sizes[mlp->n_layers], cs = ng__chunk(batch);
+    size_t r0 = p.first * cs < batch ? p.first * cs : batch;
+    size_t r1 = c1 * cs < batch ? c1 * cs : batch;
+    memset(dy, 0, r0 * n_out * sizeof *dy);
+    memset(dy + r1 * n_out, 0, (batch - r1) * n_out * sizeof *dy);
+  }
+  ng_pool_run(ws->pool, c1 - p.first, ng__jvp_task, &p);
   return NG_OK;
 }
 
@@ -667,11 +748,13 @@ typedef struct {
   size_t batch, k;
   const double *dy;
   double *deltas;
+  size_t first; /* this process's first chunk */
 } ng__deltas_job_t;
 
 /* The deltas of one chunk of batch rows [b0, b0 + nb): its rows b*k + q of every block. */
-static int ng__deltas_task(void *ctx, size_t chunk) {
+static int ng__deltas_task(void *ctx, size_t task) {
   const ng__deltas_job_t *j = ctx;
+  const size_t chunk = j->first + task;
   const ng_mlp_t *mlp = j->mlp;
   ng_mlp_ws_t *ws = j->ws;
   const double *theta = j->theta;
@@ -712,8 +795,10 @@ int ng_mlp_deltas(const ng_mlp_t *mlp, const double *theta, ng_mlp_ws_t *ws, siz
   if (!ng__pass_args_ok(mlp, theta, ws, batch) || !dy || !deltas) return NG_EINVAL;
   if (!ng__deltas_rows_ok(mlp, batch, k)) return NG_EINVAL;
   if (!ng__finite(batch * k * mlp->sizes[mlp->n_layers], dy)) return NG_ENONFINITE;
-  ng__deltas_job_t j = {mlp, theta, ws, batch, k, dy, deltas};
-  return ng_pool_run(ws->pool, ng__n_chunks(batch), ng__deltas_task, &j);
+  ng__deltas_job_t j = {mlp, theta, ws, batch, k, dy, deltas, 0};
+  size_t c1 = ng__n_chunks(batch);
+  if (ws->partial) ng__own_chunks(ws, batch, &j.first, &c1); /* this process's rows only */
+  return ng_pool_run(ws->pool, c1 - j.first, ng__deltas_task, &j);
 }
 
 /* Common checks of the rowgrad functions: a forward on ws covers the chunk, and its B*k

@@ -14,6 +14,7 @@ struct ng__mlpf {
   const ng_mlp_t *mlp;
   size_t n_layers, n_params, max_width, max_batch;
   size_t batch;     /* rows of the last forward, 0 if none */
+  ng_split_t split; /* only its slice count: every process computes every slice */
   float *theta;     /* n_params: the loaded parameters */
   float *grad;      /* n_params: a backward's sum before widening */
   float *part;      /* (max slices - 1) x n_params: the other slices' partial sums */
@@ -24,10 +25,12 @@ struct ng__mlpf {
   float *slab;
 };
 
-int ng__mlpf_create(ng__mlpf_t **out, const ng_mlp_t *mlp, size_t max_batch) {
+int ng__mlpf_create(ng__mlpf_t **out, const ng_mlp_t *mlp, size_t max_batch, size_t slices) {
   if (!out) return NG_EINVAL;
   *out = NULL;
-  if (!mlp || max_batch == 0 || max_batch > (size_t)INT_MAX) return NG_EINVAL;
+  if (!mlp || max_batch == 0 || max_batch > (size_t)INT_MAX || slices > NG_SLICES_MAX)
+    return NG_EINVAL;
+  const ng_split_t split = {slices, 0, 1, NULL, NULL};
   const size_t L = ng_mlp_n_layers(mlp), np = ng_mlp_n_params(mlp);
   size_t width = 0, per_row = ng_mlp_n_in(mlp);
   for (size_t l = 0; l < L; l++) {
@@ -38,7 +41,7 @@ int ng__mlpf_create(ng__mlpf_t **out, const ng_mlp_t *mlp, size_t max_batch) {
   per_row += 2 * width;
   /* the workspace's double twin holds the same shapes in twice the bytes: no overflow */
   if (ng_mlp_ws_bytes(mlp, max_batch) == 0) return NG_EINVAL;
-  size_t nf = per_row * max_batch + (ng__max_slices(max_batch) + 1) * np;
+  size_t nf = per_row * max_batch + (ng__max_slices(&split, max_batch) + 1) * np;
   ng__mlpf_t *f = ng_calloc(1, sizeof *f);
   if (!f) return NG_ENOMEM;
   f->a = ng_calloc(L, sizeof *f->a);
@@ -52,6 +55,7 @@ int ng__mlpf_create(ng__mlpf_t **out, const ng_mlp_t *mlp, size_t max_batch) {
   f->n_params = np;
   f->max_width = width;
   f->max_batch = max_batch;
+  f->split = split;
   float *p = f->slab;
   f->theta = p, p += np;
   f->grad = p, p += np;
@@ -192,7 +196,8 @@ static int ng__backwardf_task(void *ctx, size_t s) {
 int ng__mlpf_vjp(ng__mlpf_t *f, size_t batch, const double *dy, double *dtheta) {
   if (!f || !dy || !dtheta || batch == 0 || f->batch != batch) return NG_EINVAL;
   if (!ng__finite(batch * ng_mlp_n_out(f->mlp), dy)) return NG_ENONFINITE;
-  ng__passf_t p = {f, batch, ng__n_chunks(batch), ng__n_slices(batch), dy, NULL};
+  ng__passf_t p = {f, batch, ng__n_chunks(batch), ng__n_slices(&f->split, batch), dy,
+                   NULL};
   ng_pool_run(f->pool, p.n_slices, ng__backwardf_task, &p);
   const size_t n = f->n_params;
   for (size_t s = 1; s < p.n_slices; s++) {

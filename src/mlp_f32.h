@@ -12,8 +12,11 @@
 
 typedef struct ng__mlpf ng__mlpf_t;
 
-/* For batches of up to max_batch rows of mlp (borrowed: must outlive the shadow). */
-int ng__mlpf_create(ng__mlpf_t **out, const ng_mlp_t *mlp, size_t max_batch);
+/* For batches of up to max_batch rows of mlp (borrowed: must outlive the shadow), a
+ * gradient summed in min(slices, chunks) partial sums as mlp.c's (0: NG_SLICES_DEFAULT). An
+ * MPI split of the update does not split these passes: every rank computes every slice, so
+ * the result is the same for any number of ranks. */
+int ng__mlpf_create(ng__mlpf_t **out, const ng_mlp_t *mlp, size_t max_batch, size_t slices);
 void ng__mlpf_destroy(ng__mlpf_t *f);
 void ng__mlpf_set_pool(ng__mlpf_t *f, ng_pool_t *pool);
 

@@ -7,35 +7,37 @@
 
 #include <stddef.h>
 
+#include "natgrad/core.h"
+
 /* Forward passes of at most this many rows (the rollout's) use ng__small_layer. */
 #define NG__SMALL_ROWS 4
 
-/* Rows per chunk of a pass, and the most partial sums of a batch reduction. */
+/* Rows per chunk of a pass (mlp.c and mlp_f32.c). */
 #define NG__CHUNK 256 /* ... in batches of more than 256 rows; see ng__chunk */
-#define NG__SLICES 4
 
 /* Chunks and slices of a batch. Passes cut a batch into chunks of ng__chunk(B) rows (from
  * row 0; the last may be short), each pushed through every layer while its activations are
  * still in cache, and each a unit of work for a thread: NG__CHUNK rows, or 64 in batches of
  * up to 256 rows, so that a critic's 128-row minibatch still gives two cores a share (it
  * made Pendulum-v1's two-thread run 1.8 -> 1.4 s). A batch reduction (the parameter
- * gradient) sums its chunks into S = min(NG__SLICES, chunks) partial sums, slice s taking
- * the chunks [s C / S, (s+1) C / S) in order; slice 0 accumulates straight into the
- * caller's output and the others are added to it afterwards in slice order. Both depend
- * on the batch size only, so every result is the same for any number of threads (and a
- * batch of one chunk does exactly what one whole-batch product would). */
+ * gradient) sums its chunks into S = min(slices, chunks) partial sums (slices: the ws's
+ * split's, NG_SLICES_DEFAULT = 4 without one; core.h), slice s taking the chunks
+ * [s C / S, (s+1) C / S) in order; slice 0 accumulates straight into the caller's output
+ * and the others are added to it afterwards in slice order. Both depend on the batch size
+ * and slices only, so every result is the same for any number of threads (and a batch of
+ * one chunk does exactly what one whole-batch product would), and for any number of
+ * processes splitting the slices. */
 static inline size_t ng__chunk(size_t batch) { return batch <= 256 ? 64 : NG__CHUNK; }
 static inline size_t ng__n_chunks(size_t batch) {
   return (batch + ng__chunk(batch) - 1) / ng__chunk(batch);
 }
-static inline size_t ng__n_slices(size_t batch) {
-  size_t c = ng__n_chunks(batch);
-  return c < NG__SLICES ? c : NG__SLICES;
+static inline size_t ng__n_slices(const ng_split_t *sp, size_t batch) {
+  return ng_split_slices(sp, ng__n_chunks(batch));
 }
 /* The most slices of any batch up to max_batch rows: 256 rows make 4 chunks of 64 and 257
  * only 2 of 256, so the largest batch of each chunk size is a candidate. */
-static inline size_t ng__max_slices(size_t max_batch) {
-  size_t s = ng__n_slices(max_batch), a = ng__n_slices(max_batch < 256 ? max_batch : 256);
+static inline size_t ng__max_slices(const ng_split_t *sp, size_t max_batch) {
+  size_t s = ng__n_slices(sp, max_batch), a = ng__n_slices(sp, max_batch < 256 ? max_batch : 256);
   return s > a ? s : a;
 }
 

@@ -334,6 +334,13 @@ static void draw_axes(ng_svg_t *svg, const ng_svg_panel_t *p, const layout_t *l,
 
 /* ---- series ------------------------------------------------------------------------------ */
 
+/* The pixel of u, a value in the axis' own units (log10 on a log axis), bounded to +-1e5 px
+ * so that a wild value cannot blow up the numbers written. */
+static double band_px(const axis_t *a, double u) {
+  double p = a->p0 + (u - a->lo) / (a->hi - a->lo) * (a->p1 - a->p0);
+  return p < -1e5 ? -1e5 : p > 1e5 ? 1e5 : p;
+}
+
 static int point_ok(const ng_svg_series_t *s, size_t i, int log_y, double *x, double *y) {
   *x = s->x ? s->x[i] : (double)i;
   *y = s->y[i];
@@ -342,6 +349,19 @@ static int point_ok(const ng_svg_series_t *s, size_t i, int log_y, double *x, do
 
 static const char *series_color(const ng_svg_series_t *s, size_t i) {
   return s->color ? s->color : ng_svg_palette(i);
+}
+
+/* Point i of s's band (both bounds in log10 units on a log axis); 0 where it has none. */
+static int band_ok(const ng_svg_series_t *s, size_t i, int log_y, double *x, double *lo,
+                   double *hi) {
+  if (!s->band_lo || !s->band_hi) return 0;
+  *x = s->x ? s->x[i] : (double)i;
+  *lo = s->band_lo[i];
+  *hi = s->band_hi[i];
+  if (!isfinite(*x) || !isfinite(*lo) || !isfinite(*hi) || (log_y && !(*lo > 0 && *hi > 0)))
+    return 0;
+  if (log_y) *lo = log10(*lo), *hi = log10(*hi);
+  return 1;
 }
 
 static void draw_marker(ng_svg_t *svg, ng_svg_marker_t m, double x, double y, double r,
@@ -466,6 +486,34 @@ static void draw_series(ng_svg_t *svg, const ng_svg_series_t *s, size_t index, c
     double x, y;
     if (point_ok(s, i, ya->log, &x, &y))
       draw_marker(svg, s->marker, axis_px(xa, x), axis_px(ya, y), r, color);
+  }
+}
+
+/* Draws s's band as one filled polygon per run of valid points: along the upper bound,
+ * back along the lower. Pixels are bounded so that a wild value cannot blow up the numbers
+ * (the clip path trims what lies outside the plot area). */
+static void draw_band(ng_svg_t *svg, const ng_svg_series_t *s, size_t index, const axis_t *xa,
+                      const axis_t *ya) {
+  const char *color = series_color(s, index);
+  for (size_t i = 0; i < s->n;) {
+    double x, lo, hi;
+    if (!band_ok(s, i, ya->log, &x, &lo, &hi)) {
+      i++;
+      continue;
+    }
+    size_t end = i; /* the run is [i, end) */
+    while (end < s->n && band_ok(s, end, ya->log, &x, &lo, &hi)) end++;
+    put(svg, "<path fill=\"%s\" fill-opacity=\"0.2\" stroke=\"none\" d=\"", color);
+    for (size_t k = i; k < end; k++) {
+      band_ok(s, k, ya->log, &x, &lo, &hi);
+      put(svg, "%s%.2f %.2f", k == i ? "M" : "L", px(band_px(xa, x)), px(band_px(ya, hi)));
+    }
+    for (size_t k = end; k-- > i;) {
+      band_ok(s, k, ya->log, &x, &lo, &hi);
+      put(svg, "L%.2f %.2f", px(band_px(xa, x)), px(band_px(ya, lo)));
+    }
+    put(svg, "Z\"/>\n");
+    i = end;
   }
 }
 
@@ -630,6 +678,13 @@ int ng_svg_lines(ng_svg_t *svg, const ng_svg_panel_t *panel, size_t n_series,
       ylo = fmin(ylo, u);
       yhi = fmax(yhi, u);
     }
+  for (size_t k = 0; k < n_series; k++)
+    for (size_t i = 0; i < series[k].n; i++) {
+      double x, lo, hi;
+      if (!band_ok(&series[k], i, panel->log_y, &x, &lo, &hi)) continue;
+      ylo = fmin(ylo, fmin(lo, hi));
+      yhi = fmax(yhi, fmax(lo, hi));
+    }
   axis_fix_range(&xlo, &xhi, 0.0, 0);
   axis_fix_range(&ylo, &yhi, RANGE_PAD, panel->log_y);
   panel_range(panel->x_lo, panel->x_hi, 0, &xlo, &xhi);
@@ -643,6 +698,7 @@ int ng_svg_lines(ng_svg_t *svg, const ng_svg_panel_t *panel, size_t n_series,
       clip, px(l.ax - 4), px(l.ay - 4), px(l.aw + 8), px(l.ah + 8));
   draw_axes(svg, panel, &l, &xa, &ya, 1);
   put(svg, "<g clip-path=\"url(#ng-clip-%d)\">\n", clip);
+  for (size_t k = 0; k < n_series; k++) draw_band(svg, &series[k], k, &xa, &ya);
   for (size_t k = 0; k < n_series; k++) draw_series(svg, &series[k], k, &xa, &ya);
   put(svg, "</g>\n");
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `mpirun natgrad train` (docs/distributed.md), one case per CTest test:
 #   same    K = 1, 2, 3 ranks (and 1 or 2 threads each) write the same config, checkpoint and
-#           log (but its wall-clock columns) as one process; a run checkpointed at K = 2 and
-#           resumed at K = 3 as one process resumed; CartPole-v1, Pendulum-v1 and, when
-#           MuJoCo is built in, Hopper-v5 (whose environment states go through the gather)
+#           log (but its wall-clock columns) as one process, with the default slice count and
+#           with one that splits the update over 3 ranks; a run checkpointed at K = 2 and
+#           resumed at K = 3 as one process resumed; a damaged latest checkpoint resumed from
+#           the previous one by every rank; CartPole-v1, Pendulum-v1 and, when MuJoCo is
+#           built in, Hopper-v5 (whose environment states go through the gather)
 #   killed  a rank killed (SIGKILL) or stopped (SIGSTOP) mid-run: mpirun exits non-zero, the
 #           last checkpoint loads, and --resume finishes the run
 #   mismatch ranks with different configs, binaries or plugins are refused at start, naming
@@ -50,6 +52,28 @@ same)
   mpirun -np 2 "$ng" train $pe_args --steps 1800 --out r23 &&
     mpirun -np 3 "$ng" train --resume r23 --steps 3600 -q || fail "K = 2 resumed at K = 3"
   same_run r0 r23
+  # a slice count that lets 3 ranks split the update (1200 rows: 5 chunks, 5 slices): the
+  # same for K = 1, 2, 3, and not the default run's rounding
+  sl_args="$cp_args --set n_steps=200 --set slices=6"
+  "$ng" train $sl_args --threads 1 --out s0 || fail "one process, slices = 6"
+  for k in 1 2 3; do
+    mpirun -np $k "$ng" train $sl_args --threads 1 --out s$k || fail "K = $k, slices = 6"
+    same_run s0 s$k
+  done
+  grep -q '^slices = 6$' s0/config.ini || fail "slices = 6 not in config.ini"
+  ! grep -q slices c0/config.ini || fail "the default slice count written to config.ini"
+  # a damaged latest checkpoint: every rank falls back to checkpoint.prev.ngc, as one
+  # process does
+  for d in f0 f2; do
+    if [ $d = f0 ]; then "$ng" train $pe_args --steps 1800 --checkpoint-every 1 --out $d
+    else mpirun -np 2 "$ng" train $pe_args --steps 1800 --checkpoint-every 1 --out $d; fi ||
+      fail "$d: first part"
+    [ -e $d/checkpoint.prev.ngc ] || fail "$d: no previous checkpoint"
+    printf 'XXXXXXXX' | dd of=$d/checkpoint.ngc bs=1 seek=100 conv=notrunc 2> /dev/null
+  done
+  "$ng" train --resume f0 --steps 3600 -q || fail "one process resumed from the previous"
+  mpirun -np 2 "$ng" train --resume f2 --steps 3600 -q || fail "K = 2 resumed from the previous"
+  same_run f0 f2
   if "$ng" list | grep -q Hopper-v5; then
     ho_args="--env Hopper-v5 --seed 1 --set n_envs=4 --set n_steps=64 --steps 1536 -q"
     "$ng" train $ho_args --out h0 || fail "one process"

@@ -104,7 +104,7 @@ static void test_against_double(void) {
     ng_mlp_ws_t *ws = NULL;
     ng__mlpf_t *f = NULL;
     NG_CHECK_OK(ng_mlp_ws_create(&ws, mlp, MAX_B));
-    NG_CHECK_OK(ng__mlpf_create(&f, mlp, MAX_B));
+    NG_CHECK_OK(ng__mlpf_create(&f, mlp, MAX_B, 0));
     if (!theta || !x || !dy || !y64 || !y32 || !g64 || !g32 || !tp || !ws || !f) {
       NG_CHECK(0);
       goto next;
@@ -172,7 +172,7 @@ static void test_threads(void) {
   double *theta = malloc(np * sizeof *theta), *x = malloc(MAX_B * ni * sizeof *x);
   double *dy = malloc(MAX_B * sizeof *dy), *y[MAX_THREADS + 1] = {0}, *g[MAX_THREADS + 1] = {0};
   ng__mlpf_t *f = NULL;
-  NG_CHECK_OK(ng__mlpf_create(&f, mlp, MAX_B));
+  NG_CHECK_OK(ng__mlpf_create(&f, mlp, MAX_B, 0));
   ng_rng_t rng;
   ng_rng_seed(&rng, 7, 0);
   int ok = theta && x && dy && f;

@@ -246,7 +246,7 @@ static long each_path_point(const char *text, const char *prefix, point_fn fn, v
     if (!d || !close || d > close) continue;
     const char *p = d + 4;
     while (*p && *p != '"') {
-      if (*p == 'M' || *p == 'L' || *p == ' ' || *p == '\n') {
+      if (*p == 'M' || *p == 'L' || *p == 'Z' || *p == ' ' || *p == '\n') {
         p++;
         continue;
       }
@@ -310,6 +310,73 @@ static void check_covers(const doc_t *d, size_t ns, const ng_svg_series_t *s, in
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
+
+/* A band vertex mapped back to data units must be one of the band's own points. */
+typedef struct {
+  const frame_t *f;
+  const double *x, *lo, *hi;
+  size_t n;
+} band_ctx_t;
+
+static int band_vertex_known(void *ctx, double X, double Y) {
+  const band_ctx_t *b = ctx;
+  const frame_t *f = b->f;
+  double x = f->xlo + (X - f->x) / f->w * (f->xhi - f->xlo);
+  double y = f->yhi - (Y - f->y) / f->h * (f->yhi - f->ylo);
+  double tx = (f->xhi - f->xlo) / f->w * 0.02, ty = (f->yhi - f->ylo) / f->h * 0.02;
+  for (size_t i = 0; i < b->n; i++)
+    if (fabs(x - b->x[i]) <= tx && (fabs(y - b->lo[i]) <= ty || fabs(y - b->hi[i]) <= ty))
+      return 1;
+  return 0;
+}
+
+/* A confidence band: one filled polygon per run of valid points, under the line, every
+ * vertex on a bound, and the y range widened to hold it. */
+static void test_band(void) {
+  double x[20], y[20], lo[20], hi[20];
+  for (int i = 0; i < 20; i++) {
+    x[i] = 100.0 * i;
+    y[i] = i;
+    lo[i] = i - 1.0 - 0.5 * i;
+    hi[i] = i + 3.0;
+  }
+  lo[7] = NAN; /* a gap: two polygons, of 7 and 12 points */
+  ng_svg_series_t s = {.label = "mean", .n = 20, .x = x, .y = y, .band_lo = lo, .band_hi = hi};
+  ng_svg_panel_t p = {.title = "band"};
+  doc_t d = line_doc(&p, 1, &s);
+  NG_CHECK_OK(d.status);
+  check_doc(&d);
+  check_covers(&d, 1, &s, 0);
+  frame_t f;
+  NG_CHECK(d.text && read_frame(d.text, &f));
+  if (!d.text || !read_frame(d.text, &f)) return;
+  NG_CHECK(f.ylo <= -1.0 && f.yhi >= 22.0); /* beyond the line: lo[0] = -1, hi[19] = 22 */
+  const char *band = "<path fill=\"#";
+  size_t polygons = 0;
+  for (const char *c = d.text; (c = strstr(c, band)); c++) polygons++;
+  NG_CHECK(polygons == 2);
+  band_ctx_t b = {&f, x, lo, hi, 20};
+  NG_CHECK(each_path_point(d.text, band, band_vertex_known, &b) == 2 * (7 + 12));
+  const char *first_band = strstr(d.text, band), *line = strstr(d.text, "<path fill=\"none\"");
+  NG_CHECK(first_band && line && first_band < line);
+  free(d.text);
+
+  /* on a log axis a non-positive bound leaves a gap too; NULL bounds draw no band */
+  ng_svg_panel_t lp = {.log_y = 1};
+  for (int i = 0; i < 20; i++) y[i] = lo[i] = hi[i] = 1.0 + i;
+  lo[3] = -1.0;
+  d = line_doc(&lp, 1, &s);
+  NG_CHECK_OK(d.status);
+  check_doc(&d);
+  polygons = 0;
+  for (const char *c = d.text; c && (c = strstr(c, band)); c++) polygons++;
+  NG_CHECK(polygons == 2);
+  free(d.text);
+  s.band_hi = NULL;
+  d = line_doc(&p, 1, &s);
+  NG_CHECK(d.text && !strstr(d.text, band));
+  free(d.text);
+}
 
 static void test_two_series(void) {
   double x[50], y1[50], y2[50];
@@ -745,6 +812,7 @@ static void test_bad_input(void) {
 int main(void) {
   NG_TEST_RUN(test_two_series);
   NG_TEST_RUN(test_escaping);
+  NG_TEST_RUN(test_band);
   NG_TEST_RUN(test_degenerate);
   NG_TEST_RUN(test_log_axis);
   NG_TEST_RUN(test_long_series);

@@ -125,6 +125,43 @@ typedef struct {
 /* Applies r to buf (no-op for a NULL r or r->sum). */
 int ng_reduce_sum(const ng_reducer_t *r, double *buf, size_t n);
 
+/* ---- splitting batch sums over processes ------------------------------------------------ */
+
+/* A pass that sums over a batch cuts it into fixed row chunks and sums those into S fixed
+ * slices, added in slice order (pool.h): the same bits for any thread count. A split lets
+ * `size` processes that all hold the whole batch share that work bit-identically: process
+ * `rank` computes only its block of the slices (ng_split_own), `gather` brings every
+ * process's slices to every process (an all-gather: unlike an all-reduce its result does not
+ * depend on how the messages are combined), and every process then adds the slices in slice
+ * order, as one process does. S is the run's choice (`slices`), not the process count: a sum
+ * of C chunks has min(S, C) slices, and processes past the slices' count compute none.
+ * The library never talks to other processes itself; a split without gather (or with size
+ * 1) is one process using S slices. */
+#define NG_SLICES_DEFAULT 4 /* what every pass used before splits existed */
+#define NG_SLICES_MAX 64
+typedef struct {
+  size_t slices; /* S, 1..NG_SLICES_MAX (0: NG_SLICES_DEFAULT) */
+  int rank, size;
+  /* parts[s] (lens[s] doubles) for s < n_slices: on entry this process's own block holds
+   * what it computed (partial sums, or a forward's output rows); on return every slice
+   * does. NG_OK or a status. */
+  int (*gather)(void *ctx, double *const *parts, const size_t *lens, size_t n_slices);
+  void *ctx;
+} ng_split_t;
+
+/* min(S, n_chunks) for split sp (NULL: the default S). */
+size_t ng_split_slices(const ng_split_t *sp, size_t n_chunks);
+/* The slices [*first, *first + *count) of n_slices that sp's process computes: a contiguous
+ * block, the first n_slices % size processes one more; all of them for NULL or one process. */
+void ng_split_own(const ng_split_t *sp, size_t n_slices, size_t *first, size_t *count);
+/* 1 when sp splits work over more than one process (and so has a gather), else 0. */
+int ng_split_active(const ng_split_t *sp);
+/* Calls sp's gather when it is active; NG_OK otherwise. */
+int ng_split_gather(const ng_split_t *sp, double *const *parts, const size_t *lens,
+                    size_t n_slices);
+/* The same for n_slices partial sums of n doubles each. */
+int ng_split_gather_sums(const ng_split_t *sp, double *const *parts, size_t n, size_t n_slices);
+
 /* ---- small numeric helpers ------------------------------------------------------------- */
 
 /* 1 if all n values are finite, else 0. */

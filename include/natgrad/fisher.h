@@ -78,6 +78,15 @@ int ng_fisher_set_pool(ng_fisher_t *f, ng_pool_t *pool);
  * over the total number of rows of all participants. Copied; default is single-process. */
 int ng_fisher_set_reducer(ng_fisher_t *f, const ng_reducer_t *r);
 
+/* Optional: the slices of a product and their split over processes that all hold the
+ * whole point (core.h's ng_split_t; copied). Each computes its block of the slices (and,
+ * for points of over 256 rows, the forward and deltas of those rows only), the split's
+ * gather exchanges them, and every one adds them in order: the same product as one process
+ * with the same slice count. ng_fisher_diag and ng_fisher_distance, which read every row,
+ * then return NG_EUNSUPPORTED. Set-up time: may allocate (NG_ENOMEM); NG_EINVAL for a NULL
+ * f or a slice count over NG_SLICES_MAX. NULL: one process, NG_SLICES_DEFAULT. */
+int ng_fisher_set_split(ng_fisher_t *f, const ng_split_t *sp);
+
 /* Fixes the point: copies theta, runs one forward over X (batch x n_in, batch <= max_batch)
  * and keeps activations and distribution parameters for the products that follow. X is
  * borrowed until the next set_point. */

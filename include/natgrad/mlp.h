@@ -90,6 +90,18 @@ size_t ng_mlp_ws_bytes(const ng_mlp_t *mlp, size_t max_batch);
  * bit-identical for any pool, and for none. NG_EINVAL for a NULL ws. */
 int ng_mlp_ws_set_pool(ng_mlp_ws_t *ws, ng_pool_t *pool);
 
+/* The slice count of a gradient's partial sums on ws and their split over processes that
+ * all hold the whole batch (core.h's ng_split_t; copied). With an active split each process
+ * runs ng_mlp_forward on the rows of its block of slices only and the gather brings it the
+ * other rows' outputs (y and ng_mlp_ws_output are whole; the hidden activations are this
+ * process's rows only); ng_mlp_jvp and ng_mlp_deltas compute its rows (jvp's others: 0);
+ * ng_mlp_vjp / _sq its slices, gathered and added in order. Every result is the bits of one
+ * process with that slice count. A vjp that wants dx needs every row: NG_EUNSUPPORTED after
+ * a split forward. Callers that read hidden activations of every row (K-FAC) must not give
+ * their workspace a split. Set-up time: may allocate (NG_ENOMEM); NG_EINVAL for a NULL ws
+ * or more than NG_SLICES_MAX slices. NULL: one process, NG_SLICES_DEFAULT slices. */
+int ng_mlp_ws_set_split(ng_mlp_ws_t *ws, const ng_split_t *sp);
+
 /* ---- passes ------------------------------------------------------------------------------- */
 
 /* Y = f(X; theta) for B <= max_batch rows. Keeps the activations in ws for vjp/jvp at the

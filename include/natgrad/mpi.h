@@ -57,6 +57,11 @@ void ng_mpi_block(size_t n, int rank, int size, size_t *first, size_t *count);
  * m). NG_EINVAL naming both when there are more ranks than environments. */
 int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_error_t *err);
 
+/* The update's split over the ranks (core.h's ng_split_t; its slices left as they are):
+ * rank r computes its block of every batch sum's slices, and one MPI_Allgatherv (in place,
+ * doubles) per sum gives every rank every slice; the split borrows m. NG_EINVAL for NULL. */
+int ng_mpi_split(ng_mpi_t *m, ng_split_t *sp);
+
 /* What every rank must agree on before a run: ok (0 when this rank failed to set up, e.g. a
  * bad config) and fingerprints of the binary, the effective config and the environment
  * registry with its plugins. One MPI_Allgather. NG_OK when all agree; else NG_EINVAL with a
@@ -77,13 +82,18 @@ int ng_mpi_hash_file(uint64_t *h, const char *path, ng_error_t *err);
 int ng_mpi_any(ng_mpi_t *m, int flag, int *any, ng_error_t *err);
 
 /* Communication since init (or the last reset): collective calls, bytes this rank received
- * and seconds spent inside them. */
+ * and seconds spent inside them, by the clock and in this thread's CPU time (MPI polls while
+ * it waits, so the CPU a rank computed with is its total less cpu_seconds). */
 typedef struct {
   unsigned long calls;
   unsigned long long bytes;
-  double seconds;
+  double seconds, cpu_seconds;
 } ng_mpi_stats_t;
+/* This thread's CPU time in seconds (CLOCK_THREAD_CPUTIME_ID). */
+double ng_mpi_thread_cpu(void);
 void ng_mpi_stats(const ng_mpi_t *m, ng_mpi_stats_t *out);
+/* The part of them that the update split's gathers (ng_mpi_split) made. */
+void ng_mpi_split_stats(const ng_mpi_t *m, ng_mpi_stats_t *out);
 void ng_mpi_stats_reset(ng_mpi_t *m);
 
 #ifdef __cplusplus

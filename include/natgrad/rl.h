@@ -96,6 +96,10 @@ typedef struct {
   double vf_kfac_lr;       /* vf_kfac_lr: the value step's cap */
   double vf_max_kl;        /* vf_max_kl: the value step's bound on (1/2) mean (dV)^2 */
   double vf_kfac_damping;  /* vf_kfac_damping: Tikhonov damping of the value K-FAC */
+  /* slices: partial sums per batch gradient and Fisher product (core.h's ng_split_t), the
+   * most processes the update splits over; written only when not NG_SLICES_DEFAULT, so that
+   * every other run's config text stays what it was */
+  int slices;
   /* vf_precision: 0 f64, 1 f32 (NG_VF_F64/F32): the value network's passes in the Adam fit
    * and GAE's value forwards in float (SGEMM); its parameters, Adam's state, the losses and
    * everything of the policy stay double. Written to the config text only when f32, and
@@ -217,6 +221,12 @@ int ng_rl_set_threads_envs(ng_rl_t *t, int on);
 /* The reducer through which every batch sum passes (gradient, KL, surrogate, statistics,
  * Fisher products, normaliser statistics); copied. NULL restores the identity. */
 int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r);
+/* The update split over processes that all hold the whole batch (core.h's ng_split_t;
+ * copied, its slice count replaced by the config's `slices`): each computes its block of
+ * the slices of the policy gradient, the Fisher products and the value fit's gradients, and
+ * the split's gather exchanges them. NULL: one process. NG_ENOMEM if the partial sums'
+ * room cannot grow. */
+int ng_rl_set_split(ng_rl_t *t, const ng_split_t *sp);
 /* Environments split over processes (natgrad/mpi.h does it over MPI): this process steps
  * and resets only envs [first, first + count), and after every step `gather` fills every
  * other env's record from the process that owns it, so that each process holds the whole

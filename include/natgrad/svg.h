@@ -79,6 +79,10 @@ typedef struct {
   size_t markers;          /* markers on the first `markers` points (0: none) */
   ng_svg_marker_t marker;
   double marker_size;      /* px radius; 0: 3.5 */
+  /* A shaded band from band_lo[i] to band_hi[i] around the line (a confidence interval), in
+   * the series' colour, drawn under every series' line and counted in the axis range; NULL
+   * (either): none. Line plots only; a point with a non-finite bound leaves a gap. */
+  const double *band_lo, *band_hi;
 } ng_svg_series_t;
 
 /* A function sampled on an nx x ny grid over [x0, x1] x [y0, y1]; the levels are traced by

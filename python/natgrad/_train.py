@@ -53,12 +53,13 @@ def _value_text(key, value):
         f"config: {key} = {value!r}: expected a number, a string or a list of widths")
 
 
-def _action_layout(space):
-    """(dtype, shape) in which a Python environment takes an action of space (a
-    gymnasium space, or natgrad's description dict)."""
+def _space_layout(space):
+    """(kind, dtype, shape) of space (a gymnasium space, or natgrad's description dict):
+    the dtype and shape in which an environment takes or gives one value of it."""
     if isinstance(space, dict):
-        return space.get("dtype"), tuple(space.get("shape", ()))
-    return getattr(space, "dtype", None), tuple(getattr(space, "shape", None) or ())
+        return space["kind"], space.get("dtype"), tuple(space.get("shape", ()))
+    return (type(space).__name__, getattr(space, "dtype", None),
+            tuple(getattr(space, "shape", None) or ()))
 
 
 def _env_id(proto):
@@ -103,7 +104,7 @@ class _PyEnvs:
         self.given = len(envs) if not make else 1
         self.make = make or _copier(proto)
         self.id = _env_id(proto)
-        act_dtype = _action_layout(proto.action_space)[0]
+        act_dtype = _space_layout(proto.action_space)[1]
         spec = getattr(proto, "spec", None)
         limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
         self.spec = (self.id, proto.observation_space, proto.action_space,
@@ -302,11 +303,8 @@ class _Algo:
         del state, episode_start
         n_obs, n_act = self._t._sizes()
         obs = np.asarray(observation, dtype=np.float64)
-        space = self.observation_space
-        obs_shape = tuple(space["shape"] if isinstance(space, dict) and "shape" in space
-                          else getattr(space, "shape", None) or ())
-        if type(space).__name__ == "Discrete" or (isinstance(space, dict) and
-                                                  space["kind"] == "Discrete"):
+        kind, _, obs_shape = _space_layout(self.observation_space)
+        if kind == "Discrete":
             obs_shape = ()
         single = obs.ndim == len(obs_shape) and obs.size == n_obs
         if obs.size == 0 or obs.size % n_obs or (not single and obs.ndim < 1):
@@ -316,16 +314,11 @@ class _Algo:
         batch = obs.reshape(-1, n_obs)
         self._predict_seed += 1
         act = self._t.predict(batch, bool(deterministic), self._predict_seed)
-        space = self.action_space
-        kind = type(space).__name__ if not isinstance(space, dict) else space["kind"]
+        kind, dtype, shape = _space_layout(self.action_space)
         if kind == "Discrete":
             act = act.reshape(-1).astype(np.int64)
             return (act[0] if single else act), None
-        shape = tuple(getattr(space, "shape", ()) or (n_act,)) if not isinstance(space, dict) \
-            else tuple(space["shape"])
-        dtype = getattr(space, "dtype", None) if not isinstance(space, dict) \
-            else space.get("dtype")
-        act = act.reshape((-1,) + shape)
+        act = act.reshape((-1,) + (shape or (n_act,)))
         if dtype is not None:
             act = act.astype(dtype)
         return (act[0] if single else act), None

@@ -15,9 +15,14 @@ struct ng_mpi {
   /* the env share's Allgatherv layout (bytes), for the row size last used */
   size_t n_envs, row_bytes;
   int *counts, *displs;
-  ng_mpi_stats_t stats;
+  /* the update split's Allgatherv: its layout (doubles) and staging buffer */
+  int *scounts, *sdispls;
+  double *stage;
+  size_t stage_n;
+  ng_mpi_stats_t stats, split_stats; /* all collectives; the update split's alone */
   /* watchdog: the monotonic time (ns) the current collective started, 0 when none */
   atomic_llong in_call_ns;
+  double in_call_cpu; /* this thread's CPU time then */
   double timeout_s;
   ng_mpi_timeout_fn on_timeout;
   void *on_timeout_ctx;
@@ -82,7 +87,9 @@ int ng_mpi_init(ng_mpi_t **out, double timeout_s, ng_mpi_timeout_fn on_timeout, 
   atomic_init(&m->stop, 0);
   m->counts = ng_calloc((size_t)m->size, sizeof *m->counts);
   m->displs = ng_calloc((size_t)m->size, sizeof *m->displs);
-  if (!m->counts || !m->displs) {
+  m->scounts = ng_calloc((size_t)m->size, sizeof *m->scounts);
+  m->sdispls = ng_calloc((size_t)m->size, sizeof *m->sdispls);
+  if (!m->counts || !m->displs || !m->scounts || !m->sdispls) {
     ng_mpi_finalize(m);
     return ng_error_set(err, NG_ENOMEM, "mpi: out of memory");
   }
@@ -108,6 +115,9 @@ void ng_mpi_finalize(ng_mpi_t *m) {
   }
   ng_free(m->counts);
   ng_free(m->displs);
+  ng_free(m->scounts);
+  ng_free(m->sdispls);
+  ng_free(m->stage);
   ng_free(m);
   MPI_Finalize();
 }
@@ -127,12 +137,32 @@ void ng_mpi_block(size_t n, int rank, int size, size_t *first, size_t *count) {
 }
 
 /* A collective's bookkeeping: the watchdog's clock and the counters. */
-static void ng__enter(ng_mpi_t *m) { atomic_store(&m->in_call_ns, ng__now_ns()); }
+double ng_mpi_thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void ng__enter(ng_mpi_t *m) {
+  m->in_call_cpu = ng_mpi_thread_cpu();
+  atomic_store(&m->in_call_ns, ng__now_ns());
+}
 static void ng__leave(ng_mpi_t *m, unsigned long long bytes) {
   long long t0 = atomic_exchange(&m->in_call_ns, 0);
   m->stats.calls++;
   m->stats.bytes += bytes;
   m->stats.seconds += (double)(ng__now_ns() - t0) * 1e-9;
+  m->stats.cpu_seconds += ng_mpi_thread_cpu() - m->in_call_cpu;
+}
+
+/* The same for one of the update split's gathers, counted twice: in all and in its own. */
+static void ng__leave_split(ng_mpi_t *m, unsigned long long bytes) {
+  double before = m->stats.seconds, cpu_before = m->stats.cpu_seconds;
+  ng__leave(m, bytes);
+  m->split_stats.calls++;
+  m->split_stats.bytes += bytes;
+  m->split_stats.seconds += m->stats.seconds - before;
+  m->split_stats.cpu_seconds += m->stats.cpu_seconds - cpu_before;
 }
 
 static int ng__gather(void *ctx, void *rows, size_t row_bytes) {
@@ -166,6 +196,52 @@ int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_er
   share->gather = ng__gather;
   share->ctx = m;
   ng_mpi_block(n_envs, m->rank, m->size, &share->first, &share->count);
+  return NG_OK;
+}
+
+/* The split's gather: this rank's block of slices (ng_mpi_block, the same blocks as core.h's
+ * ng_split_own) into a contiguous buffer, one MPI_Allgatherv of doubles in place, every
+ * other rank's slices back into parts. The buffer grows to the largest exchange once. */
+static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens,
+                             size_t n_slices) {
+  ng_mpi_t *m = ctx;
+  size_t at[NG_SLICES_MAX + 1];
+  at[0] = 0;
+  for (size_t s = 0; s < n_slices; s++) at[s + 1] = at[s] + lens[s];
+  if (at[n_slices] > (size_t)0x7fffffff) return NG_ERANGE;
+  if (at[n_slices] > m->stage_n) {
+    double *st = ng_realloc(m->stage, at[n_slices] * sizeof *st);
+    if (!st) return NG_ENOMEM;
+    m->stage = st;
+    m->stage_n = at[n_slices];
+  }
+  for (int r = 0; r < m->size; r++) {
+    size_t first, count;
+    ng_mpi_block(n_slices, r, m->size, &first, &count);
+    m->scounts[r] = (int)(at[first + count] - at[first]);
+    m->sdispls[r] = (int)at[first];
+  }
+  size_t mine, own;
+  ng_mpi_block(n_slices, m->rank, m->size, &mine, &own);
+  for (size_t s = mine; s < mine + own; s++)
+    memcpy(m->stage + at[s], parts[s], lens[s] * sizeof(double));
+  ng__enter(m);
+  int c = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, m->stage, m->scounts, m->sdispls,
+                         MPI_DOUBLE, MPI_COMM_WORLD);
+  ng__leave_split(m, (unsigned long long)(at[n_slices] - (at[mine + own] - at[mine])) *
+                         sizeof(double));
+  if (c != MPI_SUCCESS) return NG_EIO;
+  for (size_t s = 0; s < n_slices; s++)
+    if (s < mine || s >= mine + own) memcpy(parts[s], m->stage + at[s], lens[s] * sizeof(double));
+  return NG_OK;
+}
+
+int ng_mpi_split(ng_mpi_t *m, ng_split_t *sp) {
+  if (!m || !sp) return NG_EINVAL;
+  sp->rank = m->rank;
+  sp->size = m->size;
+  sp->gather = ng__gather_slices;
+  sp->ctx = m;
   return NG_OK;
 }
 
@@ -232,6 +308,14 @@ void ng_mpi_stats(const ng_mpi_t *m, ng_mpi_stats_t *out) {
   if (m) *out = m->stats;
 }
 
+void ng_mpi_split_stats(const ng_mpi_t *m, ng_mpi_stats_t *out) {
+  if (!out) return;
+  memset(out, 0, sizeof *out);
+  if (m) *out = m->split_stats;
+}
+
 void ng_mpi_stats_reset(ng_mpi_t *m) {
-  if (m) memset(&m->stats, 0, sizeof m->stats);
+  if (!m) return;
+  memset(&m->stats, 0, sizeof m->stats);
+  memset(&m->split_stats, 0, sizeof m->split_stats);
 }

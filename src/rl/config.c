@@ -288,7 +288,13 @@ static const ng_key_t ng__keys[] = {
         "ACKTR: bound on the value step's (1/2) mean squared change of the values"),
     NUM("vf_kfac_damping", NG_KEY_DOUBLE, vf_kfac_damping, 0, 1e6, 1, 0, "0.01",
         "ACKTR: Tikhonov damping of the value function's K-FAC"),
+    /* last of all, written only when not the default (4), so that every run that does not
+     * set it keeps its config text and checkpoint bytes */
+    NUM("slices", NG_KEY_INT, slices, 1, NG_SLICES_MAX, 0, 0, "4",
+        "partial sums per batch gradient and Fisher product: the most MPI ranks the update "
+        "splits over (docs/distributed.md); changes the rounding, not the maths"),
 };
+#define NG__SLICES_KEYS 1
 #define NG__ACKTR_KEYS 7
 #define NG__PLUGIN_KEYS 2
 #define NG__PRECISION_KEYS 1
@@ -381,9 +387,13 @@ int ng_rl_config_validate_with_env(const ng_rl_config_t *cfg, const ng_env_def_t
   if (!cfg) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
   ng_key_t keys[sizeof ng__keys / sizeof ng__keys[0]];
   ng_key_table_t table = ng__table_for(env, keys);
+  ng_key_table_t tail = {table.what, table.keys + table.n - NG__SLICES_KEYS, NG__SLICES_KEYS};
+  table.n -= NG__SLICES_KEYS;
+  int st = ng_keys_check(&tail, cfg, err);
+  if (st != NG_OK) return st;
   /* ACKTR's keys matter (and are written) only for ACKTR */
   if (cfg->algo != NG_ALGO_ACKTR) table.n -= NG__ACKTR_KEYS;
-  int st = ng_keys_check(&table, cfg, err);
+  st = ng_keys_check(&table, cfg, err);
   if (st != NG_OK) return st;
   if (env && strcmp(cfg->env_id, env->info.id) != 0)
     return ng_error_set(err, NG_EINVAL, "config: env = %s, but the environment given is %s",
@@ -416,7 +426,8 @@ const char *ng_rl_algo_name(ng_algo_t algo) {
 size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
   /* without a plugin, the text (and so config.ini and every checkpoint) stays byte for
    * byte what it was before plugins; ACKTR's keys only for ACKTR, after the rest */
-  const size_t n_main = ng__table.n - NG__ACKTR_KEYS - NG__PRECISION_KEYS - NG__PLUGIN_KEYS;
+  const size_t n_main = ng__table.n - NG__SLICES_KEYS - NG__ACKTR_KEYS - NG__PRECISION_KEYS -
+                        NG__PLUGIN_KEYS;
   const int plugin = cfg->plugin[0] || cfg->plugin_hash[0];
   const struct {
     size_t first, n;
@@ -424,7 +435,9 @@ size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
   } parts[] = {{0, n_main, 1},
                {n_main, NG__PLUGIN_KEYS, plugin},
                {n_main + NG__PLUGIN_KEYS, NG__PRECISION_KEYS, cfg->vf_precision != NG_VF_F64},
-               {ng__table.n - NG__ACKTR_KEYS, NG__ACKTR_KEYS, cfg->algo == NG_ALGO_ACKTR}};
+               {ng__table.n - NG__SLICES_KEYS - NG__ACKTR_KEYS, NG__ACKTR_KEYS,
+                cfg->algo == NG_ALGO_ACKTR},
+               {ng__table.n - NG__SLICES_KEYS, NG__SLICES_KEYS, cfg->slices != NG_SLICES_DEFAULT}};
   size_t len = 0;
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
     if (!parts[i].on) continue;
@@ -445,6 +458,7 @@ int ng__rl_config_parse_env(ng_rl_config_t *cfg, const char *text, size_t len,
   if (st != NG_OK) return st;
   ng_key_t keys[sizeof ng__keys / sizeof ng__keys[0]];
   ng_key_table_t table = ng__table_for(env, keys);
+  cfg->slices = NG_SLICES_DEFAULT; /* a text without the key was written with the default */
   st = ng_kv_apply(&l, &table, cfg, NULL, err);
   ng_kv_free(&l);
   return st;

@@ -95,6 +95,7 @@ void ng__adam_step(ng__adam_t *a, double *theta, const double *g);
 struct ng_rl {
   ng_rl_config_t cfg;
   ng_reducer_t reducer;
+  ng_split_t split; /* slices = cfg.slices; rank, size, gather from ng_rl_set_split */
 
   /* sizes */
   size_t n_envs, n_steps, batch;  /* batch = n_envs * n_steps */

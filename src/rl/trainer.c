@@ -154,7 +154,8 @@ static int ng__rl_create_value(ng_rl_t *t, ng_error_t *err) {
   NG__ALLOC(t->vgrad, t->n_vf + 2);
   if ((s = ng_mlp_init_orthogonal(t->vf, t->vtheta, gains, &t->rng))) goto fail;
   if ((s = ng_mlp_ws_create(&t->vf_ws, t->vf, t->batch))) goto fail;
-  if (cfg->vf_precision == NG_VF_F32 && (s = ng__mlpf_create(&t->vf_f32, t->vf, t->batch)))
+  if (cfg->vf_precision == NG_VF_F32 && (s = ng__mlpf_create(&t->vf_f32, t->vf, t->batch,
+                                                         (size_t)cfg->slices)))
     goto fail;
   if ((s = ng__adam_init(&t->adam, t->n_vf, cfg->vf_lr))) goto fail;
   NG__ALLOC(t->perm, t->batch);
@@ -269,6 +270,10 @@ int ng_rl_create_with_env(ng_rl_t **out, const ng_rl_config_t *cfg, const ng_env
     ng_rl_destroy(t);
     return s;
   }
+  if ((s = ng_rl_set_split(t, NULL))) { /* the config's slice count, one process */
+    ng_rl_destroy(t);
+    return ng__rl_create_failed(err, s);
+  }
   *out = t;
   ng_error_clear(err);
   return NG_OK;
@@ -373,6 +378,20 @@ int ng_rl_set_threads_envs(ng_rl_t *t, int on) {
   if (!t) return NG_EINVAL;
   t->par_envs = t->pool && t->n_envs > 1 && on;
   return NG_OK;
+}
+
+int ng_rl_set_split(ng_rl_t *t, const ng_split_t *sp) {
+  if (!t) return NG_EINVAL;
+  ng_split_t one = {0, 0, 1, NULL, NULL};
+  t->split = sp ? *sp : one;
+  t->split.slices = (size_t)t->cfg.slices;
+  /* ACKTR's batch workspace is its K-FAC's, whose factors read every row's activations */
+  ng_split_t whole = t->split;
+  whole.size = 1;
+  int s = ng_mlp_ws_set_split(ng_model_ws_mlp(t->pol_ws_batch), t->pol_kfac ? &whole : &t->split);
+  if (!s) s = ng_mlp_ws_set_split(t->vf_ws, &t->split);
+  if (!s && t->fisher) s = ng_fisher_set_split(t->fisher, &t->split);
+  return s;
 }
 
 int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r) {
