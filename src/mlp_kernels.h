@@ -1,7 +1,8 @@
 /* The MLP's numeric kernels (src/mlp_kernels.c): tanh over an array, every dense product of
  * the passes, bias gradients and the finiteness check. Internal to mlp.c, and to mlp_f32.c
- * for the chunk helpers and the float tanh. Row-major, leading dimensions in doubles. Each result's bits are the same whichever instruction set (AVX-512F,
- * AVX2, SSE2) is picked at run time: the orders of summation are fixed in mlp_kernels.c. */
+ * for the chunk helpers and the float tanh. Row-major, leading dimensions in doubles. Each
+ * result's bits are the same whichever instruction set (AVX-512F, AVX2, SSE2) is picked at
+ * run time: the orders of summation are fixed in mlp_kernels.c. */
 #ifndef NG_MLP_KERNELS_H
 #define NG_MLP_KERNELS_H
 
