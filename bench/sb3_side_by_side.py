@@ -18,6 +18,14 @@ the speed-ups.
 With --precisions, natgrad trains once per value-function precision (vf_precision; the SB3
 run sits between them), each compared with the same SB3 run; SB3's critic is float32 always.
 
+SB3 steps Gymnasium's own environment when Gymnasium can make it; a MuJoCo id, whose Python
+bindings Debian does not package, it steps as natgrad's C environment through natgrad's
+Python package (`natgrad.make(id)`, a gymnasium.Env; the build's python/ folder next to the
+natgrad binary), so the comparison covers a MuJoCo task too, with the same physics on both
+sides (the table's "SB3's env" column says which):
+
+    /usr/bin/python3 bench/sb3_side_by_side.py --envs Hopper-v5 --steps 50000 --threads 1
+
 The peer's source is ../shared/peers/python (or --peers / NG_PEERS_PYTHON); without it, or
 without torch, the script says so and exits 0 having run nothing. The one setting natgrad
 cannot share is Pendulum-v1's gSDE (rl-baselines3-zoo tunes it with use_sde; natgrad has no
@@ -78,7 +86,15 @@ def sb3_child(spec):
     norm_obs, norm_rew = c["normalize_obs"] == "1", c["normalize_reward"] == "1"
     act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
     widths = lambda key: [int(w) for w in c[key].split(",")]
-    venv = make_vec_env(c["env"], n_envs=int(c["n_envs"]), seed=seed)
+    import gymnasium
+    try:
+        gymnasium.make(c["env"]).close()
+        make_env, env_source = c["env"], "gymnasium"
+    except Exception:  # e.g. DependencyNotInstalled: no MuJoCo bindings
+        sys.path.insert(0, spec["natgrad_python"])
+        import natgrad
+        make_env, env_source = (lambda: natgrad.make(c["env"])), "natgrad.make"
+    venv = make_vec_env(make_env, n_envs=int(c["n_envs"]), seed=seed)
     if norm_obs or norm_rew:
         venv = VecNormalize(venv, norm_obs=norm_obs, norm_reward=norm_rew,
                             clip_obs=float(c["obs_clip"]), clip_reward=float(c["reward_clip"]),
@@ -100,7 +116,7 @@ def sb3_child(spec):
     t_learn = time.perf_counter()
     model.learn(total_timesteps=int(c["steps"]))
     learn_s = time.perf_counter() - t_learn
-    eval_env = make_vec_env(c["env"], n_envs=1, seed=seed + 1000)
+    eval_env = make_vec_env(make_env, n_envs=1, seed=seed + 1000)
     if norm_obs or norm_rew:
         eval_env = VecNormalize(eval_env, training=False, norm_obs=norm_obs, norm_reward=False,
                                 clip_obs=float(c["obs_clip"]))
@@ -108,7 +124,8 @@ def sb3_child(spec):
     mean, std = evaluate_policy(model, eval_env, n_eval_episodes=spec["episodes"],
                                 deterministic=True)
     print(json.dumps({"learn_s": learn_s, "setup_s": t_learn - t_start,
-                      "mean_return": float(mean), "std_return": float(std)}))
+                      "mean_return": float(mean), "std_return": float(std),
+                      "env_source": env_source}))
 
 
 # ---- the driver ------------------------------------------------------------------------------
@@ -139,8 +156,9 @@ def run_natgrad(ng, env_id, seed, steps, threads, episodes, work, precision):
                  "load": (l0, l1)}
 
 
-def run_sb3(config, threads, episodes, peers, work, tag):
-    spec = {"config": config, "threads": threads, "episodes": episodes}
+def run_sb3(config, threads, episodes, peers, work, tag, natgrad_python):
+    spec = {"config": config, "threads": threads, "episodes": episodes,
+            "natgrad_python": natgrad_python}
     env = dict(os.environ)
     env.update({"PYTHONPATH": peers, "OMP_NUM_THREADS": str(threads),
                 "OPENBLAS_NUM_THREADS": str(threads),
@@ -158,7 +176,7 @@ def run_sb3(config, threads, episodes, peers, work, tag):
         sys.exit(f"SB3-contrib run failed ({rc}): see {out}")
     r = json.loads(lines[-1])
     return {"wall_s": wall, "train_s": r["learn_s"], "peak_mib": rss,
-            "mean_return": r["mean_return"], "load": (l0, l1)}
+            "mean_return": r["mean_return"], "load": (l0, l1), "env_source": r["env_source"]}
 
 
 def peer_available(peers):
@@ -206,7 +224,9 @@ def main():
                         if i == 0:
                             config = read_config(os.path.join(run, "config.ini"))
                             sb = run_sb3(config, threads, a.episodes, peers, work,
-                                         f"{env_id}-s{seed}-t{threads}")
+                                         f"{env_id}-s{seed}-t{threads}",
+                                         os.path.join(os.path.dirname(
+                                             os.path.abspath(a.natgrad)), "python"))
                     for prec in precs:
                         ng = ngs[prec]
                         rows.append({"env": env_id, "seed": seed, "threads": threads,
@@ -218,13 +238,14 @@ def main():
     print(f"\nnatgrad {commit} against SB3-contrib 2.4.0 TRPO, {a.steps} steps, the same "
           f"settings, {a.episodes} deterministic evaluation episodes; load = 1-min load average "
           f"before/after each run on {os.cpu_count()} cores\n")
-    print("| env | seed | threads | vf | SB3 wall s | natgrad wall s | speed-up | SB3 train s | "
+    print("| env | SB3's env | seed | threads | vf | SB3 wall s | natgrad wall s | speed-up | SB3 train s | "
           "natgrad train s | SB3 return | natgrad return | SB3 peak MiB | natgrad peak MiB | "
           "load SB3 | load natgrad |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for r in rows:
         s, n = r["sb3"], r["natgrad"]
-        print(f"| {r['env']} | {r['seed']} | {r['threads']} | {r['precision']} | "
+        print(f"| {r['env']} | {s['env_source']} | {r['seed']} | {r['threads']} | "
+              f"{r['precision']} | "
               f"{s['wall_s']:.1f} | "
               f"{n['wall_s']:.2f} | {s['wall_s'] / n['wall_s']:.1f}x | {s['train_s']:.1f} | "
               f"{n['train_s']:.2f} | {s['mean_return']:.1f} | {n['mean_return']:.1f} | "
