@@ -111,11 +111,12 @@ median() { awk -v n="$1" -v k="$2" '$2 == n { print $k }' "$work/runs.txt" | sor
 # partial sums, (K - 1) n 8 bytes each; the rest gather output rows, in all per iteration
 # about 4 policy forwards of the batch (3 doubles a row), 2 value forwards and the value
 # fit's 20 epochs (1 double a row): (K - 1) e n_steps 8 (4 3 + 2 + 20) bytes.
-# w = 216 bytes per env record (2 obs_dim + 5 doubles), n = 5126 (the policy's parameters).
+# w = 248 bytes per env record (2 obs_dim + 6 + act_size doubles, Hopper: obs_dim 11,
+# act_size 3), n = 5126 (the policy's parameters).
 c1=$(median 1r1t 13); c2=$(median 2r1t 13); c2w=$(median 2r1t-w 13); g2=$(median 2r1t 10)
 awk -v c1="$c1" -v c2="$c2" -v c2w="$c2w" -v G="$g2" -v crr="$cp_env" '
   BEGIN {
-    ns = 1024; e1 = 2; e = 32; w = 216; n = 5126; N1 = ns * e1
+    ns = 1024; e1 = 2; e = 32; w = 8 * (2 * 11 + 6 + 3); n = 5126; N1 = ns * e1
     rho = (c2w - c1) / N1; F = 2 * c2 - c2w
     if (rho < 0) rho = 0
     if (F < 0) F = 0
