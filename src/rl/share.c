@@ -119,8 +119,9 @@ int ng_rl_gather_envs(ng_rl_t *t, ng_error_t *err) {
   for (size_t e = t->share.first; e < t->share.first + t->share.count; e++) {
     unsigned char *p = rows + e * row;
     ng__rng_pack(ng_env_rng(t->envs[e]), p);
-    ng__rng_pack(&t->act_rng[e], p + 48);
-    int s = ss ? ng_env_get_state(t->envs[e], (double *)(void *)(p + 96)) : NG_OK;
+    ng__rng_pack(&t->act_rng[e], p + NG__RNG_WORDS * 8);
+    double *state = (double *)(void *)(p + 2 * NG__RNG_WORDS * 8);
+    int s = ss ? ng_env_get_state(t->envs[e], state) : NG_OK;
     if (s) return ng_error_set(err, s, "gather envs: reading env %zu's state failed (%s)", e,
                                ng_strerror(s));
   }
@@ -131,9 +132,10 @@ int ng_rl_gather_envs(ng_rl_t *t, ng_error_t *err) {
     const unsigned char *p = rows + e * row;
     ng_rng_t g;
     ng__rng_unpack(p, &g);
-    ng__rng_unpack(p + 48, &t->act_rng[e]);
+    ng__rng_unpack(p + NG__RNG_WORDS * 8, &t->act_rng[e]);
     /* set_state restarts the env's own counters only; its stream is the owner's */
-    if (ss && (s = ng_env_set_state(t->envs[e], (const double *)(const void *)(p + 96), NULL)))
+    const double *state = (const double *)(const void *)(p + 2 * NG__RNG_WORDS * 8);
+    if (ss && (s = ng_env_set_state(t->envs[e], state, NULL)))
       return ng_error_set(err, s, "gather envs: env %zu rejects its owner's state (%s)", e,
                           ng_strerror(s));
     *ng_env_rng(t->envs[e]) = g;
