@@ -17,7 +17,9 @@
 # summary's "mpi:" lines; CPU time, unlike the clock, does not count the time a rank waits
 # for a core on a busy machine or spins in MPI).
 # Usage: bench/mpi_results.sh [NATGRAD] [WORKDIR] [STEPS] [REPS]
-# (MODEL_ONLY=1: no runs, the summary and model again from WORKDIR's runs.txt and cp2)
+# (MODEL_ONLY=1: no runs, the summary and model again from WORKDIR's runs.txt and cp2;
+# RHO_US=x: project with a repeated work of x us per sample measured otherwise, e.g. by a
+# profile, when the CPU columns' differences are within the machine's noise)
 set -euo pipefail
 ng=${1:-build/release/natgrad} work=${2:-runs/bench-mpi} steps=${3:-200000} reps=${4:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
@@ -104,19 +106,21 @@ median() { awk -v n="$1" -v k="$2" '$2 == n { print $k }' "$work/runs.txt" | sor
 #   C(1 rank, 2 envs)  = E + S + 2048 rho + F
 #   C(2 ranks, 2 envs) = E/2 + S/2 + 2048 rho + F            (strong)
 #   C(2 ranks, 4 envs) = E + S + 4096 rho + F                 (weak: each rank E and S)
-# so rho = (C_w - C_1) / 2048 and F = 2 C_2 - C_w.
+# so rho = (C_w - C_1) / 2048 and F = 2 C_2 - C_w (with RHO_US given: F = 2 C_2 - C_1 - 2048 rho).
 # G and B_K: the update's gathers per iteration (counted at K = 2). N_sum of them are sums
 # of ~n doubles (27 of the policy: gradient, 25 CG products, s^T F s; 320 of the value fit:
 # 20 epochs x 16 minibatches) that at slices = K bring each rank the other K - 1 ranks'
 # partial sums, (K - 1) n 8 bytes each; the rest gather output rows, in all per iteration
 # about 4 policy forwards of the batch (3 doubles a row), 2 value forwards and the value
 # fit's 20 epochs (1 double a row): (K - 1) e n_steps 8 (4 3 + 2 + 20) bytes.
-# w = 216 bytes per env record (2 obs_dim + 5 doubles), n = 5126 (the policy's parameters).
+# w = 248 bytes per env record (2 obs_dim + 6 + act_size doubles, Hopper: obs_dim 11,
+# act_size 3), n = 5126 (the policy's parameters).
 c1=$(median 1r1t 13); c2=$(median 2r1t 13); c2w=$(median 2r1t-w 13); g2=$(median 2r1t 10)
-awk -v c1="$c1" -v c2="$c2" -v c2w="$c2w" -v G="$g2" -v crr="$cp_env" '
+awk -v c1="$c1" -v c2="$c2" -v c2w="$c2w" -v G="$g2" -v crr="$cp_env" -v rho_us="${RHO_US:-}" '
   BEGIN {
-    ns = 1024; e1 = 2; e = 32; w = 216; n = 5126; N1 = ns * e1
+    ns = 1024; e1 = 2; e = 32; w = 8 * (2 * 11 + 6 + 3); n = 5126; N1 = ns * e1
     rho = (c2w - c1) / N1; F = 2 * c2 - c2w
+    if (rho_us != "") { rho = rho_us * 1e-6; F = 2 * c2 - c1 - N1 * rho }
     if (rho < 0) rho = 0
     if (F < 0) F = 0
     c = (c1 - F) / N1                       # per-sample compute of one process

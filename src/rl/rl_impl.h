@@ -228,7 +228,7 @@ int ng__rl_env_reset(const ng_rl_t *t, ng_env_t *env, double *obs);
 
 /* With a share: after the owned envs' steps (and, for those whose episode ended, their
  * resets), every env's outputs from its owner into step_* and step_reset_* (src/rl/share.c). */
-int ng__rl_share_step(ng_rl_t *t, ng_error_t *err);
+int ng__rl_share_step(ng_rl_t *t, double *act, double *logp, ng_error_t *err);
 /* Whether env e's step just taken ends its episode, as the rollout will decide it once its
  * outputs have been checked: the owner resets it at once. */
 int ng__rl_step_ends_episode(const ng_rl_t *t, size_t e);

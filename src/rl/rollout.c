@@ -80,14 +80,17 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
     /* one forward over the n_envs current observations */
     s = ng_model_forward(t->policy, t->theta, t->pol_ws_step, E, t->obs_norm, t->step_p);
     if (s) return ng_error_set(err, s, "rollout: policy forward failed (%s)", ng_strerror(s));
-    double *act = t->b_act + row0 * as;
-    for (size_t e = 0; e < E; e++) {
+    double *act = t->b_act + row0 * as, *logp = t->b_logp + row0;
+    /* Shared: only this process's envs; the others' actions and log-probs (the same bits:
+     * per-env streams, per-row log-probs) come with their step records. */
+    const size_t e0 = t->shared ? t->share.first : 0, e1 = t->shared ? e0 + t->share.count : E;
+    for (size_t e = e0; e < e1; e++) {
       s = ng_dist_sample(&dist, t->step_p + e * nd, &t->act_rng[e], act + e * as);
       if (s) return ng_error_set(err, s, "rollout: sampling env %zu's action failed (%s)", e,
                                  ng_strerror(s));
+      s = ng_dist_logp(&dist, t->step_p + e * nd, act + e * as, &logp[e]);
+      if (s) return ng_error_set(err, s, "rollout: log-prob failed (%s)", ng_strerror(s));
     }
-    s = ng_model_logp(t->policy, t->pol_ws_step, E, act, t->b_logp + row0);
-    if (s) return ng_error_set(err, s, "rollout: log-prob failed (%s)", ng_strerror(s));
     memcpy(t->b_obs + row0 * od, t->obs_norm, E * od * sizeof(double));
     memcpy(t->b_pold + row0 * nd, t->step_p, E * nd * sizeof(double));
 
@@ -97,7 +100,7 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
       job.first = first;
       if (t->par_envs) ng_pool_run(t->pool, n, ng__env_step_task, &job);
       for (size_t i = 0; !t->par_envs && i < n; i++) ng__env_step_task(&job, i);
-      if ((s = ng__rl_share_step(t, err))) return s;
+      if ((s = ng__rl_share_step(t, act, logp, err))) return s;
     } else if (t->par_envs) {
       ng_pool_run(t->pool, E, ng__env_step_task, &job);
     }

@@ -4,20 +4,37 @@
  *
  * A step record is doubles: the observation as the env wrote it (obs_dim), the reward, the
  * terminated and truncated flags, the step's status, the reset's status and the reset's
- * observation (obs_dim, encoded). Integers up to 2^53 are exact in a double. */
+ * observation (obs_dim, encoded), the sampled action (act_size) and its log-prob: only the
+ * owner samples an env's action (its stream advances there alone; ng_rl_gather_envs brings
+ * the streams to every process for a checkpoint). Integers up to 2^53 are exact in a double. */
 #include <math.h>
 #include <string.h>
 
 #include "rl/rl_impl.h"
 
-static size_t ng__share_row_doubles(const ng_rl_t *t) { return 2 * t->obs_dim + 5; }
+static size_t ng__share_row_doubles(const ng_rl_t *t) { return 2 * t->obs_dim + 6 + t->act_size; }
 
-/* An env record for ng_rl_gather_envs: its stream (4 state words, the spare deviate and its
- * flag, as 6 words) and its state. */
+/* An env record for ng_rl_gather_envs: its env's stream and its action stream (each 4 state
+ * words, the spare deviate and its flag: 6 words) and its state. */
 #define NG__RNG_WORDS 6
 static size_t ng__env_row_bytes(const ng_rl_t *t) {
   const ng_env_info_t *info = ng_env_info(t->envs[0]);
-  return (NG__RNG_WORDS + info->state_size) * 8;
+  return (2 * NG__RNG_WORDS + info->state_size) * 8;
+}
+
+static void ng__rng_pack(const ng_rng_t *g, unsigned char *p) {
+  const int64_t spare_flag = g->has_spare;
+  memcpy(p, g->s, 32);
+  memcpy(p + 32, &g->spare_normal, 8);
+  memcpy(p + 40, &spare_flag, 8);
+}
+
+static void ng__rng_unpack(const unsigned char *p, ng_rng_t *g) {
+  int64_t spare_flag;
+  memcpy(g->s, p, 32);
+  memcpy(&g->spare_normal, p + 32, 8);
+  memcpy(&spare_flag, p + 40, 8);
+  g->has_spare = (int)spare_flag;
 }
 
 int ng_rl_set_env_share(ng_rl_t *t, const ng_rl_env_share_t *share, ng_error_t *err) {
@@ -51,8 +68,10 @@ int ng__rl_step_ends_episode(const ng_rl_t *t, size_t e) {
 
 /* Env e's step record, and its reset when the step is good and ends the episode (the rollout
  * checks the same outputs again, in env order, before it uses any). */
-static void ng__share_pack(ng_rl_t *t, size_t e, double *rec) {
+static void ng__share_pack(ng_rl_t *t, size_t e, const double *act, double logp, double *rec) {
   const size_t od = t->obs_dim;
+  memcpy(rec + 2 * od + 5, act, t->act_size * sizeof *rec);
+  rec[2 * od + 5 + t->act_size] = logp;
   const double *obs = t->step_obs + e * od;
   double *reset = rec + od + 5;
   memcpy(rec, obs, od * sizeof *rec);
@@ -68,11 +87,11 @@ static void ng__share_pack(ng_rl_t *t, size_t e, double *rec) {
     rec[od + 4] = ng__rl_env_reset(t, t->envs[e], reset);
 }
 
-int ng__rl_share_step(ng_rl_t *t, ng_error_t *err) {
-  const size_t od = t->obs_dim, nd = ng__share_row_doubles(t), row = nd * 8;
+int ng__rl_share_step(ng_rl_t *t, double *act, double *logp, ng_error_t *err) {
+  const size_t od = t->obs_dim, as = t->act_size, nd = ng__share_row_doubles(t), row = nd * 8;
   double *rec = (double *)(void *)t->share_rows;
   for (size_t e = t->share.first; e < t->share.first + t->share.count; e++)
-    ng__share_pack(t, e, rec + e * nd);
+    ng__share_pack(t, e, act + e * as, logp[e], rec + e * nd);
   int s = t->share.gather(t->share.ctx, t->share_rows, row);
   if (s) return ng_error_set(err, s, "rollout: gathering the other processes' steps failed "
                              "(%s)", ng_strerror(s));
@@ -85,6 +104,8 @@ int ng__rl_share_step(ng_rl_t *t, ng_error_t *err) {
     t->step_status[e] = (int)r[od + 3];
     t->step_reset_status[e] = (int)r[od + 4];
     memcpy(t->step_reset_obs + e * od, r + od + 5, od * sizeof *r);
+    memcpy(act + e * as, r + 2 * od + 5, as * sizeof *r);
+    logp[e] = r[2 * od + 5 + as];
   }
   return NG_OK;
 }
@@ -97,12 +118,10 @@ int ng_rl_gather_envs(ng_rl_t *t, ng_error_t *err) {
   unsigned char *rows = t->share_rows;
   for (size_t e = t->share.first; e < t->share.first + t->share.count; e++) {
     unsigned char *p = rows + e * row;
-    const ng_rng_t *g = ng_env_rng(t->envs[e]);
-    const int64_t spare_flag = g->has_spare;
-    memcpy(p, g->s, 32);
-    memcpy(p + 32, &g->spare_normal, 8);
-    memcpy(p + 40, &spare_flag, 8);
-    int s = ss ? ng_env_get_state(t->envs[e], (double *)(void *)(p + 48)) : NG_OK;
+    ng__rng_pack(ng_env_rng(t->envs[e]), p);
+    ng__rng_pack(&t->act_rng[e], p + NG__RNG_WORDS * 8);
+    double *state = (double *)(void *)(p + 2 * NG__RNG_WORDS * 8);
+    int s = ss ? ng_env_get_state(t->envs[e], state) : NG_OK;
     if (s) return ng_error_set(err, s, "gather envs: reading env %zu's state failed (%s)", e,
                                ng_strerror(s));
   }
@@ -112,13 +131,11 @@ int ng_rl_gather_envs(ng_rl_t *t, ng_error_t *err) {
     if (e >= t->share.first && e < t->share.first + t->share.count) continue;
     const unsigned char *p = rows + e * row;
     ng_rng_t g;
-    int64_t spare_flag;
-    memcpy(g.s, p, 32);
-    memcpy(&g.spare_normal, p + 40 - 8, 8);
-    memcpy(&spare_flag, p + 40, 8);
-    g.has_spare = (int)spare_flag;
+    ng__rng_unpack(p, &g);
+    ng__rng_unpack(p + NG__RNG_WORDS * 8, &t->act_rng[e]);
     /* set_state restarts the env's own counters only; its stream is the owner's */
-    if (ss && (s = ng_env_set_state(t->envs[e], (const double *)(const void *)(p + 48), NULL)))
+    const double *state = (const double *)(const void *)(p + 2 * NG__RNG_WORDS * 8);
+    if (ss && (s = ng_env_set_state(t->envs[e], state, NULL)))
       return ng_error_set(err, s, "gather envs: env %zu rejects its owner's state (%s)", e,
                           ng_strerror(s));
     *ng_env_rng(t->envs[e]) = g;
