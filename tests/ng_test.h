@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "natgrad/core.h"
@@ -48,6 +49,20 @@ static int ng_test_checks = 0;
   } while (0)
 
 #define NG_CHECK_OK(call) NG_CHECK_STATUS(call, NG_OK)
+
+/* The whole file at path into *out (malloc'ed; the caller frees it): its length, or -1. */
+static inline long ng_test_read_file(const char *path, unsigned char **out) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (*out = malloc(n > 0 ? (size_t)n : 1)) &&
+      fread(*out, 1, (size_t)n, f) != (size_t)n)
+    n = -1;
+  if (!*out) n = -1;
+  fclose(f);
+  return n;
+}
 
 /* Relative error of two vectors in the max norm: max|a-b| / max(max|b|, floor). */
 static inline double ng_test_rel_err(size_t n, const double *a, const double *b,

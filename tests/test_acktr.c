@@ -399,18 +399,6 @@ static void test_step_rule(void) {
   check_step_rule(1e-6, 0); /* the learning-rate cap binds */
 }
 
-static long file_bytes(const char *path, unsigned char **out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  *out = malloc((size_t)n);
-  if (!*out || fread(*out, 1, (size_t)n, f) != (size_t)n) n = -1;
-  fclose(f);
-  return n;
-}
-
 /* Two checkpoints hold the same bytes. */
 static int same_checkpoints(ng_rl_t *a, ng_rl_t *b, const char *tag) {
   char pa[96], pb[96];
@@ -420,7 +408,7 @@ static int same_checkpoints(ng_rl_t *a, ng_rl_t *b, const char *tag) {
   NG_CHECK_OK(ng_rl_save(a, pa, &err));
   NG_CHECK_OK(ng_rl_save(b, pb, &err));
   unsigned char *ba = NULL, *bb = NULL;
-  long la = file_bytes(pa, &ba), lb = file_bytes(pb, &bb);
+  long la = ng_test_read_file(pa, &ba), lb = ng_test_read_file(pb, &bb);
   int same = la > 32 && la == lb && memcmp(ba, bb, (size_t)la) == 0;
   free(ba);
   free(bb);

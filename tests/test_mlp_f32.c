@@ -225,18 +225,6 @@ static ng_rl_t *make_run(const char *env, int precision, int threads) {
   return t;
 }
 
-static long file_bytes(const char *path, unsigned char **out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  *out = malloc((size_t)n > 0 ? (size_t)n : 1);
-  if (!*out || fread(*out, 1, (size_t)n, f) != (size_t)n) n = -1;
-  fclose(f);
-  return n;
-}
-
 static int same_checkpoints(ng_rl_t *a, ng_rl_t *b) {
   char pa[96], pb[96];
   ng_error_t err;
@@ -245,7 +233,7 @@ static int same_checkpoints(ng_rl_t *a, ng_rl_t *b) {
   NG_CHECK_OK(ng_rl_save(a, pa, &err));
   NG_CHECK_OK(ng_rl_save(b, pb, &err));
   unsigned char *ba = NULL, *bb = NULL;
-  long la = file_bytes(pa, &ba), lb = file_bytes(pb, &bb);
+  long la = ng_test_read_file(pa, &ba), lb = ng_test_read_file(pb, &bb);
   int same = la > 32 && la == lb && memcmp(ba, bb, (size_t)la) == 0;
   free(ba), free(bb);
   remove(pa), remove(pb);
