@@ -642,6 +642,14 @@ static pid_t start_child(const tune_t *T, int t, long steps, int resume) {
   return pid;
 }
 
+static void show_score(const tune_t *T, int t, int k, int done, int n) {
+  if (T->quiet) return;
+  size_t i = (size_t)t * (size_t)T->n_rungs + (size_t)k;
+  printf("  trial %3d: score %10.2f after %ld steps  [%d/%d of rung %d]\n", t, T->score[i],
+         T->steps[i], done, n, k + 1);
+  fflush(stdout);
+}
+
 /* Trains and scores the trials in todo (n, increasing) at rung k, W at a time. -1 when all
  * are scored, else the exit code. */
 static int run_rung(tune_t *T, int k, const int *todo, int n) {
@@ -660,7 +668,7 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
       if (tr && ng_rl_env_steps(tr) >= target) { /* trained before the tune stopped */
         score_trial(T, t, k, tr);
         ng_rl_destroy(tr);
-        done++;
+        show_score(T, t, k, ++done, n);
         continue;
       }
       int resume = tr != NULL;
@@ -711,13 +719,7 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
     } else {
       continue;
     }
-    if (!T->have[i]) continue;
-    done++;
-    if (!T->quiet) {
-      printf("  trial %3d: score %10.2f after %ld steps  [%d/%d of rung %d]\n", t, T->score[i],
-             T->steps[i], done, n, k + 1);
-      fflush(stdout);
-    }
+    if (T->have[i]) show_score(T, t, k, ++done, n);
   }
   if (g_signal && rc < 0) rc = 128 + (int)g_signal;
   return rc;
@@ -851,9 +853,8 @@ static int finish(tune_t *T, const int *alive, int n_alive) {
   }
   best = trial[0];
   size_t bi = (size_t)best * (size_t)T->n_rungs + (size_t)k;
-  /* best.ini: the best trial's config.ini, as its run wrote it */
-  char path[NG_CLI_PATH], dir[NG_CLI_PATH];
-  trial_dir(T, best, dir);
+  /* best.ini: the best trial's effective config (its folder's, load_trial checked) */
+  char path[NG_CLI_PATH];
   ng_rl_config_t cfg = T->cfg[best];
   size_t need = ng_rl_config_format(&cfg, NULL, 0) + 1;
   char *text = ng_malloc(need + 1024);
@@ -862,10 +863,10 @@ static int finish(tune_t *T, const int *alive, int n_alive) {
     return NG_EXIT_FAILURE;
   }
   int len = snprintf(text, 1024,
-                     "# natgrad tune %s: the best config, trial %d's (score %.2f after %ld "
+                     "# natgrad tune: the best config, trial %d's (score %.2f after %ld "
                      "steps on seed %llu).\n# Report it on seeds 0-9, never the tuning seeds: "
                      "natgrad train --config best.ini --seed S\n",
-                     T->dir, best, T->score[bi], T->steps[bi], (unsigned long long)cfg.seed);
+                     best, T->score[bi], T->steps[bi], (unsigned long long)cfg.seed);
   ng_rl_config_format(&cfg, text + len, need);
   int rc;
   join(path, T->dir, TUNE_BEST);
