@@ -40,8 +40,9 @@ if(TARGET natgrad_cli)
   add_test(NAME tune_workers_same COMMAND sh -c "${NG_TUNE_RESULTS}${NG_TUNE_WORKERS_SH}"
            ${NG_TUNE_CLI} ${NG_TUNE_DIR}/workers ${NG_TUNE_ARGS})
 
-  # SIGKILL once the first rung is written (trials of the second are training): --resume ends
-  # with the uninterrupted tune's rows, checkpoints, best.ini and plot; a torn row is cut.
+  # SIGKILL once the first rung is written (trials of the second are training), and again in
+  # the last rung: --resume ends with the uninterrupted tune's rows, checkpoints, best.ini
+  # and plot; a torn row is cut.
   set(NG_TUNE_RESUME_SH [=[
     dir=$1; shift; rm -rf "$dir"
     "$0" tune "$@" --workers 2 --out "$dir/straight" || exit 1
@@ -52,6 +53,12 @@ if(TARGET natgrad_cli)
     [ -e "$dir/killed/best.ini" ] && { echo "the tune ended before the kill: nothing tested"; exit 1; }
     rows=$(wc -l < "$dir/killed/trials.csv"); echo "killed with $rows lines in trials.csv"
     printf '99,1,' >> "$dir/killed/trials.csv" # a torn row, as a kill mid-write leaves
+    # killed again in the last rung, whose trial resumes from a checkpoint taken mid-rung
+    "$0" tune --resume "$dir/killed" --workers 2 & pid=$!
+    i=0; while [ "$(wc -l < "$dir/killed/trials.csv")" -lt 11 ] && [ $i -lt 600 ]; do
+      sleep 0.05; i=$((i + 1)); done
+    sleep 0.3; kill -9 $pid; wait $pid
+    [ -e "$dir/killed/best.ini" ] && echo "(the second kill came after the end)"
     "$0" tune --resume "$dir/killed" --workers 2 || exit 1
     results "$dir/straight" > "$dir/straight.txt"; results "$dir/killed" > "$dir/killed.txt"
     diff "$dir/straight.txt" "$dir/killed.txt" || { echo "resumed differs from straight"; exit 1; }
