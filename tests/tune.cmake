@@ -19,7 +19,8 @@ if(TARGET natgrad_cli)
   set(NG_TUNE_RESULTS [=[
     results() { d=$1
       awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) w[i] = ($i == "wall_s") }
-               { o = ""; for (i = 1; i <= NF; i++) if (!w[i]) o = o "," $i; print o }' "$d/trials.csv"
+               { o = ""; for (i = 1; i <= NF; i++) if (!w[i]) o = o "," $i; print o }' \
+        "$d/trials.csv"
       cat "$d/best.ini" "$d/tune.svg" | md5sum
       for c in "$d"/trials/*/checkpoint.ngc; do echo "${c#$d/}"; md5sum < "$c"; done
     }
@@ -50,7 +51,7 @@ if(TARGET natgrad_cli)
     i=0; while [ "$(cat "$dir/killed/trials.csv" 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 600 ]; do
       sleep 0.05; i=$((i + 1)); done
     kill -9 $pid; wait $pid
-    [ -e "$dir/killed/best.ini" ] && { echo "the tune ended before the kill: nothing tested"; exit 1; }
+    [ -e "$dir/killed/best.ini" ] && { echo "the tune ended before the kill"; exit 1; }
     rows=$(wc -l < "$dir/killed/trials.csv"); echo "killed with $rows lines in trials.csv"
     printf '99,1,' >> "$dir/killed/trials.csv" # a torn row, as a kill mid-write leaves
     # killed again in the last rung, whose trial resumes from a checkpoint taken mid-rung
@@ -88,13 +89,14 @@ if(TARGET natgrad_cli)
     [ "$(top 0 3)" = "$(in_rung 1)" ] || { echo "rung 2 is not rung 1's top 3"; exit 1; }
     [ "$(top 1 1)" = "$(in_rung 2)" ] || { echo "rung 3 is not rung 2's best"; exit 1; }
     best=$(in_rung 2 | tr -d ' ')
-    grep -q "^seed = $((100 + best))$" "$dir/t/best.ini" || { echo "best.ini is not trial $best's"; exit 1; }
+    grep -q "^seed = $((100 + best))$" "$dir/t/best.ini" || { echo "not trial $best's"; exit 1; }
     grep -q "trial $best's" "$dir/t/best.ini" || exit 1
-    grep -q "best: trial $best" "$dir/t/tune.svg" || { echo "tune.svg does not name the best"; exit 1; }
+    grep -q "best: trial $best" "$dir/t/tune.svg" || { echo "no best in tune.svg"; exit 1; }
     "$0" train --config "$dir/t/best.ini" --seed 0 --steps 1024 --out "$dir/report" -q || exit 1
     "$0" eval "$dir/report" --episodes 2 | grep -q "CartPole-v1 after 1024 steps" || exit 1
   ]=] ${NG_TUNE_CLI} ${NG_TUNE_DIR}/halving)
-  set_tests_properties(tune_halving_best PROPERTIES TIMEOUT 300 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+  set_tests_properties(tune_halving_best PROPERTIES TIMEOUT 300
+                       ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
 
   # Bad input from files and folders: the space's unknown key and out-of-range bound name
   # the file and line; a folder holding a tune is not overwritten without --force (which
@@ -102,7 +104,8 @@ if(TARGET natgrad_cli)
   add_test(NAME tune_errors_files COMMAND sh -c [=[
     dir=$1; rm -rf "$dir"; mkdir -p "$dir"
     expect() { want=$1; re=$2; shift 2; out=$("$0" tune "$@" 2>&1); rc=$?; echo "$out"
-      [ "$rc" -eq "$want" ] && echo "$out" | grep -Eq -- "$re" || { echo "expected $want and /$re/, got $rc"; exit 1; }; }
+      [ "$rc" -eq "$want" ] && echo "$out" | grep -Eq -- "$re" ||
+        { echo "expected $want and /$re/, got $rc"; exit 1; }; }
     a="--env CartPole-v1 --trials 2 --steps 1024 --set n_steps=256"
     printf '# space\nmax_kl = loguniform(0.001, 0.1)\nmax_kll = uniform(0, 1)\n' > "$dir/s1"
     expect 2 "--space: .*s1:3: unknown key 'max_kll'" $a --space "$dir/s1" --out "$dir/x"
@@ -122,7 +125,8 @@ if(TARGET natgrad_cli)
     expect 2 "no tune to continue" --resume "$dir/none"
     exit 0
   ]=] ${NG_TUNE_CLI} ${NG_TUNE_DIR}/errors)
-  set_tests_properties(tune_errors_files PROPERTIES TIMEOUT 120 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+  set_tests_properties(tune_errors_files PROPERTIES TIMEOUT 120
+                       ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
 
   # Bad flags: one-line errors, exit status 2.
   ng_cli_expect(tune_err_trials 2 "--trials: expected an integer in \\[1, 10000\\]"

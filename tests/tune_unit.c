@@ -143,7 +143,8 @@ static void test_default_spaces(void) {
         char v[NG_TUNE_MAX_DIMS][NG_TUNE_VALUE];
         ng_tune_sample(&s, 7, t, v);
         ng_rl_config_t cfg = base;
-        for (int d = 0; d < s.n; d++) NG_CHECK_OK(ng_rl_config_set(&cfg, s.dims[d].key, v[d], &err));
+        for (int d = 0; d < s.n; d++)
+          NG_CHECK_OK(ng_rl_config_set(&cfg, s.dims[d].key, v[d], &err));
         NG_CHECK_OK(ng_rl_config_validate(&cfg, &err));
       }
     }
