@@ -195,7 +195,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     const char *bad = s->env[0] ? "--env" : s->trials ? "--trials" : s->steps ? "--steps"
                       : o->have_min_steps ? "--min-steps" : o->have_eta ? "--eta"
                       : s->seed ? "--seed" : s->n_sets ? "--set" : o->space_file ? "--space"
-                      : o->out ? "--out" : o->force ? "--force" : s->algo ? "--algo" : NULL;
+                      : o->out ? "--out" : o->force ? "--force" : s->algo ? "--algo"
+                      : o->show_space ? "--show-space" : NULL;
     if (bad) {
       ng_cli_error(CMD, "%s cannot be used with --resume: a resumed tune keeps the settings "
                    "in its %s", bad, TUNE_INI);
