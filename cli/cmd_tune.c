@@ -43,6 +43,10 @@
 #define MAX_TRIALS 10000
 #define MAX_SETS 64
 #define SET_VALUE 1024 /* as ng_kv_t's value */
+#define TUNE_REPORT "report.csv"
+#define REPORT_SEEDS 10  /* --report-seeds: seeds 0 .. REPORT_SEEDS - 1 */
+#define T975_9DOF 2.262  /* Student's t, 0.975 quantile, 9 degrees of freedom: the 95 %
+                            interval of a mean over REPORT_SEEDS seeds */
 
 static volatile sig_atomic_t g_signal = 0;
 static void on_signal(int sig) { g_signal = sig; }
@@ -75,6 +79,9 @@ static void help(FILE *out) {
           "  --workers W       trials trained at once, one core each (default: one per core,\n"
           "                    here %d); the results are the same for every W\n"
           "  --resume DIR      continue a stopped or killed tune; ends as an uninterrupted one\n"
+          "  --report-seeds    then train best.ini on seeds 0-9 to S steps (report/sS/) and\n"
+          "                    print their scores' mean, standard error and 95%% interval\n"
+          "                    (report.csv); with --resume, for a tune already done too\n"
           "  --force           start over in a folder that holds a tune\n"
           "  --show-space      print the default space of --algo for --env, and exit\n"
           "  --quiet, -q       print nothing but errors\n"
@@ -111,7 +118,7 @@ typedef struct {
   settings_t s;
   const char *out, *resume, *space_file;
   long workers;
-  int force, quiet, show_space, have_min_steps, have_eta;
+  int force, quiet, show_space, have_min_steps, have_eta, report;
 } opts_t;
 
 static int add_set(settings_t *s, const char *kv) {
@@ -181,6 +188,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       if (!(o->resume = ng_args_value(&a))) return NG_EXIT_USAGE;
     } else if (ng_args_switch(&a, "--force", NULL)) {
       o->force = 1;
+    } else if (ng_args_switch(&a, "--report-seeds", NULL)) {
+      o->report = 1;
     } else if (ng_args_switch(&a, "--show-space", NULL)) {
       o->show_space = 1;
     } else if (ng_args_switch(&a, "--quiet", "-q")) {
@@ -391,10 +400,11 @@ typedef struct {
   settings_t *s;
   const char *dir;
   int workers, quiet;
+  int report; /* --report-seeds: runs trials + i are best.ini on seed i */
   char exe[NG_CLI_PATH];
   long rungs[NG_TUNE_MAX_RUNGS];
   int n_rungs;
-  /* per trial t (and rung k: [t * n_rungs + k]) */
+  /* per run t (and rung k: [t * n_rungs + k]): the trials, then the report's seeds */
   char (*values)[NG_TUNE_MAX_DIMS][NG_TUNE_VALUE];
   ng_rl_config_t *cfg;   /* its config but for steps */
   double *score, *wall;  /* NaN until known */
@@ -413,7 +423,10 @@ static void join(char *buf, const char *dir, const char *name) {
 
 static void trial_dir(const tune_t *T, int t, char *buf) {
   char name[32];
-  snprintf(name, sizeof name, "trials/%03d", t);
+  if (t < T->s->trials)
+    snprintf(name, sizeof name, "trials/%03d", t);
+  else
+    snprintf(name, sizeof name, "report/s%ld", t - T->s->trials);
   join(buf, T->dir, name);
 }
 
@@ -646,8 +659,12 @@ static pid_t start_child(const tune_t *T, int t, long steps, int resume) {
 static void show_score(const tune_t *T, int t, int k, int done, int n) {
   if (T->quiet) return;
   size_t i = (size_t)t * (size_t)T->n_rungs + (size_t)k;
-  printf("  trial %3d: score %10.2f after %ld steps  [%d/%d of rung %d]\n", t, T->score[i],
-         T->steps[i], done, n, k + 1);
+  if (t < T->s->trials)
+    printf("  trial %3d: score %10.2f after %ld steps  [%d/%d of rung %d]\n", t, T->score[i],
+           T->steps[i], done, n, k + 1);
+  else
+    printf("  seed %d: score %10.2f after %ld steps  [%d/%d]\n", t - (int)T->s->trials,
+           T->score[i], T->steps[i], done, n);
   fflush(stdout);
 }
 
@@ -836,7 +853,7 @@ static int draw_plot(FILE *out, void *ctx) {
 }
 
 /* best.ini, tune.svg and the summary. -1 to go on, else the exit code. */
-static int finish(tune_t *T, const int *alive, int n_alive) {
+static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
   const int k = T->n_rungs - 1;
   int trial[1], best; /* promote with eta = n: the single best */
   double *score = malloc((size_t)n_alive * sizeof *score);
@@ -852,7 +869,7 @@ static int finish(tune_t *T, const int *alive, int n_alive) {
     ng_cli_error(CMD, "every trial of the last rung failed: no best config");
     return NG_EXIT_FAILURE;
   }
-  best = trial[0];
+  best = *best_out = trial[0];
   size_t bi = (size_t)best * (size_t)T->n_rungs + (size_t)k;
   /* best.ini: the best trial's effective config (its folder's, load_trial checked) */
   char path[NG_CLI_PATH];
@@ -888,24 +905,71 @@ static int finish(tune_t *T, const int *alive, int n_alive) {
          NG_TUNE_SEED_BASE, NG_TUNE_SEED_BASE + T->s->trials - 1);
   for (int d = 0; d < T->s->space.n; d++)
     printf("  %-20s %s\n", T->s->space.dims[d].key, T->values[best][d]);
-  printf("config:  %s/%s\ntrials:  %s/%s\nplot:    %s/%s\n"
-         "results on seeds 0-9 (never on the seeds tuned on):\n"
+  printf("config:  %s/%s\ntrials:  %s/%s\nplot:    %s/%s\n", T->dir, TUNE_BEST, T->dir,
+         TUNE_CSV, T->dir, TUNE_SVG);
+  if (T->report) return -1;
+  printf("results on seeds 0-9 (never on the seeds tuned on; or --resume %s --report-seeds):\n"
          "  for s in 0 1 2 3 4 5 6 7 8 9; do natgrad train --config %s/%s --seed $s "
          "--out %s/report/s$s -q && natgrad eval %s/report/s$s; done\n",
-         T->dir, TUNE_BEST, T->dir, TUNE_CSV, T->dir, TUNE_SVG, T->dir, TUNE_BEST, T->dir,
-         T->dir);
+         T->dir, T->dir, TUNE_BEST, T->dir, T->dir);
   return -1;
 }
 
-/* Removes what an earlier tune left where a new one starts (--force): its rows and its
- * trials' checkpoints, which would otherwise be taken for this tune's. */
+/* --report-seeds: best.ini trained on seeds 0-9 (runs trials + s, in report/sS) to the
+ * last rung's steps, scored as the trials are; report.csv and the mean, standard error and
+ * 95 % interval. -1 to go on, else the exit code. */
+static int report(tune_t *T, int best) {
+  const int N = (int)T->s->trials, k = T->n_rungs - 1;
+  int todo[REPORT_SEEDS], rc;
+  for (int s = 0; s < REPORT_SEEDS; s++) {
+    todo[s] = N + s;
+    T->cfg[N + s] = T->cfg[best];
+    T->cfg[N + s].seed = (uint64_t)s;
+    memcpy(T->values[N + s], T->values[best], sizeof T->values[0]);
+  }
+  if (!T->quiet)
+    printf("report: best.ini (trial %d) on seeds 0-%d to %ld steps\n", best, REPORT_SEEDS - 1,
+           T->rungs[k]);
+  fflush(stdout);
+  if ((rc = run_rung(T, k, todo, REPORT_SEEDS)) >= 0) return rc;
+  char text[REPORT_SEEDS * 96 + 64], path[NG_CLI_PATH];
+  int len = snprintf(text, sizeof text, "seed,steps,score,wall_s\n"), n = 0;
+  double sum = 0, sq = 0, x[REPORT_SEEDS];
+  for (int s = 0; s < REPORT_SEEDS; s++) {
+    size_t i = (size_t)(N + s) * (size_t)T->n_rungs + (size_t)k;
+    char score[32];
+    exact(score, sizeof score, T->score[i]);
+    len += snprintf(text + len, sizeof text - (size_t)len, "%d,%ld,%s,%.3f\n", s, T->steps[i],
+                    score, T->wall[i]);
+    if (!isnan(T->score[i])) sum += x[n++] = T->score[i];
+  }
+  join(path, T->dir, TUNE_REPORT);
+  if ((rc = save_text(path, text)) >= 0) return rc;
+  if (T->quiet) return -1;
+  double mean = n ? sum / n : NAN;
+  for (int j = 0; j < n; j++) sq += (x[j] - mean) * (x[j] - mean);
+  double se = n > 1 ? sqrt(sq / (n - 1) / n) : NAN;
+  printf("report: %.2f ± %.2f (mean ± standard error over seeds 0-%d", mean, se,
+         REPORT_SEEDS - 1);
+  if (n == REPORT_SEEDS)
+    printf("; 95%% interval [%.2f, %.2f]", mean - T975_9DOF * se, mean + T975_9DOF * se);
+  else
+    printf("; %d of %d failed and are left out", REPORT_SEEDS - n, REPORT_SEEDS);
+  printf(")\nscores:  %s\n", path);
+  return -1;
+}
+
+/* Removes what an earlier tune left where a new one starts (--force): its rows, its report
+ * and its runs' checkpoints, which would otherwise be taken for this tune's. */
 static int clear_old(const tune_t *T) {
   char path[NG_CLI_PATH], dir[NG_CLI_PATH];
   static const char *const names[] = {NG_RUN_CHECKPOINT, NG_RUN_CHECKPOINT_PREV,
                                       NG_RUN_CHECKPOINT_DAMAGED};
   join(path, T->dir, TUNE_CSV);
   if (unlink(path) != 0 && errno != ENOENT) goto fail;
-  for (int t = 0; t < T->s->trials; t++) {
+  join(path, T->dir, TUNE_REPORT);
+  if (unlink(path) != 0 && errno != ENOENT) goto fail;
+  for (int t = 0; t < T->s->trials + REPORT_SEEDS; t++) {
     trial_dir(T, t, dir);
     for (int i = 0; i < 3; i++) {
       join(path, dir, names[i]);
@@ -977,7 +1041,9 @@ static int run_tune(tune_t *T, int fresh) {
   if (rc == 128 + SIGINT || rc == 128 + SIGTERM)
     ng_cli_error(CMD, "interrupted; the trials saved checkpoints: continue with natgrad tune "
                  "--resume %s", T->dir);
-  if (rc < 0) rc = finish(T, alive, n_alive);
+  int best = -1;
+  if (rc < 0) rc = finish(T, alive, n_alive, &best);
+  if (rc < 0 && T->report) rc = report(T, best);
 out:
   if (T->csv) fclose(T->csv);
   T->csv = NULL;
@@ -1034,9 +1100,10 @@ int ng_cmd_tune(int argc, char **argv) {
   T.dir = out_dir;
   T.workers = (int)o->workers;
   T.quiet = o->quiet;
+  T.report = o->report;
   T.n_rungs = ng_tune_rungs(o->s.min_steps, o->s.steps, (int)o->s.eta, T.rungs,
                             NG_TUNE_MAX_RUNGS);
-  const size_t N = (size_t)o->s.trials, NR = N * (size_t)T.n_rungs;
+  const size_t N = (size_t)o->s.trials + REPORT_SEEDS, NR = N * (size_t)T.n_rungs;
   T.values = calloc(N, sizeof *T.values);
   T.cfg = calloc(N, sizeof *T.cfg);
   T.score = malloc(NR * sizeof *T.score);

@@ -74,7 +74,8 @@ if(TARGET natgrad_cli)
 
   # Successive halving's bookkeeping: 9 trials at eta 3 give 9, 3 and 1 rows per rung; rung
   # 2's are rung 1's top 3 by score (ties to the lower trial), rung 3's is rung 2's best, and
-  # best.ini is that trial's config (seed 100 + trial); it trains and evaluates.
+  # best.ini is that trial's config (seed 100 + trial); it trains and evaluates, and
+  # --report-seeds trains it on seeds 0-9, scoring each as `natgrad eval` does.
   add_test(NAME tune_halving_best COMMAND sh -c [=[
     dir=$1; rm -rf "$dir"
     "$0" tune --env CartPole-v1 --trials 9 --steps 4500 --min-steps 500 --set n_steps=256 \
@@ -94,6 +95,16 @@ if(TARGET natgrad_cli)
     grep -q "best: trial $best" "$dir/t/tune.svg" || { echo "no best in tune.svg"; exit 1; }
     "$0" train --config "$dir/t/best.ini" --seed 0 --steps 1024 --out "$dir/report" -q || exit 1
     "$0" eval "$dir/report" --episodes 2 | grep -q "CartPole-v1 after 1024 steps" || exit 1
+    # --report-seeds on the finished tune: best.ini on seeds 0-9, scored as natgrad eval does
+    "$0" tune --resume "$dir/t" --report-seeds --workers 2 | tail -n 2 || exit 1
+    r=$dir/t/report.csv; cat "$r"
+    [ "$(awk -F, 'NR > 1 && $1 == NR - 2' "$r" | wc -l)" -eq 10 ] || { echo "not seeds 0-9"; exit 1; }
+    grep -q "^seed = 3$" "$dir/t/report/s3/config.ini" || exit 1
+    sed '/^seed = /d; /^#/d' "$dir/t/best.ini" > "$dir/best.txt"
+    sed '/^seed = /d; /^#/d' "$dir/t/report/s3/config.ini" | diff "$dir/best.txt" - || exit 1
+    want=$("$0" eval "$dir/t/report/s3" | sed 's/.*mean return \([-0-9.]*\) .*/\1/')
+    got=$(awk -F, '$1 == 3 { printf "%.2f", $3 }' "$r")
+    [ "$got" = "$want" ] || { echo "seed 3: report.csv $got, natgrad eval $want"; exit 1; }
   ]=] ${NG_TUNE_CLI} ${NG_TUNE_DIR}/halving)
   set_tests_properties(tune_halving_best PROPERTIES TIMEOUT 300
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
