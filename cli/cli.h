@@ -32,6 +32,7 @@ int ng_cmd_eval(int argc, char **argv);
 int ng_cmd_list(int argc, char **argv);
 int ng_cmd_replay(int argc, char **argv);
 int ng_cmd_fit(int argc, char **argv);
+int ng_cmd_tune(int argc, char **argv);
 int ng_cmd_export(int argc, char **argv);
 int ng_cmd_plot(int argc, char **argv);
 int ng_cmd_bench(int argc, char **argv); /* bench/bench.c: the benchmark harness */

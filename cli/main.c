@@ -27,6 +27,7 @@ static const ng_command_t commands[] = {
     {"list", ng_cmd_list, "the built-in environments: spaces, time limits, state layouts"},
     {"replay", ng_cmd_replay, "step an environment from a given state under given actions (CSV)"},
     {"fit", ng_cmd_fit, "train an MLP on Fashion-MNIST or a CSV table: SGD, Adam, diag/CG natural gradient, K-FAC"},
+    {"tune", ng_cmd_tune, "search config keys: random search with successive halving over trial runs"},
     {"export", ng_cmd_export, "a run's policy as one dependency-free C header (bit for bit in f64)"},
     {"plot", ng_cmd_plot, "learning curves of runs: the mean over seeds with a 95% band, as SVG"},
     {"bench", ng_cmd_bench, "the performance suite: kernels, env steps/s, runs; --peer, --growth"},
