@@ -56,13 +56,17 @@ typedef struct {
 } fit_opts_t;
 
 static volatile sig_atomic_t g_signal = 0;
+static volatile sig_atomic_t g_ranks = 1; /* over several, every rank stops after the epoch */
 
 static void on_signal(int sig) {
   static const char msg[] =
       "\nnatgrad fit: stopping after this batch to save a checkpoint (Ctrl-C again quits)\n";
+  static const char msg_ranks[] =
+      "\nnatgrad fit: stopping every rank after this epoch (Ctrl-C again quits)\n";
   if (g_signal) _exit(128 + sig);
   g_signal = sig;
-  ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+  ssize_t w = g_ranks > 1 ? write(STDERR_FILENO, msg_ranks, sizeof msg_ranks - 1)
+                          : write(STDERR_FILENO, msg, sizeof msg - 1);
   (void)w;
 }
 
@@ -860,6 +864,7 @@ int ng_cmd_fit(int argc, char **argv) {
   /* under mpirun: rank 0 owns the run folder, the others read it (cli/mpi_run.h) */
   if ((rc = ng_mpi_run_start(CMD)) >= 0) return rc;
   f.lead = ng_mpi_run_rank() == 0;
+  g_ranks = ng_mpi_run_size();
   /* K-FAC's factors and inverses go through BLAS, whose rounding follows its thread count:
    * under mpirun one thread, so that every K gives the run of one process with
    * OPENBLAS_NUM_THREADS=1 (ranks share the cores anyway) */
