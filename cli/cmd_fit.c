@@ -27,6 +27,7 @@
 #include "natgrad/data.h"
 #include "natgrad/supervised.h"
 #include "natgrad/run.h"
+#include "mpi_run.h"
 #include "progress.h"
 #include "run_dir.h"
 
@@ -34,6 +35,7 @@
 #define MAX_SETTINGS 64
 #define MAX_LAYERS 16
 #define EVAL_BATCH 1000
+#define NG__FAILED 1000 /* a rank's stop vote for a failure: above any signal number */
 /* ---- the run description ---------------------------------------------------------------------- */
 
 typedef ng_fit_run_config_t run_t; /* natgrad/supervised.h: the run's keys */
@@ -54,13 +56,17 @@ typedef struct {
 } fit_opts_t;
 
 static volatile sig_atomic_t g_signal = 0;
+static volatile sig_atomic_t g_ranks = 1; /* over several, every rank stops after the epoch */
 
 static void on_signal(int sig) {
   static const char msg[] =
       "\nnatgrad fit: stopping after this batch to save a checkpoint (Ctrl-C again quits)\n";
+  static const char msg_ranks[] =
+      "\nnatgrad fit: stopping every rank after this epoch (Ctrl-C again quits)\n";
   if (g_signal) _exit(128 + sig);
   g_signal = sig;
-  ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+  ssize_t w = g_ranks > 1 ? write(STDERR_FILENO, msg_ranks, sizeof msg_ranks - 1)
+                          : write(STDERR_FILENO, msg, sizeof msg - 1);
   (void)w;
 }
 
@@ -115,9 +121,13 @@ static void help(FILE *out) {
           "  --quiet, -q           print only errors\n"
           "  --keys                list the optimiser settings and their defaults\n"
           "\n"
-          "Ctrl-C saves a checkpoint after the current batch; --resume continues from it bit for\n"
-          "bit. Exit status: 0 done, 1 failure (data, numerics, I/O), 2 usage error, 130/143\n"
-          "interrupted.\n",
+          "Under `mpirun -np K` (a build with MPI) with --set slices=S every rank reads the same\n"
+          "data and computes its block of the S slices of each minibatch's passes; the run is\n"
+          "the same for any K (docs/distributed.md); rank 0 alone writes the run folder.\n"
+          "\n"
+          "Ctrl-C saves a checkpoint after the current batch (over several ranks: after the\n"
+          "epoch); --resume continues from it bit for bit. Exit status: 0 done, 1 failure\n"
+          "(data, numerics, I/O), 2 usage error, 130/143 interrupted.\n",
           NG_FASHION_MNIST_DIR);
 }
 
@@ -393,7 +403,8 @@ static int on_batch(void *ctx, const ng_sup_step_info_t *info, const ng_fit_pos_
   const char *fields[3] = {epoch, batch, loss};
   long done = (long)(pos->epoch * p->n_train + pos->epoch_rows);
   ng_progress_show(&p->line, done, (long)pos->batch_index, 0, fields, 3);
-  return g_signal != 0;
+  /* over several ranks a signal stops every rank after the epoch (their vote) instead */
+  return g_signal != 0 && ng_mpi_run_size() == 1;
 }
 
 /* ---- the run folder ------------------------------------------------------------------------------------ */
@@ -458,7 +469,7 @@ static int old_layout(const char *dir, char *name, size_t size) {
 /* The run folder and description of a resumed run: its checkpoint (or the one before it)
  * and --epochs. -1 to go on, else the exit code. */
 static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_checkpoint_t *ck,
-                      long *epochs) {
+                      long *epochs, int lead) {
   if (o->out && strcmp(o->out, o->resume)) {
     ng_cli_error(CMD, "--resume continues in its own folder; drop --out");
     return NG_EXIT_USAGE;
@@ -472,7 +483,8 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
   }
   ng_error_t err;
   ng_error_clear(&err);
-  int rc = ng_cli_run_open(run, o->resume, NG_RUN_RESUME, 0, &err);
+  /* under mpirun rank 0 owns the folder; the other ranks read the same checkpoint */
+  int rc = ng_cli_run_open(run, o->resume, lead ? NG_RUN_RESUME : NG_RUN_READ, 0, &err);
   if (rc >= 0) {
     char name[64];
     if (rc == NG_EXIT_USAGE && err.status == NG_ENOTFOUND &&
@@ -512,8 +524,10 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
   return -1;
 }
 
-/* The run folder and description of a new run. -1 to go on, else the exit code. */
-static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epochs) {
+/* The run folder (rank 0's only: *run stays NULL on the others) and description of a new
+ * run; dir gets the folder's path. -1 to go on, else the exit code. */
+static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epochs, int lead,
+                      char *dir) {
   if (!apply_settings(o, r)) return NG_EXIT_USAGE;
   if (!r->data[0]) {
     ng_cli_error(CMD, "no data: pass --data fashion-mnist, an IDX folder or a CSV file "
@@ -543,13 +557,13 @@ static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epoch
       return NG_EXIT_USAGE;
     }
   }
-  char dir[NG_CLI_PATH];
-  int n = o->out ? snprintf(dir, sizeof dir, "%s", o->out)
-                 : snprintf(dir, sizeof dir, "runs/fit/%s", r->name);
-  if (n < 0 || (size_t)n >= sizeof dir) {
+  int n = o->out ? snprintf(dir, NG_CLI_PATH, "%s", o->out)
+                 : snprintf(dir, NG_CLI_PATH, "runs/fit/%s", r->name);
+  if (n < 0 || (size_t)n >= NG_CLI_PATH) {
     ng_cli_error(CMD, "--out: path too long");
     return NG_EXIT_USAGE;
   }
+  if (!lead) return -1;
   ng_error_t err;
   ng_error_clear(&err);
   int rc = ng_cli_run_open(run, dir, NG_RUN_CREATE, o->force, &err);
@@ -564,7 +578,7 @@ typedef struct {
   run_t *r;
   ng_run_t *run;
   const char *dir;
-  int resume, quiet;
+  int resume, quiet, lead; /* lead: rank 0 under mpirun (or one process), the only writer */
   ng_dataset_t train, test;
   double y_scale; /* regression targets back to the data's units */
   int classify;
@@ -644,18 +658,63 @@ static int build(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
     ng_cli_error(CMD, "run description too long");
     return NG_EXIT_FAILURE;
   }
-  /* config.ini, and the log: fresh, or cut back to the checkpoint's epoch */
-  if (ng_run_write_config(f->run, "natgrad fit: this run's settings (its checkpoint holds "
-                          "them too).", f->meta, &err) != NG_OK ||
-      ng_run_log_open(f->run, NG_FIT_LOG_HEADER, f->resume ? (long)ck->pos.epoch : -1, &err) !=
-          NG_OK) {
-    ng_cli_error(CMD, "%s", err.message);
+  return -1;
+}
+
+/* Every rank's check that all run the same binary, run description, data and position
+ * (ok: 0 where set-up failed), then the minibatch passes' split (config key slices). -1 to
+ * go on, else the exit code. */
+static int share(fit_run_t *f, int ok) {
+  const ng_fit_pos_t *pos = ok ? ng_fit_pos(f->fit) : NULL;
+  const ng_dataset_t *d[2] = {&f->train, &f->test};
+  const void *bytes[7] = {f->meta, pos, f->theta};
+  size_t lens[7] = {strlen(f->meta), pos ? sizeof *pos : 0, ok ? f->n * sizeof *f->theta : 0};
+  for (int i = 0; i < 2; i++) { /* the data as loaded: the same file is not enough */
+    bytes[3 + 2 * i] = d[i]->x;
+    lens[3 + 2 * i] = ok && d[i]->x ? d[i]->n * d[i]->n_features * sizeof *d[i]->x : 0;
+    bytes[4 + 2 * i] = d[i]->y;
+    lens[4 + 2 * i] = ok && d[i]->y ? d[i]->n * d[i]->n_targets * sizeof *d[i]->y : 0;
+  }
+  int rc = ng_mpi_run_agree(ok, bytes, lens, 7);
+  if (rc >= 0 || !ok) return rc >= 0 ? rc : NG_EXIT_FAILURE;
+  const int ranks = ng_mpi_run_size();
+  if (ranks > 1 && f->r->slices == 0) {
+    if (f->lead)
+      ng_cli_error(CMD, "%d ranks need the minibatch passes in slices: --set slices=S (S >= "
+                   "%d splits them over every rank; the run is then the same for any number "
+                   "of ranks)", ranks, ranks);
+    return NG_EXIT_USAGE;
+  }
+  if (f->r->slices == 0) return -1; /* one process, as before slices existed */
+  ng_split_t split;
+  int st = ng_mpi_run_split(&split, (size_t)f->r->slices);
+  if (st == NG_OK) st = ng_sup_opt_set_split(ng_fit_opt(f->fit), &split);
+  if (st != NG_OK) {
+    ng_cli_error(CMD, "rank %d: cannot split the minibatch passes: %s", ng_mpi_run_rank(),
+                 ng_strerror(st));
     return NG_EXIT_FAILURE;
   }
   return -1;
 }
 
+/* config.ini, and the log: fresh, or cut back to the checkpoint's epoch (rank 0). 1 to go
+ * on, 0 after an error message. */
+static int open_files(fit_run_t *f, const ng_fit_checkpoint_t *ck) {
+  ng_error_t err;
+  ng_error_clear(&err);
+  if (!f->lead) return 1;
+  if (ng_run_write_config(f->run, "natgrad fit: this run's settings (its checkpoint holds "
+                          "them too).", f->meta, &err) != NG_OK ||
+      ng_run_log_open(f->run, NG_FIT_LOG_HEADER, f->resume ? (long)ck->pos.epoch : -1, &err) !=
+          NG_OK) {
+    ng_cli_error(CMD, "%s", err.message);
+    return 0;
+  }
+  return 1;
+}
+
 static int save(fit_run_t *f) {
+  if (!f->lead) return 1;
   fit_saver_t saver = {f->fit, f->meta, f->theta};
   ng_error_t err;
   ng_error_clear(&err);
@@ -682,11 +741,13 @@ static int initial_epoch(fit_run_t *f) {
     return 0;
   }
   ng_run_log_t have;
+  memset(&have, 0, sizeof have);
   ng_error_t err;
   ng_error_clear(&err);
   char log_path[NG_CLI_PATH];
   ng_run_path(log_path, sizeof log_path, f->dir, NG_RUN_LOG, NULL); /* fits: the log is open */
-  int fresh = ng_run_log_read(log_path, NG_FIT_LOG_HEADER, &have, NULL) == NG_OK && !have.n_rows;
+  int fresh = f->lead && ng_run_log_read(log_path, NG_FIT_LOG_HEADER, &have, NULL) == NG_OK &&
+              !have.n_rows;
   ng_run_log_free(&have);
   if (fresh) { /* a resumed epoch-0 row was kept unless the run stopped before logging it */
     char row[512];
@@ -762,12 +823,13 @@ static int train_epochs(fit_run_t *f, long epochs) {
              theta_crc(f->n, f->theta));
     ng_error_t err;
     ng_error_clear(&err);
-    if (ng_run_log_append(f->run, row, &err) != NG_OK) {
-      ng_cli_error(CMD, "%s", err.message);
-      rc = NG_EXIT_FAILURE;
-      break;
-    }
-    if (!save(f)) {
+    int saved = !f->lead || ng_run_log_append(f->run, row, &err) == NG_OK;
+    if (!saved) ng_cli_error(CMD, "%s", err.message);
+    saved = saved && save(f);
+    /* every rank stops after the same epoch: rank 0's failed write or any rank's signal */
+    int stop = ng_mpi_run_size() > 1 ? ng_mpi_run_any(saved ? (int)g_signal : NG__FAILED)
+                                     : saved ? 0 : NG__FAILED;
+    if (stop == NG__FAILED) {
       rc = NG_EXIT_FAILURE;
       break;
     }
@@ -777,6 +839,13 @@ static int train_epochs(fit_run_t *f, long epochs) {
       metric_text(f, &mte, te, sizeof te);
       fprintf(stderr, "epoch %3llu  train loss %.4f%s  test loss %.4f%s  %.0f ex/s  %.1fs\n",
               (unsigned long long)pos->epoch, mtr.loss, tr, mte.loss, te, rate, pos->seconds);
+    }
+    if (stop) {
+      rc = 128 + stop;
+      if (!f->quiet)
+        fprintf(stderr, "natgrad fit: every rank stopped after epoch %llu; continue with: "
+                        "natgrad fit --resume %s\n", (unsigned long long)pos->epoch, f->dir);
+      break;
     }
   }
   signal(SIGINT, SIG_DFL);
@@ -792,15 +861,32 @@ int ng_cmd_fit(int argc, char **argv) {
   ng_fit_checkpoint_t ck;
   memset(&ck, 0, sizeof ck);
   fit_run_t f = {.r = &o.run, .resume = o.resume != NULL, .quiet = o.quiet};
-  rc = o.resume ? resume_run(&o, f.r, &f.run, &ck, &epochs)
-                : create_run(&o, f.r, &f.run, &epochs);
-  if (rc >= 0) goto done;
-  f.dir = ng_run_dir(f.run);
+  /* under mpirun: rank 0 owns the run folder, the others read it (cli/mpi_run.h) */
+  if ((rc = ng_mpi_run_start(CMD)) >= 0) return rc;
+  f.lead = ng_mpi_run_rank() == 0;
+  g_ranks = ng_mpi_run_size();
+  /* K-FAC's factors and inverses go through BLAS, whose rounding follows its thread count:
+   * under mpirun one thread, so that every K gives the run of one process with
+   * OPENBLAS_NUM_THREADS=1 (ranks share the cores anyway) */
+  if (ng_mpi_run_active()) openblas_set_num_threads(1);
+  if (!f.lead) f.quiet = o.quiet = 1;
+  char dir[NG_CLI_PATH] = "";
+  rc = o.resume ? resume_run(&o, f.r, &f.run, &ck, &epochs, f.lead)
+                : create_run(&o, f.r, &f.run, &epochs, f.lead, dir);
+  f.dir = f.run ? ng_run_dir(f.run) : dir;
   /* the name shown and plotted: the folder's */
   const char *slash = strrchr(f.dir, '/');
   if (!copy_str(f.r->name, sizeof f.r->name, slash && slash[1] ? slash + 1 : f.dir))
     copy_str(f.r->name, sizeof f.r->name, "run");
-  if ((rc = build(&f, &ck)) >= 0) goto done;
+  if (rc < 0) rc = build(&f, &ck);
+  /* every rank checks in, also one that failed: the others would wait for it */
+  int rc_share = share(&f, rc < 0);
+  if (rc < 0) rc = rc_share;
+  if (rc >= 0) goto done;
+  if (ng_mpi_run_any(!open_files(&f, &ck))) {
+    rc = NG_EXIT_FAILURE;
+    goto done;
+  }
   if (!o.quiet) {
     char widths[256];
     size_t len = 0;
@@ -813,11 +899,14 @@ int ng_cmd_fit(int argc, char **argv) {
             (unsigned long long)f.r->seed, f.dir, o.resume ? " (resumed)" : "");
   }
   rc = NG_EXIT_FAILURE;
-  if ((!o.resume || ck.pos.epoch == 0) && !initial_epoch(&f)) goto done;
+  if (ng_mpi_run_any((!o.resume || ck.pos.epoch == 0) && !initial_epoch(&f))) goto done;
+  const uint64_t steps_before = ng_fit_pos(f.fit)->steps;
+  ng_mpi_run_stats_reset();
   rc = train_epochs(&f, epochs);
+  if (!o.quiet) ng_mpi_run_report((long)(ng_fit_pos(f.fit)->steps - steps_before), "minibatch");
   ng_error_t perr;
   ng_error_clear(&perr);
-  if (ng_fit_draw_curves(f.dir, &perr) != NG_OK) {
+  if (f.lead && ng_fit_draw_curves(f.dir, &perr) != NG_OK) {
     ng_cli_error(CMD, "%s", perr.message);
     if (rc == NG_EXIT_OK) rc = NG_EXIT_FAILURE;
   } else if (!o.quiet && rc == NG_EXIT_OK) {
@@ -829,5 +918,6 @@ done:
   ng_fit_checkpoint_free(&ck);
   fit_run_free(&f);
   ng_run_close(f.run);
+  ng_mpi_run_end();
   return rc;
 }

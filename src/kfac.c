@@ -54,6 +54,12 @@ struct ng_kfac {
   double inv_damping; /* damping of the last successful invert */
   int inverted;
   double *slab;
+  /* with a split (ng_kfac_set_split): every slice's A and G partial sums, slice after
+   * slice, each every layer's A ((c+1)^2) then G (r^2) */
+  ng_split_t split;
+  int split_on;
+  double *part;
+  size_t part_slices, fac_total;
 };
 
 static size_t ng__a_dim(const ng_kfac_t *k, size_t l) { return k->c[l] + 1; }
@@ -185,6 +191,7 @@ void ng_kfac_destroy(ng_kfac_t *k) {
   ng_free(k->Ai);
   ng_free(k->Gi);
   ng_free(k->slab);
+  ng_free(k->part);
   ng_free(k);
 }
 
@@ -214,6 +221,47 @@ int ng_kfac_set_reducer(ng_kfac_t *k, const ng_reducer_t *r) {
   return NG_OK;
 }
 
+int ng_kfac_set_split(ng_kfac_t *k, const ng_split_t *sp) {
+  if (!k) return NG_EINVAL;
+  ng_split_t one = {0, 0, 1, NULL, NULL};
+  int st = ng_mlp_ws_set_split(k->ws, sp ? sp : &one);
+  if (st != NG_OK) return st;
+  k->split = sp ? *sp : one;
+  k->split_on = sp != NULL;
+  k->fac_total = 0;
+  for (size_t l = 0; l < k->L; l++)
+    k->fac_total += ng__a_dim(k, l) * ng__a_dim(k, l) + k->r[l] * k->r[l];
+  return NG_OK;
+}
+
+/* The slices this process sums statistics for: [*first, *first + *count) of the returned
+ * count (one whole-batch "slice" without a split). */
+static size_t ng__own_slices(const ng_kfac_t *k, size_t batch, size_t *first, size_t *count) {
+  *first = 0;
+  *count = 1;
+  if (!k->split_on) return 1;
+  size_t row0, rows, S = ng_mlp_slice_rows(&k->split, batch, 0, &row0, &rows);
+  ng_split_own(&k->split, S, first, count);
+  return S;
+}
+
+/* Slice s's rows (the whole batch without a split). */
+static void ng__slice_rows(const ng_kfac_t *k, size_t batch, size_t s, size_t *row0,
+                           size_t *rows) {
+  *row0 = 0;
+  *rows = batch;
+  if (k->split_on) ng_mlp_slice_rows(&k->split, batch, s, row0, rows);
+}
+
+/* Where slice s's layer-l factor goes: the batch factor itself without a split, else its
+ * partial sum. */
+static double *ng__fac(ng_kfac_t *k, size_t s, size_t l, int g) {
+  if (!k->split_on) return g ? k->Gb[l] : k->Ab[l];
+  double *p = k->part + s * k->fac_total;
+  for (size_t i = 0; i < l; i++) p += ng__a_dim(k, i) * ng__a_dim(k, i) + k->r[i] * k->r[i];
+  return g ? p + ng__a_dim(k, l) * ng__a_dim(k, l) : p;
+}
+
 void ng__kfac_set_batch(ng_kfac_t *k, size_t batch) { k->batch = batch; }
 const ng_model_t *ng__kfac_model(const ng_kfac_t *k) { return k->m; }
 
@@ -241,24 +289,51 @@ static int ng__g_accumulate(ng_kfac_t *k, const double *theta, size_t batch, dou
   int st = ng_mlp_deltas(k->mlp, theta, k->ws, batch, 1, k->dy, k->deltas);
   if (st != NG_OK) return st;
   const size_t L = k->L;
-  for (size_t l = 0; l < L; l++) {
-    const size_t r = k->r[l];
-    const double *d;
-    if (k->dcol[l] != NG__UNSTORED) {
-      d = k->deltas + batch * k->dcol[l];
-    } else {
-      /* dhid (B x r) = D_{L-1} (B x n_out) W_{L-1} (n_out x r), then .* act' */
-      const double *w_out = theta + ng_mlp_layer_offset(k->mlp, L - 1);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)r, (int)k->n_out,
-                  1.0, k->deltas + batch * k->dcol[L - 1], (int)k->n_out, w_out, (int)r, 0.0,
-                  k->dhid, (int)r);
-      st = ng_act_mul_deriv(ng_mlp_act(k->mlp, l), batch * r,
-                            ng_mlp_ws_activation(k->ws, l + 1), k->dhid);
-      if (st != NG_OK) return st;
-      d = k->dhid;
+  size_t first, count;
+  ng__own_slices(k, batch, &first, &count);
+  for (size_t s = first; s < first + count; s++) {
+    size_t b0, nb; /* the slice's rows: a split ws holds only this process's */
+    ng__slice_rows(k, batch, s, &b0, &nb);
+    for (size_t l = 0; l < L; l++) {
+      const size_t r = k->r[l];
+      const double *d;
+      if (k->dcol[l] != NG__UNSTORED) {
+        d = k->deltas + batch * k->dcol[l] + b0 * r;
+      } else {
+        /* dhid (B x r) = D_{L-1} (B x n_out) W_{L-1} (n_out x r), then .* act' */
+        const double *w_out = theta + ng_mlp_layer_offset(k->mlp, L - 1);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)r, (int)k->n_out,
+                    1.0, k->deltas + batch * k->dcol[L - 1] + b0 * k->n_out, (int)k->n_out,
+                    w_out, (int)r, 0.0, k->dhid, (int)r);
+        st = ng_act_mul_deriv(ng_mlp_act(k->mlp, l), nb * r,
+                              ng_mlp_ws_activation(k->ws, l + 1) + b0 * r, k->dhid);
+        if (st != NG_OK) return st;
+        d = k->dhid;
+      }
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)r, (int)nb, scale, d, (int)r,
+                  1.0, ng__fac(k, s, l, 1), (int)r);
     }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)r, (int)batch, scale, d, (int)r, 1.0,
-                k->Gb[l], (int)r);
+  }
+  return NG_OK;
+}
+
+/* With a split: every slice's partial factors to every process, added in slice order into
+ * Ab and Gb (upper triangles; A's corner 1 set here, as the whole batch's). */
+static int ng__gather_factors(ng_kfac_t *k, size_t n_slices) {
+  double *parts[NG_SLICES_MAX];
+  for (size_t s = 0; s < n_slices; s++) parts[s] = k->part + s * k->fac_total;
+  int st = ng_split_gather_sums(&k->split, parts, k->fac_total, n_slices);
+  if (st != NG_OK) return st;
+  for (size_t l = 0; l < k->L; l++) {
+    const size_t ad = ng__a_dim(k, l), na = ad * ad, ng = k->r[l] * k->r[l];
+    memcpy(k->Ab[l], ng__fac(k, 0, l, 0), na * sizeof(double));
+    memcpy(k->Gb[l], ng__fac(k, 0, l, 1), ng * sizeof(double));
+    for (size_t s = 1; s < n_slices; s++) {
+      ng_vec_axpy(na, 1.0, ng__fac(k, s, l, 0), k->Ab[l]);
+      ng_vec_axpy(ng, 1.0, ng__fac(k, s, l, 1), k->Gb[l]);
+    }
+    k->Ab[l][na - 1] = 1.0;
+    ng__mirror_upper(ad, k->Ab[l]);
   }
   return NG_OK;
 }
@@ -273,20 +348,35 @@ int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind
   const size_t batch = k->batch, np = k->np;
   const double inv_b = 1.0 / (double)batch;
   const double *p = k->mws ? ng_model_ws_params(k->mws) : NULL;
+  /* split: this process's slices' partial sums, gathered and added below */
+  size_t first, count, n_slices = ng__own_slices(k, batch, &first, &count);
+  if (k->split_on && k->part_slices < n_slices) {
+    ng_free(k->part);
+    k->part = ng_calloc(n_slices * k->fac_total, sizeof(double));
+    k->part_slices = k->part ? n_slices : 0;
+    if (!k->part) return NG_ENOMEM;
+  }
+  if (k->split_on) memset(k->part, 0, n_slices * k->fac_total * sizeof(double));
   /* A = (1/B) [a 1]^T [a 1] = (1/B) [[a^T a, a^T 1], [1^T a, B]], a = layer l's input */
-  for (size_t l = 0; l < k->L; l++) {
-    size_t c = k->c[l], ad = c + 1;
-    const double *in = ng_mlp_ws_activation(k->ws, l);
-    if (!in) return NG_EINVAL;
-    double *A = k->Ab[l];
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)c, (int)batch, inv_b, in, (int)c,
-                0.0, A, (int)ad);
-    cblas_dgemv(CblasRowMajor, CblasTrans, (int)batch, (int)c, inv_b, in, (int)c, k->ones, 1,
-                0.0, k->colsum, 1);
-    for (size_t j = 0; j < c; j++) A[j * ad + c] = k->colsum[j];
-    A[c * ad + c] = 1.0;
-    ng__mirror_upper(ad, A);
-    memset(k->Gb[l], 0, k->r[l] * k->r[l] * sizeof(double));
+  for (size_t s = first; s < first + count; s++) {
+    size_t b0, nb;
+    ng__slice_rows(k, batch, s, &b0, &nb);
+    for (size_t l = 0; l < k->L; l++) {
+      size_t c = k->c[l], ad = c + 1;
+      const double *in = ng_mlp_ws_activation(k->ws, l);
+      if (!in) return NG_EINVAL;
+      in += b0 * c;
+      double *A = ng__fac(k, s, l, 0);
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)c, (int)nb, inv_b, in, (int)c,
+                  0.0, A, (int)ad);
+      cblas_dgemv(CblasRowMajor, CblasTrans, (int)nb, (int)c, inv_b, in, (int)c, k->ones, 1,
+                  0.0, k->colsum, 1);
+      for (size_t j = 0; j < c; j++) A[j * ad + c] = k->colsum[j];
+      if (k->split_on) continue; /* the corner and the mirror after the gather */
+      A[c * ad + c] = 1.0;
+      ng__mirror_upper(ad, A);
+      memset(k->Gb[l], 0, k->r[l] * k->r[l] * sizeof(double));
+    }
   }
   int st = NG_OK;
   if (kind == NG_FISHER_EMPIRICAL) {
@@ -325,6 +415,7 @@ int ng_kfac_batch_stats(ng_kfac_t *k, const double *theta, ng_fisher_kind_t kind
       if (st == NG_OK) st = ng__g_accumulate(k, theta, batch, scale);
     }
   }
+  if (st == NG_OK && k->split_on) st = ng__gather_factors(k, n_slices);
   if (st != NG_OK) return st;
   for (size_t l = 0; l < k->L; l++) ng__mirror_upper(k->r[l], k->Gb[l]);
   if (k->red.sum) {

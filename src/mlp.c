@@ -460,6 +460,15 @@ static void ng__own_chunks(const ng_mlp_ws_t *ws, size_t batch, size_t *c0, size
   *c1 = (first + count) * C / S;
 }
 
+size_t ng_mlp_slice_rows(const ng_split_t *sp, size_t batch, size_t s, size_t *row0,
+                         size_t *rows) {
+  const size_t C = ng__n_chunks(batch), S = ng__n_slices(sp, batch), cs = ng__chunk(batch);
+  size_t r1 = (s + 1) * C / S * cs;
+  *row0 = s * C / S * cs;
+  *rows = (r1 < batch ? r1 : batch) - *row0;
+  return S;
+}
+
 /* Every process's output rows to every process after a split forward: slice s's rows
  * (chunks [s C / S, (s+1) C / S)) are one part of the gather. */
 static int ng__gather_rows(ng_mlp_ws_t *ws, size_t batch, double *y, size_t width) {

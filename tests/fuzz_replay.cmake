@@ -12,7 +12,8 @@ if(TARGET natgrad_cli)
   # the targets that need CLI sources besides the library (the others need none)
   set(NG_FUZZ_EXTRA_cli ${CMAKE_SOURCE_DIR}/cli/cmd_train.c ${CMAKE_SOURCE_DIR}/cli/cmd_eval.c
       ${CMAKE_SOURCE_DIR}/cli/run_dir.c ${CMAKE_SOURCE_DIR}/cli/progress.c
-      ${CMAKE_SOURCE_DIR}/cli/args.c ${CMAKE_SOURCE_DIR}/cli/train_mpi.c)
+      ${CMAKE_SOURCE_DIR}/cli/args.c ${CMAKE_SOURCE_DIR}/cli/train_mpi.c
+      ${CMAKE_SOURCE_DIR}/cli/mpi_run.c)
   if(NG_FUZZ)
     target_compile_options(natgrad PRIVATE -fsanitize=fuzzer-no-link)
   endif()

@@ -10,6 +10,10 @@
 #           last checkpoint loads, and --resume finishes the run
 #   mismatch ranks with different configs, binaries or plugins are refused at start, naming
 #           the rank and what differs
+#   fit     `natgrad fit` (kfac, cg-ng) with slices = 3 on a generated table: K = 1, 2, 3 log
+#           the same epochs (parameters' CRC included) as one process, resumed at another K
+#           too; without slices K = 1 is the default run and K = 2 is refused; a rank with
+#           another config is refused
 # Usage: tests/mpi.sh CASE NATGRAD MPIEXEC WORKDIR [PLUGIN]
 set -u
 case_=$1 ng=$2 mpiexec=$3 work=$4 plugin=${5:-}
@@ -27,6 +31,14 @@ strip_times() { # progress.csv without its wall-clock columns
 same_run() { # DIR_A DIR_B: config, checkpoint and log identical
   cmp "$1/config.ini" "$2/config.ini" || fail "$2/config.ini differs from $1's"
   cmp "$1/checkpoint.ngc" "$2/checkpoint.ngc" || fail "$2/checkpoint.ngc differs from $1's"
+  cmp <(strip_times "$1/progress.csv") <(strip_times "$2/progress.csv") ||
+    fail "$2/progress.csv differs from $1's"
+  echo "same: $1 $2"
+}
+
+same_fit() { # DIR_A DIR_B: fit's config and log identical (its checkpoint holds wall seconds;
+  # the log's theta_crc32 covers the parameters, and a resumed run the optimiser's state)
+  cmp "$1/config.ini" "$2/config.ini" || fail "$2/config.ini differs from $1's"
   cmp <(strip_times "$1/progress.csv") <(strip_times "$2/progress.csv") ||
     fail "$2/progress.csv differs from $1's"
   echo "same: $1 $2"
@@ -130,6 +142,43 @@ mismatch)
     [ $rc -ne 0 ] && echo "$out" | grep -q "rank 1 of 2 has different environments or plugins" ||
       fail "a plugin on one rank not refused by name"
   fi
+  ;;
+fit)
+  # 2000 rows of 8 features, 3 classes: 1600 train rows in minibatches of 800 (4 chunks of
+  # up to 256 rows: 3 slices, one a rank at K = 3; the Fisher's point, over 256 rows, too)
+  awk 'BEGIN { srand(7); for (i = 0; i < 2000; i++) { s = 0; l = "";
+         for (j = 0; j < 8; j++) {
+           x = 2 * rand() - 1; s += x * (j % 3 - 1); l = l sprintf("%.6f,", x) }
+         print l (s > 0.3 ? 2 : s < -0.3 ? 0 : 1) } }' > t.csv
+  fa="--data t.csv --model auto-32-auto --batch 800 --seed 1 -q"
+  for opt in kfac cg-ng; do # the folder's name is the run's: the same in every k*/
+    "$ng" fit $fa --opt $opt --epochs 3 --set slices=3 --out k0/$opt || fail "fit $opt"
+    for k in 1 2 3; do
+      mpirun -np $k "$ng" fit $fa --opt $opt --epochs 3 --set slices=3 --out k$k/$opt ||
+        fail "fit $opt, K = $k"
+      same_fit k0/$opt k$k/$opt
+    done
+  done
+  grep -q '^slices = 3$' k0/kfac/config.ini || fail "slices = 3 not in config.ini"
+  # two epochs at K = 2, resumed to four at K = 3
+  "$ng" fit $fa --opt cg-ng --epochs 2 --set slices=3 --out r0/x &&
+    "$ng" fit --resume r0/x --epochs 4 -q || fail "fit resumed"
+  mpirun -np 2 "$ng" fit $fa --opt cg-ng --epochs 2 --set slices=3 --out r23/x &&
+    mpirun -np 3 "$ng" fit --resume r23/x --epochs 4 -q || fail "fit K = 2 resumed at K = 3"
+  same_fit r0/x r23/x
+  # no slices: one process's run (config.ini without the key); more ranks are refused
+  "$ng" fit $fa --opt kfac --epochs 2 --out d0/x && mpirun -np 1 "$ng" fit $fa --opt kfac \
+    --epochs 2 --out d1/x || fail "fit without slices"
+  same_fit d0/x d1/x
+  ! grep -q slices d0/x/config.ini || fail "slices = 0 written to config.ini"
+  out=$(mpirun -np 2 "$ng" fit $fa --opt kfac --epochs 2 --out d2/x 2>&1); rc=$?; echo "$out"
+  [ $rc -eq 2 ] && echo "$out" | grep -q "2 ranks need the minibatch passes in slices" ||
+    fail "K = 2 without slices not refused"
+  out=$("$mpiexec" --oversubscribe -np 1 "$ng" fit $fa --set slices=2 --out m/x : -np 1 "$ng" \
+        fit $fa --set slices=2 --lr 0.5 --out m/x 2>&1); rc=$?; echo "$out"
+  [ $rc -ne 0 ] && echo "$out" | grep -q "rank 1 of 2 has a different config or checkpoint" ||
+    fail "fit: another config on rank 1 not refused by name"
+  [ ! -e m/x/checkpoint.ngc ] || fail "a refused fit wrote a checkpoint"
   ;;
 *) fail "unknown case $case_" ;;
 esac

@@ -4,11 +4,15 @@
  * processes than slices included). Processes are simulated in turn: a first round runs each
  * one with a gather that records its own slices, a second runs each again with a gather
  * that fills the others' slices from that record. Covers the gradient (ng_mlp_vjp, _sq)
- * and the factored Fisher product, and the blocks ng_split_own hands out. */
+ * and the factored Fisher product, K-FAC's batch factors, and the blocks ng_split_own hands
+ * out. */
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "natgrad/fisher.h"
+#include "natgrad/kfac.h"
 #include "natgrad/mlp.h"
 #include "natgrad/model.h"
 #include "ng_test.h"
@@ -239,9 +243,83 @@ static void test_fisher(void) {
   free(theta), free(x), free(v), free(ref), free(got);
 }
 
+/* K-FAC's batch factors (every layer's A then G, into out) after a forward, under a split of
+ * S slices (0: none). */
+static int run_kfac(const ng_model_t *m, const double *theta, const double *x, size_t S,
+                    sim_t *sim, double *out) {
+  ng_kfac_t *k = NULL;
+  int st = ng_kfac_create(&k, m, BATCH);
+  if (st) return st;
+  ng_split_t sp = {S, sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL, sim};
+  if (sim) {
+    sim->before = NULL;
+    sim->call = 0;
+  }
+  if (!(st = ng_kfac_set_split(k, S ? &sp : NULL)) &&
+      !(st = ng_kfac_forward(k, theta, BATCH, x)))
+    st = ng_kfac_batch_stats(k, theta, NG_FISHER_TRUE, 0, NULL, NULL);
+  static const size_t a_dim[3] = {6, 17, 17}, g_dim[3] = {16, 16, 4}; /* 5-16-16-4 */
+  if (st == NG_OK && ng_kfac_n_layers(k) != 3) st = NG_EINVAL;
+  for (size_t l = 0; st == NG_OK && l < 3; l++) {
+    size_t a = a_dim[l], g = g_dim[l];
+    memcpy(out, ng_kfac_batch_A(k, l), a * a * sizeof *out);
+    memcpy(out + a * a, ng_kfac_batch_G(k, l), g * g * sizeof *out);
+    out += a * a + g * g;
+  }
+  ng_kfac_destroy(k);
+  return st;
+}
+
+/* Split factors: one process's bits with the same slices for any K, and within rounding
+ * of the unsplit factors (the same sums in another order). */
+static void test_kfac(void) {
+  const size_t hidden[] = {16, 16};
+  ng_dist_t dist = {.kind = NG_DIST_CATEGORICAL, .dim = 4};
+  ng_model_t *m = NULL;
+  NG_CHECK_OK(ng_model_create(&m, 5, 2, hidden, NG_ACT_TANH, dist, NG_LOGSTD_STATE_INDEPENDENT));
+  if (!m) return;
+  size_t n = ng_model_n_params(m), nf = 6 * 6 + 16 * 16 + 17 * 17 + 16 * 16 + 17 * 17 + 4 * 4;
+  ng_rng_t rng;
+  ng_rng_seed(&rng, 16, 0);
+  double *theta = malloc(n * sizeof *theta), *x = malloc(BATCH * 5 * sizeof *x);
+  double *whole = malloc(nf * sizeof *whole), *ref = malloc(nf * sizeof *ref);
+  double *got = malloc(nf * sizeof *got);
+  NG_CHECK_OK(ng_model_init(m, theta, 1.0, 0.01, -0.5, &rng));
+  fill(BATCH * 5, x, &rng);
+  NG_CHECK_OK(run_kfac(m, theta, x, 0, NULL, whole));
+  for (size_t S = 2; S <= 5; S++) {
+    NG_CHECK_OK(run_kfac(m, theta, x, S, NULL, ref));
+    double worst = 0;
+    for (size_t i = 0; i < nf; i++) {
+      double e = fabs(ref[i] - whole[i]) / (1e-3 + fabs(whole[i]));
+      if (e > worst) worst = e;
+    }
+    NG_CHECK(worst < 1e-12);
+    for (int K = 2; K <= MAX_PROCS; K++) {
+      sim_t sim;
+      memset(&sim, 0, sizeof sim);
+      sim.size = K;
+      for (int r = 0; r < K; r++) {
+        sim.rank = r;
+        NG_CHECK_OK(run_kfac(m, theta, x, S, &sim, got));
+      }
+      sim.replay = 1;
+      for (int r = 0; r < K; r++) {
+        sim.rank = r;
+        NG_CHECK_OK(run_kfac(m, theta, x, S, &sim, got));
+        NG_CHECK(memcmp(got, ref, nf * sizeof *got) == 0);
+      }
+      sim_free(&sim);
+    }
+  }
+  ng_model_destroy(m);
+  free(theta), free(x), free(whole), free(ref), free(got);
+}
+
 int main(void) {
   NG_TEST_RUN(test_own_blocks);
   NG_TEST_RUN(test_vjp);
   NG_TEST_RUN(test_fisher);
+  NG_TEST_RUN(test_kfac);
   NG_TEST_END();
 }

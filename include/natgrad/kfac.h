@@ -66,6 +66,12 @@ void ng_kfac_destroy(ng_kfac_t *k);
 int ng_kfac_set_pool(ng_kfac_t *k, ng_pool_t *pool);
 /* The reducer for the batch factors (copied; NULL: the identity). */
 int ng_kfac_set_reducer(ng_kfac_t *k, const ng_reducer_t *r);
+/* The batch passes' slices and their split over processes that all hold the batch (core.h's
+ * ng_split_t; copied; NULL: none, as before). With one the forward runs split (mlp.h) and
+ * ng_kfac_batch_stats sums A and G per slice of rows, this process's slices only, gathers
+ * the slices' partial factors and adds them in slice order: the same bits for any number of
+ * processes (not those of no split). NG_EINVAL for a NULL k; NG_ENOMEM. */
+int ng_kfac_set_split(ng_kfac_t *k, const ng_split_t *sp);
 
 /* One forward of the batch x (batch x n_in) at theta on the K-FAC's own workspace, kept for
  * ng_kfac_batch_stats. The outputs (the model's distribution parameters, or the MLP's

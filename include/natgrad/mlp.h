@@ -101,6 +101,11 @@ int ng_mlp_ws_set_pool(ng_mlp_ws_t *ws, ng_pool_t *pool);
  * their workspace a split. Set-up time: may allocate (NG_ENOMEM); NG_EINVAL for a NULL ws
  * or more than NG_SLICES_MAX slices. NULL: one process, NG_SLICES_DEFAULT slices. */
 int ng_mlp_ws_set_split(ng_mlp_ws_t *ws, const ng_split_t *sp);
+/* The rows [*row0, *row0 + *rows) of slice s of a batch under split sp (NULL: the default
+ * slices), as the passes cut it; returns the batch's slice count (s must be below it). For
+ * callers that sum their own per-row statistics by slices (K-FAC's factors). */
+size_t ng_mlp_slice_rows(const ng_split_t *sp, size_t batch, size_t s, size_t *row0,
+                         size_t *rows);
 
 /* ---- passes ------------------------------------------------------------------------------- */
 

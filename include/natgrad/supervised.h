@@ -149,6 +149,15 @@ const ng_sup_opt_config_t *ng_sup_opt_config(const ng_sup_opt_t *o);
  * such as the Gaussian head are frozen). */
 int ng_sup_opt_set_trainable(ng_sup_opt_t *o, const unsigned char *trainable);
 
+/* The minibatch passes' slices and their split over processes that all hold the same data
+ * (core.h's ng_split_t; copied; NULL: back to one process and the default slices): the
+ * loss's forward and gradient and the Fisher's point and products (sgd, adam, cg-ng, the
+ * sampled or empirical diag-ng) split by slices; K-FAC's factors read every row and run
+ * whole. With a split set, damping adaptation's d^T F d is d . (F d), a split product,
+ * instead of the per-row sum (other rounding, the same for any process count).
+ * NG_EUNSUPPORTED for diag-ng's exact diagonal (it reads every row). */
+int ng_sup_opt_set_split(ng_sup_opt_t *o, const ng_split_t *sp);
+
 typedef struct {
   double loss;       /* batch loss at theta before the step (with weight decay) */
   double grad_norm;  /* ||g|| (trainable part) */
@@ -275,6 +284,8 @@ typedef struct {
   double test_fraction;
   int standardize;
   long epochs;           /* the run's total */
+  int slices;            /* 0: one process as before; S: the passes' slices (ng_split_t),
+                            the same run for any number of MPI ranks */
   ng_sup_opt_config_t opt;
 } ng_fit_run_config_t;
 

@@ -29,6 +29,7 @@ struct ng_sup_opt {
   uint64_t point_step;      /* steps + 1 while the Fisher is at this step's batch */
   uint64_t diag_updates;
   double lambda;
+  int split;                /* a split is set: d^T F d as a split product */
 };
 
 static int ng__is_ng(ng_opt_kind_t k) {
@@ -123,6 +124,19 @@ int ng_sup_opt_set_trainable(ng_sup_opt_t *o, const unsigned char *trainable) {
   }
   for (size_t i = 0; i < o->n; i++) o->trainable[i] = trainable[i] != 0;
   return NG_OK;
+}
+
+int ng_sup_opt_set_split(ng_sup_opt_t *o, const ng_split_t *sp) {
+  if (!o) return NG_EINVAL;
+  const ng_sup_opt_config_t *c = &o->cfg;
+  if (sp && c->kind == NG_OPT_DIAG_NG && c->fisher == NG_FISHER_TRUE && c->fisher_samples == 0)
+    return NG_EUNSUPPORTED;
+  ng_split_t one = {0, 0, 1, NULL, NULL};
+  int st = ng_mlp_ws_set_split(ng_model_ws_mlp(o->ws), sp ? sp : &one);
+  if (st == NG_OK && o->fisher) st = ng_fisher_set_split(o->fisher, sp ? sp : &one);
+  if (st == NG_OK && o->kfac) st = ng_kfac_set_split(o->kfac, sp);
+  if (st == NG_OK) o->split = sp != NULL;
+  return st;
 }
 
 static void ng__mask(const ng_sup_opt_t *o, double *x) {
@@ -302,7 +316,12 @@ static int ng__adapt_damping(ng_sup_opt_t *o, const double *theta, size_t batch,
   int st = cg_st;
   if (o->point_step != o->steps + 1) st = ng_fisher_set_point(o->fisher, theta, batch, x);
   double dfd = NAN, loss_new = NAN;
-  if (st == NG_OK) st = ng_fisher_distance(o->fisher, d, &dfd);
+  if (st == NG_OK && o->split) { /* the per-row sum would need every row's forward */
+    st = ng_fisher_apply(o->fisher, d, 0.0, o->trial);
+    if (st == NG_OK) dfd = ng_vec_dot(n, d, o->trial);
+  } else if (st == NG_OK) {
+    st = ng_fisher_distance(o->fisher, d, &dfd);
+  }
   for (size_t i = 0; i < n; i++) o->trial[i] = theta[i] + d[i];
   if (st == NG_OK) st = ng_sup_loss_grad(o->m, o->ws, o->trial, batch, x, y, &loss_new, NULL);
   if (st != NG_OK && st != NG_ENONFINITE) return st;

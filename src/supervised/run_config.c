@@ -38,6 +38,9 @@ static const ng_key_t ng__keys[] = {
     NUM(standardize, NG_KEY_FLAG, 0, 1, 0, 0, "1",
         "CSV: features (and regression targets) to zero mean, unit std"),
     NUM(epochs, NG_KEY_LONG, 0, 1e6, 0, 0, "10", "epochs in all"),
+    /* last: written only when set, so runs from before it keep their text */
+    NUM(slices, NG_KEY_INT, 0, NG_SLICES_MAX, 0, 0, "0",
+        "minibatch passes in S slices, split over MPI ranks (0: one process only)"),
 };
 #undef OFF
 #undef STR
@@ -68,7 +71,9 @@ int ng_fit_run_config_set(ng_fit_run_config_t *c, const char *key, const char *v
 /* The optimiser's seed is the run's (both tables call it `seed`): written once, as the run's. */
 size_t ng_fit_run_config_format(const ng_fit_run_config_t *c, char *buf, size_t size) {
   if (!c) return 0;
-  size_t n = ng_keys_format(&ng__table, c, buf, size);
+  ng_key_table_t run = ng__table;
+  if (!c->slices) run.n--;
+  size_t n = ng_keys_format(&run, c, buf, size);
   ng_key_table_t opt = *ng_sup_opt_config_keys();
   opt.n--; /* its last key is seed */
   return n + ng_keys_format(&opt, &c->opt, n < size ? buf + n : NULL, n < size ? size - n : 0);
@@ -125,5 +130,9 @@ int ng_fit_run_config_check(const ng_fit_run_config_t *c, ng_error_t *err) {
                         "file");
   if (!c->name[0] || strchr(c->name, '/') || c->name[0] == '.')
     return ng_error_set(err, NG_EINVAL, "--name: '%s' is not a plain file name", c->name);
+  if (c->slices && c->opt.kind == NG_OPT_DIAG_NG && c->opt.fisher == NG_FISHER_TRUE &&
+      c->opt.fisher_samples == 0)
+    return ng_error_set(err, NG_EINVAL, "slices: diag-ng's exact diagonal reads every row and "
+                        "cannot be split; set fisher_samples > 0, or slices = 0");
   return ng_sup_opt_config_check(&c->opt, err);
 }
