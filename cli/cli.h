@@ -4,6 +4,8 @@
 #ifndef NG_CLI_H
 #define NG_CLI_H
 
+#include <stddef.h>
+
 /* Exit codes shared by every command. */
 enum {
   NG_EXIT_OK = 0,
@@ -20,6 +22,11 @@ void ng_cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* The 0.975 quantile of Student's t with df >= 1 degrees of freedom (a 95 % interval of a
+ * mean over df + 1 values): exact to 30, then the Cornish-Fisher expansion in 1/df (within
+ * 1e-4). In cmd_plot.c. */
+double ng_cli_t975(size_t df);
 
 /* OpenBLAS's own controls (also in its cblas.h; declared here for other CBLAS headers). */
 char *openblas_get_config(void);

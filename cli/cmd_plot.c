@@ -63,9 +63,7 @@ static void ng__plot_usage(FILE *out) {
           NG_RL_CURVE_SMOOTH);
 }
 
-/* The 0.975 quantile of Student's t with df degrees of freedom: exact values to 30, then
- * the Cornish-Fisher expansion in 1/df (within 1e-4 from 30 on). */
-static double ng__t975(size_t df) {
+double ng_cli_t975(size_t df) {
   static const double t[31] = {NAN,   12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365,
                                2.306, 2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
                                2.120, 2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
@@ -75,20 +73,10 @@ static double ng__t975(size_t df) {
   return z + (z3 + z) / (4 * v) + (5 * z5 + 16 * z3 + 3 * z) / (96 * v * v);
 }
 
-/* The whole of a (small) text file into *text; NULL with a message when it cannot be read. */
-static char *ng__plot_read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *text = malloc(NG_KV_MAX_TEXT + 1);
-  size_t len = text ? fread(text, 1, NG_KV_MAX_TEXT + 1, f) : 0;
-  int bad = !text || ferror(f) || len > NG_KV_MAX_TEXT;
-  fclose(f);
-  if (bad) {
-    free(text);
-    return NULL;
-  }
-  text[len] = '\0';
-  return text;
+static int ng__plot_ignored_key(const char *key) {
+  for (const char *const *ig = ng__plot_ignored; *ig; ig++)
+    if (!strcmp(*ig, key)) return 1;
+  return 0;
 }
 
 /* 1 if the two configs agree on every key but the ignored ones. */
@@ -98,9 +86,7 @@ static int ng__plot_same_config(const ng_kv_list_t *a, const ng_kv_list_t *b) {
     const ng_kv_list_t *p = pair[k][0], *q = pair[k][1];
     for (size_t i = 0; i < p->n; i++) {
       const ng_kv_t *e = &p->items[i];
-      int ignored = 0;
-      for (const char *const *ig = ng__plot_ignored; *ig; ig++) ignored |= !strcmp(*ig, e->key);
-      if (ignored) continue;
+      if (ng__plot_ignored_key(e->key)) continue;
       const char *v = ng_kv_get(q, e->key, e->section[0] ? e->section : NULL);
       if (!v || strcmp(v, e->value)) return 0;
     }
@@ -112,10 +98,8 @@ static int ng__plot_same_config(const ng_kv_list_t *a, const ng_kv_list_t *b) {
 static const ng_kv_t *ng__plot_first_difference(const ng_kv_list_t *a, const ng_kv_list_t *b) {
   for (size_t i = 0; i < a->n; i++) {
     const ng_kv_t *e = &a->items[i];
-    int ignored = 0;
-    for (const char *const *ig = ng__plot_ignored; *ig; ig++) ignored |= !strcmp(*ig, e->key);
     const char *v = ng_kv_get(b, e->key, e->section[0] ? e->section : NULL);
-    if (!ignored && (!v || strcmp(v, e->value))) return e;
+    if (!ng__plot_ignored_key(e->key) && (!v || strcmp(v, e->value))) return e;
   }
   return NULL;
 }
@@ -128,14 +112,12 @@ static int ng__plot_load(ng__plot_run_t *run, const char *column, long smooth) {
     ng_cli_error("plot", "%s", err.message);
     return NG_EXIT_USAGE;
   }
-  char *text = ng__plot_read_text(path);
-  if (!text) {
+  int st = ng_kv_read_file(&run->config, path, NULL, &err);
+  if (st == NG_ENOTFOUND) {
     ng_cli_error("plot", "cannot read '%s': is '%s' a run folder of `natgrad train`?", path,
                  run->dir);
     return NG_EXIT_USAGE;
   }
-  int st = ng_kv_parse(&run->config, text, strlen(text), path, NULL, &err);
-  free(text);
   if (st) {
     ng_cli_error("plot", "%s", err.message);
     return NG_EXIT_FAILURE;
@@ -211,7 +193,7 @@ static int ng__plot_aggregate(ng__plot_curve_t *c, ng__plot_run_t *runs) {
     for (size_t k = 0; k < c->n_runs; k++)
       if (i < r[k].n && isfinite(r[k].value[i]))
         sq += (r[k].value[i] - mean) * (r[k].value[i] - mean);
-    double half = n >= 2 ? ng__t975(n - 1) * sqrt(sq / (double)(n - 1) / (double)n) : NAN;
+    double half = n >= 2 ? ng_cli_t975(n - 1) * sqrt(sq / (double)(n - 1) / (double)n) : NAN;
     c->x[i] = x;
     c->count[i] = n;
     c->mean[i] = mean;

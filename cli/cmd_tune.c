@@ -45,8 +45,6 @@
 #define SET_VALUE 1024 /* as ng_kv_t's value */
 #define TUNE_REPORT "report.csv"
 #define REPORT_SEEDS 10  /* --report-seeds: seeds 0 .. REPORT_SEEDS - 1 */
-#define T975_9DOF 2.262  /* Student's t, 0.975 quantile, 9 degrees of freedom: the 95 %
-                            interval of a mean over REPORT_SEEDS seeds */
 
 static volatile sig_atomic_t g_signal = 0;
 static void on_signal(int sig) { g_signal = sig; }
@@ -952,7 +950,8 @@ static int report(tune_t *T, int best) {
   printf("report: %.2f ± %.2f (mean ± standard error over seeds 0-%d", mean, se,
          REPORT_SEEDS - 1);
   if (n == REPORT_SEEDS)
-    printf("; 95%% interval [%.2f, %.2f]", mean - T975_9DOF * se, mean + T975_9DOF * se);
+    printf("; 95%% interval [%.2f, %.2f]", mean - ng_cli_t975(REPORT_SEEDS - 1) * se,
+           mean + ng_cli_t975(REPORT_SEEDS - 1) * se);
   else
     printf("; %d of %d failed and are left out", REPORT_SEEDS - n, REPORT_SEEDS);
   printf(")\nscores:  %s\n", path);
