@@ -100,6 +100,8 @@ static void help(FILE *out) {
           "\n"
           "Under `mpirun -np K` (a build with MPI) the environments are split over the K ranks\n"
           "(K <= n_envs) and rank 0 writes the run folder; the run is the same for every K.\n"
+          "With --set blocks=B (dividing n_envs) each rank keeps only its blocks' rows, which is\n"
+          "what scales past a few ranks (K <= B; a run of its own, the same for every K).\n"
           "--threads is per rank (default: the cores shared by the ranks on a machine).\n"
           "NATGRAD_MPI_TIMEOUT (seconds, default 60) ends every rank when one hangs\n"
           "(docs/distributed.md).\n"
@@ -684,6 +686,7 @@ int ng_cmd_train(int argc, char **argv) {
                    err.message[0] ? err.message : ng_strerror(err.status));
       if (saved_at >= 0)
         ng_cli_error(CMD, "the last good checkpoint (iteration %ld) is in %s", saved_at, ckpt);
+      ng_train_mpi_failed(t, NG_EXIT_FAILURE);
       failed = 1;
       break;
     }

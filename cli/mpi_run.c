@@ -127,6 +127,10 @@ void ng_mpi_run_end(void) {
   g_mpi = NULL;
 }
 
+void ng_mpi_run_abort(int code) {
+  if (g_mpi && ng_mpi_size(g_mpi) > 1) ng_mpi_abort(g_mpi, code);
+}
+
 #else /* no MPI in this build: one process */
 
 int ng_mpi_run_start(const char *cmd) {
@@ -158,5 +162,6 @@ int ng_mpi_run_any(int flag) { return flag; }
 void ng_mpi_run_report(long count, const char *unit) { (void)count, (void)unit; }
 void ng_mpi_run_stats_reset(void) {}
 void ng_mpi_run_end(void) {}
+void ng_mpi_run_abort(int code) { (void)code; }
 
 #endif

@@ -36,6 +36,9 @@ void ng_mpi_run_report(long count, const char *unit);
 void ng_mpi_run_stats_reset(void);
 /* MPI_Finalize (no-op without MPI). */
 void ng_mpi_run_end(void);
+/* Ends every rank with code (MPI_Abort): for a failure the other ranks cannot see, which
+ * leaves them inside a collective (no-op without MPI). */
+void ng_mpi_run_abort(int code);
 
 #ifdef NG_HAVE_MPI
 #include "natgrad/mpi.h"

@@ -17,6 +17,9 @@ int ng_train_mpi_size(void) { return ng_mpi_run_size(); }
 int ng_train_mpi_threads(int cores) { return ng_mpi_run_threads(cores); }
 int ng_train_mpi_any(int flag) { return ng_mpi_run_any(flag); }
 void ng_train_mpi_end(void) { ng_mpi_run_end(); }
+void ng_train_mpi_failed(const ng_rl_t *t, int code) {
+  if (ng_rl_config(t)->blocks > 1) ng_mpi_run_abort(code);
+}
 
 #ifdef NG_HAVE_MPI
 #include "natgrad/env.h"
@@ -78,10 +81,14 @@ int ng_train_mpi_setup(ng_rl_t *t) {
     if (ng_mpi_rank(mpi) == 0) ng_cli_error(CMD, "%s", err.message);
     return NG_EXIT_USAGE;
   }
-  ng_rl_env_share_t share;
-  if (ng_mpi_env_share(mpi, ng_rl_config(t)->n_envs, &share, &err) != NG_OK ||
-      ng_rl_set_env_share(t, &share, &err) != NG_OK) {
-    if (ng_mpi_rank(mpi) == 0) ng_cli_error(CMD, "%s", err.message);
+  /* with blocks, the ranks share out the blocks (each holding its own blocks' rows), and
+   * the env share's items are blocks; else the envs, every rank holding every row */
+  const int blocks = ng_rl_config(t)->blocks, size = ng_mpi_size(mpi);
+  if (blocks > 1 && size > blocks) {
+    if (ng_mpi_rank(mpi) == 0)
+      ng_cli_error(CMD, "%d ranks for a run of %d blocks: each rank needs at least one (raise "
+                   "blocks, which changes the run, or run at most %d ranks)", size, blocks,
+                   blocks);
     return NG_EXIT_USAGE;
   }
   ng_split_t split; /* the trainer sets the config's slices */
@@ -89,8 +96,15 @@ int ng_train_mpi_setup(ng_rl_t *t) {
     ng_cli_error(CMD, "rank %d: cannot split the update (out of memory)", ng_mpi_rank(mpi));
     return NG_EXIT_FAILURE;
   }
+  ng_rl_env_share_t share;
+  if (ng_mpi_env_share(mpi, blocks > 1 ? (size_t)blocks : (size_t)ng_rl_config(t)->n_envs,
+                       &share, &err) != NG_OK ||
+      ng_rl_set_env_share(t, &share, &err) != NG_OK) {
+    if (ng_mpi_rank(mpi) == 0) ng_cli_error(CMD, "%s", err.message);
+    return NG_EXIT_USAGE;
+  }
   const ng_reducer_t counter = {count_sum, NULL};
-  ng_rl_set_reducer(t, &counter);
+  if (blocks == 1) ng_rl_set_reducer(t, &counter);
   ng_mpi_run_stats_reset();
   return -1;
 }
@@ -99,6 +113,7 @@ void ng_train_mpi_report(long iterations) {
   ng_mpi_t *mpi = ng_mpi_run_world();
   if (!mpi || ng_mpi_rank(mpi) != 0 || iterations < 1) return;
   ng_mpi_run_report(iterations, "iteration");
+  if (g_sums.calls == 0) return; /* blocks: the sums are the blocks' */
   printf("mpi: all-reducing partial sums instead would take %.1f all-reduces of %.1f kB in "
          "all per iteration\n", (double)g_sums.calls / (double)iterations,
          (double)g_sums.doubles * 8e-3 / (double)iterations);

@@ -27,5 +27,9 @@ int ng_train_mpi_any(int flag);
 void ng_train_mpi_report(long iterations);
 /* MPI_Finalize (no-op without MPI). */
 void ng_train_mpi_end(void);
+/* After an iteration failed on this rank: with blocks (each rank holding its own rows) the
+ * other ranks cannot know and wait inside the iteration's next sum, so every rank ends
+ * with code (MPI_Abort); with one batch every rank failed alike and this returns. */
+void ng_train_mpi_failed(const ng_rl_t *t, int code);
 
 #endif

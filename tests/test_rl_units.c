@@ -211,11 +211,13 @@ static void test_config(void) {
   const char *doc;
   ng_rl_config_t ac = d; /* ACKTR's keys are written for ACKTR runs only */
   ac.algo = NG_ALGO_ACKTR;
-  ac.slices = 8; /* and slices only when not the default */
+  ac.slices = 8; /* and slices and blocks only when not their defaults */
+  ac.blocks = 2;
   char buf3[4096];
   NG_CHECK(ng_rl_config_format(&ac, buf3, sizeof buf3) < sizeof buf3);
   NG_CHECK(strstr(buf1, "acktr_lr") == NULL && strstr(buf3, "\nacktr_lr = 0.25\n") != NULL);
   NG_CHECK(strstr(buf1, "slices") == NULL && strstr(buf3, "\nslices = 8\n") != NULL);
+  NG_CHECK(strstr(buf1, "blocks") == NULL && strstr(buf3, "\nslices = 8\nblocks = 2\n") != NULL);
   for (const char *k; (k = ng_rl_config_key(nkeys, &doc)) != NULL; nkeys++)
     NG_CHECK((strstr(buf3, k) != NULL || !strncmp(k, "plugin", 6) ||
               !strcmp(k, "vf_precision")) && doc && doc[0]); /* f32 only: test_mlp_f32 */

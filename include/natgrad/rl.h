@@ -105,7 +105,18 @@ typedef struct {
    * everything of the policy stay double. Written to the config text only when f32, and
    * ACKTR (whose value step is K-FAC's, in double) takes f64 only. */
   int vf_precision;
+  /* blocks: the n_envs environments cut into this many equal blocks (1..NG_RL_MAX_BLOCKS,
+   * dividing n_envs and vf_minibatch). Each block rolls out, advantages and passes over its
+   * own rows (a value minibatch takes vf_minibatch / blocks rows of every block, each block
+   * shuffling with its own random stream), and every batch sum is the blocks' partial sums
+   * added in block order: so the run is the same, bit for bit, however the blocks are
+   * spread over threads and MPI processes, each process holding only its own blocks' rows
+   * (docs/distributed.md). 1 (the default, not written to the config text): one batch, as
+   * every run before the key. */
+  int blocks;
 } ng_rl_config_t;
+
+#define NG_RL_MAX_BLOCKS 1024
 
 enum { NG_VF_F64 = 0, NG_VF_F32 = 1 };
 
@@ -219,13 +230,20 @@ int ng_rl_set_threads(ng_rl_t *t, int n_threads);
 int ng_rl_set_threads_envs(ng_rl_t *t, int on);
 
 /* The reducer through which every batch sum passes (gradient, KL, surrogate, statistics,
- * Fisher products, normaliser statistics); copied. NULL restores the identity. */
+ * Fisher products, normaliser statistics); copied. NULL restores the identity. Not with
+ * blocks > 1 (NG_EINVAL): the blocks' sums have their own reduction. */
 int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r);
 /* The update split over processes that all hold the whole batch (core.h's ng_split_t;
  * copied, its slice count replaced by the config's `slices`): each computes its block of
  * the slices of the policy gradient, the Fisher products and the value fit's gradients, and
  * the split's gather exchanges them. NULL: one process. NG_ENOMEM if the partial sums'
- * room cannot grow. */
+ * room cannot grow.
+ * With blocks = B > 1 the split's slices are the B env blocks instead: this process keeps
+ * and runs only its block of them (ng_split_own(sp, B), the others' trainers are freed),
+ * and every batch sum gathers the B blocks' partial sums through sp->gather (parts of equal
+ * length, one per block) and adds them in block order. Call it before the first iteration,
+ * with ng_rl_set_env_share naming the same blocks. NG_EINVAL if this process would own no
+ * block (more processes than blocks). */
 int ng_rl_set_split(ng_rl_t *t, const ng_split_t *sp);
 /* Environments split over processes (natgrad/mpi.h does it over MPI): this process steps
  * and resets only envs [first, first + count), and after every step `gather` fills every
@@ -241,10 +259,15 @@ typedef struct {
   int (*gather)(void *ctx, void *rows, size_t row_bytes);
   void *ctx;
 } ng_rl_env_share_t;
+/* With blocks > 1 the share's items are the blocks, not the envs: [first, first + count)
+ * must be this process's blocks (those of ng_rl_set_split), and no step is gathered (a
+ * block needs no other block's rows); the gather serves ng_rl_gather_envs alone, with one
+ * record per block. */
 int ng_rl_set_env_share(ng_rl_t *t, const ng_rl_env_share_t *share, ng_error_t *err);
-/* With a share set: brings every env's state and random stream from its owner to this
- * process (one gather), so that a checkpoint saved here holds them all. Every process calls
- * it at the same point. NG_OK and nothing done without a share. */
+/* With a share set: brings every env's state and random stream (and, with blocks, the
+ * per-env episode state and the blocks' random streams) from its owner to this process
+ * (one gather), so that a checkpoint saved here holds them all. Every process calls it at
+ * the same point. NG_OK and nothing done without a share. */
 int ng_rl_gather_envs(ng_rl_t *t, ng_error_t *err);
 long ng_rl_env_steps(const ng_rl_t *t);
 long ng_rl_iteration(const ng_rl_t *t);

@@ -19,6 +19,7 @@ struct ng_mpi {
   int *scounts, *sdispls;
   double *stage;
   size_t stage_n;
+  size_t at[NG_RL_MAX_BLOCKS + 1]; /* a gather's part offsets (slices or env blocks) */
   ng_mpi_stats_t stats, split_stats; /* all collectives; the update split's alone */
   /* watchdog: the monotonic time (ns) the current collective started, 0 when none */
   atomic_llong in_call_ns;
@@ -199,13 +200,14 @@ int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_er
   return NG_OK;
 }
 
-/* The split's gather: this rank's block of slices (ng_mpi_block, the same blocks as core.h's
- * ng_split_own) into a contiguous buffer, one MPI_Allgatherv of doubles in place, every
+/* The split's gather: this rank's block of slices (or of env blocks: rl.h's blocks; the
+ * same ng_mpi_block as core.h's ng_split_own) into a contiguous buffer, one MPI_Allgatherv of doubles in place, every
  * other rank's slices back into parts. The buffer grows to the largest exchange once. */
 static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens,
                              size_t n_slices) {
   ng_mpi_t *m = ctx;
-  size_t at[NG_SLICES_MAX + 1];
+  size_t *at = m->at;
+  if (n_slices > NG_RL_MAX_BLOCKS) return NG_ERANGE;
   at[0] = 0;
   for (size_t s = 0; s < n_slices; s++) at[s + 1] = at[s] + lens[s];
   if (at[n_slices] > (size_t)0x7fffffff) return NG_ERANGE;

@@ -18,6 +18,7 @@
  *         per env: action rng, env rng, f64 state[state_size], i64 episode length,
  *                  f64 episode return, f64 discounted return, f64 raw obs[obs_dim],
  *                  f64 normalised obs[obs_dim]
+ *         blocks > 1 only (blocks in the config): every block's rng, in block order
  *         ACKTR only (algo = acktr in the config): the policy's K-FAC state, then the value
  *         function's (src/kfac.c: update count, inverted flag, damping, per layer the sizes,
  *         running factors and inverses)
@@ -108,6 +109,8 @@ static const char *ng__state_problem(const ng_rl_t *t, const double *states, siz
   if (!ng__rms_ok(&t->obs_rms) || !ng__rms_ok(&t->ret_rms))
     return "invalid normaliser statistics (non-finite, negative variance or count <= 0)";
   if (!ng__rng_ok(&t->rng)) return "invalid trainer random state";
+  for (size_t b = 0; t->blk_rng && b < (size_t)t->cfg.blocks; b++)
+    if (!ng__rng_ok(&t->blk_rng[b])) return "invalid block random state";
   const size_t od = t->obs_dim;
   for (size_t e = 0; e < t->n_envs; e++) {
     if (!ng__rng_ok(&t->act_rng[e]) || !ng__rng_ok(ng_env_rng(t->envs[e])))
@@ -181,6 +184,7 @@ int ng_rl_save(const ng_rl_t *t, const char *path, ng_error_t *err) {
     ng__ckio_put_f64s(&w, t->obs_raw + e * od, od);
     ng__ckio_put_f64s(&w, t->obs_norm + e * od, od);
   }
+  for (size_t b = 0; t->blk_rng && b < (size_t)t->cfg.blocks; b++) ng__w_rng(&w, &t->blk_rng[b]);
   if (t->pol_kfac) { /* ACKTR: the running factors and inverses continue too */
     ng__kfac_state_put(t->pol_kfac, &w);
     ng__kfac_state_put(t->vf_kfac, &w);
@@ -212,15 +216,16 @@ static int ng__madd(uint64_t *a, uint64_t b, uint64_t c) {
   return 1;
 }
 
-/* The body length that the sizes sz[8] and a config text of clen bytes imply; 0 if it
- * overflows (no real body is that long). */
-static uint64_t ng__body_length(uint64_t clen, const uint64_t *sz) {
+/* The body length that the sizes sz[8], a config text of clen bytes and its blocks imply;
+ * 0 if it overflows (no real body is that long). */
+static uint64_t ng__body_length(uint64_t clen, const uint64_t *sz, int blocks) {
   const uint64_t E = sz[0], od = sz[2], n_pol = sz[5], n_vf = sz[6], ss = sz[7];
   uint64_t per_env = 2 * NG_CKPT_RNG_BYTES + 3 * 8, n = 8;
   int ok = ng__madd(&per_env, 8, ss) && ng__madd(&per_env, 16, od) && ng__madd(&n, 1, clen) &&
            ng__madd(&n, 8, 8 + 3) && ng__madd(&n, 8, n_pol) && ng__madd(&n, 24, n_vf) &&
            ng__madd(&n, 8, 1 + 1 + 2 + 1) && ng__madd(&n, 16, od) &&
-           ng__madd(&n, 1, NG_CKPT_RNG_BYTES) && ng__madd(&n, E, per_env);
+           ng__madd(&n, 1, NG_CKPT_RNG_BYTES) && ng__madd(&n, E, per_env) &&
+           ng__madd(&n, blocks > 1 ? (uint64_t)blocks : 0, NG_CKPT_RNG_BYTES);
   return ok ? n : 0;
 }
 
@@ -261,7 +266,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   if (r.bad) return ng_error_set(err, NG_EFORMAT, "load: %s: body too short for its sizes", name);
   /* ACKTR's K-FAC states follow, sized by the trainer the config builds: checked with the
    * rest of the body once it is built */
-  uint64_t want_len = ng__body_length(clen, sz);
+  uint64_t want_len = ng__body_length(clen, sz, cfg.blocks);
   if (cfg.algo == NG_ALGO_ACKTR ? want_len == 0 || want_len > len : want_len != len)
     return ng_error_set(err, NG_EFORMAT, "load: %s: the body has %zu bytes but its sizes need "
                         "%llu", name, len, (unsigned long long)want_len);
@@ -334,6 +339,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
     ng__ckio_get_f64s(&r, t->obs_raw + e * od, od);
     ng__ckio_get_f64s(&r, t->obs_norm + e * od, od);
   }
+  for (size_t b = 0; t->blk_rng && b < (size_t)t->cfg.blocks; b++) ng__r_rng(&r, &t->blk_rng[b]);
   if (t->pol_kfac && !bad &&
       (ng__kfac_state_get(t->pol_kfac, &r) != NG_OK || ng__kfac_state_get(t->vf_kfac, &r) != NG_OK))
     bad = "K-FAC factors of the wrong sizes or with non-finite values";
@@ -368,6 +374,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
     ng_rl_destroy(t);
     return ng_error_set(err, NG_EFORMAT, "load: %s: invalid checkpoint: %s", name, bad);
   }
+  ng__rl_blocks_sync(t); /* the blocks' trainers continue from what was loaded */
   *out = t;
   return NG_OK;
 }

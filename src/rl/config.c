@@ -288,13 +288,17 @@ static const ng_key_t ng__keys[] = {
         "ACKTR: bound on the value step's (1/2) mean squared change of the values"),
     NUM("vf_kfac_damping", NG_KEY_DOUBLE, vf_kfac_damping, 0, 1e6, 1, 0, "0.01",
         "ACKTR: Tikhonov damping of the value function's K-FAC"),
-    /* last of all, written only when not the default (4), so that every run that does not
-     * set it keeps its config text and checkpoint bytes */
+    /* last of all, each written only when not its default (4, 1), so that every run that
+     * does not set them keeps its config text and checkpoint bytes */
     NUM("slices", NG_KEY_INT, slices, 1, NG_SLICES_MAX, 0, 0, "4",
         "partial sums per batch gradient and Fisher product: the most MPI ranks the update "
         "splits over (docs/distributed.md); changes the rounding, not the maths"),
+    NUM("blocks", NG_KEY_INT, blocks, 1, NG_RL_MAX_BLOCKS, 0, 0, "1",
+        "env blocks, each holding its own rows and summed in block order: the run is the "
+        "same on any number of MPI ranks up to blocks, each keeping only its blocks' rows "
+        "(docs/distributed.md); divides n_envs and vf_minibatch"),
 };
-#define NG__SLICES_KEYS 1
+#define NG__TAIL_KEYS 2 /* slices, blocks */
 #define NG__ACKTR_KEYS 7
 #define NG__PLUGIN_KEYS 2
 #define NG__PRECISION_KEYS 1
@@ -387,8 +391,8 @@ int ng_rl_config_validate_with_env(const ng_rl_config_t *cfg, const ng_env_def_t
   if (!cfg) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
   ng_key_t keys[sizeof ng__keys / sizeof ng__keys[0]];
   ng_key_table_t table = ng__table_for(env, keys);
-  ng_key_table_t tail = {table.what, table.keys + table.n - NG__SLICES_KEYS, NG__SLICES_KEYS};
-  table.n -= NG__SLICES_KEYS;
+  ng_key_table_t tail = {table.what, table.keys + table.n - NG__TAIL_KEYS, NG__TAIL_KEYS};
+  table.n -= NG__TAIL_KEYS;
   int st = ng_keys_check(&tail, cfg, err);
   if (st != NG_OK) return st;
   /* ACKTR's keys matter (and are written) only for ACKTR */
@@ -415,6 +419,10 @@ int ng_rl_config_validate_with_env(const ng_rl_config_t *cfg, const ng_env_def_t
   if (cfg->vf_minibatch > batch)
     return ng_error_set(err, NG_ERANGE, "config: vf_minibatch = %d must be in [1, n_envs * "
                         "n_steps = %lld]", cfg->vf_minibatch, batch);
+  if (cfg->n_envs % cfg->blocks || cfg->vf_minibatch % cfg->blocks)
+    return ng_error_set(err, NG_EINVAL, "config: blocks = %d must divide n_envs = %d and "
+                        "vf_minibatch = %d (every block takes the same share of each)",
+                        cfg->blocks, cfg->n_envs, cfg->vf_minibatch);
   ng_error_clear(err);
   return NG_OK;
 }
@@ -426,8 +434,8 @@ const char *ng_rl_algo_name(ng_algo_t algo) {
 size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
   /* without a plugin, the text (and so config.ini and every checkpoint) stays byte for
    * byte what it was before plugins; ACKTR's keys only for ACKTR, after the rest */
-  const size_t n_main = ng__table.n - NG__SLICES_KEYS - NG__ACKTR_KEYS - NG__PRECISION_KEYS -
-                        NG__PLUGIN_KEYS;
+  const size_t n_main = ng__table.n - NG__TAIL_KEYS - NG__ACKTR_KEYS - NG__PRECISION_KEYS -
+                        NG__PLUGIN_KEYS, tail = ng__table.n - NG__TAIL_KEYS;
   const int plugin = cfg->plugin[0] || cfg->plugin_hash[0];
   const struct {
     size_t first, n;
@@ -435,9 +443,9 @@ size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
   } parts[] = {{0, n_main, 1},
                {n_main, NG__PLUGIN_KEYS, plugin},
                {n_main + NG__PLUGIN_KEYS, NG__PRECISION_KEYS, cfg->vf_precision != NG_VF_F64},
-               {ng__table.n - NG__SLICES_KEYS - NG__ACKTR_KEYS, NG__ACKTR_KEYS,
-                cfg->algo == NG_ALGO_ACKTR},
-               {ng__table.n - NG__SLICES_KEYS, NG__SLICES_KEYS, cfg->slices != NG_SLICES_DEFAULT}};
+               {tail - NG__ACKTR_KEYS, NG__ACKTR_KEYS, cfg->algo == NG_ALGO_ACKTR},
+               {tail, 1, cfg->slices != NG_SLICES_DEFAULT},
+               {tail + 1, 1, cfg->blocks != 1}};
   size_t len = 0;
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
     if (!parts[i].on) continue;
@@ -458,7 +466,9 @@ int ng__rl_config_parse_env(ng_rl_config_t *cfg, const char *text, size_t len,
   if (st != NG_OK) return st;
   ng_key_t keys[sizeof ng__keys / sizeof ng__keys[0]];
   ng_key_table_t table = ng__table_for(env, keys);
-  cfg->slices = NG_SLICES_DEFAULT; /* a text without the key was written with the default */
+  /* a text without these keys was written with their defaults */
+  cfg->slices = NG_SLICES_DEFAULT;
+  cfg->blocks = 1;
   st = ng_kv_apply(&l, &table, cfg, NULL, err);
   ng_kv_free(&l);
   return st;

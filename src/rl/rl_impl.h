@@ -200,6 +200,19 @@ struct ng_rl {
                    double *reward);
   void *step_hook_ctx;
 
+  /* env blocks (cfg.blocks > 1, src/rl/blocks.c). The run's trainer holds the run's state
+   * and every env but no batch: it runs its blocks' trainers (blk_count of them, from block
+   * blk_first) on threads and takes their state after each iteration. A block's trainer is
+   * a one-block trainer over its envs, which it borrows from the run's (with their episode
+   * state), and whose batch sums go through the blocks' reduction (its reducer). */
+  struct ng__blocks *grp;
+  ng_rl_t **blk;
+  size_t blk_first, blk_count;
+  ng_rng_t *blk_rng;  /* every block's random stream (the checkpoint's), blocks only */
+  int blk_threads;    /* threads the blocks run on at once */
+  int borrowed;       /* a block's trainer: envs and per-env state are the run's */
+  size_t env0, envs_run; /* its first env's index in the run, the run's n_envs (else 0, E) */
+
   /* training RNG and counters */
   ng_rng_t rng;
   int started;             /* the first observations have entered the normaliser */
@@ -260,6 +273,22 @@ int ng__rl_value_fit(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
  * pol_ws_batch; sums reduced). Used by the line search and by tests. */
 int ng__rl_surrogate(ng_rl_t *t, const double *theta, double *surr, double *kl,
                      double *entropy);
+
+/* ---- env blocks (src/rl/blocks.c) -------------------------------------------------------- */
+
+/* A block's random stream: shuffles and Fisher sub-samples (the init draws from the run's). */
+#define NG_RL_STREAM_BLOCK 0x400000000ULL
+/* Block b's trainer of run t (created in trainer.c): its envs and episode state borrowed,
+ * its parameters, statistics, optimiser state and counters copied from t. */
+int ng__rl_create_block(ng_rl_t *t, size_t b, ng_rl_t **out, ng_error_t *err);
+/* After t is built (or loaded): every block's trainer and the reduction between them. */
+int ng__rl_blocks_create(ng_rl_t *t, ng_error_t *err);
+void ng__rl_blocks_destroy(ng_rl_t *t);
+/* t's state (parameters, optimiser, normalisers, counters, the blocks' streams) into its
+ * blocks' trainers, after a load. */
+void ng__rl_blocks_sync(ng_rl_t *t);
+int ng__rl_blocks_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err);
+int ng__rl_blocks_set_split(ng_rl_t *t, const ng_split_t *sp);
 
 /* Applies every "key = value" line of len bytes of config text to cfg (keys.h's format, no
  * sections); checkpoint loading reads its config this way. env: as in

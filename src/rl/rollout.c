@@ -86,8 +86,8 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
     const size_t e0 = t->shared ? t->share.first : 0, e1 = t->shared ? e0 + t->share.count : E;
     for (size_t e = e0; e < e1; e++) {
       s = ng_dist_sample(&dist, t->step_p + e * nd, &t->act_rng[e], act + e * as);
-      if (s) return ng_error_set(err, s, "rollout: sampling env %zu's action failed (%s)", e,
-                                 ng_strerror(s));
+      if (s) return ng_error_set(err, s, "rollout: sampling env %zu's action failed (%s)",
+                                 t->env0 + e, ng_strerror(s));
       s = ng_dist_logp(&dist, t->step_p + e * nd, act + e * as, &logp[e]);
       if (s) return ng_error_set(err, s, "rollout: log-prob failed (%s)", ng_strerror(s));
     }
@@ -112,8 +112,10 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
       /* into obs_raw only once it is known to be good (and a Discrete index one-hot) */
       double *obs = t->step_obs + e * od;
       s = t->step_status[e];
-      const long run_step = t->env_steps + (long)e + 1;
-      if (t->step_hook) s = t->step_hook(t->step_hook_ctx, e, run_step, s, obs, &r);
+      /* the run's step count in env order (a block's trainer: of all blocks' envs) */
+      const long run_step =
+          t->env_steps / (long)E * (long)t->envs_run + (long)(t->env0 + e) + 1;
+      if (t->step_hook) s = t->step_hook(t->step_hook_ctx, t->env0 + e, run_step, s, obs, &r);
       /* checked here, where it happens: nothing non-finite reaches the buffer or the
        * normalisers (the env wrapper checks too; this holds for any environment) */
       const int bad_obs = s || !isfinite(r) ? NG_OK : ng__rl_obs_encode(t, obs);
@@ -123,7 +125,7 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
       if (what)
         return ng_error_set(err, s ? s : bad_obs ? bad_obs : NG_ENONFINITE,
                             "rollout: %s env %zu, step %ld of its episode (step %ld of the "
-                            "run): %s", t->cfg.env_id, e,
+                            "run): %s", t->cfg.env_id, t->env0 + e,
                             t->ep_length[e] + 1, run_step, what);
       memcpy(t->obs_raw + e * od, obs, od * sizeof(double));
       t->ep_return[e] += r;
@@ -148,7 +150,7 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
           s = ng__rl_env_reset(t, t->envs[e], t->obs_raw + e * od);
         }
         if (s) return ng_error_set(err, s, "rollout: %s env %zu, reset after step %ld of the "
-                                   "run failed: %s", t->cfg.env_id, e, run_step,
+                                   "run failed: %s", t->cfg.env_id, t->env0 + e, run_step,
                                    ng_strerror(s));
       }
     }

@@ -56,6 +56,7 @@ size_t ng__rl_obs_inputs(const ng_space_t *space) {
 /* Sizes and the spaces, from the environment's; *dist is the policy's head. */
 static int ng__rl_set_sizes(ng_rl_t *t, const ng_env_info_t *info, ng_dist_t *dist) {
   t->n_envs = (size_t)t->cfg.n_envs;
+  if (!t->borrowed) t->envs_run = t->n_envs;
   t->n_steps = (size_t)t->cfg.n_steps;
   t->batch = t->n_envs * t->n_steps;
   t->obs_space = info->observation_space;
@@ -97,6 +98,10 @@ fail:
   return ng__rl_create_failed(err, s);
 }
 
+/* Rows of the update's workspaces and buffers: the batch's, or one for a run of blocks,
+ * whose blocks' trainers hold the batch (its own are there only to keep one code path). */
+static size_t ng__update_rows(const ng_rl_t *t) { return t->cfg.blocks > 1 ? 1 : t->batch; }
+
 /* The policy: MLP + distribution head, SB3's orthogonal init (draws from t->rng), its
  * workspaces, the Fisher and CG. */
 static int ng__rl_create_policy(ng_rl_t *t, ng_dist_t dist, ng_error_t *err) {
@@ -115,14 +120,15 @@ static int ng__rl_create_policy(ng_rl_t *t, ng_dist_t dist, ng_error_t *err) {
   if (s) goto fail;
   if ((s = ng_model_ws_create(&t->pol_ws_step, t->policy, t->n_envs))) goto fail;
   if ((s = ng_model_ws_create(&t->pol_ws_eval, t->policy, 1))) goto fail;
+  const size_t rows = ng__update_rows(t);
   if (cfg->algo == NG_ALGO_ACKTR) {
     /* K-FAC in place of the exact Fisher and CG; the batch passes run on its workspace, so
      * that its factors read the activations of the gradient's own forward */
-    if ((s = ng_kfac_create(&t->pol_kfac, t->policy, t->batch))) goto fail;
+    if ((s = ng_kfac_create(&t->pol_kfac, t->policy, rows))) goto fail;
     t->pol_ws_batch = ng_kfac_model_ws(t->pol_kfac);
   } else {
-    if ((s = ng_model_ws_create(&t->pol_ws_batch, t->policy, t->batch))) goto fail;
-    if ((s = ng_fisher_create(&t->fisher, t->policy, t->batch))) goto fail;
+    if ((s = ng_model_ws_create(&t->pol_ws_batch, t->policy, rows))) goto fail;
+    if ((s = ng_fisher_create(&t->fisher, t->policy, rows))) goto fail;
     if ((s = ng_cg_create(&t->cg, t->n_pol))) goto fail;
   }
   return NG_OK;
@@ -147,23 +153,25 @@ static int ng__rl_create_value(ng_rl_t *t, ng_error_t *err) {
   sizes[nl] = 1;
   acts[nl - 1] = NG_ACT_IDENTITY;
   gains[nl - 1] = 1.0;
+  const size_t rows = ng__update_rows(t);
+  const size_t mb = (size_t)cfg->vf_minibatch < rows ? (size_t)cfg->vf_minibatch : rows;
   int s;
   if ((s = ng_mlp_create(&t->vf, nl, sizes, acts))) goto fail;
   t->n_vf = ng_mlp_n_params(t->vf);
   NG__ALLOC(t->vtheta, t->n_vf);
   NG__ALLOC(t->vgrad, t->n_vf + 2);
   if ((s = ng_mlp_init_orthogonal(t->vf, t->vtheta, gains, &t->rng))) goto fail;
-  if ((s = ng_mlp_ws_create(&t->vf_ws, t->vf, t->batch))) goto fail;
-  if (cfg->vf_precision == NG_VF_F32 && (s = ng__mlpf_create(&t->vf_f32, t->vf, t->batch,
-                                                         (size_t)cfg->slices)))
+  if ((s = ng_mlp_ws_create(&t->vf_ws, t->vf, rows))) goto fail;
+  if (cfg->vf_precision == NG_VF_F32 &&
+      (s = ng__mlpf_create(&t->vf_f32, t->vf, rows, (size_t)cfg->slices)))
     goto fail;
   if ((s = ng__adam_init(&t->adam, t->n_vf, cfg->vf_lr))) goto fail;
-  NG__ALLOC(t->perm, t->batch);
-  NG__ALLOC(t->mb_obs, (size_t)cfg->vf_minibatch * t->obs_dim);
-  NG__ALLOC(t->mb_target, (size_t)cfg->vf_minibatch);
-  NG__ALLOC(t->mb_dy, (size_t)cfg->vf_minibatch);
+  NG__ALLOC(t->perm, rows);
+  NG__ALLOC(t->mb_obs, mb * t->obs_dim);
+  NG__ALLOC(t->mb_target, mb);
+  NG__ALLOC(t->mb_dy, mb);
   if (cfg->algo == NG_ALGO_ACKTR) {
-    if ((s = ng_kfac_create_mlp(&t->vf_kfac, t->vf, (size_t)cfg->vf_minibatch))) goto fail;
+    if ((s = ng_kfac_create_mlp(&t->vf_kfac, t->vf, mb))) goto fail;
     NG__ALLOC(t->vstep, t->n_vf);
     t->snap_pol_kfac = ng_kfac_state_size(t->pol_kfac);
     t->snap_vf_kfac = ng_kfac_state_size(t->vf_kfac);
@@ -177,17 +185,19 @@ fail:
 /* The normalisers, the rollout buffer, per-env and per-step state, evaluation scratch and
  * the iteration snapshot; shapes as in struct ng_rl. */
 static int ng__rl_create_buffers(ng_rl_t *t, ng_error_t *err) {
-  const size_t E = t->n_envs, N = t->batch, od = t->obs_dim;
+  const size_t E = t->n_envs, N = ng__update_rows(t), od = t->obs_dim;
   int s;
   if ((s = ng__rms_init(&t->obs_rms, od))) goto fail;
   if ((s = ng__rms_init(&t->ret_rms, 1))) goto fail;
   NG__ALLOC(t->rms_work, 1 + 2 * (od > E ? od : E));
 
-  NG__ALLOC(t->obs_raw, E * od);
-  NG__ALLOC(t->obs_norm, E * od);
-  NG__ALLOC(t->ep_return, E);
-  NG__ALLOC(t->ep_length, E);
-  NG__ALLOC(t->disc_return, E);
+  if (!t->borrowed) { /* a block's trainer has its run's */
+    NG__ALLOC(t->obs_raw, E * od);
+    NG__ALLOC(t->obs_norm, E * od);
+    NG__ALLOC(t->ep_return, E);
+    NG__ALLOC(t->ep_length, E);
+    NG__ALLOC(t->disc_return, E);
+  }
   NG__ALLOC(t->b_obs, N * od);
   NG__ALLOC(t->b_act, N * t->act_size);
   NG__ALLOC(t->b_rew, N);
@@ -274,13 +284,59 @@ int ng_rl_create_with_env(ng_rl_t **out, const ng_rl_config_t *cfg, const ng_env
     ng_rl_destroy(t);
     return ng__rl_create_failed(err, s);
   }
+  if (cfg->blocks > 1 && (s = ng__rl_blocks_create(t, err))) {
+    ng_rl_destroy(t);
+    return s;
+  }
   *out = t;
   ng_error_clear(err);
   return NG_OK;
 }
 
+int ng__rl_create_block(ng_rl_t *t, size_t b, ng_rl_t **out, ng_error_t *err) {
+  const size_t E = t->n_envs / (size_t)t->cfg.blocks, e0 = b * E, od = t->obs_dim;
+  ng_rl_t *k = ng_calloc(1, sizeof *k);
+  if (!k) return ng__rl_create_failed(err, NG_ENOMEM);
+  k->cfg = t->cfg;
+  k->cfg.n_envs = (int)E;
+  k->cfg.vf_minibatch = t->cfg.vf_minibatch / t->cfg.blocks;
+  k->cfg.blocks = 1;
+  k->env_def = t->env_def;
+  k->borrowed = 1;
+  k->env0 = e0;
+  k->envs_run = t->n_envs;
+  k->envs = t->envs + e0;
+  k->act_rng = t->act_rng + e0;
+  k->obs_raw = t->obs_raw + e0 * od;
+  k->obs_norm = t->obs_norm + e0 * od;
+  k->ep_return = t->ep_return + e0;
+  k->ep_length = t->ep_length + e0;
+  k->disc_return = t->disc_return + e0;
+  k->rng = t->rng; /* the init's draws, overwritten by t's parameters at the sync */
+  ng_dist_t dist;
+  int s = ng__rl_set_sizes(k, ng_env_info(t->envs[0]), &dist);
+  if (s) s = ng__rl_create_failed(err, s);
+  if (!s && !(s = ng__rl_create_policy(k, dist, err)) && !(s = ng__rl_create_value(k, err)) &&
+      !(s = ng__rl_create_buffers(k, err)) && (s = ng_rl_set_split(k, NULL)))
+    s = ng__rl_create_failed(err, s);
+  if (s) {
+    ng_rl_destroy(k);
+    return s;
+  }
+  ng_rng_seed(&k->rng, t->cfg.seed, NG_RL_STREAM_BLOCK + b);
+  *out = k;
+  return NG_OK;
+}
+
 void ng_rl_destroy(ng_rl_t *t) {
   if (!t) return;
+  ng__rl_blocks_destroy(t);
+  if (t->borrowed) { /* the run's: not ours to free */
+    t->envs = NULL;
+    t->act_rng = NULL;
+    t->obs_raw = t->obs_norm = t->ep_return = t->disc_return = NULL;
+    t->ep_length = NULL;
+  }
   if (t->envs)
     for (size_t e = 0; e < t->n_envs; e++) ng_env_destroy(t->envs[e]);
   ng_free(t->envs);
@@ -310,7 +366,7 @@ void ng_rl_destroy(ng_rl_t *t) {
                     t->eval_act, t->eval_obs_raw, t->snap, t->step_obs, t->step_rew,
                     t->step_term, t->step_trunc,
                     t->step_status, t->share_rows, t->step_reset_obs, t->step_reset_status,
-                    t->vstep, t->snap_kfac};
+                    t->vstep, t->snap_kfac, t->blk_rng};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
   ng_pool_destroy(t->pool); /* after everything that borrowed it */
   ng_free(t);
@@ -354,6 +410,10 @@ static double ng__env_step_seconds(ng_rl_t *t) {
 
 int ng_rl_set_threads(ng_rl_t *t, int n_threads) {
   if (!t || n_threads < 1 || n_threads > NG_POOL_MAX_THREADS) return NG_EINVAL;
+  if (t->grp) { /* blocks run on n_threads threads at once, each block on one */
+    t->blk_threads = n_threads;
+    return NG_OK;
+  }
   ng_pool_t *pool = NULL;
   if (n_threads > 1) {
     int s = ng_pool_create(&pool, n_threads);
@@ -382,6 +442,7 @@ int ng_rl_set_threads_envs(ng_rl_t *t, int on) {
 
 int ng_rl_set_split(ng_rl_t *t, const ng_split_t *sp) {
   if (!t) return NG_EINVAL;
+  if (t->grp) return ng__rl_blocks_set_split(t, sp);
   ng_split_t one = {0, 0, 1, NULL, NULL};
   t->split = sp ? *sp : one;
   t->split.slices = (size_t)t->cfg.slices;
@@ -395,7 +456,7 @@ int ng_rl_set_split(ng_rl_t *t, const ng_split_t *sp) {
 }
 
 int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r) {
-  if (!t) return NG_EINVAL;
+  if (!t || (t->grp && r)) return NG_EINVAL;
   ng_reducer_t id = {NULL, NULL};
   t->reducer = r ? *r : id;
   if (t->pol_kfac) ng_kfac_set_reducer(t->pol_kfac, &t->reducer);
@@ -450,6 +511,7 @@ int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   if (!stats) stats = &local;
   memset(stats, 0, sizeof *stats);
   stats->mean_return = stats->mean_length = NAN;
+  if (t->grp) return ng__rl_blocks_iterate(t, stats, err);
   ng__snapshot(t, 0);
   double t0 = ng__now();
   int s = ng__rl_rollout(t, stats, err);

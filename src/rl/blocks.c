@@ -1,0 +1,316 @@
+/* Env blocks (cfg.blocks = B > 1): the run's envs cut into B equal blocks, each with a
+ * trainer of its own over its envs' rows (ng__rl_create_block), all taking the same
+ * iteration in lockstep. Every batch sum a block's trainer makes goes through its reducer,
+ * which waits until every block has reached that sum, gathers the B partial sums (those of
+ * other processes' blocks through the split's gather), adds them in block order and hands
+ * the total to every block. A sum therefore does not depend on which thread or process ran
+ * which block, and a process holds the rows of its own blocks only: nothing of the batch is
+ * repeated across processes but the update's vectors (docs/distributed.md).
+ *
+ * The blocks of one process run on their own threads, at most blk_threads of them at once:
+ * a thread gives up its turn while it waits for a sum. The run's trainer (t) keeps the
+ * state the blocks share (parameters, optimiser, normalisers, counters), every env and
+ * its episode state (borrowed by the blocks) and every block's random stream, and takes
+ * them from the blocks after each iteration; so saving, loading, predicting and evaluating
+ * are the one-batch trainer's code. */
+#include <pthread.h>
+#include <string.h>
+
+#include "rl/rl_impl.h"
+
+typedef struct ng__blocks ng__blocks_t;
+
+/* One local block's seat at the reduction, and its iteration's outcome. */
+typedef struct {
+  ng__blocks_t *g;
+  size_t i; /* index among this process's blocks */
+  ng_rl_stats_t stats;
+  ng_error_t err;
+  int status;
+} ng__seat_t;
+
+struct ng__blocks {
+  ng_rl_t *t;
+  pthread_mutex_t mu;
+  pthread_cond_t done;  /* a sum is complete (gen moved on) */
+  pthread_cond_t turn;  /* a thread gave up its turn */
+  size_t active;        /* local blocks still in this iteration */
+  size_t arrived;       /* of them, waiting at the current sum */
+  unsigned long gen;
+  int turns;            /* threads that may compute now */
+  int failed;           /* a block has failed this iteration: every sum returns an error */
+  int status;           /* the last sum's */
+  double **bufs;        /* blk_count: each local block's buffer at the current sum */
+  size_t *lens;         /* blk_count: and its length */
+  double **parts;       /* B: every block's partial sum for the gather */
+  size_t *part_lens;    /* B */
+  double *others, *acc; /* the other processes' blocks' partials ((B - own) x n), the total */
+  size_t cap;           /* doubles per block the two have room for */
+  ng_split_t split;     /* the processes' gather; size 1: this process alone */
+  ng__seat_t *seats;    /* blk_count */
+  pthread_t *threads;   /* blk_count */
+};
+
+/* Every block's partial sum at parts, then their total in block order into every local
+ * block's buffer. Under the lock, by the last block to arrive. */
+static int ng__blocks_combine(ng__blocks_t *g) {
+  const ng_rl_t *t = g->t;
+  const size_t B = (size_t)t->cfg.blocks, own = t->blk_count, n = g->lens[0];
+  for (size_t i = 1; i < own; i++)
+    if (g->lens[i] != n) return NG_EINVAL; /* blocks out of step: a bug, not bad input */
+  if (n > g->cap) {
+    double *o = ng_realloc(g->others, ((B - own) * n + 1) * sizeof *o);
+    if (o) g->others = o;
+    double *a = o ? ng_realloc(g->acc, n * sizeof *a) : NULL;
+    if (a) g->acc = a;
+    if (!o || !a) return NG_ENOMEM;
+    g->cap = n;
+  }
+  for (size_t b = 0, k = 0; b < B; b++) {
+    const int mine = b >= t->blk_first && b < t->blk_first + own;
+    g->parts[b] = mine ? g->bufs[b - t->blk_first] : g->others + (k++) * n;
+    g->part_lens[b] = n;
+  }
+  int s = ng_split_gather(&g->split, g->parts, g->part_lens, B);
+  if (s) return s;
+  memcpy(g->acc, g->parts[0], n * sizeof *g->acc);
+  for (size_t b = 1; b < B; b++) {
+    const double *p = g->parts[b];
+    for (size_t j = 0; j < n; j++) g->acc[j] += p[j];
+  }
+  for (size_t i = 0; i < own; i++) memcpy(g->bufs[i], g->acc, n * sizeof *g->acc);
+  return NG_OK;
+}
+
+/* Gives up this thread's turn (to a block waiting for one) and takes it back. */
+static void ng__turn_give(ng__blocks_t *g) {
+  g->turns++;
+  pthread_cond_signal(&g->turn);
+}
+static void ng__turn_take(ng__blocks_t *g) {
+  while (g->turns == 0) pthread_cond_wait(&g->turn, &g->mu);
+  g->turns--;
+}
+
+/* Completes the current sum without combining, for blocks that left it (failed). */
+static void ng__release(ng__blocks_t *g) {
+  g->arrived = 0;
+  g->gen++;
+  pthread_cond_broadcast(&g->done);
+}
+
+/* The block trainers' reducer (core.h's ng_reducer_t). */
+static int ng__blocks_sum(void *ctx, double *buf, size_t n) {
+  ng__seat_t *seat = ctx;
+  ng__blocks_t *g = seat->g;
+  pthread_mutex_lock(&g->mu);
+  if (g->failed) {
+    pthread_mutex_unlock(&g->mu);
+    return NG_EINTERRUPTED;
+  }
+  g->bufs[seat->i] = buf;
+  g->lens[seat->i] = n;
+  if (++g->arrived < g->active) {
+    const unsigned long gen = g->gen;
+    ng__turn_give(g);
+    while (g->gen == gen) pthread_cond_wait(&g->done, &g->mu);
+    ng__turn_take(g);
+  } else {
+    g->status = ng__blocks_combine(g);
+    ng__release(g);
+  }
+  const int s = g->failed ? NG_EINTERRUPTED : g->status;
+  pthread_mutex_unlock(&g->mu);
+  return s;
+}
+
+static void *ng__block_main(void *arg) {
+  ng__seat_t *seat = arg;
+  ng__blocks_t *g = seat->g;
+  pthread_mutex_lock(&g->mu);
+  ng__turn_take(g);
+  pthread_mutex_unlock(&g->mu);
+  seat->status = ng_rl_iterate(g->t->blk[seat->i], &seat->stats, &seat->err);
+  pthread_mutex_lock(&g->mu);
+  g->active--;
+  ng__turn_give(g);
+  if (seat->status) g->failed = 1;
+  /* the others may be waiting for a sum this block will not reach */
+  if (g->arrived > 0 && g->arrived >= g->active) ng__release(g);
+  pthread_mutex_unlock(&g->mu);
+  return NULL;
+}
+
+/* The state every block shares, src's into dst (run <-> block). */
+static void ng__copy_shared(ng_rl_t *dst, const ng_rl_t *src) {
+  memcpy(dst->theta, src->theta, src->n_pol * sizeof *src->theta);
+  memcpy(dst->vtheta, src->vtheta, src->n_vf * sizeof *src->vtheta);
+  memcpy(dst->adam.m, src->adam.m, src->n_vf * sizeof *src->adam.m);
+  memcpy(dst->adam.v, src->adam.v, src->n_vf * sizeof *src->adam.v);
+  dst->adam.t = src->adam.t;
+  const ng__rms_t *from[2] = {&src->obs_rms, &src->ret_rms};
+  ng__rms_t *to[2] = {&dst->obs_rms, &dst->ret_rms};
+  for (int k = 0; k < 2; k++) {
+    to[k]->count = from[k]->count;
+    memcpy(to[k]->mean, from[k]->mean, from[k]->dim * sizeof(double));
+    memcpy(to[k]->var, from[k]->var, from[k]->dim * sizeof(double));
+  }
+  dst->started = src->started;
+  dst->iteration = src->iteration;
+  if (src->pol_kfac) { /* ACKTR: through src's snapshot room, free between iterations */
+    ng_kfac_state_save(src->pol_kfac, src->snap_kfac, src->snap_pol_kfac);
+    ng_kfac_state_load(dst->pol_kfac, src->snap_kfac, src->snap_pol_kfac);
+    ng_kfac_state_save(src->vf_kfac, src->snap_kfac, src->snap_vf_kfac);
+    ng_kfac_state_load(dst->vf_kfac, src->snap_kfac, src->snap_vf_kfac);
+  }
+}
+
+void ng__rl_blocks_sync(ng_rl_t *t) {
+  for (size_t i = 0; t->grp && i < t->blk_count; i++) {
+    ng_rl_t *k = t->blk[i];
+    ng__copy_shared(k, t);
+    k->env_steps = t->env_steps / t->cfg.blocks;
+    k->rng = t->blk_rng[t->blk_first + i];
+  }
+}
+
+static void ng__free_blocks(ng_rl_t *t) {
+  for (size_t i = 0; t->blk && i < t->blk_count; i++) ng_rl_destroy(t->blk[i]);
+  ng_free(t->blk);
+  t->blk = NULL;
+  t->blk_count = 0;
+}
+
+/* Block trainers for blocks [first, first + count), in t's state. */
+static int ng__make_blocks(ng_rl_t *t, size_t first, size_t count, ng_error_t *err) {
+  ng__free_blocks(t);
+  t->blk = ng_calloc(count, sizeof *t->blk);
+  if (!t->blk) return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
+  t->blk_first = first;
+  ng__blocks_t *g = t->grp;
+  for (size_t i = 0; i < count; i++) {
+    int s = ng__rl_create_block(t, first + i, &t->blk[i], err);
+    if (s) return s;
+    t->blk_count = i + 1;
+    g->seats[i] = (ng__seat_t){.g = g, .i = i};
+    const ng_reducer_t red = {ng__blocks_sum, &g->seats[i]};
+    if ((s = ng_rl_set_reducer(t->blk[i], &red)))
+      return ng_error_set(err, s, "rl: block %zu: %s", first + i, ng_strerror(s));
+  }
+  ng__rl_blocks_sync(t);
+  return NG_OK;
+}
+
+int ng__rl_blocks_create(ng_rl_t *t, ng_error_t *err) {
+  const size_t B = (size_t)t->cfg.blocks;
+  ng__blocks_t *g = ng_calloc(1, sizeof *g);
+  if (!g) return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
+  t->grp = g;
+  g->t = t;
+  g->split = (ng_split_t){0, 0, 1, NULL, NULL};
+  if (pthread_mutex_init(&g->mu, NULL)) {
+    ng_free(g);
+    t->grp = NULL;
+    return ng_error_set(err, NG_ENOMEM, "rl: cannot create a mutex");
+  }
+  pthread_cond_init(&g->done, NULL);
+  pthread_cond_init(&g->turn, NULL);
+  g->bufs = ng_calloc(B, sizeof *g->bufs);
+  g->lens = ng_calloc(B, sizeof *g->lens);
+  g->parts = ng_calloc(B, sizeof *g->parts);
+  g->part_lens = ng_calloc(B, sizeof *g->part_lens);
+  g->seats = ng_calloc(B, sizeof *g->seats);
+  g->threads = ng_calloc(B, sizeof *g->threads);
+  t->blk_rng = ng_calloc(B, sizeof *t->blk_rng);
+  if (!g->bufs || !g->lens || !g->parts || !g->part_lens || !g->seats || !g->threads ||
+      !t->blk_rng)
+    return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
+  for (size_t b = 0; b < B; b++) ng_rng_seed(&t->blk_rng[b], t->cfg.seed, NG_RL_STREAM_BLOCK + b);
+  t->blk_threads = 1;
+  return ng__make_blocks(t, 0, B, err);
+}
+
+void ng__rl_blocks_destroy(ng_rl_t *t) {
+  ng__blocks_t *g = t->grp;
+  if (!g) return;
+  ng__free_blocks(t);
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->done);
+  pthread_cond_destroy(&g->turn);
+  void *arrays[] = {g->bufs, g->lens, g->parts, g->part_lens, g->others, g->acc, g->seats,
+                    g->threads};
+  for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ng_free(arrays[i]);
+  ng_free(g);
+  t->grp = NULL;
+}
+
+int ng__rl_blocks_set_split(ng_rl_t *t, const ng_split_t *sp) {
+  const size_t B = (size_t)t->cfg.blocks;
+  ng_split_t one = {0, 0, 1, NULL, NULL}, s = sp ? *sp : one;
+  size_t first, count;
+  ng_split_own(&s, B, &first, &count);
+  if (count == 0) return NG_EINVAL;
+  if (first != t->blk_first || count != t->blk_count) {
+    int st = ng__make_blocks(t, first, count, NULL);
+    if (st) {
+      ng__free_blocks(t);
+      return st;
+    }
+  }
+  t->grp->split = s;
+  return NG_OK;
+}
+
+int ng__rl_blocks_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
+  ng__blocks_t *g = t->grp;
+  const size_t own = t->blk_count;
+  if (own == 0) return ng_error_set(err, NG_EINVAL, "rl: no block to run");
+  g->active = own;
+  g->arrived = 0;
+  g->failed = 0;
+  g->status = NG_OK;
+  g->turns = t->blk_threads;
+  size_t started = 0;
+  for (size_t i = 0; i < own; i++) {
+    t->blk[i]->step_hook = t->step_hook;
+    t->blk[i]->step_hook_ctx = t->step_hook_ctx;
+  }
+  if (own == 1) { /* the usual MPI case: one block per process, on this thread */
+    ng__block_main(&g->seats[0]);
+    started = 1;
+  } else {
+    for (; started < own; started++)
+      if (pthread_create(&g->threads[started], NULL, ng__block_main, &g->seats[started])) break;
+    if (started < own) { /* the ones that started would wait for the others for ever */
+      pthread_mutex_lock(&g->mu);
+      g->failed = 1;
+      g->active -= own - started;
+      if (g->arrived > 0 && g->arrived >= g->active) ng__release(g);
+      pthread_mutex_unlock(&g->mu);
+    }
+    for (size_t i = 0; i < started; i++) pthread_join(g->threads[i], NULL);
+  }
+  if (started < own)
+    return ng_error_set(err, NG_ENOMEM, "iteration %ld: cannot start a thread for every "
+                        "block; nothing changed", t->iteration + 1);
+  /* the first block that failed of itself, not because another did */
+  const ng__seat_t *bad = NULL;
+  for (size_t i = 0; i < own; i++) {
+    const ng__seat_t *s = &g->seats[i];
+    if (s->status && (!bad || (bad->status == NG_EINTERRUPTED && s->status != NG_EINTERRUPTED)))
+      bad = s;
+  }
+  if (bad) {
+    /* every block is back at the iteration's start (its own snapshot); so is t */
+    if (err) *err = bad->err;
+    return bad->status;
+  }
+  ng__copy_shared(t, t->blk[0]);
+  for (size_t i = 0; i < own; i++) t->blk_rng[t->blk_first + i] = t->blk[i]->rng;
+  t->env_steps += (long)(t->n_steps * t->n_envs);
+  *stats = g->seats[0].stats;
+  stats->iteration = t->iteration;
+  stats->env_steps = t->env_steps;
+  ng_error_clear(err);
+  return NG_OK;
+}
