@@ -14,6 +14,11 @@
 #           the same epochs (parameters' CRC included) as one process, resumed at another K
 #           too; without slices K = 1 is the default run and K = 2 is refused; a rank with
 #           another config is refused
+#   blocks  runs of env blocks (blocks = B, each rank keeping only its blocks' rows): K = 1,
+#           2, 3 and one process on 1 or 2 threads write the same files, for TRPO, ACKTR
+#           and Hopper-v5; checkpointed at K = 2 and resumed at K = 3 as one process; K > B
+#           refused; a NaN from one rank's environment ends every rank at once (MPI_Abort:
+#           the others wait inside the iteration's sums), the last checkpoint intact
 # Usage: tests/mpi.sh CASE NATGRAD MPIEXEC WORKDIR [PLUGIN]
 set -u
 case_=$1 ng=$2 mpiexec=$3 work=$4 plugin=${5:-}
@@ -179,6 +184,52 @@ fit)
   [ $rc -ne 0 ] && echo "$out" | grep -q "rank 1 of 2 has a different config or checkpoint" ||
     fail "fit: another config on rank 1 not refused by name"
   [ ! -e m/x/checkpoint.ngc ] || fail "a refused fit wrote a checkpoint"
+  ;;
+blocks)
+  bl_args="--env Pendulum-v1 --seed 5 --set n_envs=6 --set blocks=6 --set n_steps=100
+           --set vf_minibatch=96 -q"
+  "$ng" train $bl_args --steps 3600 --threads 1 --out b0 || fail "one process, blocks = 6"
+  "$ng" train $bl_args --steps 3600 --threads 2 --out b0t || fail "one process, 2 threads"
+  same_run b0 b0t
+  for k in 1 2 3; do
+    mpirun -np $k "$ng" train $bl_args --steps 3600 --threads 1 --out b$k || fail "K = $k"
+    same_run b0 b$k
+  done
+  grep -q '^blocks = 6$' b0/config.ini || fail "blocks = 6 not in config.ini"
+  mpirun -np 2 "$ng" train $bl_args --steps 1800 --out br &&
+    mpirun -np 3 "$ng" train --resume br --steps 3600 -q || fail "K = 2 resumed at K = 3"
+  same_run b0 br
+  ac_args="--env Pendulum-v1 --algo acktr --seed 5 --set n_envs=4 --set blocks=4
+           --set n_steps=100 --set vf_minibatch=64 --steps 1200 -q"
+  "$ng" train $ac_args --out a0 && mpirun -np 3 "$ng" train $ac_args --out a3 ||
+    fail "acktr, blocks = 4"
+  same_run a0 a3
+  if "$ng" list | grep -q Hopper-v5; then
+    ho_args="--env Hopper-v5 --seed 1 --set n_envs=4 --set blocks=4 --set n_steps=64
+             --steps 1024 -q"
+    "$ng" train $ho_args --out h0 && mpirun -np 2 "$ng" train $ho_args --out h2 ||
+      fail "Hopper-v5, blocks = 4"
+    same_run h0 h2
+  fi
+  out=$(mpirun -np 3 "$ng" train --env Pendulum-v1 --set n_envs=2 --set blocks=2 \
+        --steps 2000 --out bk 2>&1); rc=$?; echo "$out"
+  [ $rc -eq 2 ] && echo "$out" | grep -q "3 ranks for a run of 2 blocks" ||
+    fail "K = 3 > blocks = 2 not refused"
+  # Faulty-v0 (the nan plugin) returns NaN at its process's 6000th step: rank 0 steps two
+  # of the three envs, so only it fails, while rank 1 waits in the next sum
+  nan=$(dirname "$plugin")/libng_plugin_nan.so
+  if [ -n "$plugin" ] && [ -e "$nan" ]; then
+    start=$SECONDS
+    out=$(NATGRAD_MPI_TIMEOUT=60 mpirun -np 2 "$ng" train --plugin "$nan" --env Faulty-v0 \
+          --set n_envs=3 --set blocks=3 --set n_steps=500 --set vf_minibatch=63 \
+          --steps 30000 --checkpoint-every 1 --out nan -q 2>&1); rc=$?
+    echo "$out"; echo "mpirun exit status $rc after $((SECONDS - start)) s"
+    [ $rc -ne 0 ] || fail "a NaN on one rank: exit status 0"
+    [ $((SECONDS - start)) -lt 50 ] || fail "a NaN on one rank: the others waited for the timeout"
+    echo "$out" | grep -q "rollout: Faulty-v0 env [01], .*non-finite observation" ||
+      fail "no message naming the environment"
+    "$ng" eval nan --plugin "$nan" --episodes 1 > /dev/null || fail "last checkpoint unreadable"
+  fi
   ;;
 *) fail "unknown case $case_" ;;
 esac
