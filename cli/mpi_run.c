@@ -83,7 +83,7 @@ int ng_mpi_run_agree(int ok, const void *const *bytes, const size_t *lens, size_
 }
 
 int ng_mpi_run_split(ng_split_t *sp, size_t slices) {
-  ng_split_t one = {slices, 0, 1, NULL, NULL};
+  ng_split_t one = {slices, 0, 1, NULL, NULL, NULL};
   *sp = one;
   if (!g_mpi) return NG_OK;
   int st = ng_mpi_split(g_mpi, sp);
@@ -154,7 +154,7 @@ int ng_mpi_run_agree(int ok, const void *const *bytes, const size_t *lens, size_
   return -1;
 }
 int ng_mpi_run_split(ng_split_t *sp, size_t slices) {
-  ng_split_t one = {slices, 0, 1, NULL, NULL};
+  ng_split_t one = {slices, 0, 1, NULL, NULL, NULL};
   *sp = one;
   return NG_OK;
 }

@@ -226,7 +226,7 @@ int ng_fisher_set_reducer(ng_fisher_t *f, const ng_reducer_t *r) {
 
 int ng_fisher_set_split(ng_fisher_t *f, const ng_split_t *sp) {
   if (!f || (sp && sp->slices > NG_SLICES_MAX)) return NG_EINVAL;
-  ng_split_t one = {NG_SLICES_DEFAULT, 0, 1, NULL, NULL};
+  ng_split_t one = {NG_SLICES_DEFAULT, 0, 1, NULL, NULL, NULL};
   size_t need = ng_split_slices(sp, ng__fchunks(f->cache_rows));
   if (f->cache_rows > 0 && need > f->part_slices) {
     double *part = ng_realloc(f->part, (need - 1) * f->n * sizeof(double));

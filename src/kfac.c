@@ -223,7 +223,7 @@ int ng_kfac_set_reducer(ng_kfac_t *k, const ng_reducer_t *r) {
 
 int ng_kfac_set_split(ng_kfac_t *k, const ng_split_t *sp) {
   if (!k) return NG_EINVAL;
-  ng_split_t one = {0, 0, 1, NULL, NULL};
+  ng_split_t one = {0, 0, 1, NULL, NULL, NULL};
   int st = ng_mlp_ws_set_split(k->ws, sp ? sp : &one);
   if (st != NG_OK) return st;
   k->split = sp ? *sp : one;

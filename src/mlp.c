@@ -412,7 +412,7 @@ int ng_mlp_ws_set_split(ng_mlp_ws_t *ws, const ng_split_t *sp) {
     ws->part = ws->part_own = part;
     ws->part_slices = need;
   }
-  ng_split_t one = {NG_SLICES_DEFAULT, 0, 1, NULL, NULL};
+  ng_split_t one = {NG_SLICES_DEFAULT, 0, 1, NULL, NULL, NULL};
   ws->split = sp ? *sp : one;
   return NG_OK;
 }

@@ -30,7 +30,7 @@ int ng__mlpf_create(ng__mlpf_t **out, const ng_mlp_t *mlp, size_t max_batch, siz
   *out = NULL;
   if (!mlp || max_batch == 0 || max_batch > (size_t)INT_MAX || slices > NG_SLICES_MAX)
     return NG_EINVAL;
-  const ng_split_t split = {slices, 0, 1, NULL, NULL};
+  const ng_split_t split = {slices, 0, 1, NULL, NULL, NULL};
   const size_t L = ng_mlp_n_layers(mlp), np = ng_mlp_n_params(mlp);
   size_t width = 0, per_row = ng_mlp_n_in(mlp);
   for (size_t l = 0; l < L; l++) {

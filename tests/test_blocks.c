@@ -77,7 +77,7 @@ typedef struct {
 static int gather_parts(void *ctx, double *const *parts, const size_t *lens, size_t n) {
   rank_t *r = ctx;
   world_t *w = r->w;
-  ng_split_t sp = {0, r->rank, w->k, gather_parts, r}; /* active: its blocks */
+  ng_split_t sp = {0, r->rank, w->k, gather_parts, r, NULL}; /* active: its blocks */
   size_t first, count, at = 0;
   ng_split_own(&sp, n, &first, &count);
   double *shared = (double *)(void *)w->shared;
@@ -91,11 +91,31 @@ static int gather_parts(void *ctx, double *const *parts, const size_t *lens, siz
   return NG_OK;
 }
 
+/* the split's sum (core.h): the total in block order from each rank's own blocks, as MPI's
+ * reduce-scatter does it */
+static int sum_parts(void *ctx, const double *const *own, size_t n, size_t n_blocks,
+                     double *out) {
+  rank_t *r = ctx;
+  world_t *w = r->w;
+  ng_split_t sp = {0, r->rank, w->k, gather_parts, r, NULL};
+  size_t first, count;
+  ng_split_own(&sp, n_blocks, &first, &count);
+  double *shared = (double *)(void *)w->shared;
+  for (size_t i = 0; i < count; i++)
+    memcpy(shared + (first + i) * n, own[i], n * sizeof(double));
+  pthread_barrier_wait(&w->barrier);
+  memcpy(out, shared, n * sizeof(double));
+  for (size_t b = 1; b < n_blocks; b++)
+    for (size_t j = 0; j < n; j++) out[j] += shared[b * n + j];
+  pthread_barrier_wait(&w->barrier);
+  return NG_OK;
+}
+
 /* the env share's gather (for ng_rl_gather_envs): one record per block */
 static int gather_rows(void *ctx, void *rows, size_t row_bytes) {
   rank_t *r = ctx;
   world_t *w = r->w;
-  ng_split_t sp = {0, r->rank, w->k, gather_parts, r}; /* active: its blocks */
+  ng_split_t sp = {0, r->rank, w->k, gather_parts, r, NULL}; /* active: its blocks */
   size_t first, count;
   ng_split_own(&sp, w->blocks, &first, &count);
   memcpy(w->shared + first * row_bytes, (unsigned char *)rows + first * row_bytes,
@@ -110,7 +130,8 @@ static void *rank_main(void *arg) {
   rank_t *r = arg;
   ng_error_t err;
   ng_rl_t *t = make(&r->cfg);
-  ng_split_t sp = {0, r->rank, r->w->k, gather_parts, r};
+  /* 3 ranks add through the split's sum, the others gather every block's sum */
+  ng_split_t sp = {0, r->rank, r->w->k, gather_parts, r, r->w->k == 3 ? sum_parts : NULL};
   r->status = ng_rl_set_split(t, &sp);
   ng_rl_env_share_t share = {0, 0, gather_rows, r};
   ng_split_own(&sp, r->w->blocks, &share.first, &share.count);
@@ -302,9 +323,9 @@ static void test_bad_calls(void) {
   ng_rl_t *t = make(&c);
   ng_reducer_t red = {NULL, NULL};
   NG_CHECK_STATUS(ng_rl_set_reducer(t, &red), NG_EINVAL); /* the blocks' sums are theirs */
-  ng_split_t three = {0, 2, 3, gather_parts, NULL};         /* rank 2 of 3 owns no block */
+  ng_split_t three = {0, 2, 3, gather_parts, NULL, NULL}; /* rank 2 of 3 owns no block */
   NG_CHECK_STATUS(ng_rl_set_split(t, &three), NG_EINVAL);
-  ng_split_t two = {0, 1, 2, gather_parts, NULL};
+  ng_split_t two = {0, 1, 2, gather_parts, NULL, NULL};
   NG_CHECK_OK(ng_rl_set_split(t, &two)); /* block 1 */
   ng_error_t err;
   ng_rl_env_share_t share = {0, 1, gather_rows, NULL}; /* block 0: not this process's */

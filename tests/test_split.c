@@ -33,7 +33,7 @@ typedef struct {
 
 static int sim_gather(void *ctx, double *const *parts, const size_t *lens, size_t n_slices) {
   sim_t *s = ctx;
-  ng_split_t me = {0, s->rank, s->size, sim_gather, s};
+  ng_split_t me = {0, s->rank, s->size, sim_gather, s, NULL};
   size_t first, count;
   ng_split_own(&me, n_slices, &first, &count);
   const unsigned c = s->call++;
@@ -67,7 +67,7 @@ static void test_own_blocks(void) {
   size_t first, count;
   ng_split_own(NULL, 5, &first, &count);
   NG_CHECK(first == 0 && count == 5);
-  ng_split_t nog = {8, 1, 3, NULL, NULL}; /* no gather: one process computes everything */
+  ng_split_t nog = {8, 1, 3, NULL, NULL, NULL}; /* no gather: one process computes all */
   ng_split_own(&nog, 5, &first, &count);
   NG_CHECK(first == 0 && count == 5);
   NG_CHECK(ng_split_slices(NULL, 9) == NG_SLICES_DEFAULT && ng_split_slices(NULL, 2) == 2);
@@ -76,7 +76,7 @@ static void test_own_blocks(void) {
     for (int K = 1; K <= 12; K++) {
       size_t next = 0, lo = S, hi = 0;
       for (int r = 0; r < K; r++) {
-        ng_split_t sp = {S, r, K, sim_gather, NULL};
+        ng_split_t sp = {S, r, K, sim_gather, NULL, NULL};
         ng_split_own(&sp, S, &first, &count);
         NG_CHECK(first == next); /* contiguous blocks in rank order */
         next = first + count;
@@ -97,7 +97,8 @@ static int run_vjp(const ng_mlp_t *mlp, const double *theta, const double *x, co
   ng_mlp_ws_t *ws = NULL;
   int st = ng_mlp_ws_create(&ws, mlp, BATCH);
   if (st) return st;
-  ng_split_t sp = {S, sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL, sim};
+  ng_split_t sp = {S,   sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL,
+                   sim, NULL};
   size_t n = ng_mlp_n_params(mlp);
   memcpy(out, init, n * sizeof *out);
   if (sim) {
@@ -171,7 +172,7 @@ static void test_vjp(void) {
   memset(&sim, 0, sizeof sim);
   sim.size = 2;
   sim.replay = 1;
-  ng_split_t sp = {4, 0, 2, sim_gather, &sim};
+  ng_split_t sp = {4, 0, 2, sim_gather, &sim, NULL};
   NG_CHECK_OK(ng_mlp_ws_set_split(ws, &sp));
   NG_CHECK_STATUS(ng_mlp_forward(mlp, theta, ws, BATCH, x, NULL), NG_ERANGE);
   sp.slices = NG_SLICES_MAX + 1;
@@ -188,7 +189,8 @@ static int run_fisher(const ng_model_t *m, const double *theta, const double *x,
   ng_fisher_t *f = NULL;
   int st = ng_fisher_create_ex(&f, m, BATCH, factored ? NG_FISHER_CACHE_BYTES_DEFAULT : 0);
   if (st) return st;
-  ng_split_t sp = {S, sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL, sim};
+  ng_split_t sp = {S,   sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL,
+                   sim, NULL};
   if (sim) {
     sim->before = NULL; /* a product overwrites its output */
     sim->call = 0;
@@ -250,7 +252,8 @@ static int run_kfac(const ng_model_t *m, const double *theta, const double *x, s
   ng_kfac_t *k = NULL;
   int st = ng_kfac_create(&k, m, BATCH);
   if (st) return st;
-  ng_split_t sp = {S, sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL, sim};
+  ng_split_t sp = {S,   sim ? sim->rank : 0, sim ? sim->size : 1, sim ? sim_gather : NULL,
+                   sim, NULL};
   if (sim) {
     sim->before = NULL;
     sim->call = 0;

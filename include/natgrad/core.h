@@ -147,6 +147,12 @@ typedef struct {
    * does. NG_OK or a status. */
   int (*gather)(void *ctx, double *const *parts, const size_t *lens, size_t n_slices);
   void *ctx;
+  /* Optional (NULL: gather, then add here): out (n doubles, on every process) = the n_slices
+   * partial sums of n doubles added in slice order, from this process's own (its block of
+   * slices, in order, at own[0..]). An implementation may move fewer bytes than the gather
+   * (each process adds one segment of out over every slice, then the segments are
+   * gathered) but must add in slice order: the bits are the gather's. */
+  int (*sum)(void *ctx, const double *const *own, size_t n, size_t n_slices, double *out);
 } ng_split_t;
 
 /* min(S, n_chunks) for split sp (NULL: the default S). */

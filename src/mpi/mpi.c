@@ -17,6 +17,7 @@ struct ng_mpi {
   int *counts, *displs;
   /* the update split's Allgatherv: its layout (doubles) and staging buffer */
   int *scounts, *sdispls;
+  int *rcounts, *rdispls; /* the split's sum: its Alltoallv's receive side */
   double *stage;
   size_t stage_n;
   size_t at[NG_RL_MAX_BLOCKS + 1]; /* a gather's part offsets (slices or env blocks) */
@@ -76,7 +77,7 @@ int ng_mpi_init(ng_mpi_t **out, double timeout_s, ng_mpi_timeout_fn on_timeout, 
   *out = NULL;
   ng_mpi_t *m = ng_calloc(1, sizeof *m);
   if (!m) return ng_error_set(err, NG_ENOMEM, "mpi: out of memory");
-  int provided = 0, c = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+  int provided = 0, c = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
   if (c != MPI_SUCCESS) {
     ng_free(m);
     return ng_error_set(err, NG_EIO, "mpi: MPI_Init_thread failed (code %d)", c);
@@ -90,7 +91,9 @@ int ng_mpi_init(ng_mpi_t **out, double timeout_s, ng_mpi_timeout_fn on_timeout, 
   m->displs = ng_calloc((size_t)m->size, sizeof *m->displs);
   m->scounts = ng_calloc((size_t)m->size, sizeof *m->scounts);
   m->sdispls = ng_calloc((size_t)m->size, sizeof *m->sdispls);
-  if (!m->counts || !m->displs || !m->scounts || !m->sdispls) {
+  m->rcounts = ng_calloc((size_t)m->size, sizeof *m->rcounts);
+  m->rdispls = ng_calloc((size_t)m->size, sizeof *m->rdispls);
+  if (!m->counts || !m->displs || !m->scounts || !m->sdispls || !m->rcounts || !m->rdispls) {
     ng_mpi_finalize(m);
     return ng_error_set(err, NG_ENOMEM, "mpi: out of memory");
   }
@@ -118,6 +121,8 @@ void ng_mpi_finalize(ng_mpi_t *m) {
   ng_free(m->displs);
   ng_free(m->scounts);
   ng_free(m->sdispls);
+  ng_free(m->rcounts);
+  ng_free(m->rdispls);
   ng_free(m->stage);
   ng_free(m);
   MPI_Finalize();
@@ -201,8 +206,9 @@ int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_er
 }
 
 /* The split's gather: this rank's block of slices (or of env blocks: rl.h's blocks; the
- * same ng_mpi_block as core.h's ng_split_own) into a contiguous buffer, one MPI_Allgatherv of doubles in place, every
- * other rank's slices back into parts. The buffer grows to the largest exchange once. */
+ * same ng_mpi_block as core.h's ng_split_own) into a contiguous buffer, one MPI_Allgatherv
+ * of doubles in place, every other rank's slices back into parts. The buffer grows to the
+ * largest exchange once. */
 static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens,
                              size_t n_slices) {
   ng_mpi_t *m = ctx;
@@ -238,11 +244,68 @@ static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens
   return NG_OK;
 }
 
+/* The split's sum (core.h): a reduce-scatter in slice order, then an all-gather. Rank q adds
+ * segment q of out (ng_mpi_block(n, q, K) of its elements) over every slice: one
+ * MPI_Alltoallv brings it those elements of every slice, in slice order (ranks hold
+ * contiguous, increasing blocks of slices), and one MPI_Allgatherv brings every rank every
+ * segment. A rank receives about 2 n doubles whatever K (the gather: (K - 1) n of a sum of K
+ * slices) and adds n / K of them per slice: the same additions in the same order. */
+static int ng__sum_slices(void *ctx, const double *const *own, size_t n, size_t n_slices,
+                          double *out) {
+  ng_mpi_t *m = ctx;
+  const int K = m->size;
+  size_t b0, bc, g0, gc;
+  ng_mpi_block(n_slices, m->rank, K, &b0, &bc);
+  ng_mpi_block(n, m->rank, K, &g0, &gc);
+  const size_t need = bc * n + n_slices * gc;
+  if (need > (size_t)0x7fffffff) return NG_ERANGE;
+  if (need > m->stage_n) {
+    double *st = ng_realloc(m->stage, need * sizeof *st);
+    if (!st) return NG_ENOMEM;
+    m->stage = st;
+    m->stage_n = need;
+  }
+  double *send = m->stage, *recv = m->stage + bc * n;
+  size_t at = 0, from = 0;
+  for (int q = 0; q < K; q++) {
+    size_t q0, qc, r0, rc;
+    ng_mpi_block(n, q, K, &q0, &qc);   /* rank q's segment: to it, each own slice's part */
+    ng_mpi_block(n_slices, q, K, &r0, &rc); /* rank q's slices: from it, gc of each */
+    m->sdispls[q] = (int)at;
+    m->scounts[q] = (int)(bc * qc);
+    for (size_t i = 0; i < bc; i++, at += qc) memcpy(send + at, own[i] + q0, qc * sizeof *send);
+    m->rdispls[q] = (int)from;
+    m->rcounts[q] = (int)(rc * gc);
+    from += rc * gc;
+  }
+  ng__enter(m);
+  int c = MPI_Alltoallv(send, m->scounts, m->sdispls, MPI_DOUBLE, recv, m->rcounts, m->rdispls,
+                        MPI_DOUBLE, MPI_COMM_WORLD);
+  ng__leave_split(m, (unsigned long long)((n_slices - bc) * gc) * sizeof(double));
+  if (c != MPI_SUCCESS) return NG_EIO;
+  double *mine = out + g0;
+  memcpy(mine, recv, gc * sizeof *mine);
+  for (size_t s = 1; s < n_slices; s++)
+    for (size_t j = 0; j < gc; j++) mine[j] += recv[s * gc + j];
+  for (int q = 0; q < K; q++) { /* the segments' layout, in the Alltoallv's arrays */
+    size_t q0, qc;
+    ng_mpi_block(n, q, K, &q0, &qc);
+    m->scounts[q] = (int)qc;
+    m->sdispls[q] = (int)q0;
+  }
+  ng__enter(m);
+  c = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, m->scounts, m->sdispls,
+                     MPI_DOUBLE, MPI_COMM_WORLD);
+  ng__leave_split(m, (unsigned long long)(n - gc) * sizeof(double));
+  return c == MPI_SUCCESS ? NG_OK : NG_EIO;
+}
+
 int ng_mpi_split(ng_mpi_t *m, ng_split_t *sp) {
   if (!m || !sp) return NG_EINVAL;
   sp->rank = m->rank;
   sp->size = m->size;
   sp->gather = ng__gather_slices;
+  sp->sum = ng__sum_slices;
   sp->ctx = m;
   return NG_OK;
 }

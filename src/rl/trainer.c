@@ -443,7 +443,7 @@ int ng_rl_set_threads_envs(ng_rl_t *t, int on) {
 int ng_rl_set_split(ng_rl_t *t, const ng_split_t *sp) {
   if (!t) return NG_EINVAL;
   if (t->grp) return ng__rl_blocks_set_split(t, sp);
-  ng_split_t one = {0, 0, 1, NULL, NULL};
+  ng_split_t one = {0, 0, 1, NULL, NULL, NULL};
   t->split = sp ? *sp : one;
   t->split.slices = (size_t)t->cfg.slices;
   /* ACKTR's batch workspace is its K-FAC's, whose factors read every row's activations */

@@ -131,7 +131,7 @@ int ng_sup_opt_set_split(ng_sup_opt_t *o, const ng_split_t *sp) {
   const ng_sup_opt_config_t *c = &o->cfg;
   if (sp && c->kind == NG_OPT_DIAG_NG && c->fisher == NG_FISHER_TRUE && c->fisher_samples == 0)
     return NG_EUNSUPPORTED;
-  ng_split_t one = {0, 0, 1, NULL, NULL};
+  ng_split_t one = {0, 0, 1, NULL, NULL, NULL};
   int st = ng_mlp_ws_set_split(ng_model_ws_mlp(o->ws), sp ? sp : &one);
   if (st == NG_OK && o->fisher) st = ng_fisher_set_split(o->fisher, sp ? sp : &one);
   if (st == NG_OK && o->kfac) st = ng_kfac_set_split(o->kfac, sp);
