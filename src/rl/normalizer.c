@@ -49,8 +49,7 @@ void ng__rms_merge(ng__rms_t *r, double batch_count, const double *batch_mean,
 
 /* Shapes: x rows x dim; work 1 + 2 dim = [count | sum (x - m) | sum (x - m)^2]. The shift by
  * the current mean m keeps the one-pass moments accurate (m is close to the batch mean). */
-int ng__rms_update(ng__rms_t *r, size_t rows, const double *x, const ng_reducer_t *red,
-                   double *work) {
+void ng__rms_moments(const ng__rms_t *r, size_t rows, const double *x, double *work) {
   size_t d = r->dim;
   double *s1 = work + 1, *s2 = work + 1 + d;
   work[0] = (double)rows;
@@ -61,8 +60,11 @@ int ng__rms_update(ng__rms_t *r, size_t rows, const double *x, const ng_reducer_
       s1[j] += c;
       s2[j] += c * c;
     }
-  int s = ng_reduce_sum(red, work, 1 + 2 * d);
-  if (s) return s;
+}
+
+int ng__rms_apply(ng__rms_t *r, double *work) {
+  size_t d = r->dim;
+  double *s1 = work + 1, *s2 = work + 1 + d;
   if (!ng_all_finite(1 + 2 * d, work)) return NG_ENONFINITE;
   double n = work[0];
   if (!(n > 0)) return NG_OK;
@@ -75,6 +77,13 @@ int ng__rms_update(ng__rms_t *r, size_t rows, const double *x, const ng_reducer_
   }
   ng__rms_merge(r, n, s1, s2);
   return NG_OK;
+}
+
+int ng__rms_update(ng__rms_t *r, size_t rows, const double *x, const ng_reducer_t *red,
+                   double *work) {
+  ng__rms_moments(r, rows, x, work);
+  int s = ng_reduce_sum(red, work, 1 + 2 * r->dim);
+  return s ? s : ng__rms_apply(r, work);
 }
 
 void ng__rms_normalize(const ng__rms_t *r, size_t rows, const double *x, double clip,

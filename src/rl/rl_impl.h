@@ -55,6 +55,11 @@ void ng__rms_merge(ng__rms_t *r, double batch_count, const double *batch_mean,
  * work holds 1 + 2 dim doubles. */
 int ng__rms_update(ng__rms_t *r, size_t rows, const double *x, const ng_reducer_t *red,
                    double *work);
+/* Its two halves, for callers that reduce several statistics' sums at once: the local sums
+ * into work (1 + 2 dim), and the merge of the reduced ones (NG_ENONFINITE if any is not
+ * finite). */
+void ng__rms_moments(const ng__rms_t *r, size_t rows, const double *x, double *work);
+int ng__rms_apply(ng__rms_t *r, double *work);
 /* out = clip((x - mean) / sqrt(var + 1e-8), -clip, clip) for rows x dim. */
 void ng__rms_normalize(const ng__rms_t *r, size_t rows, const double *x, double clip,
                        double *out);
@@ -142,7 +147,7 @@ struct ng_rl {
 
   /* normalisers */
   ng__rms_t obs_rms, ret_rms;
-  double *rms_work;        /* 1 + 2 max(obs_dim, n_envs) */
+  double *rms_work;        /* 4 + 2 max(obs_dim, n_envs): a step's obs and return sums */
 
   /* rollout buffer, time-major rows t*n_envs + e */
   double *b_obs;           /* batch x obs_dim (normalised) */

@@ -157,10 +157,22 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
     t->env_steps += (long)E;
 
     /* VecNormalize.step_wait: statistics from the returned (post-reset) observations, then
-     * the observations and the truncations' final observations normalised with them */
+     * the observations and the truncations' final observations normalised with them; and
+     * the discounted returns' statistics. One reduction for both (independent) sums. */
+    double *obs_work = t->rms_work;
+    double *ret_work = obs_work + (t->cfg.normalize_obs ? 1 + 2 * od : 0);
+    if (t->cfg.normalize_obs) ng__rms_moments(&t->obs_rms, E, t->obs_raw, obs_work);
+    if (t->cfg.normalize_reward) {
+      for (size_t e = 0; e < E; e++)
+        t->disc_return[e] = t->disc_return[e] * t->cfg.gamma + t->b_rew[row0 + e];
+      ng__rms_moments(&t->ret_rms, E, t->disc_return, ret_work);
+    }
+    const size_t n_work = (size_t)(ret_work - obs_work) + (t->cfg.normalize_reward ? 3 : 0);
+    if (n_work && (s = ng_reduce_sum(&t->reducer, t->rms_work, n_work)))
+      return ng_error_set(err, s, "rollout: normaliser statistics: %s", ng_strerror(s));
     if (t->cfg.normalize_obs) {
-      s = ng__rms_update(&t->obs_rms, E, t->obs_raw, &t->reducer, t->rms_work);
-      if (s) return ng_error_set(err, s, "rollout: observation statistics: %s", ng_strerror(s));
+      if ((s = ng__rms_apply(&t->obs_rms, obs_work)))
+        return ng_error_set(err, s, "rollout: observation statistics: %s", ng_strerror(s));
       ng__rms_normalize(&t->obs_rms, E, t->obs_raw, t->cfg.obs_clip, t->obs_norm);
       for (size_t e = 0; e < E; e++)
         if (t->b_trunc[row0 + e]) {
@@ -171,10 +183,8 @@ int ng__rl_rollout(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
       memcpy(t->obs_norm, t->obs_raw, E * od * sizeof(double));
     }
     if (t->cfg.normalize_reward) {
-      for (size_t e = 0; e < E; e++)
-        t->disc_return[e] = t->disc_return[e] * t->cfg.gamma + t->b_rew[row0 + e];
-      s = ng__rms_update(&t->ret_rms, E, t->disc_return, &t->reducer, t->rms_work);
-      if (s) return ng_error_set(err, s, "rollout: return statistics: %s", ng_strerror(s));
+      if ((s = ng__rms_apply(&t->ret_rms, ret_work)))
+        return ng_error_set(err, s, "rollout: return statistics: %s", ng_strerror(s));
       double scale = sqrt(t->ret_rms.var[0] + NG_RL_NORM_EPS), c = t->cfg.reward_clip;
       for (size_t e = 0; e < E; e++) {
         double z = t->b_rew[row0 + e] / scale;

@@ -189,7 +189,7 @@ static int ng__rl_create_buffers(ng_rl_t *t, ng_error_t *err) {
   int s;
   if ((s = ng__rms_init(&t->obs_rms, od))) goto fail;
   if ((s = ng__rms_init(&t->ret_rms, 1))) goto fail;
-  NG__ALLOC(t->rms_work, 1 + 2 * (od > E ? od : E));
+  NG__ALLOC(t->rms_work, 4 + 2 * (od > E ? od : E)); /* a step's obs and return sums */
 
   if (!t->borrowed) { /* a block's trainer has its run's */
     NG__ALLOC(t->obs_raw, E * od);
