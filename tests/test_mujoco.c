@@ -1019,9 +1019,13 @@ static void test_non_finite(void) {
     st[n] = 0.0;
     st[n + 1] = 1.0;
     NG_CHECK_STATUS(ng_env_set_state(env, st, obs), NG_EINVAL);
-    st[n + 1] = 0.0;
+    /* a warm start beyond MuJoCo's range is still a guess: a state get_state read near
+     * that range must set again (only qpos and qvel are judged by it) */
+    st[n] = 1.0;
     st[n + s->nv] = 2e10;
-    NG_CHECK_STATUS(ng_env_set_state(env, st, obs), NG_ERANGE);
+    NG_CHECK_OK(ng_env_set_state(env, st, obs));
+    NG_CHECK_OK(ng_env_get_state(env, back));
+    NG_CHECK(back[n + s->nv] == 2e10);
     ng_env_destroy(env);
   }
 }

@@ -439,7 +439,9 @@ int ng_mj_env_set_state(ng_mj_env_t *env, const double *state, double *obs) {
   if (!env || !state) return NG_EINVAL;
   const mjModel *m = env->m;
   int n = (int)env->task->def.info.state_size, nqv = m->nq + m->nv;
-  if (ng_mj_any_bad(n, state)) return ng_mj_bad_kind(n, state, 0, NULL);
+  /* MuJoCo's range applies to qpos and qvel; the rest need only be finite (env.c checked):
+   * a warm start is a guess, and the one of a state near that range may lie beyond it */
+  if (ng_mj_any_bad(nqv, state)) return ng_mj_bad_kind(nqv, state, 0, NULL);
   double flag = state[nqv];
   if (flag != 0.0 && flag != 1.0) return NG_EINVAL;
   /* flag 0 is the short form: qpos and qvel only, every warm-start value 0 */

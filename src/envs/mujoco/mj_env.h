@@ -155,7 +155,7 @@ int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *
  * back after it as given (mj_forward overwrote the one and renormalised a free joint's
  * quaternion in the other), and the tracked values kept for the next step's reward, so that
  * get_state then reads the state set. NG_ENONFINITE for a NaN/Inf, NG_ERANGE for a magnitude
- * above mjMAXVAL, NG_EINVAL for a flag other than 0 or 1, or a flag 0 followed by a non-zero
+ * above mjMAXVAL in qpos or qvel (any finite warm start is taken), NG_EINVAL for a flag other than 0 or 1, or a flag 0 followed by a non-zero
  * value. obs may be NULL. */
 int ng_mj_env_set_state(ng_mj_env_t *env, const double *state, double *obs);
 /* Reads the state, flag 1. */
