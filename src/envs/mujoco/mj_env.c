@@ -13,7 +13,8 @@
  *
  * State (mj_env.h): qpos, qvel, the solver's warm start and act, everything the next
  * mj_step reads from mjData besides ctrl (set by every step) and the time (read by nothing
- * in these models), so that a state read in mid-episode and set into another environment
+ * in these models), and the values a reward differences when they come from the
+ * kinematics of the last substep (Ant, Humanoid), so that a state read in mid-episode and set into another environment
  * continues bit for bit (checkpoints), while qpos and qvel alone still mean what Gymnasium's
  * set_state means (`natgrad replay --state`, tests/test_mujoco.c's reference).
  *
@@ -375,11 +376,12 @@ static void ng_mj_read(const ng_mj_env_t *env, double *state) {
 
 /* Writes state into d and computes everything derived (mj_forward). mj_forward also writes
  * two of its inputs: its constraint solution over the warm start, and a free joint's
- * quaternion in qpos, normalised again (which can move its last bit). A state with a warm
- * start (as get_state read it) gets both back, so that the next step starts exactly where
- * the environment it was read from would have: its mj_forward normalises the quaternion
- * once, from the warm start given. Without (Gymnasium's set_state), both stay as
- * mj_forward leaves them. Likewise the tracked values (ng_mj_env_t's held). */
+ * quaternion in qpos, normalised again (which can move its last bit). A state with the flag
+ * 1 (as get_state read it) gets both back, and its tracked values are held for the next
+ * reward, so that the next step is the one the environment it was read from would have
+ * taken (whose own mj_forward normalises the quaternion once and starts the solver from
+ * that warm start). With the flag 0 (Gymnasium's set_state) all stay as mj_forward leaves
+ * them. */
 static void ng_mj_write(ng_mj_env_t *env, const double *state) {
   const mjModel *m = env->m;
   mjData *d = env->d;
