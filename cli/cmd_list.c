@@ -96,6 +96,8 @@ int ng_cmd_list(int argc, char **argv) {
     printf("\n  time limit   %d steps\n", info->max_episode_steps);
     printf("  state        %s\n", info->state_size ? info->state_doc
                                                      : "(none: no get/set state)");
+    if (info->state_min_size)
+      printf("  short state  its first %zu values (the rest 0)\n", info->state_min_size);
     printf("  summary      %s\n", info->summary);
     const char *plugin = ng_env_plugin_path(info->id);
     if (plugin) printf("  plugin       %s\n", plugin);

@@ -27,7 +27,9 @@ static void help(FILE *out) {
           "  --env ID          environment id, e.g. CartPole-v1\n"
           "  --plugin LIB.so   load the plugin that defines ID (a run folder's config.ini\n"
           "                    names it: plugin = ...)\n"
-          "  --state LIST      the internal state, numbers separated by commas\n"
+          "  --state LIST      the internal state, numbers separated by commas; where the\n"
+          "                    environment has a shorter form (MuJoCo: qpos,qvel, as\n"
+          "                    Gymnasium's set_state), its values alone are enough\n"
           "  --seed S          instead of --state: reset from seed S (stream 0)\n"
           "  --actions FILE    one action a line ('-' reads standard input): for a Discrete\n"
           "                    space an integer 0..n-1, for a Box, MultiDiscrete or\n"
@@ -140,7 +142,8 @@ static void list_error(const char *where, const list_t *l, const char *text) {
                  where, l->token_len, l->token, text);
 }
 
-/* Comma-separated state values; exactly n of them. Returns 1, or 0 (message printed). */
+/* Comma-separated state values: state_size of them, or state_min_size (the short form, the
+ * rest zero). Returns 1, or 0 (message printed). */
 static int parse_state(const char *text, const ng_env_info_t *info, double *state) {
   if (info->state_size == 0) {
     ng_cli_error(CMD, "--state: %s has no get/set state; start it with --seed S", info->id);
@@ -151,11 +154,15 @@ static int parse_state(const char *text, const ng_env_info_t *info, double *stat
     list_error("--state", &l, text);
     return 0;
   }
-  if (l.count != info->state_size) {
-    ng_cli_error(CMD, "--state: %s takes %zu values (%s), got %zu", info->id, info->state_size,
-                 info->state_doc, l.count);
+  size_t min = info->state_min_size;
+  if (l.count != info->state_size && (!min || l.count != min)) {
+    char also[48] = "";
+    if (min) snprintf(also, sizeof also, ", or its first %zu", min);
+    ng_cli_error(CMD, "--state: %s takes %zu values (%s)%s, got %zu", info->id,
+                 info->state_size, info->state_doc, also, l.count);
     return 0;
   }
+  memset(state + l.count, 0, (info->state_size - l.count) * sizeof *state);
   return 1;
 }
 

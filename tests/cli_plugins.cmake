@@ -5,7 +5,7 @@ add_library(ng_plugin_reach MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/reach.c)
 target_include_directories(ng_plugin_reach PRIVATE ${CMAKE_SOURCE_DIR}/include)
 add_library(ng_plugin_ring MODULE ${CMAKE_SOURCE_DIR}/examples/envs/ring/ring.c)
 target_include_directories(ng_plugin_ring PRIVATE ${CMAKE_SOURCE_DIR}/include)
-set(NG_BROKEN_PLUGINS nosym abi abi1 space clash nan step_err crash)
+set(NG_BROKEN_PLUGINS nosym abi abi1 abi2 space clash nan step_err crash)
 foreach(kind ${NG_BROKEN_PLUGINS})
   add_library(ng_plugin_${kind} MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/broken.c)
   target_include_directories(ng_plugin_${kind} PRIVATE ${CMAKE_SOURCE_DIR}/include)
@@ -23,7 +23,7 @@ set_target_properties(test_env_api PROPERTIES ENABLE_EXPORTS ON)
 target_compile_definitions(test_env_api PRIVATE
   NG_TEST_PLUGIN_DIR="$<TARGET_FILE_DIR:ng_plugin_reach>")
 add_dependencies(test_env_api ng_plugin_reach ng_plugin_ring ng_plugin_nosym ng_plugin_abi
-                 ng_plugin_abi1 ng_plugin_space
+                 ng_plugin_abi1 ng_plugin_abi2 ng_plugin_space
                  ng_plugin_clash)
 
 if(TARGET natgrad_cli)

@@ -125,11 +125,11 @@ bad_plugins)
     train --plugin text.so --env Reach-v0
   run 2 "^natgrad train: --plugin: plugin .*nosym.so: no symbol 'natgrad_plugin': not a natgrad plugin" \
     train --plugin "$plugins/libng_plugin_nosym.so" --env Faulty-v0
-  run 2 "^natgrad eval: --plugin: plugin .*abi.so: built for plugin ABI 3; this natgrad loads ABI 2" \
+  run 2 "^natgrad eval: --plugin: plugin .*abi.so: built for plugin ABI 4; this natgrad loads ABI 3" \
     eval x.ngc --plugin "$plugins/libng_plugin_abi.so"
   # a version-1 plugin (before MultiDiscrete/MultiBinary): refused, never called
   run 2 "^natgrad train: --plugin: plugin .*abi1.so: built for plugin ABI 1; this natgrad loads \
-ABI 2: rebuild it against this natgrad's headers$" \
+ABI 3: rebuild it against this natgrad's headers$" \
     train --plugin "$plugins/libng_plugin_abi1.so" --env Faulty-v0
   run 2 "^natgrad list: --plugin: plugin .*space.so: env Faulty-v0: observation space: low > high in component 1 \(low 2, high 1\)$" \
     list --plugin "$plugins/libng_plugin_space.so"

@@ -7,7 +7,12 @@
  * field (only a plausible newer version vouched for by the header's own CRC-32 is "newer
  * than this build"). A size the file
  * cannot back is refused before anything is allocated for it. Loading from memory and from
- * a file agree, and so do a saved, loaded and saved-again trainer's bytes. */
+ * a file agree, and so do a saved, loaded and saved-again trainer's bytes.
+ *
+ * With MuJoCo: a Hopper-v5 run resumed from a checkpoint is the uninterrupted run, bit for
+ * bit (the environments' states hold the solver's warm start), and a checkpoint written
+ * before they did (states of qpos and qvel, the env's state_min_size) still loads and
+ * resumes as it used to. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +311,153 @@ static void test_values(void) {
   ng_rl_destroy(t);
 }
 
+#ifdef NG_HAVE_MUJOCO
+
+static ng_rl_config_t hopper_config(void) {
+  ng_rl_config_t c;
+  ng_error_t err;
+  NG_CHECK_OK(ng_rl_config_default(&c, "Hopper-v5", &err));
+  c.n_envs = 4;
+  c.n_steps = 64;
+  c.vf_minibatch = 64;
+  c.total_steps = 100000;
+  return c;
+}
+
+static long save_bytes(const ng_rl_t *t, unsigned char *buf, size_t cap) {
+  char path[64];
+  ng_error_t err;
+  snprintf(path, sizeof path, "test_checkpoint_%d_mj.ngc", (int)getpid());
+  NG_CHECK_OK(ng_rl_save(t, path, &err));
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(buf, 1, cap, f) : 0;
+  if (f) fclose(f);
+  remove(path);
+  return (long)n;
+}
+
+/* Two iterations straight, or one, a save, a load and one more: the same checkpoint. */
+static void test_resume_mujoco(void) {
+  ng_rl_config_t c = hopper_config();
+  ng_error_t err;
+  ng_rl_stats_t st;
+  ng_rl_t *a = NULL, *b = NULL, *r = NULL;
+  NG_CHECK_OK(ng_rl_create(&a, &c, &err));
+  NG_CHECK_OK(ng_rl_create(&b, &c, &err));
+  if (!a || !b) goto done;
+  for (int i = 0; i < 2; i++) NG_CHECK_OK(ng_rl_iterate(a, &st, &err));
+  NG_CHECK_OK(ng_rl_iterate(b, &st, &err));
+  long n = save_bytes(b, g_mod, sizeof g_mod);
+  NG_CHECK_OK(ng_rl_load_mem(&r, g_mod, (size_t)n, &err));
+  if (!r) goto done;
+  NG_CHECK_OK(ng_rl_iterate(r, &st, &err));
+  static unsigned char straight[1 << 20];
+  long ns = save_bytes(a, straight, sizeof straight), nr = save_bytes(r, g_mod, sizeof g_mod);
+  NG_CHECK(ns > HDR && ns == nr && memcmp(straight, g_mod, (size_t)ns) == 0);
+done:
+  ng_rl_destroy(a);
+  ng_rl_destroy(b);
+  ng_rl_destroy(r);
+}
+
+/* Hopper-v5 as natgrad's environments were before their states held the warm start: the
+ * built-in Hopper behind a definition whose state is the first g_old_size values of its
+ * own (qpos and qvel for 12) and whose set_state takes those with zeros after them (qpos
+ * and qvel alone: Gymnasium's set_state, what set_state did then). A trainer on it saves
+ * the checkpoint an earlier natgrad saved. */
+static size_t g_old_size;
+static int old_create(void **self, const ng_env_def_t *def, ng_error_t *err) {
+  (void)def;
+  return ng_env_create((ng_env_t **)self, "Hopper-v5", err);
+}
+static void old_destroy(void *self) { ng_env_destroy(self); }
+/* the inner env draws from the outer stream */
+static int old_reset(void *self, ng_rng_t *rng, double *obs) {
+  *ng_env_rng(self) = *rng;
+  int s = ng_env_reset(self, obs);
+  *rng = *ng_env_rng(self);
+  return s;
+}
+static int old_step(void *self, ng_rng_t *rng, const double *a, double *obs, double *reward,
+                    int *terminated) {
+  int truncated;
+  (void)rng;
+  return ng_env_step(self, a, obs, reward, terminated, &truncated);
+}
+static int old_get(const void *self, double *state) {
+  double full[64];
+  int s = ng_env_get_state(self, full);
+  memcpy(state, full, g_old_size * sizeof *state);
+  return s;
+}
+static int old_set(void *self, const double *state, double *obs) {
+  double full[64] = {0}, o[16];
+  memcpy(full, state, g_old_size * sizeof *state);
+  return ng_env_set_state(self, full, obs ? obs : o);
+}
+static ng_env_def_t old_hopper(size_t state_size) {
+  g_old_size = state_size;
+  ng_env_def_t d = {.info = *ng_env_find("Hopper-v5"), .create = old_create,
+                    .destroy = old_destroy, .reset = old_reset, .step = old_step,
+                    .get_state = old_get, .set_state = old_set};
+  d.info.state_size = state_size;
+  d.info.state_min_size = 0;
+  d.info.state_doc = "rootx,rootz,rooty,thigh,leg,foot,rootx_dot,rootz_dot,rooty_dot,"
+                     "thigh_dot,leg_dot,foot_dot";
+  return d;
+}
+
+/* An old checkpoint (state_size 12, Hopper's state_min_size) loads: every env continues
+ * from its qpos and qvel, the solver starting afresh, which is how the earlier natgrad
+ * resumed it; a state size that is neither the env's nor its short form is refused. */
+static void test_old_state_layout(void) {
+  ng_rl_config_t c = hopper_config();
+  ng_error_t err;
+  ng_rl_stats_t st;
+  ng_env_def_t old = old_hopper(12);
+  ng_rl_t *w = NULL, *t = NULL, *o = NULL;
+  NG_CHECK(ng_env_find("Hopper-v5")->state_min_size == 12);
+  NG_CHECK_OK(ng_rl_create_with_env(&w, &c, &old, &err));
+  if (!w) return;
+  NG_CHECK_OK(ng_rl_iterate(w, &st, &err));
+  long n = save_bytes(w, g_mod, sizeof g_mod);
+  size_t clen;
+  uint64_t fss;
+  memcpy(&clen, g_mod + HDR, 8);
+  memcpy(&fss, g_mod + HDR + 8 + clen + 7 * 8, 8);
+  NG_CHECK(n > HDR && fss == 12);
+  NG_CHECK_OK(ng_rl_load_mem(&t, g_mod, (size_t)n, &err));
+  NG_CHECK_OK(ng_rl_load_mem_with_env(&o, g_mod, (size_t)n, &old, &err));
+  if (!t || !o) goto done;
+  NG_CHECK(ng_rl_iteration(t) == 1 && ng_rl_env_steps(t) == ng_rl_env_steps(w));
+  for (size_t e = 0; e < t->n_envs; e++) {
+    double was[64], is[64];
+    NG_CHECK_OK(ng_env_get_state(w->envs[e], was));
+    NG_CHECK_OK(ng_env_get_state(t->envs[e], is));
+    NG_CHECK(memcmp(was, is, 12 * sizeof *was) == 0 && is[12] == 1.0);
+  }
+  /* the next iteration as the old environment would have run it */
+  NG_CHECK_OK(ng_rl_iterate(t, &st, &err));
+  NG_CHECK_OK(ng_rl_iterate(o, &st, &err));
+  NG_CHECK(memcmp(t->theta, o->theta, t->n_pol * sizeof *t->theta) == 0);
+  NG_CHECK(memcmp(t->vtheta, o->vtheta, t->n_vf * sizeof *t->vtheta) == 0);
+  /* a state of 13 values is neither Hopper's 19 nor its 12 */
+  ng_rl_destroy(w);
+  w = NULL;
+  old = old_hopper(13);
+  NG_CHECK_OK(ng_rl_create_with_env(&w, &c, &old, &err));
+  if (!w) goto done;
+  NG_CHECK_OK(ng_rl_iterate(w, &st, &err));
+  n = save_bytes(w, g_mod, sizeof g_mod);
+  expect_refused((size_t)n, NG_EFORMAT, "env state size is 13 in the file but 19");
+done:
+  ng_rl_destroy(w);
+  ng_rl_destroy(t);
+  ng_rl_destroy(o);
+}
+
+#endif
+
 int main(void) {
   setup();
   NG_TEST_RUN(test_intact);
@@ -314,6 +466,12 @@ int main(void) {
   NG_TEST_RUN(test_config_text);
   NG_TEST_RUN(test_sizes);
   NG_TEST_RUN(test_values);
+#ifdef NG_HAVE_MUJOCO
+  NG_TEST_RUN(test_resume_mujoco);
+  NG_TEST_RUN(test_old_state_layout);
+#else
+  printf("MuJoCo checkpoints skipped: built without MuJoCo\n");
+#endif
   ng_rl_destroy(g_t);
   NG_TEST_END();
 }

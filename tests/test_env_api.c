@@ -257,6 +257,9 @@ static void test_register_refused(void) {
   d = drift_def("Bad-v0");
   d.info.state_size = 0;
   expect_refused(&d, "state_size is 0 with");
+  d = drift_def("Bad-v0");
+  d.info.state_min_size = 1; /* a short form as long as the state */
+  expect_refused(&d, "state_min_size 1 is not below state_size 1");
   NG_CHECK(ng_env_find("Bad-v0") == NULL);
 
   /* ids Gymnasium allows and these rules keep */
@@ -508,11 +511,14 @@ static void test_plugins(void) {
   ng_env_destroy(env);
 
   expect_load_fails(plugin("nosym"), NG_EFORMAT, "no symbol 'natgrad_plugin'");
-  expect_load_fails(plugin("abi"), NG_EUNSUPPORTED, "built for plugin ABI 3; this natgrad loads "
-                    "ABI 2");
-  /* a version-1 plugin (before ng_space_t gained nvec) is refused before any of it runs */
+  expect_load_fails(plugin("abi"), NG_EUNSUPPORTED, "built for plugin ABI 4; this natgrad loads "
+                    "ABI 3");
+  /* a version-1 plugin (before ng_space_t gained nvec) is refused before any of it runs, and
+   * so is a version-2 one (before ng_env_info_t gained state_min_size) */
   expect_load_fails(plugin("abi1"), NG_EUNSUPPORTED, "built for plugin ABI 1; this natgrad "
-                    "loads ABI 2: rebuild it");
+                    "loads ABI 3: rebuild it");
+  expect_load_fails(plugin("abi2"), NG_EUNSUPPORTED, "built for plugin ABI 2; this natgrad "
+                    "loads ABI 3: rebuild it");
   expect_load_fails(plugin("space"), NG_EINVAL, "env Faulty-v0: observation space: low > high");
   expect_load_fails(plugin("clash"), NG_EINVAL, "env CartPole-v1: the id is taken");
   expect_load_fails(plugin("does-not-exist"), NG_ENOTFOUND, "No such file");

@@ -389,7 +389,12 @@ static void test_info_and_models(void) {
     for (int i = 0; i < s->nu; i++)
       NG_CHECK(info->action_space.low[i] == -s->act_high &&
                info->action_space.high[i] == s->act_high);
-    NG_CHECK(info->state_size == (size_t)(s->nq + s->nv));
+    /* qpos, qvel, the warm-start flag, qacc_warmstart (no task has activations), and the
+     * x, y that Ant's and Humanoid's rewards difference; the short form is Gymnasium's qpos
+     * and qvel */
+    int held = k == ANT || k == HUMANOID ? 2 : 0;
+    NG_CHECK(info->state_size == (size_t)(s->nq + 2 * s->nv + 1 + held));
+    NG_CHECK(info->state_min_size == (size_t)(s->nq + s->nv));
     /* state_doc names every component: state_size comma-separated names. */
     size_t commas = 0;
     for (const char *p = info->state_doc; *p; p++) commas += *p == ',';
@@ -469,6 +474,7 @@ static void test_follow_reference(void) {
   for (int k = 0; k < N_MJ; k++) {
     const spec_t *s = &specs[k];
     ng_env_t *env = make(k);
+    size_t ss = ng_env_info(env)->state_size;
     ref_t r = ref_make(k);
     ng_rng_t arng;
     ng_rng_seed(&arng, 1234, (uint64_t)k);
@@ -487,6 +493,8 @@ static void test_follow_reference(void) {
          * bits; the env is then set to the very same state to continue in lockstep. */
         NG_CHECK(ng_test_rel_err((size_t)s->nobs, obs, want, 1.0) <=
                  (free_root(k) ? 1e-12 : 0.0));
+        /* qpos and qvel alone (no warm start), as ref_set: Gymnasium's set_state */
+        memset(state + s->nq + s->nv, 0, (ss - (size_t)(s->nq + s->nv)) * sizeof *state);
         NG_CHECK_OK(ng_env_set_state(env, state, obs));
         bad_obs += memcmp(obs, want, (size_t)s->nobs * sizeof *obs) != 0;
         need_reset = 0;
@@ -499,8 +507,12 @@ static void test_follow_reference(void) {
       NG_CHECK_OK(ng_env_step(env, a, obs, &reward, &term, &trunc));
       ref_step(&r, k, a);
       NG_CHECK_OK(ng_env_get_state(env, state));
+      /* the warm start the state holds is the one mj_step leaves for the next step */
       bad_state += memcmp(state, r.d->qpos, (size_t)s->nq * sizeof *state) != 0 ||
-                   memcmp(state + s->nq, r.d->qvel, (size_t)s->nv * sizeof *state) != 0;
+                   memcmp(state + s->nq, r.d->qvel, (size_t)s->nv * sizeof *state) != 0 ||
+                   state[s->nq + s->nv] != 1.0 ||
+                   memcmp(state + s->nq + s->nv + 1, r.d->qacc_warmstart,
+                          (size_t)s->nv * sizeof *state) != 0;
       ref_obs(k, r.m, r.d, want);
       bad_obs += memcmp(obs, want, (size_t)s->nobs * sizeof *obs) != 0;
       double rw = ref_reward(k, r.m, r.d, before, a);
@@ -545,7 +557,9 @@ static void test_set_state_observation(void) {
     ref_t r = ref_make(k);
     ng_rng_t rng;
     ng_rng_seed(&rng, 5, (uint64_t)k);
-    double state[NG_MJ_MAX_STATE], back[NG_MJ_MAX_STATE], obs[NG_MJ_MAX_OBS], want[NG_MJ_MAX_OBS];
+    /* qpos and qvel; no warm start (zeros) */
+    double state[NG_MJ_MAX_STATE] = {0}, back[NG_MJ_MAX_STATE], obs[NG_MJ_MAX_OBS],
+           want[NG_MJ_MAX_OBS];
     int n = s->nq + s->nv;
     for (int trial = 0; trial < 20; trial++) {
       for (int i = 0; i < n; i++)
@@ -568,6 +582,9 @@ static void test_set_state_observation(void) {
       } else {
         NG_CHECK(memcmp(back, state, (size_t)n * sizeof *state) == 0);
       }
+      /* and the warm start mj_forward left, as after Gymnasium's set_state */
+      NG_CHECK(back[n] == 1.0);
+      NG_CHECK(memcmp(back + n + 1, r.d->qacc_warmstart, (size_t)s->nv * sizeof *back) == 0);
       ref_obs(k, r.m, r.d, want);
       NG_CHECK(memcmp(obs, want, (size_t)s->nobs * sizeof *obs) == 0);
     }
@@ -885,6 +902,51 @@ static void test_goal_resets(void) {
   ng_env_destroy(env);
 }
 
+/* A state read in mid-episode and set into a second environment continues bit for bit:
+ * observations, rewards, termination and states equal at every step after it. The twin is
+ * set from the environment every few steps and after each reset, the two stepped with the
+ * same actions in between. The state's warm start is what makes the contact tasks agree
+ * (set from qpos and qvel alone, the solver's first solve starts elsewhere and rounds
+ * differently: a checkpoint resumed that way drifted from the uninterrupted run), its
+ * tracked values what makes Ant's and Humanoid's rewards agree. */
+static void test_state_continues(void) {
+  enum { STEPS = 300, EVERY = 7 };
+  for (int k = 0; k < N_MJ; k++) {
+    const spec_t *s = &specs[k];
+    ng_env_t *env = make(k), *twin = make(k);
+    size_t ss = ng_env_info(env)->state_size;
+    double obs[NG_MJ_MAX_OBS], o2[NG_MJ_MAX_OBS], a[NG_MJ_MAX_ACT], st[NG_MJ_MAX_STATE];
+    double st2[NG_MJ_MAX_STATE], r, r2;
+    int term = 0, trunc = 0, term2, trunc2, bad = 0, copy = 1;
+    ng_rng_t ar;
+    ng_rng_seed(&ar, 77, (uint64_t)k);
+    ng_env_seed(env, 13, (uint64_t)k);
+    NG_CHECK_OK(ng_env_reset(env, obs));
+    for (int t = 0; t < STEPS; t++) {
+      if (copy || t % EVERY == 0) {
+        NG_CHECK_OK(ng_env_get_state(env, st));
+        NG_CHECK_OK(ng_env_set_state(twin, st, o2));
+      }
+      for (int i = 0; i < s->nu; i++)
+        a[i] = ng_rng_uniform_range(&ar, -0.6 * s->act_high, 0.6 * s->act_high);
+      NG_CHECK_OK(ng_env_step(env, a, obs, &r, &term, &trunc));
+      NG_CHECK_OK(ng_env_step(twin, a, o2, &r2, &term2, &trunc2));
+      NG_CHECK_OK(ng_env_get_state(env, st));
+      NG_CHECK_OK(ng_env_get_state(twin, st2));
+      bad += memcmp(obs, o2, (size_t)s->nobs * sizeof *obs) != 0 ||
+             memcmp(&r, &r2, sizeof r) != 0 || term != term2 ||
+             memcmp(st, st2, ss * sizeof *st) != 0;
+      /* the twin's step counter restarts at every copy: its truncation is not the env's */
+      copy = term || trunc;
+      if (copy) NG_CHECK_OK(ng_env_reset(env, obs));
+    }
+    if (bad) fprintf(stderr, "%s: %d of %d steps differ after set_state\n", mj_ids[k], bad, STEPS);
+    NG_CHECK(bad == 0);
+    ng_env_destroy(env);
+    ng_env_destroy(twin);
+  }
+}
+
 /* Truncated exactly at step 1000 (HalfCheetah never terminates), not before; set_state
  * restarts the count; stepping after the end is refused. */
 static void test_time_limit(void) {
@@ -920,6 +982,7 @@ static void test_non_finite(void) {
     const spec_t *s = &specs[k];
     int n = s->nq + s->nv;
     ng_env_t *env = make(k);
+    size_t ss = ng_env_info(env)->state_size;
     ng_env_seed(env, 1, 0);
     NG_CHECK_OK(ng_env_reset(env, obs));
     /* NaN action: refused before anything moves. */
@@ -928,7 +991,7 @@ static void test_non_finite(void) {
     NG_CHECK_STATUS(ng_env_step(env, a, obs, &r, &term, &trunc), NG_ENONFINITE);
     a[0] = 0.0;
     NG_CHECK_OK(ng_env_get_state(env, back));
-    NG_CHECK(memcmp(st, back, (size_t)n * sizeof *st) == 0);
+    NG_CHECK(memcmp(st, back, ss * sizeof *st) == 0);
     /* A state MuJoCo would call diverged: velocities of 1e9 (accelerations beyond 1e10). */
     for (int i = 0; i < n; i++) st[i] = i < s->nq ? s->qpos0[i] : 1e9;
     NG_CHECK_OK(ng_env_set_state(env, st, obs));
@@ -936,8 +999,9 @@ static void test_non_finite(void) {
     r = 7.0, term = trunc = 5;
     NG_CHECK_STATUS(ng_env_step(env, a, obs, &r, &term, &trunc), NG_ERANGE);
     NG_CHECK(obs[0] == -12345.0 && obs[s->nobs - 1] == -12345.0 && r == 7.0 && term == 5);
+    /* the whole state is back, its warm start included */
     NG_CHECK_OK(ng_env_get_state(env, back));
-    NG_CHECK(memcmp(st, back, (size_t)n * sizeof *st) == 0);
+    NG_CHECK(memcmp(st, back, ss * sizeof *st) == 0);
     NG_CHECK(ng_env_elapsed_steps(env) == 0);
     /* Still usable. */
     NG_CHECK_OK(ng_env_reset(env, obs));
@@ -948,6 +1012,20 @@ static void test_non_finite(void) {
     NG_CHECK_STATUS(ng_env_set_state(env, st, obs), NG_ENONFINITE);
     st[0] = 2e10;
     NG_CHECK_STATUS(ng_env_set_state(env, st, obs), NG_ERANGE);
+    /* the warm-start flag is 0 or 1, and 0 only without a warm start */
+    st[0] = s->qpos0[0];
+    st[n] = 0.5;
+    NG_CHECK_STATUS(ng_env_set_state(env, st, obs), NG_EINVAL);
+    st[n] = 0.0;
+    st[n + 1] = 1.0;
+    NG_CHECK_STATUS(ng_env_set_state(env, st, obs), NG_EINVAL);
+    /* a warm start beyond MuJoCo's range is still a guess: a state get_state read near
+     * that range must set again (only qpos and qvel are judged by it) */
+    st[n] = 1.0;
+    st[n + s->nv] = 2e10;
+    NG_CHECK_OK(ng_env_set_state(env, st, obs));
+    NG_CHECK_OK(ng_env_get_state(env, back));
+    NG_CHECK(back[n + s->nv] == 2e10);
     ng_env_destroy(env);
   }
 }
@@ -1065,7 +1143,7 @@ static void test_sum_squares(void) {
  * first is the issue's own example). */
 static void test_idp_reward_pow(void) {
   static const struct {
-    double state[6], action, reward;
+    double state[10], action, reward; /* qpos, qvel; then no warm start */
   } cases[] = {
       {{-0.44295171428313129, 0.83762213359624471, -0.87871510477711756, -2.5607887663159468,
         5.7666256106925822, -4.9144865403015459}, -0.29278355626007246, -1.402727500684487},
@@ -1153,6 +1231,7 @@ int main(int argc, char **argv) {
   NG_TEST_RUN(test_masses);
   NG_TEST_RUN(test_follow_reference);
   NG_TEST_RUN(test_set_state_observation);
+  NG_TEST_RUN(test_state_continues);
   NG_TEST_RUN(test_termination_boundaries);
   NG_TEST_RUN(test_reset_noise);
   NG_TEST_RUN(test_goal_resets);

@@ -70,6 +70,12 @@ typedef struct {
   int max_episode_steps;        /* time limit (truncation), as registered in Gymnasium */
   size_t state_size;            /* doubles of internal state accepted by ng_env_set_state */
   const char *state_doc;        /* names of the state components, e.g. "x,x_dot,theta,theta_dot" */
+  /* 0, or the length of a shorter form of the state (1 .. state_size - 1): its first
+   * state_min_size components, every later one 0. An environment that declares it gives the
+   * zeros a meaning (MuJoCo's: "no solver warm start", Gymnasium's set_state(qpos, qvel)),
+   * so that a state of this length, padded with zeros, is a valid state: a checkpoint
+   * holding states of this length loads, `natgrad replay --state` takes either length. */
+  size_t state_min_size;
 } ng_env_info_t;
 
 typedef struct ng_env ng_env_t;
@@ -128,9 +134,10 @@ struct ng_env_def {
  * the first problem: an id that is not NAME-vN (NAME: letters, digits and _ . : / -,
  * starting with a letter; at most NG_ENV_ID_MAX characters in all), a missing create,
  * destroy, reset or step, one of get/set_state without the other or without state_size >
- * 0 (or state_size > 0 without them), a time limit < 1, an unknown space kind, an
- * observation space that is neither a Box nor a Discrete, a space of dimension 0 or above
- * NG_ENV_MAX_DIM, a Box without bounds, a NaN bound, low > high, low = +inf or high = -inf,
+ * 0 (or state_size > 0 without them), a state_min_size other than 0 that is not below
+ * state_size, a time limit < 1, an unknown space kind, an observation space that is
+ * neither a Box nor a Discrete, a space of dimension 0 or above NG_ENV_MAX_DIM, a Box
+ * without bounds, a NaN bound, low > high, low = +inf or high = -inf,
  * a MultiDiscrete without nvec, with more than NG_DIST_MAX_COMPONENTS components or with a
  * count of 0. Does not look at the registry. */
 int ng_env_def_check(const ng_env_def_t *def, ng_error_t *err);
@@ -183,8 +190,10 @@ int ng_env_step(ng_env_t *env, const double *action, double *obs, double *reward
                 int *terminated, int *truncated);
 
 /* Sets the internal state (state_size doubles, layout in state_doc) and writes the
- * corresponding observation; the step counter restarts at 0. For `natgrad replay` and
- * tests that check dynamics against another implementation. */
+ * corresponding observation; the step counter restarts at 0. For `natgrad replay`,
+ * checkpoints, and tests that check dynamics against another implementation. A state read
+ * by ng_env_get_state continues bit for bit as the env it was read from would have; a
+ * shorter form (info.state_min_size, padded with zeros) as that form means. */
 int ng_env_set_state(ng_env_t *env, const double *state, double *obs);
 /* Reads the internal state (state_size doubles). Both: NG_EUNSUPPORTED for an environment
  * without get/set state. */
@@ -214,15 +223,17 @@ int ng_env_elapsed_steps(const ng_env_t *env);
  * process: a crash in it (SIGSEGV) kills the process, and a run's last checkpoint, written
  * atomically, survives it.
  *
- * ABI history: 1, Box and Discrete spaces. 2, this one: ng_space_t gained nvec (and the
- * MultiDiscrete and MultiBinary kinds), so ng_env_info_t's layout changed. The version
+ * ABI history: 1, Box and Discrete spaces. 2: ng_space_t gained nvec (and the
+ * MultiDiscrete and MultiBinary kinds), so ng_env_info_t's layout changed. 3, this one:
+ * ng_env_info_t gained state_min_size (after state_doc), which moves ng_env_def_t's
+ * callbacks. The version
  * changes whenever ng_plugin_t, ng_env_def_t, ng_env_info_t, ng_space_t or a callback's
  * signature changes; a plugin built for another version (a version-1 plugin included: its
  * spaces would be read with the wrong layout) is refused, never called: rebuilding it
  * against these headers is all it needs (Box and Discrete are as they were; a positional
  * {kind, dim, low, high} initialiser leaves nvec NULL, though -Wextra asks to name the
- * fields). */
-#define NG_PLUGIN_ABI 2
+ * fields; a definition that does not name state_min_size has none). */
+#define NG_PLUGIN_ABI 3
 #define NG_PLUGIN_SYMBOL "natgrad_plugin"
 
 typedef struct ng_plugin_registrar ng_plugin_registrar_t;

@@ -183,7 +183,9 @@ class VectorEnv(_VectorBase):
 
     def set_state(self, index, state):
         """Puts environment `index` in `state` and starts its episode there (step counter 0,
-        no autoreset pending); returns its observation."""
+        no autoreset pending); returns its observation. `state` may also be the shorter form
+        of env_info(id)['state_min_size'] values (MuJoCo: qpos then qvel, as Gymnasium's
+        set_state)."""
         return self._c.set_state(index, state)[index].copy()
 
     def elapsed_steps(self, index):
@@ -260,7 +262,8 @@ class Env(_EnvBase):
 
     def set_state(self, state):
         """Puts the environment in `state` and starts an episode there (step counter 0);
-        returns the observation."""
+        returns the observation. `state` may also be the shorter form of
+        env_info(id)['state_min_size'] values (MuJoCo: qpos then qvel)."""
         return self._obs(self._c.set_state(0, state))
 
     @property

@@ -10,11 +10,12 @@ static PyObject *ngpy__env_describe(const ng_env_info_t *info) {
     return NULL;
   }
   const char *plugin = ng_env_plugin_path(info->id);
-  return Py_BuildValue("{s:s,s:s,s:N,s:N,s:i,s:n,s:s,s:z}", "id", info->id, "summary",
+  return Py_BuildValue("{s:s,s:s,s:N,s:N,s:i,s:n,s:s,s:n,s:z}", "id", info->id, "summary",
                        info->summary ? info->summary : "", "observation_space", obs,
                        "action_space", act, "max_episode_steps", info->max_episode_steps,
                        "state_size", (Py_ssize_t)info->state_size, "state_doc",
-                       info->state_doc ? info->state_doc : "", "plugin", plugin);
+                       info->state_doc ? info->state_doc : "", "state_min_size",
+                       (Py_ssize_t)info->state_min_size, "plugin", plugin);
 }
 
 /* _natgrad.env_ids() -> list of the registered ids, built-in ones first. */
@@ -34,7 +35,7 @@ static PyObject *ngpy__env_ids(PyObject *self, PyObject *unused) {
 }
 
 /* _natgrad.env_info(id) -> dict (id, summary, spaces, max_episode_steps, state_size,
- * state_doc, plugin). NotFoundError for an unknown id. */
+ * state_doc, state_min_size, plugin). NotFoundError for an unknown id. */
 static PyObject *ngpy__env_info(PyObject *self, PyObject *arg) {
   const char *id = PyUnicode_AsUTF8(arg);
   if (!id) return NULL;

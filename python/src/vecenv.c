@@ -435,8 +435,9 @@ static PyObject *ngpy__vecenv_get_state(PyObject *self, PyObject *arg) {
   return out;
 }
 
-/* set_state(i, state) -> observations: state_size finite values; writes env i's
- * observation row and starts a new episode there (step counter 0). */
+/* set_state(i, state) -> observations: state_size finite values, or state_min_size (the
+ * short form, padded with zeros); writes env i's observation row and starts a new episode
+ * there (step counter 0). */
 static PyObject *ngpy__vecenv_set_state(PyObject *self, PyObject *args) {
   ngpy_vecenv_t *v = (ngpy_vecenv_t *)self;
   Py_ssize_t i;
@@ -446,19 +447,33 @@ static PyObject *ngpy__vecenv_set_state(PyObject *self, PyObject *args) {
   PyArrayObject *s = (PyArrayObject *)PyArray_FROMANY(state, NPY_FLOAT64, 0, 0,
                                                       NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
   if (!s) return NULL;
-  if (PyArray_NDIM(s) != 1 || (size_t)PyArray_DIM(s, 0) != v->info->state_size) {
+  size_t n = PyArray_NDIM(s) == 1 ? (size_t)PyArray_DIM(s, 0) : 0;
+  size_t full = v->info->state_size, min = v->info->state_min_size;
+  if (PyArray_NDIM(s) != 1 || (n != full && (!min || n != min))) {
+    char also[48] = "";
+    if (min) snprintf(also, sizeof also, ", or its first %zu", min);
     Py_DECREF(s);
     return ngpy_raise_fmt(ngpy_exc[NGPY_EXC_INVALID], NG_EINVAL,
-                          "%s: state must be %zu values (%s)", v->info->id,
-                          v->info->state_size, v->info->state_doc ? v->info->state_doc : "");
+                          "%s: state must be %zu values (%s)%s", v->info->id, full,
+                          v->info->state_doc ? v->info->state_doc : "", also);
   }
   const double *x = PyArray_DATA(s);
-  if (!ng_all_finite(v->info->state_size, x)) {
+  if (!ng_all_finite(n, x)) {
     Py_DECREF(s);
     return ngpy_raise_fmt(ngpy_exc[NGPY_EXC_NONFINITE], NG_ENONFINITE,
                           "%s: state has a NaN or infinite value", v->info->id);
   }
+  double *padded = NULL;
+  if (n < full) {
+    if (!(padded = PyMem_Calloc(full, sizeof *padded))) {
+      Py_DECREF(s);
+      return PyErr_NoMemory();
+    }
+    memcpy(padded, x, n * sizeof *x);
+    x = padded;
+  }
   int st = ng_env_set_state(v->envs[i], x, v->obs_d + (size_t)i * v->obs_size);
+  PyMem_Free(padded);
   Py_DECREF(s);
   if (st != NG_OK) return ngpy_raise(st, NULL);
   v->started[i] = 1;

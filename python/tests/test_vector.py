@@ -228,6 +228,35 @@ def test_set_and_get_state():
     np.testing.assert_array_equal(env.get_state(), envs.get_state(1))
 
 
+def test_mujoco_state_forms():
+    """A MuJoCo state is qpos, qvel and the solver's warm start: get_state then set_state
+    continues bit for bit; qpos and qvel alone (state_min_size) are Gymnasium's set_state,
+    the same as with zeros after them."""
+    env, twin = make_or_skip("Hopper-v5"), make_or_skip("Hopper-v5")
+    info = natgrad.env_info("Hopper-v5")
+    assert (info["state_size"], info["state_min_size"]) == (19, 12)
+    env.reset(seed=3)
+    actions = np.random.default_rng(0).uniform(-0.5, 0.5, (30, 3))
+    for a in actions[:10]:
+        env.step(a)
+    twin.set_state(env.get_state())
+    for a in actions[10:]:
+        o1, r1, t1, _, _ = env.step(a)
+        o2, r2, t2, _, _ = twin.step(a)
+        np.testing.assert_array_equal(o1, o2)
+        assert (r1, t1) == (r2, t2)
+        if t1:
+            break
+    short = env.get_state()[:12]
+    o_short = twin.set_state(short)
+    s_short = twin.get_state()
+    o_padded = twin.set_state(np.r_[short, np.zeros(7)])
+    np.testing.assert_array_equal(o_short, o_padded)
+    np.testing.assert_array_equal(s_short, twin.get_state())
+    with pytest.raises(natgrad.InvalidArgumentError, match="19 values .*, or its first 12"):
+        twin.set_state(short[:11])
+
+
 def test_plugin_environment():
     path = plugin_path("reach")
     info = natgrad.load_plugin(path)

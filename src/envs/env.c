@@ -238,6 +238,9 @@ int ng_env_def_check(const ng_env_def_t *def, ng_error_t *err) {
   if (in->state_size > NG_ENV_MAX_DIM)
     return ng_error_set(err, NG_EINVAL, "env %s: state_size %zu is above NG_ENV_MAX_DIM",
                         in->id, in->state_size);
+  if (in->state_min_size >= in->state_size && in->state_min_size)
+    return ng_error_set(err, NG_EINVAL, "env %s: state_min_size %zu is not below state_size "
+                        "%zu", in->id, in->state_min_size, in->state_size);
   if (in->max_episode_steps < 1)
     return ng_error_set(err, NG_EINVAL, "env %s: time limit %d: max_episode_steps must be >= 1",
                         in->id, in->max_episode_steps);

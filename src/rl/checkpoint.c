@@ -27,6 +27,12 @@
  *   its restored stream instead of setting a state (fresh episodes), and so does loading
  *   with an environment of the caller's that has no state, or whose checkpoint has none
  *   (ng_rl_load_with_env: another implementation of the same environment).
+ *   The file's state_size is the environment's info.state_size when it was written. A file
+ *   whose state_size is the environment's info.state_min_size instead holds the short form
+ *   of each state (natgrad/env.h), which loads padded with zeros: so do the MuJoCo
+ *   checkpoints written before their states held the solver's warm start (qpos and qvel,
+ *   nq + nv): they resume as they always did, the solver starting afresh, so the resumed
+ *   run differs from the uninterrupted one in the last bits. Any other size is refused.
  *
  * Writing: ng__ckio_write_file (path.tmp, fflush, fsync, rename over path, fsync of the
  * folder): a crash at any instant leaves either the old or the new checkpoint at path,
@@ -78,6 +84,14 @@ static void ng__r_rng(ng__ckio_r_t *r, ng_rng_t *g) {
 static size_t ng__state_size(const ng_rl_t *t) {
   const ng_env_info_t *info = ng_env_info(t->envs[0]);
   return info ? info->state_size : 0;
+}
+
+/* The state size a file whose state_size is fss must have for an environment of info:
+ * fss itself when either has no state (fresh episodes) or when the file holds the short
+ * form (info->state_min_size), else the environment's. */
+static uint64_t ng__file_state_size(const ng_env_info_t *info, uint64_t fss) {
+  if (!fss || !info->state_size || fss == info->state_min_size) return fss;
+  return info->state_size;
 }
 
 /* ---- the values a trainer may hold, checked alike before saving and after loading ---- */
@@ -273,13 +287,14 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   const ng_env_info_t *info = def ? &def->info : ng_env_find(cfg.env_id);
   ng_dist_t dist = {.kind = NG_DIST_GAUSSIAN, .dim = 0}; /* sizes 0 if unsupported */
   ng__rl_action_dist(&info->action_space, &dist);
-  /* the environment's states are restored when both sides have the same (non-zero) size;
-   * when either has none, fresh episodes (rl.h's ng_rl_load_with_env) */
-  const uint64_t fss = sz[7], ess = info->state_size, use_ss = fss && ess ? fss : 0;
+  /* the environment's states are restored when both sides have one (of a size that
+   * ng__file_state_size accepts); when either has none, fresh episodes (rl.h's
+   * ng_rl_load_with_env) */
+  const uint64_t fss = sz[7], use_ss = fss && info->state_size;
   const uint64_t early[8] = {(uint64_t)cfg.n_envs, (uint64_t)cfg.n_steps,
                              ng__rl_obs_inputs(&info->observation_space),
-                             ng_dist_action_size(&dist),
-                             ng_dist_n_params(&dist), sz[5], sz[6], use_ss ? ess : fss};
+                             ng_dist_action_size(&dist), ng_dist_n_params(&dist), sz[5], sz[6],
+                             ng__file_state_size(info, fss)};
   const char *whose = def ? "the environment given" : "its config";
   for (int i = 0; i < 8; i++)
     if (sz[i] != early[i])
@@ -290,9 +305,12 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   ng_rl_t *t;
   s = ng_rl_create_with_env(&t, &cfg, def, err);
   if (s) return s;
+  /* ss doubles a state in the file, rs a row of states here: the env's, whose components
+   * past a short form stay zero */
   const size_t E = t->n_envs, od = t->obs_dim, ss = (size_t)fss;
-  const uint64_t want[8] = {E,         t->n_steps, od,  t->act_size, t->n_dist,
-                            t->n_pol,  t->n_vf,    use_ss ? ng__state_size(t) : fss};
+  const size_t rs = use_ss ? ng__state_size(t) : ss;
+  const uint64_t want[8] = {E, t->n_steps, od, t->act_size, t->n_dist, t->n_pol, t->n_vf,
+                            ng__file_state_size(ng_env_info(t->envs[0]), fss)};
   for (int i = 0; i < 8; i++)
     if (sz[i] != want[i]) {
       ng_rl_destroy(t);
@@ -300,8 +318,8 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
                           name, ng__size_names[i], (unsigned long long)sz[i],
                           (unsigned long long)want[i], whose);
     }
-  /* E x ss states, then room for the observation that setting one writes */
-  double *states = ng_calloc(E * ss + od, sizeof *states);
+  /* E x rs states, then room for the observation that setting one writes */
+  double *states = ng_calloc(E * rs + od, sizeof *states);
   if (!states) {
     ng_rl_destroy(t);
     return ng_error_set(err, NG_ENOMEM, "load: out of memory");
@@ -330,7 +348,7 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
   for (size_t e = 0; e < E; e++) {
     ng__r_rng(&r, &t->act_rng[e]);
     ng__r_rng(&r, ng_env_rng(t->envs[e]));
-    ng__ckio_get_f64s(&r, states + e * ss, ss);
+    ng__ckio_get_f64s(&r, states + e * rs, ss);
     int64_t ep_len = ng__ckio_get_i64(&r);
     if ((ep_len < 0 || ep_len > 0x7fffffff) && !bad) bad = "episode length outside [0, time limit)";
     t->ep_length[e] = (long)ep_len;
@@ -344,11 +362,11 @@ static int ng__load_body(ng_rl_t **out, const unsigned char *body, size_t len,
       (ng__kfac_state_get(t->pol_kfac, &r) != NG_OK || ng__kfac_state_get(t->vf_kfac, &r) != NG_OK))
     bad = "K-FAC factors of the wrong sizes or with non-finite values";
   if (!bad && (r.bad || r.pos != r.len)) bad = "a body of the wrong length for its sizes";
-  if (!bad) bad = ng__state_problem(t, states, ss);
+  if (!bad) bad = ng__state_problem(t, states, rs);
   /* the env's own step counter restarts here; the trainer keeps the time limit */
   for (size_t e = 0; e < E && !bad && use_ss; e++) {
     ng_rng_t keep = *ng_env_rng(t->envs[e]);
-    s = ng_env_set_state(t->envs[e], states + e * ss, states + E * ss);
+    s = ng_env_set_state(t->envs[e], states + e * rs, states + E * rs);
     if (s) bad = "an environment state that its environment rejects";
     *ng_env_rng(t->envs[e]) = keep;
   }

@@ -3,6 +3,7 @@
  *   BROKEN_NOSYM     no natgrad_plugin symbol
  *   BROKEN_ABI       built for another plugin ABI (a later one)
  *   BROKEN_ABI1      built for ABI 1, before ng_space_t gained nvec: refused, never called
+ *   BROKEN_ABI2      built for ABI 2, before ng_env_info_t gained state_min_size: refused
  *   BROKEN_SPACE     an observation space with low > high
  *   BROKEN_CLASH     registers CartPole-v1
  *   BROKEN_NAN       Faulty-v0 returns a NaN observation from the process's FAULT_AT-th step
@@ -97,6 +98,8 @@ const ng_plugin_t natgrad_plugin = {
     NG_PLUGIN_ABI + 1,
 #elif defined(BROKEN_ABI1)
     1,
+#elif defined(BROKEN_ABI2)
+    2,
 #else
     NG_PLUGIN_ABI,
 #endif

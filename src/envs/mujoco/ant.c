@@ -69,11 +69,14 @@ const ng_mj_task_t ng_mj_ant = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 8,
                                      .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
-                    .state_size = 29,
+                    .state_size = 46,
+                    .state_min_size = 29,
                     .state_doc = "x,y,z,qw,qx,qy,qz,hip_1,ankle_1,hip_2,ankle_2,hip_3,ankle_3,"
-                                 "hip_4,ankle_4,x_dot,y_dot,z_dot,wx,wy,wz,hip_1_dot,ankle_1_dot,"
-                                 "hip_2_dot,ankle_2_dot,hip_3_dot,ankle_3_dot,hip_4_dot,"
-                                 "ankle_4_dot",
+                                 "hip_4,ankle_4,x_dot,y_dot,z_dot,wx,wy,wz,hip_1_dot,"
+                                 "ankle_1_dot,hip_2_dot,ankle_2_dot,hip_3_dot,ankle_3_dot,"
+                                 "hip_4_dot,ankle_4_dot,warmstart,x_ws,y_ws,z_ws,wx_ws,wy_ws,"
+                                 "wz_ws,hip_1_ws,ankle_1_ws,hip_2_ws,ankle_2_ws,hip_3_ws,"
+                                 "ankle_3_ws,hip_4_ws,ankle_4_ws,torso_x,torso_y",
                 },
             NG_MJ_CALLBACKS(ng_mj_ant),
         },
@@ -87,6 +90,7 @@ const ng_mj_task_t ng_mj_ant = {
     .reset_noise_scale = 0.1,
     .qvel_noise = NG_MJ_QVEL_NORMAL,
     .track = ant_track,
+    .track_in_state = 2,
     .reward = ant_reward,
     .observe = ant_observe,
 };

@@ -38,10 +38,13 @@ const ng_mj_task_t ng_mj_half_cheetah = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 6,
                                      .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
-                    .state_size = 18,
+                    .state_size = 28,
+                    .state_min_size = 18,
                     .state_doc = "rootx,rootz,rooty,bthigh,bshin,bfoot,fthigh,fshin,ffoot,"
-                                 "rootx_dot,rootz_dot,rooty_dot,bthigh_dot,bshin_dot,bfoot_dot,"
-                                 "fthigh_dot,fshin_dot,ffoot_dot",
+                                 "rootx_dot,rootz_dot,rooty_dot,bthigh_dot,bshin_dot,"
+                                 "bfoot_dot,fthigh_dot,fshin_dot,ffoot_dot,warmstart,rootx_ws,"
+                                 "rootz_ws,rooty_ws,bthigh_ws,bshin_ws,bfoot_ws,fthigh_ws,"
+                                 "fshin_ws,ffoot_ws",
                 },
             NG_MJ_CALLBACKS(ng_mj_half_cheetah),
         },

@@ -56,9 +56,11 @@ const ng_mj_task_t ng_mj_hopper = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 3,
                                      .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
-                    .state_size = 12,
+                    .state_size = 19,
+                    .state_min_size = 12,
                     .state_doc = "rootx,rootz,rooty,thigh,leg,foot,rootx_dot,rootz_dot,"
-                                 "rooty_dot,thigh_dot,leg_dot,foot_dot",
+                                 "rooty_dot,thigh_dot,leg_dot,foot_dot,warmstart,rootx_ws,"
+                                 "rootz_ws,rooty_ws,thigh_ws,leg_ws,foot_ws",
                 },
             NG_MJ_CALLBACKS(ng_mj_hopper),
         },

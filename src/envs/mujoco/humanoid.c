@@ -90,14 +90,18 @@ static const double hm_low[17] = {HM_R17(-HM_ACT_HIGH)};
   ",left_knee" s ",right_shoulder1" s ",right_shoulder2" s ",right_elbow" s                  \
   ",left_shoulder1" s ",left_shoulder2" s ",left_elbow" s
 #define HM_STATE_DOC                                                                         \
-  "x,y,z,qw,qx,qy,qz," HM_JOINTS("") ",x_dot,y_dot,z_dot,wx,wy,wz," HM_JOINTS("_dot")
+  "x,y,z,qw,qx,qy,qz," HM_JOINTS("") ",x_dot,y_dot,z_dot,wx,wy,wz," HM_JOINTS("_dot")       \
+  ",warmstart,x_ws,y_ws,z_ws,wx_ws,wy_ws,wz_ws," HM_JOINTS("_ws")
 
-#define HM_INFO(name, text)                                                                  \
+/* Humanoid's state ends with the centre of mass its reward differences (2 values, doc
+ * ",com_x,com_y"); HumanoidStandup's reward differences nothing. */
+#define HM_INFO(name, text, ntrack, track_doc)                                               \
   .id = name, .summary = text,                                                               \
   .observation_space = {.kind = NG_SPACE_BOX, .dim = 348, .low = ng_mj_minus_inf,           \
                         .high = ng_mj_inf},                                                  \
   .action_space = {.kind = NG_SPACE_BOX, .dim = 17, .low = hm_low, .high = hm_high},         \
-  .max_episode_steps = 1000, .state_size = 47, .state_doc = HM_STATE_DOC
+  .max_episode_steps = 1000, .state_size = 71 + (ntrack), .state_min_size = 47,             \
+  .state_doc = HM_STATE_DOC track_doc
 
 #define HM_SIZES                                                                             \
   .nq = 24, .nv = 23, .nu = 17, .nbody = HM_NBODY, .nsite = 0, .frame_skip = 5,              \
@@ -106,18 +110,19 @@ static const double hm_low[17] = {HM_R17(-HM_ACT_HIGH)};
 const ng_mj_task_t ng_mj_humanoid = {
     .def = {.info = {HM_INFO("Humanoid-v5", "MuJoCo: a 3D biped walking forward; reward = "
                                             "1.25 com speed + 5 while healthy - 0.1 |a|^2 - "
-                                            "contact cost")},
+                                            "contact cost", 2, ",com_x,com_y")},
             NG_MJ_CALLBACKS(ng_mj_humanoid)},
     .model_name = "humanoid",
     HM_SIZES,
     .track = hm_track,
+    .track_in_state = 2,
     .reward = hm_reward,
 };
 
 const ng_mj_task_t ng_mj_humanoid_standup = {
     .def = {.info = {HM_INFO("HumanoidStandup-v5", "MuJoCo: a 3D biped getting up from the "
                                                    "floor; reward = height / timestep + 1 - "
-                                                   "0.1 |a|^2 - contact cost")},
+                                                   "0.1 |a|^2 - contact cost", 0, "")},
             NG_MJ_CALLBACKS(ng_mj_humanoid_standup)},
     .model_name = "humanoid_standup",
     HM_SIZES,

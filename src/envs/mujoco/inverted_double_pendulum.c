@@ -53,8 +53,10 @@ const ng_mj_task_t ng_mj_inverted_double_pendulum = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 1,
                                      .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
-                    .state_size = 6,
-                    .state_doc = "slider,hinge,hinge2,slider_dot,hinge_dot,hinge2_dot",
+                    .state_size = 10,
+                    .state_min_size = 6,
+                    .state_doc = "slider,hinge,hinge2,slider_dot,hinge_dot,hinge2_dot,"
+                                 "warmstart,slider_ws,hinge_ws,hinge2_ws",
                 },
             NG_MJ_CALLBACKS(ng_mj_inverted_double_pendulum),
         },

@@ -44,8 +44,10 @@ const ng_mj_task_t ng_mj_inverted_pendulum = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 1,
                                      .low = ip_action_low, .high = ip_action_high},
                     .max_episode_steps = 1000,
-                    .state_size = 4,
-                    .state_doc = "slider,hinge,slider_dot,hinge_dot",
+                    .state_size = 7,
+                    .state_min_size = 4,
+                    .state_doc = "slider,hinge,slider_dot,hinge_dot,warmstart,slider_ws,"
+                                 "hinge_ws",
                 },
             NG_MJ_CALLBACKS(ng_mj_inverted_pendulum),
         },

@@ -11,6 +11,13 @@
  * NG_ENONFINITE (a NaN/Inf) or NG_ERANGE (a finite value beyond mjMAXVAL: the simulation
  * diverged) and restores the state from before the step.
  *
+ * State (mj_env.h): qpos, qvel, the solver's warm start and act, everything the next
+ * mj_step reads from mjData besides ctrl (set by every step) and the time (read by nothing
+ * in these models), and the values a reward differences when they come from the
+ * kinematics of the last substep (Ant, Humanoid), so that a state read in mid-episode and set into another environment
+ * continues bit for bit (checkpoints), while qpos and qvel alone still mean what Gymnasium's
+ * set_state means (`natgrad replay --state`, tests/test_mujoco.c's reference).
+ *
  * Memory. mjModel and mjData come from MuJoCo's allocator; our own objects from ng_malloc.
  * Models are compiled from the MJCF text embedded in the library (models/NAME.xml, turned into
  * C arrays by cmake/mujoco.cmake) through MuJoCo's virtual file system, once per task while
@@ -208,6 +215,19 @@ static int ng_mj_model_acquire(const ng_mj_task_t *task, mjModel **out, ng_error
       mj_deleteModel(m);
       m = NULL;
     }
+    /* the state layout of mj_env.h, which the task's description spells out */
+    if (status == NG_OK &&
+        (task->def.info.state_size !=
+             (size_t)(m->nq + 2 * m->nv + 1 + m->na + task->track_in_state) ||
+         task->def.info.state_min_size != (size_t)(m->nq + m->nv))) {
+      status = ng_error_set(err, NG_EFORMAT,
+                            "%s: model %s has nq=%d nv=%d na=%d: state_size %zu and "
+                            "state_min_size %zu do not fit",
+                            task->def.info.id, slot->name, m->nq, m->nv, m->na,
+                            task->def.info.state_size, task->def.info.state_min_size);
+      mj_deleteModel(m);
+      m = NULL;
+    }
     slot->model = m;
   }
   if (status == NG_OK) {
@@ -236,10 +256,14 @@ struct ng_mj_env {
   const mjModel *m; /* shared, read-only */
   mjData *d;
   double dt; /* timestep * frame_skip, as MujocoEnv.dt */
-  /* The integration state before the current step, to restore it if the step diverges:
-   * qpos (nq), qvel, qacc_warmstart (nv each), act (na), and time. */
+  /* The state before the current step (mj_env.h's layout), to restore it if the step
+   * diverges, and the time. */
   double *saved;
   double saved_time;
+  /* The tracked values a state set them to (held), for the next step's reward instead of
+   * the task's track: the kinematics they came from are not the ones mj_forward recomputes. */
+  double held[NG_MJ_MAX_TRACK];
+  int has_held;
 };
 
 /* MuJoCo counts a warning in mjData and prints the first of each kind (mj_warning). Marking
@@ -285,8 +309,7 @@ int ng_mj_env_create(ng_mj_env_t **out, const ng_mj_task_t *task, ng_error_t *er
   int status = ng_mj_model_acquire(task, &m, err);
   if (status != NG_OK) return status;
   ng_mj_env_t *env = ng_calloc(1, sizeof *env);
-  size_t nsaved = (size_t)m->nq + 2 * (size_t)m->nv + (size_t)m->na;
-  if (env) env->saved = ng_calloc(nsaved ? nsaved : 1, sizeof *env->saved);
+  if (env) env->saved = ng_calloc(task->def.info.state_size, sizeof *env->saved);
   if (env && env->saved) env->d = mj_makeData(m);
   if (!env || !env->saved || !env->d) {
     if (env) ng_free(env->saved);
@@ -326,16 +349,65 @@ static int ng_mj_bad_kind(int n1, const double *x1, int n2, const double *x2) {
                                                                          : NG_ENONFINITE;
 }
 
-/* MujocoEnv.set_state after mj_resetData: the data are reset (time, warm start,
- * activations, ctrl), qpos and qvel copied in, and mj_forward computes everything derived. */
-static void ng_mj_load_state(ng_mj_env_t *env, const double *qpos, const double *qvel) {
+/* The tracked values the next step's reward starts from. */
+static void ng_mj_before(const ng_mj_env_t *env, double *before) {
+  ng_mj_view_t v;
+  if (env->has_held) {
+    memcpy(before, env->held, sizeof env->held);
+  } else if (env->task->track) {
+    ng_mj_view_of(env->m, env->d, &v);
+    env->task->track(&v, before);
+  }
+}
+
+/* The env's state, in mj_env.h's layout, with its warm start. */
+static void ng_mj_read(const ng_mj_env_t *env, double *state) {
+  const mjModel *m = env->m;
+  const mjData *d = env->d;
+  double *p = state, before[NG_MJ_MAX_TRACK] = {0.0, 0.0};
+  memcpy(p, d->qpos, (size_t)m->nq * sizeof *p), p += m->nq;
+  memcpy(p, d->qvel, (size_t)m->nv * sizeof *p), p += m->nv;
+  *p++ = 1.0;
+  memcpy(p, d->qacc_warmstart, (size_t)m->nv * sizeof *p), p += m->nv;
+  memcpy(p, d->act, (size_t)m->na * sizeof *p), p += m->na;
+  ng_mj_before(env, before);
+  memcpy(p, before, (size_t)env->task->track_in_state * sizeof *p);
+}
+
+/* Writes state into d and computes everything derived (mj_forward). mj_forward also writes
+ * two of its inputs: its constraint solution over the warm start, and a free joint's
+ * quaternion in qpos, normalised again (which can move its last bit). A state with the flag
+ * 1 (as get_state read it) gets both back, and its tracked values are held for the next
+ * reward, so that the next step is the one the environment it was read from would have
+ * taken (whose own mj_forward normalises the quaternion once and starts the solver from
+ * that warm start). With the flag 0 (Gymnasium's set_state) all stay as mj_forward leaves
+ * them. */
+static void ng_mj_write(ng_mj_env_t *env, const double *state) {
   const mjModel *m = env->m;
   mjData *d = env->d;
-  mj_resetData(m, d);
-  ng_mj_silence(d);
-  memcpy(d->qpos, qpos, (size_t)m->nq * sizeof *qpos);
-  memcpy(d->qvel, qvel, (size_t)m->nv * sizeof *qvel);
+  const double *warm = state + m->nq + m->nv + 1;
+  int exact = warm[-1] != 0.0;
+  env->has_held = exact && env->task->track_in_state > 0;
+  if (env->has_held)
+    memcpy(env->held, warm + m->nv + m->na,
+           (size_t)env->task->track_in_state * sizeof *state);
+  memcpy(d->qpos, state, (size_t)m->nq * sizeof *state);
+  memcpy(d->qvel, state + m->nq, (size_t)m->nv * sizeof *state);
+  memcpy(d->act, warm + m->nv, (size_t)m->na * sizeof *state);
+  if (exact) memcpy(d->qacc_warmstart, warm, (size_t)m->nv * sizeof *state);
   mj_forward(m, d);
+  if (exact) {
+    memcpy(d->qpos, state, (size_t)m->nq * sizeof *state);
+    memcpy(d->qacc_warmstart, warm, (size_t)m->nv * sizeof *state);
+  }
+}
+
+/* MujocoEnv.set_state after mj_resetData: the data are reset (time, warm start,
+ * activations, ctrl), then the state is written in. */
+static void ng_mj_load_state(ng_mj_env_t *env, const double *state) {
+  mj_resetData(env->m, env->d);
+  ng_mj_silence(env->d);
+  ng_mj_write(env, state);
 }
 
 static void ng_mj_observe(const ng_mj_env_t *env, double *obs) {
@@ -348,7 +420,8 @@ int ng_mj_env_reset(ng_mj_env_t *env, ng_rng_t *rng, double *obs) {
   if (!env || !rng || !obs) return NG_EINVAL;
   const mjModel *m = env->m;
   const ng_mj_task_t *task = env->task;
-  double qpos[NG_MJ_MAX_STATE], qvel[NG_MJ_MAX_STATE];
+  /* qpos, qvel; no warm start, as Gymnasium's set_state */
+  double st[NG_MJ_MAX_STATE] = {0}, *qpos = st, *qvel = st + m->nq;
   double s = task->reset_noise_scale;
   if (task->reset) {
     task->reset(m->qpos0, rng, qpos, qvel);
@@ -359,7 +432,7 @@ int ng_mj_env_reset(ng_mj_env_t *env, ng_rng_t *rng, double *obs) {
       qvel[i] = task->qvel_noise == NG_MJ_QVEL_NORMAL ? 0.0 + s * ng_rng_normal(rng)
                                                       : 0.0 + ng_rng_uniform_range(rng, -s, s);
   }
-  ng_mj_load_state(env, qpos, qvel);
+  ng_mj_load_state(env, st);
   ng_mj_observe(env, obs);
   return NG_OK;
 }
@@ -367,44 +440,37 @@ int ng_mj_env_reset(ng_mj_env_t *env, ng_rng_t *rng, double *obs) {
 int ng_mj_env_set_state(ng_mj_env_t *env, const double *state, double *obs) {
   if (!env || !state) return NG_EINVAL;
   const mjModel *m = env->m;
-  int n = m->nq + m->nv;
-  if (ng_mj_any_bad(n, state)) return ng_mj_bad_kind(n, state, 0, NULL);
-  ng_mj_load_state(env, state, state + m->nq);
+  int n = (int)env->task->def.info.state_size, nqv = m->nq + m->nv;
+  /* MuJoCo's range applies to qpos and qvel; the rest need only be finite (env.c checked):
+   * a warm start is a guess, and the one of a state near that range may lie beyond it */
+  if (ng_mj_any_bad(nqv, state)) return ng_mj_bad_kind(nqv, state, 0, NULL);
+  double flag = state[nqv];
+  if (flag != 0.0 && flag != 1.0) return NG_EINVAL;
+  /* flag 0 is the short form: qpos and qvel only, every warm-start value 0 */
+  for (int i = nqv + 1; i < n && flag == 0.0; i++)
+    if (state[i] != 0.0) return NG_EINVAL;
+  ng_mj_load_state(env, state);
   if (obs) ng_mj_observe(env, obs);
   return NG_OK;
 }
 
 int ng_mj_env_get_state(const ng_mj_env_t *env, double *state) {
   if (!env || !state) return NG_EINVAL;
-  const mjModel *m = env->m;
-  memcpy(state, env->d->qpos, (size_t)m->nq * sizeof *state);
-  memcpy(state + m->nq, env->d->qvel, (size_t)m->nv * sizeof *state);
+  ng_mj_read(env, state);
   return NG_OK;
 }
 
 static void ng_mj_save(ng_mj_env_t *env) {
-  const mjModel *m = env->m;
-  const mjData *d = env->d;
-  double *p = env->saved;
-  memcpy(p, d->qpos, (size_t)m->nq * sizeof *p), p += m->nq;
-  memcpy(p, d->qvel, (size_t)m->nv * sizeof *p), p += m->nv;
-  memcpy(p, d->qacc_warmstart, (size_t)m->nv * sizeof *p), p += m->nv;
-  memcpy(p, d->act, (size_t)m->na * sizeof *p);
-  env->saved_time = d->time;
+  ng_mj_read(env, env->saved);
+  env->saved_time = env->d->time;
 }
 
-/* Puts back the state saved before a failed step and recomputes what derives from it. */
+/* Puts back the state saved before a failed step (the warm start too, so that the next
+ * step starts as the failed one did) and recomputes what derives from it. */
 static void ng_mj_restore(ng_mj_env_t *env) {
-  const mjModel *m = env->m;
-  mjData *d = env->d;
-  const double *p = env->saved;
-  memcpy(d->qpos, p, (size_t)m->nq * sizeof *p), p += m->nq;
-  memcpy(d->qvel, p, (size_t)m->nv * sizeof *p), p += m->nv;
-  memcpy(d->qacc_warmstart, p, (size_t)m->nv * sizeof *p), p += m->nv;
-  memcpy(d->act, p, (size_t)m->na * sizeof *p);
-  d->time = env->saved_time;
-  mj_forward(m, d);
-  mj_rnePostConstraint(m, d);
+  env->d->time = env->saved_time;
+  ng_mj_write(env, env->saved);
+  mj_rnePostConstraint(env->m, env->d);
 }
 
 /* qpos and qvel as mju_isBad judges them: 0, NG_ENONFINITE (NaN/Inf in either) or
@@ -441,7 +507,7 @@ int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *
   ng_mj_view_of(m, d, &v);
 
   double before[NG_MJ_MAX_TRACK] = {0.0, 0.0};
-  if (task->track) task->track(&v, before);
+  ng_mj_before(env, before);
   ng_mj_save(env);
 
   /* do_simulation: data.ctrl[:] = action; mj_step(nstep=frame_skip); mj_rnePostConstraint. */
@@ -461,6 +527,7 @@ int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *
     ng_mj_restore(env);
     return bad;
   }
+  env->has_held = 0; /* the step's own kinematics from here */
   memcpy(obs, o, nobs * sizeof *o);
   *reward = r;
   *terminated = term;

@@ -18,9 +18,10 @@
 #include "envs/env_impl.h"
 #include "natgrad/env.h"
 
-/* Largest sizes over the tasks (Humanoid): observation, qpos+qvel, action. */
+/* Largest sizes over the tasks (Humanoid): observation, state (nq + 2 nv + 1 + 2, below),
+ * action. */
 #define NG_MJ_MAX_OBS 348
-#define NG_MJ_MAX_STATE 47
+#define NG_MJ_MAX_STATE 73
 #define NG_MJ_MAX_ACT 17
 /* Quantities a task reads before a step to difference them after it (x, y). */
 #define NG_MJ_MAX_TRACK 2
@@ -59,6 +60,10 @@ typedef struct ng_mj_task {
   ng_mj_qvel_noise_t qvel_noise;
   /* Reads the quantities the reward differences over the step (before it), or NULL. */
   void (*track)(const ng_mj_view_t *v, double *tracked);
+  /* How many of them the state holds (0 or all): those track reads from xpos or xipos,
+   * which after a step still hold the last substep's forward pass, not qpos's kinematics,
+   * so that setting qpos cannot recompute them. */
+  int track_in_state;
   /* Reacher and Pusher draw their own reset state (a goal, no noise on some coordinates):
    * qpos and qvel from qpos0 and rng. NULL: the noise described by the two fields above. */
   void (*reset)(const double *qpos0, ng_rng_t *rng, double *qpos, double *qvel);
@@ -134,11 +139,26 @@ int ng_mj_env_reset(ng_mj_env_t *env, ng_rng_t *rng, double *obs);
 int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *reward,
                    int *terminated);
 
-/* Sets qpos then qvel (nq + nv doubles) as Gymnasium's reset() followed by
- * set_state(qpos, qvel): mj_resetData, copy, mj_forward. NG_ENONFINITE for a NaN/Inf,
- * NG_ERANGE for a magnitude above mjMAXVAL. obs may be NULL. */
+/* The state (the task's info.state_size = nq + 2 nv + 1 + na + track_in_state doubles):
+ * qpos, qvel, a flag, qacc_warmstart (nv), act (na; 0 in every task), the tracked
+ * quantities the task's track reads from the kinematics (Ant's torso x, y; Humanoid's centre
+ * of mass x, y). The warm start is the constraint solver's initial guess for the next step,
+ * which mj_forward leaves behind (its acceleration): the next step's result depends on it in
+ * the last bits, so a state holds it to continue bit for bit, and so for the tracked values
+ * in the reward. The flag says whether the state holds those: 1 (get_state), or 0 with
+ * every later value 0: the state is qpos and qvel alone, as Gymnasium's reset() followed by
+ * set_state(qpos, qvel) sets them, where the solver starts from what mj_forward finds at
+ * the state (info.state_min_size = nq + nv). The simulation time and ctrl are not state:
+ * nothing in these models reads the time, and every step sets ctrl before it simulates.
+ *
+ * Setting: mj_resetData, copy, mj_forward; with the flag 1, the warm start and qpos put
+ * back after it as given (mj_forward overwrote the one and renormalised a free joint's
+ * quaternion in the other), and the tracked values kept for the next step's reward, so that
+ * get_state then reads the state set. NG_ENONFINITE for a NaN/Inf, NG_ERANGE for a magnitude
+ * above mjMAXVAL in qpos or qvel (any finite warm start is taken), NG_EINVAL for a flag other than 0 or 1, or a flag 0 followed by a non-zero
+ * value. obs may be NULL. */
 int ng_mj_env_set_state(ng_mj_env_t *env, const double *state, double *obs);
-/* Reads qpos then qvel. */
+/* Reads the state, flag 1. */
 int ng_mj_env_get_state(const ng_mj_env_t *env, double *state);
 
 /* The view of env's current simulation arrays (for tests). */

@@ -73,12 +73,17 @@ const ng_mj_task_t ng_mj_pusher = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 7, .low = pu_low,
                                      .high = pu_high},
                     .max_episode_steps = 100,
-                    .state_size = 22,
+                    .state_size = 34,
+                    .state_min_size = 22,
                     .state_doc = "shoulder_pan,shoulder_lift,upper_arm_roll,elbow_flex,"
                                  "forearm_roll,wrist_flex,wrist_roll,object_y,object_x,goal_y,"
-                                 "goal_x,shoulder_pan_dot,shoulder_lift_dot,upper_arm_roll_dot,"
-                                 "elbow_flex_dot,forearm_roll_dot,wrist_flex_dot,wrist_roll_dot,"
-                                 "object_y_dot,object_x_dot,goal_y_dot,goal_x_dot",
+                                 "goal_x,shoulder_pan_dot,shoulder_lift_dot,"
+                                 "upper_arm_roll_dot,elbow_flex_dot,forearm_roll_dot,"
+                                 "wrist_flex_dot,wrist_roll_dot,object_y_dot,object_x_dot,"
+                                 "goal_y_dot,goal_x_dot,warmstart,shoulder_pan_ws,"
+                                 "shoulder_lift_ws,upper_arm_roll_ws,elbow_flex_ws,"
+                                 "forearm_roll_ws,wrist_flex_ws,wrist_roll_ws,object_y_ws,"
+                                 "object_x_ws,goal_y_ws,goal_x_ws",
                 },
             NG_MJ_CALLBACKS(ng_mj_pusher),
         },

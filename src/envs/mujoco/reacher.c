@@ -70,9 +70,11 @@ const ng_mj_task_t ng_mj_reacher = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 2,
                                      .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 50,
-                    .state_size = 8,
+                    .state_size = 13,
+                    .state_min_size = 8,
                     .state_doc = "joint0,joint1,target_x,target_y,joint0_dot,joint1_dot,"
-                                 "target_x_dot,target_y_dot",
+                                 "target_x_dot,target_y_dot,warmstart,joint0_ws,joint1_ws,"
+                                 "target_x_ws,target_y_ws",
                 },
             NG_MJ_CALLBACKS(ng_mj_reacher),
         },

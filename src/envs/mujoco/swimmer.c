@@ -41,10 +41,12 @@ const ng_mj_task_t ng_mj_swimmer = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 2,
                                      .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
-                    .state_size = 10,
+                    .state_size = 16,
+                    .state_min_size = 10,
                     .state_doc = "slider1,slider2,free_body_rot,motor1_rot,motor2_rot,"
                                  "slider1_dot,slider2_dot,free_body_rot_dot,motor1_rot_dot,"
-                                 "motor2_rot_dot",
+                                 "motor2_rot_dot,warmstart,slider1_ws,slider2_ws,"
+                                 "free_body_rot_ws,motor1_rot_ws,motor2_rot_ws",
                 },
             NG_MJ_CALLBACKS(ng_mj_swimmer),
         },

@@ -50,10 +50,13 @@ const ng_mj_task_t ng_mj_walker2d = {
                     .action_space = {.kind = NG_SPACE_BOX, .dim = 6,
                                      .low = ng_mj_minus_ones, .high = ng_mj_ones},
                     .max_episode_steps = 1000,
-                    .state_size = 18,
+                    .state_size = 28,
+                    .state_min_size = 18,
                     .state_doc = "rootx,rootz,rooty,thigh,leg,foot,thigh_left,leg_left,"
                                  "foot_left,rootx_dot,rootz_dot,rooty_dot,thigh_dot,leg_dot,"
-                                 "foot_dot,thigh_left_dot,leg_left_dot,foot_left_dot",
+                                 "foot_dot,thigh_left_dot,leg_left_dot,foot_left_dot,"
+                                 "warmstart,rootx_ws,rootz_ws,rooty_ws,thigh_ws,leg_ws,"
+                                 "foot_ws,thigh_left_ws,leg_left_ws,foot_left_ws",
                 },
             NG_MJ_CALLBACKS(ng_mj_walker2d),
         },
