@@ -118,8 +118,19 @@ void ng_mpi_run_report(long count, const char *unit) {
   printf("mpi: rank 0 computed for %.3f s of CPU per %s (outside the collectives)\n",
          (ng_mpi_thread_cpu() - g_cpu0 - s.cpu_seconds) / c, unit);
   ng_mpi_split_stats(g_mpi, &s);
-  printf("mpi: of which the update's gathers %.1f, %.1f kB received, %.3f s\n",
-         (double)s.calls / c, (double)s.bytes / 1e3 / c, s.seconds / c);
+  if (s.sums == 0) {
+    printf("mpi: of which the update's gathers %.1f, %.1f kB received, %.3f s\n",
+           (double)s.calls / c, (double)s.bytes / 1e3 / c, s.seconds / c);
+    return;
+  }
+  const double small = (double)(s.sums - s.large_sums);
+  printf("mpi: of which the blocks' sums %.1f collectives, %.1f kB received, %.3f s: %.1f "
+         "reduce-scattered sums of %.0f doubles and %.1f gathered whole of %.1f (<= %.0f kB "
+         "over all blocks)\n", (double)s.calls / c, (double)s.bytes / 1e3 / c, s.seconds / c,
+         (double)s.large_sums / c,
+         s.large_sums ? (double)s.large_doubles / (double)s.large_sums : 0.0, small / c,
+         small > 0 ? (double)(s.sum_doubles - s.large_doubles) / small : 0.0,
+         8.0 * NG_MPI_SMALL_SUM / 1e3);
 }
 
 void ng_mpi_run_end(void) {

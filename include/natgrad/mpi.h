@@ -1,12 +1,15 @@
 /* natgrad mpi: one training run over several processes with MPI (libnatgrad_mpi.a, built and
  * installed only when CMake finds MPI; libnatgrad itself knows nothing of it: link both).
  *
- * The environments are split over the ranks in contiguous blocks; after every step one
- * MPI_Allgatherv gives every rank every env's outputs (rl.h's ng_rl_env_share_t), so every
- * rank holds the whole batch and takes the same update, in the same order, as one process
- * does: logs and checkpoints are byte-identical for any number of ranks and threads.
- * docs/distributed.md says why this beats reducing partial sums (whose order would depend on
- * the split) and what it costs.
+ * Two ways, both byte-identical (logs and checkpoints) for any number of ranks and threads:
+ *   - one batch (the default): the environments are split over the ranks in contiguous
+ *     blocks; after every step one MPI_Allgatherv gives every rank every env's outputs
+ *     (rl.h's ng_rl_env_share_t), so every rank holds the whole batch, splits the update's
+ *     passes (ng_mpi_split) and takes the same update as one process;
+ *   - env blocks (rl.h's blocks = B): the ranks share out the B blocks, each keeping only its
+ *     blocks' rows, and every batch sum is the blocks' partial sums added in block order
+ *     (ng_mpi_split's sum). Nothing of the batch is repeated on every rank: what scales.
+ * docs/distributed.md says what each exchanges and costs.
  *
  * Errors: the communicator returns errors (MPI_ERRORS_RETURN) instead of aborting, and each
  * call reports NG_EIO with the MPI error text. A watchdog thread calls the caller's handler
@@ -57,9 +60,18 @@ void ng_mpi_block(size_t n, int rank, int size, size_t *first, size_t *count);
  * m). NG_EINVAL naming both when there are more ranks than environments. */
 int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_error_t *err);
 
+/* A sum of env blocks this small (doubles over all blocks: 32 kB) costs a collective's
+ * latency, not its bytes: it is gathered whole in one collective instead of the
+ * reduce-scatter's two (ng_mpi_split's sum). */
+#define NG_MPI_SMALL_SUM 4096
+
 /* The update's split over the ranks (core.h's ng_split_t; its slices left as they are):
  * rank r computes its block of every batch sum's slices, and one MPI_Allgatherv (in place,
- * doubles) per sum gives every rank every slice; the split borrows m. NG_EINVAL for NULL. */
+ * doubles) per sum gives every rank every slice. For a run of env blocks (rl.h's blocks)
+ * its sum adds the blocks' partial sums in block order: one MPI_Alltoallv brings each rank
+ * its segment of every block's sum, which it adds, and one MPI_Allgatherv the segments (a
+ * rank receives about 2 n doubles per sum whatever K), or for a small sum one gather of
+ * every block's. The split borrows m. NG_EINVAL for NULL. */
 int ng_mpi_split(ng_mpi_t *m, ng_split_t *sp);
 
 /* What every rank must agree on before a run: ok (0 when this rank failed to set up, e.g. a
@@ -88,6 +100,11 @@ typedef struct {
   unsigned long calls;
   unsigned long long bytes;
   double seconds, cpu_seconds;
+  /* the split's sums (a run of env blocks, core.h's ng_split_t sum): how many, how many of
+   * them large enough for the reduce-scatter (else one gather), and the doubles (n each) of
+   * all and of the large ones */
+  unsigned long sums, large_sums;
+  unsigned long long sum_doubles, large_doubles;
 } ng_mpi_stats_t;
 /* This thread's CPU time in seconds (CLOCK_THREAD_CPUTIME_ID). */
 double ng_mpi_thread_cpu(void);

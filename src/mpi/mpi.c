@@ -244,10 +244,6 @@ static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens
   return NG_OK;
 }
 
-/* A sum this small (doubles over all slices: 32 kB) costs a collective's latency, not its
- * bytes: gathered whole in one collective instead of the reduce-scatter's two. */
-#define NG__SMALL_SUM 4096
-
 /* The split's sum (core.h): a reduce-scatter in slice order, then an all-gather. Rank q adds
  * segment q of out (ng_mpi_block(n, q, K) of its elements) over every slice: one
  * MPI_Alltoallv brings it those elements of every slice, in slice order (ranks hold
@@ -261,12 +257,14 @@ static int ng__sum_slices(void *ctx, const double *const *own, size_t n, size_t 
   size_t b0, bc, g0, gc;
   ng_mpi_block(n_slices, m->rank, K, &b0, &bc);
   ng_mpi_block(n, m->rank, K, &g0, &gc);
-  if (n * n_slices <= NG__SMALL_SUM) { /* latency, not bytes: one gather of every slice */
+  m->split_stats.sums++;
+  m->split_stats.sum_doubles += n;
+  if (n * n_slices <= NG_MPI_SMALL_SUM) { /* latency, not bytes: one gather of every slice */
     if (n * n_slices > m->stage_n) {
-      double *st = ng_realloc(m->stage, NG__SMALL_SUM * sizeof *st);
+      double *st = ng_realloc(m->stage, NG_MPI_SMALL_SUM * sizeof *st);
       if (!st) return NG_ENOMEM;
       m->stage = st;
-      m->stage_n = NG__SMALL_SUM;
+      m->stage_n = NG_MPI_SMALL_SUM;
     }
     for (size_t i = 0; i < bc; i++) memcpy(m->stage + (b0 + i) * n, own[i], n * sizeof *out);
     for (int q = 0; q < K; q++) {
@@ -285,6 +283,8 @@ static int ng__sum_slices(void *ctx, const double *const *own, size_t n, size_t 
       for (size_t j = 0; j < n; j++) out[j] += m->stage[s * n + j];
     return NG_OK;
   }
+  m->split_stats.large_sums++;
+  m->split_stats.large_doubles += n;
   const size_t need = bc * n + n_slices * gc;
   if (need > (size_t)0x7fffffff) return NG_ERANGE;
   if (need > m->stage_n) {
