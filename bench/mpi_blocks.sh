@@ -94,18 +94,21 @@ median() { # NAME COLUMN: the median over the reps of runs.txt's column
 #   large sums: L (a (K - 1) + a log2 K + 2 n_l 8 (K - 1) / K / b)   (Alltoallv counted as
 #       K - 1 messages in turn, its worst case; then the Allgatherv of the segments)
 #   E_K = C(e) / (C(e) + d + small + large).
-# c and F from w1 and w1b (2 and 4 envs on one rank), d = C(w2) - C(w1) (the same samples
-# per rank; what K = 2 adds), S, n_s, L, n_l counted at K = 2 (w2).
+# c and F from w1 and w1b (2 and 4 envs on one rank: C(4) = 2 C(2) - F), d = C(w2) - C(w1)
+# (the same samples per rank; what K = 2 adds), S, n_s, L, n_l counted at K = 2 (w2).
 awk -v c2="$(median w1 8)" -v c4="$(median w1b 8)" -v cw="$(median w2 8)" \
     -v L="$(median w2 11)" -v nl="$(median w2 12)" -v S="$(median w2 13)" \
     -v ns="$(median w2 14)" '
   BEGIN {
-    c = (c4 - c2) / 2048; F = c2 - 2048 * c; if (F < 0) F = 0
-    d = cw - c2; if (d < 0) d = 0
+    # C(4) = 2 C(2) - F; a C(4) above 2 C(2) (caches) gives F = 0 and c from C(2) alone,
+    # the smaller per-sample cost: the conservative projection
+    F = 2 * c2 - c4; if (F < 0) F = 0
+    c = (c2 - F) / 2048
+    d0 = cw - c2; d = d0 < 0 ? 0 : d0
     e = 32; C = e * 1024 * c + F
     printf "\n== model: %.1f us per sample, F = %.3f s, d = %.3f s per iteration " \
-           "(K = 2 over K = 1, same samples a rank); %d envs per rank: C = %.2f s ==\n",
-           c * 1e6, F, d, e, C
+           "(measured %.3f: K = 2 over K = 1, the same samples a rank); %d envs per rank: " \
+           "C = %.2f s ==\n", c * 1e6, F, d, d0, e, C
     split("10GbE 100Gb-IB", net, " "); a["10GbE"] = 30e-6; b["10GbE"] = 1.25e9
     a["100Gb-IB"] = 2e-6; b["100Gb-IB"] = 12.5e9
     for (k = 1; k <= 2; k++) {
