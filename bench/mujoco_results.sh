@@ -50,6 +50,7 @@ published() {
     Ant-v5) echo "3554 ± 591 / –" ;;
     Reacher-v5) echo "– / – (Tianshou TRPO −5.1 ± 0.8, Reacher-v2, best over training)" ;;
     Humanoid-v5) echo "– / – (Tianshou TRPO 810 ± 126, Humanoid-v3, best over training)" ;;
+    Pusher-v5 | HumanoidStandup-v5) echo "– / – (none found)" ;;
     *) echo "–" ;;
   esac
 }
@@ -58,7 +59,8 @@ published() {
 raw=$("$build/test_mujoco" --bench 2)
 
 # "mean ± s.e. [lo, hi] (sd)" of the numbers on stdin: the standard error and the 95 %
-# interval from the sample sd with Student's t (n - 1 degrees of freedom)
+# interval from the sample sd with Student's t (n - 1 degrees of freedom); returns under 100
+# in size (Reacher's, Pusher's) with 2 decimals
 mean_ci() {
   awk 'BEGIN { split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 " \
                      "2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086", t, " ") }
@@ -66,8 +68,10 @@ mean_ci() {
        END { n = NR; m = s / n; for (i = 1; i <= n; i++) v += (x[i] - m) ^ 2
              sd = n > 1 ? sqrt(v / (n - 1)) : 0; se = sd / sqrt(n)
              q = n - 1 <= 20 ? t[n - 1] : 1.96 + 2.4 / (n - 1)
-             if (n > 1) printf "%.0f ± %.0f [%.0f, %.0f] (sd %.0f)", m, se, m - q * se, m + q * se, sd
-             else printf "%.0f", m }'
+             f = (m < 100 && m > -100) ? "%.2f" : "%.0f"
+             if (n > 1) printf f " ± " f " [" f ", " f "] (sd " f ")", m, se, m - q * se,
+                               m + q * se, sd
+             else printf f, m }'
 }
 
 echo "| environment | algo | return after ${steps} steps, seeds ${seeds// /, } (${episodes} deterministic episodes each) | mean ± s.e. [95 % CI] (sd) over seeds | published (SB3-contrib / baselines) | wall time per run (its CPU time) | training steps/s (wall) | raw env steps/s |"
@@ -98,7 +102,8 @@ for env in "${envs[@]}"; do
     returns+=("$r")
   done
   stats=$(printf '%s\n' "${returns[@]}" | mean_ci)
-  joined=$(printf '%s\n' "${returns[@]}" | awk '{printf "%s%.0f", (NR > 1 ? ", " : ""), $1}')
+  joined=$(printf '%s\n' "${returns[@]}" |
+           awk '{printf "%s" ($1 < 100 && $1 > -100 ? "%.2f" : "%.0f"), (NR > 1 ? ", " : ""), $1}')
   walls=$(printf '%s\n' "${times[@]}" | awk '{printf "%s%s", (NR > 1 ? ", " : ""), $0}')
   rs=$(printf '%s\n' "${rates[@]}" | awk '{printf "%s%d", (NR > 1 ? ", " : ""), $1}')
   envrate=$(awk -v e="$env" '$1 == e {printf "%d", $2}' <<<"$raw")

@@ -34,7 +34,7 @@ scripts/deps.sh libclang-rt-14-dev
 tsan_start=$SECONDS
 CC=clang cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNG_SANITIZE_THREAD=ON \
   -DNG_WERROR=ON >/dev/null
-cmake --build build/tsan -j"$jobs" --target natgrad_cli test_threads test_alloc_fail
+cmake --build build/tsan -j"$jobs" --target natgrad_cli test_threads test_alloc_fail test_blocks
 # OpenBLAS is not instrumented: with threads of its own, TSan would see its workers read
 # and write our buffers with no synchronisation it can see, and report races that are not
 # there. At one thread every BLAS call runs on the thread that made it. (For the same
@@ -42,14 +42,15 @@ cmake --build build/tsan -j"$jobs" --target natgrad_cli test_threads test_alloc_
 export OPENBLAS_NUM_THREADS=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 # The pool (every pass, Fisher product and whole training run at 1-4 threads), thread start
-# failures at every allocation, and `natgrad train` at 1 and 3 threads giving the same run.
+# failures at every allocation, env blocks on threads and thread ranks (their sums' lock,
+# turns and failure path), and `natgrad train` at 1 and 3 threads giving the same run.
 # Where the kernel randomises more address bits than clang 14's TSan maps, run without ASLR.
 norandom=()
 if [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 30 ]; then
   norandom=(setarch "$(uname -m)" -R)
 fi
 "${norandom[@]}" ctest --test-dir build/tsan --output-on-failure -j"$jobs" \
-  -R '^(test_threads|test_alloc_fail|cli_train_threads)$'
+  -R '^(test_threads|test_alloc_fail|test_blocks|cli_train_threads)$'
 # ... and at 2 threads: the same run again (cli_train_threads kept its one-thread run).
 tsan_runs=build/tsan/cli_tests/threads
 rm -rf "$tsan_runs/two"

@@ -226,13 +226,13 @@ int ng_env_elapsed_steps(const ng_env_t *env);
  * ABI history: 1, Box and Discrete spaces. 2: ng_space_t gained nvec (and the
  * MultiDiscrete and MultiBinary kinds), so ng_env_info_t's layout changed. 3, this one:
  * ng_env_info_t gained state_min_size (after state_doc), which moves ng_env_def_t's
- * callbacks. The version
- * changes whenever ng_plugin_t, ng_env_def_t, ng_env_info_t, ng_space_t or a callback's
- * signature changes; a plugin built for another version (a version-1 plugin included: its
- * spaces would be read with the wrong layout) is refused, never called: rebuilding it
- * against these headers is all it needs (Box and Discrete are as they were; a positional
- * {kind, dim, low, high} initialiser leaves nvec NULL, though -Wextra asks to name the
- * fields; a definition that does not name state_min_size has none). */
+ * callbacks. The version changes whenever ng_plugin_t, ng_env_def_t, ng_env_info_t,
+ * ng_space_t or a callback's signature changes; a plugin built for another version (a
+ * version-1 plugin included: its spaces would be read with the wrong layout) is refused,
+ * never called: rebuilding it against these headers is all it needs (Box and Discrete are
+ * as they were; a positional {kind, dim, low, high} initialiser leaves nvec NULL, though
+ * -Wextra asks to name the fields; a definition that does not name state_min_size has
+ * none). */
 #define NG_PLUGIN_ABI 3
 #define NG_PLUGIN_SYMBOL "natgrad_plugin"
 
