@@ -228,10 +228,10 @@ static void test_learns(void) {
   ng_rl_destroy(t);
 }
 
-/* Saved after an iteration and loaded, a run of blocks continues as if never stopped; and
- * with K ranks the resumed run is still the same. */
-static void test_resume(void) {
-  ng_rl_config_t c = config("Acrobot-v1", 4, 2, NULL);
+/* Saved after an iteration and loaded, a run of blocks continues as if never stopped (with
+ * ACKTR, its K-FAC factors too). */
+static void check_resume(const char *env, const char *algo) {
+  ng_rl_config_t c = config(env, 4, 2, algo);
   ng_rl_t *a = make(&c), *b = make(&c);
   NG_CHECK_OK(ng_rl_iterate(a, NULL, NULL));
   NG_CHECK_OK(ng_rl_iterate(a, NULL, NULL));
@@ -250,6 +250,11 @@ static void test_resume(void) {
   free(fa), free(fb);
   ng_rl_destroy(a);
   ng_rl_destroy(b);
+}
+
+static void test_resume(void) {
+  check_resume("Acrobot-v1", NULL);
+  check_resume("Pendulum-v1", "acktr");
 }
 
 /* The blocks' streams are the checkpoint's: a file whose block stream is damaged (all zero)
