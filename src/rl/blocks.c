@@ -1,9 +1,9 @@
 /* Env blocks (cfg.blocks = B > 1): the run's envs cut into B equal blocks, each with a
  * trainer of its own over its envs' rows (ng__rl_create_block), all taking the same
  * iteration in lockstep. Every batch sum a block's trainer makes goes through its reducer,
- * which waits until every block has reached that sum, gathers the B partial sums (those of
- * other processes' blocks through the split's gather), adds them in block order and hands
- * the total to every block. A sum therefore does not depend on which thread or process ran
+ * which waits until every block has reached that sum, adds the B partial sums in block
+ * order (other processes' blocks through the split: its sum, MPI's reduce-scatter in block
+ * order, or its gather and the additions here) and hands the total to every block. A sum therefore does not depend on which thread or process ran
  * which block, and a process holds the rows of its own blocks only: nothing of the batch is
  * repeated across processes but the update's vectors (docs/distributed.md).
  *
@@ -46,13 +46,13 @@ struct ng__blocks {
   size_t *part_lens;    /* B */
   double *others, *acc; /* the other processes' blocks' partials ((B - own) x n), the total */
   size_t cap;           /* doubles per block the two have room for */
-  ng_split_t split;     /* the processes' gather; size 1: this process alone */
+  ng_split_t split;     /* the processes' sum or gather; size 1: this process alone */
   ng__seat_t *seats;    /* blk_count */
   pthread_t *threads;   /* blk_count */
 };
 
-/* Every block's partial sum at parts, then their total in block order into every local
- * block's buffer. Under the lock, by the last block to arrive. */
+/* The total of every block's partial sum, in block order, into every local block's buffer.
+ * Under the lock, by the last block to arrive. */
 static int ng__blocks_combine(ng__blocks_t *g) {
   const ng_rl_t *t = g->t;
   const size_t B = (size_t)t->cfg.blocks, own = t->blk_count, n = g->lens[0];
