@@ -330,14 +330,17 @@ static void test_bad_calls(void) {
   NG_CHECK_STATUS(ng_rl_set_reducer(t, &red), NG_EINVAL); /* the blocks' sums are theirs */
   ng_split_t three = {0, 2, 3, gather_parts, NULL, NULL}; /* rank 2 of 3 owns no block */
   NG_CHECK_STATUS(ng_rl_set_split(t, &three), NG_EINVAL);
+  NG_CHECK(t->blk == NULL); /* blocks' trainers are made at the first iteration... */
   ng_split_t two = {0, 1, 2, gather_parts, NULL, NULL};
   NG_CHECK_OK(ng_rl_set_split(t, &two)); /* block 1 */
+  NG_CHECK(t->blk == NULL && t->blk_first == 1 && t->blk_count == 1); /* ...only this one */
   ng_error_t err;
   ng_rl_env_share_t share = {0, 1, gather_rows, NULL}; /* block 0: not this process's */
   NG_CHECK_STATUS(ng_rl_set_env_share(t, &share, &err), NG_EINVAL);
   NG_CHECK(strstr(err.message, "are not this process's") != NULL);
   NG_CHECK_OK(ng_rl_set_split(t, NULL)); /* back to every block here */
   NG_CHECK_OK(ng_rl_iterate(t, NULL, NULL));
+  NG_CHECK(t->blk != NULL && t->blk_first == 0 && t->blk_count == 2);
   ng_rl_destroy(t);
 }
 

@@ -171,7 +171,7 @@ static void ng__copy_shared(ng_rl_t *dst, const ng_rl_t *src) {
 }
 
 void ng__rl_blocks_sync(ng_rl_t *t) {
-  for (size_t i = 0; t->grp && i < t->blk_count; i++) {
+  for (size_t i = 0; t->blk && i < t->blk_count; i++) {
     ng_rl_t *k = t->blk[i];
     ng__copy_shared(k, t);
     k->env_steps = t->env_steps / t->cfg.blocks;
@@ -179,28 +179,31 @@ void ng__rl_blocks_sync(ng_rl_t *t) {
   }
 }
 
+/* The blocks' trainers (not the range of blocks this process runs). */
 static void ng__free_blocks(ng_rl_t *t) {
   for (size_t i = 0; t->blk && i < t->blk_count; i++) ng_rl_destroy(t->blk[i]);
   ng_free(t->blk);
   t->blk = NULL;
-  t->blk_count = 0;
 }
 
-/* Block trainers for blocks [first, first + count), in t's state. */
-static int ng__make_blocks(ng_rl_t *t, size_t first, size_t count, ng_error_t *err) {
-  ng__free_blocks(t);
-  t->blk = ng_calloc(count, sizeof *t->blk);
+/* The trainers of this process's blocks [blk_first, blk_first + blk_count), in t's state.
+ * Made at the first iteration, so that a process holds only its own blocks' batches (one
+ * that will run 1 of 64 blocks never builds the other 63) and a trainer loaded only to be
+ * evaluated or exported builds none. */
+static int ng__make_blocks(ng_rl_t *t, ng_error_t *err) {
+  t->blk = ng_calloc(t->blk_count, sizeof *t->blk);
   if (!t->blk) return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
-  t->blk_first = first;
   ng__blocks_t *g = t->grp;
-  for (size_t i = 0; i < count; i++) {
-    int s = ng__rl_create_block(t, first + i, &t->blk[i], err);
-    if (s) return s;
-    t->blk_count = i + 1;
+  for (size_t i = 0; i < t->blk_count; i++) {
+    int s = ng__rl_create_block(t, t->blk_first + i, &t->blk[i], err);
     g->seats[i] = (ng__seat_t){.g = g, .i = i};
     const ng_reducer_t red = {ng__blocks_sum, &g->seats[i]};
-    if ((s = ng_rl_set_reducer(t->blk[i], &red)))
-      return ng_error_set(err, s, "rl: block %zu: %s", first + i, ng_strerror(s));
+    if (!s && (s = ng_rl_set_reducer(t->blk[i], &red)))
+      ng_error_set(err, s, "rl: block %zu: %s", t->blk_first + i, ng_strerror(s));
+    if (s) {
+      ng__free_blocks(t);
+      return s;
+    }
   }
   ng__rl_blocks_sync(t);
   return NG_OK;
@@ -232,7 +235,9 @@ int ng__rl_blocks_create(ng_rl_t *t, ng_error_t *err) {
     return ng_error_set(err, NG_ENOMEM, "rl: out of memory");
   for (size_t b = 0; b < B; b++) ng_rng_seed(&t->blk_rng[b], t->cfg.seed, NG_RL_STREAM_BLOCK + b);
   t->blk_threads = 1;
-  return ng__make_blocks(t, 0, B, err);
+  t->blk_first = 0; /* every block here, until ng_rl_set_split says otherwise */
+  t->blk_count = B;
+  return NG_OK;
 }
 
 void ng__rl_blocks_destroy(ng_rl_t *t) {
@@ -255,12 +260,10 @@ int ng__rl_blocks_set_split(ng_rl_t *t, const ng_split_t *sp) {
   size_t first, count;
   ng_split_own(&s, B, &first, &count);
   if (count == 0) return NG_EINVAL;
-  if (first != t->blk_first || count != t->blk_count) {
-    int st = ng__make_blocks(t, first, count, NULL);
-    if (st) {
-      ng__free_blocks(t);
-      return st;
-    }
+  if (first != t->blk_first || count != t->blk_count) { /* others: made at the next iteration */
+    ng__free_blocks(t);
+    t->blk_first = first;
+    t->blk_count = count;
   }
   t->grp->split = s;
   return NG_OK;
@@ -269,7 +272,8 @@ int ng__rl_blocks_set_split(ng_rl_t *t, const ng_split_t *sp) {
 int ng__rl_blocks_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
   ng__blocks_t *g = t->grp;
   const size_t own = t->blk_count;
-  if (own == 0) return ng_error_set(err, NG_EINVAL, "rl: no block to run");
+  const int made = t->blk ? NG_OK : ng__make_blocks(t, err);
+  if (made) return made;
   g->active = own;
   g->arrived = 0;
   g->failed = 0;
