@@ -239,7 +239,8 @@ int ng_rl_set_reducer(ng_rl_t *t, const ng_reducer_t *r);
  * the split's gather exchanges them. NULL: one process. NG_ENOMEM if the partial sums'
  * room cannot grow.
  * With blocks = B > 1 the split's slices are the B env blocks instead: this process keeps
- * and runs only its block of them (ng_split_own(sp, B), the others' trainers are freed),
+ * and runs only its block of them (ng_split_own(sp, B); blocks' trainers, and so their
+ * batches, are made at the first iteration, for this process's blocks only),
  * and every batch sum gathers the B blocks' partial sums through sp->gather (parts of equal
  * length, one per block) and adds them in block order. Call it before the first iteration,
  * with ng_rl_set_env_share naming the same blocks. NG_EINVAL if this process would own no
