@@ -25,13 +25,7 @@ common=(train --env Hopper-v5 --seed 1 --steps "$steps" --force)
 names="p1 p2 s1 s2 w1 w1b w2"
 mpi=(mpirun --oversubscribe)
 
-run() { # NAME COMMAND...
-  local name=$1 t0 t1; shift
-  t0=$(date +%s.%N)
-  nice "$@" --out "$work/$name" > "$work/$name.out" 2>&1
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc > "$work/$name.wall"
-}
+. "$(dirname "$0")/mpi_common.sh" # run, median
 
 # one line per run: wall steps calls kB comm_s cpu sum_calls sum_kB large n_large small
 # n_small (the "mpi:" lines of rank 0's summary; 0 where there are none)
@@ -63,10 +57,6 @@ if [ -z "${MODEL_ONLY:-}" ]; then
   done
 fi
 
-median() { # NAME COLUMN: the median over the reps of runs.txt's column
-  awk -v n="$1" -v k="$2" '$2 == n { print $k }' "$work/runs.txt" | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 {
   echo "== measured: Hopper-v5, $steps steps, $(nproc) cores, medians of $reps interleaved" \
        "runs (load average $(awk '{ print $NF }' "$work/runs.txt" | sort -g |

@@ -27,14 +27,7 @@ mkdir -p "$work"
 common=(train --env Hopper-v5 --seed 1 --steps "$steps" --force)
 names="1r1t 1p2t 2r1t 2r1t-w"
 
-run() { # NAME LAUNCHER... -- NATGRAD ARGS...
-  local name=$1; shift
-  local t0 t1
-  t0=$(date +%s.%N)
-  nice "$@" --out "$work/$name" > "$work/$name.out" 2>&1
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc > "$work/$name.wall"
-}
+. "$(dirname "$0")/mpi_common.sh" # run, median
 
 # one line of numbers per run: wall rollout update steps calls kB comm_s upd_calls upd_kB
 # upd_s cpu
@@ -67,9 +60,6 @@ cp_env=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
   { n++; r += $col["rollout_s"] } END { printf "%.9f", r / n / (2 * 1024) }' \
   "$work/cp2/progress.csv")
 
-# medians over the reps: column k of runs.txt for configuration NAME
-median() { awk -v n="$1" -v k="$2" '$2 == n { print $k }' "$work/runs.txt" | sort -g |
-  awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 {
   echo "== measured: Hopper-v5, $steps steps, $(nproc) cores, medians of $reps interleaved runs =="
   echo "   (load average during the runs: $(awk '{ print $NF - 0 }' "$work/runs.txt" |

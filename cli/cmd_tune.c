@@ -949,9 +949,9 @@ static int report(tune_t *T, int best) {
   double se = n > 1 ? sqrt(sq / (n - 1) / n) : NAN;
   printf("report: %.2f ± %.2f (mean ± standard error over seeds 0-%d", mean, se,
          REPORT_SEEDS - 1);
+  const double half = ng_cli_t975(REPORT_SEEDS - 1) * se; /* of a 95 % interval */
   if (n == REPORT_SEEDS)
-    printf("; 95%% interval [%.2f, %.2f]", mean - ng_cli_t975(REPORT_SEEDS - 1) * se,
-           mean + ng_cli_t975(REPORT_SEEDS - 1) * se);
+    printf("; 95%% interval [%.2f, %.2f]", mean - half, mean + half);
   else
     printf("; %d of %d failed and are left out", REPORT_SEEDS - n, REPORT_SEEDS);
   printf(")\nscores:  %s\n", path);

@@ -205,10 +205,27 @@ int ng_mpi_env_share(ng_mpi_t *m, size_t n_envs, ng_rl_env_share_t *share, ng_er
   return NG_OK;
 }
 
+/* The staging buffer with room for n doubles (it grows to the largest exchange once). */
+static double *ng__stage(ng_mpi_t *m, size_t n) {
+  if (n > m->stage_n) {
+    double *st = ng_realloc(m->stage, n * sizeof *st);
+    if (!st) return NULL;
+    m->stage = st;
+    m->stage_n = n;
+  }
+  return m->stage;
+}
+
+/* out (n) = rows[0] + rows[1] + ... + rows[k - 1], in that order, rows being k x n. */
+static void ng__add_rows(double *out, const double *rows, size_t n, size_t k) {
+  memcpy(out, rows, n * sizeof *out);
+  for (size_t s = 1; s < k; s++)
+    for (size_t j = 0; j < n; j++) out[j] += rows[s * n + j];
+}
+
 /* The split's gather: this rank's block of slices (or of env blocks: rl.h's blocks; the
  * same ng_mpi_block as core.h's ng_split_own) into a contiguous buffer, one MPI_Allgatherv
- * of doubles in place, every other rank's slices back into parts. The buffer grows to the
- * largest exchange once. */
+ * of doubles in place, every other rank's slices back into parts. */
 static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens,
                              size_t n_slices) {
   ng_mpi_t *m = ctx;
@@ -217,12 +234,7 @@ static int ng__gather_slices(void *ctx, double *const *parts, const size_t *lens
   at[0] = 0;
   for (size_t s = 0; s < n_slices; s++) at[s + 1] = at[s] + lens[s];
   if (at[n_slices] > (size_t)0x7fffffff) return NG_ERANGE;
-  if (at[n_slices] > m->stage_n) {
-    double *st = ng_realloc(m->stage, at[n_slices] * sizeof *st);
-    if (!st) return NG_ENOMEM;
-    m->stage = st;
-    m->stage_n = at[n_slices];
-  }
+  if (!ng__stage(m, at[n_slices])) return NG_ENOMEM;
   for (int r = 0; r < m->size; r++) {
     size_t first, count;
     ng_mpi_block(n_slices, r, m->size, &first, &count);
@@ -260,12 +272,7 @@ static int ng__sum_slices(void *ctx, const double *const *own, size_t n, size_t 
   m->split_stats.sums++;
   m->split_stats.sum_doubles += n;
   if (n * n_slices <= NG_MPI_SMALL_SUM) { /* latency, not bytes: one gather of every slice */
-    if (n * n_slices > m->stage_n) {
-      double *st = ng_realloc(m->stage, NG_MPI_SMALL_SUM * sizeof *st);
-      if (!st) return NG_ENOMEM;
-      m->stage = st;
-      m->stage_n = NG_MPI_SMALL_SUM;
-    }
+    if (!ng__stage(m, n * n_slices)) return NG_ENOMEM;
     for (size_t i = 0; i < bc; i++) memcpy(m->stage + (b0 + i) * n, own[i], n * sizeof *out);
     for (int q = 0; q < K; q++) {
       size_t r0, rc;
@@ -278,21 +285,14 @@ static int ng__sum_slices(void *ctx, const double *const *own, size_t n, size_t 
                            m->sdispls, MPI_DOUBLE, MPI_COMM_WORLD);
     ng__leave_split(m, (unsigned long long)((n_slices - bc) * n) * sizeof(double));
     if (c != MPI_SUCCESS) return NG_EIO;
-    memcpy(out, m->stage, n * sizeof *out);
-    for (size_t s = 1; s < n_slices; s++)
-      for (size_t j = 0; j < n; j++) out[j] += m->stage[s * n + j];
+    ng__add_rows(out, m->stage, n, n_slices);
     return NG_OK;
   }
   m->split_stats.large_sums++;
   m->split_stats.large_doubles += n;
   const size_t need = bc * n + n_slices * gc;
   if (need > (size_t)0x7fffffff) return NG_ERANGE;
-  if (need > m->stage_n) {
-    double *st = ng_realloc(m->stage, need * sizeof *st);
-    if (!st) return NG_ENOMEM;
-    m->stage = st;
-    m->stage_n = need;
-  }
+  if (!ng__stage(m, need)) return NG_ENOMEM;
   double *send = m->stage, *recv = m->stage + bc * n;
   size_t at = 0, from = 0;
   for (int q = 0; q < K; q++) {
@@ -311,10 +311,7 @@ static int ng__sum_slices(void *ctx, const double *const *own, size_t n, size_t 
                         MPI_DOUBLE, MPI_COMM_WORLD);
   ng__leave_split(m, (unsigned long long)((n_slices - bc) * gc) * sizeof(double));
   if (c != MPI_SUCCESS) return NG_EIO;
-  double *mine = out + g0;
-  memcpy(mine, recv, gc * sizeof *mine);
-  for (size_t s = 1; s < n_slices; s++)
-    for (size_t j = 0; j < gc; j++) mine[j] += recv[s * gc + j];
+  ng__add_rows(out + g0, recv, gc, n_slices);
   for (int q = 0; q < K; q++) { /* the segments' layout, in the Alltoallv's arrays */
     size_t q0, qc;
     ng_mpi_block(n, q, K, &q0, &qc);

@@ -146,34 +146,10 @@ static void *ng__block_main(void *arg) {
   return NULL;
 }
 
-/* The state every block shares, src's into dst (run <-> block). */
-static void ng__copy_shared(ng_rl_t *dst, const ng_rl_t *src) {
-  memcpy(dst->theta, src->theta, src->n_pol * sizeof *src->theta);
-  memcpy(dst->vtheta, src->vtheta, src->n_vf * sizeof *src->vtheta);
-  memcpy(dst->adam.m, src->adam.m, src->n_vf * sizeof *src->adam.m);
-  memcpy(dst->adam.v, src->adam.v, src->n_vf * sizeof *src->adam.v);
-  dst->adam.t = src->adam.t;
-  const ng__rms_t *from[2] = {&src->obs_rms, &src->ret_rms};
-  ng__rms_t *to[2] = {&dst->obs_rms, &dst->ret_rms};
-  for (int k = 0; k < 2; k++) {
-    to[k]->count = from[k]->count;
-    memcpy(to[k]->mean, from[k]->mean, from[k]->dim * sizeof(double));
-    memcpy(to[k]->var, from[k]->var, from[k]->dim * sizeof(double));
-  }
-  dst->started = src->started;
-  dst->iteration = src->iteration;
-  if (src->pol_kfac) { /* ACKTR: through src's snapshot room, free between iterations */
-    ng_kfac_state_save(src->pol_kfac, src->snap_kfac, src->snap_pol_kfac);
-    ng_kfac_state_load(dst->pol_kfac, src->snap_kfac, src->snap_pol_kfac);
-    ng_kfac_state_save(src->vf_kfac, src->snap_kfac, src->snap_vf_kfac);
-    ng_kfac_state_load(dst->vf_kfac, src->snap_kfac, src->snap_vf_kfac);
-  }
-}
-
 void ng__rl_blocks_sync(ng_rl_t *t) {
   for (size_t i = 0; t->blk && i < t->blk_count; i++) {
     ng_rl_t *k = t->blk[i];
-    ng__copy_shared(k, t);
+    ng__rl_copy_shared(k, t);
     k->env_steps = t->env_steps / t->cfg.blocks;
     k->rng = t->blk_rng[t->blk_first + i];
   }
@@ -314,7 +290,7 @@ int ng__rl_blocks_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {
     if (err) *err = bad->err;
     return bad->status;
   }
-  ng__copy_shared(t, t->blk[0]);
+  ng__rl_copy_shared(t, t->blk[0]);
   for (size_t i = 0; i < own; i++) t->blk_rng[t->blk_first + i] = t->blk[i]->rng;
   t->env_steps += (long)(t->n_steps * t->n_envs);
   *stats = g->seats[0].stats;

@@ -286,6 +286,10 @@ int ng__rl_surrogate(ng_rl_t *t, const double *theta, double *surr, double *kl,
 /* Block b's trainer of run t (created in trainer.c): its envs and episode state borrowed,
  * its parameters, statistics, optimiser state and counters copied from t. */
 int ng__rl_create_block(ng_rl_t *t, size_t b, ng_rl_t **out, ng_error_t *err);
+/* The state a run's blocks share, src's into dst (run <-> block): the iteration snapshot's
+ * parts (parameters, Adam, normalisers, K-FAC's factors; through src's snapshot room, free
+ * between iterations), the started flag and the iteration count. */
+void ng__rl_copy_shared(ng_rl_t *dst, ng_rl_t *src);
 /* After t is built (or loaded): every block's trainer and the reduction between them. */
 int ng__rl_blocks_create(ng_rl_t *t, ng_error_t *err);
 void ng__rl_blocks_destroy(ng_rl_t *t);

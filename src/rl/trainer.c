@@ -98,6 +98,11 @@ fail:
   return ng__rl_create_failed(err, s);
 }
 
+/* The iteration snapshot's doubles (ng__snapshot's parts). */
+static size_t ng__snap_doubles(const ng_rl_t *t) {
+  return t->n_pol + 3 * t->n_vf + 2 * t->obs_dim + 2 + 2;
+}
+
 /* Rows of the update's workspaces and buffers: the batch's, or one for a run of blocks,
  * whose blocks' trainers hold the batch (its own are there only to keep one code path). */
 static size_t ng__update_rows(const ng_rl_t *t) { return t->cfg.blocks > 1 ? 1 : t->batch; }
@@ -227,7 +232,7 @@ static int ng__rl_create_buffers(ng_rl_t *t, ng_error_t *err) {
   NG__ALLOC(t->eval_obs_raw, od);
   NG__ALLOC(t->eval_obs_norm, od);
   NG__ALLOC(t->eval_act, t->act_size);
-  NG__ALLOC(t->snap, t->n_pol + 3 * t->n_vf + 2 * od + 2 + 2);
+  NG__ALLOC(t->snap, ng__snap_doubles(t));
   return NG_OK;
 fail:
   return ng__rl_create_failed(err, s);
@@ -503,6 +508,17 @@ static void ng__snapshot(ng_rl_t *t, int restore) {
     ng_kfac_state_save(t->pol_kfac, kp, t->snap_pol_kfac);
     ng_kfac_state_save(t->vf_kfac, kv, t->snap_vf_kfac);
   }
+}
+
+void ng__rl_copy_shared(ng_rl_t *dst, ng_rl_t *src) {
+  ng__snapshot(src, 0);
+  memcpy(dst->snap, src->snap, ng__snap_doubles(src) * sizeof *src->snap);
+  dst->snap_adam_t = src->snap_adam_t;
+  if (src->snap_kfac)
+    memcpy(dst->snap_kfac, src->snap_kfac, src->snap_pol_kfac + src->snap_vf_kfac);
+  ng__snapshot(dst, 1);
+  dst->started = src->started;
+  dst->iteration = src->iteration;
 }
 
 int ng_rl_iterate(ng_rl_t *t, ng_rl_stats_t *stats, ng_error_t *err) {

@@ -360,17 +360,16 @@ static void ng_mj_before(const ng_mj_env_t *env, double *before) {
   }
 }
 
-/* The env's state, in mj_env.h's layout, with its warm start. */
-static void ng_mj_read(const ng_mj_env_t *env, double *state) {
+/* The env's state, in mj_env.h's layout, with its warm start; before: ng_mj_before's. */
+static void ng_mj_read(const ng_mj_env_t *env, const double *before, double *state) {
   const mjModel *m = env->m;
   const mjData *d = env->d;
-  double *p = state, before[NG_MJ_MAX_TRACK] = {0.0, 0.0};
+  double *p = state;
   memcpy(p, d->qpos, (size_t)m->nq * sizeof *p), p += m->nq;
   memcpy(p, d->qvel, (size_t)m->nv * sizeof *p), p += m->nv;
   *p++ = 1.0;
   memcpy(p, d->qacc_warmstart, (size_t)m->nv * sizeof *p), p += m->nv;
   memcpy(p, d->act, (size_t)m->na * sizeof *p), p += m->na;
-  ng_mj_before(env, before);
   memcpy(p, before, (size_t)env->task->track_in_state * sizeof *p);
 }
 
@@ -456,12 +455,14 @@ int ng_mj_env_set_state(ng_mj_env_t *env, const double *state, double *obs) {
 
 int ng_mj_env_get_state(const ng_mj_env_t *env, double *state) {
   if (!env || !state) return NG_EINVAL;
-  ng_mj_read(env, state);
+  double before[NG_MJ_MAX_TRACK] = {0.0, 0.0};
+  ng_mj_before(env, before);
+  ng_mj_read(env, before, state);
   return NG_OK;
 }
 
-static void ng_mj_save(ng_mj_env_t *env) {
-  ng_mj_read(env, env->saved);
+static void ng_mj_save(ng_mj_env_t *env, const double *before) {
+  ng_mj_read(env, before, env->saved);
   env->saved_time = env->d->time;
 }
 
@@ -508,7 +509,7 @@ int ng_mj_env_step(ng_mj_env_t *env, const double *action, double *obs, double *
 
   double before[NG_MJ_MAX_TRACK] = {0.0, 0.0};
   ng_mj_before(env, before);
-  ng_mj_save(env);
+  ng_mj_save(env, before); /* the state before the step, should it diverge */
 
   /* do_simulation: data.ctrl[:] = action; mj_step(nstep=frame_skip); mj_rnePostConstraint. */
   memcpy(d->ctrl, action, (size_t)m->nu * sizeof *action);
