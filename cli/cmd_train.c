@@ -315,18 +315,7 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
       return NG_EXIT_USAGE;
     }
   }
-  /* plugin and plugin_hash say where env came from: derived, whatever a file or --set said */
-  const char *from = ng_env_plugin_path(cfg->env_id);
-  ng_plugin_info_t info;
-  cfg->plugin[0] = cfg->plugin_hash[0] = '\0';
-  if (from && ng_plugin_load(from, &info, NULL) == NG_OK) {
-    if (strlen(info.path) >= sizeof cfg->plugin) {
-      ng_cli_error(CMD, "--plugin: path too long to record: %s", info.path);
-      return NG_EXIT_USAGE;
-    }
-    memcpy(cfg->plugin, info.path, strlen(info.path) + 1);
-    snprintf(cfg->plugin_hash, sizeof cfg->plugin_hash, "%s", info.hash);
-  }
+  if ((rc = ng_cli_plugin_record(CMD, cfg)) >= 0) return rc;
   ng_error_clear(&err);
   if (ng_rl_config_validate(cfg, &err) != NG_OK) {
     ng_cli_error(CMD, "invalid config: %s", ng_run_untag(err.message, "config"));

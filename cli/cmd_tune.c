@@ -52,7 +52,7 @@ static void on_signal(int sig) { g_signal = sig; }
 static void help(FILE *out) {
   fprintf(out,
           "usage: natgrad tune --env ID --trials N --steps S [options]\n"
-          "       natgrad tune --resume DIR [--workers W] [--quiet]\n"
+          "       natgrad tune --resume DIR [--workers W] [--plugin LIB.so] [--force] [-q]\n"
           "\n"
           "Searches config keys by random search with successive halving: N trials drawn from\n"
           "the space are trained to M steps each (the first rung) and scored; the best 1/eta\n"
@@ -62,6 +62,8 @@ static void help(FILE *out) {
           "\n"
           "options:\n"
           "  --env ID          environment, e.g. CartPole-v1\n"
+          "  --plugin LIB.so   load environments from a plugin (docs/custom-envs.md); tune.ini\n"
+          "                    records it and --resume reloads it (--plugin again if it moved)\n"
           "  --trials N        trials at the first rung\n"
           "  --steps S         environment steps of the trials that reach the last rung\n"
           "  --algo NAME       trpo, npg or acktr (default trpo)\n"
@@ -80,7 +82,8 @@ static void help(FILE *out) {
           "  --report-seeds    then train best.ini on seeds 0-9 to S steps (report/sS/) and\n"
           "                    print their scores' mean, standard error and 95%% interval\n"
           "                    (report.csv); with --resume, for a tune already done too\n"
-          "  --force           start over in a folder that holds a tune\n"
+          "  --force           start over in a folder that holds a tune; with --resume, go on\n"
+          "                    with a plugin that changed since tune.ini recorded it\n"
           "  --show-space      print the default space of --algo for --env, and exit\n"
           "  --quiet, -q       print nothing but errors\n"
           "  --help, -h        this help\n"
@@ -102,6 +105,7 @@ static void help(FILE *out) {
 
 typedef struct {
   char env[64];
+  char plugin[1024], plugin_hash[24]; /* the env's plugin as recorded ("" for none) */
   ng_algo_t algo;
   long trials, steps, min_steps, eta;
   uint64_t seed;
@@ -114,7 +118,7 @@ typedef struct {
 
 typedef struct {
   settings_t s;
-  const char *out, *resume, *space_file;
+  const char *out, *resume, *space_file, *plugin;
   long workers;
   int force, quiet, show_space, have_min_steps, have_eta, report;
 } opts_t;
@@ -152,6 +156,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     } else if (ng_args_is(&a, "--env")) {
       if (!(v = ng_args_value(&a))) return NG_EXIT_USAGE;
       snprintf(o->s.env, sizeof o->s.env, "%s", v);
+    } else if (ng_args_is(&a, "--plugin")) {
+      if (!(o->plugin = ng_args_value(&a))) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--algo")) {
       if (!(v = ng_args_value(&a))) return NG_EXIT_USAGE;
       ng_rl_config_t scratch;
@@ -202,7 +208,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     const char *bad = s->env[0] ? "--env" : s->trials ? "--trials" : s->steps ? "--steps"
                       : o->have_min_steps ? "--min-steps" : o->have_eta ? "--eta"
                       : s->seed ? "--seed" : s->n_sets ? "--set" : o->space_file ? "--space"
-                      : o->out ? "--out" : o->force ? "--force" : s->algo ? "--algo"
+                      : o->out ? "--out" : s->algo ? "--algo"
                       : o->show_space ? "--show-space" : NULL;
     if (bad) {
       ng_cli_error(CMD, "%s cannot be used with --resume: a resumed tune keeps the settings "
@@ -238,10 +244,12 @@ static int base_config(const settings_t *s, ng_rl_config_t *cfg) {
   ng_error_t err;
   ng_error_clear(&err);
   if (ng_rl_config_default(cfg, s->env, &err) != NG_OK) {
-    ng_cli_error(CMD, "%s (`natgrad list` shows the environments)",
+    ng_cli_error(CMD, "%s (`natgrad list` shows the environments; a plugin's needs --plugin)",
                  ng_run_untag(err.message, "config"));
     return NG_EXIT_USAGE;
   }
+  int rc = ng_cli_plugin_record(CMD, cfg);
+  if (rc >= 0) return rc;
   cfg->algo = s->algo;
   for (int i = 0; i < s->n_sets; i++) {
     const ng_key_t *k = ng_keys_find(ng_rl_config_keys(), s->set_key[i]);
@@ -303,9 +311,13 @@ static char *format_ini(const settings_t *s) {
                           "# natgrad tune: this tune's settings and search space; `natgrad "
                           "tune --resume DIR` continues it\n"
                           "env = %s\nalgo = %s\ntrials = %ld\nsteps = %ld\nmin_steps = %ld\n"
-                          "eta = %ld\nseed = %llu\n\n[set]\n", s->env, ng_rl_algo_name(s->algo),
+                          "eta = %ld\nseed = %llu\n", s->env, ng_rl_algo_name(s->algo),
                           s->trials, s->steps, s->min_steps, s->eta,
                           (unsigned long long)s->seed);
+  if (s->plugin[0])
+    len += (size_t)snprintf(t + len, cap - len, "plugin = %s\nplugin_hash = %s\n", s->plugin,
+                            s->plugin_hash);
+  len += (size_t)snprintf(t + len, cap - len, "\n[set]\n");
   for (int i = 0; i < s->n_sets; i++)
     len += (size_t)snprintf(t + len, cap - len, "%s = %s\n", s->set_key[i], s->set_value[i]);
   len += (size_t)snprintf(t + len, cap - len, "\n[space]\n");
@@ -355,6 +367,10 @@ static int read_ini(opts_t *o, const char *path) {
     if (!strcmp(e->key, "env") && strlen(e->value) < sizeof s->env) {
       memcpy(s->env, e->value, strlen(e->value) + 1);
       seen |= 1 << 5;
+    } else if (!strcmp(e->key, "plugin") && strlen(e->value) < sizeof s->plugin) {
+      memcpy(s->plugin, e->value, strlen(e->value) + 1);
+    } else if (!strcmp(e->key, "plugin_hash") && strlen(e->value) < sizeof s->plugin_hash) {
+      memcpy(s->plugin_hash, e->value, strlen(e->value) + 1);
     } else if (!strcmp(e->key, "algo") && ng_rl_config_set(&scratch, "algo", e->value, NULL) ==
                                               NG_OK) {
       s->algo = scratch.algo;
@@ -365,7 +381,7 @@ static int read_ini(opts_t *o, const char *path) {
       seen |= 1 << k;
     } else {
       ng_cli_error(CMD, "%s:%d: %s = %s: not a tune setting (env, algo, trials, steps, "
-                   "min_steps, eta, seed)", path, e->line, e->key, e->value);
+                   "min_steps, eta, seed, plugin, plugin_hash)", path, e->line, e->key, e->value);
       rc = NG_EXIT_USAGE;
     }
   }
@@ -380,6 +396,9 @@ static int read_ini(opts_t *o, const char *path) {
     rc = NG_EXIT_USAGE;
   }
   ng_rl_config_t base;
+  /* the plugin first: it registers env; refused if missing or changed, as train --resume */
+  if (rc < 0) rc = ng_cli_plugin_recorded(CMD, s->plugin, s->plugin_hash, path, o->plugin,
+                                          o->force);
   if (rc < 0) rc = base_config(s, &base);
   if (rc < 0) {
     memset(&s->space, 0, sizeof s->space);
@@ -398,6 +417,7 @@ typedef struct {
   settings_t *s;
   const char *dir;
   int workers, quiet;
+  int force;  /* --resume --force: go on with a changed plugin (trials' runs too) */
   int report; /* --report-seeds: runs trials + i are best.ini on seed i */
   char exe[NG_CLI_PATH];
   long rungs[NG_TUNE_MAX_RUNGS];
@@ -533,7 +553,8 @@ static int load_trial(const tune_t *T, int t, ng_rl_t **tr) {
   char prev[NG_CLI_PATH];
   join(prev, dir, NG_RUN_CHECKPOINT_PREV);
   if (access(path, F_OK) != 0 && access(prev, F_OK) != 0) return -1;
-  int rc = ng_cli_load_trainer(CMD, dir, NULL, 0, tr);
+  const char *plugin = T->cfg[t].plugin[0] ? T->cfg[t].plugin : NULL;
+  int rc = ng_cli_load_trainer(CMD, dir, plugin, T->force, tr);
   if (rc >= 0) return rc;
   size_t na = ng_rl_config_format(&T->cfg[t], NULL, 0) + 1;
   size_t nb = ng_rl_config_format(ng_rl_config(*tr), NULL, 0) + 1;
@@ -544,7 +565,9 @@ static int load_trial(const tune_t *T, int t, ng_rl_t **tr) {
   } else {
     ng_rl_config_format(&T->cfg[t], a, na);
     ng_rl_config_format(ng_rl_config(*tr), b, nb);
-    if (ng_run_config_diff(a, TUNE_INI, b, dir, ng_rl_resume_keys(), what, sizeof what))
+    /* steps grow by rung; the plugin's path and checksum were checked when it loaded */
+    static const char *const may_differ[] = {"steps", "plugin", "plugin_hash", NULL};
+    if (ng_run_config_diff(a, TUNE_INI, b, dir, may_differ, what, sizeof what))
       ng_cli_error(CMD, "%s holds another run than trial %d (%s): not this tune's; start the "
                    "tune over with --force", dir, t, what);
     else
@@ -606,9 +629,14 @@ static pid_t start_child(const tune_t *T, int t, long steps, int resume) {
   argv[n++] = (char *)T->exe;
   argv[n++] = "train";
   const settings_t *s = T->s;
+  if (T->cfg[t].plugin[0]) { /* the path in use: tune.ini's, or --plugin's if it moved */
+    argv[n++] = "--plugin";
+    argv[n++] = (char *)T->cfg[t].plugin;
+  }
   if (resume) {
     argv[n++] = "--resume";
     argv[n++] = dir;
+    if (T->force) argv[n++] = "--force";
   } else {
     argv[n++] = "--env";
     argv[n++] = (char *)s->env;
@@ -1075,7 +1103,10 @@ int ng_cmd_tune(int argc, char **argv) {
     if ((rc = read_ini(o, ini)) >= 0) goto out;
     if ((rc = base_config(&o->s, &base)) >= 0) goto out;
   } else {
+    if (o->plugin && (rc = ng_cli_plugin_load(CMD, o->plugin)) >= 0) goto out;
     if ((rc = base_config(&o->s, &base)) >= 0) goto out;
+    memcpy(o->s.plugin, base.plugin, sizeof o->s.plugin);
+    memcpy(o->s.plugin_hash, base.plugin_hash, sizeof o->s.plugin_hash);
     if ((rc = read_space(o, &base)) >= 0) goto out;
     if (o->show_space) {
       for (int d = 0; d < o->s.space.n; d++)
@@ -1099,6 +1130,7 @@ int ng_cmd_tune(int argc, char **argv) {
   T.dir = out_dir;
   T.workers = (int)o->workers;
   T.quiet = o->quiet;
+  T.force = o->resume && o->force;
   T.report = o->report;
   T.n_rungs = ng_tune_rungs(o->s.min_steps, o->s.steps, (int)o->s.eta, T.rungs,
                             NG_TUNE_MAX_RUNGS);

@@ -104,10 +104,29 @@ int ng_cli_plugin_from_config(const char *cmd, const char *config_path, const ch
     snprintf(hash, sizeof hash, "%s", h ? h : "");
     ng_kv_free(&l);
   }
+  return ng_cli_plugin_recorded(cmd, path, hash, config_path, override, force);
+}
+
+int ng_cli_plugin_recorded(const char *cmd, const char *path, const char *hash,
+                           const char *who, const char *override, int force) {
   const char *use = override ? override : path[0] ? path : NULL;
   if (!use) return -1;
-  int rc = ng__cli_plugin_same(cmd, use, hash, config_path, force);
+  int rc = ng__cli_plugin_same(cmd, use, hash, who, force);
   return rc >= 0 ? rc : ng_cli_plugin_load(cmd, use);
+}
+
+int ng_cli_plugin_record(const char *cmd, ng_rl_config_t *cfg) {
+  const char *from = ng_env_plugin_path(cfg->env_id);
+  ng_plugin_info_t info;
+  cfg->plugin[0] = cfg->plugin_hash[0] = '\0';
+  if (!from || ng_plugin_load(from, &info, NULL) != NG_OK) return -1;
+  if (strlen(info.path) >= sizeof cfg->plugin) {
+    ng_cli_error(cmd, "--plugin: path too long to record: %s", info.path);
+    return NG_EXIT_USAGE;
+  }
+  memcpy(cfg->plugin, info.path, strlen(info.path) + 1);
+  snprintf(cfg->plugin_hash, sizeof cfg->plugin_hash, "%s", info.hash);
+  return -1;
 }
 
 int ng_cli_plugin_check(const char *cmd, const ng_rl_config_t *cfg, int force) {

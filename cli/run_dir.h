@@ -46,6 +46,15 @@ int ng_cli_plugin_load(const char *cmd, const char *path);
 int ng_cli_plugin_from_config(const char *cmd, const char *config_path, const char *override,
                               int force);
 
+/* As ng_cli_plugin_from_config, for a plugin recorded elsewhere (path and hash, "" for
+ * none, e.g. a tune's tune.ini; who names the file in messages). */
+int ng_cli_plugin_recorded(const char *cmd, const char *path, const char *hash,
+                           const char *who, const char *override, int force);
+
+/* cfg's plugin and plugin_hash from the plugin that registered cfg->env_id (both "" for an
+ * environment built in): where the env came from, whatever a file or --set said. */
+int ng_cli_plugin_record(const char *cmd, ng_rl_config_t *cfg);
+
 /* After a checkpoint was loaded: its config's plugin_hash against the plugin that
  * registered its env (a bare checkpoint file has no config.ini to check first). */
 int ng_cli_plugin_check(const char *cmd, const ng_rl_config_t *cfg, int force);

@@ -28,7 +28,7 @@ add_dependencies(test_env_api ng_plugin_reach ng_plugin_ring ng_plugin_nosym ng_
 
 if(TARGET natgrad_cli)
   foreach(case train resume resume_nostate changed replay_list bad_plugins bad_envs
-          ring_train ring_resume switches_train spaces_list_replay)
+          ring_train ring_resume switches_train spaces_list_replay tune)
     add_test(NAME cli_plugins_${case}
              COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli_plugins.sh $<TARGET_FILE:natgrad_cli>
                      $<TARGET_FILE_DIR:ng_plugin_reach> ${CMAKE_BINARY_DIR}/cli_plugins ${case})

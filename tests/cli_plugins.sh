@@ -206,6 +206,41 @@ Switches-v0
   run 2 "^natgrad replay: actions line 1: action component 2: 0.5 is not 0 or 1$" \
     replay --plugin "$ring" --env Switches-v0 --state 5 --actions bad.txt
   ;;
+tune)
+  # A plugin's environment tuned: tune.ini and best.ini record the plugin, best.ini trains;
+  # a tune stopped after its first rung resumes (the plugin reloaded from tune.ini, the
+  # trials' runs resumed with it) to the uninterrupted tune's results; a missing or changed
+  # plugin is refused on resume as train --resume refuses it, and --force goes on.
+  results() { # trials.csv without wall_s, best.ini, tune.svg, the checkpoints
+    cut -d, -f1-5 "$1/trials.csv"; cat "$1/best.ini" "$1/tune.svg" "$1"/trials/*/checkpoint.ngc |
+      md5sum; }
+  cp "$reach" mine.so; here=$(pwd -P)
+  a=(--plugin ./mine.so --env Reach-v0 --trials 4 --steps 16000 --min-steps 1000 --eta 2
+     --set n_steps=500 --workers 2 -q)
+  run 0 "" tune "${a[@]}" --out straight
+  grep -qx "plugin = $here/mine.so" straight/tune.ini || fail "tune.ini lacks the plugin"
+  grep -Eqx "plugin_hash = crc32:[0-9a-f]{8}" straight/tune.ini || fail "tune.ini lacks the hash"
+  grep -qx "plugin = $here/mine.so" straight/best.ini || fail "best.ini lacks the plugin"
+  run 0 "done: Reach-v0" train --config straight/best.ini --seed 0 --steps 1000 --out best \
+    --eval-episodes 0
+  "$ng" tune "${a[@]}" --out cut & pid=$!
+  for _ in $(seq 600); do [ "$(cat cut/trials.csv 2>/dev/null | wc -l)" -ge 2 ] && break
+    sleep 0.05; done
+  kill -TERM $pid; wait $pid; rc=$?
+  [ -e cut/best.ini ] && fail "the tune ended before it was stopped"
+  [ $rc = 143 ] || fail "a tune stopped by SIGTERM exited $rc, expected 143"
+  mv mine.so moved.so
+  run 2 "the run's plugin $here/mine.so \(recorded in cut/tune.ini\) is missing; pass --plugin PATH if it moved" \
+    tune --resume cut
+  cp moved.so mine.so && printf 'x' >> mine.so
+  run 2 "the plugin $here/mine.so has changed since cut/tune.ini recorded it" tune --resume cut
+  mv moved.so mine.so
+  run 0 "" tune --resume cut -q
+  [ "$(results straight)" = "$(results cut)" ] || fail "resumed tune differs from the straight one"
+  printf 'x' >> mine.so
+  run 0 "warning: the plugin .* has changed.*going on with it \(--force\)" \
+    tune --resume cut --force -q
+  ;;
 *) fail "unknown case" ;;
 esac
 echo "ok ($case)"
