@@ -862,7 +862,7 @@ int ng_cmd_fit(int argc, char **argv) {
   memset(&ck, 0, sizeof ck);
   fit_run_t f = {.r = &o.run, .resume = o.resume != NULL, .quiet = o.quiet};
   /* under mpirun: rank 0 owns the run folder, the others read it (cli/mpi_run.h) */
-  if ((rc = ng_mpi_run_start(CMD)) >= 0) return rc;
+  if ((rc = ng_mpi_run_start(CMD, 1)) >= 0) return rc;
   f.lead = ng_mpi_run_rank() == 0;
   g_ranks = ng_mpi_run_size();
   /* K-FAC's factors and inverses go through BLAS, whose rounding follows its thread count:

@@ -6,7 +6,10 @@
  * what `natgrad eval DIR` prints (NG_RUN_EVAL_EPISODES deterministic episodes from
  * NG_RUN_EVAL_SEED), computed here from its checkpoint. Rows of trials.csv are written per
  * rung in trial order and promotions are decided on a whole rung, so the results depend on
- * the seed and the settings only, never on --workers or on which child finished first. */
+ * the seed and the settings only, never on --workers or on which child finished first.
+ * Under mpirun each rank trains its share of a rung's trials and every rank then holds the
+ * whole rung (share_rung), so the results do not depend on the number of ranks either;
+ * rank 0 alone holds the folder and writes its files. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -25,6 +28,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cmd_args.h"
+#include "mpi_run.h"
 #include "natgrad/env.h"
 #include "natgrad/keys.h"
 #include "natgrad/rl.h"
@@ -77,7 +81,8 @@ static void help(FILE *out) {
           "  --set KEY=VALUE   fix a key for every trial (not searched); repeatable\n"
           "  --out DIR         the tune's folder (default tunes/ENV-ALGO-sSEED)\n"
           "  --workers W       trials trained at once, one core each (default: one per core,\n"
-          "                    here %d); the results are the same for every W\n"
+          "                    here %d; under mpirun per rank, the node's cores shared by its\n"
+          "                    ranks); the results are the same for every W\n"
           "  --resume DIR      continue a stopped or killed tune; ends as an uninterrupted one\n"
           "  --report-seeds    then train best.ini on seeds 0-9 to S steps (report/sS/) and\n"
           "                    print their scores' mean, standard error and 95%% interval\n"
@@ -94,6 +99,10 @@ static void help(FILE *out) {
           "best.ini) and tune.svg (every trial's score against steps, the best highlighted).\n"
           "A score is the mean return of %d deterministic episodes from seed %d, as\n"
           "`natgrad eval DIR` prints it.\n"
+          "\n"
+          "Over MPI ranks: `mpirun -np K natgrad tune ...` deals each rung's trials over the K\n"
+          "ranks (each running its --workers); the folder must be on a file system every rank\n"
+          "shares, rank 0 writes the tune's files, and the results are those of one process.\n"
           "\n"
           "Exit status: 0 done, 1 failure, 2 usage or config error, 130 interrupted by Ctrl-C,\n"
           "143 by SIGTERM (continue with --resume).\n",
@@ -120,7 +129,7 @@ typedef struct {
   settings_t s;
   const char *out, *resume, *space_file, *plugin;
   long workers;
-  int force, quiet, show_space, have_min_steps, have_eta, report;
+  int force, quiet, show_space, have_min_steps, have_eta, have_workers, report;
 } opts_t;
 
 static int add_set(settings_t *s, const char *kv) {
@@ -182,6 +191,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       o->s.seed = (uint64_t)seed;
     } else if (ng_args_is(&a, "--workers")) {
       if (!ng_args_int(&a, 1, NG_POOL_MAX_THREADS, &o->workers)) return NG_EXIT_USAGE;
+      o->have_workers = 1;
     } else if (ng_args_is(&a, "--space")) {
       if (!(o->space_file = ng_args_value(&a))) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--set")) {
@@ -418,6 +428,8 @@ typedef struct {
   const char *dir;
   int workers, quiet;
   int force;  /* --resume --force: go on with a changed plugin (trials' runs too) */
+  int lead;   /* rank 0 (or the only process): writes the tune's files */
+  char **env; /* the trials' environment: without the MPI launchers' variables */
   int report; /* --report-seeds: runs trials + i are best.ini on seed i */
   char exe[NG_CLI_PATH];
   long rungs[NG_TUNE_MAX_RUNGS];
@@ -437,6 +449,14 @@ typedef struct {
 #define TUNE_DIR_MAX (NG_CLI_PATH - 64)
 static void join(char *buf, const char *dir, const char *name) {
   (void)ng_run_path(buf, NG_CLI_PATH, dir, name, NULL);
+}
+
+/* rc (-1 to go on, else an exit code, never 0) voted over the ranks under mpirun: the
+ * largest exit code of any rank, so that all stop together and reach the same collectives;
+ * rc itself in one process. */
+static int all_ranks(int rc) {
+  int any = ng_mpi_run_any(rc >= 0 ? rc : 0);
+  return any ? any : -1;
 }
 
 static void trial_dir(const tune_t *T, int t, char *buf) {
@@ -535,7 +555,7 @@ static int read_rows(tune_t *T, const char *path, const char *header) {
     T->rows = (int)log.n_rows;
     ng_run_log_free(&log);
   }
-  if (rc < 0 && keep < len && truncate(path, (off_t)keep) != 0) {
+  if (rc < 0 && keep < len && T->lead && truncate(path, (off_t)keep) != 0) {
     ng_cli_error(CMD, "cannot cut the torn last row of %s: %s", path, strerror(errno));
     rc = NG_EXIT_FAILURE;
   }
@@ -676,7 +696,7 @@ static pid_t start_child(const tune_t *T, int t, long steps, int resume) {
 #endif
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    execv(T->exe, argv);
+    execve(T->exe, argv, T->env); /* not a rank: it must not start MPI */
     _exit(127);
   }
   return pid;
@@ -694,25 +714,65 @@ static void show_score(const tune_t *T, int t, int k, int done, int n) {
   fflush(stdout);
 }
 
-/* Trains and scores the trials in todo (n, increasing) at rung k, W at a time. -1 when all
- * are scored, else the exit code. */
+/* Every rank's results of rung k's trials in todo (n) on every rank, once all are done with
+ * their share (rc: this rank's, -1 to go on): a vote on the ranks' exit codes (one rank's
+ * failure or stop stops all), then one sum of (score, steps, wall, have) where the owner of
+ * a trial adds its values and the others 0.0, which leaves them exact. -1 to go on. */
+static int share_rung(tune_t *T, int k, const int *todo, int n, int rc) {
+  const int me = ng_mpi_run_rank(), K = ng_mpi_run_size();
+  if (K == 1) return rc;
+  double *x = calloc((size_t)n * 4 + 1, sizeof *x);
+  if (!x) {
+    ng_cli_error(CMD, "out of memory");
+    rc = NG_EXIT_FAILURE;
+  }
+  if ((rc = all_ranks(rc)) >= 0) {
+    free(x);
+    return rc;
+  }
+  for (int j = me; j < n; j += K) {
+    size_t i = (size_t)todo[j] * (size_t)T->n_rungs + (size_t)k;
+    double *v = x + 4 * (size_t)j;
+    v[0] = T->score[i], v[1] = (double)T->steps[i], v[2] = T->wall[i], v[3] = T->have[i];
+  }
+  if ((rc = ng_mpi_run_sum(x, (size_t)n * 4)) < 0) {
+    for (int j = 0; j < n; j++) {
+      size_t i = (size_t)todo[j] * (size_t)T->n_rungs + (size_t)k;
+      const double *v = x + 4 * (size_t)j;
+      T->score[i] = v[0], T->steps[i] = (long)v[1], T->wall[i] = v[2];
+      T->have[i] = v[3] != 0;
+    }
+  }
+  free(x);
+  return rc;
+}
+
+/* Trains and scores the trials in todo (n, increasing) at rung k, W at a time; under
+ * mpirun each rank its share, then every rank holds all the results (share_rung). -1 when
+ * all are scored, else the exit code. */
 static int run_rung(tune_t *T, int k, const int *todo, int n) {
   pid_t pids[NG_POOL_MAX_THREADS];
   int who[NG_POOL_MAX_THREADS], running = 0, next = 0, done = 0, rc = -1, forwarded = 0;
   const long target = T->rungs[k];
+  /* rank r of K trains the trials at positions r, r + K, r + 2K... of todo */
+  const int me = ng_mpi_run_rank(), K = ng_mpi_run_size(), n_mine = (n - me + K - 1) / K;
   while ((next < n && rc < 0 && !g_signal) || running > 0) {
     if (g_signal && !forwarded) { /* each child saves a checkpoint and exits */
       for (int i = 0; i < running; i++) kill(pids[i], SIGTERM);
       forwarded = 1;
     }
     if (next < n && rc < 0 && !g_signal && running < T->workers) {
+      if (next % K != me) {
+        next++;
+        continue;
+      }
       int t = todo[next++];
       ng_rl_t *tr;
       if ((rc = load_trial(T, t, &tr)) >= 0) continue;
       if (tr && ng_rl_env_steps(tr) >= target) { /* trained before the tune stopped */
         score_trial(T, t, k, tr);
         ng_rl_destroy(tr);
-        show_score(T, t, k, ++done, n);
+        show_score(T, t, k, ++done, n_mine);
         continue;
       }
       int resume = tr != NULL;
@@ -732,7 +792,8 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
     if (pid < 0) {
       if (errno == EINTR) continue;
       ng_cli_error(CMD, "waitpid: %s", strerror(errno));
-      return NG_EXIT_FAILURE;
+      rc = NG_EXIT_FAILURE;
+      break;
     }
     int j = 0;
     while (j < running && pids[j] != pid) j++;
@@ -763,10 +824,10 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
     } else {
       continue;
     }
-    if (T->have[i]) show_score(T, t, k, ++done, n);
+    if (T->have[i]) show_score(T, t, k, ++done, n_mine);
   }
   if (g_signal && rc < 0) rc = 128 + (int)g_signal;
-  return rc;
+  return share_rung(T, k, todo, n, rc);
 }
 
 /* x as the shortest of %.15g, %.16g, %.17g that reads back to x: a resumed tune promotes on
@@ -878,7 +939,8 @@ static int draw_plot(FILE *out, void *ctx) {
   return st;
 }
 
-/* best.ini, tune.svg and the summary. -1 to go on, else the exit code. */
+/* The best trial; rank 0 writes best.ini, tune.svg and the summary. -1 to go on, else the
+ * exit code. */
 static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
   const int k = T->n_rungs - 1;
   int trial[1], best; /* promote with eta = n: the single best */
@@ -892,10 +954,11 @@ static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
   int found = ng_tune_promote(alive, score, n_alive, n_alive, trial);
   free(score);
   if (!found) {
-    ng_cli_error(CMD, "every trial of the last rung failed: no best config");
+    if (T->lead) ng_cli_error(CMD, "every trial of the last rung failed: no best config");
     return NG_EXIT_FAILURE;
   }
   best = *best_out = trial[0];
+  if (!T->lead) return -1; /* the tune's files are rank 0's */
   size_t bi = (size_t)best * (size_t)T->n_rungs + (size_t)k;
   /* best.ini: the best trial's effective config (its folder's, load_trial checked) */
   char path[NG_CLI_PATH];
@@ -957,7 +1020,7 @@ static int report(tune_t *T, int best) {
     printf("report: best.ini (trial %d) on seeds 0-%d to %ld steps\n", best, REPORT_SEEDS - 1,
            T->rungs[k]);
   fflush(stdout);
-  if ((rc = run_rung(T, k, todo, REPORT_SEEDS)) >= 0) return rc;
+  if ((rc = run_rung(T, k, todo, REPORT_SEEDS)) >= 0 || !T->lead) return rc;
   char text[REPORT_SEEDS * 96 + 64], path[NG_CLI_PATH];
   int len = snprintf(text, sizeof text, "seed,steps,score,wall_s\n"), n = 0;
   double sum = 0, sq = 0, x[REPORT_SEEDS];
@@ -1021,34 +1084,38 @@ static int run_tune(tune_t *T, int fresh) {
   if (!header || !alive || !todo || !next || !score) {
     ng_cli_error(CMD, "out of memory");
     rc = NG_EXIT_FAILURE;
-    goto out;
   }
   join(path, T->dir, TUNE_CSV);
-  if (!fresh && (rc = read_rows(T, path, header)) >= 0) goto out;
-  T->csv = fopen(path, T->rows ? "a" : "w");
-  if (!T->csv || (!T->rows && (fprintf(T->csv, "%s\n", header) < 0 || fflush(T->csv)))) {
-    ng_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
-    rc = NG_EXIT_FAILURE;
-    goto out;
+  if (rc < 0 && !fresh) rc = read_rows(T, path, header);
+  if (rc < 0 && T->lead) {
+    T->csv = fopen(path, T->rows ? "a" : "w");
+    if (!T->csv || (!T->rows && (fprintf(T->csv, "%s\n", header) < 0 || fflush(T->csv)))) {
+      ng_cli_error(CMD, "cannot write %s: %s", path, strerror(errno));
+      rc = NG_EXIT_FAILURE;
+    }
   }
+  if ((rc = all_ranks(rc)) >= 0) goto out;
   for (int t = 0; t < N; t++) alive[t] = t;
   for (int k = 0; k < R && rc < 0; k++) {
     int n = 0;
     for (int j = 0; j < n_alive; j++)
       if (!T->have[(size_t)alive[j] * (size_t)R + (size_t)k]) todo[n++] = alive[j];
-    if (!T->quiet)
-      printf("rung %d of %d: %d trial%s to %ld steps (%d to train, %d worker%s)\n", k + 1, R,
-             n_alive, n_alive == 1 ? "" : "s", T->rungs[k], n, T->workers,
-             T->workers == 1 ? "" : "s");
+    if (!T->quiet) {
+      printf("rung %d of %d: %d trial%s to %ld steps (%d to train, ", k + 1, R, n_alive,
+             n_alive == 1 ? "" : "s", T->rungs[k], n);
+      if (ng_mpi_run_size() > 1) printf("%d ranks of ", ng_mpi_run_size());
+      printf("%d worker%s)\n", T->workers, T->workers == 1 ? "" : "s");
+    }
     fflush(stdout);
     if ((rc = run_rung(T, k, todo, n)) >= 0) break;
-    if ((rc = write_rows(T, k, todo, n)) >= 0) break;
+    if (T->lead) rc = write_rows(T, k, todo, n);
+    if ((rc = all_ranks(rc)) >= 0) break;
     if (k == R - 1) break;
     for (int j = 0; j < n_alive; j++)
       score[j] = T->score[(size_t)alive[j] * (size_t)R + (size_t)k];
     int n_next = ng_tune_promote(alive, score, n_alive, (int)s->eta, next);
-    if (n_next == 0) {
-      ng_cli_error(CMD, "every trial of rung %d failed", k + 1);
+    if (n_next == 0) { /* the same on every rank: rank 0 says it */
+      if (T->lead) ng_cli_error(CMD, "every trial of rung %d failed", k + 1);
       rc = NG_EXIT_FAILURE;
       break;
     }
@@ -1057,19 +1124,20 @@ static int run_tune(tune_t *T, int fresh) {
       while (j < n_next && next[j] < t) j++;
       for (int kk = k + 1; kk < R; kk++)
         if (T->have[(size_t)t * (size_t)R + (size_t)kk] && (j == n_next || next[j] != t)) {
-          ng_cli_error(CMD, "%s: trial %d has a row at rung %d but was not promoted to it: "
-                       "not this tune's rows", path, t, kk);
+          if (T->lead)
+            ng_cli_error(CMD, "%s: trial %d has a row at rung %d but was not promoted to "
+                         "it: not this tune's rows", path, t, kk);
           rc = NG_EXIT_USAGE;
         }
     }
     memcpy(alive, next, (size_t)n_next * sizeof *next);
     n_alive = n_next;
   }
-  if (rc == 128 + SIGINT || rc == 128 + SIGTERM)
+  if (T->lead && (rc == 128 + SIGINT || rc == 128 + SIGTERM))
     ng_cli_error(CMD, "interrupted; the trials saved checkpoints: continue with natgrad tune "
                  "--resume %s", T->dir);
   int best = -1;
-  if (rc < 0) rc = finish(T, alive, n_alive, &best);
+  if (rc < 0) rc = all_ranks(finish(T, alive, n_alive, &best));
   if (rc < 0 && T->report) rc = report(T, best);
 out:
   if (T->csv) fclose(T->csv);
@@ -1082,107 +1150,156 @@ out:
   return rc;
 }
 
+/* The tune's settings (a new tune's from the command line, a resumed one's from tune.ini),
+ * its rungs, and every trial's config and values, into T (--show-space: prints the space
+ * and ends). -1 to go on, else the exit code. */
+static int prepare(opts_t *o, tune_t *T, const char *out_dir, char *ini) {
+  ng_rl_config_t base;
+  int rc;
+  if (o->resume) {
+    o->s.where = ini;
+    if ((rc = read_ini(o, ini)) >= 0) return rc;
+    if ((rc = base_config(&o->s, &base)) >= 0) return rc;
+  } else {
+    if (o->plugin && (rc = ng_cli_plugin_load(CMD, o->plugin)) >= 0) return rc;
+    if ((rc = base_config(&o->s, &base)) >= 0) return rc;
+    memcpy(o->s.plugin, base.plugin, sizeof o->s.plugin);
+    memcpy(o->s.plugin_hash, base.plugin_hash, sizeof o->s.plugin_hash);
+    if ((rc = read_space(o, &base)) >= 0) return rc;
+    if (o->show_space) {
+      for (int d = 0; d < o->s.space.n; d++)
+        printf("%s = %s\n", o->s.space.dims[d].key, o->s.space.dims[d].spec);
+      return NG_EXIT_OK;
+    }
+  }
+  T->s = &o->s;
+  T->dir = out_dir;
+  T->workers = (int)o->workers;
+  T->quiet = o->quiet;
+  T->report = o->report;
+  T->n_rungs = ng_tune_rungs(o->s.min_steps, o->s.steps, (int)o->s.eta, T->rungs,
+                             NG_TUNE_MAX_RUNGS);
+  const size_t N = (size_t)o->s.trials + REPORT_SEEDS, NR = N * (size_t)T->n_rungs;
+  T->values = calloc(N, sizeof *T->values);
+  T->cfg = calloc(N, sizeof *T->cfg);
+  T->score = malloc(NR * sizeof *T->score);
+  T->wall = malloc(NR * sizeof *T->wall);
+  T->steps = calloc(NR, sizeof *T->steps);
+  T->have = calloc(NR, 1);
+  if (!T->values || !T->cfg || !T->score || !T->wall || !T->steps || !T->have) {
+    ng_cli_error(CMD, "out of memory for %zu trials", N);
+    return NG_EXIT_FAILURE;
+  }
+  for (size_t i = 0; i < NR; i++) T->score[i] = T->wall[i] = NAN;
+  if ((rc = draw_trials(T, &base)) >= 0) return rc;
+  ssize_t n = readlink("/proc/self/exe", T->exe, sizeof T->exe - 1);
+  if (n <= 0 || (size_t)n >= sizeof T->exe - 1) {
+    ng_cli_error(CMD, "cannot find the natgrad executable (/proc/self/exe) to run trials");
+    return NG_EXIT_FAILURE;
+  }
+  T->exe[n] = '\0';
+  return -1;
+}
+
+/* The folder: locked (one tune writes it at a time: the run folders' lock), and for a new
+ * tune checked, cleared with --force and given its tune.ini. -1 to go on, else the exit
+ * code. */
+static int open_folder(const opts_t *o, const tune_t *T, ng_run_t **run, const char *ini) {
+  ng_error_t err;
+  ng_error_clear(&err);
+  int rc;
+  if ((rc = ng_cli_run_open(run, T->dir, NG_RUN_CREATE, 0, &err)) >= 0) {
+    ng_cli_error(CMD, "%s", err.message);
+    return rc;
+  }
+  if (o->resume) return -1;
+  if (access(ini, F_OK) == 0 && !o->force) {
+    ng_cli_error(CMD, "'%s' already holds a tune; continue it with --resume %s, or pass "
+                 "--force to start over and overwrite it", T->dir, T->dir);
+    return NG_EXIT_USAGE;
+  }
+  if (o->force && (rc = clear_old(T)) >= 0) return rc;
+  char *text = format_ini(&o->s);
+  if (!text) {
+    ng_cli_error(CMD, "out of memory");
+    return NG_EXIT_FAILURE;
+  }
+  rc = save_text(ini, text);
+  ng_free(text);
+  return rc;
+}
+
 int ng_cmd_tune(int argc, char **argv) {
   opts_t *o = calloc(1, sizeof *o);
   tune_t T;
   memset(&T, 0, sizeof T);
   ng_run_t *run = NULL;
-  char ini[NG_CLI_PATH], out_dir[NG_CLI_PATH];
-  ng_rl_config_t base;
+  char ini[NG_CLI_PATH], out_dir[NG_CLI_PATH], *text = NULL;
   if (!o) {
     ng_cli_error(CMD, "out of memory");
     return NG_EXIT_FAILURE;
   }
   int rc = parse_args(argc, argv, o);
   if (rc >= 0) goto out;
-  openblas_set_num_threads(1); /* the scores' evaluations: the cores are the trials' */
-  if (o->resume) {
-    snprintf(out_dir, sizeof out_dir, "%s", o->resume);
-    join(ini, out_dir, TUNE_INI);
-    o->s.where = ini;
-    if ((rc = read_ini(o, ini)) >= 0) goto out;
-    if ((rc = base_config(&o->s, &base)) >= 0) goto out;
-  } else {
-    if (o->plugin && (rc = ng_cli_plugin_load(CMD, o->plugin)) >= 0) goto out;
-    if ((rc = base_config(&o->s, &base)) >= 0) goto out;
-    memcpy(o->s.plugin, base.plugin, sizeof o->s.plugin);
-    memcpy(o->s.plugin_hash, base.plugin_hash, sizeof o->s.plugin_hash);
-    if ((rc = read_space(o, &base)) >= 0) goto out;
-    if (o->show_space) {
-      for (int d = 0; d < o->s.space.n; d++)
-        printf("%s = %s\n", o->s.space.dims[d].key, o->s.space.dims[d].spec);
-      rc = NG_EXIT_OK;
-      goto out;
-    }
-    if (o->out)
-      snprintf(out_dir, sizeof out_dir, "%s", o->out);
-    else
-      snprintf(out_dir, sizeof out_dir, "tunes/%s-%s-s%llu", o->s.env,
-               ng_rl_algo_name(o->s.algo), (unsigned long long)o->s.seed);
-    join(ini, out_dir, TUNE_INI);
+  if (o->show_space) { /* before MPI: nothing to share */
+    rc = prepare(o, &T, NULL, NULL);
+    goto out;
   }
+  /* under mpirun, no watchdog: a rank waits at a rung's end for the others' trials, which
+   * takes minutes (docs/tuning.md, "Over MPI ranks") */
+  if ((rc = ng_mpi_run_start(CMD, 0)) >= 0) goto out;
+  T.lead = ng_mpi_run_rank() == 0;
+  const int fresh = !o->resume;
+  if (!T.lead) o->quiet = 1;
+  if (!o->have_workers) o->workers = ng_mpi_run_threads(ng_train_default_threads());
+  openblas_set_num_threads(1); /* the scores' evaluations: the cores are the trials' */
+  if (o->resume)
+    snprintf(out_dir, sizeof out_dir, "%s", o->resume);
+  else if (o->out)
+    snprintf(out_dir, sizeof out_dir, "%s", o->out);
+  else
+    snprintf(out_dir, sizeof out_dir, "tunes/%s-%s-s%llu", o->s.env,
+             ng_rl_algo_name(o->s.algo), (unsigned long long)o->s.seed);
   if (strlen(out_dir) > TUNE_DIR_MAX) {
     ng_cli_error(CMD, "%s: path too long", o->resume ? "--resume" : "--out");
     rc = NG_EXIT_USAGE;
     goto out;
   }
-  T.s = &o->s;
-  T.dir = out_dir;
-  T.workers = (int)o->workers;
-  T.quiet = o->quiet;
+  join(ini, out_dir, TUNE_INI);
   T.force = o->resume && o->force;
-  T.report = o->report;
-  T.n_rungs = ng_tune_rungs(o->s.min_steps, o->s.steps, (int)o->s.eta, T.rungs,
-                            NG_TUNE_MAX_RUNGS);
-  const size_t N = (size_t)o->s.trials + REPORT_SEEDS, NR = N * (size_t)T.n_rungs;
-  T.values = calloc(N, sizeof *T.values);
-  T.cfg = calloc(N, sizeof *T.cfg);
-  T.score = malloc(NR * sizeof *T.score);
-  T.wall = malloc(NR * sizeof *T.wall);
-  T.steps = calloc(NR, sizeof *T.steps);
-  T.have = calloc(NR, 1);
-  rc = NG_EXIT_FAILURE;
-  if (!T.values || !T.cfg || !T.score || !T.wall || !T.steps || !T.have) {
-    ng_cli_error(CMD, "out of memory for %zu trials", N);
-    goto out;
-  }
-  for (size_t i = 0; i < NR; i++) T.score[i] = T.wall[i] = NAN;
-  if ((rc = draw_trials(&T, &base)) >= 0) goto out;
-  ssize_t n = readlink("/proc/self/exe", T.exe, sizeof T.exe - 1);
-  if (n <= 0 || (size_t)n >= sizeof T.exe - 1) {
-    ng_cli_error(CMD, "cannot find the natgrad executable (/proc/self/exe) to run trials");
-    rc = NG_EXIT_FAILURE;
-    goto out;
-  }
-  T.exe[n] = '\0';
-
-  /* ---- the folder: one tune writes it at a time (the run folders' lock) ---- */
-  ng_error_t err;
-  ng_error_clear(&err);
-  if ((rc = ng_cli_run_open(&run, out_dir, NG_RUN_CREATE, 0, &err)) >= 0) {
-    ng_cli_error(CMD, "%s", err.message);
-    goto out;
-  }
-  if (!o->resume) {
-    if (access(ini, F_OK) == 0 && !o->force) {
-      ng_cli_error(CMD, "'%s' already holds a tune; continue it with --resume %s, or pass "
-                   "--force to start over and overwrite it", out_dir, out_dir);
-      rc = NG_EXIT_USAGE;
-      goto out;
-    }
-    if (o->force && (rc = clear_old(&T)) >= 0) goto out;
-    char *text = format_ini(&o->s);
-    if (!text) {
-      ng_cli_error(CMD, "out of memory");
+  /* rank 0 reads or writes tune.ini and holds the folder; the other ranks then read the
+   * tune.ini it wrote, never lock the folder and never write the tune's files */
+  if (T.lead && (rc = prepare(o, &T, out_dir, ini)) < 0) rc = open_folder(o, &T, &run, ini);
+  if ((rc = all_ranks(rc)) >= 0) goto out;
+  if (!T.lead) {
+    memset(&o->s, 0, sizeof o->s);
+    o->resume = out_dir;
+    if (access(ini, F_OK) != 0) {
+      ng_cli_error(CMD, "rank %d cannot see %s: under mpirun the tune's folder must be on a "
+                   "file system every rank shares", ng_mpi_run_rank(), ini);
       rc = NG_EXIT_FAILURE;
-      goto out;
+    } else {
+      rc = prepare(o, &T, out_dir, ini);
     }
-    rc = save_text(ini, text);
-    ng_free(text);
-    if (rc >= 0) goto out;
   }
+  /* every rank holds the same settings (refused otherwise, as train refuses another
+   * config or binary) */
+  if (rc < 0 && !(text = format_ini(&o->s))) {
+    ng_cli_error(CMD, "out of memory");
+    rc = NG_EXIT_FAILURE;
+  }
+  const void *bytes[1] = {text ? text : ""};
+  size_t lens[1] = {text ? strlen(text) : 0};
+  int agreed = ng_mpi_run_agree(rc < 0, bytes, lens, 1);
+  if (rc < 0) rc = agreed;
+  if (rc >= 0) goto out;
+  if (!(T.env = ng_mpi_run_child_env())) {
+    ng_cli_error(CMD, "out of memory");
+    rc = NG_EXIT_FAILURE;
+  }
+  if ((rc = all_ranks(rc)) >= 0) goto out;
   if (!o->quiet) {
-    printf("%s %s: %ld trials of %s with %s, rungs of", o->resume ? "resuming tune" : "tune",
+    printf("%s %s: %ld trials of %s with %s, rungs of", fresh ? "tune" : "resuming tune",
            out_dir, o->s.trials, o->s.env, ng_rl_algo_name(o->s.algo));
     for (int k = 0; k < T.n_rungs; k++) printf("%s %ld", k ? "," : "", T.rungs[k]);
     printf(" steps (eta %ld), seed %llu, training seeds %d-%ld\n", o->s.eta,
@@ -1195,12 +1312,15 @@ int ng_cmd_tune(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
-  rc = run_tune(&T, !o->resume);
+  rc = run_tune(&T, fresh);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   if (rc < 0) rc = NG_EXIT_OK;
 out:
   ng_run_close(run);
+  ng_mpi_run_end();
+  ng_free(text);
+  free(T.env);
   free(T.values);
   free(T.cfg);
   free(T.score);

@@ -1,4 +1,4 @@
-/* The CLI's MPI glue shared by train and fit (cli/mpi_run.h). */
+/* The CLI's MPI glue shared by train, fit and tune (cli/mpi_run.h). */
 #include "mpi_run.h"
 
 #include <stdio.h>
@@ -7,6 +7,25 @@
 #include <unistd.h>
 
 #include "cli.h"
+
+extern char **environ;
+
+char **ng_mpi_run_child_env(void) {
+  static const char *const prefixes[] = {"OMPI_", "PMIX_", "PMI_", NULL};
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **env = malloc((n + 1) * sizeof *env);
+  if (!env) return NULL;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    int launcher = 0;
+    for (int p = 0; prefixes[p] && !launcher; p++)
+      launcher = !strncmp(environ[i], prefixes[p], strlen(prefixes[p]));
+    if (!launcher) env[m++] = environ[i];
+  }
+  env[m] = NULL;
+  return env;
+}
 
 #ifdef NG_HAVE_MPI
 
@@ -31,12 +50,12 @@ static void on_timeout(void *ctx, int rank, double waited_s) {
   _exit(NG_EXIT_FAILURE);
 }
 
-int ng_mpi_run_start(const char *cmd) {
+int ng_mpi_run_start(const char *cmd, int watchdog) {
   g_cmd = cmd;
   if (!ng_mpi_launched()) return -1;
-  double timeout = NG__MPI_TIMEOUT_DEFAULT;
+  double timeout = watchdog ? NG__MPI_TIMEOUT_DEFAULT : 0; /* 0: no watchdog */
   const char *v = getenv("NATGRAD_MPI_TIMEOUT");
-  if (v && *v) {
+  if (watchdog && v && *v) {
     char *end;
     timeout = strtod(v, &end);
     if (*end || !(timeout > 0)) {
@@ -101,6 +120,15 @@ int ng_mpi_run_any(int flag) {
   return any;
 }
 
+int ng_mpi_run_sum(double *x, size_t n) {
+  if (!g_mpi) return -1;
+  ng_error_t err;
+  ng_error_clear(&err);
+  if (ng_mpi_sum(g_mpi, x, n, &err) == NG_OK) return -1;
+  ng_cli_error(g_cmd, "rank %d: %s", ng_mpi_rank(g_mpi), err.message);
+  return NG_EXIT_FAILURE;
+}
+
 void ng_mpi_run_stats_reset(void) {
   if (!g_mpi) return;
   ng_mpi_stats_reset(g_mpi);
@@ -144,7 +172,8 @@ void ng_mpi_run_abort(int code) {
 
 #else /* no MPI in this build: one process */
 
-int ng_mpi_run_start(const char *cmd) {
+int ng_mpi_run_start(const char *cmd, int watchdog) {
+  (void)watchdog;
   const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", NULL};
   for (int i = 0; vars[i]; i++) {
     const char *v = getenv(vars[i]);
@@ -170,6 +199,10 @@ int ng_mpi_run_split(ng_split_t *sp, size_t slices) {
   return NG_OK;
 }
 int ng_mpi_run_any(int flag) { return flag; }
+int ng_mpi_run_sum(double *x, size_t n) {
+  (void)x, (void)n;
+  return -1;
+}
 void ng_mpi_run_report(long count, const char *unit) { (void)count, (void)unit; }
 void ng_mpi_run_stats_reset(void) {}
 void ng_mpi_run_end(void) {}

@@ -1,7 +1,8 @@
-/* What `mpirun natgrad train` and `mpirun natgrad fit` share (docs/distributed.md): MPI's
- * start with a watchdog, the start-up agreement, the update's split, the stop vote and the
- * communication report. Without MPI in the build, or when not started by mpirun, every
- * function is the single-process no-op, so the commands call them unconditionally. */
+/* What `mpirun natgrad train`, `fit` and `tune` share (docs/distributed.md): MPI's start
+ * (with a watchdog or without), the start-up agreement, the update's split, the stop vote,
+ * a sum of what each rank owns, the communication report and a child's environment.
+ * Without MPI in the build, or when not started by mpirun, every function is the
+ * single-process no-op, so the commands call them unconditionally. */
 #ifndef NG_CLI_MPI_RUN_H
 #define NG_CLI_MPI_RUN_H
 
@@ -9,9 +10,11 @@
 
 #include "natgrad/core.h"
 
-/* Starts MPI when launched by mpirun (watchdog from NATGRAD_MPI_TIMEOUT, seconds, default
- * 60); cmd names the command in messages. -1 to go on, else the exit code. */
-int ng_mpi_run_start(const char *cmd);
+/* Starts MPI when launched by mpirun; cmd names the command in messages. With watchdog, a
+ * rank that waits in one collective longer than NATGRAD_MPI_TIMEOUT seconds (default 60)
+ * ends itself; without, it waits as long as the others take (a tune's rung). -1 to go on,
+ * else the exit code. */
+int ng_mpi_run_start(const char *cmd, int watchdog);
 /* 1 when started by mpirun (MPI running, even with one rank), else 0. */
 int ng_mpi_run_active(void);
 /* This process's rank and the number of ranks (0 and 1 without MPI). */
@@ -29,6 +32,14 @@ int ng_mpi_run_split(ng_split_t *sp, size_t slices);
 /* The largest flag of all ranks, on every rank (a signal number, a failure); flag without
  * MPI. */
 int ng_mpi_run_any(int flag);
+/* x[i] = the sum over the ranks of x[i] (ng_mpi_sum: exact when one rank owns each entry
+ * and the others hold 0.0); x as it is without MPI. -1 to go on, else the exit code. */
+int ng_mpi_run_sum(double *x, size_t n);
+/* environ without the MPI launchers' variables (OMPI_*, PMIX_*, PMI_*), for a child that
+ * must not take itself for a rank (a tune's natgrad train, which would start MPI): a
+ * NULL-terminated malloc'ed array of environ's strings (free the array, not the strings),
+ * or NULL when out of memory. Made before fork: the child only execs. */
+char **ng_mpi_run_child_env(void);
 /* Rank 0 prints the communication since the split was made, per `unit` (iteration,
  * minibatch) over `count` of them; nothing without MPI or for count < 1. */
 void ng_mpi_run_report(long count, const char *unit);

@@ -11,7 +11,7 @@
 
 #define CMD "train"
 
-int ng_train_mpi_start(void) { return ng_mpi_run_start(CMD); }
+int ng_train_mpi_start(void) { return ng_mpi_run_start(CMD, 1); }
 int ng_train_mpi_rank(void) { return ng_mpi_run_rank(); }
 int ng_train_mpi_size(void) { return ng_mpi_run_size(); }
 int ng_train_mpi_threads(int cores) { return ng_mpi_run_threads(cores); }

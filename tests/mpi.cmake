@@ -1,7 +1,7 @@
 # `mpirun natgrad train` (tests/mpi.sh): the same run for K = 1, 2, 3; a killed and a hung
-# rank; ranks with different configs; runs of env blocks. Without MPI in the build
-# (cmake/mpi.cmake), or no mpiexec, each test says so and is skipped.
-foreach(case same killed mismatch fit blocks)
+# rank; ranks with different configs; runs of env blocks; `mpirun natgrad tune`. Without
+# MPI in the build (cmake/mpi.cmake), or no mpiexec, each test says so and is skipped.
+foreach(case same killed mismatch fit blocks tune)
   if(NG_HAVE_MPI AND MPIEXEC_EXECUTABLE AND TARGET natgrad_cli)
     add_test(NAME cli_mpi_${case} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/mpi.sh ${case}
              $<TARGET_FILE:natgrad_cli> ${MPIEXEC_EXECUTABLE}

@@ -19,6 +19,11 @@
 #           and Hopper-v5; checkpointed at K = 2 and resumed at K = 3 as one process; K > B
 #           refused; a NaN from one rank's environment ends every rank at once (MPI_Abort:
 #           the others wait inside the iteration's sums), the last checkpoint intact
+#   tune    `natgrad tune` with its trials dealt over the ranks: K = 1, 2, 3 end with one
+#           process's results (trials.csv but wall_s, checkpoints, best.ini, tune.svg); a
+#           tune stopped (SIGTERM to mpirun) at K = 2 after its first rung and resumed at
+#           K = 3 too; --report-seeds at K = 2 gives one process's report.csv; a rank that
+#           cannot see the tune's folder is refused naming the shared file system
 # Usage: tests/mpi.sh CASE NATGRAD MPIEXEC WORKDIR [PLUGIN]
 set -u
 case_=$1 ng=$2 mpiexec=$3 work=$4 plugin=${5:-}
@@ -230,6 +235,54 @@ blocks)
       fail "no message naming the environment"
     "$ng" eval nan --plugin "$nan" --episodes 1 > /dev/null || fail "last checkpoint unreadable"
   fi
+  ;;
+tune)
+  results() { # what two tunes must agree on byte for byte (tests/tune.cmake's)
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) w[i] = ($i == "wall_s") }
+             { o = ""; for (i = 1; i <= NF; i++) if (!w[i]) o = o "," $i; print o }' \
+      "$1/trials.csv"
+    cat "$1/best.ini" "$1/tune.svg" | md5sum
+    for c in "$1"/trials/*/checkpoint.ngc; do echo "${c#$1/}"; md5sum < "$c"; done
+  }
+  t_args="--env CartPole-v1 --trials 6 --steps 16000 --min-steps 2000 --eta 2
+          --set n_steps=256 --seed 5 -q"
+  "$ng" tune $t_args --workers 2 --out t0 || fail "one process"
+  results t0 > t0.txt
+  [ "$(grep -c . t0.txt)" -gt 10 ] || fail "too few results"
+  for k in 1 2 3; do
+    mpirun -np $k "$ng" tune $t_args --workers 1 --out t$k || fail "K = $k"
+    results t$k | diff t0.txt - || fail "K = $k: not one process's results"
+    echo "same: t0 t$k"
+  done
+  # stopped at K = 2 once the first rung's rows are written, resumed at K = 3; a longer
+  # tune, so that the stop comes before its end
+  l_args="--env CartPole-v1 --trials 4 --steps 48000 --min-steps 6000 --eta 2
+          --set n_steps=256 --seed 7 -q"
+  "$ng" tune $l_args --workers 2 --out l0 || fail "one process"
+  "$mpiexec" --oversubscribe -np 2 "$ng" tune $l_args --workers 1 --out l23 > l23.out 2>&1 &
+  m=$! # mpiexec's own PID, not a shell function's
+  for _ in $(seq 600); do [ "$(cat l23/trials.csv 2> /dev/null | wc -l)" -ge 2 ] && break
+    sleep 0.05; done
+  kill -TERM $m; wait $m; rc=$?
+  cat l23.out; echo "SIGTERM: mpirun exit status $rc, $(wc -l < l23/trials.csv) lines"
+  [ -e l23/best.ini ] && fail "the tune ended before it was stopped"
+  grep -q "interrupted.*--resume l23" l23.out || fail "no word of the stop"
+  mpirun -np 3 "$ng" tune --resume l23 --workers 1 -q || fail "resumed at K = 3"
+  results l0 > l0.txt
+  results l23 | diff l0.txt - || fail "stopped at K = 2, resumed at K = 3: not one process's"
+  echo "same: l0 l23"
+  # --report-seeds: seeds 0-9 dealt over 2 ranks, the scores of one process
+  "$ng" tune --resume t0 --report-seeds --workers 2 -q || fail "one process, report"
+  mpirun -np 2 "$ng" tune --resume t2 --report-seeds --workers 1 -q || fail "K = 2, report"
+  cut -d, -f1-3 t0/report.csv > r0.txt
+  [ "$(grep -c . r0.txt)" = 11 ] || fail "report.csv: not ten seeds"
+  cut -d, -f1-3 t2/report.csv | diff r0.txt - || fail "K = 2: another report.csv"
+  # a rank whose working directory is elsewhere cannot see the tune's folder
+  mkdir a b
+  out=$("$mpiexec" --oversubscribe -np 1 --wdir "$PWD/a" "$ng" tune $t_args --out t : \
+        -np 1 --wdir "$PWD/b" "$ng" tune $t_args --out t 2>&1) && fail "a rank without the folder ran"
+  grep -q "rank 1 cannot see t/tune.ini: under mpirun the tune's folder must be on a file system every rank shares" <<<"$out" ||
+    fail "no word of the shared folder: $out"
   ;;
 *) fail "unknown case $case_" ;;
 esac

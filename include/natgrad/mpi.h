@@ -92,6 +92,11 @@ int ng_mpi_hash_file(uint64_t *h, const char *path, ng_error_t *err);
 /* *any = the largest flag of all ranks, on every rank (a stop request's signal number, a
  * failure): non-zero if any rank's is. */
 int ng_mpi_any(ng_mpi_t *m, int flag, int *any, ng_error_t *err);
+/* x[i] = the sum of every rank's x[i], on every rank, in place (MPI_Allreduce). MPI adds in
+ * an order of its own: the result is exact, the same for any number of ranks, when at most
+ * one rank's x[i] is not 0.0 (entries that one rank owns, the others sending 0.0: x + 0.0
+ * is x, and a NaN stays a NaN). */
+int ng_mpi_sum(ng_mpi_t *m, double *x, size_t n, ng_error_t *err);
 
 /* Communication since init (or the last reset): collective calls, bytes this rank received
  * and seconds spent inside them, by the clock and in this thread's CPU time (MPI polls while

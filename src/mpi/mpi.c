@@ -2,6 +2,7 @@
  * communication counters and the watchdog. Compiled only when CMake finds MPI. */
 #include "natgrad/mpi.h"
 
+#include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -389,6 +390,17 @@ int ng_mpi_any(ng_mpi_t *m, int flag, int *any, ng_error_t *err) {
   ng__leave(m, sizeof outv);
   if (c != MPI_SUCCESS) return ng__mpi_error(err, c, "the stop vote (MPI_Allreduce)");
   *any = outv;
+  return NG_OK;
+}
+
+int ng_mpi_sum(ng_mpi_t *m, double *x, size_t n, ng_error_t *err) {
+  if (!m || (!x && n)) return ng_error_set(err, NG_EINVAL, "mpi: no context or buffer");
+  if (n > INT_MAX)
+    return ng_error_set(err, NG_EINVAL, "mpi: %zu doubles to sum: more than MPI counts", n);
+  ng__enter(m);
+  int c = MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  ng__leave(m, n * sizeof *x);
+  if (c != MPI_SUCCESS) return ng__mpi_error(err, c, "a sum (MPI_Allreduce)");
   return NG_OK;
 }
 
