@@ -715,10 +715,11 @@ static void show_score(const tune_t *T, int t, int k, int done, int n) {
 }
 
 /* Every rank's results of rung k's trials in todo (n) on every rank, once all are done with
- * their share (rc: this rank's, -1 to go on): a vote on the ranks' exit codes (one rank's
- * failure or stop stops all), then one sum of (score, steps, wall, have) where the owner of
- * a trial adds its values and the others 0.0, which leaves them exact. -1 to go on. */
-static int share_rung(tune_t *T, int k, const int *todo, int n, int rc) {
+ * their share (rc: this rank's, -1 to go on; done: the scores it showed): a vote on the
+ * ranks' exit codes (one rank's failure or stop stops all), then one sum of (score, steps,
+ * wall, have) where the owner of a trial adds its values and the others 0.0, which leaves
+ * them exact. Rank 0 then shows the other ranks' scores. -1 to go on. */
+static int share_rung(tune_t *T, int k, const int *todo, int n, int rc, int done) {
   const int me = ng_mpi_run_rank(), K = ng_mpi_run_size();
   if (K == 1) return rc;
   double *x = calloc((size_t)n * 4 + 1, sizeof *x);
@@ -741,6 +742,7 @@ static int share_rung(tune_t *T, int k, const int *todo, int n, int rc) {
       const double *v = x + 4 * (size_t)j;
       T->score[i] = v[0], T->steps[i] = (long)v[1], T->wall[i] = v[2];
       T->have[i] = v[3] != 0;
+      if (j % K != me) show_score(T, todo[j], k, ++done, n);
     }
   }
   free(x);
@@ -755,7 +757,7 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
   int who[NG_POOL_MAX_THREADS], running = 0, next = 0, done = 0, rc = -1, forwarded = 0;
   const long target = T->rungs[k];
   /* rank r of K trains the trials at positions r, r + K, r + 2K... of todo */
-  const int me = ng_mpi_run_rank(), K = ng_mpi_run_size(), n_mine = (n - me + K - 1) / K;
+  const int me = ng_mpi_run_rank(), K = ng_mpi_run_size();
   while ((next < n && rc < 0 && !g_signal) || running > 0) {
     if (g_signal && !forwarded) { /* each child saves a checkpoint and exits */
       for (int i = 0; i < running; i++) kill(pids[i], SIGTERM);
@@ -772,7 +774,7 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
       if (tr && ng_rl_env_steps(tr) >= target) { /* trained before the tune stopped */
         score_trial(T, t, k, tr);
         ng_rl_destroy(tr);
-        show_score(T, t, k, ++done, n_mine);
+        show_score(T, t, k, ++done, n);
         continue;
       }
       int resume = tr != NULL;
@@ -824,10 +826,10 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
     } else {
       continue;
     }
-    if (T->have[i]) show_score(T, t, k, ++done, n_mine);
+    if (T->have[i]) show_score(T, t, k, ++done, n);
   }
   if (g_signal && rc < 0) rc = 128 + (int)g_signal;
-  return share_rung(T, k, todo, n, rc);
+  return share_rung(T, k, todo, n, rc, done);
 }
 
 /* x as the shortest of %.15g, %.16g, %.17g that reads back to x: a resumed tune promotes on

@@ -22,8 +22,9 @@
 #   tune    `natgrad tune` with its trials dealt over the ranks: K = 1, 2, 3 end with one
 #           process's results (trials.csv but wall_s, checkpoints, best.ini, tune.svg); a
 #           tune stopped (SIGTERM to mpirun) at K = 2 after its first rung and resumed at
-#           K = 3 too; --report-seeds at K = 2 gives one process's report.csv; a rank that
-#           cannot see the tune's folder is refused naming the shared file system
+#           K = 3 too; --report-seeds at K = 2 gives one process's report.csv; one rank's
+#           failure stops all with its error; a rank that cannot see the tune's folder is
+#           refused naming the shared file system
 # Usage: tests/mpi.sh CASE NATGRAD MPIEXEC WORKDIR [PLUGIN]
 set -u
 case_=$1 ng=$2 mpiexec=$3 work=$4 plugin=${5:-}
@@ -277,6 +278,13 @@ tune)
   cut -d, -f1-3 t0/report.csv > r0.txt
   [ "$(grep -c . r0.txt)" = 11 ] || fail "report.csv: not ten seeds"
   cut -d, -f1-3 t2/report.csv | diff r0.txt - || fail "K = 2: another report.csv"
+  # a failure on one rank stops every rank, with that rank's error: trial 1 (rank 1's at
+  # K = 2) finds another run in its folder
+  "$ng" train --env CartPole-v1 --steps 512 --set n_steps=256 --out f/trials/001 -q \
+    --eval-episodes 0 || fail "the other run"
+  out=$(mpirun -np 2 "$ng" tune $t_args --workers 1 --out f 2>&1) && fail "rank 1's failure ignored"
+  grep -q "f/trials/001 holds another run than trial 1" <<<"$out" || fail "no rank 1 error: $out"
+  [ "$(wc -l < f/trials.csv)" = 1 ] || fail "rows written after a rank failed"
   # a rank whose working directory is elsewhere cannot see the tune's folder
   mkdir a b
   out=$("$mpiexec" --oversubscribe -np 1 --wdir "$PWD/a" "$ng" tune $t_args --out t : \
