@@ -237,6 +237,9 @@ tune)
   mv moved.so mine.so
   run 0 "" tune --resume cut -q
   [ "$(results straight)" = "$(results cut)" ] || fail "resumed tune differs from the straight one"
+  # a trial's folder records the plugin: train --resume continues it on its own
+  run 0 "done: Reach-v0" train --resume cut/trials/000 --steps 17000 --threads 1 \
+    --eval-episodes 0
   printf 'x' >> mine.so
   run 0 "warning: the plugin .* has changed.*going on with it \(--force\)" \
     tune --resume cut --force -q

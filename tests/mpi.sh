@@ -22,7 +22,8 @@
 #   tune    `natgrad tune` with its trials dealt over the ranks: K = 1, 2, 3 end with one
 #           process's results (trials.csv but wall_s, checkpoints, best.ini, tune.svg); a
 #           tune stopped (SIGTERM to mpirun) at K = 2 after its first rung and resumed at
-#           K = 3 too; --report-seeds at K = 2 gives one process's report.csv; one rank's
+#           K = 3 too; --report-seeds at K = 2 gives one process's report.csv; so does a
+#           plugin's environment (the plugin's tune at K = 2); one rank's
 #           failure stops all with its error; a rank that cannot see the tune's folder is
 #           refused naming the shared file system
 # Usage: tests/mpi.sh CASE NATGRAD MPIEXEC WORKDIR [PLUGIN]
@@ -278,6 +279,16 @@ tune)
   cut -d, -f1-3 t0/report.csv > r0.txt
   [ "$(grep -c . r0.txt)" = 11 ] || fail "report.csv: not ten seeds"
   cut -d, -f1-3 t2/report.csv | diff r0.txt - || fail "K = 2: another report.csv"
+  # a plugin's environment: the other ranks load the plugin tune.ini records
+  if [ -n "$plugin" ]; then
+    p_args="--plugin $plugin --env Reach-v0 --trials 4 --steps 4000 --min-steps 1000 --eta 2
+            --set n_steps=500 -q"
+    "$ng" tune $p_args --workers 2 --out p0 || fail "one process, plugin"
+    mpirun -np 2 "$ng" tune $p_args --workers 1 --out p2 || fail "K = 2, plugin"
+    results p0 > p0.txt
+    results p2 | diff p0.txt - || fail "K = 2, plugin: not one process's results"
+    echo "same: p0 p2"
+  fi
   # a failure on one rank stops every rank, with that rank's error: trial 1 (rank 1's at
   # K = 2) finds another run in its folder
   "$ng" train --env CartPole-v1 --steps 512 --set n_steps=256 --out f/trials/001 -q \
