@@ -1155,7 +1155,7 @@ out:
 /* The tune's settings (a new tune's from the command line, a resumed one's from tune.ini),
  * its rungs, and every trial's config and values, into T (--show-space: prints the space
  * and ends). -1 to go on, else the exit code. */
-static int prepare(opts_t *o, tune_t *T, const char *out_dir, char *ini) {
+static int prepare(opts_t *o, tune_t *T, const char *out_dir, const char *ini) {
   ng_rl_config_t base;
   int rc;
   if (o->resume) {
