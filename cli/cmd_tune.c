@@ -9,7 +9,9 @@
  * the seed and the settings only, never on --workers or on which child finished first.
  * Under mpirun each rank trains its share of a rung's trials and every rank then holds the
  * whole rung (share_rung), so the results do not depend on the number of ranks either;
- * rank 0 alone holds the folder and writes its files. */
+ * rank 0 alone holds the folder and writes its files. With --trial-seeds R a trial is R run
+ * folders on R seeds, each run a unit of work of its own, and its score their scores' mean;
+ * trials.csv keeps each run's score, so a resumed tune promotes on the very same means. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -62,13 +64,16 @@ static void help(FILE *out) {
           "the space are trained to M steps each (the first rung) and scored; the best 1/eta\n"
           "are continued to M*eta steps, and so on up to S. A trial is a run folder trained by\n"
           "`natgrad train` on one core; continuing it resumes its checkpoint. Trials train on\n"
-          "seeds %d and up (trial i on seed %d + i): report the best config on seeds 0-9.\n"
+          "seeds %d and up (trial i on seed %d + i; with --trial-seeds R on R seeds,\n"
+          "%d + i*R + j): report the best config on seeds 0-9.\n"
           "\n"
           "options:\n"
           "  --env ID          environment, e.g. CartPole-v1\n"
           "  --plugin LIB.so   load environments from a plugin (docs/custom-envs.md); tune.ini\n"
           "                    records it and --resume reloads it (--plugin again if it moved)\n"
           "  --trials N        trials at the first rung\n"
+          "  --trial-seeds R   train each trial on R seeds and score it by their mean: R times\n"
+          "                    the runs, less of a seed's luck in the choice (default 1)\n"
           "  --steps S         environment steps of the trials that reach the last rung\n"
           "  --algo NAME       trpo, npg or acktr (default trpo)\n"
           "  --min-steps M     steps of the first rung (default: S / eta^2, rounded up)\n"
@@ -80,7 +85,7 @@ static void help(FILE *out) {
           "                    (default: the algorithm's space in docs/tuning.md; --show-space)\n"
           "  --set KEY=VALUE   fix a key for every trial (not searched); repeatable\n"
           "  --out DIR         the tune's folder (default tunes/ENV-ALGO-sSEED)\n"
-          "  --workers W       trials trained at once, one core each (default: one per core,\n"
+          "  --workers W       runs trained at once, one core each (default: one per core,\n"
           "                    here %d; under mpirun per rank, the node's cores shared by its\n"
           "                    ranks); the results are the same for every W\n"
           "  --resume DIR      continue a stopped or killed tune; ends as an uninterrupted one\n"
@@ -95,19 +100,21 @@ static void help(FILE *out) {
           "\n"
           "The folder: tune.ini (the settings and the space), trials.csv (trial, rung, steps,\n"
           "score and every searched key, one row per trial and rung), trials/NNN/ (each\n"
-          "trial's run folder), best.ini (the best trial's config: natgrad train --config\n"
-          "best.ini) and tune.svg (every trial's score against steps, the best highlighted).\n"
+          "trial's run folder; with --trial-seeds R, trials/NNN-sJ/ its runs j = 1..R-1 and\n"
+          "trials.csv's score_sJ each run's score), best.ini (the best trial's config:\n"
+          "natgrad train --config best.ini) and tune.svg (every trial's score against steps,\n"
+          "the best highlighted).\n"
           "A score is the mean return of %d deterministic episodes from seed %d, as\n"
-          "`natgrad eval DIR` prints it.\n"
+          "`natgrad eval DIR` prints it; a trial's on R seeds, the mean of its runs'.\n"
           "\n"
-          "Over MPI ranks: `mpirun -np K natgrad tune ...` deals each rung's trials over the K\n"
+          "Over MPI ranks: `mpirun -np K natgrad tune ...` deals each rung's runs over the K\n"
           "ranks (each running its --workers); the folder must be on a file system every rank\n"
           "shares, rank 0 writes the tune's files, and the results are those of one process.\n"
           "\n"
           "Exit status: 0 done, 1 failure, 2 usage or config error, 130 interrupted by Ctrl-C,\n"
           "143 by SIGTERM (continue with --resume).\n",
-          NG_TUNE_SEED_BASE, NG_TUNE_SEED_BASE, DEFAULT_ETA, ng_train_default_threads(),
-          NG_RUN_EVAL_EPISODES, NG_RUN_EVAL_SEED);
+          NG_TUNE_SEED_BASE, NG_TUNE_SEED_BASE, NG_TUNE_SEED_BASE, DEFAULT_ETA,
+          ng_train_default_threads(), NG_RUN_EVAL_EPISODES, NG_RUN_EVAL_SEED);
 }
 
 /* ---- settings: what tune.ini holds ------------------------------------------------------- */
@@ -117,6 +124,7 @@ typedef struct {
   char plugin[1024], plugin_hash[24]; /* the env's plugin as recorded ("" for none) */
   ng_algo_t algo;
   long trials, steps, min_steps, eta;
+  long trial_seeds; /* each trial's training runs, one seed each (1 in tunes before it) */
   uint64_t seed;
   int n_sets;
   char set_key[MAX_SETS][64];
@@ -129,7 +137,7 @@ typedef struct {
   settings_t s;
   const char *out, *resume, *space_file, *plugin;
   long workers;
-  int force, quiet, show_space, have_min_steps, have_eta, have_workers, report;
+  int force, quiet, show_space, have_min_steps, have_eta, have_workers, have_trial_seeds, report;
 } opts_t;
 
 static int add_set(settings_t *s, const char *kv) {
@@ -153,6 +161,7 @@ static int add_set(settings_t *s, const char *kv) {
 static int parse_args(int argc, char **argv, opts_t *o) {
   memset(o, 0, sizeof *o);
   o->s.eta = DEFAULT_ETA;
+  o->s.trial_seeds = 1;
   o->s.where = "--set";
   o->workers = ng_train_default_threads();
   ng_args_t a;
@@ -178,6 +187,9 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       o->s.algo = scratch.algo;
     } else if (ng_args_is(&a, "--trials")) {
       if (!ng_args_int(&a, 1, MAX_TRIALS, &o->s.trials)) return NG_EXIT_USAGE;
+    } else if (ng_args_is(&a, "--trial-seeds")) {
+      if (!ng_args_int(&a, 1, MAX_TRIALS, &o->s.trial_seeds)) return NG_EXIT_USAGE;
+      o->have_trial_seeds = 1;
     } else if (ng_args_is(&a, "--steps")) {
       if (!ng_args_int(&a, 1, LONG_MAX, &o->s.steps)) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--min-steps")) {
@@ -217,7 +229,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     const settings_t *s = &o->s;
     const char *bad = s->env[0] ? "--env" : s->trials ? "--trials" : s->steps ? "--steps"
                       : o->have_min_steps ? "--min-steps" : o->have_eta ? "--eta"
-                      : s->seed ? "--seed" : s->n_sets ? "--set" : o->space_file ? "--space"
+                      : s->seed ? "--seed" : o->have_trial_seeds ? "--trial-seeds"
+                      : s->n_sets ? "--set" : o->space_file ? "--space"
                       : o->out ? "--out" : s->algo ? "--algo"
                       : o->show_space ? "--show-space" : NULL;
     if (bad) {
@@ -235,6 +248,11 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   if (!o->s.trials || !o->s.steps) {
     ng_cli_error(CMD, "%s is required (natgrad tune --help)", !o->s.trials ? "--trials N"
                                                                             : "--steps S");
+    return NG_EXIT_USAGE;
+  }
+  if (o->s.trials * o->s.trial_seeds > MAX_TRIALS) {
+    ng_cli_error(CMD, "--trials %ld with --trial-seeds %ld is %ld runs per rung, above %d",
+                 o->s.trials, o->s.trial_seeds, o->s.trials * o->s.trial_seeds, MAX_TRIALS);
     return NG_EXIT_USAGE;
   }
   if (!o->have_min_steps) { /* two halvings: S / eta^2, rounded up so that M eta^2 >= S */
@@ -324,6 +342,8 @@ static char *format_ini(const settings_t *s) {
                           "eta = %ld\nseed = %llu\n", s->env, ng_rl_algo_name(s->algo),
                           s->trials, s->steps, s->min_steps, s->eta,
                           (unsigned long long)s->seed);
+  if (s->trial_seeds > 1) /* absent: 1, so a one-seed tune.ini is as before */
+    len += (size_t)snprintf(t + len, cap - len, "trial_seeds = %ld\n", s->trial_seeds);
   if (s->plugin[0])
     len += (size_t)snprintf(t + len, cap - len, "plugin = %s\nplugin_hash = %s\n", s->plugin,
                             s->plugin_hash);
@@ -352,9 +372,12 @@ static int read_ini(opts_t *o, const char *path) {
     return st == NG_EIO ? NG_EXIT_FAILURE : NG_EXIT_USAGE;
   }
   settings_t *s = &o->s;
-  static const char *const names[] = {"trials", "steps", "min_steps", "eta", "seed"};
-  long *fields[] = {&s->trials, &s->steps, &s->min_steps, &s->eta, NULL};
+  static const char *const names[] = {"trials", "steps", "min_steps", "eta", "seed",
+                                      "trial_seeds"};
+  long *fields[] = {&s->trials, &s->steps, &s->min_steps, &s->eta, NULL, &s->trial_seeds};
+  enum { N_NUMBERS = 6, ENV = 1 << 6, ALGO = 1 << 7, TRIAL_SEEDS = 1 << 5 };
   int seen = 0, rc = -1;
+  s->trial_seeds = 1; /* tunes from before --trial-seeds do not say it */
   for (size_t i = 0; i < l.n && rc < 0; i++) {
     const ng_kv_t *e = &l.items[i];
     if (!strcmp(e->section, "set")) {
@@ -370,13 +393,13 @@ static int read_ini(opts_t *o, const char *path) {
     if (e->section[0]) continue; /* [space], read below */
     ng_rl_config_t scratch;
     size_t k = 0;
-    while (k < 5 && strcmp(e->key, names[k])) k++;
+    while (k < N_NUMBERS && strcmp(e->key, names[k])) k++;
     char *end;
     errno = 0;
     long long x = strtoll(e->value, &end, 10);
     if (!strcmp(e->key, "env") && strlen(e->value) < sizeof s->env) {
       memcpy(s->env, e->value, strlen(e->value) + 1);
-      seen |= 1 << 5;
+      seen |= ENV;
     } else if (!strcmp(e->key, "plugin") && strlen(e->value) < sizeof s->plugin) {
       memcpy(s->plugin, e->value, strlen(e->value) + 1);
     } else if (!strcmp(e->key, "plugin_hash") && strlen(e->value) < sizeof s->plugin_hash) {
@@ -384,25 +407,27 @@ static int read_ini(opts_t *o, const char *path) {
     } else if (!strcmp(e->key, "algo") && ng_rl_config_set(&scratch, "algo", e->value, NULL) ==
                                               NG_OK) {
       s->algo = scratch.algo;
-      seen |= 1 << 6;
-    } else if (k < 5 && end != e->value && !*end && !errno && x >= (k == 4 ? 0 : 1)) {
+      seen |= ALGO;
+    } else if (k < N_NUMBERS && end != e->value && !*end && !errno && x >= (k == 4 ? 0 : 1)) {
       if (fields[k]) *fields[k] = (long)x;
       else s->seed = (uint64_t)x;
       seen |= 1 << k;
     } else {
       ng_cli_error(CMD, "%s:%d: %s = %s: not a tune setting (env, algo, trials, steps, "
-                   "min_steps, eta, seed, plugin, plugin_hash)", path, e->line, e->key, e->value);
+                   "min_steps, eta, seed, trial_seeds, plugin, plugin_hash)", path, e->line,
+                   e->key, e->value);
       rc = NG_EXIT_USAGE;
     }
   }
-  if (rc < 0 && seen != 0x7f) {
+  if (rc < 0 && (seen | TRIAL_SEEDS) != (ENV | ALGO | ((1 << N_NUMBERS) - 1))) {
     ng_cli_error(CMD, "%s: a setting is missing (env, algo, trials, steps, min_steps, eta, "
                  "seed are all needed)", path);
     rc = NG_EXIT_USAGE;
   }
-  if (rc < 0 && (s->trials > MAX_TRIALS || s->min_steps > s->steps || s->eta < 2)) {
-    ng_cli_error(CMD, "%s: trials must be at most %d, min_steps at most steps, eta at least 2",
-                 path, MAX_TRIALS);
+  if (rc < 0 && (s->trials > MAX_TRIALS / s->trial_seeds || s->min_steps > s->steps ||
+                 s->eta < 2)) {
+    ng_cli_error(CMD, "%s: trials times trial_seeds must be at most %d, min_steps at most "
+                 "steps, eta at least 2", path, MAX_TRIALS);
     rc = NG_EXIT_USAGE;
   }
   ng_rl_config_t base;
@@ -434,7 +459,9 @@ typedef struct {
   char exe[NG_CLI_PATH];
   long rungs[NG_TUNE_MAX_RUNGS];
   int n_rungs;
-  /* per run t (and rung k: [t * n_rungs + k]): the trials, then the report's seeds */
+  int n_seeds; /* --trial-seeds: trial t's runs are u = t * n_seeds + j, on seed 100 + u */
+  int n_runs;  /* the trials' runs; the report's seeds follow */
+  /* per run u (and rung k: at(T, u, k)): the trials' runs, then the report's seeds */
   char (*values)[NG_TUNE_MAX_DIMS][NG_TUNE_VALUE];
   ng_rl_config_t *cfg;   /* its config but for steps */
   double *score, *wall;  /* NaN until known */
@@ -447,6 +474,11 @@ typedef struct {
 /* dir/name into buf (NG_CLI_PATH bytes). The tune's folder is at most TUNE_DIR_MAX long,
  * so every path the tune makes fits. */
 #define TUNE_DIR_MAX (NG_CLI_PATH - 64)
+/* Run u's slot at rung k in score, wall, steps and have. */
+static size_t at(const tune_t *T, int u, int k) {
+  return (size_t)u * (size_t)T->n_rungs + (size_t)k;
+}
+
 static void join(char *buf, const char *dir, const char *name) {
   (void)ng_run_path(buf, NG_CLI_PATH, dir, name, NULL);
 }
@@ -459,28 +491,71 @@ static int all_ranks(int rc) {
   return any ? any : -1;
 }
 
-static void trial_dir(const tune_t *T, int t, char *buf) {
-  char name[32];
-  if (t < T->s->trials)
-    snprintf(name, sizeof name, "trials/%03d", t);
+/* Run u's folder: trials/NNN for trial NNN's first run (its only one with one seed), then
+ * trials/NNN-sJ for its run j = J; report/sS for the report's seed S. */
+static void trial_dir(const tune_t *T, int u, char *buf) {
+  char name[48];
+  if (u >= T->n_runs)
+    snprintf(name, sizeof name, "report/s%d", u - T->n_runs);
+  else if (u % T->n_seeds == 0)
+    snprintf(name, sizeof name, "trials/%03d", u / T->n_seeds);
   else
-    snprintf(name, sizeof name, "report/s%ld", t - T->s->trials);
+    snprintf(name, sizeof name, "trials/%03d-s%d", u / T->n_seeds, u % T->n_seeds);
   join(buf, T->dir, name);
 }
 
-/* Every trial's values and config, checked before anything runs. */
+/* Run u for messages: "trial 3", "trial 3 (seed 107)" with several seeds, "report seed 2". */
+static const char *run_name(const tune_t *T, int u, char buf[64]) {
+  if (u >= T->n_runs)
+    snprintf(buf, 64, "report seed %d", u - T->n_runs);
+  else if (T->n_seeds == 1)
+    snprintf(buf, 64, "trial %d", u);
+  else
+    snprintf(buf, 64, "trial %d (seed %d)", u / T->n_seeds, NG_TUNE_SEED_BASE + u);
+  return buf;
+}
+
+/* Trial t's result at rung k from its runs': the mean score (NaN if a run failed), the
+ * most steps (a failed run has 0) and the wall times' sum; with one seed, its run's. */
+static double trial_result(const tune_t *T, int t, int k, long *steps, double *wall) {
+  size_t i = at(T, t * T->n_seeds, k);
+  double sum = T->score[i], w = T->wall[i];
+  long most = T->steps[i];
+  for (int j = 1; j < T->n_seeds; j++) {
+    i = at(T, t * T->n_seeds + j, k);
+    sum += T->score[i];
+    w += T->wall[i];
+    if (T->steps[i] > most) most = T->steps[i];
+  }
+  if (steps) *steps = most;
+  if (wall) *wall = w;
+  return sum / T->n_seeds;
+}
+
+/* "seed 109", or with several seeds "seeds 118-119": the seeds trial t trains on. */
+static const char *trial_seeds(const tune_t *T, int t, char buf[48]) {
+  const int first = NG_TUNE_SEED_BASE + t * T->n_seeds;
+  if (T->n_seeds == 1)
+    snprintf(buf, 48, "seed %d", first);
+  else
+    snprintf(buf, 48, "seeds %d-%d", first, first + T->n_seeds - 1);
+  return buf;
+}
+
+/* Every trial's values and its runs' configs, checked before anything runs. */
 static int draw_trials(tune_t *T, const ng_rl_config_t *base) {
   const settings_t *s = T->s;
-  for (int t = 0; t < (int)s->trials; t++) {
-    ng_tune_sample(&s->space, s->seed, t, T->values[t]);
-    ng_rl_config_t *c = &T->cfg[t];
+  for (int u = 0; u < T->n_runs; u++) {
+    const int t = u / T->n_seeds;
+    ng_tune_sample(&s->space, s->seed, t, T->values[u]);
+    ng_rl_config_t *c = &T->cfg[u];
     *c = *base;
-    c->seed = (uint64_t)(NG_TUNE_SEED_BASE + t);
+    c->seed = (uint64_t)(NG_TUNE_SEED_BASE + u);
     c->total_steps = s->steps;
     ng_error_t err;
     ng_error_clear(&err);
     for (int d = 0; d < s->space.n; d++)
-      if (ng_rl_config_set(c, s->space.dims[d].key, T->values[t][d], &err) != NG_OK) break;
+      if (ng_rl_config_set(c, s->space.dims[d].key, T->values[u][d], &err) != NG_OK) break;
     if (!err.message[0]) ng_rl_config_validate(c, &err);
     if (err.message[0]) {
       ng_cli_error(CMD, "trial %d's config is not valid (fix the space or --set): %s", t,
@@ -492,10 +567,12 @@ static int draw_trials(tune_t *T, const ng_rl_config_t *base) {
 }
 
 static char *csv_header(const tune_t *T) {
-  size_t cap = 64 + (size_t)T->s->space.n * 72;
+  size_t cap = 64 + (size_t)T->s->space.n * 72 + (size_t)T->n_seeds * 16;
   char *h = ng_malloc(cap);
   if (!h) return NULL;
   size_t len = (size_t)snprintf(h, cap, "row,trial,rung,steps,score");
+  for (int j = 0; T->n_seeds > 1 && j < T->n_seeds; j++) /* each run's; score is their mean */
+    len += (size_t)snprintf(h + len, cap - len, ",score_s%d", j);
   for (int d = 0; d < T->s->space.n; d++)
     len += (size_t)snprintf(h + len, cap - len, ",%s", T->s->space.dims[d].key);
   snprintf(h + len, cap - len, ",wall_s");
@@ -541,16 +618,20 @@ static int read_rows(tune_t *T, const char *path, const char *header) {
       int ok = v[0] == (double)(r + 1) && v[1] >= 0 && v[1] < (double)T->s->trials &&
                v[1] == floor(v[1]) && v[2] >= 0 && v[2] < T->n_rungs && v[2] == floor(v[2]);
       int t = ok ? (int)v[1] : 0, k = ok ? (int)v[2] : 0;
-      if (!ok || T->have[t * T->n_rungs + k]) {
+      if (!ok || T->have[at(T, t * T->n_seeds, k)]) {
         ng_cli_error(CMD, "%s:%zu: not a row of this tune", path, r + 2);
         rc = NG_EXIT_USAGE;
         break;
       }
-      size_t i = (size_t)t * (size_t)T->n_rungs + (size_t)k;
-      T->have[i] = 1;
-      T->steps[i] = (long)v[3];
-      T->score[i] = v[4];
-      T->wall[i] = v[log.n_cols - 1];
+      /* each run its own score and the row's steps, the first the row's wall time (the
+       * runs' sum): trial_result gives the row back */
+      for (int j = 0; j < T->n_seeds; j++) {
+        size_t i = at(T, t * T->n_seeds + j, k);
+        T->have[i] = 1;
+        T->steps[i] = (long)v[3];
+        T->score[i] = T->n_seeds > 1 ? v[5 + j] : v[4];
+        T->wall[i] = j ? 0 : v[log.n_cols - 1];
+      }
     }
     T->rows = (int)log.n_rows;
     ng_run_log_free(&log);
@@ -563,7 +644,7 @@ static int read_rows(tune_t *T, const char *path, const char *header) {
   return rc;
 }
 
-/* Loads trial t's checkpoint if there is one (*tr NULL if not): -1 to go on, else the exit
+/* Loads run t's checkpoint if there is one (*tr NULL if not): -1 to go on, else the exit
  * code. A folder holding another config than the trial's is refused. */
 static int load_trial(const tune_t *T, int t, ng_rl_t **tr) {
   char dir[NG_CLI_PATH], path[NG_CLI_PATH];
@@ -587,9 +668,10 @@ static int load_trial(const tune_t *T, int t, ng_rl_t **tr) {
     ng_rl_config_format(ng_rl_config(*tr), b, nb);
     /* steps grow by rung; the plugin's path and checksum were checked when it loaded */
     static const char *const may_differ[] = {"steps", "plugin", "plugin_hash", NULL};
+    char name[64];
     if (ng_run_config_diff(a, TUNE_INI, b, dir, may_differ, what, sizeof what))
-      ng_cli_error(CMD, "%s holds another run than trial %d (%s): not this tune's; start the "
-                   "tune over with --force", dir, t, what);
+      ng_cli_error(CMD, "%s holds another run than %s (%s): not this tune's; start the "
+                   "tune over with --force", dir, run_name(T, t, name), what);
     else
       rc = -1;
   }
@@ -602,7 +684,7 @@ static int load_trial(const tune_t *T, int t, ng_rl_t **tr) {
   return rc;
 }
 
-/* The wall-clock seconds trial t has trained, from its log (NaN if there is none). */
+/* The wall-clock seconds run t has trained, from its log (NaN if there is none). */
 static double trial_wall(const tune_t *T, int t) {
   char path[NG_CLI_PATH];
   char dir[NG_CLI_PATH];
@@ -617,14 +699,15 @@ static double trial_wall(const tune_t *T, int t) {
   return w;
 }
 
-/* Scores trial t at rung k from its trainer: `natgrad eval DIR`'s mean. -1 to go on. */
+/* Scores run t at rung k from its trainer: `natgrad eval DIR`'s mean. -1 to go on. */
 static int score_trial(tune_t *T, int t, int k, ng_rl_t *tr) {
-  size_t i = (size_t)t * (size_t)T->n_rungs + (size_t)k;
+  size_t i = at(T, t, k);
   double ret[NG_RUN_EVAL_EPISODES], sum = 0;
   ng_error_t err;
   ng_error_clear(&err);
   if (ng_rl_evaluate(tr, NG_RUN_EVAL_EPISODES, NG_RUN_EVAL_SEED, 1, ret, &err) != NG_OK) {
-    ng_cli_error(CMD, "trial %d: evaluation failed: %s", t, err.message);
+    char name[64];
+    ng_cli_error(CMD, "%s: evaluation failed: %s", run_name(T, t, name), err.message);
     T->score[i] = NAN;
   } else {
     for (int e = 0; e < NG_RUN_EVAL_EPISODES; e++) sum += ret[e];
@@ -636,7 +719,7 @@ static int score_trial(tune_t *T, int t, int k, ng_rl_t *tr) {
   return -1;
 }
 
-/* Starts `natgrad train` for trial t up to steps (a new run, or its folder resumed). */
+/* Starts `natgrad train` for run t up to steps (a new run, or its folder resumed). */
 static pid_t start_child(const tune_t *T, int t, long steps, int resume) {
   char dir[NG_CLI_PATH], steps_s[32], seed_s[32];
   trial_dir(T, t, dir);
@@ -702,22 +785,25 @@ static pid_t start_child(const tune_t *T, int t, long steps, int resume) {
   return pid;
 }
 
-static void show_score(const tune_t *T, int t, int k, int done, int n) {
+static void show_score(const tune_t *T, int u, int k, int done, int n) {
   if (T->quiet) return;
-  size_t i = (size_t)t * (size_t)T->n_rungs + (size_t)k;
-  if (t < T->s->trials)
-    printf("  trial %3d: score %10.2f after %ld steps  [%d/%d of rung %d]\n", t, T->score[i],
+  size_t i = at(T, u, k);
+  if (u >= T->n_runs)
+    printf("  seed %d: score %10.2f after %ld steps  [%d/%d]\n", u - T->n_runs, T->score[i],
+           T->steps[i], done, n);
+  else if (T->n_seeds == 1)
+    printf("  trial %3d: score %10.2f after %ld steps  [%d/%d of rung %d]\n", u, T->score[i],
            T->steps[i], done, n, k + 1);
   else
-    printf("  seed %d: score %10.2f after %ld steps  [%d/%d]\n", t - (int)T->s->trials,
-           T->score[i], T->steps[i], done, n);
+    printf("  trial %3d seed %3d: score %10.2f after %ld steps  [%d/%d of rung %d]\n",
+           u / T->n_seeds, NG_TUNE_SEED_BASE + u, T->score[i], T->steps[i], done, n, k + 1);
   fflush(stdout);
 }
 
-/* Every rank's results of rung k's trials in todo (n) on every rank, once all are done with
+/* Every rank's results of rung k's runs in todo (n) on every rank, once all are done with
  * their share (rc: this rank's, -1 to go on; done: the scores it showed): a vote on the
  * ranks' exit codes (one rank's failure or stop stops all), then one sum of (score, steps,
- * wall, have) where the owner of a trial adds its values and the others 0.0, which leaves
+ * wall, have) where the owner of a run adds its values and the others 0.0, which leaves
  * them exact. Rank 0 then shows the other ranks' scores. -1 to go on. */
 static int share_rung(tune_t *T, int k, const int *todo, int n, int rc, int done) {
   const int me = ng_mpi_run_rank(), K = ng_mpi_run_size();
@@ -732,13 +818,13 @@ static int share_rung(tune_t *T, int k, const int *todo, int n, int rc, int done
     return rc;
   }
   for (int j = me; j < n; j += K) {
-    size_t i = (size_t)todo[j] * (size_t)T->n_rungs + (size_t)k;
+    size_t i = at(T, todo[j], k);
     double *v = x + 4 * (size_t)j;
     v[0] = T->score[i], v[1] = (double)T->steps[i], v[2] = T->wall[i], v[3] = T->have[i];
   }
   if ((rc = ng_mpi_run_sum(x, (size_t)n * 4)) < 0) {
     for (int j = 0; j < n; j++) {
-      size_t i = (size_t)todo[j] * (size_t)T->n_rungs + (size_t)k;
+      size_t i = at(T, todo[j], k);
       const double *v = x + 4 * (size_t)j;
       T->score[i] = v[0], T->steps[i] = (long)v[1], T->wall[i] = v[2];
       T->have[i] = v[3] != 0;
@@ -749,14 +835,15 @@ static int share_rung(tune_t *T, int k, const int *todo, int n, int rc, int done
   return rc;
 }
 
-/* Trains and scores the trials in todo (n, increasing) at rung k, W at a time; under
+/* Trains and scores the runs in todo (n, increasing) at rung k, W at a time (a trial's
+ * runs on its several seeds are units of their own, so they fill the cores too); under
  * mpirun each rank its share, then every rank holds all the results (share_rung). -1 when
  * all are scored, else the exit code. */
 static int run_rung(tune_t *T, int k, const int *todo, int n) {
   pid_t pids[NG_POOL_MAX_THREADS];
   int who[NG_POOL_MAX_THREADS], running = 0, next = 0, done = 0, rc = -1, forwarded = 0;
   const long target = T->rungs[k];
-  /* rank r of K trains the trials at positions r, r + K, r + 2K... of todo */
+  /* rank r of K trains the runs at positions r, r + K, r + 2K... of todo */
   const int me = ng_mpi_run_rank(), K = ng_mpi_run_size();
   while ((next < n && rc < 0 && !g_signal) || running > 0) {
     if (g_signal && !forwarded) { /* each child saves a checkpoint and exits */
@@ -781,7 +868,8 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
       ng_rl_destroy(tr);
       pid_t pid = start_child(T, t, target, resume);
       if (pid < 0) {
-        ng_cli_error(CMD, "cannot start trial %d: %s", t, strerror(errno));
+        char name[64];
+        ng_cli_error(CMD, "cannot start %s: %s", run_name(T, t, name), strerror(errno));
         rc = NG_EXIT_FAILURE;
         continue;
       }
@@ -803,7 +891,7 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
     int t = who[j];
     pids[j] = pids[--running];
     who[j] = who[running];
-    size_t i = (size_t)t * (size_t)T->n_rungs + (size_t)k;
+    size_t i = at(T, t, k);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code == NG_EXIT_OK) {
       ng_rl_t *tr;
@@ -817,10 +905,12 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
       T->wall[i] = trial_wall(T, t);
       T->have[i] = 1;
     } else if (rc < 0) {
+      char name[64];
       if (code == 127)
-        ng_cli_error(CMD, "trial %d: cannot run %s", t, T->exe);
+        ng_cli_error(CMD, "%s: cannot run %s", run_name(T, t, name), T->exe);
       else if (!g_signal)
-        ng_cli_error(CMD, "trial %d: natgrad train exited with status %d", t, code);
+        ng_cli_error(CMD, "%s: natgrad train exited with status %d", run_name(T, t, name),
+                     code);
       rc = g_signal ? 128 + (int)g_signal : code == NG_EXIT_USAGE ? code : NG_EXIT_FAILURE;
       continue;
     } else {
@@ -841,16 +931,23 @@ static void exact(char *buf, size_t size, double x) {
   }
 }
 
-/* Appends the rows of the trials in todo at rung k, in trial order. */
+/* Appends the rows of the trials in todo at rung k, in trial order: with several seeds,
+ * each run's score too, from which a resumed tune recomputes the very same mean. */
 static int write_rows(tune_t *T, int k, const int *todo, int n) {
   for (int j = 0; j < n; j++) {
     int t = todo[j];
-    size_t i = (size_t)t * (size_t)T->n_rungs + (size_t)k;
+    long steps;
+    double wall;
     char score[32];
-    exact(score, sizeof score, T->score[i]);
-    fprintf(T->csv, "%d,%d,%d,%ld,%s", ++T->rows, t, k, T->steps[i], score);
-    for (int d = 0; d < T->s->space.n; d++) fprintf(T->csv, ",%s", T->values[t][d]);
-    fprintf(T->csv, ",%.3f\n", T->wall[i]);
+    exact(score, sizeof score, trial_result(T, t, k, &steps, &wall));
+    fprintf(T->csv, "%d,%d,%d,%ld,%s", ++T->rows, t, k, steps, score);
+    for (int r = 0; T->n_seeds > 1 && r < T->n_seeds; r++) {
+      exact(score, sizeof score, T->score[at(T, t * T->n_seeds + r, k)]);
+      fprintf(T->csv, ",%s", score);
+    }
+    for (int d = 0; d < T->s->space.n; d++)
+      fprintf(T->csv, ",%s", T->values[t * T->n_seeds][d]);
+    fprintf(T->csv, ",%.3f\n", wall);
   }
   if (fflush(T->csv) != 0) {
     ng_cli_error(CMD, "cannot write %s/%s: %s", T->dir, TUNE_CSV, strerror(errno));
@@ -895,47 +992,36 @@ static int draw_plot(FILE *out, void *ctx) {
   double *y = x + (size_t)N * (size_t)R;
   char best_label[96], title[256];
   snprintf(best_label, sizeof best_label, "best: trial %d", p->best);
-  int n_series = 0;
-  for (int t = 0; t < N; t++) {
-    if (t == p->best) continue; /* drawn last, over the others */
-    ng_svg_series_t *s = &series[n_series++];
+  for (int q = 0; q < N; q++) {
+    const int t = q == N - 1 ? p->best : q + (q >= p->best); /* the best last, on top */
+    ng_svg_series_t *s = &series[q];
+    double *xt = x + (size_t)t * (size_t)R, *yt = y + (size_t)t * (size_t)R;
     size_t m = 0;
-    for (int k = 0; k < R; k++) {
-      size_t i = (size_t)t * (size_t)R + (size_t)k;
-      if (!T->have[i]) break;
-      x[(size_t)t * (size_t)R + m] = (double)T->steps[i];
-      y[(size_t)t * (size_t)R + m++] = T->score[i];
+    for (int k = 0; k < R && T->have[at(T, t * T->n_seeds, k)]; k++) {
+      long steps;
+      yt[m] = trial_result(T, t, k, &steps, NULL);
+      xt[m++] = (double)steps;
     }
-    s->n = m;
-    s->x = x + (size_t)t * (size_t)R;
-    s->y = y + (size_t)t * (size_t)R;
-    s->color = "#999999";
-    s->line_width = 1;
-    s->markers = m;
-    s->marker_size = 2.5;
+    s->n = s->markers = m;
+    s->x = xt;
+    s->y = yt;
+    if (t == p->best) {
+      s->label = best_label;
+      s->color = ng_svg_palette(0);
+      s->line_width = 2.5;
+    } else {
+      s->color = "#999999";
+      s->line_width = 1;
+      s->marker_size = 2.5;
+    }
   }
-  ng_svg_series_t *b = &series[n_series++];
-  size_t m = 0;
-  for (int k = 0; k < R; k++) {
-    size_t i = (size_t)p->best * (size_t)R + (size_t)k;
-    if (!T->have[i]) break;
-    x[(size_t)p->best * (size_t)R + m] = (double)T->steps[i];
-    y[(size_t)p->best * (size_t)R + m++] = T->score[i];
-  }
-  b->label = best_label;
-  b->n = m;
-  b->x = x + (size_t)p->best * (size_t)R;
-  b->y = y + (size_t)p->best * (size_t)R;
-  b->color = ng_svg_palette(0);
-  b->line_width = 2.5;
-  b->markers = m;
   snprintf(title, sizeof title, "natgrad tune: %s (%s), %d trials, eta %ld, seed %llu",
            T->s->env, ng_rl_algo_name(T->s->algo), N, T->s->eta,
            (unsigned long long)T->s->seed);
   ng_svg_panel_t panel = {.title = title, .xlabel = "environment steps",
                           .ylabel = "score (mean return, 10 deterministic episodes)",
                           .legend = NG_SVG_LEGEND_AUTO};
-  int st = ng_svg_line_plot(out, 800, 480, &panel, (size_t)n_series, series);
+  int st = ng_svg_line_plot(out, 800, 480, &panel, (size_t)N, series);
   free(x);
   free(series);
   return st;
@@ -951,8 +1037,7 @@ static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
     ng_cli_error(CMD, "out of memory");
     return NG_EXIT_FAILURE;
   }
-  for (int j = 0; j < n_alive; j++)
-    score[j] = T->score[(size_t)alive[j] * (size_t)T->n_rungs + (size_t)k];
+  for (int j = 0; j < n_alive; j++) score[j] = trial_result(T, alive[j], k, NULL, NULL);
   int found = ng_tune_promote(alive, score, n_alive, n_alive, trial);
   free(score);
   if (!found) {
@@ -961,10 +1046,13 @@ static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
   }
   best = *best_out = trial[0];
   if (!T->lead) return -1; /* the tune's files are rank 0's */
-  size_t bi = (size_t)best * (size_t)T->n_rungs + (size_t)k;
-  /* best.ini: the best trial's effective config (its folder's, load_trial checked) */
-  char path[NG_CLI_PATH];
-  ng_rl_config_t cfg = T->cfg[best];
+  long steps;
+  const double best_score = trial_result(T, best, k, &steps, NULL);
+  char path[NG_CLI_PATH], seeds[48];
+  trial_seeds(T, best, seeds);
+  /* best.ini: the best trial's effective config (its first run's folder's, load_trial
+   * checked) */
+  ng_rl_config_t cfg = T->cfg[best * T->n_seeds];
   size_t need = ng_rl_config_format(&cfg, NULL, 0) + 1;
   char *text = ng_malloc(need + 1024);
   if (!text) {
@@ -973,9 +1061,9 @@ static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
   }
   int len = snprintf(text, 1024,
                      "# natgrad tune: the best config, trial %d's (score %.2f after %ld "
-                     "steps on seed %llu).\n# Report it on seeds 0-9, never the tuning seeds: "
+                     "steps on %s).\n# Report it on seeds 0-9, never the tuning seeds: "
                      "natgrad train --config best.ini --seed S\n",
-                     best, T->score[bi], T->steps[bi], (unsigned long long)cfg.seed);
+                     best, best_score, steps, seeds);
   ng_rl_config_format(&cfg, text + len, need);
   int rc;
   join(path, T->dir, TUNE_BEST);
@@ -991,9 +1079,9 @@ static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
     return NG_EXIT_FAILURE;
   }
   if (T->quiet) return -1;
-  printf("best: trial %d, score %.2f after %ld steps (trained on seed %llu; the trials tuned "
-         "on seeds %d-%ld)\n", best, T->score[bi], T->steps[bi], (unsigned long long)cfg.seed,
-         NG_TUNE_SEED_BASE, NG_TUNE_SEED_BASE + T->s->trials - 1);
+  printf("best: trial %d, score %.2f after %ld steps (trained on %s; the trials tuned on "
+         "seeds %d-%d)\n", best, best_score, steps, seeds, NG_TUNE_SEED_BASE,
+         NG_TUNE_SEED_BASE + T->n_runs - 1);
   for (int d = 0; d < T->s->space.n; d++)
     printf("  %-20s %s\n", T->s->space.dims[d].key, T->values[best][d]);
   printf("config:  %s/%s\ntrials:  %s/%s\nplot:    %s/%s\n", T->dir, TUNE_BEST, T->dir,
@@ -1006,17 +1094,17 @@ static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
   return -1;
 }
 
-/* --report-seeds: best.ini trained on seeds 0-9 (runs trials + s, in report/sS) to the
+/* --report-seeds: best.ini trained on seeds 0-9 (runs n_runs + s, in report/sS) to the
  * last rung's steps, scored as the trials are; report.csv and the mean, standard error and
  * 95 % interval. -1 to go on, else the exit code. */
 static int report(tune_t *T, int best) {
-  const int N = (int)T->s->trials, k = T->n_rungs - 1;
+  const int N = T->n_runs, k = T->n_rungs - 1, first = best * T->n_seeds;
   int todo[REPORT_SEEDS], rc;
   for (int s = 0; s < REPORT_SEEDS; s++) {
     todo[s] = N + s;
-    T->cfg[N + s] = T->cfg[best];
+    T->cfg[N + s] = T->cfg[first];
     T->cfg[N + s].seed = (uint64_t)s;
-    memcpy(T->values[N + s], T->values[best], sizeof T->values[0]);
+    memcpy(T->values[N + s], T->values[first], sizeof T->values[0]);
   }
   if (!T->quiet)
     printf("report: best.ini (trial %d) on seeds 0-%d to %ld steps\n", best, REPORT_SEEDS - 1,
@@ -1027,7 +1115,7 @@ static int report(tune_t *T, int best) {
   int len = snprintf(text, sizeof text, "seed,steps,score,wall_s\n"), n = 0;
   double sum = 0, sq = 0, x[REPORT_SEEDS];
   for (int s = 0; s < REPORT_SEEDS; s++) {
-    size_t i = (size_t)(N + s) * (size_t)T->n_rungs + (size_t)k;
+    size_t i = at(T, N + s, k);
     char score[32];
     exact(score, sizeof score, T->score[i]);
     len += snprintf(text + len, sizeof text - (size_t)len, "%d,%ld,%s,%.3f\n", s, T->steps[i],
@@ -1061,8 +1149,8 @@ static int clear_old(const tune_t *T) {
   if (unlink(path) != 0 && errno != ENOENT) goto fail;
   join(path, T->dir, TUNE_REPORT);
   if (unlink(path) != 0 && errno != ENOENT) goto fail;
-  for (int t = 0; t < T->s->trials + REPORT_SEEDS; t++) {
-    trial_dir(T, t, dir);
+  for (int u = 0; u < T->n_runs + REPORT_SEEDS; u++) {
+    trial_dir(T, u, dir);
     for (int i = 0; i < 3; i++) {
       join(path, dir, names[i]);
       if (unlink(path) != 0 && errno != ENOENT) goto fail;
@@ -1076,14 +1164,14 @@ fail:
 
 static int run_tune(tune_t *T, int fresh) {
   const settings_t *s = T->s;
-  const int N = (int)s->trials, R = T->n_rungs;
+  const int N = (int)s->trials, R = T->n_rungs, ns = T->n_seeds;
   char path[NG_CLI_PATH];
   char *header = csv_header(T);
   int *alive = malloc((size_t)N * sizeof *alive), *todo = malloc((size_t)N * sizeof *todo);
-  int *next = malloc((size_t)N * sizeof *next);
+  int *next = malloc((size_t)N * sizeof *next), *runs = malloc((size_t)T->n_runs * sizeof *runs);
   double *score = malloc((size_t)N * sizeof *score);
   int rc = -1, n_alive = N;
-  if (!header || !alive || !todo || !next || !score) {
+  if (!header || !alive || !todo || !next || !runs || !score) {
     ng_cli_error(CMD, "out of memory");
     rc = NG_EXIT_FAILURE;
   }
@@ -1099,22 +1187,25 @@ static int run_tune(tune_t *T, int fresh) {
   if ((rc = all_ranks(rc)) >= 0) goto out;
   for (int t = 0; t < N; t++) alive[t] = t;
   for (int k = 0; k < R && rc < 0; k++) {
-    int n = 0;
+    int n = 0, n_runs = 0; /* the trials without a row at rung k, and their runs */
     for (int j = 0; j < n_alive; j++)
-      if (!T->have[(size_t)alive[j] * (size_t)R + (size_t)k]) todo[n++] = alive[j];
+      if (!T->have[at(T, alive[j] * ns, k)]) {
+        todo[n++] = alive[j];
+        for (int r = 0; r < ns; r++) runs[n_runs++] = alive[j] * ns + r;
+      }
     if (!T->quiet) {
       printf("rung %d of %d: %d trial%s to %ld steps (%d to train, ", k + 1, R, n_alive,
              n_alive == 1 ? "" : "s", T->rungs[k], n);
+      if (ns > 1) printf("%d seeds each, ", ns);
       if (ng_mpi_run_size() > 1) printf("%d ranks of ", ng_mpi_run_size());
       printf("%d worker%s)\n", T->workers, T->workers == 1 ? "" : "s");
     }
     fflush(stdout);
-    if ((rc = run_rung(T, k, todo, n)) >= 0) break;
+    if ((rc = run_rung(T, k, runs, n_runs)) >= 0) break;
     if (T->lead) rc = write_rows(T, k, todo, n);
     if ((rc = all_ranks(rc)) >= 0) break;
     if (k == R - 1) break;
-    for (int j = 0; j < n_alive; j++)
-      score[j] = T->score[(size_t)alive[j] * (size_t)R + (size_t)k];
+    for (int j = 0; j < n_alive; j++) score[j] = trial_result(T, alive[j], k, NULL, NULL);
     int n_next = ng_tune_promote(alive, score, n_alive, (int)s->eta, next);
     if (n_next == 0) { /* the same on every rank: rank 0 says it */
       if (T->lead) ng_cli_error(CMD, "every trial of rung %d failed", k + 1);
@@ -1125,7 +1216,7 @@ static int run_tune(tune_t *T, int fresh) {
     for (int t = 0, j = 0; t < N; t++) {
       while (j < n_next && next[j] < t) j++;
       for (int kk = k + 1; kk < R; kk++)
-        if (T->have[(size_t)t * (size_t)R + (size_t)kk] && (j == n_next || next[j] != t)) {
+        if (T->have[at(T, t * ns, kk)] && (j == n_next || next[j] != t)) {
           if (T->lead)
             ng_cli_error(CMD, "%s: trial %d has a row at rung %d but was not promoted to "
                          "it: not this tune's rows", path, t, kk);
@@ -1148,6 +1239,7 @@ out:
   free(alive);
   free(todo);
   free(next);
+  free(runs);
   free(score);
   return rc;
 }
@@ -1179,9 +1271,11 @@ static int prepare(opts_t *o, tune_t *T, const char *out_dir, const char *ini) {
   T->workers = (int)o->workers;
   T->quiet = o->quiet;
   T->report = o->report;
+  T->n_seeds = (int)o->s.trial_seeds;
+  T->n_runs = (int)(o->s.trials * o->s.trial_seeds);
   T->n_rungs = ng_tune_rungs(o->s.min_steps, o->s.steps, (int)o->s.eta, T->rungs,
                              NG_TUNE_MAX_RUNGS);
-  const size_t N = (size_t)o->s.trials + REPORT_SEEDS, NR = N * (size_t)T->n_rungs;
+  const size_t N = (size_t)T->n_runs + REPORT_SEEDS, NR = N * (size_t)T->n_rungs;
   T->values = calloc(N, sizeof *T->values);
   T->cfg = calloc(N, sizeof *T->cfg);
   T->score = malloc(NR * sizeof *T->score);
@@ -1189,7 +1283,7 @@ static int prepare(opts_t *o, tune_t *T, const char *out_dir, const char *ini) {
   T->steps = calloc(NR, sizeof *T->steps);
   T->have = calloc(NR, 1);
   if (!T->values || !T->cfg || !T->score || !T->wall || !T->steps || !T->have) {
-    ng_cli_error(CMD, "out of memory for %zu trials", N);
+    ng_cli_error(CMD, "out of memory for %zu runs", N);
     return NG_EXIT_FAILURE;
   }
   for (size_t i = 0; i < NR; i++) T->score[i] = T->wall[i] = NAN;
@@ -1304,9 +1398,10 @@ int ng_cmd_tune(int argc, char **argv) {
     printf("%s %s: %ld trials of %s with %s, rungs of", fresh ? "tune" : "resuming tune",
            out_dir, o->s.trials, o->s.env, ng_rl_algo_name(o->s.algo));
     for (int k = 0; k < T.n_rungs; k++) printf("%s %ld", k ? "," : "", T.rungs[k]);
-    printf(" steps (eta %ld), seed %llu, training seeds %d-%ld\n", o->s.eta,
-           (unsigned long long)o->s.seed, NG_TUNE_SEED_BASE,
-           NG_TUNE_SEED_BASE + o->s.trials - 1);
+    printf(" steps (eta %ld), seed %llu, training seeds %d-%d", o->s.eta,
+           (unsigned long long)o->s.seed, NG_TUNE_SEED_BASE, NG_TUNE_SEED_BASE + T.n_runs - 1);
+    if (T.n_seeds > 1) printf(" (%d per trial, scored by their mean)", T.n_seeds);
+    printf("\n");
   }
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);

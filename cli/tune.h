@@ -27,8 +27,9 @@
 #define NG_TUNE_MAX_CHOICES 16
 #define NG_TUNE_VALUE 32 /* a drawn value as text, e.g. "0.0123457" */
 #define NG_TUNE_MAX_RUNGS 64
-/* The training seeds of trials: trial i trains on seed NG_TUNE_SEED_BASE + i, so that the
- * seeds results are reported on (0-9) are never the ones tuned on. */
+/* The training seeds of trials: trial i trains on seed NG_TUNE_SEED_BASE + i (on R seeds,
+ * NG_TUNE_SEED_BASE + i*R + j, j < R), so that the seeds results are reported on (0-9) are
+ * never the ones tuned on. */
 #define NG_TUNE_SEED_BASE 100
 
 typedef enum { NG_TUNE_UNIFORM, NG_TUNE_LOGUNIFORM, NG_TUNE_INT, NG_TUNE_CHOICE } ng_tune_dist_t;

@@ -20,7 +20,8 @@
 #           refused; a NaN from one rank's environment ends every rank at once (MPI_Abort:
 #           the others wait inside the iteration's sums), the last checkpoint intact
 #   tune    `natgrad tune` with its trials dealt over the ranks: K = 1, 2, 3 end with one
-#           process's results (trials.csv but wall_s, checkpoints, best.ini, tune.svg); a
+#           process's results (trials.csv but wall_s, checkpoints, best.ini, tune.svg), and
+#           so does K = 3 with --trial-seeds 2 (each trial's runs dealt apart); a
 #           tune stopped (SIGTERM to mpirun) at K = 2 after its first rung and resumed at
 #           K = 3 too; --report-seeds at K = 2 gives one process's report.csv; so does a
 #           plugin's environment (the plugin's tune at K = 2); one rank's
@@ -256,6 +257,13 @@ tune)
     results t$k | diff t0.txt - || fail "K = $k: not one process's results"
     echo "same: t0 t$k"
   done
+  # each trial on 2 seeds: its runs are dealt over the ranks (at K = 3 a trial's two runs
+  # fall on two ranks), with one process's results
+  "$ng" tune $t_args --trial-seeds 2 --workers 2 --out s0 || fail "one process, 2 seeds"
+  mpirun -np 3 "$ng" tune $t_args --trial-seeds 2 --workers 1 --out s3 || fail "K = 3, 2 seeds"
+  results s0 > s0.txt
+  results s3 | diff s0.txt - || fail "K = 3, 2 seeds: not one process's results"
+  echo "same: s0 s3"
   # stopped at K = 2 once the first rung's rows are written, resumed at K = 3; a longer
   # tune, so that the stop comes before its end
   l_args="--env CartPole-v1 --trials 4 --steps 48000 --min-steps 6000 --eta 2

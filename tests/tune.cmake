@@ -1,8 +1,10 @@
 # natgrad tune (cli/cmd_tune.c, docs/tuning.md): its space parser, sampling and halving as a
 # unit test, and the command end to end on CartPole-v1 with tiny budgets: the results do not
-# depend on --workers, a tune killed with SIGKILL resumes to the uninterrupted one's results,
-# the promotions are the top 1/eta of each rung, best.ini trains, and every bad input is a
-# one-line error with exit status 2. Every name starts with tune_ (ctest -R tune).
+# depend on --workers, a tune killed with SIGKILL resumes to the uninterrupted one's results
+# (both with one training seed per trial and with --trial-seeds 2), the promotions are the top
+# 1/eta of each rung, best.ini trains, a trial on several seeds scores their runs' mean, and
+# every bad input is a one-line error with exit status 2. Every name starts with tune_
+# (ctest -R tune).
 if(TARGET natgrad_cli)
   add_executable(tune_unit ${CMAKE_SOURCE_DIR}/tests/tune_unit.c
                            ${CMAKE_SOURCE_DIR}/cli/tune_space.c ${CMAKE_SOURCE_DIR}/cli/run_dir.c)
@@ -69,7 +71,41 @@ if(TARGET natgrad_cli)
   ]=])
   add_test(NAME tune_kill_resume COMMAND sh -c "${NG_TUNE_RESULTS}${NG_TUNE_RESUME_SH}"
            ${NG_TUNE_CLI} ${NG_TUNE_DIR}/resume ${NG_TUNE_ARGS})
-  set_tests_properties(tune_workers_same tune_kill_resume PROPERTIES TIMEOUT 300
+  # The same two with each trial trained on 2 seeds: its runs are the workers' units, and
+  # a resumed tune promotes on the per-seed scores trials.csv holds.
+  add_test(NAME tune_seeds_workers_same COMMAND sh -c "${NG_TUNE_RESULTS}${NG_TUNE_WORKERS_SH}"
+           ${NG_TUNE_CLI} ${NG_TUNE_DIR}/seeds_workers ${NG_TUNE_ARGS} --trial-seeds 2)
+  add_test(NAME tune_seeds_kill_resume COMMAND sh -c "${NG_TUNE_RESULTS}${NG_TUNE_RESUME_SH}"
+           ${NG_TUNE_CLI} ${NG_TUNE_DIR}/seeds_resume ${NG_TUNE_ARGS} --trial-seeds 2)
+  set_tests_properties(tune_workers_same tune_kill_resume tune_seeds_workers_same
+                       tune_seeds_kill_resume PROPERTIES TIMEOUT 300
+                       ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+  # --trial-seeds 3: trial t's runs are trials/TTT, TTT-s1, TTT-s2 on seeds 100 + 3t + j;
+  # each row's score_sJ is what `natgrad eval` prints for run j and its score is their mean;
+  # best.ini is the best trial's first run's config.
+  add_test(NAME tune_seeds_mean COMMAND sh -c [=[
+    dir=$1; rm -rf "$dir"
+    "$0" tune --env CartPole-v1 --trials 3 --steps 3000 --min-steps 1000 --eta 3 \
+      --set n_steps=256 --trial-seeds 3 --seed 1 --out "$dir/t" -q || exit 1
+    csv=$dir/t/trials.csv; cat "$csv"
+    head -n 1 "$csv" | grep -q '^row,trial,rung,steps,score,score_s0,score_s1,score_s2,max_kl,' ||
+      { echo "no per-seed columns"; exit 1; }
+    [ "$(awk -F, 'NR > 1 && $3 == 0' "$csv" | wc -l)" -eq 3 ] || { echo "not 3 trials"; exit 1; }
+    awk -F, 'NR > 1 { m = ($6 + $7 + $8) / 3; d = $5 - m; if (d * d > 1e-18) bad = 1 }
+             END { exit bad }' "$csv" || { echo "a score is not its runs' mean"; exit 1; }
+    grep -q "^seed = 105$" "$dir/t/trials/001-s2/config.ini" || { echo "trial 1 seed 2"; exit 1; }
+    best=$(awk -F, 'NR > 1 && $3 == 1 { print $2 }' "$csv")
+    grep -q "^seed = $((100 + 3 * best))$" "$dir/t/best.ini" || { echo "not $best's"; exit 1; }
+    grep -q "seeds $((100 + 3 * best))-$((102 + 3 * best))" "$dir/t/best.ini" || exit 1
+    for j in 0 1 2; do
+      run=$dir/t/trials/$(printf %03d "$best")$([ "$j" -gt 0 ] && echo "-s$j")
+      want=$("$0" eval "$run" | sed 's/.*mean return \([-0-9.]*\) .*/\1/')
+      got=$(awk -F, -v c=$((6 + j)) 'NR > 1 && $3 == 1 { printf "%.2f", $c }' "$csv")
+      [ "$got" = "$want" ] || { echo "$run: trials.csv $got, natgrad eval $want"; exit 1; }
+    done
+  ]=] ${NG_TUNE_CLI} ${NG_TUNE_DIR}/seeds_mean)
+  set_tests_properties(tune_seeds_mean PROPERTIES TIMEOUT 120
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
 
   # Successive halving's bookkeeping: 9 trials at eta 3 give 9, 3 and 1 rows per rung; rung
@@ -133,6 +169,7 @@ if(TARGET natgrad_cli)
     cmp -s "$dir/t/trials.csv" "$dir/before.csv" && { echo "--force did not start over"; exit 1; }
     grep -q "^seed = 1$" "$dir/t/tune.ini" || exit 1
     expect 2 "--env cannot be used with --resume" --resume "$dir/t" --env CartPole-v1
+    expect 2 "--trial-seeds cannot be used with --resume" --resume "$dir/t" --trial-seeds 2
     expect 2 "no tune to continue" --resume "$dir/none"
     exit 0
   ]=] ${NG_TUNE_CLI} ${NG_TUNE_DIR}/errors)
@@ -148,6 +185,11 @@ if(TARGET natgrad_cli)
   ng_cli_expect(tune_err_no_env 2 "no environment: pass --env" tune --trials 2 --steps 100)
   ng_cli_expect(tune_err_env 2 "unknown environment id 'Nope-v0'"
                 tune --env Nope-v0 --trials 2 --steps 100)
+  ng_cli_expect(tune_err_trial_seeds 2 "--trial-seeds: expected an integer in \\[1, 10000\\]"
+                tune --env CartPole-v1 --trials 2 --steps 100 --trial-seeds 0)
+  ng_cli_expect(tune_err_trial_seeds_runs 2
+                "--trials 5000 with --trial-seeds 3 is 15000 runs per rung, above 10000"
+                tune --env CartPole-v1 --trials 5000 --steps 100 --trial-seeds 3)
   ng_cli_expect(tune_err_eta 2 "--eta: expected an integer in \\[2, 1000\\]"
                 tune --env CartPole-v1 --trials 2 --steps 100 --eta 1)
   ng_cli_expect(tune_err_set_seed 2 "--set seed: set by the tune itself"
