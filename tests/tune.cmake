@@ -83,7 +83,7 @@ if(TARGET natgrad_cli)
 
   # --trial-seeds 3: trial t's runs are trials/TTT, TTT-s1, TTT-s2 on seeds 100 + 3t + j;
   # each row's score_sJ is what `natgrad eval` prints for run j and its score is their mean;
-  # best.ini is the best trial's first run's config.
+  # best.ini is the best trial's first run's config. A trial with a failed run scores nan.
   add_test(NAME tune_seeds_mean COMMAND sh -c [=[
     dir=$1; rm -rf "$dir"
     "$0" tune --env CartPole-v1 --trials 3 --steps 3000 --min-steps 1000 --eta 3 \
@@ -104,6 +104,16 @@ if(TARGET natgrad_cli)
       got=$(awk -F, -v c=$((6 + j)) 'NR > 1 && $3 == 1 { printf "%.2f", $c }' "$csv")
       [ "$got" = "$want" ] || { echo "$run: trials.csv $got, natgrad eval $want"; exit 1; }
     done
+    # one failed run fails its trial: trial 0's second run cannot make its folder (exit 1),
+    # so trial 0 scores nan though its first run scored, and is not promoted
+    mkdir -p "$dir/f/trials"; touch "$dir/f/trials/000-s1"
+    "$0" tune --env CartPole-v1 --trials 3 --steps 3000 --min-steps 1000 --eta 3 \
+      --set n_steps=256 --trial-seeds 2 --seed 1 --out "$dir/f" -q || exit 1
+    csv=$dir/f/trials.csv; cat "$csv"
+    awk -F, 'NR > 1 && $2 == 0 && $3 == 0 && $5 == "nan" && $6 != "nan" && $7 == "nan"' \
+      "$csv" | grep -q . || { echo "trial 0 is not nan with one run failed"; exit 1; }
+    awk -F, 'NR > 1 && $3 == 1 && $2 == 0' "$csv" | grep -q . && { echo "promoted"; exit 1; }
+    exit 0
   ]=] ${NG_TUNE_CLI} ${NG_TUNE_DIR}/seeds_mean)
   set_tests_properties(tune_seeds_mean PROPERTIES TIMEOUT 120
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
