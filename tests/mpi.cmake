@@ -7,7 +7,7 @@ foreach(case same killed mismatch fit blocks tune)
              $<TARGET_FILE:natgrad_cli> ${MPIEXEC_EXECUTABLE}
              ${CMAKE_CURRENT_BINARY_DIR}/cli_mpi_${case} $<TARGET_FILE:ng_plugin_reach>)
     # OpenMPI's own allocations outlive MPI_Finalize: not ours to report under ASan
-    set_tests_properties(cli_mpi_${case} PROPERTIES TIMEOUT 300 RUN_SERIAL ON
+    set_tests_properties(cli_mpi_${case} PROPERTIES TIMEOUT 600 RUN_SERIAL ON
       ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
   else()
     add_test(NAME cli_mpi_${case} COMMAND sh -c
