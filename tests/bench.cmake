@@ -16,7 +16,7 @@ if(TARGET natgrad_cli AND TARGET test_bench)
     [ -s "$out.json" ] || { echo "no JSON written"; exit 1; }
     grep -q '^kernels' "$out.txt" && grep -q '^targets' "$out.txt" || exit 1
   ]=] $<TARGET_FILE:natgrad_cli> ${NG_BENCH_DIR}/quick)
-  set_tests_properties(cli_bench_quick PROPERTIES FIXTURES_SETUP bench_json TIMEOUT 120
+  set_tests_properties(cli_bench_quick PROPERTIES FIXTURES_SETUP bench_json TIMEOUT 600
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
   set_tests_properties(test_bench PROPERTIES FIXTURES_REQUIRED bench_json
                        ENVIRONMENT "NG_BENCH_JSON=${NG_BENCH_DIR}/quick.json")
