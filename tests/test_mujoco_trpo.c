@@ -36,8 +36,9 @@
 /* rl-baselines3-zoo hyperparams/trpo.yml: `Ant-v4: &mujoco-defaults` = pybullet-defaults
  * (normalize true, n_envs 2, batch_size 128, n_steps 1024, gamma 0.99, gae_lambda 0.95,
  * sub_sampling_factor 1, cg_max_steps 25, cg_damping 0.1, n_critic_updates 20,
- * learning_rate 1e-3) with n_timesteps 1e6; HalfCheetah-v4 target_kl 0.04 (Swimmer: natgrad
- * tune's, test_swimmer_tuned). The Inverted* pendulums have no zoo entry: `default` (n_timesteps 1e6 with
+ * learning_rate 1e-3) with n_timesteps 1e6; HalfCheetah-v4 target_kl 0.04 (Swimmer and Ant:
+ * natgrad tune's, test_swimmer_tuned and test_ant_tuned). The Inverted* pendulums have no
+ * zoo entry: `default` (n_timesteps 1e6 with
  * SB3-contrib's TRPO defaults: one env, no VecNormalize, n_steps 2048, cg_max_steps 15,
  * n_critic_updates 10, target_kl 0.01), with observations normalised as OpenAI baselines'
  * MuJoCo TRPO does (natgrad's choice, src/rl/config.c). */
@@ -53,7 +54,6 @@ static const zoo_t zoo[] = {
     {"Hopper-v5", 1, 0.99, 0.01},
     {"Walker2d-v5", 1, 0.99, 0.01},
     {"HalfCheetah-v5", 1, 0.99, 0.04},
-    {"Ant-v5", 1, 0.99, 0.01},
     /* no zoo entry: mujoco-defaults, natgrad's documented choice (src/rl/config.c) */
     {"Reacher-v5", 1, 0.99, 0.01},
     {"Pusher-v5", 1, 0.99, 0.01},
@@ -91,8 +91,7 @@ static void test_defaults(void) {
     NG_CHECK(c.n_policy_hidden == 2 && c.policy_hidden[0] == 64 && c.policy_hidden[1] == 64);
     NG_CHECK(c.n_value_hidden == 2 && c.value_hidden[0] == 64 && c.value_hidden[1] == 64);
     NG_CHECK(c.policy_act == NG_ACT_TANH && c.value_act == NG_ACT_TANH);
-    /* Ant-v5 alone starts at log std -1 (natgrad's deviation, src/rl/config.c) */
-    NG_CHECK(c.init_log_std == (strcmp(zoo[k].id, "Ant-v5") ? 0.0 : -1.0));
+    NG_CHECK(c.init_log_std == 0.0);
     NG_CHECK(c.clip_actions == 1);
     NG_CHECK_OK(ng_rl_config_validate(&c, &err));
   }
@@ -110,11 +109,24 @@ static void test_swimmer_tuned(void) {
   NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.total_steps == 1000000);
 }
 
+/* Ant-v5 ships natgrad tune's best config (docs/tuning.md), tuned from the zoo's
+ * mujoco-defaults with init_log_std -1: its tuned keys, and the zoo's for the rest. */
+static void test_ant_tuned(void) {
+  ng_rl_config_t c;
+  NG_CHECK_OK(ng_rl_config_default(&c, "Ant-v5", NULL));
+  NG_CHECK(c.n_steps == 2048 && c.gamma == 0.98 && c.gae_lambda == 0.944935);
+  NG_CHECK(c.max_kl == 0.0245314 && c.cg_damping == 0.29645 && c.vf_lr == 0.000348503);
+  NG_CHECK(c.init_log_std == -1.61641 && c.vf_epochs == 20);
+  NG_CHECK(c.n_envs == 2 && c.vf_minibatch == 128 && c.cg_iters == 25);
+  NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.total_steps == 1000000);
+}
+
 #ifndef NG_HAVE_MUJOCO
 
 int main(void) {
   NG_TEST_RUN(test_defaults);
   NG_TEST_RUN(test_swimmer_tuned);
+  NG_TEST_RUN(test_ant_tuned);
   ng_rl_config_t c;
   ng_error_t err;
   ng_rl_t *t = NULL;
@@ -184,6 +196,7 @@ static void test_inverted_pendulum_learns(void) {
 int main(void) {
   NG_TEST_RUN(test_defaults);
   NG_TEST_RUN(test_swimmer_tuned);
+  NG_TEST_RUN(test_ant_tuned);
   NG_TEST_RUN(test_inverted_pendulum_learns);
   NG_TEST_END();
 }
