@@ -461,8 +461,9 @@ typedef struct {
   int n_rungs;
   int n_seeds; /* --trial-seeds: trial t's runs are u = t * n_seeds + j, on seed 100 + u */
   int n_runs;  /* the trials' runs; the report's seeds follow */
+  int best;    /* the best trial, once known: the report's runs train its config */
+  char (*values)[NG_TUNE_MAX_DIMS][NG_TUNE_VALUE]; /* per trial: its drawn values */
   /* per run u (and rung k: at(T, u, k)): the trials' runs, then the report's seeds */
-  char (*values)[NG_TUNE_MAX_DIMS][NG_TUNE_VALUE];
   ng_rl_config_t *cfg;   /* its config but for steps */
   double *score, *wall;  /* NaN until known */
   long *steps;           /* env steps when scored */
@@ -489,6 +490,11 @@ static void join(char *buf, const char *dir, const char *name) {
 static int all_ranks(int rc) {
   int any = ng_mpi_run_any(rc >= 0 ? rc : 0);
   return any ? any : -1;
+}
+
+/* The trial whose config run u trains: a report seed's is the best trial. */
+static int trial_of(const tune_t *T, int u) {
+  return u < T->n_runs ? u / T->n_seeds : T->best;
 }
 
 /* Run u's folder: trials/NNN for trial NNN's first run (its only one with one seed), then
@@ -547,7 +553,7 @@ static int draw_trials(tune_t *T, const ng_rl_config_t *base) {
   const settings_t *s = T->s;
   for (int u = 0; u < T->n_runs; u++) {
     const int t = u / T->n_seeds;
-    ng_tune_sample(&s->space, s->seed, t, T->values[u]);
+    if (u % T->n_seeds == 0) ng_tune_sample(&s->space, s->seed, t, T->values[t]);
     ng_rl_config_t *c = &T->cfg[u];
     *c = *base;
     c->seed = (uint64_t)(NG_TUNE_SEED_BASE + u);
@@ -555,7 +561,7 @@ static int draw_trials(tune_t *T, const ng_rl_config_t *base) {
     ng_error_t err;
     ng_error_clear(&err);
     for (int d = 0; d < s->space.n; d++)
-      if (ng_rl_config_set(c, s->space.dims[d].key, T->values[u][d], &err) != NG_OK) break;
+      if (ng_rl_config_set(c, s->space.dims[d].key, T->values[t][d], &err) != NG_OK) break;
     if (!err.message[0]) ng_rl_config_validate(c, &err);
     if (err.message[0]) {
       ng_cli_error(CMD, "trial %d's config is not valid (fix the space or --set): %s", t,
@@ -758,7 +764,8 @@ static pid_t start_child(const tune_t *T, int t, long steps, int resume) {
       argv[n++] = sets[m];
     }
     for (int d = 0; d < s->space.n; d++, m++) {
-      snprintf(sets[m], sizeof sets[m], "%s=%s", s->space.dims[d].key, T->values[t][d]);
+      snprintf(sets[m], sizeof sets[m], "%s=%s", s->space.dims[d].key,
+               T->values[trial_of(T, t)][d]);
       argv[n++] = "--set";
       argv[n++] = sets[m];
     }
@@ -946,7 +953,7 @@ static int write_rows(tune_t *T, int k, const int *todo, int n) {
       fprintf(T->csv, ",%s", score);
     }
     for (int d = 0; d < T->s->space.n; d++)
-      fprintf(T->csv, ",%s", T->values[t * T->n_seeds][d]);
+      fprintf(T->csv, ",%s", T->values[t][d]);
     fprintf(T->csv, ",%.3f\n", wall);
   }
   if (fflush(T->csv) != 0) {
@@ -1027,9 +1034,9 @@ static int draw_plot(FILE *out, void *ctx) {
   return st;
 }
 
-/* The best trial; rank 0 writes best.ini, tune.svg and the summary. -1 to go on, else the
- * exit code. */
-static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
+/* T->best, the best trial of the last rung; rank 0 writes best.ini, tune.svg and the
+ * summary. -1 to go on, else the exit code. */
+static int finish(tune_t *T, const int *alive, int n_alive) {
   const int k = T->n_rungs - 1;
   int trial[1], best; /* promote with eta = n: the single best */
   double *score = malloc((size_t)n_alive * sizeof *score);
@@ -1044,7 +1051,7 @@ static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
     if (T->lead) ng_cli_error(CMD, "every trial of the last rung failed: no best config");
     return NG_EXIT_FAILURE;
   }
-  best = *best_out = trial[0];
+  best = T->best = trial[0];
   if (!T->lead) return -1; /* the tune's files are rank 0's */
   long steps;
   const double best_score = trial_result(T, best, k, &steps, NULL);
@@ -1097,14 +1104,13 @@ static int finish(tune_t *T, const int *alive, int n_alive, int *best_out) {
 /* --report-seeds: best.ini trained on seeds 0-9 (runs n_runs + s, in report/sS) to the
  * last rung's steps, scored as the trials are; report.csv and the mean, standard error and
  * 95 % interval. -1 to go on, else the exit code. */
-static int report(tune_t *T, int best) {
-  const int N = T->n_runs, k = T->n_rungs - 1, first = best * T->n_seeds;
+static int report(tune_t *T) {
+  const int N = T->n_runs, k = T->n_rungs - 1, best = T->best, first = best * T->n_seeds;
   int todo[REPORT_SEEDS], rc;
   for (int s = 0; s < REPORT_SEEDS; s++) {
     todo[s] = N + s;
     T->cfg[N + s] = T->cfg[first];
     T->cfg[N + s].seed = (uint64_t)s;
-    memcpy(T->values[N + s], T->values[first], sizeof T->values[0]);
   }
   if (!T->quiet)
     printf("report: best.ini (trial %d) on seeds 0-%d to %ld steps\n", best, REPORT_SEEDS - 1,
@@ -1229,9 +1235,8 @@ static int run_tune(tune_t *T, int fresh) {
   if (T->lead && (rc == 128 + SIGINT || rc == 128 + SIGTERM))
     ng_cli_error(CMD, "interrupted; the trials saved checkpoints: continue with natgrad tune "
                  "--resume %s", T->dir);
-  int best = -1;
-  if (rc < 0) rc = all_ranks(finish(T, alive, n_alive, &best));
-  if (rc < 0 && T->report) rc = report(T, best);
+  if (rc < 0) rc = all_ranks(finish(T, alive, n_alive));
+  if (rc < 0 && T->report) rc = report(T);
 out:
   if (T->csv) fclose(T->csv);
   T->csv = NULL;
@@ -1276,7 +1281,7 @@ static int prepare(opts_t *o, tune_t *T, const char *out_dir, const char *ini) {
   T->n_rungs = ng_tune_rungs(o->s.min_steps, o->s.steps, (int)o->s.eta, T->rungs,
                              NG_TUNE_MAX_RUNGS);
   const size_t N = (size_t)T->n_runs + REPORT_SEEDS, NR = N * (size_t)T->n_rungs;
-  T->values = calloc(N, sizeof *T->values);
+  T->values = calloc((size_t)o->s.trials, sizeof *T->values);
   T->cfg = calloc(N, sizeof *T->cfg);
   T->score = malloc(NR * sizeof *T->score);
   T->wall = malloc(NR * sizeof *T->wall);
