@@ -1022,11 +1022,18 @@ static int draw_plot(FILE *out, void *ctx) {
       s->marker_size = 2.5;
     }
   }
-  snprintf(title, sizeof title, "natgrad tune: %s (%s), %d trials, eta %ld, seed %llu",
-           T->s->env, ng_rl_algo_name(T->s->algo), N, T->s->eta,
+  char seeds[32] = "", ylabel[96];
+  if (T->n_seeds > 1) snprintf(seeds, sizeof seeds, " x %d seeds", T->n_seeds);
+  snprintf(title, sizeof title, "natgrad tune: %s (%s), %d trials%s, eta %ld, seed %llu",
+           T->s->env, ng_rl_algo_name(T->s->algo), N, seeds, T->s->eta,
            (unsigned long long)T->s->seed);
-  ng_svg_panel_t panel = {.title = title, .xlabel = "environment steps",
-                          .ylabel = "score (mean return, 10 deterministic episodes)",
+  if (T->n_seeds > 1)
+    snprintf(ylabel, sizeof ylabel, "score (mean over %d seeds of %d-episode returns)",
+             T->n_seeds, NG_RUN_EVAL_EPISODES);
+  else
+    snprintf(ylabel, sizeof ylabel, "score (mean return, %d deterministic episodes)",
+             NG_RUN_EVAL_EPISODES);
+  ng_svg_panel_t panel = {.title = title, .xlabel = "environment steps", .ylabel = ylabel,
                           .legend = NG_SVG_LEGEND_AUTO};
   int st = ng_svg_line_plot(out, 800, 480, &panel, (size_t)N, series);
   free(x);
@@ -1094,6 +1101,14 @@ static int finish(tune_t *T, const int *alive, int n_alive) {
   printf("config:  %s/%s\ntrials:  %s/%s\nplot:    %s/%s\n", T->dir, TUNE_BEST, T->dir,
          TUNE_CSV, T->dir, TUNE_SVG);
   if (T->report) return -1;
+  join(path, T->dir, TUNE_REPORT);
+  FILE *done = fopen(path, "r");
+  if (done) { /* a resumed tune whose report ran: point at it, not at how to run one */
+    fclose(done);
+    printf("report:  %s (--resume %s --report-seeds prints it, finishing it if cut short)\n",
+           path, T->dir);
+    return -1;
+  }
   printf("results on seeds 0-9 (never on the seeds tuned on; or --resume %s --report-seeds):\n"
          "  for s in 0 1 2 3 4 5 6 7 8 9; do natgrad train --config %s/%s --seed $s "
          "--out %s/report/s$s -q && natgrad eval %s/report/s$s; done\n",

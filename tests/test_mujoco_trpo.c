@@ -102,9 +102,9 @@ static void test_defaults(void) {
 static void test_swimmer_tuned(void) {
   ng_rl_config_t c;
   NG_CHECK_OK(ng_rl_config_default(&c, "Swimmer-v5", NULL));
-  NG_CHECK(c.n_steps == 2048 && c.vf_epochs == 13 && c.vf_lr == 0.00147618);
-  NG_CHECK(c.gae_lambda == 0.982004 && c.max_kl == 0.0120286 && c.cg_damping == 0.0157092);
-  NG_CHECK(c.init_log_std == 0.0318389 && c.gamma == 0.9999);
+  NG_CHECK(c.n_steps == 2048 && c.vf_epochs == 18 && c.vf_lr == 0.000627974);
+  NG_CHECK(c.gae_lambda == 0.993635 && c.max_kl == 0.00691805 && c.cg_damping == 0.274838);
+  NG_CHECK(c.init_log_std == -0.0759301 && c.gamma == 0.9999);
   NG_CHECK(c.n_envs == 2 && c.vf_minibatch == 128 && c.cg_iters == 25);
   NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.total_steps == 1000000);
 }

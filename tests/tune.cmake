@@ -98,6 +98,7 @@ if(TARGET natgrad_cli)
     best=$(awk -F, 'NR > 1 && $3 == 1 { print $2 }' "$csv")
     grep -q "^seed = $((100 + 3 * best))$" "$dir/t/best.ini" || { echo "not $best's"; exit 1; }
     grep -q "seeds $((100 + 3 * best))-$((102 + 3 * best))" "$dir/t/best.ini" || exit 1
+    grep -q "trials x 3 seeds" "$dir/t/tune.svg" || { echo "tune.svg: no seeds"; exit 1; }
     for j in 0 1 2; do
       run=$dir/t/trials/$(printf %03d "$best")$([ "$j" -gt 0 ] && echo "-s$j")
       want=$("$0" eval "$run" | sed 's/.*mean return \([-0-9.]*\) .*/\1/')
@@ -151,6 +152,9 @@ if(TARGET natgrad_cli)
     want=$("$0" eval "$dir/t/report/s3" | sed 's/.*mean return \([-0-9.]*\) .*/\1/')
     got=$(awk -F, '$1 == 3 { printf "%.2f", $3 }' "$r")
     [ "$got" = "$want" ] || { echo "seed 3: report.csv $got, natgrad eval $want"; exit 1; }
+    # resumed once more, the tune points at its report rather than at how to run one
+    out=$("$0" tune --resume "$dir/t" | tail -n 1); echo "$out"
+    echo "$out" | grep -q "^report:  $dir/t/report.csv" || exit 1
   ]=] ${NG_TUNE_CLI} ${NG_TUNE_DIR}/halving)
   set_tests_properties(tune_halving_best PROPERTIES TIMEOUT 300
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
