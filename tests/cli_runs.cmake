@@ -109,9 +109,9 @@ if(TARGET natgrad_cli)
                 eval ${NG_RUNS_DIR}/loop_a)
   ng_cli_expect(cli_runs_resume_symlink_loop 1 "loop_a': Too many levels of symbolic links"
                 train --resume ${NG_RUNS_DIR}/loop_a)
-  foreach(spec 16--10 -16-8-10 16-8-10-)
+  foreach(spec 16--10 -16-8-10 16-8-10-) # a folder each: ctest -j runs them side by side
     ng_cli_expect(cli_runs_fit_model_${spec} 2 "is not a list of layer widths"
-                  fit --data ${NG_RUNS_DIR}/rows.csv --model=${spec} --out ${NG_RUNS_DIR}/m)
+                  fit --data ${NG_RUNS_DIR}/rows.csv --model=${spec} --out ${NG_RUNS_DIR}/m${spec})
   endforeach()
   ng_cli_expect(cli_runs_fit_one_row 1 "data rows? \\(after any header line\\): at least 2"
                 fit --data ${NG_RUNS_DIR}/one_row.csv --out ${NG_RUNS_DIR}/one)
