@@ -324,9 +324,9 @@ static int load_data(const run_t *r, ng_dataset_t *train, ng_dataset_t *test, do
   return -1;
 }
 
-/* Parses "784-256-10" (ends may be "auto") against the data. Returns the number of widths,
- * 0 after an error message. */
-static size_t parse_model(const char *spec, size_t n_in, size_t n_out, size_t *w) {
+/* Parses "784-256-10" into w, 0 for an "auto" end. Returns the number of widths, 0 after
+ * an error message. Needs no data, so a bad spec is refused before the folder is made. */
+static size_t parse_widths(const char *spec, size_t *w) {
   size_t n = 0;
   for (const char *t = spec;; n++) {
     size_t len = strcspn(t, "-");
@@ -367,6 +367,13 @@ static size_t parse_model(const char *spec, size_t n_in, size_t n_out, size_t *w
       ng_cli_error(CMD, "--model: only the first and last widths may be 'auto'");
       return 0;
     }
+  return n;
+}
+
+/* parse_widths, then the "auto" ends taken from the data and both ends checked against it. */
+static size_t parse_model(const char *spec, size_t n_in, size_t n_out, size_t *w) {
+  size_t n = parse_widths(spec, w);
+  if (!n) return 0;
   if (w[0] == 0) w[0] = n_in;
   if (w[n - 1] == 0) w[n - 1] = n_out;
   if (w[0] != n_in) {
@@ -537,6 +544,8 @@ static int create_run(const fit_opts_t *o, run_t *r, ng_run_t **run, long *epoch
   if (!o->have_name) snprintf(r->name, sizeof r->name, "%s", ng_opt_name(r->opt.kind));
   r->opt.seed = r->opt.seed ? r->opt.seed : r->seed;
   r->epochs = *epochs = o->epochs >= 0 ? o->epochs : 10;
+  size_t widths[MAX_LAYERS + 1];
+  if (!parse_widths(r->model, widths)) return NG_EXIT_USAGE;
   ng_error_t cerr;
   ng_error_clear(&cerr);
   if (ng_fit_run_config_check(r, &cerr) != NG_OK) {

@@ -95,7 +95,11 @@ if(TARGET natgrad_cli)
     out=$("$0" fit --resume "$dir/killed" 2>&1); rc=$?; echo "$out"
     [ "$rc" -eq 2 ] && echo "$out" | grep -q "no checkpoint to resume" || exit 1
     "$0" fit --data "$dir/data/t.csv" --model auto-8-auto --epochs 1 --batch 10 --out "$dir/killed" -q || exit 1
-    # a model that does not fit the data is found after the folder is made: it is removed
+    # a model spec that does not parse is refused before the folder is looked at (not
+    # "holds a run"); one that does not fit the data is found after the folder is made: it
+    # is removed
+    out=$("$0" fit --data "$dir/data/t.csv" --model 5--3 --out "$dir/killed" 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && echo "$out" | grep -q "not a list of layer widths" || { echo "$out"; exit 1; }
     out=$("$0" fit --data "$dir/data/t.csv" --model 5-8-3 --out "$dir/never" 2>&1); rc=$?
     [ "$rc" -eq 2 ] && [ ! -e "$dir/never" ] || { echo "rc $rc; $out"; ls -la "$dir/never"; exit 1; }
   ]=] ${NG_RUNS_CLI} ${NG_RUNS_DIR}/fit)
