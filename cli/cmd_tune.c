@@ -271,14 +271,13 @@ static int parse_args(int argc, char **argv, opts_t *o) {
 static int base_config(const settings_t *s, ng_rl_config_t *cfg) {
   ng_error_t err;
   ng_error_clear(&err);
-  if (ng_rl_config_default(cfg, s->env, &err) != NG_OK) {
+  if (ng_rl_config_default_algo(cfg, s->env, s->algo, &err) != NG_OK) {
     ng_cli_error(CMD, "%s (`natgrad list` shows the environments; a plugin's needs --plugin)",
                  ng_run_untag(err.message, "config"));
     return NG_EXIT_USAGE;
   }
   int rc = ng_cli_plugin_record(CMD, cfg);
   if (rc >= 0) return rc;
-  cfg->algo = s->algo;
   for (int i = 0; i < s->n_sets; i++) {
     const ng_key_t *k = ng_keys_find(ng_rl_config_keys(), s->set_key[i]);
     const char *name = k ? k->name : s->set_key[i];

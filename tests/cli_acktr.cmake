@@ -34,4 +34,22 @@ vf_max_kl = 0.25
     ! grep -q "^acktr_\|kfac_\|^vf_max_kl" "$c" || { echo "ACKTR keys in a TRPO run"; exit 1; }
     grep -qx "max_kl = 0.050000000000000003" "$c" || { echo "no [trpo] key"; exit 1; }
   ]=] $<TARGET_FILE:natgrad_cli> ${NG_ACKTR_DIR})
+
+  # natgrad tune's Hopper-v5 config is TRPO's default only: an ACKTR run, by --algo or by
+  # its config file's algo, starts from the zoo's row; the user's keys still come last.
+  if(NG_MUJOCO AND NG_MUJOCO_INCLUDE_DIR AND NG_MUJOCO_LIBRARY)
+    add_test(NAME cli_train_tuned_defaults_algo COMMAND sh -c [=[
+      d=$1/tuned; rm -rf "$d"; mkdir -p "$d"
+      short="--steps 64 --set n_steps=32 --set vf_minibatch=32 --eval-episodes 0 -q"
+      keys() { grep -E "^(algo|gamma|vf_epochs|max_kl) = " "$1/config.ini" | tr '\n' ' '; }
+      "$0" train --env Hopper-v5 $short --out "$d/trpo" || exit 1
+      "$0" train --env Hopper-v5 --algo acktr $short --out "$d/acktr" || exit 1
+      printf 'env = Hopper-v5\nalgo = acktr\n' > "$d/acktr.ini"
+      "$0" train --config "$d/acktr.ini" $short --set max_kl=0.002 --out "$d/file" || exit 1
+      t=$(keys "$d/trpo"); a=$(keys "$d/acktr"); f=$(keys "$d/file"); printf '%s\n' "$t" "$a" "$f"
+      [ "$t" = "algo = trpo gamma = 0.995 max_kl = 0.014807000000000001 vf_epochs = 5 " ] || exit 1
+      [ "$a" = "algo = acktr gamma = 0.98999999999999999 max_kl = 0.01 vf_epochs = 20 " ] || exit 1
+      [ "$f" = "algo = acktr gamma = 0.98999999999999999 max_kl = 0.002 vf_epochs = 20 " ] || exit 1
+    ]=] $<TARGET_FILE:natgrad_cli> ${NG_ACKTR_DIR})
+  endif()
 endif()

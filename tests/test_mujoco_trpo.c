@@ -36,9 +36,10 @@
 /* rl-baselines3-zoo hyperparams/trpo.yml: `Ant-v4: &mujoco-defaults` = pybullet-defaults
  * (normalize true, n_envs 2, batch_size 128, n_steps 1024, gamma 0.99, gae_lambda 0.95,
  * sub_sampling_factor 1, cg_max_steps 25, cg_damping 0.1, n_critic_updates 20,
- * learning_rate 1e-3) with n_timesteps 1e6; HalfCheetah-v4 target_kl 0.04 (Swimmer and Ant:
- * natgrad tune's, test_swimmer_tuned and test_ant_tuned). The Inverted* pendulums have no
- * zoo entry: `default` (n_timesteps 1e6 with
+ * learning_rate 1e-3) with n_timesteps 1e6; HalfCheetah-v4 target_kl 0.04, Swimmer-v4 gamma
+ * 0.9999; Ant-v5 starts from log std -1 (natgrad's deviation, src/rl/config.c). TRPO on
+ * Swimmer, Hopper and Ant lays natgrad tune's configs over these (test_*_tuned); the other
+ * algorithms keep them. The Inverted* pendulums have no zoo entry: `default` (n_timesteps 1e6 with
  * SB3-contrib's TRPO defaults: one env, no VecNormalize, n_steps 2048, cg_max_steps 15,
  * n_critic_updates 10, target_kl 0.01), with observations normalised as OpenAI baselines'
  * MuJoCo TRPO does (natgrad's choice, src/rl/config.c). */
@@ -46,59 +47,68 @@ typedef struct {
   const char *id;
   int zoo_tuned; /* 1: mujoco-defaults; 0: `default` */
   double gamma, target_kl; /* max_kl takes target_kl as it is (natgrad's units: config.c) */
+  double init_log_std;
+  int trpo_tuned; /* 1: TRPO takes natgrad tune's config instead (test_*_tuned) */
 } zoo_t;
 
 static const zoo_t zoo[] = {
-    {"InvertedPendulum-v5", 0, 0.99, 0.01},
-    {"InvertedDoublePendulum-v5", 0, 0.99, 0.01},
-    {"Hopper-v5", 1, 0.99, 0.01},
-    {"Walker2d-v5", 1, 0.99, 0.01},
-    {"HalfCheetah-v5", 1, 0.99, 0.04},
+    {"InvertedPendulum-v5", 0, 0.99, 0.01, 0, 0},
+    {"InvertedDoublePendulum-v5", 0, 0.99, 0.01, 0, 0},
+    {"Swimmer-v5", 1, 0.9999, 0.01, 0, 1},
+    {"Hopper-v5", 1, 0.99, 0.01, 0, 1},
+    {"Walker2d-v5", 1, 0.99, 0.01, 0, 0},
+    {"HalfCheetah-v5", 1, 0.99, 0.04, 0, 0},
+    {"Ant-v5", 1, 0.99, 0.01, -1, 1},
     /* no zoo entry: mujoco-defaults, natgrad's documented choice (src/rl/config.c) */
-    {"Reacher-v5", 1, 0.99, 0.01},
-    {"Pusher-v5", 1, 0.99, 0.01},
-    {"Humanoid-v5", 1, 0.99, 0.01},
-    {"HumanoidStandup-v5", 1, 0.99, 0.01},
+    {"Reacher-v5", 1, 0.99, 0.01, 0, 0},
+    {"Pusher-v5", 1, 0.99, 0.01, 0, 0},
+    {"Humanoid-v5", 1, 0.99, 0.01, 0, 0},
+    {"HumanoidStandup-v5", 1, 0.99, 0.01, 0, 0},
 };
 #define N_ZOO (sizeof zoo / sizeof zoo[0])
 
-static void test_defaults(void) {
-  for (size_t k = 0; k < N_ZOO; k++) {
-    ng_rl_config_t c;
-    ng_error_t err;
-    const int z = zoo[k].zoo_tuned;
-    NG_CHECK_OK(ng_rl_config_default(&c, zoo[k].id, &err));
-    NG_CHECK(strcmp(c.env_id, zoo[k].id) == 0);
-    NG_CHECK(c.algo == NG_ALGO_TRPO);
-    /* normalize: true (VecNormalize); the pendulums observations only (baselines') */
-    NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == z);
-    NG_CHECK(c.obs_clip == 10.0 && c.reward_clip == 10.0);     /* VecNormalize's clips */
-    NG_CHECK(c.n_envs == (z ? 2 : 1));
-    NG_CHECK(c.total_steps == 1000000);
-    NG_CHECK(c.vf_minibatch == 128); /* batch_size */
-    NG_CHECK(c.n_steps == (z ? 1024 : 2048));
-    NG_CHECK(c.gamma == zoo[k].gamma);
-    NG_CHECK(c.gae_lambda == 0.95);
-    NG_CHECK(c.fisher_subsample == 1.0); /* sub_sampling_factor */
-    NG_CHECK(c.cg_iters == (z ? 25 : 15)); /* cg_max_steps */
-    NG_CHECK(c.cg_damping == 0.1);
-    NG_CHECK(c.vf_epochs == (z ? 20 : 10)); /* n_critic_updates */
-    NG_CHECK(c.vf_lr == 1e-3);              /* learning_rate */
-    NG_CHECK(c.max_kl == zoo[k].target_kl);
-    /* SB3-contrib's TRPO / MlpPolicy for everything the zoo leaves alone */
-    NG_CHECK(c.ls_max_backtracks == 9 && c.ls_shrink == 0.8);
-    NG_CHECK(c.normalize_advantages == 1 && c.entropy_coef == 0.0);
-    NG_CHECK(c.n_policy_hidden == 2 && c.policy_hidden[0] == 64 && c.policy_hidden[1] == 64);
-    NG_CHECK(c.n_value_hidden == 2 && c.value_hidden[0] == 64 && c.value_hidden[1] == 64);
-    NG_CHECK(c.policy_act == NG_ACT_TANH && c.value_act == NG_ACT_TANH);
-    NG_CHECK(c.init_log_std == 0.0);
-    NG_CHECK(c.clip_actions == 1);
-    NG_CHECK_OK(ng_rl_config_validate(&c, &err));
-  }
+/* One task's row as algo a's defaults (no tuned config laid over it). */
+static void check_row(const zoo_t *z, ng_algo_t a) {
+  ng_rl_config_t c;
+  ng_error_t err;
+  const int t = z->zoo_tuned;
+  NG_CHECK_OK(ng_rl_config_default_algo(&c, z->id, a, &err));
+  NG_CHECK(strcmp(c.env_id, z->id) == 0);
+  NG_CHECK(c.algo == a);
+  /* normalize: true (VecNormalize); the pendulums observations only (baselines') */
+  NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == t);
+  NG_CHECK(c.obs_clip == 10.0 && c.reward_clip == 10.0);     /* VecNormalize's clips */
+  NG_CHECK(c.n_envs == (t ? 2 : 1));
+  NG_CHECK(c.total_steps == 1000000);
+  NG_CHECK(c.vf_minibatch == 128); /* batch_size */
+  NG_CHECK(c.n_steps == (t ? 1024 : 2048));
+  NG_CHECK(c.gamma == z->gamma);
+  NG_CHECK(c.gae_lambda == 0.95);
+  NG_CHECK(c.fisher_subsample == 1.0); /* sub_sampling_factor */
+  NG_CHECK(c.cg_iters == (t ? 25 : 15)); /* cg_max_steps */
+  NG_CHECK(c.cg_damping == 0.1);
+  NG_CHECK(c.vf_epochs == (t ? 20 : 10)); /* n_critic_updates */
+  NG_CHECK(c.vf_lr == 1e-3);              /* learning_rate */
+  NG_CHECK(c.max_kl == z->target_kl);
+  /* SB3-contrib's TRPO / MlpPolicy for everything the zoo leaves alone */
+  NG_CHECK(c.ls_max_backtracks == 9 && c.ls_shrink == 0.8);
+  NG_CHECK(c.normalize_advantages == 1 && c.entropy_coef == 0.0);
+  NG_CHECK(c.n_policy_hidden == 2 && c.policy_hidden[0] == 64 && c.policy_hidden[1] == 64);
+  NG_CHECK(c.n_value_hidden == 2 && c.value_hidden[0] == 64 && c.value_hidden[1] == 64);
+  NG_CHECK(c.policy_act == NG_ACT_TANH && c.value_act == NG_ACT_TANH);
+  NG_CHECK(c.init_log_std == z->init_log_std);
+  NG_CHECK(c.clip_actions == 1);
+  NG_CHECK_OK(ng_rl_config_validate(&c, &err));
 }
 
-/* Swimmer-v5 ships natgrad tune's best config (docs/tuning.md: seeds 0-9 all swim), not the
- * zoo's mujoco-defaults with gamma 0.9999: its tuned keys, and the zoo's for the rest. */
+static void test_defaults(void) {
+  for (size_t k = 0; k < N_ZOO; k++)
+    for (int a = NG_ALGO_TRPO; a <= NG_ALGO_ACKTR; a++)
+      if (a != NG_ALGO_TRPO || !zoo[k].trpo_tuned) check_row(&zoo[k], (ng_algo_t)a);
+}
+
+/* TRPO on Swimmer-v5 ships natgrad tune's best config (docs/tuning.md: seeds 0-9 all
+ * swim), not the zoo's mujoco-defaults with gamma 0.9999: its tuned keys, the zoo's rest. */
 static void test_swimmer_tuned(void) {
   ng_rl_config_t c;
   NG_CHECK_OK(ng_rl_config_default(&c, "Swimmer-v5", NULL));
@@ -107,6 +117,25 @@ static void test_swimmer_tuned(void) {
   NG_CHECK(c.init_log_std == -0.0759301 && c.gamma == 0.9999);
   NG_CHECK(c.n_envs == 2 && c.vf_minibatch == 128 && c.cg_iters == 25);
   NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.total_steps == 1000000);
+}
+
+/* TRPO on Hopper-v5 ships natgrad tune's best config (docs/tuning.md: 27 trials on three
+ * seeds each); ACKTR and NPG keep the zoo's row (check_row), and an unknown algo or env is
+ * an error. */
+static void test_hopper_tuned(void) {
+  ng_rl_config_t c, t;
+  ng_error_t err;
+  NG_CHECK_OK(ng_rl_config_default(&c, "Hopper-v5", &err));
+  NG_CHECK_OK(ng_rl_config_default_algo(&t, "Hopper-v5", NG_ALGO_TRPO, &err));
+  NG_CHECK(memcmp(&c, &t, sizeof c) == 0 && c.algo == NG_ALGO_TRPO);
+  NG_CHECK(c.gamma == 0.995 && c.gae_lambda == 0.976787 && c.max_kl == 0.014807);
+  NG_CHECK(c.cg_damping == 0.0713536 && c.vf_lr == 0.000356868 && c.vf_epochs == 5);
+  NG_CHECK(c.init_log_std == -0.00943461 && c.n_steps == 1024 && c.timeout_terminal == 0);
+  NG_CHECK(c.n_envs == 2 && c.vf_minibatch == 128 && c.cg_iters == 25);
+  NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.total_steps == 1000000);
+  NG_CHECK_STATUS(ng_rl_config_default_algo(&c, "Hopper-v5", (ng_algo_t)7, &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_config_default_algo(&c, "NoSuchEnv-v0", NG_ALGO_ACKTR, &err),
+                  NG_ENOTFOUND);
 }
 
 /* Ant-v5 ships natgrad tune's best config (docs/tuning.md), tuned from the zoo's
@@ -126,6 +155,7 @@ static void test_ant_tuned(void) {
 int main(void) {
   NG_TEST_RUN(test_defaults);
   NG_TEST_RUN(test_swimmer_tuned);
+  NG_TEST_RUN(test_hopper_tuned);
   NG_TEST_RUN(test_ant_tuned);
   ng_rl_config_t c;
   ng_error_t err;
@@ -196,6 +226,7 @@ static void test_inverted_pendulum_learns(void) {
 int main(void) {
   NG_TEST_RUN(test_defaults);
   NG_TEST_RUN(test_swimmer_tuned);
+  NG_TEST_RUN(test_hopper_tuned);
   NG_TEST_RUN(test_ant_tuned);
   NG_TEST_RUN(test_inverted_pendulum_learns);
   NG_TEST_END();

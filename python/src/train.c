@@ -368,33 +368,39 @@ static PyObject *ngpy__trainer_wrap(ng_rl_t *t, ngpy_pydef_t *pd) {
   return (PyObject *)self;
 }
 
-/* The config from keys: the library's defaults for the env, then every (key, value) pair
- * in items, then validation: ValueError subclasses with the library's messages. */
+/* The config from keys: the library's defaults for the env and the run's algo (the last
+ * "algo" pair's), then every (key, value) pair in items, then validation: ValueError
+ * subclasses with the library's messages. */
 static int ngpy__config(ng_rl_config_t *cfg, const char *env_id, const ngpy_pydef_t *pd,
                         PyObject *items) {
-  ng_error_t err;
-  int s = pd ? ng_rl_config_default_with_env(cfg, &pd->def, &err)
-             : ng_rl_config_default(cfg, env_id, &err);
-  if (s) return ngpy_raise(s, &err), -1;
-  PyObject *it = PyObject_GetIter(items);
-  if (!it) return -1;
-  PyObject *pair;
-  while ((pair = PyIter_Next(it))) {
-    const char *k, *v;
-    if (!PyArg_ParseTuple(pair, "ss", &k, &v)) {
-      Py_DECREF(pair);
-      Py_DECREF(it);
-      return -1;
-    }
-    s = ng_rl_config_set(cfg, k, v, &err);
-    Py_DECREF(pair);
-    if (s) {
-      Py_DECREF(it);
-      return ngpy_raise(s, &err), -1;
-    }
+  PyObject *seq = PySequence_Fast(items, "items: expected a sequence of (key, value)");
+  if (!seq) return -1;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  const char **keys = PyMem_Calloc(n ? (size_t)n * 2 : 1, sizeof *keys);
+  if (!keys) {
+    Py_DECREF(seq);
+    return PyErr_NoMemory(), -1;
   }
-  Py_DECREF(it);
-  if (PyErr_Occurred()) return -1;
+  ng_rl_config_t scratch = {.algo = NG_ALGO_TRPO}; /* a bad algo is reported when set below */
+  int s = 0;
+  for (Py_ssize_t i = 0; i < n && !s; i++)
+    if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss", &keys[2 * i],
+                          &keys[2 * i + 1]))
+      s = -1;
+    else if (!strcmp(keys[2 * i], "algo") &&
+             ng_rl_config_set(&scratch, "algo", keys[2 * i + 1], NULL) != NG_OK)
+      scratch.algo = NG_ALGO_TRPO;
+  ng_error_t err;
+  if (!s) {
+    s = pd ? ng_rl_config_default_with_env(cfg, &pd->def, &err)
+           : ng_rl_config_default_algo(cfg, env_id, scratch.algo, &err);
+    for (Py_ssize_t i = 0; i < n && !s; i++)
+      s = ng_rl_config_set(cfg, keys[2 * i], keys[2 * i + 1], &err);
+    if (s) ngpy_raise(s, &err);
+  }
+  PyMem_Free(keys);
+  Py_DECREF(seq); /* keys[] point into its tuples' strings: freed last */
+  if (s) return -1;
   s = ng_rl_config_validate_with_env(cfg, pd ? &pd->def : NULL, &err);
   if (s) return ngpy_raise(s, &err), -1;
   return 0;

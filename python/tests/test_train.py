@@ -47,6 +47,14 @@ def test_builtin_config_is_the_clis():
     assert "max_kl" in natgrad.config_keys()
 
 
+def test_tuned_defaults_are_the_algos():
+    # natgrad tune's Hopper-v5 config is TRPO's; NPG keeps the zoo's row, as the CLI does
+    trpo = natgrad.TRPO("Hopper-v5", threads=1).config
+    npg = natgrad.NPG("Hopper-v5", threads=1).config
+    assert (float(trpo["gamma"]), trpo["vf_epochs"]) == (0.995, "5")
+    assert (float(npg["gamma"]), npg["vf_epochs"], npg["algo"]) == (0.99, "20", "npg")
+
+
 @needs_cli
 def test_builtin_run_folder_eval_and_resume_by_cli(tmp_path):
     run = str(tmp_path / "py")

@@ -118,20 +118,13 @@
  * z-range within ~60 steps: ending episodes early pays, and TRPO learns exactly that (zoo
  * settings, seeds 0-2: returns 178, 195, 64 after 1M steps). At std 0.37 the control cost
  * is about 0.5 and episodes last, and the same run walks (docs/mujoco.md): 2354 +- 78 over
- * seeds 0-9. Ant-v5's entry is now natgrad tune's best config from there (tuned on seeds
- * 100-135 to 1M steps, docs/tuning.md): n_steps 2048, gamma 0.98, gae_lambda 0.944935,
- * max_kl 0.0245314, cg_damping 0.29645, vf_lr 0.000348503 and init_log_std -1.61641 (std
- * 0.20: every finalist of the tune started below -1.5), the rest the zoo's. Seeds 0-9, 1M
- * steps: 3143 +- 136 [2837, 3450], its lowest seed (2735) above the old default's mean. The
- * published SB3 figure is from Ant-v3, whose contact forces read as zeros under mujoco-py 2
- * and so cost nothing; v5 observes and charges them.
+ * seeds 0-9. TRPO's Ant-v5 is natgrad tune's from there (ng__tuned below). The published
+ * SB3 figure is from Ant-v3, whose contact forces read as zeros under mujoco-py 2 and so
+ * cost nothing; v5 observes and charges them.
  *
- * Swimmer-v5 takes natgrad tune's best config instead of the zoo's (27 trials scored on
- * three seeds each, seeds 100-180, to 1M steps; docs/tuning.md): n_steps 2048, vf_epochs
- * 18, vf_lr 0.000627974, gae_lambda 0.993635, max_kl 0.00691805, cg_damping 0.274838,
- * init_log_std -0.0759301, the rest the zoo's (gamma 0.9999). Seeds 0-9, 1M steps: 361.4 +-
- * 0.5, every seed at 359 or above, against the zoo's 283.1 +- 37.5 (three of ten seeds stuck
- * near 115) and a one-seed-per-trial tune's 344.8 +- 5.5.
+ * natgrad tune's configs (docs/tuning.md; tuned on seeds 100 and up, reported on 0-9) are
+ * laid over these rows for the algorithm they were tuned with (ng__tuned below), so another
+ * algorithm on the task keeps the row: TRPO on Swimmer-v5, Hopper-v5 and Ant-v5.
  *
  * Reacher-v5, Pusher-v5, Humanoid-v5 and HumanoidStandup-v5 have no TRPO entry in the zoo
  * (and SB3-contrib published no TRPO figure for them). natgrad gives them the zoo's
@@ -153,38 +146,62 @@ typedef struct {
   double init_log_std;                  /* NAN: keep the library default */
   int cg_iters;                         /* 0: keep the library default */
   double max_kl;                        /* 0: keep the library default */
-  double vf_lr;                         /* 0: keep the library default */
 } ng__zoo_entry_t;
 
 static const ng__zoo_entry_t ng__zoo[] = {
-    {"CartPole-v1", 2, 512, 512, 20, NG__NORM_NONE, 100000, 0.99, 0.98, 1e-3, NAN, 0, 0, 0},
-    {"Pendulum-v1", 2, 1024, -1, 15, NG__NORM_NONE, 100000, 0.9, -1, -1, NAN, 0, 0, 0},
-    {"Acrobot-v1", 2, 1024, -1, -1, NG__NORM_ALL, 100000, -1, -1, -1, NAN, 0, 0, 0},
-    {"MountainCar-v0", 2, 1024, -1, 20, NG__NORM_ALL, 100000, -1, -1, -1, NAN, 0, 0, 0},
+    {"CartPole-v1", 2, 512, 512, 20, NG__NORM_NONE, 100000, 0.99, 0.98, 1e-3, NAN, 0, 0},
+    {"Pendulum-v1", 2, 1024, -1, 15, NG__NORM_NONE, 100000, 0.9, -1, -1, NAN, 0, 0},
+    {"Acrobot-v1", 2, 1024, -1, -1, NG__NORM_ALL, 100000, -1, -1, -1, NAN, 0, 0},
+    {"MountainCar-v0", 2, 1024, -1, 20, NG__NORM_ALL, 100000, -1, -1, -1, NAN, 0, 0},
     /* init_log_std 0.5: natgrad's deviation, see above */
-    {"MountainCarContinuous-v0", 2, -1, -1, -1, NG__NORM_ALL, 50000, -1, -1, -1, 0.5, 0, 0,
+    {"MountainCarContinuous-v0", 2, -1, -1, -1, NG__NORM_ALL, 50000, -1, -1, -1, 0.5, 0,
      0},
     /* the zoo's `default` and baselines' observation normalisation: see above */
-    {"InvertedPendulum-v5", -1, -1, -1, -1, NG__NORM_OBS, -1, -1, -1, -1, NAN, 0, 0, 0},
-    {"InvertedDoublePendulum-v5", -1, -1, -1, -1, NG__NORM_OBS, -1, -1, -1, -1, NAN, 0, 0,
+    {"InvertedPendulum-v5", -1, -1, -1, -1, NG__NORM_OBS, -1, -1, -1, -1, NAN, 0, 0},
+    {"InvertedDoublePendulum-v5", -1, -1, -1, -1, NG__NORM_OBS, -1, -1, -1, -1, NAN, 0,
      0},
-    /* natgrad tune's (docs/tuning.md, see above): every one of seeds 0-9 swims */
-    {"Swimmer-v5", 2, 2048, 128, 18, NG__NORM_ALL, 1000000, 0.9999, 0.993635, 0.274838,
-     -0.0759301, 25, 0.00691805, 0.000627974},
-    /* mujoco-defaults */
-    {"Hopper-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0, 0},
-    {"Walker2d-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0, 0},
+    /* mujoco-defaults (Swimmer: gamma 0.9999) */
+    {"Swimmer-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.9999, 0.95, 0.1, NAN, 25, 0},
+    {"Hopper-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"Walker2d-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
     {"HalfCheetah-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25,
-     0.04, 0},
-    /* natgrad tune's, from the zoo's with init_log_std -1 (see above) */
-    {"Ant-v5", 2, 2048, 128, 20, NG__NORM_ALL, 1000000, 0.98, 0.944935, 0.29645, -1.61641, 25,
-     0.0245314, 0.000348503},
+     0.04},
+    /* mujoco-defaults with init_log_std -1 (see above) */
+    {"Ant-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, -1.0, 25, 0},
     /* no zoo entry: mujoco-defaults (natgrad's choice, see above) */
-    {"Reacher-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0, 0},
-    {"Pusher-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0, 0},
-    {"Humanoid-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0, 0},
+    {"Reacher-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"Pusher-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
+    {"Humanoid-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25, 0},
     {"HumanoidStandup-v5", 2, 1024, 128, 20, NG__NORM_ALL, 1000000, 0.99, 0.95, 0.1, NAN, 25,
-     0, 0},
+     0},
+};
+
+/* natgrad tune's best configs (docs/tuning.md), laid over the row above in runs of the
+ * algorithm they were tuned with only: a key can mean another step under another algorithm
+ * (max_kl bounds TRPO's line search, ACKTR's quadratic estimate). `key=value` pairs as the
+ * tune's best.ini holds them, read by ng_rl_config_set. Seeds 0-9 at 1M steps:
+ *   Swimmer-v5  27 trials, each on three seeds (100-180): 361.4 +- 0.5, every seed at 359 or
+ *               above (the row: 283.1 +- 37.5, three of ten seeds stuck near 115)
+ *   Hopper-v5   27 trials, each on three seeds (100-180): 3286 +- 86, no seed in the slow
+ *               gait near 1200 (the row: 2502 +- 274)
+ *   Ant-v5      36 trials on seeds 100-135: 3143 +- 136 (the row: 2354 +- 78); every
+ *               finalist started below log std -1.5 */
+typedef struct {
+  const char *id;
+  ng_algo_t algo;
+  const char *values;
+} ng__tuned_entry_t;
+
+static const ng__tuned_entry_t ng__tuned[] = {
+    {"Swimmer-v5", NG_ALGO_TRPO,
+     "n_steps=2048 vf_epochs=18 vf_lr=0.000627974 gae_lambda=0.993635 max_kl=0.00691805 "
+     "cg_damping=0.274838 init_log_std=-0.0759301"},
+    {"Hopper-v5", NG_ALGO_TRPO,
+     "gamma=0.995 gae_lambda=0.976787 max_kl=0.014807 cg_damping=0.0713536 vf_lr=0.000356868 "
+     "vf_epochs=5 init_log_std=-0.00943461"},
+    {"Ant-v5", NG_ALGO_TRPO,
+     "n_steps=2048 gamma=0.98 gae_lambda=0.944935 max_kl=0.0245314 cg_damping=0.29645 "
+     "vf_lr=0.000348503 init_log_std=-1.61641"},
 };
 
 /* ---- the key table ------------------------------------------------------------------------
@@ -362,7 +379,6 @@ static int ng__config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_
     if (!isnan(z->init_log_std)) cfg->init_log_std = z->init_log_std;
     if (z->cg_iters > 0) cfg->cg_iters = z->cg_iters;
     if (z->max_kl > 0) cfg->max_kl = z->max_kl;
-    if (z->vf_lr > 0) cfg->vf_lr = z->vf_lr;
     cfg->normalize_obs = z->normalize != NG__NORM_NONE;
     cfg->normalize_reward = z->normalize == NG__NORM_ALL;
   }
@@ -371,12 +387,36 @@ static int ng__config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_
 }
 
 int ng_rl_config_default(ng_rl_config_t *cfg, const char *env_id, ng_error_t *err) {
+  return ng_rl_config_default_algo(cfg, env_id, NG_ALGO_TRPO, err);
+}
+
+int ng_rl_config_default_algo(ng_rl_config_t *cfg, const char *env_id, ng_algo_t algo,
+                              ng_error_t *err) {
   if (!cfg || !env_id) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
   if (strlen(env_id) >= sizeof cfg->env_id)
     return ng_error_set(err, NG_ENOTFOUND, "config: unknown environment id '%.64s...'", env_id);
   if (!ng_env_find(env_id))
     return ng_error_set(err, NG_ENOTFOUND, "config: unknown environment id '%s'", env_id);
-  return ng__config_default(cfg, env_id, err);
+  if (!ng_rl_algo_name(algo)) return ng_error_set(err, NG_EINVAL, "config: no algo %d", (int)algo);
+  int st = ng__config_default(cfg, env_id, err);
+  if (st != NG_OK) return st;
+  cfg->algo = algo;
+  for (size_t i = 0; i < sizeof ng__tuned / sizeof ng__tuned[0]; i++) {
+    const ng__tuned_entry_t *e = &ng__tuned[i];
+    if (e->algo != algo || strcmp(e->id, env_id) != 0) continue;
+    for (const char *p = e->values; *p;) {
+      char pair[128];
+      size_t n = strcspn(p, " ");
+      snprintf(pair, sizeof pair, "%.*s", (int)n, p);
+      char *eq = strchr(pair, '=');
+      if (!eq) return ng_error_set(err, NG_EINVAL, "config: tuned %s: '%s'", env_id, pair);
+      *eq = '\0';
+      if ((st = ng_rl_config_set(cfg, pair, eq + 1, err)) != NG_OK) return st;
+      p += n + (p[n] == ' ');
+    }
+  }
+  ng_error_clear(err);
+  return NG_OK;
 }
 
 int ng_rl_config_default_with_env(ng_rl_config_t *cfg, const ng_env_def_t *env,
