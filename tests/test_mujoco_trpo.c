@@ -107,6 +107,12 @@ static void test_defaults(void) {
       if (a != NG_ALGO_TRPO || !zoo[k].trpo_tuned) check_row(&zoo[k], (ng_algo_t)a);
 }
 
+/* What a tuned config leaves at the zoo's mujoco-defaults. */
+static void check_zoo_rest(const ng_rl_config_t *c) {
+  NG_CHECK(c->n_envs == 2 && c->vf_minibatch == 128 && c->cg_iters == 25);
+  NG_CHECK(c->normalize_obs == 1 && c->normalize_reward == 1 && c->total_steps == 1000000);
+}
+
 /* TRPO on Swimmer-v5 ships natgrad tune's best config (docs/tuning.md: seeds 0-9 all
  * swim), not the zoo's mujoco-defaults with gamma 0.9999: its tuned keys, the zoo's rest. */
 static void test_swimmer_tuned(void) {
@@ -115,8 +121,7 @@ static void test_swimmer_tuned(void) {
   NG_CHECK(c.n_steps == 2048 && c.vf_epochs == 18 && c.vf_lr == 0.000627974);
   NG_CHECK(c.gae_lambda == 0.993635 && c.max_kl == 0.00691805 && c.cg_damping == 0.274838);
   NG_CHECK(c.init_log_std == -0.0759301 && c.gamma == 0.9999);
-  NG_CHECK(c.n_envs == 2 && c.vf_minibatch == 128 && c.cg_iters == 25);
-  NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.total_steps == 1000000);
+  check_zoo_rest(&c);
 }
 
 /* TRPO on Hopper-v5 ships natgrad tune's best config (docs/tuning.md: 27 trials on three
@@ -131,8 +136,7 @@ static void test_hopper_tuned(void) {
   NG_CHECK(c.gamma == 0.995 && c.gae_lambda == 0.976787 && c.max_kl == 0.014807);
   NG_CHECK(c.cg_damping == 0.0713536 && c.vf_lr == 0.000356868 && c.vf_epochs == 5);
   NG_CHECK(c.init_log_std == -0.00943461 && c.n_steps == 1024 && c.timeout_terminal == 0);
-  NG_CHECK(c.n_envs == 2 && c.vf_minibatch == 128 && c.cg_iters == 25);
-  NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.total_steps == 1000000);
+  check_zoo_rest(&c);
   NG_CHECK_STATUS(ng_rl_config_default_algo(&c, "Hopper-v5", (ng_algo_t)7, &err), NG_EINVAL);
   NG_CHECK_STATUS(ng_rl_config_default_algo(&c, "NoSuchEnv-v0", NG_ALGO_ACKTR, &err),
                   NG_ENOTFOUND);
@@ -146,8 +150,7 @@ static void test_ant_tuned(void) {
   NG_CHECK(c.n_steps == 2048 && c.gamma == 0.98 && c.gae_lambda == 0.944935);
   NG_CHECK(c.max_kl == 0.0245314 && c.cg_damping == 0.29645 && c.vf_lr == 0.000348503);
   NG_CHECK(c.init_log_std == -1.61641 && c.vf_epochs == 20);
-  NG_CHECK(c.n_envs == 2 && c.vf_minibatch == 128 && c.cg_iters == 25);
-  NG_CHECK(c.normalize_obs == 1 && c.normalize_reward == 1 && c.total_steps == 1000000);
+  check_zoo_rest(&c);
 }
 
 #ifndef NG_HAVE_MUJOCO

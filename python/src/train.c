@@ -368,39 +368,41 @@ static PyObject *ngpy__trainer_wrap(ng_rl_t *t, ngpy_pydef_t *pd) {
   return (PyObject *)self;
 }
 
-/* The config from keys: the library's defaults for the env and the run's algo (the last
- * "algo" pair's), then every (key, value) pair in items, then validation: ValueError
- * subclasses with the library's messages. */
+/* The run's algo in items, a sequence of (key, value): the last "algo" pair's, TRPO without
+ * one (a bad name is reported when the pairs are set). -1 with a Python error. */
+static int ngpy__items_algo(PyObject *seq) {
+  ng_rl_config_t scratch = {.algo = NG_ALGO_TRPO};
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+    const char *k, *v;
+    if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss", &k, &v)) return -1;
+    if (!strcmp(k, "algo") && ng_rl_config_set(&scratch, "algo", v, NULL) != NG_OK)
+      scratch.algo = NG_ALGO_TRPO;
+  }
+  return (int)scratch.algo;
+}
+
+/* The config from keys: the library's defaults for the env and the run's algo, then every
+ * (key, value) pair in items, then validation: ValueError subclasses with the library's
+ * messages. */
 static int ngpy__config(ng_rl_config_t *cfg, const char *env_id, const ngpy_pydef_t *pd,
                         PyObject *items) {
   PyObject *seq = PySequence_Fast(items, "items: expected a sequence of (key, value)");
   if (!seq) return -1;
-  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-  const char **keys = PyMem_Calloc(n ? (size_t)n * 2 : 1, sizeof *keys);
-  if (!keys) {
+  int algo = ngpy__items_algo(seq);
+  if (algo < 0) {
     Py_DECREF(seq);
-    return PyErr_NoMemory(), -1;
+    return -1;
   }
-  ng_rl_config_t scratch = {.algo = NG_ALGO_TRPO}; /* a bad algo is reported when set below */
-  int s = 0;
-  for (Py_ssize_t i = 0; i < n && !s; i++)
-    if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss", &keys[2 * i],
-                          &keys[2 * i + 1]))
-      s = -1;
-    else if (!strcmp(keys[2 * i], "algo") &&
-             ng_rl_config_set(&scratch, "algo", keys[2 * i + 1], NULL) != NG_OK)
-      scratch.algo = NG_ALGO_TRPO;
   ng_error_t err;
-  if (!s) {
-    s = pd ? ng_rl_config_default_with_env(cfg, &pd->def, &err)
-           : ng_rl_config_default_algo(cfg, env_id, scratch.algo, &err);
-    for (Py_ssize_t i = 0; i < n && !s; i++)
-      s = ng_rl_config_set(cfg, keys[2 * i], keys[2 * i + 1], &err);
-    if (s) ngpy_raise(s, &err);
+  int s = pd ? ng_rl_config_default_with_env(cfg, &pd->def, &err)
+             : ng_rl_config_default_algo(cfg, env_id, (ng_algo_t)algo, &err);
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && !s; i++) {
+    const char *k, *v; /* parsed once already: no error here */
+    PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss", &k, &v);
+    s = ng_rl_config_set(cfg, k, v, &err);
   }
-  PyMem_Free(keys);
-  Py_DECREF(seq); /* keys[] point into its tuples' strings: freed last */
-  if (s) return -1;
+  Py_DECREF(seq);
+  if (s) return ngpy_raise(s, &err), -1;
   s = ng_rl_config_validate_with_env(cfg, pd ? &pd->def : NULL, &err);
   if (s) return ngpy_raise(s, &err), -1;
   return 0;

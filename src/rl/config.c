@@ -178,8 +178,8 @@ static const ng__zoo_entry_t ng__zoo[] = {
 
 /* natgrad tune's best configs (docs/tuning.md), laid over the row above in runs of the
  * algorithm they were tuned with only: a key can mean another step under another algorithm
- * (max_kl bounds TRPO's line search, ACKTR's quadratic estimate). `key=value` pairs as the
- * tune's best.ini holds them, read by ng_rl_config_set. Seeds 0-9 at 1M steps:
+ * (max_kl bounds TRPO's line search, ACKTR's quadratic estimate). Config text as the tune's
+ * best.ini holds it, read by the project's key = value reader. Seeds 0-9 at 1M steps:
  *   Swimmer-v5  27 trials, each on three seeds (100-180): 361.4 +- 0.5, every seed at 359 or
  *               above (the row: 283.1 +- 37.5, three of ten seeds stuck near 115)
  *   Hopper-v5   27 trials, each on three seeds (100-180): 3286 +- 86, no seed in the slow
@@ -189,19 +189,19 @@ static const ng__zoo_entry_t ng__zoo[] = {
 typedef struct {
   const char *id;
   ng_algo_t algo;
-  const char *values;
+  const char *config;
 } ng__tuned_entry_t;
 
 static const ng__tuned_entry_t ng__tuned[] = {
     {"Swimmer-v5", NG_ALGO_TRPO,
-     "n_steps=2048 vf_epochs=18 vf_lr=0.000627974 gae_lambda=0.993635 max_kl=0.00691805 "
-     "cg_damping=0.274838 init_log_std=-0.0759301"},
+     "n_steps = 2048\nvf_epochs = 18\nvf_lr = 0.000627974\ngae_lambda = 0.993635\n"
+     "max_kl = 0.00691805\ncg_damping = 0.274838\ninit_log_std = -0.0759301\n"},
     {"Hopper-v5", NG_ALGO_TRPO,
-     "gamma=0.995 gae_lambda=0.976787 max_kl=0.014807 cg_damping=0.0713536 vf_lr=0.000356868 "
-     "vf_epochs=5 init_log_std=-0.00943461"},
+     "gamma = 0.995\ngae_lambda = 0.976787\nmax_kl = 0.014807\ncg_damping = 0.0713536\n"
+     "vf_lr = 0.000356868\nvf_epochs = 5\ninit_log_std = -0.00943461\n"},
     {"Ant-v5", NG_ALGO_TRPO,
-     "n_steps=2048 gamma=0.98 gae_lambda=0.944935 max_kl=0.0245314 cg_damping=0.29645 "
-     "vf_lr=0.000348503 init_log_std=-1.61641"},
+     "n_steps = 2048\ngamma = 0.98\ngae_lambda = 0.944935\nmax_kl = 0.0245314\n"
+     "cg_damping = 0.29645\nvf_lr = 0.000348503\ninit_log_std = -1.61641\n"},
 };
 
 /* ---- the key table ------------------------------------------------------------------------
@@ -404,16 +404,12 @@ int ng_rl_config_default_algo(ng_rl_config_t *cfg, const char *env_id, ng_algo_t
   for (size_t i = 0; i < sizeof ng__tuned / sizeof ng__tuned[0]; i++) {
     const ng__tuned_entry_t *e = &ng__tuned[i];
     if (e->algo != algo || strcmp(e->id, env_id) != 0) continue;
-    for (const char *p = e->values; *p;) {
-      char pair[128];
-      size_t n = strcspn(p, " ");
-      snprintf(pair, sizeof pair, "%.*s", (int)n, p);
-      char *eq = strchr(pair, '=');
-      if (!eq) return ng_error_set(err, NG_EINVAL, "config: tuned %s: '%s'", env_id, pair);
-      *eq = '\0';
-      if ((st = ng_rl_config_set(cfg, pair, eq + 1, err)) != NG_OK) return st;
-      p += n + (p[n] == ' ');
-    }
+    ng_kv_list_t l;
+    if ((st = ng_kv_parse(&l, e->config, strlen(e->config), "tuned config", NULL, err)))
+      return st;
+    st = ng_kv_apply(&l, &ng__table, cfg, NULL, err);
+    ng_kv_free(&l);
+    if (st != NG_OK) return st;
   }
   ng_error_clear(err);
   return NG_OK;
