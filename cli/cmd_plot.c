@@ -88,7 +88,7 @@ static int ng__plot_same_config(const ng_kv_list_t *a, const ng_kv_list_t *b) {
       const ng_kv_t *e = &p->items[i];
       if (ng__plot_ignored_key(e->key)) continue;
       const char *v = ng_kv_get(q, e->key, e->section[0] ? e->section : NULL);
-      if (!v || strcmp(v, e->value)) return 0;
+      if (!v || !ng_kv_same_value(v, e->value)) return 0;
     }
   }
   return 1;
@@ -99,7 +99,7 @@ static const ng_kv_t *ng__plot_first_difference(const ng_kv_list_t *a, const ng_
   for (size_t i = 0; i < a->n; i++) {
     const ng_kv_t *e = &a->items[i];
     const char *v = ng_kv_get(b, e->key, e->section[0] ? e->section : NULL);
-    if (!ng__plot_ignored_key(e->key) && (!v || strcmp(v, e->value))) return e;
+    if (!ng__plot_ignored_key(e->key) && (!v || !ng_kv_same_value(v, e->value))) return e;
   }
   return NULL;
 }
@@ -264,7 +264,15 @@ static void ng__plot_label(ng__plot_curve_t *curves, size_t n_curves, const ng__
           strcmp(algo, ng_kv_get(other, "algo", NULL)))
         continue;
       const ng_kv_t *e = ng__plot_first_difference(cfg, other);
-      if (e) snprintf(what, sizeof what, ", %.40s = %.60s", e->key, e->value);
+      if (!e) continue;
+      char num[32];
+      double x;
+      const char *v = e->value; /* a number as config.ini writes it now */
+      if (ng_kv_number(v, &x)) {
+        ng_keys_format_double(num, sizeof num, x);
+        v = num;
+      }
+      snprintf(what, sizeof what, ", %.40s = %.60s", e->key, v);
     }
     if (curves[c].n_runs == 1)
       snprintf(curves[c].label, sizeof curves[c].label, "%.64s %s%s, seed %.24s", env, algo_up, what,

@@ -928,27 +928,20 @@ static int run_rung(tune_t *T, int k, const int *todo, int n) {
   return share_rung(T, k, todo, n, rc, done);
 }
 
-/* x as the shortest of %.15g, %.16g, %.17g that reads back to x: a resumed tune promotes on
- * the very scores an uninterrupted one holds in memory. */
-static void exact(char *buf, size_t size, double x) {
-  for (int digits = 15; digits <= 17; digits++) {
-    snprintf(buf, size, "%.*g", digits, x);
-    if (isnan(x) || strtod(buf, NULL) == x) return;
-  }
-}
-
 /* Appends the rows of the trials in todo at rung k, in trial order: with several seeds,
- * each run's score too, from which a resumed tune recomputes the very same mean. */
+ * each run's score too, from which a resumed tune recomputes the very same mean. Scores are
+ * written to read back exactly: a resumed tune promotes on the very scores an uninterrupted
+ * one holds in memory. */
 static int write_rows(tune_t *T, int k, const int *todo, int n) {
   for (int j = 0; j < n; j++) {
     int t = todo[j];
     long steps;
     double wall;
     char score[32];
-    exact(score, sizeof score, trial_result(T, t, k, &steps, &wall));
+    ng_keys_format_double(score, sizeof score, trial_result(T, t, k, &steps, &wall));
     fprintf(T->csv, "%d,%d,%d,%ld,%s", ++T->rows, t, k, steps, score);
     for (int r = 0; T->n_seeds > 1 && r < T->n_seeds; r++) {
-      exact(score, sizeof score, T->score[at(T, t * T->n_seeds + r, k)]);
+      ng_keys_format_double(score, sizeof score, T->score[at(T, t * T->n_seeds + r, k)]);
       fprintf(T->csv, ",%s", score);
     }
     for (int d = 0; d < T->s->space.n; d++)
@@ -1137,7 +1130,7 @@ static int report(tune_t *T) {
   for (int s = 0; s < REPORT_SEEDS; s++) {
     size_t i = at(T, N + s, k);
     char score[32];
-    exact(score, sizeof score, T->score[i]);
+    ng_keys_format_double(score, sizeof score, T->score[i]);
     len += snprintf(text + len, sizeof text - (size_t)len, "%d,%ld,%s,%.3f\n", s, T->steps[i],
                     score, T->wall[i]);
     if (!isnan(T->score[i])) sum += x[n++] = T->score[i];

@@ -109,6 +109,16 @@ static void out(out_t *o, const char *fmt, ...) {
   if (n > 0) o->len += (size_t)n;
 }
 
+int ng_keys_format_double(char *buf, size_t size, double x) {
+  char num[32]; /* %.17g of any double fits */
+  int n = 0;
+  for (int digits = 15; digits <= 17; digits++) {
+    n = snprintf(num, sizeof num, "%.*g", digits, x);
+    if (isnan(x) || strtod(num, NULL) == x) break;
+  }
+  return size ? snprintf(buf, size, "%s", num) : n;
+}
+
 static void out_value(out_t *o, const ng_key_t *k, const void *cfg) {
   const char *f = (const char *)cfg + k->offset;
   switch (k->type) {
@@ -125,9 +135,12 @@ static void out_value(out_t *o, const ng_key_t *k, const void *cfg) {
   case NG_KEY_SIZE:
     out(o, "%zu", *(const size_t *)f);
     break;
-  case NG_KEY_DOUBLE:
-    out(o, "%.17g", *(const double *)f);
+  case NG_KEY_DOUBLE: {
+    char num[32];
+    ng_keys_format_double(num, sizeof num, *(const double *)f);
+    out(o, "%s", num);
     break;
+  }
   case NG_KEY_CHOICE: {
     int i = *(const int *)f - (int)k->lo;
     if (i >= 0 && (size_t)i < count_names(k->choices)) out(o, "%s", k->choices[i]);
@@ -608,6 +621,20 @@ int ng_kv_apply(const ng_kv_list_t *l, const ng_key_table_t *t, void *cfg, const
       if (st != NG_OK) return st;
     }
   return NG_OK;
+}
+
+int ng_kv_number(const char *value, double *x) {
+  char *end;
+  errno = 0;
+  *x = strtod(value, &end);
+  return end != value && !*end && errno != ERANGE;
+}
+
+int ng_kv_same_value(const char *a, const char *b) {
+  double x, y;
+  if (!strcmp(a, b)) return 1;
+  if (!strpbrk(a, ".eE") && !strpbrk(b, ".eE")) return 0;
+  return ng_kv_number(a, &x) && ng_kv_number(b, &y) && x == y;
 }
 
 const char *ng_kv_get(const ng_kv_list_t *l, const char *key, const char *section) {

@@ -326,7 +326,7 @@ static int diff_one_way(const ng_kv_list_t *a, const char *who_a, const ng_kv_li
       snprintf(what, size, "%s is set in %s but not in %s", key, who_a, who_b);
       return 1;
     }
-    if (strcmp(va, vb)) {
+    if (!ng_kv_same_value(va, vb)) {
       snprintf(what, size, "%s = %.200s in %s, %.200s in %s", key, va, who_a, vb, who_b);
       return 1;
     }

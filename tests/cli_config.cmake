@@ -83,9 +83,9 @@ if(TARGET natgrad_cli)
     run trpo --config "$dir/s.ini"
     has trpo 'algo = trpo' 'max_kl = 0.01' 'cg_iters = 9' 'ls_shrink = 0.5'
     run npg --config "$dir/s.ini" --algo npg
-    has npg 'algo = npg' 'max_kl = 0.050000000000000003' 'cg_iters = 11' 'ls_shrink = 0.80000000000000004'
+    has npg 'algo = npg' 'max_kl = 0.05' 'cg_iters = 11' 'ls_shrink = 0.8'
     run file_npg --config "$dir/npg.ini"
-    has file_npg 'algo = npg' 'max_kl = 0.050000000000000003' 'cg_iters = 11'
+    has file_npg 'algo = npg' 'max_kl = 0.05' 'cg_iters = 11'
     run flag_trpo --config "$dir/npg.ini" --set algo=trpo
     has flag_trpo 'algo = trpo' 'max_kl = 0.01' 'cg_iters = 9' 'ls_shrink = 0.5'
   ]=])

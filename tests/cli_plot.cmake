@@ -15,6 +15,15 @@ if(TARGET natgrad_cli)
     echo "$out" | grep -q "^CartPole-v1 TRPO, max_kl = 0.01 (3 seeds): mean_return .* at 8192 steps$" || exit 1
     echo "$out" | grep -q "^CartPole-v1 TRPO, max_kl = 0.02, seed 0: mean_return" || exit 1
     grep -q "fill-opacity" curves.svg || exit 1
+    # a number written long (%.17g, as config.ini was once written) is the same value: the
+    # runs are one curve, and a label shows the number short
+    cp -r s1 s1long && cp -r k klong || exit 1
+    sed -i 's/^gamma = 0.99$/gamma = 0.98999999999999999/; s/^max_kl = 0.01$/max_kl = 0.010000000000000000208/' s1long/config.ini
+    sed -i 's/^max_kl = 0.02$/max_kl = 0.020000000000000000416/' klong/config.ini
+    grep -q "^gamma = 0.98999999999999999$" s1long/config.ini && grep -q "^max_kl = 0.0200000" klong/config.ini || exit 1
+    out=$("$0" plot s0 klong s1long s2 --smooth 1 --out long.svg) || { echo "$out"; exit 1; }
+    echo "$out" | grep -q "^CartPole-v1 TRPO, max_kl = 0.01 (3 seeds)" || { echo "$out"; exit 1; }
+    echo "$out" | grep -q "^CartPole-v1 TRPO, max_kl = 0.02, seed 0" || { echo "$out"; exit 1; }
     # the three seeds' rows: mean and 95 % CI (t(0.975, 2) = 4.303, t(0.975, 1) = 12.706)
     for s in 0 1 2; do awk -F, 'NR > 1 { print $2, $4 }' s$s/progress.csv > r$s; done
     paste -d' ' r0 r1 r2 | awk '{ n = 3; m = ($2 + $4 + $6) / 3;

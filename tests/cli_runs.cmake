@@ -55,6 +55,21 @@ if(TARGET natgrad_cli)
     cmp "$dir/before" "$dir/after" || { echo "the folder changed"; diff "$dir/before" "$dir/after"; exit 1; }
   ]=] ${NG_RUNS_CLI} ${NG_RUNS_DIR}/foreign)
 
+  # A run folder whose config.ini writes doubles long (%.17g, as natgrad did before it wrote
+  # the shortest exact form) is the same run: eval and --resume take it; a value that really
+  # differs is still refused.
+  add_test(NAME cli_runs_long_numbers COMMAND sh -c [=[
+    dir=$1; rm -rf "$dir"; mkdir -p "$dir"
+    "$0" train --env CartPole-v1 --steps 2048 --eval-episodes 0 --out "$dir/r" --quiet || exit 1
+    grep -qx "gamma = 0.99" "$dir/r/config.ini" && grep -qx "gae_lambda = 0.98" "$dir/r/config.ini" || exit 1
+    sed -i 's/^gamma = 0.99$/gamma = 0.98999999999999999/; s/^gae_lambda = 0.98$/gae_lambda = 0.97999999999999998/' "$dir/r/config.ini"
+    "$0" eval "$dir/r" --episodes 1 > /dev/null || exit 1
+    "$0" train --resume "$dir/r" --steps 4096 --quiet || exit 1
+    sed -i 's/^gamma = .*/gamma = 0.98/' "$dir/r/config.ini"
+    out=$("$0" eval "$dir/r" --episodes 1 2>&1); rc=$?; echo "$out"
+    [ "$rc" -eq 1 ] && echo "$out" | grep -q "belongs to another run.*gamma = 0.99 in checkpoint.ngc, 0.98 in config.ini" || exit 1
+  ]=] ${NG_RUNS_CLI} ${NG_RUNS_DIR}/long_numbers)
+
   # A damaged row in the middle of progress.csv: --resume refuses it naming the line,
   # instead of dropping the good rows after it; the log is left as it was.
   add_test(NAME cli_runs_damaged_log_row COMMAND sh -c [=[

@@ -119,7 +119,7 @@ steps = 999999
   add_test(NAME cli_train_config_file COMMAND sh -c [=[
     ini=$1; dir=$2; rm -rf "$dir"
     "$0" train --config "$ini" --seed 7 --steps 2048 --set n_steps=128 --set n_steps=512       --out "$dir" --quiet || exit 1
-    for line in 'env = CartPole-v1' 'max_kl = 0.02' 'gae_lambda = 0.90000000000000002'                 'cg_iters = 8' 'seed = 7' 'steps = 2048' 'n_steps = 512' 'n_envs = 2'; do
+    for line in 'env = CartPole-v1' 'max_kl = 0.02' 'gae_lambda = 0.9'                 'cg_iters = 8' 'seed = 7' 'steps = 2048' 'n_steps = 512' 'n_envs = 2'; do
       grep -qx "$line" "$dir/config.ini" || { echo "config.ini lacks '$line':"; cat "$dir/config.ini"; exit 1; }
     done
     [ "$(tail -n 1 "$dir/progress.csv" | cut -d, -f2)" -eq 2048 ] || exit 1

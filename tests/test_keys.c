@@ -4,6 +4,7 @@
  * keys and values, anything but a regular file) with SOURCE:LINE in every message, and
  * section filtering on apply. */
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,56 @@ static void test_check(void) {
   NG_CHECK_STATUS(ng_keys_check(&table, &c, &err), NG_ERANGE);
 }
 
+/* Doubles as the shortest of 15-17 digits that reads back exactly: the short ones short,
+ * every one (drawn as random bit patterns) exact, and no fewer digits than needed. */
+static void test_format_double(void) {
+  static const struct {
+    double x;
+    const char *text;
+  } cases[] = {{0.99, "0.99"}, {0.1, "0.1"}, {1e-3, "0.001"}, {0.0, "0"}, {-0.0, "-0"},
+               {1000000, "1000000"}, {1.0 / 3.0, "0.3333333333333333"},
+               {0.1 + 0.2, "0.30000000000000004"}, {5e-324, "4.94065645841247e-324"},
+               {1.7976931348623157e308, "1.7976931348623157e+308"}};
+  char buf[32];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int n = ng_keys_format_double(buf, sizeof buf, cases[i].x);
+    NG_CHECK(n == (int)strlen(cases[i].text) && strcmp(buf, cases[i].text) == 0);
+  }
+  NG_CHECK(ng_keys_format_double(NULL, 0, 0.99) == 4);
+  NG_CHECK(ng_keys_format_double(buf, 3, 0.99) == 4 && strcmp(buf, "0.") == 0);
+  ng_keys_format_double(buf, sizeof buf, NAN);
+  NG_CHECK(strcmp(buf, "nan") == 0 || strcmp(buf, "-nan") == 0);
+  uint64_t s = 0x9e3779b97f4a7c15u;
+  for (int i = 0; i < 100000; i++) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17; /* xorshift64 */
+    double x;
+    memcpy(&x, &s, sizeof x);
+    if (!isfinite(x)) continue;
+    int n = ng_keys_format_double(buf, sizeof buf, x);
+    char shorter[320]; /* what %.*g can write, to the compiler's mind */
+    int digits = 0; /* the significant digits written: from the first nonzero one */
+    for (const char *p = buf; *p && *p != 'e'; p++)
+      digits += (digits || (*p >= '1' && *p <= '9')) && *p >= '0' && *p <= '9';
+    snprintf(shorter, sizeof shorter, "%.*g", digits - 1, x);
+    NG_CHECK(n > 0 && strtod(buf, NULL) == x);
+    NG_CHECK(digits <= 15 || strtod(shorter, NULL) != x); /* 16 or 17 only when needed */
+  }
+}
+
+/* Values that say the same: text, or the same double where either is written as one. */
+static void test_same_value(void) {
+  NG_CHECK(ng_kv_same_value("fast", "fast") && !ng_kv_same_value("fast", "slow"));
+  NG_CHECK(ng_kv_same_value("0.99", "0.98999999999999999"));
+  NG_CHECK(ng_kv_same_value("3e-300", "3.0000000000000004e-300"));
+  NG_CHECK(ng_kv_same_value("1e+16", "10000000000000000"));
+  NG_CHECK(!ng_kv_same_value("0.99", "0.98") && !ng_kv_same_value("0.5", "0.5x"));
+  NG_CHECK(!ng_kv_same_value("9007199254740993", "9007199254740992")); /* integers: text */
+  NG_CHECK(!ng_kv_same_value("1e999", "2e999"));                       /* out of range */
+  double x;
+  NG_CHECK(ng_kv_number(" 0.25", &x) == 1 && x == 0.25);
+  NG_CHECK(!ng_kv_number("", &x) && !ng_kv_number("64,64", &x) && !ng_kv_number("1e999", &x));
+}
+
 /* format -> ng_kv_parse -> ng_kv_apply over the defaults -> format: the same bytes. */
 static void test_roundtrip(void) {
   ng_error_t err;
@@ -198,7 +249,8 @@ static void test_roundtrip(void) {
   char a[2048], b[2048];
   size_t len = ng_keys_format(&table, &c, a, sizeof a);
   NG_CHECK(len == strlen(a) && ng_keys_format(&table, &c, NULL, 0) == len);
-  NG_CHECK(strstr(a, "rate = 0.10000000000000001\n") && strstr(a, "widths = \n"));
+  NG_CHECK(strstr(a, "rate = 0.1\n") && strstr(a, "widths = \n"));
+  NG_CHECK(strstr(a, "tol = 3e-300\n")); /* the same double as 3.0000000000000004e-300 */
   NG_CHECK(strstr(a, "mode = fast\n") && strstr(a, "seed = 12345678901234567890\n"));
   NG_CHECK(ng_keys_format(&table, &c, b, 10) == len && strlen(b) == 9); /* cut, terminated */
   ng_kv_list_t l;
@@ -416,6 +468,8 @@ static void test_string_round_trip(void) {
 int main(void) {
   NG_TEST_RUN(test_types);
   NG_TEST_RUN(test_check);
+  NG_TEST_RUN(test_format_double);
+  NG_TEST_RUN(test_same_value);
   NG_TEST_RUN(test_roundtrip);
   NG_TEST_RUN(test_reader_format);
   NG_TEST_RUN(test_reader_refusals);

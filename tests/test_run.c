@@ -274,6 +274,13 @@ static void test_identity_and_fallback(void) {
   NG_CHECK(!strcmp(what, "env = Pendulum-v1 in a, CartPole-v1 in b"));
   NG_CHECK(ng_run_config_diff("x = \n", "a", "x = 1\n", "b", NULL, what, sizeof what) == 1);
   NG_CHECK(ng_run_config_diff("# c\nx = 1\n", "a", "x = 1\n", "b", NULL, what, sizeof what) == 0);
+  /* a double as config.ini wrote it before (%.17g) is the same value; a seed past 2^53 is
+   * not the neighbour its double would round to */
+  NG_CHECK(ng_run_config_diff("g = 0.99\nk = 1e+16\n", "a", "g = 0.98999999999999999\n"
+                              "k = 10000000000000000\n", "b", NULL, what, sizeof what) == 0);
+  NG_CHECK(ng_run_config_diff("g = 0.99\n", "a", "g = 0.98\n", "b", NULL, what, sizeof what) == 1);
+  NG_CHECK(ng_run_config_diff("s = 9007199254740993\n", "a", "s = 9007199254740992\n", "b", NULL,
+                              what, sizeof what) == 1);
 }
 
 static void test_log(void) {

@@ -81,9 +81,12 @@ int ng_keys_set(const ng_key_table_t *t, void *cfg, const char *key, const char 
 /* Checks every field against its key (range, finite, 0/1, a known choice, a terminated
  * string): NG_ERANGE or NG_EINVAL naming the first key that fails. */
 int ng_keys_check(const ng_key_table_t *t, const void *cfg, ng_error_t *err);
-/* Writes "key = value\n" for every key in table order (doubles %.17g, so they read back
- * exactly) into buf; returns the length it needs, like snprintf. */
+/* Writes "key = value\n" for every key in table order (doubles by ng_keys_format_double, so
+ * they read back exactly) into buf; returns the length it needs, like snprintf. */
 size_t ng_keys_format(const ng_key_table_t *t, const void *cfg, char *buf, size_t size);
+/* Writes x into buf as the shortest of %.15g, %.16g and %.17g that strtod reads back to x
+ * exactly: 0.99 as "0.99", not %.17g's "0.98999999999999999". Returns snprintf's count. */
+int ng_keys_format_double(char *buf, size_t size, double x);
 
 /* ---- the reader --------------------------------------------------------------------------- */
 
@@ -125,6 +128,13 @@ int ng_kv_apply(const ng_kv_list_t *l, const ng_key_table_t *t, void *cfg, const
  * non-NULL), else the top level's, else NULL. Borrowed from l. */
 const char *ng_kv_get(const ng_kv_list_t *l, const char *key, const char *section);
 void ng_kv_free(ng_kv_list_t *l);
+/* 1 if value is one number as a whole (strtod, in range), into *x. */
+int ng_kv_number(const char *value, double *x);
+/* 1 if two values say the same: the same text, or, where either is written as a decimal
+ * fraction or with an exponent, the same double (config.ini wrote 0.99 as
+ * "0.98999999999999999" before ng_keys_format_double). Integers compare as text, so
+ * seeds past 2^53 stay apart. */
+int ng_kv_same_value(const char *a, const char *b);
 
 #ifdef __cplusplus
 }

@@ -125,7 +125,7 @@ int ng_sup_opt_config_set(ng_sup_opt_config_t *c, const char *key, const char *v
                           ng_error_t *err);
 /* Checks ranges; NG_EINVAL with a message naming the key. */
 int ng_sup_opt_config_check(const ng_sup_opt_config_t *c, ng_error_t *err);
-/* Writes every field as "key = value\n" lines (doubles round-trip, %.17g) into buf.
+/* Writes every field as "key = value\n" lines (doubles round-trip: keys.h) into buf.
  * Returns the length needed (like snprintf); NG_EINVAL (< 0) on bad arguments. */
 int ng_sup_opt_config_format(const ng_sup_opt_config_t *c, char *buf, size_t size);
 /* The key table behind these functions (keys.h): every setting's name, type, range,
