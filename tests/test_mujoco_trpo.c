@@ -38,7 +38,7 @@
  * sub_sampling_factor 1, cg_max_steps 25, cg_damping 0.1, n_critic_updates 20,
  * learning_rate 1e-3) with n_timesteps 1e6; HalfCheetah-v4 target_kl 0.04, Swimmer-v4 gamma
  * 0.9999; Ant-v5 starts from log std -1 (natgrad's deviation, src/rl/config.c). TRPO on
- * Swimmer, Hopper and Ant lays natgrad tune's configs over these (test_*_tuned); the other
+ * Swimmer, Hopper, Ant and Humanoid lays natgrad tune's configs over these (test_*_tuned); the other
  * algorithms keep them. The Inverted* pendulums have no zoo entry: `default` (n_timesteps 1e6 with
  * SB3-contrib's TRPO defaults: one env, no VecNormalize, n_steps 2048, cg_max_steps 15,
  * n_critic_updates 10, target_kl 0.01), with observations normalised as OpenAI baselines'
@@ -62,7 +62,7 @@ static const zoo_t zoo[] = {
     /* no zoo entry: mujoco-defaults, natgrad's documented choice (src/rl/config.c) */
     {"Reacher-v5", 1, 0.99, 0.01, 0, 0},
     {"Pusher-v5", 1, 0.99, 0.01, 0, 0},
-    {"Humanoid-v5", 1, 0.99, 0.01, 0, 0},
+    {"Humanoid-v5", 1, 0.99, 0.01, 0, 1},
     {"HumanoidStandup-v5", 1, 0.99, 0.01, 0, 0},
 };
 #define N_ZOO (sizeof zoo / sizeof zoo[0])
@@ -153,6 +153,17 @@ static void test_ant_tuned(void) {
   check_zoo_rest(&c);
 }
 
+/* Humanoid-v5 ships natgrad tune's best config (docs/tuning.md), a policy that starts
+ * narrow against the actions' +-0.4 bounds: its tuned keys, and the zoo's for the rest. */
+static void test_humanoid_tuned(void) {
+  ng_rl_config_t c;
+  NG_CHECK_OK(ng_rl_config_default(&c, "Humanoid-v5", NULL));
+  NG_CHECK(c.gamma == 0.995 && c.gae_lambda == 0.923643 && c.max_kl == 0.0123977);
+  NG_CHECK(c.vf_lr == 0.000508859 && c.init_log_std == -1.07933);
+  NG_CHECK(c.n_steps == 1024 && c.cg_damping == 0.1 && c.vf_epochs == 20);
+  check_zoo_rest(&c);
+}
+
 #ifndef NG_HAVE_MUJOCO
 
 int main(void) {
@@ -160,6 +171,7 @@ int main(void) {
   NG_TEST_RUN(test_swimmer_tuned);
   NG_TEST_RUN(test_hopper_tuned);
   NG_TEST_RUN(test_ant_tuned);
+  NG_TEST_RUN(test_humanoid_tuned);
   ng_rl_config_t c;
   ng_error_t err;
   ng_rl_t *t = NULL;
@@ -231,6 +243,7 @@ int main(void) {
   NG_TEST_RUN(test_swimmer_tuned);
   NG_TEST_RUN(test_hopper_tuned);
   NG_TEST_RUN(test_ant_tuned);
+  NG_TEST_RUN(test_humanoid_tuned);
   NG_TEST_RUN(test_inverted_pendulum_learns);
   NG_TEST_END();
 }
