@@ -123,8 +123,9 @@ enum { NG_VF_F64 = 0, NG_VF_F32 = 1 };
 /* The defaults of a run of algo on env_id: the library's (Stable-Baselines3-contrib's TRPO),
  * overridden by rl-baselines3-zoo's tuned values for env_id where it has them, then by
  * natgrad tune's best config for that algo on env_id where natgrad has one (TRPO on
- * Swimmer-v5, Hopper-v5 and Ant-v5: docs/tuning.md). A front end that knows the run's algo
- * before it reads the user's keys starts here, so the user's keys still come last.
+ * Swimmer-v5, Hopper-v5, Ant-v5 and Humanoid-v5: docs/tuning.md). A front end that knows
+ * the run's algo before it reads the user's keys starts here, so the user's keys still
+ * come last.
  * NG_ENOTFOUND for an unknown env id, NG_EINVAL for an unknown algo. */
 int ng_rl_config_default_algo(ng_rl_config_t *cfg, const char *env_id, ng_algo_t algo,
                               ng_error_t *err);
