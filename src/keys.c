@@ -625,9 +625,8 @@ int ng_kv_apply(const ng_kv_list_t *l, const ng_key_table_t *t, void *cfg, const
 
 int ng_kv_number(const char *value, double *x) {
   char *end;
-  errno = 0;
   *x = strtod(value, &end);
-  return end != value && !*end && errno != ERANGE;
+  return end != value && !*end && isfinite(*x); /* subnormals too, where errno says ERANGE */
 }
 
 int ng_kv_same_value(const char *a, const char *b) {

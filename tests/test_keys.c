@@ -228,6 +228,7 @@ static void test_same_value(void) {
   NG_CHECK(ng_kv_same_value("0.99", "0.98999999999999999"));
   NG_CHECK(ng_kv_same_value("3e-300", "3.0000000000000004e-300"));
   NG_CHECK(ng_kv_same_value("1e+16", "10000000000000000"));
+  NG_CHECK(ng_kv_same_value("4.94065645841247e-324", "4.9406564584124654e-324")); /* subnormal */
   NG_CHECK(!ng_kv_same_value("0.99", "0.98") && !ng_kv_same_value("0.5", "0.5x"));
   NG_CHECK(!ng_kv_same_value("9007199254740993", "9007199254740992")); /* integers: text */
   NG_CHECK(!ng_kv_same_value("1e999", "2e999"));                       /* out of range */

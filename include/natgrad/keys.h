@@ -128,7 +128,7 @@ int ng_kv_apply(const ng_kv_list_t *l, const ng_key_table_t *t, void *cfg, const
  * non-NULL), else the top level's, else NULL. Borrowed from l. */
 const char *ng_kv_get(const ng_kv_list_t *l, const char *key, const char *section);
 void ng_kv_free(ng_kv_list_t *l);
-/* 1 if value is one number as a whole (strtod, in range), into *x. */
+/* 1 if value is one finite number as a whole (strtod), into *x. */
 int ng_kv_number(const char *value, double *x);
 /* 1 if two values say the same: the same text, or, where either is written as a decimal
  * fraction or with an exponent, the same double (config.ini wrote 0.99 as
