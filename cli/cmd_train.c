@@ -267,10 +267,9 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   const char *algo = have_file ? ng_kv_get(&file, "algo", NULL) : NULL;
   for (int i = 0; i < o->n_settings; i++)
     if (!strcmp(o->settings[i].key, "algo")) algo = o->settings[i].value;
-  ng_rl_config_t scratch = {.algo = NG_ALGO_TRPO};
-  if (algo && ng_rl_config_set(&scratch, "algo", algo, NULL) != NG_OK)
-    scratch.algo = NG_ALGO_TRPO;
-  const char *section = ng_rl_algo_name(scratch.algo);
+  ng_algo_t run_algo = NG_ALGO_TRPO;
+  if (algo) ng_rl_algo_parse(algo, &run_algo, NULL);
+  const char *section = ng_rl_algo_name(run_algo);
   const char *env = o->env;
   if (!env && have_file) {
     env = ng_kv_get(&file, "env", section);
@@ -289,7 +288,7 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
     ng_cli_error(CMD, "no environment: pass --env ID (e.g. --env CartPole-v1; `natgrad list` "
                       "shows them)");
     rc = NG_EXIT_USAGE;
-  } else if (ng_rl_config_default_algo(cfg, env, scratch.algo, &err) != NG_OK) {
+  } else if (ng_rl_config_default_algo(cfg, env, run_algo, &err) != NG_OK) {
     unknown_env(env, &err);
     rc = NG_EXIT_USAGE;
   } else if (have_file && ng_kv_apply(&file, ng_rl_config_keys(), cfg, section, &err) != NG_OK) {

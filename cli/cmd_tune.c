@@ -178,13 +178,11 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       if (!(o->plugin = ng_args_value(&a))) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--algo")) {
       if (!(v = ng_args_value(&a))) return NG_EXIT_USAGE;
-      ng_rl_config_t scratch;
       ng_error_t err;
-      if (ng_rl_config_set(&scratch, "algo", v, &err) != NG_OK) {
+      if (ng_rl_algo_parse(v, &o->s.algo, &err) != NG_OK) {
         ng_cli_error(CMD, "--algo: %s", ng_run_untag(err.message, "config"));
         return NG_EXIT_USAGE;
       }
-      o->s.algo = scratch.algo;
     } else if (ng_args_is(&a, "--trials")) {
       if (!ng_args_int(&a, 1, MAX_TRIALS, &o->s.trials)) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--trial-seeds")) {
@@ -390,7 +388,6 @@ static int read_ini(opts_t *o, const char *path) {
       continue;
     }
     if (e->section[0]) continue; /* [space], read below */
-    ng_rl_config_t scratch;
     size_t k = 0;
     while (k < N_NUMBERS && strcmp(e->key, names[k])) k++;
     char *end;
@@ -403,9 +400,7 @@ static int read_ini(opts_t *o, const char *path) {
       memcpy(s->plugin, e->value, strlen(e->value) + 1);
     } else if (!strcmp(e->key, "plugin_hash") && strlen(e->value) < sizeof s->plugin_hash) {
       memcpy(s->plugin_hash, e->value, strlen(e->value) + 1);
-    } else if (!strcmp(e->key, "algo") && ng_rl_config_set(&scratch, "algo", e->value, NULL) ==
-                                              NG_OK) {
-      s->algo = scratch.algo;
+    } else if (!strcmp(e->key, "algo") && ng_rl_algo_parse(e->value, &s->algo, NULL) == NG_OK) {
       seen |= ALGO;
     } else if (k < N_NUMBERS && end != e->value && !*end && !errno && x >= (k == 4 ? 0 : 1)) {
       if (fields[k]) *fields[k] = (long)x;

@@ -429,6 +429,22 @@ static void test_read_file(void) {
 }
 
 /* The library's own tables: every key documented, unique, its default in range. */
+/* The algo names, read through the key table: each the inverse of ng_rl_algo_name; any
+ * other name refused with the key's message, the output left alone. */
+static void test_algo_names(void) {
+  ng_error_t err;
+  for (int a = NG_ALGO_TRPO; a <= NG_ALGO_ACKTR; a++) {
+    ng_algo_t got = (ng_algo_t)-1;
+    NG_CHECK_OK(ng_rl_algo_parse(ng_rl_algo_name((ng_algo_t)a), &got, &err));
+    NG_CHECK(got == (ng_algo_t)a);
+  }
+  ng_algo_t algo = NG_ALGO_NPG;
+  NG_CHECK_STATUS(ng_rl_algo_parse("ppo", &algo, &err), NG_EINVAL);
+  NG_CHECK(algo == NG_ALGO_NPG && strstr(err.message, "algo") != NULL);
+  NG_CHECK_STATUS(ng_rl_algo_parse(NULL, &algo, &err), NG_EINVAL);
+  NG_CHECK(ng_rl_algo_parse("trpo", &algo, NULL) == NG_OK && algo == NG_ALGO_TRPO);
+}
+
 static void test_library_tables(void) {
   const ng_key_table_t *tables[] = {ng_rl_config_keys(), ng_sup_opt_config_keys()};
   ng_error_t err;
@@ -476,6 +492,7 @@ int main(void) {
   NG_TEST_RUN(test_reader_refusals);
   NG_TEST_RUN(test_read_file);
   NG_TEST_RUN(test_library_tables);
+  NG_TEST_RUN(test_algo_names);
   NG_TEST_RUN(test_string_round_trip);
   NG_TEST_END();
 }

@@ -38,8 +38,9 @@
  * sub_sampling_factor 1, cg_max_steps 25, cg_damping 0.1, n_critic_updates 20,
  * learning_rate 1e-3) with n_timesteps 1e6; HalfCheetah-v4 target_kl 0.04, Swimmer-v4 gamma
  * 0.9999; Ant-v5 starts from log std -1 (natgrad's deviation, src/rl/config.c). TRPO on
- * Swimmer, Hopper, Ant and Humanoid lays natgrad tune's configs over these (test_*_tuned); the other
- * algorithms keep them. The Inverted* pendulums have no zoo entry: `default` (n_timesteps 1e6 with
+ * Swimmer, Hopper, Ant and Humanoid lays natgrad tune's configs over these
+ * (test_*_tuned); the other algorithms keep them. The Inverted* pendulums have no zoo
+ * entry: `default` (n_timesteps 1e6 with
  * SB3-contrib's TRPO defaults: one env, no VecNormalize, n_steps 2048, cg_max_steps 15,
  * n_critic_updates 10, target_kl 0.01), with observations normalised as OpenAI baselines'
  * MuJoCo TRPO does (natgrad's choice, src/rl/config.c). */

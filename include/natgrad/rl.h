@@ -37,6 +37,9 @@ typedef enum { NG_ALGO_TRPO = 0, NG_ALGO_NPG = 1, NG_ALGO_ACKTR = 2 } ng_algo_t;
 
 /* "trpo", "npg", "acktr" (NULL for anything else). */
 const char *ng_rl_algo_name(ng_algo_t algo);
+/* The algo called name, as the config key algo reads it, into *algo; NG_EINVAL with the
+ * key's message for any other name (*algo is then unchanged). */
+int ng_rl_algo_parse(const char *name, ng_algo_t *algo, ng_error_t *err);
 
 /* Hyperparameters. Every field has a config key of the same name (see ng_rl_config_set),
  * except env_id and total_steps whose keys are "env" and "steps" ("env_id" and

@@ -371,14 +371,13 @@ static PyObject *ngpy__trainer_wrap(ng_rl_t *t, ngpy_pydef_t *pd) {
 /* The run's algo in items, a sequence of (key, value): the last "algo" pair's, TRPO without
  * one (a bad name is reported when the pairs are set). -1 with a Python error. */
 static int ngpy__items_algo(PyObject *seq) {
-  ng_rl_config_t scratch = {.algo = NG_ALGO_TRPO};
+  ng_algo_t algo = NG_ALGO_TRPO;
   for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
     const char *k, *v;
     if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss", &k, &v)) return -1;
-    if (!strcmp(k, "algo") && ng_rl_config_set(&scratch, "algo", v, NULL) != NG_OK)
-      scratch.algo = NG_ALGO_TRPO;
+    if (!strcmp(k, "algo")) ng_rl_algo_parse(v, &algo, NULL);
   }
-  return (int)scratch.algo;
+  return (int)algo;
 }
 
 /* The config from keys: the library's defaults for the env and the run's algo, then every

@@ -493,9 +493,17 @@ const char *ng_rl_algo_name(ng_algo_t algo) {
   return (unsigned)algo <= NG_ALGO_ACKTR ? ng__algo_names[algo] : NULL;
 }
 
+int ng_rl_algo_parse(const char *name, ng_algo_t *algo, ng_error_t *err) {
+  if (!name || !algo) return ng_error_set(err, NG_EINVAL, "config: NULL argument");
+  ng_rl_config_t scratch; /* read by the key table, so the names and messages are its */
+  int st = ng_rl_config_set(&scratch, "algo", name, err);
+  if (st == NG_OK) *algo = scratch.algo;
+  return st;
+}
+
 size_t ng_rl_config_format(const ng_rl_config_t *cfg, char *buf, size_t size) {
-  /* without a plugin, the text (and so config.ini and every checkpoint) stays byte for
-   * byte what it was before plugins; ACKTR's keys only for ACKTR, after the rest */
+  /* without a plugin, the text (and so config.ini and every checkpoint) has no plugin keys,
+   * as before plugins; ACKTR's keys only for ACKTR, after the rest */
   const size_t n_main = ng__table.n - NG__TAIL_KEYS - NG__ACKTR_KEYS - NG__PRECISION_KEYS -
                         NG__PLUGIN_KEYS, tail = ng__table.n - NG__TAIL_KEYS;
   const int plugin = cfg->plugin[0] || cfg->plugin_hash[0];
