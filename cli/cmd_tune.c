@@ -319,6 +319,11 @@ static int read_space(opts_t *o, const ng_rl_config_t *base) {
     ng_cli_error(CMD, "%s%s", o->space_file ? "--space: " : "", err.message);
     return NG_EXIT_USAGE;
   }
+  if (o->s.space.n == 0) {
+    ng_cli_error(CMD, "--space %s: nothing to search: the file has no `key = DIST` line",
+                 o->space_file);
+    return NG_EXIT_USAGE;
+  }
   for (int i = 0; i < o->s.n_sets; i++) ng_tune_space_drop(&o->s.space, o->s.set_key[i]);
   if (o->s.space.n == 0) {
     ng_cli_error(CMD, "nothing to search: every key of the space is fixed by --set");

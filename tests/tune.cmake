@@ -173,6 +173,12 @@ if(TARGET natgrad_cli)
     printf 'gamma = uniform(0.9, 1.2)\n' > "$dir/s2"
     expect 2 "s2:1: gamma = 1.2 is out of range \[0, 1\]" $a --space "$dir/s2" --out "$dir/x"
     expect 2 "--space: .*(cannot|no such|not found)" $a --space "$dir/none" --out "$dir/x"
+    printf '# only a comment\n\n' > "$dir/s0"
+    expect 2 "--space .*s0: nothing to search: the file has no .key = DIST. line$" \
+      $a --space "$dir/s0" --out "$dir/x"
+    printf 'gamma = choice(0.9, 0.99)\n' > "$dir/s4"
+    expect 2 "nothing to search: every key of the space is fixed by --set" \
+      $a --space "$dir/s4" --set gamma=0.9 --out "$dir/x"
     [ -e "$dir/x" ] && { echo "a refused tune left a folder"; exit 1; }
     expect 2 "trial 0's config is not valid.*vf_minibatch" $a --set vf_minibatch=600 --out "$dir/x"
     printf 'gamma = choice(0.9, 0.99)\n' > "$dir/s3"
