@@ -148,9 +148,9 @@ static void test_hopper_tuned(void) {
 static void test_ant_tuned(void) {
   ng_rl_config_t c;
   NG_CHECK_OK(ng_rl_config_default(&c, "Ant-v5", NULL));
-  NG_CHECK(c.n_steps == 2048 && c.gamma == 0.98 && c.gae_lambda == 0.944935);
-  NG_CHECK(c.max_kl == 0.0245314 && c.cg_damping == 0.29645 && c.vf_lr == 0.000348503);
-  NG_CHECK(c.init_log_std == -1.61641 && c.vf_epochs == 20);
+  NG_CHECK(c.gamma == 0.98 && c.gae_lambda == 0.907245 && c.max_kl == 0.0527147);
+  NG_CHECK(c.cg_damping == 0.0587609 && c.vf_lr == 0.000360105 && c.init_log_std == -1.77623);
+  NG_CHECK(c.n_steps == 1024 && c.vf_epochs == 20);
   check_zoo_rest(&c);
 }
 
