@@ -267,8 +267,8 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   const char *algo = have_file ? ng_kv_get(&file, "algo", NULL) : NULL;
   for (int i = 0; i < o->n_settings; i++)
     if (!strcmp(o->settings[i].key, "algo")) algo = o->settings[i].value;
-  ng_algo_t run_algo = NG_ALGO_TRPO;
-  if (algo) ng_rl_algo_parse(algo, &run_algo, NULL);
+  ng_algo_t run_algo = NG_ALGO_TRPO; /* kept for no name or a bad one, refused below */
+  ng_rl_algo_parse(algo, &run_algo, NULL);
   const char *section = ng_rl_algo_name(run_algo);
   const char *env = o->env;
   if (!env && have_file) {

@@ -428,7 +428,6 @@ static void test_read_file(void) {
   rmdir(dir);
 }
 
-/* The library's own tables: every key documented, unique, its default in range. */
 /* The algo names, read through the key table: each the inverse of ng_rl_algo_name; any
  * other name refused with the key's message, the output left alone. */
 static void test_algo_names(void) {
@@ -445,6 +444,7 @@ static void test_algo_names(void) {
   NG_CHECK(ng_rl_algo_parse("trpo", &algo, NULL) == NG_OK && algo == NG_ALGO_TRPO);
 }
 
+/* The library's own tables: every key documented, unique, its default in range. */
 static void test_library_tables(void) {
   const ng_key_table_t *tables[] = {ng_rl_config_keys(), ng_sup_opt_config_keys()};
   ng_error_t err;

@@ -40,10 +40,10 @@
  * 0.9999; Ant-v5 starts from log std -1 (natgrad's deviation, src/rl/config.c). TRPO on
  * Swimmer, Hopper, Ant and Humanoid lays natgrad tune's configs over these
  * (test_*_tuned); the other algorithms keep them. The Inverted* pendulums have no zoo
- * entry: `default` (n_timesteps 1e6 with
- * SB3-contrib's TRPO defaults: one env, no VecNormalize, n_steps 2048, cg_max_steps 15,
- * n_critic_updates 10, target_kl 0.01), with observations normalised as OpenAI baselines'
- * MuJoCo TRPO does (natgrad's choice, src/rl/config.c). */
+ * entry: `default` (n_timesteps 1e6 with SB3-contrib's TRPO defaults: one env, no
+ * VecNormalize, n_steps 2048, cg_max_steps 15, n_critic_updates 10, target_kl 0.01), with
+ * observations normalised as OpenAI baselines' MuJoCo TRPO does (natgrad's choice,
+ * src/rl/config.c). */
 typedef struct {
   const char *id;
   int zoo_tuned; /* 1: mujoco-defaults; 0: `default` */
