@@ -221,4 +221,26 @@ if(TARGET natgrad_cli)
   ng_cli_expect(tune_show_space 0 "^init_log_std = uniform"
                 tune --env Pendulum-v1 --algo npg --show-space)
   ng_cli_expect(tune_help 0 "usage: natgrad tune" tune --help)
+
+  # Every space docs/tuning.md's commands pass (bench/spaces/ENV-ALGO[-what].ini) is read
+  # against its task and algorithm, as a tune starting from it would: a key, range or
+  # distribution the library refuses fails here, not an hour into a tune.
+  if(NG_HAVE_MUJOCO)
+    add_test(NAME tune_shipped_spaces COMMAND sh -c [=[
+      n=0
+      for f in "$1"/*.ini; do
+        name=$(basename "$f" .ini)
+        env=$(echo "$name" | sed 's/^\(.\)\([^-]*-v[0-9]*\)-.*/\1\2/')
+        env=$(printf %s "$env" | cut -c1 | tr a-z A-Z)$(printf %s "$env" | cut -c2-)
+        algo=$(echo "$name" | sed 's/^[^-]*-v[0-9]*-\([a-z]*\).*/\1/')
+        keys=$(grep -c '^[a-z_]* = ' "$f")
+        out=$("$0" tune --env "$env" --algo "$algo" --space "$f" --show-space) ||
+          { echo "$f ($env, $algo) refused"; exit 1; }
+        [ "$keys" -gt 0 ] && [ "$(printf '%s\n' "$out" | grep -c ' = ')" -eq "$keys" ] ||
+          { echo "$f: $keys keys in the file, read as:"; echo "$out"; exit 1; }
+        echo "$name: $env, $algo, $keys keys"; n=$((n + 1))
+      done
+      [ "$n" -gt 0 ] || { echo "no space in $1"; exit 1; }
+    ]=] ${NG_TUNE_CLI} ${CMAKE_SOURCE_DIR}/bench/spaces)
+  endif()
 endif()
