@@ -53,7 +53,7 @@ static void help(FILE *out) {
           "usage: natgrad train --env ID [--plugin LIB.so] [options]\n"
           "       natgrad train --resume DIR [--steps N] [options]\n"
           "\n"
-          "Trains a policy with TRPO (or natural policy gradient) on an environment and\n"
+          "Trains a policy with TRPO (or NPG, or ACKTR) on an environment and\n"
           "writes a run folder: config.ini (the effective config), progress.csv (one row per\n"
           "iteration), checkpoint.ngc and curve.svg (mean return against environment steps).\n"
           "\n"

@@ -22,7 +22,7 @@ typedef struct {
 
 static const ng_command_t commands[] = {
     {"demo", ng_cmd_demo, "the seed post's examples: Gaussian distances and a natural-gradient fit"},
-    {"train", ng_cmd_train, "train a policy with TRPO or NPG into a run folder (--resume continues)"},
+    {"train", ng_cmd_train, "train a policy with TRPO, NPG or ACKTR into a run folder (--resume continues)"},
     {"eval", ng_cmd_eval, "mean return of a saved policy over fresh episodes"},
     {"list", ng_cmd_list, "the built-in environments: spaces, time limits, state layouts"},
     {"replay", ng_cmd_replay, "step an environment from a given state under given actions (CSV)"},
