@@ -60,4 +60,4 @@ def load_plugin(path):
 
 
 from ._vector import Env, VectorEnv, make, make_vec  # noqa: E402
-from ._train import NPG, TRPO, config_keys, load  # noqa: E402
+from ._train import ACKTR, NPG, TRPO, config_keys, load  # noqa: E402

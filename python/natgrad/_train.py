@@ -131,7 +131,7 @@ def _resolve(env):
 
 
 class _Algo:
-    """What TRPO and NPG share; see natgrad.TRPO."""
+    """What TRPO, NPG and ACKTR share; see natgrad.TRPO."""
 
     _algo = None
 
@@ -390,6 +390,17 @@ class NPG(_Algo):
     _algo = "npg"
 
 
+class ACKTR(_Algo):
+    """ACKTR (Wu et al. 2017): the policy's natural gradient by K-FAC, its step scaled to
+    the quadratic-KL bound max_kl and capped by acktr_lr, and a K-FAC Gauss-Newton value
+    function; as natgrad.TRPO, with ACKTR's keys (acktr_lr, kfac_damping, ...) too."""
+
+    _algo = "acktr"
+
+
+_ALGOS = {cls._algo: cls for cls in (TRPO, NPG, ACKTR)}
+
+
 def load(run_dir, env=None, threads=None, checkpoint_every=CHECKPOINT_EVERY):
     """The model saved in a run folder (`natgrad train`'s or Python's), on env: None for
     the registered environment its config names, or a Python environment with that id (as
@@ -402,8 +413,8 @@ def load(run_dir, env=None, threads=None, checkpoint_every=CHECKPOINT_EVERY):
     trainer, warning = _natgrad.trainer_load(run_dir, "read", py.spec if py else None)
     if warning:
         warnings.warn(warning, stacklevel=2)
-    algo = "npg" if "\nalgo = npg\n" in "\n" + trainer.config_text() else "trpo"
-    cls = NPG if algo == "npg" else TRPO
+    algo = re.search(r"^algo = (\w+)$", trainer.config_text(), re.M)
+    cls = _ALGOS[algo.group(1) if algo else "trpo"]
     model = cls.__new__(cls)
     model._setup(trainer, py, run_dir, threads, checkpoint_every, False, True)
     return model

@@ -803,7 +803,7 @@ static PyTypeObject ngpy_trainer_type = {
     .tp_basicsize = sizeof(ngpy_trainer_t),
     .tp_dealloc = (destructor)ngpy__trainer_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Trainer(env_id, items, pyenv=None): the library's TRPO/NPG trainer.",
+    .tp_doc = "Trainer(env_id, items, pyenv=None): the library's TRPO/NPG/ACKTR trainer.",
     .tp_methods = ngpy__trainer_methods,
     .tp_getset = ngpy__trainer_getset,
     .tp_new = ngpy__trainer_new,

@@ -1,4 +1,4 @@
-"""natgrad.TRPO / NPG / load (issue 13, tests (c)): training from Python on a built-in id
+"""natgrad.TRPO / NPG / ACKTR / load (issue 13, tests (c)): training from Python on a built-in id
 and on Gymnasium's Python CartPole-v1, in the CLI's run-folder format, with `natgrad eval`
 and `natgrad train --resume` on the same folders, both ways."""
 import os
@@ -44,7 +44,11 @@ def test_builtin_config_is_the_clis():
     assert (c["env"], c["algo"], c["n_envs"], c["n_steps"], c["steps"]) == \
         ("CartPole-v1", "trpo", "2", "512", "100000")
     assert natgrad.NPG("Pendulum-v1", threads=1, seed=4).config["algo"] == "npg"
-    assert "max_kl" in natgrad.config_keys()
+    acktr = natgrad.ACKTR("Pendulum-v1", threads=1, acktr_lr=0.1).config
+    assert (acktr["algo"], float(acktr["acktr_lr"])) == ("acktr", 0.1)
+    assert "max_kl" in natgrad.config_keys() and "kfac_damping" in natgrad.config_keys()
+    with pytest.raises(natgrad.InvalidArgumentError, match="given by the class"):
+        natgrad.TRPO("Pendulum-v1", algo="acktr")
 
 
 def test_tuned_defaults_are_the_algos():
@@ -53,6 +57,8 @@ def test_tuned_defaults_are_the_algos():
     npg = natgrad.NPG("Hopper-v5", threads=1).config
     assert (float(trpo["gamma"]), trpo["vf_epochs"]) == (0.995, "5")
     assert (float(npg["gamma"]), npg["vf_epochs"], npg["algo"]) == (0.99, "20", "npg")
+    acktr = natgrad.ACKTR("Hopper-v5", threads=1).config
+    assert (float(acktr["gamma"]), acktr["vf_epochs"], acktr["algo"]) == (0.99, "20", "acktr")
 
 
 @needs_cli
@@ -99,6 +105,32 @@ def test_cli_run_resumed_by_python_is_the_same_run(tmp_path):
     with pytest.raises(natgrad.ExistsError):
         m.save(c)
     m.save(c, force=True)
+
+
+@needs_cli
+def test_acktr_from_python_is_the_clis_run(tmp_path):
+    """ACKTR trained from Python, saved, loaded as natgrad.ACKTR and continued is the CLI's
+    uninterrupted `--algo acktr` run, bit for bit: the checkpoint carries both K-FACs'
+    running factors, so a resumed run steps as the straight one does."""
+    py, straight = str(tmp_path / "py"), str(tmp_path / "cli")
+    rc, out = cli("train", "--env", "Pendulum-v1", "--algo", "acktr", "--seed", "3", "--set",
+                  "n_steps=256", "--steps", "3072", "--out", straight, "-q", "--threads", "1")
+    assert rc == 0, out
+    m = natgrad.ACKTR("Pendulum-v1", run_dir=py, threads=2, seed=3, n_steps=256)
+    m.learn(1536)
+    m2 = natgrad.load(py, threads=1)
+    assert type(m2) is natgrad.ACKTR and m2.config["algo"] == "acktr"
+    assert m2.num_timesteps == 1536
+    m2.learn(1536)
+    cli_run = natgrad.load(straight)
+    assert type(cli_run) is natgrad.ACKTR
+    assert np.array_equal(m2.policy_parameters(), cli_run.policy_parameters())
+    assert [r[1:4] for r in log_rows(py)] == [r[1:4] for r in log_rows(straight)]
+    # a TRPO run's folder loads as TRPO, an NPG one's as NPG
+    for cls in (natgrad.TRPO, natgrad.NPG):
+        d = str(tmp_path / cls.__name__)
+        cls("CartPole-v1", run_dir=d, threads=1, **SMALL).learn(512)
+        assert type(natgrad.load(d)) is cls
 
 
 def test_predict_single_and_batched():
