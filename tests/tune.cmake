@@ -222,17 +222,19 @@ if(TARGET natgrad_cli)
                 tune --env Pendulum-v1 --algo npg --show-space)
   ng_cli_expect(tune_help 0 "usage: natgrad tune" tune --help)
 
-  # Every space docs/tuning.md's commands pass (bench/spaces/ENV-ALGO[-what].ini) is read
-  # against its task and algorithm, as a tune starting from it would: a key, range or
-  # distribution the library refuses fails here, not an hour into a tune.
+  # Every space docs/tuning.md's commands pass (bench/spaces/ENV-ALGO[-what].ini, ENV the
+  # id in lower case) is read against its task and algorithm, as a tune starting from it
+  # would: a key, range or distribution the library refuses fails here, not an hour into a
+  # tune.
   if(NG_HAVE_MUJOCO)
     add_test(NAME tune_shipped_spaces COMMAND sh -c [=[
-      n=0
+      n=0; ids=$("$0" list --ids) || exit 1
       for f in "$1"/*.ini; do
         name=$(basename "$f" .ini)
-        env=$(echo "$name" | sed 's/^\(.\)\([^-]*-v[0-9]*\)-.*/\1\2/')
-        env=$(printf %s "$env" | cut -c1 | tr a-z A-Z)$(printf %s "$env" | cut -c2-)
-        algo=$(echo "$name" | sed 's/^[^-]*-v[0-9]*-\([a-z]*\).*/\1/')
+        env=$(printf '%s\n' "$ids" | while read -r id; do
+          case $name in "$(echo "$id" | tr A-Z a-z)"-*) echo "$id" ;; esac; done)
+        [ -n "$env" ] || { echo "$f: no environment id starts its name"; exit 1; }
+        algo=$(echo "${name#*-v[0-9]-}" | sed 's/-.*//')
         keys=$(grep -c '^[a-z_]* = ' "$f")
         out=$("$0" tune --env "$env" --algo "$algo" --space "$f" --show-space) ||
           { echo "$f ($env, $algo) refused"; exit 1; }
