@@ -119,6 +119,11 @@ class _PyEnvs:
         return env
 
 
+def _config(trainer):
+    """A trainer's config as {key: value text}, config.ini's lines (algo always among them)."""
+    return dict(line.partition(" = ")[::2] for line in trainer.config_text().splitlines())
+
+
 def _resolve(env):
     """(env id, _PyEnvs or None) for TRPO's env argument."""
     if isinstance(env, str):
@@ -189,11 +194,7 @@ class _Algo:
     @property
     def config(self):
         """The effective config: every key with its value (as config.ini holds them)."""
-        out = {}
-        for line in self._t.config_text().splitlines():
-            k, _, v = line.partition(" = ")
-            out[k] = v
-        return out
+        return _config(self._t)
 
     @property
     def env_id(self):
@@ -413,8 +414,7 @@ def load(run_dir, env=None, threads=None, checkpoint_every=CHECKPOINT_EVERY):
     trainer, warning = _natgrad.trainer_load(run_dir, "read", py.spec if py else None)
     if warning:
         warnings.warn(warning, stacklevel=2)
-    algo = re.search(r"^algo = (\w+)$", trainer.config_text(), re.M)
-    cls = _ALGOS[algo.group(1) if algo else "trpo"]
+    cls = _ALGOS[_config(trainer)["algo"]]
     model = cls.__new__(cls)
     model._setup(trainer, py, run_dir, threads, checkpoint_every, False, True)
     return model
