@@ -65,3 +65,36 @@ int ng_args_unknown(const ng_args_t *a) {
                a->arg[0] == '-' ? "unknown option" : "unexpected argument", a->arg, a->cmd);
   return NG_EXIT_USAGE;
 }
+
+int ng_args_setting(const ng_args_t *a, ng_args_settings_t *s, const char *flag,
+                    const char *key, const char *value) {
+  if (s->n == NG_ARGS_MAX_SETTINGS) {
+    ng_cli_error(a->cmd, "too many settings (at most %d)", NG_ARGS_MAX_SETTINGS);
+    return 0;
+  }
+  ng_args_setting_t *t = &s->item[s->n++];
+  t->flag = flag;
+  t->key = key;
+  t->value = value;
+  return 1;
+}
+
+const ng_args_setting_t *ng_args_set(const ng_args_t *a, ng_args_settings_t *s, const char *kv) {
+  const char *e = strchr(kv, '=');
+  if (!e || e == kv) {
+    ng_cli_error(a->cmd, "--set expects KEY=VALUE, got '%s'", kv);
+    return NULL;
+  }
+  size_t len = strlen(kv);
+  if (len >= sizeof s->item[0].buf) {
+    ng_cli_error(a->cmd, "--set %s: too long", kv);
+    return NULL;
+  }
+  if (!ng_args_setting(a, s, "--set", NULL, NULL)) return NULL;
+  ng_args_setting_t *t = &s->item[s->n - 1];
+  memcpy(t->buf, kv, len + 1);
+  t->buf[e - kv] = '\0';
+  t->key = t->buf;
+  t->value = t->buf + (e - kv) + 1;
+  return t;
+}

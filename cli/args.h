@@ -38,4 +38,24 @@ int ng_args_int(ng_args_t *a, long lo, long hi, long *out);
 /* "unknown option 'X'" or "unexpected argument 'X'"; returns the usage exit code. */
 int ng_args_unknown(const ng_args_t *a);
 
+/* Flags that each set one key, and --set KEY=VALUE, kept in the order typed: a command
+ * applies them once it knows its defaults, a later one overriding an earlier (train, fit). */
+#define NG_ARGS_MAX_SETTINGS 128
+typedef struct {
+  const char *flag;        /* as typed, for messages: "--steps", "--set" */
+  const char *key, *value; /* into argv, or into buf for a --set */
+  char buf[320];
+} ng_args_setting_t;
+
+typedef struct {
+  ng_args_setting_t item[NG_ARGS_MAX_SETTINGS];
+  int n;
+} ng_args_settings_t;
+
+/* Appends flag's setting of key to value (kept by pointer); 0 after "too many settings". */
+int ng_args_setting(const ng_args_t *a, ng_args_settings_t *s, const char *flag,
+                    const char *key, const char *value);
+/* Appends the --set KEY=VALUE kv, split into the new setting's buf; NULL after an error. */
+const ng_args_setting_t *ng_args_set(const ng_args_t *a, ng_args_settings_t *s, const char *kv);
+
 #endif

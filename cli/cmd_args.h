@@ -6,23 +6,14 @@
 
 #include <stdint.h>
 
+#include "args.h"
 #include "natgrad/rl.h"
-
-#define NG_TRAIN_MAX_SETTINGS 128
-
-typedef struct {
-  const char *flag; /* as typed, for messages: "--steps", "--set" */
-  const char *key;
-  const char *value;
-  char buf[320]; /* --set key=value split here */
-} ng_train_setting_t;
 
 /* Strings point into argv (or into a setting's buf). */
 typedef struct {
   const char *env, *config, *out, *resume;
   const char *plugin; /* --plugin: loaded by the command, not by the parser */
-  ng_train_setting_t settings[NG_TRAIN_MAX_SETTINGS];
-  int n_settings;
+  ng_args_settings_t settings; /* --algo, --steps, --seed and --set, in order */
   int force, quiet, checkpoint_every, eval_episodes;
   int threads; /* 0: one per online core (ng_train_default_threads) */
 } ng_train_opts_t;

@@ -32,7 +32,6 @@
 #include "run_dir.h"
 
 #define CMD "fit"
-#define MAX_SETTINGS 64
 #define MAX_LAYERS 16
 #define EVAL_BATCH 1000
 #define NG__FAILED 1000 /* a rank's stop vote for a failure: above any signal number */
@@ -40,19 +39,14 @@
 
 typedef ng_fit_run_config_t run_t; /* natgrad/supervised.h: the run's keys */
 
-typedef struct {
-  const char *flag; /* as typed: a resumed run takes none */
-  const char *key, *value;
-  char buf[320];
-} setting_t;
+typedef ng_args_setting_t setting_t;
 
 typedef struct {
   run_t run;
   const char *out, *resume;
   long epochs;
   int quiet, force, have_opt, have_name;
-  setting_t settings[MAX_SETTINGS];
-  int n_settings;
+  ng_args_settings_t settings; /* the flags that set a key, and --set, in order */
 } fit_opts_t;
 
 static volatile sig_atomic_t g_signal = 0;
@@ -184,35 +178,6 @@ static const struct {
     {"--fisher", "fisher"},
 };
 
-/* A flag that sets a run or optimiser key, recorded in order (a resume takes none). */
-static int add_flag_setting(fit_opts_t *o, const char *flag, const char *key, const char *v) {
-  if (o->n_settings == MAX_SETTINGS) {
-    ng_cli_error(CMD, "too many settings (at most %d)", MAX_SETTINGS);
-    return 0;
-  }
-  setting_t *s = &o->settings[o->n_settings++];
-  s->flag = flag;
-  s->key = key;
-  s->value = v;
-  return 1;
-}
-
-/* --set KEY=VALUE, split into the setting's own buffer. */
-static int add_set(fit_opts_t *o, const char *v) {
-  const char *e = strchr(v, '=');
-  if (!e || e == v || strlen(v) >= sizeof o->settings[0].buf) {
-    ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
-    return 0;
-  }
-  if (!add_flag_setting(o, "--set", NULL, NULL)) return 0;
-  setting_t *s = &o->settings[o->n_settings - 1];
-  memcpy(s->buf, v, strlen(v) + 1);
-  s->buf[e - v] = '\0';
-  s->key = s->buf;
-  s->value = s->buf + (e - v) + 1;
-  return 1;
-}
-
 static int parse_args(int argc, char **argv, fit_opts_t *o) {
   memset(o, 0, sizeof *o);
   ng_fit_run_config_default(&o->run, NULL);
@@ -224,7 +189,8 @@ static int parse_args(int argc, char **argv, fit_opts_t *o) {
     size_t f = 0;
     while (f < sizeof FLAG_KEYS / sizeof FLAG_KEYS[0] && !ng_args_is(&a, FLAG_KEYS[f].flag)) f++;
     if (f < sizeof FLAG_KEYS / sizeof FLAG_KEYS[0]) {
-      if (!(v = ng_args_value(&a)) || !add_flag_setting(o, FLAG_KEYS[f].flag, FLAG_KEYS[f].key, v))
+      if (!(v = ng_args_value(&a)) ||
+          !ng_args_setting(&a, &o->settings, FLAG_KEYS[f].flag, FLAG_KEYS[f].key, v))
         return NG_EXIT_USAGE;
     } else if (ng_args_switch(&a, "--help", "-h")) {
       help(stdout);
@@ -243,7 +209,7 @@ static int parse_args(int argc, char **argv, fit_opts_t *o) {
       ng_sup_opt_config_default(&o->run.opt, k);
       o->have_opt = 1;
     } else if (ng_args_is(&a, "--set")) {
-      if (!(v = ng_args_value(&a)) || !add_set(o, v)) return NG_EXIT_USAGE;
+      if (!(v = ng_args_value(&a)) || !ng_args_set(&a, &o->settings, v)) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--epochs")) {
       if (!ng_args_int(&a, 0, 1000000, &o->epochs)) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--name")) {
@@ -258,7 +224,8 @@ static int parse_args(int argc, char **argv, fit_opts_t *o) {
     } else if (ng_args_is(&a, "--resume")) {
       if (!(o->resume = ng_args_value(&a))) return NG_EXIT_USAGE;
     } else if (ng_args_switch(&a, "--no-standardize", NULL)) {
-      if (!add_flag_setting(o, "--no-standardize", "standardize", "0")) return NG_EXIT_USAGE;
+      if (!ng_args_setting(&a, &o->settings, "--no-standardize", "standardize", "0"))
+        return NG_EXIT_USAGE;
     } else if (ng_args_switch(&a, "--force", NULL)) {
       o->force = 1;
     } else if (ng_args_switch(&a, "--quiet", "-q")) {
@@ -272,8 +239,8 @@ static int parse_args(int argc, char **argv, fit_opts_t *o) {
 
 /* Applies the settings (flags, --set) in order onto r. */
 static int apply_settings(const fit_opts_t *o, run_t *r) {
-  for (int i = 0; i < o->n_settings; i++) {
-    const setting_t *s = &o->settings[i];
+  for (int i = 0; i < o->settings.n; i++) {
+    const setting_t *s = &o->settings.item[i];
     if (!strcmp(s->key, "kind")) {
       ng_cli_error(CMD, "use --opt to choose the optimiser");
       return 0;
@@ -481,10 +448,10 @@ static int resume_run(const fit_opts_t *o, run_t *r, ng_run_t **run, ng_fit_chec
     ng_cli_error(CMD, "--resume continues in its own folder; drop --out");
     return NG_EXIT_USAGE;
   }
-  if (o->n_settings || o->have_opt || o->have_name || o->force) {
+  if (o->settings.n || o->have_opt || o->have_name || o->force) {
     ng_cli_error(CMD, "%s cannot be used with --resume: a resumed run keeps its settings "
                       "(only --epochs can extend it)",
-                 o->n_settings ? o->settings[0].flag : o->have_opt ? "--opt"
+                 o->settings.n ? o->settings.item[0].flag : o->have_opt ? "--opt"
                                 : o->have_name ? "--name" : "--force");
     return NG_EXIT_USAGE;
   }

@@ -30,7 +30,7 @@
  * improved). */
 #define RETURN_SMOOTH NG_RL_CURVE_SMOOTH
 
-typedef ng_train_setting_t setting_t;
+typedef ng_args_setting_t setting_t;
 typedef ng_train_opts_t train_opts_t;
 
 static volatile sig_atomic_t g_signal = 0;
@@ -131,40 +131,6 @@ int ng_train_default_threads(void) {
   return n < 1 ? 1 : n > NG_TRAIN_DEFAULT_MAX_THREADS ? NG_TRAIN_DEFAULT_MAX_THREADS : (int)n;
 }
 
-static int add_setting(train_opts_t *o, const char *flag, const char *key, const char *value) {
-  if (o->n_settings == NG_TRAIN_MAX_SETTINGS) {
-    ng_cli_error(CMD, "too many settings (at most %d)", NG_TRAIN_MAX_SETTINGS);
-    return 0;
-  }
-  setting_t *s = &o->settings[o->n_settings++];
-  s->flag = flag;
-  s->key = key;
-  s->value = value;
-  return 1;
-}
-
-/* --set KEY=VALUE, split into the setting's own buffer. */
-static int add_set(train_opts_t *o, const char *v) {
-  const char *e = strchr(v, '=');
-  if (!e || e == v) {
-    ng_cli_error(CMD, "--set expects KEY=VALUE, got '%s'", v);
-    return 0;
-  }
-  if (strlen(v) >= sizeof o->settings[0].buf) {
-    ng_cli_error(CMD, "--set %s: too long", v);
-    return 0;
-  }
-  if (!add_setting(o, "--set", NULL, NULL)) return 0;
-  setting_t *s = &o->settings[o->n_settings - 1];
-  size_t kl = (size_t)(e - v);
-  memcpy(s->buf, v, strlen(v) + 1);
-  s->buf[kl] = '\0';
-  s->key = s->buf;
-  s->value = s->buf + kl + 1;
-  if (!strcmp(s->key, "env") || !strcmp(s->key, "env_id")) o->env = s->value;
-  return 1;
-}
-
 /* An integer flag into an int field. */
 static int int_flag(ng_args_t *a, long lo, long hi, int *out) {
   long x;
@@ -187,7 +153,8 @@ int ng_train_parse_args(int argc, char **argv, train_opts_t *o) {
     size_t k = 0;
     while (k < 3 && !ng_args_is(&a, keyed[k][0])) k++;
     if (k < 3) {
-      if (!(v = ng_args_value(&a)) || !add_setting(o, keyed[k][0], keyed[k][1], v))
+      if (!(v = ng_args_value(&a)) ||
+          !ng_args_setting(&a, &o->settings, keyed[k][0], keyed[k][1], v))
         return NG_EXIT_USAGE;
     } else if (ng_args_switch(&a, "--help", "-h")) {
       help(stdout);
@@ -198,7 +165,10 @@ int ng_train_parse_args(int argc, char **argv, train_opts_t *o) {
     } else if (ng_args_is(&a, "--env")) {
       if (!(o->env = ng_args_value(&a))) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--set")) {
-      if (!(v = ng_args_value(&a)) || !add_set(o, v)) return NG_EXIT_USAGE;
+      const setting_t *s;
+      if (!(v = ng_args_value(&a)) || !(s = ng_args_set(&a, &o->settings, v)))
+        return NG_EXIT_USAGE;
+      if (!strcmp(s->key, "env") || !strcmp(s->key, "env_id")) o->env = s->value;
     } else if (ng_args_is(&a, "--config")) {
       if (!(o->config = ng_args_value(&a))) return NG_EXIT_USAGE;
     } else if (ng_args_is(&a, "--plugin")) {
@@ -265,8 +235,8 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   /* The run's algo (the flags', else the file's top level's, else the default; a bad name
    * is reported when the settings are applied): its defaults and the file's section. */
   const char *algo = have_file ? ng_kv_get(&file, "algo", NULL) : NULL;
-  for (int i = 0; i < o->n_settings; i++)
-    if (!strcmp(o->settings[i].key, "algo")) algo = o->settings[i].value;
+  for (int i = 0; i < o->settings.n; i++)
+    if (!strcmp(o->settings.item[i].key, "algo")) algo = o->settings.item[i].value;
   ng_algo_t run_algo = NG_ALGO_TRPO; /* kept for no name or a bad one, refused below */
   ng_rl_algo_parse(algo, &run_algo, NULL);
   const char *section = ng_rl_algo_name(run_algo);
@@ -297,8 +267,8 @@ int ng_train_build_config(const train_opts_t *o, ng_rl_config_t *cfg) {
   }
   if (have_file) ng_kv_free(&file);
   if (rc >= 0) return rc;
-  for (int i = 0; i < o->n_settings; i++) {
-    const setting_t *s = &o->settings[i];
+  for (int i = 0; i < o->settings.n; i++) {
+    const setting_t *s = &o->settings.item[i];
     ng_error_clear(&err);
     int st = ng_rl_config_set(cfg, s->key, s->value, &err);
     if (st != NG_OK) {
@@ -403,8 +373,8 @@ static int print_summary(ng_rl_t *t, const train_opts_t *o, const char *dir,
 static int resume_flags(const train_opts_t *o, const char **steps_value) {
   const char *bad = o->env ? "--env" : o->config ? "--config" : o->out ? "--out" : NULL;
   *steps_value = NULL;
-  for (int i = 0; !bad && i < o->n_settings; i++) {
-    const setting_t *st = &o->settings[i];
+  for (int i = 0; !bad && i < o->settings.n; i++) {
+    const setting_t *st = &o->settings.item[i];
     if (!strcmp(st->key, "steps") || !strcmp(st->key, "total_steps"))
       *steps_value = st->value;
     else

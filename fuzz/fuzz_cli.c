@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = ng_train_parse_args(argc, argv, o);
     NG_FUZZ_ASSERT(rc == -1 || rc == NG_EXIT_OK || rc == NG_EXIT_USAGE);
     if (rc == -1) {
-      NG_FUZZ_ASSERT(o->n_settings >= 0 && o->n_settings <= NG_TRAIN_MAX_SETTINGS);
+      NG_FUZZ_ASSERT(o->settings.n >= 0 && o->settings.n <= NG_ARGS_MAX_SETTINGS);
       NG_FUZZ_ASSERT(o->checkpoint_every >= 1 && o->eval_episodes >= 0);
       o->config = NULL;
       ng_rl_config_t cfg;

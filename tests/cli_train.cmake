@@ -182,6 +182,10 @@ steps = 999999
                 train --env CartPole-v1 --config ${NG_CLI_DIR}/no_such.ini --out ${never})
   ng_cli_expect(cli_train_bad_set 2 "--set: max_kl = -1 is out of range"
                 train --env CartPole-v1 --set max_kl=-1 --out ${never})
+  ng_cli_expect(cli_train_set_no_equals 2 "--set expects KEY=VALUE, got 'max_kl'"
+                train --env CartPole-v1 --set max_kl --out ${never})
+  ng_cli_expect(cli_train_set_no_key 2 "--set expects KEY=VALUE, got '=1'"
+                train --env CartPole-v1 --set =1 --out ${never})
   ng_cli_expect(cli_train_bad_steps 2 "--steps: .*12x"
                 train --env CartPole-v1 --steps 12x --out ${never})
   ng_cli_expect(cli_train_bad_algo 2 "--algo: .*ppo"

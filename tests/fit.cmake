@@ -50,6 +50,7 @@ if(TARGET natgrad_cli)
   ng_cli_expect(cli_fit_bad_flag 2 "unknown option '--frobnicate'" fit --frobnicate)
   ng_cli_expect(cli_fit_bad_epochs 2 "--epochs: expected an integer" fit --data x --epochs -3)
   ng_cli_expect(cli_fit_bad_set 2 "unknown optimiser setting 'speed'" fit --data x --set speed=9)
+  ng_cli_expect(cli_fit_set_no_equals 2 "--set expects KEY=VALUE, got 'lr'" fit --data x --set lr)
   ng_cli_expect(cli_fit_bad_value 2 "lr must be > 0" fit --data x --lr 0)
   ng_cli_expect(cli_fit_bad_act 2 "act = 'sigmoid': expected tanh or relu" fit --data x --act sigmoid)
   ng_cli_expect(cli_fit_empirical_cg 2 "empirical applies only to diag-ng and kfac"
