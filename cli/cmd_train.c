@@ -540,6 +540,12 @@ int ng_cmd_train(int argc, char **argv) {
   ng_error_clear(&err);
   char ckpt[NG_CLI_PATH], log_path[NG_CLI_PATH], curve[NG_CLI_PATH];
   if (rc >= 0) goto out;
+  /* OpenBLAS on one thread from before the trainer is made: --threads N means N cores in
+   * all (the pool splits rollouts and batch passes, OpenBLAS would otherwise take every
+   * core inside each), and BLAS rounds as its thread count splits a product, so the
+   * orthogonal init (blocked QR on layers wider than 128) and every pass stay the same
+   * run whatever the machine or OPENBLAS_NUM_THREADS. */
+  openblas_set_num_threads(1);
 
   /* ---- the trainer: a new run, or the checkpoint of an earlier one; under mpirun rank
    * 0 owns the run folder and the others read it (cli/train_mpi.h) ---- */
@@ -556,11 +562,7 @@ int ng_cmd_train(int argc, char **argv) {
   if (rc >= 0) goto out;
   const char *dir = lead ? ng_run_dir(run) : NULL;
   rc = NG_EXIT_FAILURE;
-  /* --threads N means N cores in all: the pool splits rollouts and batch passes over N
-   * threads, and OpenBLAS stays on one thread inside each rather than start threads of its
-   * own (with --threads 1 it would otherwise take every core). */
   int threads = o->threads ? o->threads : ng_train_mpi_threads(ng_train_default_threads());
-  openblas_set_num_threads(1);
   int s_threads = ng_rl_set_threads(t, threads);
   if (s_threads != NG_OK) {
     ng_cli_error(CMD, "cannot start %d threads: %s", threads, ng_strerror(s_threads));

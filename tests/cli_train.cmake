@@ -103,6 +103,19 @@ steps = 999999
   set_tests_properties(cli_train_threads PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1"
                        TIMEOUT 300)
 
+  # ...and for any OpenBLAS thread count the caller's environment asks for: BLAS rounds as
+  # its threads split a product, so train keeps it at one from before the trainer is made
+  # (layers wider than 128 units take LAPACK's blocked QR in the orthogonal init).
+  add_test(NAME cli_train_blas_threads COMMAND sh -c [=[
+    dir=$1; rm -rf "$dir"
+    for n in 1 2; do
+      OPENBLAS_NUM_THREADS=$n "$0" train --env CartPole-v1 --steps 3000 --threads 1 \
+        --set policy_hidden=256,256 --set value_hidden=256,256 --out "$dir/$n" --quiet || exit 1
+    done
+    cmp "$dir/1/checkpoint.ngc" "$dir/2/checkpoint.ngc"
+  ]=] ${NG_CLI} ${NG_CLI_DIR}/blas_threads)
+  set_tests_properties(cli_train_blas_threads PROPERTIES TIMEOUT 120)
+
   # A run's config.ini is a config file that reproduces it (the format round-trips).
   add_test(NAME cli_train_config_roundtrip COMMAND sh -c [=[
     src=$1; dir=$2; rm -rf "$dir"

@@ -233,8 +233,10 @@ int ng_rl_set_total_steps(ng_rl_t *t, long steps);
  * fixed order, and the environments are stepped on them when a step costs more than a few
  * microseconds (measured here on the evaluation env: MuJoCo, not CartPole; never for an
  * environment of the caller's, ng_rl_create_with_env, which stays on the caller's thread
- * unless ng_rl_set_threads_envs turns it on): results are
- * bit-identical for every n_threads. Not part of the config or the checkpoint. NG_EINVAL
+ * unless ng_rl_set_threads_envs turns it on): results are bit-identical for every
+ * n_threads, given one BLAS thread (openblas_set_num_threads(1) before ng_rl_create, as the
+ * CLI and the Python package do: BLAS rounds as its thread count splits a product, the
+ * orthogonal init's QR included). Not part of the config or the checkpoint. NG_EINVAL
  * for a bad count, NG_ENOMEM if the threads cannot start (the old setting stays). */
 int ng_rl_set_threads(ng_rl_t *t, int n_threads);
 /* Forces environment stepping on the threads on (1) or off (0) whatever a step costs (for

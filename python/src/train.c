@@ -426,6 +426,8 @@ static PyObject *ngpy__trainer_new(PyTypeObject *type, PyObject *args, PyObject 
   ng_rl_t *t = NULL;
   ng_error_t err;
   int s;
+  /* the CLI's: BLAS rounds as its thread count splits a product, the init's blocked QR too */
+  openblas_set_num_threads(1);
   Py_BEGIN_ALLOW_THREADS
   s = ng_rl_create_with_env(&t, &cfg, pd ? &pd->def : NULL, &err);
   Py_END_ALLOW_THREADS
