@@ -26,7 +26,9 @@
 
 #define HDR 32
 
-static unsigned char g_file[1 << 20], g_mod[1 << 20];
+/* room for a checkpoint of Hopper's default (its 256,256 critic and Adam moments: 1.7 MB) */
+#define CKPT_CAP (4u << 20)
+static unsigned char g_file[CKPT_CAP], g_mod[CKPT_CAP];
 static size_t g_len;
 static size_t g_clen; /* config text length */
 static ng_rl_t *g_t;  /* the trainer the file was saved from */
@@ -109,7 +111,7 @@ static void test_intact(void) {
   char path[64];
   snprintf(path, sizeof path, "test_checkpoint_%d_b.ngc", (int)getpid());
   NG_CHECK_OK(ng_rl_save(a, path, &err));
-  static unsigned char again[1 << 20];
+  static unsigned char again[CKPT_CAP];
   FILE *f = fopen(path, "rb");
   size_t n = f ? fread(again, 1, sizeof again, f) : 0;
   if (f) fclose(f);
@@ -331,6 +333,7 @@ static long save_bytes(const ng_rl_t *t, unsigned char *buf, size_t cap) {
   NG_CHECK_OK(ng_rl_save(t, path, &err));
   FILE *f = fopen(path, "rb");
   size_t n = f ? fread(buf, 1, cap, f) : 0;
+  NG_CHECK(f && n < cap); /* the whole file, not its first cap bytes */
   if (f) fclose(f);
   remove(path);
   return (long)n;
@@ -351,7 +354,7 @@ static void test_resume_mujoco(void) {
   NG_CHECK_OK(ng_rl_load_mem(&r, g_mod, (size_t)n, &err));
   if (!r) goto done;
   NG_CHECK_OK(ng_rl_iterate(r, &st, &err));
-  static unsigned char straight[1 << 20];
+  static unsigned char straight[CKPT_CAP];
   long ns = save_bytes(a, straight, sizeof straight), nr = save_bytes(r, g_mod, sizeof g_mod);
   NG_CHECK(ns > HDR && ns == nr && memcmp(straight, g_mod, (size_t)ns) == 0);
 done:

@@ -137,6 +137,8 @@ static void test_hopper_tuned(void) {
   NG_CHECK(c.gamma == 0.995 && c.gae_lambda == 0.976787 && c.max_kl == 0.014807);
   NG_CHECK(c.cg_damping == 0.0713536 && c.vf_lr == 0.000356868 && c.vf_epochs == 5);
   NG_CHECK(c.init_log_std == -0.00943461 && c.n_steps == 1024 && c.timeout_terminal == 0);
+  NG_CHECK(c.n_value_hidden == 2 && c.value_hidden[0] == 256 && c.value_hidden[1] == 256);
+  NG_CHECK(c.n_policy_hidden == 2 && c.policy_hidden[0] == 64 && c.policy_hidden[1] == 64);
   check_zoo_rest(&c);
   NG_CHECK_STATUS(ng_rl_config_default_algo(&c, "Hopper-v5", (ng_algo_t)7, &err), NG_EINVAL);
   NG_CHECK_STATUS(ng_rl_config_default_algo(&c, "NoSuchEnv-v0", NG_ALGO_ACKTR, &err),

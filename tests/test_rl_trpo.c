@@ -243,6 +243,7 @@ static long file_bytes(const char *path, unsigned char *buf, size_t cap) {
   if (!f) return -1;
   size_t n = fread(buf, 1, cap, f);
   fclose(f);
+  NG_CHECK(n < cap); /* the whole file, not its first cap bytes */
   return (long)n;
 }
 
