@@ -100,8 +100,7 @@ int ng_cmd_eval(int argc, char **argv) {
   const uint64_t seed = o.seed;
   const int stochastic = o.stochastic;
 
-  /* one BLAS thread, as train runs: BLAS rounds as its thread count splits a product, and
-   * a policy's returns should not depend on the machine that evaluates it */
+  /* one BLAS thread, as train runs (cmd_train.c says why): the same returns on any machine */
   openblas_set_num_threads(1);
   ng_rl_t *t = NULL;
   if ((rc = ng_cli_load_trainer(CMD, where, o.plugin, o.force, &t)) >= 0) return rc;
