@@ -5,7 +5,8 @@ For every environment, seed and thread count it runs, one after the other (inter
 that both see the same load): SB3-contrib 2.4.0's TRPO (PyTorch, Debian's python3-torch on
 OpenBLAS, run at its best as ../shared/peers/README.md says) and `natgrad train`, with the
 same settings: SB3's arguments are made from the config.ini natgrad writes for the run, so
-both train the same networks with the same hyperparameters. It prints, per pair, the wall
+both train the same networks with the same hyperparameters (the KL bound and the CG damping
+converted to SB3's units: docs/mujoco.md, "KL units"). It prints, per pair, the wall
 time of the whole process, the time in training alone, the mean return of the trained
 policy over deterministic evaluation episodes, the peak memory (maximum resident set of the
 process, from wait4) and the machine's load average before and after; then the medians and
@@ -14,6 +15,10 @@ the speed-ups.
     /usr/bin/python3 bench/sb3_side_by_side.py                      # CartPole-v1, Pendulum-v1
     /usr/bin/python3 bench/sb3_side_by_side.py --envs CartPole-v1 --seeds 0,1,2 --threads 1,2
     /usr/bin/python3 bench/sb3_side_by_side.py --precisions f64,f32   # natgrad's value function
+    /usr/bin/python3 bench/sb3_side_by_side.py --envs Ant-v5 --steps 1000000 --set init_log_std=0
+
+--set KEY=VALUE (repeatable) changes natgrad's config, and with it SB3's, from the
+environment's defaults: to run both with a published config, say.
 
 With --precisions, natgrad trains once per value-function precision (vf_precision; the SB3
 run sits between them), each compared with the same SB3 run; SB3's critic is float32 always.
@@ -32,6 +37,8 @@ cannot share is Pendulum-v1's gSDE (rl-baselines3-zoo tunes it with use_sde; nat
 gSDE): both sides run the plain Gaussian policy natgrad's defaults describe.
 """
 import argparse
+import contextlib
+import csv
 import json
 import os
 import statistics
@@ -87,6 +94,8 @@ def sb3_child(spec):
     act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
     widths = lambda key: [int(w) for w in c[key].split(",")]
     import gymnasium
+    import numpy as np
+    from gymnasium.spaces import Box
     try:
         gymnasium.make(c["env"]).close()
         make_env, env_source = c["env"], "gymnasium"
@@ -99,15 +108,21 @@ def sb3_child(spec):
         venv = VecNormalize(venv, norm_obs=norm_obs, norm_reward=norm_rew,
                             clip_obs=float(c["obs_clip"]), clip_reward=float(c["reward_clip"]),
                             gamma=float(c["gamma"]))
+    # SB3's DiagGaussian KL is the mean over rows and the d action components, natgrad's
+    # max_kl bounds the per-state sum (docs/mujoco.md, "KL units"): the same step is
+    # target_kl = max_kl / d with the damping divided by d too. A categorical is one
+    # distribution on both sides (d = 1).
+    d = int(np.prod(venv.action_space.shape)) if isinstance(venv.action_space, Box) else 1
     model = TRPO(
         "MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
         learning_rate=float(c["vf_lr"]), n_steps=int(c["n_steps"]),
         batch_size=int(c["vf_minibatch"]), gamma=float(c["gamma"]),
         gae_lambda=float(c["gae_lambda"]), cg_max_steps=int(c["cg_iters"]),
-        cg_damping=float(c["cg_damping"]), line_search_shrinking_factor=float(c["ls_shrink"]),
+        cg_damping=float(c["cg_damping"]) / d,
+        line_search_shrinking_factor=float(c["ls_shrink"]),
         # natgrad counts the trials after the full step, SB3 all of them
         line_search_max_iter=int(c["ls_max_backtracks"]) + 1,
-        n_critic_updates=int(c["vf_epochs"]), target_kl=float(c["max_kl"]),
+        n_critic_updates=int(c["vf_epochs"]), target_kl=float(c["max_kl"]) / d,
         sub_sampling_factor=max(1, round(1.0 / float(c["fisher_subsample"]))),
         normalize_advantage=c["normalize_advantages"] == "1",
         policy_kwargs=dict(net_arch=dict(pi=widths("policy_hidden"), vf=widths("value_hidden")),
@@ -134,21 +149,23 @@ def load():
     return os.getloadavg()[0]
 
 
-def run_natgrad(ng, env_id, seed, steps, threads, episodes, work, precision):
+def run_natgrad(ng, env_id, seed, steps, threads, episodes, work, precision, sets):
     run = os.path.join(work, f"ng-{env_id}-s{seed}-t{threads}-{precision}")
     argv = [ng, "train", "--env", env_id, "--seed", str(seed), "--steps", str(steps),
             "--threads", str(threads), "--out", run, "--force", "--eval-episodes", "0",
             "--set", f"vf_precision={precision}"]
+    for kv in sets:
+        argv += ["--set", kv]
     l0 = load()
     wall, rss, rc = run_measured(argv, dict(os.environ), run + ".log")
     l1 = load()
     if rc:
         sys.exit(f"natgrad train failed ({rc}): see {run}.log")
-    train_s = None
-    with open(run + ".log") as f:
-        for line in f:
-            if line.startswith("time: "):  # "time: 5.8s for 100352 steps (...)"
-                train_s = float(line.split()[1].rstrip("s"))
+    # the training wall time, as the last row of progress.csv records it (train.log's
+    # "time:" line is for people: "5.8s", "2m41s")
+    with open(os.path.join(run, "progress.csv")) as f:
+        rows = list(csv.DictReader(f))
+    train_s = float(rows[-1]["wall_s"])
     ev = subprocess.run([ng, "eval", run, "--episodes", str(episodes)], capture_output=True,
                         text=True, check=True).stdout
     ret = float(ev.split("mean return ")[1].split()[0])
@@ -197,7 +214,11 @@ def main():
     ap.add_argument("--natgrad", default=os.path.join(ROOT, "build", "release", "natgrad"))
     ap.add_argument("--peers", default=os.environ.get(
         "NG_PEERS_PYTHON", os.path.join(ROOT, "..", "shared", "peers", "python")))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config key for natgrad's run, and through its config.ini SB3's")
     ap.add_argument("--json", help="write every measurement here")
+    ap.add_argument("--work", help="keep natgrad's run folders and SB3's logs here "
+                    "(default: a temporary directory, removed at the end)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -212,7 +233,10 @@ def main():
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="ng-sb3-") as work:
+    if a.work:
+        os.makedirs(a.work, exist_ok=True)
+    with (contextlib.nullcontext(a.work) if a.work
+          else tempfile.TemporaryDirectory(prefix="ng-sb3-")) as work:
         for env_id in a.envs.split(","):
             for seed in [int(s) for s in a.seeds.split(",")]:
                 for threads in [int(t) for t in a.threads.split(",")]:
@@ -220,7 +244,7 @@ def main():
                     # the SB3 run after the first natgrad run, the others after it
                     for i, prec in enumerate(precs):
                         run, ngs[prec] = run_natgrad(a.natgrad, env_id, seed, a.steps, threads,
-                                                     a.episodes, work, prec)
+                                                     a.episodes, work, prec, a.set)
                         if i == 0:
                             config = read_config(os.path.join(run, "config.ini"))
                             sb = run_sb3(config, threads, a.episodes, peers, work,
