@@ -128,6 +128,9 @@ def sb3_child(spec):
         policy_kwargs=dict(net_arch=dict(pi=widths("policy_hidden"), vf=widths("value_hidden")),
                            activation_fn=act[c["policy_act"]],
                            log_std_init=float(c["init_log_std"])))
+    if spec.get("log_dir"):  # SB3's training curve, as its logger writes it
+        from stable_baselines3.common.logger import configure
+        model.set_logger(configure(spec["log_dir"], ["csv"]))
     t_learn = time.perf_counter()
     model.learn(total_timesteps=int(c["steps"]))
     learn_s = time.perf_counter() - t_learn
@@ -175,7 +178,7 @@ def run_natgrad(ng, env_id, seed, steps, threads, episodes, work, precision, set
 
 def run_sb3(config, threads, episodes, peers, work, tag, natgrad_python):
     spec = {"config": config, "threads": threads, "episodes": episodes,
-            "natgrad_python": natgrad_python}
+            "natgrad_python": natgrad_python, "log_dir": os.path.join(work, f"sb3-{tag}")}
     env = dict(os.environ)
     env.update({"PYTHONPATH": peers, "OMP_NUM_THREADS": str(threads),
                 "OPENBLAS_NUM_THREADS": str(threads),
@@ -217,7 +220,8 @@ def main():
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a config key for natgrad's run, and through its config.ini SB3's")
     ap.add_argument("--json", help="write every measurement here")
-    ap.add_argument("--work", help="keep natgrad's run folders and SB3's logs here "
+    ap.add_argument("--work", help="keep natgrad's run folders, SB3's logs and training "
+                    "curves (sb3-*/progress.csv) here "
                     "(default: a temporary directory, removed at the end)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
