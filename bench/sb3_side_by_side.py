@@ -176,9 +176,11 @@ def run_natgrad(ng, env_id, seed, steps, threads, episodes, work, precision, set
                  "load": (l0, l1)}
 
 
-def run_sb3(config, threads, episodes, peers, work, tag, natgrad_python):
+def run_sb3(config, threads, episodes, peers, work, tag, natgrad_python, keep_curve):
+    # SB3's logger writes a CSV row per iteration inside the timed training: only when asked
+    log_dir = os.path.join(work, f"sb3-{tag}") if keep_curve else None
     spec = {"config": config, "threads": threads, "episodes": episodes,
-            "natgrad_python": natgrad_python, "log_dir": os.path.join(work, f"sb3-{tag}")}
+            "natgrad_python": natgrad_python, "log_dir": log_dir}
     env = dict(os.environ)
     env.update({"PYTHONPATH": peers, "OMP_NUM_THREADS": str(threads),
                 "OPENBLAS_NUM_THREADS": str(threads),
@@ -254,7 +256,8 @@ def main():
                             sb = run_sb3(config, threads, a.episodes, peers, work,
                                          f"{env_id}-s{seed}-t{threads}",
                                          os.path.join(os.path.dirname(
-                                             os.path.abspath(a.natgrad)), "python"))
+                                             os.path.abspath(a.natgrad)), "python"),
+                                         keep_curve=bool(a.work))
                     for prec in precs:
                         ng = ngs[prec]
                         rows.append({"env": env_id, "seed": seed, "threads": threads,
