@@ -1,6 +1,7 @@
 /* natgrad eval: the mean return of a saved policy over fresh episodes. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,10 @@ static void help(FILE *out) {
           "\n"
           "Loads the checkpoint of a run (DIR/checkpoint.ngc, or a checkpoint file), runs N fresh\n"
           "episodes of its policy and prints the mean return ± its standard deviation (over\n"
-          "episodes, population form) and the lowest and highest return. If a run folder's\n"
-          "latest checkpoint is damaged, its previous one (checkpoint.prev.ngc) is used, with a\n"
-          "warning.\n"
+          "episodes, population form), the lowest and highest return, the shortest and longest\n"
+          "episode and how many the environment ended itself (terminated, not truncated). If a\n"
+          "run folder's latest checkpoint is damaged, its previous one (checkpoint.prev.ngc) is\n"
+          "used, with a warning.\n"
           "\n"
           "options:\n"
           "  --episodes N   episodes to run (default %d)\n"
@@ -105,29 +107,36 @@ int ng_cmd_eval(int argc, char **argv) {
   ng_rl_t *t = NULL;
   if ((rc = ng_cli_load_trainer(CMD, where, o.plugin, o.force, &t)) >= 0) return rc;
   ng_error_t err;
-  double *ret = malloc((size_t)episodes * sizeof *ret);
+  ng_rl_episode_t *ep = malloc((size_t)episodes * sizeof *ep);
   rc = NG_EXIT_FAILURE;
-  if (!ret) {
+  if (!ep) {
     ng_cli_error(CMD, "out of memory for %ld episodes", episodes);
-  } else if (ng_rl_evaluate(t, (int)episodes, seed, !stochastic, ret, &err) != NG_OK) {
+  } else if (ng_rl_evaluate_episodes(t, (int)episodes, seed, !stochastic, ep, &err) != NG_OK) {
     ng_cli_error(CMD, "evaluation failed: %s", ng_run_untag(err.message, "evaluate"));
   } else {
     double mean = 0, var = 0, lo = INFINITY, hi = -INFINITY;
+    long len_lo = LONG_MAX, len_hi = 0, terminated = 0;
     for (long i = 0; i < episodes; i++) {
-      mean += ret[i];
-      if (ret[i] < lo) lo = ret[i];
-      if (ret[i] > hi) hi = ret[i];
+      mean += ep[i].ret;
+      if (ep[i].ret < lo) lo = ep[i].ret;
+      if (ep[i].ret > hi) hi = ep[i].ret;
+      if (ep[i].length < len_lo) len_lo = ep[i].length;
+      if (ep[i].length > len_hi) len_hi = ep[i].length;
+      terminated += ep[i].terminated;
     }
     mean /= (double)episodes;
-    for (long i = 0; i < episodes; i++) var += (ret[i] - mean) * (ret[i] - mean);
+    for (long i = 0; i < episodes; i++) var += (ep[i].ret - mean) * (ep[i].ret - mean);
     const ng_rl_config_t *cfg = ng_rl_config(t);
+    /* lengths and terminations tell a policy that fails now and then (a few short,
+     * terminated episodes: a fall on Ant or Hopper) from one that is slow all along */
     printf("%s after %ld steps: mean return %.2f ± %.2f over %ld %s episodes (seed %" PRIu64
-           "); min %.2f, max %.2f\n",
+           "); min %.2f, max %.2f; lengths %ld-%ld, %ld terminated\n",
            cfg->env_id, ng_rl_env_steps(t), mean, sqrt(var / (double)episodes), episodes,
-           stochastic ? "stochastic" : "deterministic", seed, lo, hi);
+           stochastic ? "stochastic" : "deterministic", seed, lo, hi, len_lo, len_hi,
+           terminated);
     rc = NG_EXIT_OK;
   }
-  free(ret);
+  free(ep);
   ng_rl_destroy(t);
   return rc;
 }

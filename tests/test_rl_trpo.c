@@ -238,6 +238,40 @@ static void test_evaluate_leaves_state(void) {
   ng_rl_destroy(b);
 }
 
+/* ng_rl_evaluate_episodes: ng_rl_evaluate's returns, and lengths and ends checked against
+ * what the tasks define: CartPole pays 1 a step and ends itself before its 500-step limit,
+ * Pendulum never ends itself and stops at its 200-step limit. */
+static void test_evaluate_episodes(void) {
+  ng_rl_config_t c;
+  ng_error_t err;
+  ng_rl_stats_t st;
+  small_config(&c, "CartPole-v1", 64);
+  ng_rl_t *t = make(&c);
+  NG_CHECK_OK(ng_rl_iterate(t, &st, &err));
+  enum { N = 8 };
+  ng_rl_episode_t ep[N];
+  double ret[N];
+  for (int det = 0; det <= 1; det++) {
+    NG_CHECK_OK(ng_rl_evaluate_episodes(t, N, 7, det, ep, &err));
+    NG_CHECK_OK(ng_rl_evaluate(t, N, 7, det, ret, &err));
+    for (int i = 0; i < N; i++) {
+      NG_CHECK(ep[i].ret == ret[i]);
+      NG_CHECK(ep[i].length >= 1 && ep[i].length <= 500 && ep[i].ret == (double)ep[i].length);
+      NG_CHECK(ep[i].terminated == (ep[i].length < 500));
+    }
+  }
+  NG_CHECK_STATUS(ng_rl_evaluate_episodes(t, N, 7, 1, NULL, &err), NG_EINVAL);
+  NG_CHECK_STATUS(ng_rl_evaluate_episodes(t, 0, 7, 1, ep, &err), NG_EINVAL);
+  ng_rl_destroy(t);
+
+  small_config(&c, "Pendulum-v1", 64);
+  t = make(&c);
+  NG_CHECK_OK(ng_rl_evaluate_episodes(t, 2, 7, 0, ep, &err));
+  for (int i = 0; i < 2; i++)
+    NG_CHECK(ep[i].length == 200 && !ep[i].terminated && ep[i].ret < 0.0);
+  ng_rl_destroy(t);
+}
+
 static long file_bytes(const char *path, unsigned char *buf, size_t cap) {
   FILE *f = fopen(path, "rb");
   if (!f) return -1;
@@ -441,6 +475,7 @@ int main(void) {
   NG_TEST_RUN(test_failed_linesearch_restores);
   NG_TEST_RUN(test_nan_gradient);
   NG_TEST_RUN(test_evaluate_leaves_state);
+  NG_TEST_RUN(test_evaluate_episodes);
   NG_TEST_RUN(test_resume_cartpole);
   NG_TEST_RUN(test_resume_pendulum);
   NG_TEST_RUN(test_bad_checkpoints);

@@ -309,6 +309,19 @@ int ng_rl_predict(ng_rl_t *t, size_t rows, const double *obs, int deterministic,
 int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
                    double *returns, ng_error_t *err);
 
+/* One evaluation episode: how it ended tells a fall from a slow gait. */
+typedef struct {
+  double ret;     /* undiscounted return */
+  long length;    /* steps taken */
+  int terminated; /* 1: the environment ended it; 0: its time limit (or evaluate's cap of
+                     10^6 steps for an environment without one) */
+} ng_rl_episode_t;
+
+/* ng_rl_evaluate's episodes (the same ones, the same returns), each with its length and
+ * how it ended (episodes: n_episodes entries). */
+int ng_rl_evaluate_episodes(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
+                            ng_rl_episode_t *episodes, ng_error_t *err);
+
 /* Checkpoint: everything needed to continue bit for bit. save writes path atomically
  * (path.tmp, fflush, fsync, rename, fsync of the folder), so a crash at any instant leaves
  * the old or the new file at path; it refuses (NG_ENONFINITE) to write a state that load

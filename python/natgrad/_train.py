@@ -327,11 +327,12 @@ class _Algo:
     def evaluate(self, n_episodes=EVAL_EPISODES, seed=EVAL_SEED, deterministic=True,
                  return_episode_rewards=False):
         """Runs n_episodes fresh episodes on the run's own evaluation environment, seeded
-        from seed (the CLI's `natgrad eval` uses seed 1000): (mean, std) of the returns, as
-        SB3's evaluate_policy, or the list of returns."""
-        returns = self._t.evaluate(int(n_episodes), int(seed), bool(deterministic))
+        from seed (the CLI's `natgrad eval` uses seed 1000): (mean, std) of the returns, or
+        with return_episode_rewards (returns, lengths), two lists, as SB3's
+        evaluate_policy."""
+        returns, lengths = self._t.evaluate(int(n_episodes), int(seed), bool(deterministic))
         if return_episode_rewards:
-            return returns
+            return returns, lengths
         return float(np.mean(returns)), float(np.std(returns))
 
     def export_c(self, path, precision="f64", prefix="policy", force=False):

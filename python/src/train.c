@@ -527,26 +527,40 @@ static PyObject *ngpy__sizes(ngpy_trainer_t *self, PyObject *unused) {
                        (Py_ssize_t)ng_space_size(&info->action_space));
 }
 
-/* evaluate(n_episodes, seed, deterministic) -> list of returns. */
+/* evaluate(n_episodes, seed, deterministic) -> (returns, lengths): two lists, as SB3's
+ * evaluate_policy(return_episode_rewards=True). */
 static PyObject *ngpy__evaluate(ngpy_trainer_t *self, PyObject *args) {
   int n, det;
   unsigned long long seed;
   if (!PyArg_ParseTuple(args, "iKp", &n, &seed, &det) || ngpy__check(self) < 0) return NULL;
   if (n < 1) return ngpy_raise_fmt(ngpy_exc[NGPY_EXC_RANGE], NG_ERANGE,
                                    "evaluate: n_episodes = %d, expected >= 1", n);
-  double *ret = PyMem_Calloc((size_t)n, sizeof *ret);
-  if (!ret) return PyErr_NoMemory();
+  ng_rl_episode_t *ep = PyMem_Calloc((size_t)n, sizeof *ep);
+  if (!ep) return PyErr_NoMemory();
   ng_error_t err;
   int s;
   self->busy = 1;
   ngpy__pydef_clear(self->pd);
   Py_BEGIN_ALLOW_THREADS
-  s = ng_rl_evaluate(self->t, n, seed, det, ret, &err);
+  s = ng_rl_evaluate_episodes(self->t, n, seed, det, ep, &err);
   Py_END_ALLOW_THREADS
   self->busy = 0;
-  PyObject *out = s ? ngpy__fail(self->pd, s, &err) : PyList_New(n);
-  for (int i = 0; out && !s && i < n; i++) PyList_SET_ITEM(out, i, PyFloat_FromDouble(ret[i]));
-  PyMem_Free(ret);
+  PyObject *out = NULL, *rets = NULL, *lens = NULL;
+  if (s) {
+    ngpy__fail(self->pd, s, &err);
+  } else if ((rets = PyList_New(n)) && (lens = PyList_New(n))) {
+    int ok = 1;
+    for (int i = 0; ok && i < n; i++) {
+      PyObject *r = PyFloat_FromDouble(ep[i].ret), *l = PyLong_FromLong(ep[i].length);
+      if (r) PyList_SET_ITEM(rets, i, r);
+      if (l) PyList_SET_ITEM(lens, i, l);
+      ok = r && l;
+    }
+    if (ok) out = PyTuple_Pack(2, rets, lens);
+  }
+  Py_XDECREF(rets);
+  Py_XDECREF(lens);
+  PyMem_Free(ep);
   return out;
 }
 

@@ -73,6 +73,14 @@ def test_builtin_run_folder_eval_and_resume_by_cli(tmp_path):
     # natgrad eval runs the same policy on the same evaluation env (seed 1000)
     mean, _ = m.evaluate(10, seed=1000)
     assert cli_eval(run) == pytest.approx(mean, abs=0.005)
+    # SB3's return_episode_rewards: (returns, lengths); CartPole pays 1 a step
+    returns, lengths = m.evaluate(10, seed=1000, return_episode_rewards=True)
+    assert np.mean(returns) == mean and all(type(n) is int for n in lengths)
+    assert returns == [float(n) for n in lengths]
+    # and natgrad eval's lengths line is theirs (CartPole ends itself before 500 steps)
+    rc, out = cli("eval", run)
+    lo, hi, term = map(int, re.search(r"lengths (\d+)-(\d+), (\d+) terminated", out).groups())
+    assert (lo, hi, term) == (min(lengths), max(lengths), sum(n < 500 for n in lengths))
     # the CLI resumes it; Python resumes the CLI's continuation
     rc, out = cli("train", "--resume", run, "--steps", "4096", "-q")
     assert rc == 0, out

@@ -588,9 +588,10 @@ int ng_rl_predict(ng_rl_t *t, size_t rows, const double *obs, int deterministic,
   return NG_OK;
 }
 
-int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
-                   double *returns, ng_error_t *err) {
-  if (!t || !returns || n_episodes < 1)
+/* Both evaluate calls: returns and/or episodes (either may be NULL). */
+static int ng__rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
+                           double *returns, ng_rl_episode_t *episodes, ng_error_t *err) {
+  if (!t || !(returns || episodes) || n_episodes < 1)
     return ng_error_set(err, NG_EINVAL, "evaluate: bad arguments");
   ng_rng_t act_rng;
   ng_rng_seed(&act_rng, seed, NG_RL_STREAM_EVAL);
@@ -602,19 +603,34 @@ int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
     int s = ng_env_reset(t->eval_env, raw);
     if (s) return ng_error_set(err, s, "evaluate: reset failed (%s)", ng_strerror(s));
     double ret = 0.0;
-    for (long k = 0; k < cap; k++) {
+    long length = 0;
+    int term = 0, trunc = 0;
+    while (!term && !trunc && length < cap) {
       s = ng_rl_predict(t, 1, raw, deterministic, &act_rng, t->eval_act, err);
       if (s) return s;
       double r;
-      int term = 0, trunc = 0;
       s = ng_env_step(t->eval_env, t->eval_act, raw, &r, &term, &trunc);
-      if (s) return ng_error_set(err, s, "evaluate: episode %d step %ld: %s", ep, k + 1,
+      if (s) return ng_error_set(err, s, "evaluate: episode %d step %ld: %s", ep, length + 1,
                                  ng_strerror(s));
       ret += r;
-      if (term || trunc) break;
+      length++;
     }
-    returns[ep] = ret;
+    if (returns) returns[ep] = ret;
+    if (episodes)
+      episodes[ep] = (ng_rl_episode_t){.ret = ret, .length = length, .terminated = term != 0};
   }
   ng_error_clear(err);
   return NG_OK;
+}
+
+int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
+                   double *returns, ng_error_t *err) {
+  if (!returns) return ng_error_set(err, NG_EINVAL, "evaluate: bad arguments");
+  return ng__rl_evaluate(t, n_episodes, seed, deterministic, returns, NULL, err);
+}
+
+int ng_rl_evaluate_episodes(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
+                            ng_rl_episode_t *episodes, ng_error_t *err) {
+  if (!episodes) return ng_error_set(err, NG_EINVAL, "evaluate: bad arguments");
+  return ng__rl_evaluate(t, n_episodes, seed, deterministic, NULL, episodes, err);
 }
