@@ -1,7 +1,6 @@
 /* natgrad eval: the mean return of a saved policy over fresh episodes. */
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +113,8 @@ int ng_cmd_eval(int argc, char **argv) {
   } else if (ng_rl_evaluate_episodes(t, (int)episodes, seed, !stochastic, ep, &err) != NG_OK) {
     ng_cli_error(CMD, "evaluation failed: %s", ng_run_untag(err.message, "evaluate"));
   } else {
-    double mean = 0, var = 0, lo = INFINITY, hi = -INFINITY;
-    long len_lo = LONG_MAX, len_hi = 0, terminated = 0;
+    double mean = 0, var = 0, lo = ep[0].ret, hi = ep[0].ret;
+    long len_lo = ep[0].length, len_hi = ep[0].length, terminated = 0;
     for (long i = 0; i < episodes; i++) {
       mean += ep[i].ret;
       if (ep[i].ret < lo) lo = ep[i].ret;

@@ -588,7 +588,7 @@ int ng_rl_predict(ng_rl_t *t, size_t rows, const double *obs, int deterministic,
   return NG_OK;
 }
 
-/* Both evaluate calls: returns and/or episodes (either may be NULL). */
+/* Both evaluate calls: returns and/or episodes (one may be NULL, not both). */
 static int ng__rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
                            double *returns, ng_rl_episode_t *episodes, ng_error_t *err) {
   if (!t || !(returns || episodes) || n_episodes < 1)
@@ -625,12 +625,10 @@ static int ng__rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int determ
 
 int ng_rl_evaluate(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
                    double *returns, ng_error_t *err) {
-  if (!returns) return ng_error_set(err, NG_EINVAL, "evaluate: bad arguments");
   return ng__rl_evaluate(t, n_episodes, seed, deterministic, returns, NULL, err);
 }
 
 int ng_rl_evaluate_episodes(ng_rl_t *t, int n_episodes, uint64_t seed, int deterministic,
                             ng_rl_episode_t *episodes, ng_error_t *err) {
-  if (!episodes) return ng_error_set(err, NG_EINVAL, "evaluate: bad arguments");
   return ng__rl_evaluate(t, n_episodes, seed, deterministic, NULL, episodes, err);
 }
